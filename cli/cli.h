@@ -1,0 +1,52 @@
+/*
+ * cli.h — what every `daimon <command>` file shares.
+ *
+ * One file per command (tmux's cmd-*.c, git's builtin/), each exporting a
+ * `const struct daimon_cmd` that daimon.c lists in its command table. A
+ * command parses its own options, prints data to stdout (one JSON object
+ * per line with --json) and errors to stderr as one line, and returns the
+ * process exit status: 0 ok, 1 failed, 2 bad usage.
+ */
+#ifndef DAIMON_CLI_CLI_H
+#define DAIMON_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory/index.h"
+#include "memory/store.h"
+
+struct daimon_cmd {
+	const char *name;
+	const char *usage;   /* the synopsis after "daimon " */
+	const char *summary; /* one line for `daimon --help` */
+	const char *help;    /* option descriptions for `daimon <name> --help` */
+	int (*exec)(const struct daimon_cmd *cmd, int argc, char **argv);
+};
+
+extern const struct daimon_cmd daimon_cmd_init, daimon_cmd_search, daimon_cmd_sessions, daimon_cmd_index,
+	daimon_cmd_import;
+
+/* Prints "daimon: <message>" to stderr and returns 1. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the library's last error as above and returns 1. */
+int cli_fail(void);
+/* Prints "usage: daimon <usage>" plus help to stdout (for --help). */
+int cli_help(const struct daimon_cmd *cmd);
+/* Reports bad usage on stderr and returns 2. */
+int cli_usage_error(const struct daimon_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens the store (and index if `ix` is given) of $DAIMON_HOME. With
+ * `must_exist`, a missing home is reported as "no conversations yet" by
+ * returning 1 without opening anything; errors return -1. */
+int cli_open(daimon_store *st, daimon_index **ix, int must_exist);
+/* Whether stdout / stderr is a terminal that takes colour. */
+int cli_color_stdout(void);
+int cli_tty_stderr(void);
+/* "2026-11-24 03:28" in local time. */
+void cli_local_time(char out[32], int64_t ms);
+
+/* A progress line on stderr when it is a terminal (throttled). */
+void cli_progress(const char *label, size_t done, size_t total);
+void cli_progress_end(void);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * cmd-search.c — `daimon search`: full-text search over every session,
+ * best hits first, as a shell user runs it: a whole process per query, so
+ * start-up is part of the cost and the index is only caught up when the
+ * set of sessions changed (see daimon_index_refresh).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+#include "memory/search.h"
+#include "memory/text.h"
+
+static void print_json(const daimon_search_hit *h)
+{
+	char ts[DAIMON_TS_LEN];
+	daimon_ts_format(ts, h->ts);
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_adds(&b, "{\"session\":");
+	daimon_json_quote(&b, h->session);
+	daimon_buf_addf(&b, ",\"seq\":%llu,\"ts\":\"%s\",\"role\":\"%s\",\"score\":%.4f,\"channel\":",
+			(unsigned long long)h->seq, ts, daimon_role_name(h->role), h->score);
+	daimon_json_quote(&b, h->channel);
+	daimon_buf_adds(&b, ",\"title\":");
+	daimon_json_quote(&b, h->title);
+	daimon_buf_adds(&b, ",\"snippet\":");
+	daimon_json_quote(&b, h->snippet);
+	daimon_buf_adds(&b, "}\n");
+	fwrite(b.ptr, 1, b.len, stdout);
+	daimon_buf_release(&b);
+}
+
+static void print_human(const daimon_search_hit *h, int color)
+{
+	char when[32];
+	cli_local_time(when, h->ts);
+	if (color)
+		printf("\033[33m%s\033[0m \033[2m#%llu  %s  %s\033[0m", h->session, (unsigned long long)h->seq, when,
+		       daimon_role_name(h->role));
+	else
+		printf("%s #%llu  %s  %s", h->session, (unsigned long long)h->seq, when, daimon_role_name(h->role));
+	if (*h->title)
+		printf(color ? "  \033[2m%s\033[0m" : "  %s", h->title);
+	printf("\n    %s\n", h->snippet);
+}
+
+static void warn_damage(void *payload, const char *msg)
+{
+	(void)payload;
+	fprintf(stderr, "daimon: warning: %s\n", msg);
+}
+
+static int exec_search(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, 0, 'h'},         {"json", no_argument, 0, 'j'},
+		{"limit", required_argument, 0, 'n'},  {"session", required_argument, 0, 's'},
+		{"role", required_argument, 0, 'r'},   {"since", required_argument, 0, 'S'},
+		{"until", required_argument, 0, 'U'},  {0},
+	};
+	daimon_search_opts o = {0};
+	int json = 0, c;
+	int64_t now = daimon_now_ms();
+	while ((c = getopt_long(argc, argv, "hjn:s:r:", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'h':
+			return cli_help(cmd);
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			o.limit = strtoul(optarg, &end, 10);
+			if (*end || !o.limit || o.limit > 100000)
+				return cli_usage_error(cmd, "--limit wants a number from 1 to 100000, not '%s'", optarg);
+			break;
+		case 's':
+			o.session = optarg;
+			break;
+		case 'r':
+			if (!(o.role = daimon_role_parse(optarg)))
+				return cli_usage_error(cmd, "unknown role '%s' (user, assistant, system, tool, summary)",
+						       optarg);
+			break;
+		case 'S':
+		case 'U':
+			if (daimon_ts_parse_user(optarg, now, c == 'S' ? &o.since : &o.until) < 0)
+				return cli_usage_error(cmd, "cannot read the time '%s' (use 2026-11-24, an RFC 3339 time, "
+							    "or an age such as 7d or 12h)", optarg);
+			break;
+		default:
+			return cli_usage_error(cmd, "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cmd, "what should I search for?");
+	daimon_buf query = DAIMON_BUF_INIT;
+	for (int i = optind; i < argc; i++) {
+		if (query.len)
+			daimon_buf_addc(&query, ' ');
+		daimon_buf_adds(&query, argv[i]);
+	}
+	int color = !json && cli_color_stdout();
+	o.query = query.ptr;
+	o.mark_open = color ? "\033[1;31m" : "**";
+	o.mark_close = color ? "\033[0m" : "**";
+
+	daimon_store st;
+	daimon_index *ix = NULL;
+	int rc = cli_open(&st, &ix, 1);
+	if (rc != 0) {
+		daimon_buf_release(&query);
+		if (rc < 0)
+			return cli_fail();
+		if (!json)
+			printf("no conversations yet (run `daimon init`, or `daimon import`)\n");
+		return 0;
+	}
+	daimon_index_hooks hooks = {NULL, warn_damage, NULL};
+	daimon_search_result res;
+	rc = daimon_index_refresh(ix, &hooks);
+	if (rc == 0)
+		rc = daimon_search(ix, &o, &res);
+	if (rc < 0) {
+		rc = cli_fail();
+	} else {
+		if (res.plain_words)
+			fprintf(stderr, "daimon: '%s' is not an FTS5 query; searched for the words %s\n", query.ptr,
+				res.query_used);
+		for (size_t i = 0; i < res.n; i++)
+			json ? print_json(&res.hits[i]) : print_human(&res.hits[i], color);
+		if (res.n == 0) {
+			if (json)
+				fprintf(stderr, "daimon: no matches for '%s'\n", query.ptr);
+			else
+				printf("no matches for '%s'\n", query.ptr);
+		}
+		daimon_search_result_release(&res);
+	}
+	daimon_index_close(ix);
+	daimon_store_release(&st);
+	daimon_buf_release(&query);
+	return rc;
+}
+
+const struct daimon_cmd daimon_cmd_search = {
+	"search",
+	"search QUERY... [--limit N] [--session ID] [--role R] [--since T] [--until T] [--json]",
+	"Search every conversation, best matches first.",
+	"QUERY is FTS5 syntax: words (all must match), \"a phrase\", prefix*, OR, NOT,\n"
+	"NEAR(a b, 5). Anything that is not valid FTS5 is searched as plain words.\n\n"
+	"  -n, --limit N      show at most N hits (default 20)\n"
+	"  -s, --session ID   only this session\n"
+	"  -r, --role R       only user, assistant, system, tool (results) or summary\n"
+	"      --since T      only messages at or after T: 2026-11-24, an RFC 3339 time,\n"
+	"                     or an age such as 30m, 12h, 7d, 2w\n"
+	"      --until T      only messages at or before T\n"
+	"  -j, --json         one JSON object per hit per line: session, seq, ts, role,\n"
+	"                     score (higher is better), channel, title, snippet (matches\n"
+	"                     marked **like this**)\n\n"
+	"Finding nothing is not an error: the exit status is 0.\n",
+	exec_search,
+};

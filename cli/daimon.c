@@ -1,0 +1,133 @@
+/*
+ * daimon.c — the `daimon` command: the command table and what every
+ * command shares (errors, help, opening $DAIMON_HOME).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/home.h"
+
+static const struct daimon_cmd *const commands[] = {
+	&daimon_cmd_init, &daimon_cmd_search, &daimon_cmd_sessions, &daimon_cmd_index, &daimon_cmd_import, NULL,
+};
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("daimon: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+int cli_fail(void)
+{
+	return cli_error("%s", daimon_error_last());
+}
+
+int cli_help(const struct daimon_cmd *cmd)
+{
+	printf("usage: daimon %s\n\n%s\n", cmd->usage, cmd->summary);
+	if (cmd->help && *cmd->help)
+		printf("\n%s", cmd->help);
+	return 0;
+}
+
+int cli_usage_error(const struct daimon_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("daimon: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see 'daimon %s --help')\n", cmd->name);
+	va_end(ap);
+	return 2;
+}
+
+int cli_open(daimon_store *st, daimon_index **ix, int must_exist)
+{
+	char *home = daimon_home_dir();
+	struct stat sb;
+	if (must_exist && stat(home, &sb) < 0 && errno == ENOENT) {
+		free(home);
+		return 1;
+	}
+	int rc = daimon_store_open(st, home);
+	free(home);
+	if (rc < 0)
+		return -1;
+	if (ix && daimon_index_open(ix, st) < 0) {
+		daimon_store_release(st);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_color_stdout(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+	return isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+}
+
+int cli_tty_stderr(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+void cli_local_time(char out[32], int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: daimon <command> [options]\n\n"
+		   "daimon is a personal assistant that lives on your laptop.\n\ncommands:\n");
+	for (const struct daimon_cmd *const *c = commands; *c; c++)
+		fprintf(f, "  %-10s %s\n", (*c)->name, (*c)->summary);
+	fprintf(f, "\nRun 'daimon <command> --help' for a command's options.\n"
+		   "Data lives in $DAIMON_HOME (default ~/.daimon).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		if (argc > 2 && strcmp(name, "help") == 0)
+			name = argv[2];
+		else {
+			usage(stdout);
+			return 0;
+		}
+		for (const struct daimon_cmd *const *c = commands; *c; c++)
+			if (!strcmp((*c)->name, name))
+				return cli_help(*c);
+		return cli_error("'%s' is not a daimon command (see 'daimon --help')", name);
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "-V") || !strcmp(name, "version")) {
+		printf("daimon %s\n", DAIMON_VERSION);
+		return 0;
+	}
+	for (const struct daimon_cmd *const *c = commands; *c; c++)
+		if (!strcmp((*c)->name, name))
+			return (*c)->exec(*c, argc - 1, argv + 1);
+	return cli_error("'%s' is not a daimon command (see 'daimon --help')", name);
+}

@@ -1,0 +1,62 @@
+/*
+ * jsonutil.c — see jsonutil.h.
+ */
+#include "core/jsonutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *daimon_json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int daimon_json_int(const cJSON *obj, const char *key, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d < -9.0e15 || d > 9.0e15)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+void daimon_json_quote(daimon_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	daimon_buf_grow(b, strlen(s) + 2);
+	daimon_buf_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': daimon_buf_add(b, "\\\"", 2); break;
+		case '\\': daimon_buf_add(b, "\\\\", 2); break;
+		case '\n': daimon_buf_add(b, "\\n", 2); break;
+		case '\r': daimon_buf_add(b, "\\r", 2); break;
+		case '\t': daimon_buf_add(b, "\\t", 2); break;
+		default:
+			if (*p < 0x20) {
+				char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+				daimon_buf_add(b, esc, 6);
+			} else {
+				daimon_buf_addc(b, (char)*p);
+			}
+		}
+	}
+	daimon_buf_addc(b, '"');
+}
+
+void daimon_json_print(daimon_buf *b, const cJSON *item)
+{
+	char *s = cJSON_PrintUnformatted(item);
+	if (s) {
+		daimon_buf_adds(b, s);
+		cJSON_free(s);
+	} else {
+		daimon_buf_adds(b, "null");
+	}
+}

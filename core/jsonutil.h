@@ -1,0 +1,22 @@
+/*
+ * jsonutil.h — typed getters over cJSON, so record code reads as what it
+ * means ("the string field role, if any") instead of type checks.
+ */
+#ifndef DAIMON_CORE_JSONUTIL_H
+#define DAIMON_CORE_JSONUTIL_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* The string value of obj[key], or NULL if missing or not a string. */
+const char *daimon_json_str(const cJSON *obj, const char *key);
+/* obj[key] as an integer: 0 ok, -1 missing or not an integral number. */
+int daimon_json_int(const cJSON *obj, const char *key, int64_t *out);
+/* Appends `s` as a JSON string literal (quoted, escaped) to `b`. */
+void daimon_json_quote(daimon_buf *b, const char *s);
+/* Appends the unformatted JSON of `item` to `b`. */
+void daimon_json_print(daimon_buf *b, const cJSON *item);
+
+#endif

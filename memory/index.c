@@ -1,0 +1,705 @@
+/*
+ * index.c — the FTS5 index (see index.h).
+ *
+ * SCHEMA (index.db, WAL mode)
+ *   meta(k, v)     schema_version; dir_mtime (sessions/ as of the last full
+ *                  update); built (ms of the last rebuild)
+ *   logs           one row per session log: its metadata (key, channel,
+ *                  title, source, created, first/last message time, message
+ *                  count) and how far the index has applied it: off (byte
+ *                  offset of the next unread line), line, seq
+ *   msgs           one row per searchable record: session, seq, ts, role,
+ *                  and where its line is in the log (off, len)
+ *   fts            FTS5 over the record text, rowid = msgs.id. Contentless
+ *                  (content=''): the text already lives in the logs, so
+ *                  storing it again would double the size. Snippets are cut
+ *                  from the log lines themselves (see search.c).
+ *
+ * Why the index stays smaller than the logs: it holds the inverted index
+ * and ~30 bytes of metadata per message, while each log line carries JSON
+ * keys, quoting and timestamps around the same words.
+ */
+#include "memory/index.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+#include "memory/log.h"
+#include "memory/text.h"
+
+#define SCHEMA_VERSION 1
+#define TITLE_MAX 80
+#define BATCH_RECORDS 50000
+
+enum stmt_id {
+	S_LOG_GET, S_LOG_ADD, S_LOG_SET, S_MSG_ADD, S_FTS_ADD, S_META_SET, S_META_GET, S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_LOG_GET] = "SELECT sid, off, line, seq, n_msgs, first_ts, last_ts, title FROM logs WHERE id=?1",
+	[S_LOG_ADD] = "INSERT INTO logs(id) VALUES(?1)",
+	[S_LOG_SET] = "UPDATE logs SET key=coalesce(?2,key), channel=coalesce(?3,channel),"
+		      " title=?4, source=coalesce(?5,source), created=coalesce(?6,created),"
+		      " first_ts=?7, last_ts=?8, n_msgs=?9, off=?10, line=?11, seq=?12 WHERE sid=?1",
+	[S_MSG_ADD] = "INSERT INTO msgs(sid, seq, ts, role, off, len) VALUES(?1,?2,?3,?4,?5,?6)",
+	[S_FTS_ADD] = "INSERT INTO fts(rowid, body) VALUES(?1, ?2)",
+	[S_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
+	[S_META_GET] = "SELECT v FROM meta WHERE k=?1",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS logs(sid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+	" key TEXT, channel TEXT, title TEXT, source TEXT, created INTEGER, first_ts INTEGER,"
+	" last_ts INTEGER, n_msgs INTEGER NOT NULL DEFAULT 0, off INTEGER NOT NULL DEFAULT 0,"
+	" line INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS msgs(id INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL, ts INTEGER NOT NULL, role INTEGER NOT NULL, off INTEGER NOT NULL,"
+	" len INTEGER NOT NULL);"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='',"
+	" tokenize='unicode61 remove_diacritics 2');";
+
+struct daimon_index {
+	sqlite3 *db;
+	const daimon_store *store;
+	char *path;
+	sqlite3_stmt *stmt[S__COUNT];
+	int in_txn;
+	size_t txn_records;
+	daimon_buf text;
+};
+
+static int db_error(daimon_index *ix, const char *what)
+{
+	return daimon_error("%s in '%s': %s", what, ix->path, sqlite3_errmsg(ix->db));
+}
+
+static int exec(daimon_index *ix, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = daimon_error("index '%s': %s", ix->path, msg ? msg : sqlite3_errmsg(ix->db));
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *stmt(daimon_index *ix, enum stmt_id id)
+{
+	sqlite3_stmt *s = ix->stmt[id];
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int meta_set(daimon_index *ix, const char *k, const char *v)
+{
+	sqlite3_stmt *s = stmt(ix, S_META_SET);
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : db_error(ix, "cannot write metadata");
+}
+
+/* The value of meta[k] (caller frees), or NULL. */
+static char *meta_get(daimon_index *ix, const char *k)
+{
+	sqlite3_stmt *s = stmt(ix, S_META_GET);
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+	char *v = NULL;
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+		v = daimon_xstrdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return v;
+}
+
+static int begin(daimon_index *ix)
+{
+	if (ix->in_txn)
+		return 0;
+	if (exec(ix, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	ix->in_txn = 1;
+	ix->txn_records = 0;
+	return 0;
+}
+
+static int commit(daimon_index *ix)
+{
+	if (!ix->in_txn)
+		return 0;
+	ix->in_txn = 0;
+	return exec(ix, "COMMIT");
+}
+
+static void rollback(daimon_index *ix)
+{
+	if (ix->in_txn) {
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+		ix->in_txn = 0;
+	}
+}
+
+int daimon_index_open(daimon_index **out, const daimon_store *st)
+{
+	daimon_index *ix = daimon_xcalloc(1, sizeof(*ix));
+	ix->store = st;
+	ix->path = daimon_home_path(st->home, "index.db");
+	int rc = sqlite3_open_v2(ix->path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		rc = daimon_error("cannot open index '%s': %s", ix->path,
+				  ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(rc));
+		daimon_index_close(ix);
+		return rc;
+	}
+	sqlite3_busy_timeout(ix->db, 10000);
+	if (exec(ix, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+		     "PRAGMA cache_size=-32768") < 0 ||
+	    exec(ix, schema_sql) < 0) {
+		rc = daimon_error("%s (remove it and run `daimon index rebuild`)", daimon_error_last());
+		daimon_index_close(ix);
+		return rc;
+	}
+	for (int i = 0; i < S__COUNT; i++) {
+		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[i], NULL) !=
+		    SQLITE_OK) {
+			rc = db_error(ix, "cannot prepare a statement");
+			daimon_index_close(ix);
+			return rc;
+		}
+	}
+	char *ver = meta_get(ix, "schema_version");
+	if (!ver) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", SCHEMA_VERSION);
+		meta_set(ix, "schema_version", v);
+	} else if (atoi(ver) != SCHEMA_VERSION) {
+		rc = daimon_error("index '%s' has schema version %s, this daimon knows %d; remove it and run "
+				  "`daimon index rebuild`", ix->path, ver, SCHEMA_VERSION);
+		free(ver);
+		daimon_index_close(ix);
+		return rc;
+	}
+	free(ver);
+	*out = ix;
+	return 0;
+}
+
+void daimon_index_close(daimon_index *ix)
+{
+	if (!ix)
+		return;
+	rollback(ix);
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(ix->stmt[i]);
+	sqlite3_close(ix->db);
+	daimon_buf_release(&ix->text);
+	free(ix->path);
+	free(ix);
+}
+
+sqlite3 *daimon_index_db(daimon_index *ix) { return ix->db; }
+const daimon_store *daimon_index_store(daimon_index *ix) { return ix->store; }
+
+/* What the index knows of one log while applying new records to it. */
+struct log_state {
+	int64_t sid, off, line, seq, n_msgs, first_ts, last_ts;
+	char *title;
+	char *key, *channel, *source;
+	int64_t created;
+	int have_created;
+};
+
+static void log_state_release(struct log_state *ls)
+{
+	free(ls->title);
+	free(ls->key);
+	free(ls->channel);
+	free(ls->source);
+}
+
+static int log_state_load(daimon_index *ix, const char *id, struct log_state *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+	sqlite3_stmt *s = stmt(ix, S_LOG_GET);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		ls->sid = sqlite3_column_int64(s, 0);
+		ls->off = sqlite3_column_int64(s, 1);
+		ls->line = sqlite3_column_int64(s, 2);
+		ls->seq = sqlite3_column_int64(s, 3);
+		ls->n_msgs = sqlite3_column_int64(s, 4);
+		ls->first_ts = sqlite3_column_int64(s, 5);
+		ls->last_ts = sqlite3_column_int64(s, 6);
+		if (sqlite3_column_text(s, 7))
+			ls->title = daimon_xstrdup((const char *)sqlite3_column_text(s, 7));
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_error(ix, "cannot read the index");
+	s = stmt(ix, S_LOG_ADD);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_error(ix, "cannot add a session to the index");
+	ls->sid = sqlite3_last_insert_rowid(ix->db);
+	return 0;
+}
+
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static int log_state_save(daimon_index *ix, const struct log_state *ls)
+{
+	sqlite3_stmt *s = stmt(ix, S_LOG_SET);
+	sqlite3_bind_int64(s, 1, ls->sid);
+	bind_opt_text(s, 2, ls->key);
+	bind_opt_text(s, 3, ls->channel);
+	bind_opt_text(s, 4, ls->title);
+	bind_opt_text(s, 5, ls->source);
+	if (ls->have_created)
+		sqlite3_bind_int64(s, 6, ls->created);
+	sqlite3_bind_int64(s, 7, ls->first_ts);
+	sqlite3_bind_int64(s, 8, ls->last_ts);
+	sqlite3_bind_int64(s, 9, ls->n_msgs);
+	sqlite3_bind_int64(s, 10, ls->off);
+	sqlite3_bind_int64(s, 11, ls->line);
+	sqlite3_bind_int64(s, 12, ls->seq);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : db_error(ix, "cannot update the index");
+}
+
+/* The first line of `text`, trimmed, cut at TITLE_MAX bytes on a UTF-8 boundary. */
+static char *title_from(const char *text)
+{
+	while (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')
+		text++;
+	size_t n = strcspn(text, "\r\n");
+	if (n > TITLE_MAX) {
+		n = TITLE_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+			n--;
+	}
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	return n ? daimon_xstrndup(text, n) : NULL;
+}
+
+static void take_session_record(struct log_state *ls, const daimon_record *rec)
+{
+	const cJSON *j = rec->json;
+	const char *v;
+	if ((v = daimon_json_str(j, "key"))) {
+		free(ls->key);
+		ls->key = daimon_xstrdup(v);
+	}
+	if ((v = daimon_json_str(j, "channel"))) {
+		free(ls->channel);
+		ls->channel = daimon_xstrdup(v);
+	}
+	if ((v = daimon_json_str(j, "title")) && *v) {
+		free(ls->title);
+		ls->title = title_from(v);
+	}
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+	if (src) {
+		free(ls->source);
+		ls->source = cJSON_PrintUnformatted(src);
+	}
+	int64_t created;
+	if ((v = daimon_json_str(j, "created")) && daimon_ts_parse(v, &created) == 0) {
+		ls->created = created;
+		ls->have_created = 1;
+	} else {
+		ls->created = rec->ts;
+		ls->have_created = 1;
+	}
+}
+
+static int add_record(daimon_index *ix, struct log_state *ls, const daimon_record *rec, off_t off,
+		      size_t len)
+{
+	int role;
+	daimon_buf_clear(&ix->text);
+	if (!daimon_record_search_text(rec, &ix->text, &role))
+		return 0;
+	sqlite3_stmt *s = stmt(ix, S_MSG_ADD);
+	sqlite3_bind_int64(s, 1, ls->sid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)rec->seq);
+	sqlite3_bind_int64(s, 3, rec->ts);
+	sqlite3_bind_int(s, 4, role);
+	sqlite3_bind_int64(s, 5, off);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)len);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_error(ix, "cannot add a message to the index");
+	s = stmt(ix, S_FTS_ADD);
+	sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(ix->db));
+	sqlite3_bind_text(s, 2, daimon_buf_cstr(&ix->text), (int)ix->text.len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_error(ix, "cannot add text to the index");
+	if (!strcmp(rec->type, "message")) {
+		ls->n_msgs++;
+		if (!ls->first_ts || rec->ts < ls->first_ts)
+			ls->first_ts = rec->ts;
+		if (rec->ts > ls->last_ts)
+			ls->last_ts = rec->ts;
+		if (!ls->title && role == DAIMON_ROLE_USER)
+			ls->title = title_from(daimon_buf_cstr(&ix->text));
+	}
+	ix->txn_records++;
+	return 1;
+}
+
+/* Applies what is new in one log, inside the open transaction. `size` is
+ * the file's size if known (-1 otherwise). Sets *shrunk when the log is
+ * shorter than what was indexed (only a rebuild can fix that). */
+static int apply_log(daimon_index *ix, const char *id, int64_t size, daimon_index_stats *stats,
+		     const daimon_index_hooks *hooks, int *shrunk)
+{
+	struct log_state ls;
+	int rc = log_state_load(ix, id, &ls);
+	if (rc < 0)
+		return rc;
+	if (size >= 0 && size == ls.off)
+		goto out;
+	if (size >= 0 && size < ls.off) {
+		*shrunk = 1;
+		goto out;
+	}
+	char *path = daimon_store_log_path(ix->store, id);
+	daimon_log_reader *r;
+	rc = daimon_log_reader_open(&r, path, (off_t)ls.off, (size_t)ls.line, (uint64_t)ls.seq);
+	free(path);
+	if (rc < 0)
+		goto out;
+	daimon_record rec;
+	size_t added = 0;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		if (!strcmp(rec.type, "session"))
+			take_session_record(&ls, &rec);
+		rc = add_record(ix, &ls, &rec, daimon_log_reader_record_offset(r), daimon_log_reader_record_len(r));
+		daimon_record_clear(&rec);
+		if (rc < 0)
+			break;
+		added += (size_t)rc;
+	}
+	if (rc == DAIMON_ECORRUPT) {
+		/* Keep what was good; the damage is reported every time until fixed. */
+		stats->damaged++;
+		if (hooks && hooks->warn)
+			hooks->warn(hooks->payload, daimon_error_last());
+		rc = 0;
+	}
+	if (rc >= 0 && ls.off == 0 && daimon_log_reader_line(r) == 0)
+		rc = 0; /* empty file: nothing to record yet */
+	else if (rc >= 0) {
+		ls.off = daimon_log_reader_offset(r);
+		ls.line = (int64_t)daimon_log_reader_line(r);
+		ls.seq = (int64_t)daimon_log_reader_last_seq(r);
+		rc = log_state_save(ix, &ls);
+		stats->records_indexed += added;
+		if (added)
+			stats->sessions_updated++;
+	}
+	daimon_log_reader_free(r);
+out:
+	log_state_release(&ls);
+	return rc < 0 ? rc : 0;
+}
+
+int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_stats *stats)
+{
+	daimon_index_stats local = {0};
+	if (!stats)
+		stats = &local;
+	int own = !ix->in_txn, shrunk = 0;
+	if (own && begin(ix) < 0)
+		return -1;
+	int rc = apply_log(ix, id, -1, stats, NULL, &shrunk);
+	if (rc < 0) {
+		if (own)
+			rollback(ix);
+		return rc;
+	}
+	if (own && (rc = commit(ix)) < 0)
+		return rc;
+	if (shrunk)
+		return daimon_error_code(DAIMON_ECORRUPT, "session log '%s' is shorter than the index; run `daimon "
+					 "index rebuild`", id);
+	return 0;
+}
+
+struct known_log {
+	char *id;
+	int64_t off;
+	int seen;
+};
+
+static int known_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct known_log *)a)->id, ((const struct known_log *)b)->id);
+}
+
+static int load_known(daimon_index *ix, struct known_log **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(ix->db, "SELECT id, off FROM logs", -1, &s, NULL) != SQLITE_OK)
+		return db_error(ix, "cannot read the index");
+	size_t cap = 1024, len = 0;
+	struct known_log *k = daimon_xmalloc(cap * sizeof(*k));
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (len == cap)
+			k = daimon_xrealloc(k, (cap *= 2) * sizeof(*k));
+		k[len].id = daimon_xstrdup((const char *)sqlite3_column_text(s, 0));
+		k[len].off = sqlite3_column_int64(s, 1);
+		k[len].seen = 0;
+		len++;
+	}
+	sqlite3_finalize(s);
+	qsort(k, len, sizeof(*k), known_cmp);
+	*out = k;
+	*n = len;
+	return 0;
+}
+
+static void free_known(struct known_log *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(k[i].id);
+	free(k);
+}
+
+struct log_file {
+	char *id;
+	int64_t size;
+};
+
+/* Lists sessions/<id>.jsonl with their sizes. */
+static int list_logs(daimon_index *ix, struct log_file **out, size_t *n, char mtime[64])
+{
+	const char *dir = ix->store->sessions_dir;
+	DIR *d = opendir(dir);
+	if (!d)
+		return daimon_error_errno("cannot open '%s'", dir);
+	struct stat st;
+	if (fstat(dirfd(d), &st) == 0)
+		snprintf(mtime, 64, "%lld.%09ld", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	size_t cap = 1024, len = 0;
+	struct log_file *f = daimon_xmalloc(cap * sizeof(*f));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t nl = strlen(e->d_name);
+		if (nl <= 6 || strcmp(e->d_name + nl - 6, ".jsonl"))
+			continue;
+		char *id = daimon_xstrndup(e->d_name, nl - 6);
+		if (!daimon_session_id_valid(id) || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode)) {
+			free(id);
+			continue;
+		}
+		if (len == cap)
+			f = daimon_xrealloc(f, (cap *= 2) * sizeof(*f));
+		f[len].id = id;
+		f[len].size = st.st_size;
+		len++;
+	}
+	closedir(d);
+	*out = f;
+	*n = len;
+	return 0;
+}
+
+static void free_logs(struct log_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(f[i].id);
+	free(f);
+}
+
+/* The body of update and rebuild. With `one_txn` everything is one
+ * transaction (a rebuild is all or nothing for readers); otherwise it
+ * commits every BATCH_RECORDS records so a long catch-up keeps progress. */
+static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats,
+		      int one_txn, int *need_rebuild)
+{
+	struct log_file *files;
+	size_t nfiles;
+	char mtime[64] = "";
+	int rc = list_logs(ix, &files, &nfiles, mtime);
+	if (rc < 0)
+		return rc;
+	struct known_log *known;
+	size_t nknown;
+	if ((rc = load_known(ix, &known, &nknown)) < 0) {
+		free_logs(files, nfiles);
+		return rc;
+	}
+	stats->sessions_seen = nfiles;
+	size_t matched = 0;
+	int shrunk = 0;
+	for (size_t i = 0; i < nfiles && rc >= 0 && !shrunk; i++) {
+		struct known_log key = {files[i].id, 0, 0};
+		struct known_log *k = bsearch(&key, known, nknown, sizeof(*known), known_cmp);
+		if (k) {
+			matched++;
+			if (k->off == files[i].size)
+				goto progress;
+		}
+		if ((rc = begin(ix)) < 0)
+			break;
+		rc = apply_log(ix, files[i].id, files[i].size, stats, hooks, &shrunk);
+		if (rc >= 0 && !one_txn && ix->txn_records >= BATCH_RECORDS)
+			rc = commit(ix);
+	progress:
+		if (hooks && hooks->progress && (i % 256 == 255 || i + 1 == nfiles))
+			hooks->progress(hooks->payload, i + 1, nfiles);
+	}
+	if (rc >= 0 && !shrunk && matched < nknown)
+		shrunk = 1; /* an indexed log is gone */
+	if (rc >= 0 && !shrunk && !one_txn) {
+		if ((rc = begin(ix)) >= 0 && (rc = meta_set(ix, "dir_mtime", mtime)) >= 0)
+			rc = commit(ix);
+	} else if (rc >= 0 && one_txn) {
+		rc = meta_set(ix, "dir_mtime", mtime);
+	}
+	if (rc < 0 || shrunk)
+		rollback(ix);
+	*need_rebuild = shrunk;
+	free_known(known, nknown);
+	free_logs(files, nfiles);
+	return rc;
+}
+
+static int optimize(daimon_index *ix)
+{
+	return exec(ix, "INSERT INTO fts(fts) VALUES('optimize')");
+}
+
+int daimon_index_update(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats)
+{
+	daimon_index_stats local = {0};
+	if (!stats)
+		stats = &local;
+	int need_rebuild = 0;
+	int rc = update_all(ix, hooks, stats, 0, &need_rebuild);
+	if (rc < 0)
+		return rc;
+	if (need_rebuild) {
+		if (hooks && hooks->warn)
+			hooks->warn(hooks->payload, "a session log shrank or was removed since it was indexed; "
+						    "rebuilding the index");
+		memset(stats, 0, sizeof(*stats));
+		rc = daimon_index_rebuild(ix, hooks, stats);
+		stats->rebuilt = 1;
+		return rc;
+	}
+	/* A large catch-up leaves many small segments; merge them for fast queries. */
+	if (stats->records_indexed >= 100000)
+		rc = optimize(ix);
+	return rc;
+}
+
+int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks)
+{
+	struct stat st;
+	if (stat(ix->store->sessions_dir, &st) < 0)
+		return 0;
+	char now[64];
+	snprintf(now, sizeof(now), "%lld.%09ld", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	char *seen = meta_get(ix, "dir_mtime");
+	int same = seen && !strcmp(seen, now);
+	free(seen);
+	return same ? 0 : daimon_index_update(ix, hooks, NULL);
+}
+
+int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats)
+{
+	daimon_index_stats local = {0};
+	if (!stats)
+		stats = &local;
+	if (begin(ix) < 0)
+		return -1;
+	int need_rebuild = 0;
+	int rc = exec(ix, "DELETE FROM msgs; DELETE FROM logs; INSERT INTO fts(fts) VALUES('delete-all');");
+	if (rc >= 0)
+		rc = update_all(ix, hooks, stats, 1, &need_rebuild);
+	if (rc >= 0 && need_rebuild)
+		rc = daimon_error("a session log changed while the index was rebuilt; run it again");
+	if (rc >= 0)
+		rc = optimize(ix);
+	char built[32];
+	snprintf(built, sizeof(built), "%lld", (long long)daimon_now_ms());
+	if (rc >= 0)
+		rc = meta_set(ix, "built", built);
+	if (rc >= 0)
+		rc = commit(ix);
+	if (rc < 0)
+		rollback(ix);
+	return rc;
+}
+
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+int daimon_index_get_status(daimon_index *ix, daimon_index_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(ix->db, "SELECT count(*), coalesce(sum(n_msgs),0) FROM logs", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return db_error(ix, "cannot read the index");
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		out->sessions = sqlite3_column_int64(s, 0);
+		out->messages = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	char *wal = daimon_xasprintf("%s-wal", ix->path);
+	out->index_bytes = file_size(ix->path) + file_size(wal);
+	free(wal);
+	char *built = meta_get(ix, "built");
+	out->built = built ? atoll(built) : 0;
+	free(built);
+
+	struct log_file *files;
+	size_t nfiles;
+	char mtime[64];
+	if (list_logs(ix, &files, &nfiles, mtime) < 0)
+		return -1;
+	struct known_log *known;
+	size_t nknown;
+	if (load_known(ix, &known, &nknown) < 0) {
+		free_logs(files, nfiles);
+		return -1;
+	}
+	size_t matched = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		out->log_bytes += files[i].size;
+		struct known_log key = {files[i].id, 0, 0};
+		struct known_log *k = bsearch(&key, known, nknown, sizeof(*known), known_cmp);
+		matched += k != NULL;
+		if (!k || k->off != files[i].size)
+			out->logs_behind++;
+	}
+	out->logs_missing = (int64_t)(nknown - matched);
+	free_known(known, nknown);
+	free_logs(files, nfiles);
+	return 0;
+}

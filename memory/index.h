@@ -1,0 +1,68 @@
+/*
+ * index.h — index.db, the SQLite FTS5 index over every session log.
+ *
+ * The index is derived data: the logs are the truth, and the index can be
+ * thrown away and rebuilt from them at any time (`daimon index rebuild`).
+ * For each log it records how far it has applied it (byte offset, line,
+ * seq) in the same transaction as the rows it added, so after a crash it
+ * resumes exactly where the last committed transaction ended.
+ *
+ * Whoever appends to a log brings the index up to date afterwards
+ * (daimon_index_update_session); `daimon_index_update` scans every log and
+ * catches up whatever is behind, and is what runs at start-up.
+ */
+#ifndef DAIMON_MEMORY_INDEX_H
+#define DAIMON_MEMORY_INDEX_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory/store.h"
+
+typedef struct daimon_index daimon_index;
+
+typedef struct {
+	/* Called now and then with sessions done / total (may be NULL). */
+	void (*progress)(void *payload, size_t done, size_t total);
+	/* Called with one line for each damaged log (may be NULL). */
+	void (*warn)(void *payload, const char *message);
+	void *payload;
+} daimon_index_hooks;
+
+typedef struct {
+	size_t sessions_seen;
+	size_t sessions_updated;
+	size_t records_indexed;
+	size_t damaged; /* logs that stopped at a damaged line */
+	int rebuilt;    /* an update found a log shrunk or gone and rebuilt */
+} daimon_index_stats;
+
+typedef struct {
+	int64_t sessions;
+	int64_t messages;
+	int64_t index_bytes;    /* index.db and its WAL */
+	int64_t log_bytes;      /* all session logs */
+	int64_t logs_behind;    /* logs with records not yet indexed */
+	int64_t logs_missing;   /* indexed logs whose file is gone */
+	int64_t built;          /* ms of the last rebuild, 0 if never */
+} daimon_index_status;
+
+/* Opens (creating if needed) <home>/index.db for the sessions in `st`. */
+int daimon_index_open(daimon_index **out, const daimon_store *st);
+void daimon_index_close(daimon_index *ix);
+sqlite3 *daimon_index_db(daimon_index *ix);
+const daimon_store *daimon_index_store(daimon_index *ix);
+
+/* Applies the records of one log not yet indexed. */
+int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_stats *stats);
+/* Catches up every log under sessions/. */
+int daimon_index_update(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats);
+/* The cheap check for readers: catches up only if sessions/ changed (a
+ * session was created or removed) since the last full update. */
+int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks);
+/* Empties the index and reads every log again. */
+int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats);
+int daimon_index_get_status(daimon_index *ix, daimon_index_status *out);
+
+#endif

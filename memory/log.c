@@ -1,0 +1,400 @@
+/*
+ * log.c — session logs: the on-disk format, the group-committing writer and
+ * the checking reader.
+ *
+ * FORMAT (sessions/<id>.jsonl)
+ * ----------------------------
+ * UTF-8 text, one JSON object per line, each line ended by '\n'. Every
+ * record starts with three members, in this order:
+ *   "seq"   integer, 1 for the first record, then strictly increasing by 1
+ *   "ts"    RFC 3339 UTC time with milliseconds ("2026-11-24T02:28:53.123Z");
+ *           imported records keep their original time
+ *   "type"  what the record is:
+ *     "session"      always and only the first record: "id" (the file name
+ *                    without .jsonl), "key" (conversation key, e.g.
+ *                    "cli:default", "telegram:42"), "channel", "created";
+ *                    optional "title", and "source" {"format","path","id"}
+ *                    for a conversation imported from another assistant
+ *     "message"      "role" user|assistant|system; "content" a string or a
+ *                    list of blocks ({"type":"text","text":...}); optional
+ *                    "tool_calls" [{"id","name","arguments"}] (arguments a
+ *                    JSON string, as the model produced it)
+ *     "tool_result"  "call_id", "content", "is_error", optional "name"
+ *     "compaction"   "summary" of the records it replaces, "first_seq",
+ *                    "last_seq"
+ *   Later versions add types of their own (tool journal records, usage); a
+ *   reader passes over types it does not know.
+ *
+ * DURABILITY
+ * ----------
+ * Records are staged in memory and committed in batches: one write(2) of
+ * all staged lines, then one fdatasync(2); only then is any of them
+ * acknowledged. A crash can therefore leave an unfinished last line (no
+ * '\n'): it was never acknowledged, and opening the log for writing cuts it
+ * off and reports it. A line that is damaged and followed by further lines
+ * is not a torn write but corruption: reading stops there with file:line,
+ * and nothing is skipped in silence. A failed write is undone with
+ * ftruncate(2) so the file never holds half a batch that later appends
+ * would follow; a failed fdatasync closes the log to further writes, since
+ * after one the state of the file is unknown.
+ */
+#include "memory/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+
+struct pending_ack {
+	uint64_t seq;
+	daimon_log_durable_fn cb;
+	void *payload;
+};
+
+struct daimon_log {
+	int fd;
+	int flags;
+	int broken; /* a failed fdatasync: refuse further writes */
+	char *path;
+	off_t size; /* committed bytes */
+	uint64_t last_seq, durable_seq;
+	daimon_buf staged;
+	struct pending_ack *acks;
+	size_t nacks, cap_acks;
+};
+
+struct daimon_log_reader {
+	int fd;
+	char *path;
+	char *buf;
+	size_t cap, start, end; /* unread bytes are buf[start..end) */
+	off_t buf_off;          /* file offset of buf[0] */
+	int eof;
+	size_t line;            /* number of the last line returned */
+	uint64_t prev_seq;
+	off_t rec_off;
+	size_t rec_len;
+	size_t torn;
+};
+
+/* ---- reader ---- */
+
+int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offset, size_t line,
+			   uint64_t prev_seq)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR,
+					 "cannot open '%s': %s", path, strerror(errno));
+	daimon_log_reader *r = daimon_xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->path = daimon_xstrdup(path);
+	r->cap = 256 * 1024;
+	r->buf = daimon_xmalloc(r->cap);
+	r->buf_off = offset;
+	r->line = line;
+	r->prev_seq = prev_seq;
+	r->rec_off = offset;
+	*out = r;
+	return 0;
+}
+
+/* Reads more of the file into the buffer; 0 ok (maybe at EOF), -1 error. */
+static int reader_fill(daimon_log_reader *r)
+{
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->buf_off += (off_t)r->start;
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if (r->end == r->cap) {
+		if (r->cap >= DAIMON_RECORD_MAX_LINE + 1)
+			return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: line too long", r->path, r->line + 1);
+		r->cap *= 2;
+		r->buf = daimon_xrealloc(r->buf, r->cap);
+	}
+	ssize_t n = daimon_pread_all(r->fd, r->buf + r->end, r->cap - r->end, r->buf_off + (off_t)r->end);
+	if (n < 0)
+		return daimon_error_errno("cannot read '%s'", r->path);
+	if (n == 0)
+		r->eof = 1;
+	r->end += (size_t)n;
+	return 0;
+}
+
+int daimon_log_reader_next(daimon_log_reader *r, daimon_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	for (;;) {
+		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		if (nl) {
+			size_t len = (size_t)(nl - (r->buf + r->start));
+			const char *line = r->buf + r->start;
+			r->line++;
+			r->rec_off = r->buf_off + (off_t)r->start;
+			r->rec_len = len;
+			if (daimon_record_parse(rec, line, len) < 0)
+				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: %s", r->path, r->line,
+							 daimon_error_last());
+			if (rec->seq != r->prev_seq + 1) {
+				uint64_t seq = rec->seq;
+				daimon_record_clear(rec);
+				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: seq %llu follows %llu",
+							 r->path, r->line, (unsigned long long)seq,
+							 (unsigned long long)r->prev_seq);
+			}
+			if ((r->line == 1) != !strcmp(rec->type, "session")) {
+				daimon_record_clear(rec);
+				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: %s", r->path, r->line,
+							 r->line == 1 ? "first record is not a session record"
+								      : "second session record");
+			}
+			r->prev_seq = rec->seq;
+			r->start += len + 1;
+			return 1;
+		}
+		if (r->eof) {
+			r->torn = r->end - r->start;
+			return 0;
+		}
+		if (reader_fill(r) < 0)
+			return -1;
+	}
+}
+
+off_t daimon_log_reader_record_offset(const daimon_log_reader *r) { return r->rec_off; }
+size_t daimon_log_reader_record_len(const daimon_log_reader *r) { return r->rec_len; }
+off_t daimon_log_reader_offset(const daimon_log_reader *r) { return r->buf_off + (off_t)r->start; }
+size_t daimon_log_reader_line(const daimon_log_reader *r) { return r->line; }
+uint64_t daimon_log_reader_last_seq(const daimon_log_reader *r) { return r->prev_seq; }
+size_t daimon_log_reader_torn_bytes(const daimon_log_reader *r) { return r->torn; }
+
+void daimon_log_reader_free(daimon_log_reader *r)
+{
+	if (!r)
+		return;
+	close(r->fd);
+	free(r->buf);
+	free(r->path);
+	free(r);
+}
+
+/* ---- writer ---- */
+
+static daimon_log *log_new(int fd, const char *path, int flags)
+{
+	daimon_log *log = daimon_xcalloc(1, sizeof(*log));
+	log->fd = fd;
+	log->path = daimon_xstrdup(path);
+	log->flags = flags;
+	return log;
+}
+
+static void log_free(daimon_log *log)
+{
+	close(log->fd);
+	free(log->path);
+	free(log->acks);
+	daimon_buf_release(&log->staged);
+	free(log);
+}
+
+static int lock_log(int fd, const char *path)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return daimon_error_code(DAIMON_EBUSY, "session log '%s' is being written by another process",
+						 path);
+		return daimon_error_errno("cannot lock '%s'", path);
+	}
+	return 0;
+}
+
+int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields, const char *ts,
+		      int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return daimon_error_code(DAIMON_EEXISTS, "session log '%s' already exists", path);
+		return daimon_error_errno("cannot create '%s'", path);
+	}
+	int rc = lock_log(fd, path);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	daimon_log *log = log_new(fd, path, flags);
+	rc = daimon_log_append(log, "session", ts, session_fields, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = daimon_log_commit(log);
+	if (rc == 0 && !(flags & DAIMON_LOG_DEFER_SYNC)) {
+		char *dir = daimon_xstrdup(path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		rc = daimon_fsync_dir(slash ? dir : ".");
+		free(dir);
+	}
+	if (rc < 0) {
+		unlink(path);
+		log_free(log);
+		return rc;
+	}
+	*out = log;
+	return 0;
+}
+
+int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_report *report)
+{
+	daimon_log_report rep = {0, 0, 0};
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR,
+					 "cannot open '%s': %s", path, strerror(errno));
+	int rc = lock_log(fd, path);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	daimon_log_reader *r;
+	if ((rc = daimon_log_reader_open(&r, path, 0, 0, 0)) < 0) {
+		close(fd);
+		return rc;
+	}
+	daimon_record rec;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		rep.records++;
+		daimon_record_clear(&rec);
+	}
+	if (rc < 0) {
+		daimon_log_reader_free(r);
+		close(fd);
+		return rc;
+	}
+	off_t good = daimon_log_reader_offset(r);
+	rep.last_seq = daimon_log_reader_last_seq(r);
+	rep.torn_bytes = daimon_log_reader_torn_bytes(r);
+	daimon_log_reader_free(r);
+	if (rep.records == 0) {
+		close(fd);
+		return daimon_error_code(DAIMON_ECORRUPT, "%s: no complete record (empty or torn session log)",
+					 path);
+	}
+	if (rep.torn_bytes > 0 && (ftruncate(fd, good) < 0 || fsync(fd) < 0)) {
+		rc = daimon_error_errno("cannot cut the torn last line of '%s'", path);
+		close(fd);
+		return rc;
+	}
+	if (lseek(fd, good, SEEK_SET) < 0) {
+		rc = daimon_error_errno("cannot seek in '%s'", path);
+		close(fd);
+		return rc;
+	}
+	daimon_log *log = log_new(fd, path, flags);
+	log->size = good;
+	log->last_seq = log->durable_seq = rep.last_seq;
+	if (report)
+		*report = rep;
+	*out = log;
+	return 0;
+}
+
+int daimon_log_append(daimon_log *log, const char *type, const char *ts, const cJSON *fields,
+		      daimon_log_durable_fn cb, void *payload, uint64_t *seq_out)
+{
+	if (log->broken)
+		return daimon_error("session log '%s' is closed after a failed sync", log->path);
+	char now[DAIMON_TS_LEN];
+	if (!ts) {
+		daimon_ts_format(now, daimon_now_ms());
+		ts = now;
+	}
+	uint64_t seq = log->last_seq + 1;
+	daimon_buf *b = &log->staged;
+	daimon_buf_addf(b, "{\"seq\":%llu,\"ts\":", (unsigned long long)seq);
+	daimon_json_quote(b, ts);
+	daimon_buf_adds(b, ",\"type\":");
+	daimon_json_quote(b, type);
+	for (const cJSON *f = fields ? fields->child : NULL; f; f = f->next) {
+		if (!f->string || !strcmp(f->string, "seq") || !strcmp(f->string, "ts") ||
+		    !strcmp(f->string, "type"))
+			continue;
+		daimon_buf_addc(b, ',');
+		daimon_json_quote(b, f->string);
+		daimon_buf_addc(b, ':');
+		daimon_json_print(b, f);
+	}
+	daimon_buf_add(b, "}\n", 2);
+	log->last_seq = seq;
+	if (cb) {
+		if (log->nacks == log->cap_acks) {
+			log->cap_acks = log->cap_acks ? 2 * log->cap_acks : 16;
+			log->acks = daimon_xrealloc(log->acks, log->cap_acks * sizeof(*log->acks));
+		}
+		log->acks[log->nacks++] = (struct pending_ack){seq, cb, payload};
+	}
+	if (seq_out)
+		*seq_out = seq;
+	return 0;
+}
+
+static void tell_acks(daimon_log *log, int status)
+{
+	for (size_t i = 0; i < log->nacks; i++)
+		log->acks[i].cb(log->acks[i].payload, log->acks[i].seq, status);
+	log->nacks = 0;
+}
+
+int daimon_log_commit(daimon_log *log)
+{
+	if (log->staged.len == 0)
+		return 0;
+	int rc = 0;
+	if (log->broken) {
+		rc = daimon_error("session log '%s' is closed after a failed sync", log->path);
+	} else if (daimon_write_all(log->fd, log->staged.ptr, log->staged.len) < 0) {
+		rc = daimon_error_errno("cannot append to '%s'", log->path);
+		/* Undo a partial write so the next batch starts on a line boundary. */
+		if (ftruncate(log->fd, log->size) < 0)
+			log->broken = 1;
+		lseek(log->fd, log->size, SEEK_SET);
+	} else if (!(log->flags & DAIMON_LOG_DEFER_SYNC) && fdatasync(log->fd) < 0) {
+		rc = daimon_error_errno("cannot sync '%s'", log->path);
+		log->broken = 1;
+	}
+	if (rc < 0) {
+		log->last_seq = log->durable_seq;
+		daimon_buf_clear(&log->staged);
+		tell_acks(log, rc);
+		return rc;
+	}
+	log->size += (off_t)log->staged.len;
+	log->durable_seq = log->last_seq;
+	daimon_buf_clear(&log->staged);
+	tell_acks(log, 0);
+	return 0;
+}
+
+uint64_t daimon_log_last_seq(const daimon_log *log) { return log->last_seq; }
+uint64_t daimon_log_durable_seq(const daimon_log *log) { return log->durable_seq; }
+const char *daimon_log_path(const daimon_log *log) { return log->path; }
+
+int daimon_log_close(daimon_log *log)
+{
+	if (!log)
+		return 0;
+	int rc = daimon_log_commit(log);
+	log_free(log);
+	return rc;
+}

@@ -1,0 +1,16 @@
+# Turns each file in FILES into a C string in OUT:
+#   const struct daimon_data_file daimon_data_files[] = {{"SOUL.md", "...", n}, ...};
+string(REPLACE "|" ";" FILES "${FILES}")
+set(src "/* generated from data/ by scripts/embed.cmake — do not edit */\n#include <stddef.h>\n")
+string(APPEND src "struct daimon_data_file { const char *name; const char *text; size_t len; };\n")
+string(APPEND src "const struct daimon_data_file daimon_data_files[] = {\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR n "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${hex}")
+  string(APPEND src "  {\"${name}\", \"${esc}\", ${n}},\n")
+endforeach()
+string(APPEND src "  {0, 0, 0}\n};\n")
+file(WRITE ${OUT} "${src}")

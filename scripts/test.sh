@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does: a -Werror build with
+# AddressSanitizer + UndefinedBehaviorSanitizer, every ctest suite (unit,
+# end-to-end, crash, and a short bounded run of each libFuzzer target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CC="${CC:-clang}"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_SANITIZE=ON \
+      -DDAIMON_FUZZ=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" >/dev/null
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"

@@ -114,7 +114,7 @@ static int import_message(daimon_import_sink *sink, sqlite3_stmt *m, const char 
 	return rc;
 }
 
-int daimon_import_hermes_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
+static int hermes_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
 {
 	if (!has_column(db, "sessions", "id") || !has_column(db, "messages", "session_id") ||
 	    !has_column(db, "messages", "role") || !has_column(db, "messages", "content"))
@@ -169,4 +169,11 @@ out:
 	free(ssql);
 	free(msql);
 	return rc < 0 ? rc : convs;
+}
+
+int daimon_import_hermes_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
+{
+	daimon_import_db_guard g;
+	daimon_import_guard_begin(&g, db);
+	return daimon_import_guard_end(&g, name, hermes_db(db, name, sink));
 }

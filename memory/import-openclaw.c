@@ -169,7 +169,7 @@ static char *col_text(sqlite3_stmt *s, int i)
 	return t ? daimon_xstrdup((const char *)t) : NULL;
 }
 
-int daimon_import_openclaw_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
+static int openclaw_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
 {
 	sqlite3_stmt *ev = NULL, *win = NULL;
 	if (sqlite3_prepare_v2(db, "SELECT session_id, seq, event_json, created_at, event_zstd IS NOT NULL"
@@ -240,4 +240,11 @@ int daimon_import_openclaw_db(sqlite3 *db, const char *name, daimon_import_sink 
 	free(o.orig_id);
 	free(key), free(channel), free(title);
 	return rc < 0 ? rc : erc < 0 ? erc : o.convs;
+}
+
+int daimon_import_openclaw_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
+{
+	daimon_import_db_guard g;
+	daimon_import_guard_begin(&g, db);
+	return daimon_import_guard_end(&g, name, openclaw_db(db, name, sink));
 }

@@ -31,8 +31,12 @@ int64_t daimon_import_ts(const cJSON *v)
 		return ms;
 	if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0) {
 		double d = v->valuedouble;
-		/* Seconds until the year 5138, milliseconds after that. */
-		return d < 1e11 ? (int64_t)(d * 1000.0) : (int64_t)d;
+		/* Seconds until the year 5138, milliseconds after that; beyond
+		 * the year 9999 it is not a time at all. */
+		if (d < 1e11)
+			return (int64_t)(d * 1000.0);
+		if (d < 253402300800000.0)
+			return (int64_t)d;
 	}
 	return 0;
 }
@@ -51,6 +55,37 @@ void daimon_import_warn(daimon_import_sink *sink, const char *name, size_t line,
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	sink->warn(sink->payload, where, what);
+}
+
+/* A damaged database can make SQLite walk a cycle of pages forever. No
+ * honest read of a database needs more than a bounded amount of work per
+ * page, so the guard stops one that does. */
+static int guard_tick(void *payload)
+{
+	daimon_import_db_guard *g = payload;
+	return ++g->ticks > g->budget;
+}
+
+void daimon_import_guard_begin(daimon_import_db_guard *g, sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int64_t pages = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		pages = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	g->db = db;
+	g->ticks = 0;
+	g->budget = 2000 + pages * 2000; /* ticks of 1,000 VM steps */
+	sqlite3_progress_handler(db, 1000, guard_tick, g);
+}
+
+int daimon_import_guard_end(daimon_import_db_guard *g, const char *name, int rc)
+{
+	sqlite3_progress_handler(g->db, 0, NULL, NULL);
+	if (g->ticks > g->budget)
+		return daimon_error_code(DAIMON_ECORRUPT, "'%s' looks damaged: reading it never ends (try "
+					 "`sqlite3 '%s' .recover`)", name, name);
+	return rc;
 }
 
 int daimon_import_each_line(const char *data, size_t len,

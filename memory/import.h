@@ -83,6 +83,15 @@ void daimon_import_warn(daimon_import_sink *sink, const char *name, size_t line,
  * tool_use, tool_call) its tool_calls, and tool-result blocks separate
  * tool_result records (emitted first). Nothing is emitted for no content. */
 int daimon_import_blocks(daimon_import_sink *sink, const char *role, const cJSON *content, int64_t ts);
+/* Bounds the work of reading a (possibly damaged) database: begin before
+ * the reads, end after them; end returns `rc`, or a damage error if the
+ * reads were stopped for taking far more work than the database's size. */
+typedef struct {
+	sqlite3 *db;
+	int64_t ticks, budget;
+} daimon_import_db_guard;
+void daimon_import_guard_begin(daimon_import_db_guard *g, sqlite3 *db);
+int daimon_import_guard_end(daimon_import_db_guard *g, const char *name, int rc);
 /* Splits `data` into lines and calls fn for each non-blank one. */
 int daimon_import_each_line(const char *data, size_t len, int (*fn)(void *ctx, const char *line, size_t len,
 								  size_t lineno),

@@ -291,6 +291,34 @@ static void test_import__damaged_input_names_file_and_line_and_the_rest_imports(
 	world_close(&w);
 }
 
+static void test_import__damaged_database_is_reported_not_looped_on(void)
+{
+	/* A page cycle that makes SQLite return the same rows forever (found by
+	 * fuzz_openclaw_db). */
+	struct world w;
+	world_open(&w);
+	char *db = fixture("damaged/cycle.sqlite");
+	CHECK_INT(import(&w, "openclaw", db), 0);
+	CHECK_CONTAINS(w.warnings.ptr, "looks damaged: reading it never ends");
+	free(db);
+	world_close(&w);
+}
+
+static void test_import__absurd_times_fall_back_to_known_ones(void)
+{
+	struct world w;
+	world_open(&w);
+	char *path = daimon_xasprintf("%s/conversations.json", test_tmpdir());
+	test_write(path, "[{\"id\":\"c1\",\"title\":\"t\",\"create_time\":1e300,\"current_node\":\"a\",\"mapping\":"
+			 "{\"a\":{\"message\":{\"author\":{\"role\":\"user\"},\"create_time\":-5,"
+			 "\"content\":{\"parts\":[\"hello from nowhen\"]}}}}}]");
+	CHECK_INT(import(&w, "chatgpt", path), 0);
+	CHECK_INT(w.stats.records_new, 1);
+	CHECK_INT(hits(&w, "nowhen"), 1);
+	free(path);
+	world_close(&w);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -301,6 +329,8 @@ int main(int argc, char **argv)
 		TEST_CASE(test_import__hermes_state_db),
 		TEST_CASE(test_import__again_adds_nothing_then_only_what_is_new),
 		TEST_CASE(test_import__damaged_input_names_file_and_line_and_the_rest_imports),
+		TEST_CASE(test_import__damaged_database_is_reported_not_looped_on),
+		TEST_CASE(test_import__absurd_times_fall_back_to_known_ones),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# cli.sh — drives the built `daimon` binary as a user does, in a temporary
+# $DAIMON_HOME (tmux's regress/*.sh style). Usage: cli.sh DAIMON FIXTURES
+set -u
+DAIMON=$1
+FIX=$2
+export DAIMON_HOME=$(mktemp -d /tmp/daimon-cli.XXXXXX)/home
+trap 'rm -rf "$(dirname "$DAIMON_HOME")"' EXIT
+export NO_COLOR=1
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
+
+# expect NAME STATUS PATTERN -- CMD...: runs CMD, checks exit status and
+# that stdout+stderr matches the extended regex PATTERN.
+expect() {
+  local name=$1 want=$2 pat=$3; shift 4
+  local out st
+  out=$("$@" 2>&1); st=$?
+  if [ "$st" != "$want" ]; then bad "$name" "exit $st, expected $want" "$out"; return; fi
+  if ! grep -Eq -- "$pat" <<<"$out"; then bad "$name" "output does not match /$pat/" "$out"; return; fi
+  ok "$name"
+}
+
+expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
+expect help 0 'search +Search every conversation' -- "$DAIMON" --help
+for c in init search sessions index import; do
+  expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
+done
+expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help
+expect no_command 2 'usage: daimon <command>' -- "$DAIMON"
+expect unknown_command 1 "^daimon: 'frobnicate' is not a daimon command" -- "$DAIMON" frobnicate
+expect unknown_option 2 "^daimon: .*see 'daimon search --help'" -- "$DAIMON" search --bogus x
+expect search_before_init 0 'no conversations yet' -- "$DAIMON" search anything
+
+expect init 0 "created $DAIMON_HOME/SOUL.md" -- "$DAIMON" init
+[ "$(stat -c %a "$DAIMON_HOME")" = 700 ] && ok init_mode_0700 || bad init_mode_0700 "$(stat -c %a "$DAIMON_HOME")"
+echo "my own soul" > "$DAIMON_HOME/SOUL.md"
+expect init_again_keeps_files 0 "kept +$DAIMON_HOME/SOUL.md" -- "$DAIMON" init
+[ "$(cat "$DAIMON_HOME/SOUL.md")" = "my own soul" ] && ok init_never_overwrites || bad init_never_overwrites
+
+expect search_empty_home 0 "^no matches for 'x'" -- "$DAIMON" search x
+expect import_claude 0 'imported 1 conversation from 1 file: 1 new session, 4 new records' -- \
+  "$DAIMON" import claude-code "$FIX/claude-code"
+expect import_again 0 '0 new sessions, 0 new records \(already imported\)' -- "$DAIMON" import claude-code "$FIX/claude-code"
+expect import_damaged 1 "warning: $FIX/damaged/broken.jsonl:3: not a JSON object" -- \
+  "$DAIMON" import openclaw "$FIX/damaged/broken.jsonl"
+expect import_unknown_format 1 "^daimon: unknown import format 'aol'" -- "$DAIMON" import aol /tmp
+expect import_missing_path 1 "^daimon: cannot read '/nonexistent'" -- "$DAIMON" import openclaw /nonexistent
+expect import_json 1 '^\{"files":1,"conversations":2,"sessions_new":1,"records_new":3,"warnings":1\}$' -- \
+  "$DAIMON" import chatgpt --json "$FIX/chatgpt/conversations.json"
+
+expect search_hit 0 'claude-code-[0-9a-f]{16} #[0-9]+ .*assistant' -- "$DAIMON" search 'fake clock'
+expect search_highlight 0 'inject a \*\*fake\*\* \*\*clock\*\*' -- "$DAIMON" search 'fake clock'
+out=$("$DAIMON" search --json quokkas)
+n=$(grep -c '^{"session":"openclaw-[0-9a-f]*","seq":[0-9]*,"ts":"2026-05-01T00:00:0[0-9].000Z","role":"[a-z]*","score":[0-9.e-]*,' <<<"$out")
+[ "$n" = 2 ] && ok search_json_lines || bad search_json_lines "$out"
+expect search_role_filter 0 '"role":"user"' -- "$DAIMON" search --json --role user quokkas
+[ "$("$DAIMON" search --json --role user quokkas | wc -l)" = 1 ] && ok search_role_filter_count || bad search_role_filter_count
+expect search_bad_role 2 "unknown role 'robot'" -- "$DAIMON" search --role robot x
+expect search_bad_time 2 "cannot read the time 'soon'" -- "$DAIMON" search --since soon x
+expect search_since_excludes 0 "^no matches" -- "$DAIMON" search --since 2026-06-01 quokkas
+expect search_until_includes 0 "quokkas" -- "$DAIMON" search --until 2026-06-01 quokkas
+expect search_fallback 0 "searched for the words" -- "$DAIMON" search 'copper-spray (safe'
+expect search_nothing 0 "^no matches for 'zzzqqq'" -- "$DAIMON" search zzzqqq
+expect search_limit 0 '.' -- "$DAIMON" search --limit 1 the
+[ "$("$DAIMON" search --json --limit 1 the | wc -l)" = 1 ] && ok search_limit_count || bad search_limit_count
+
+expect sessions_list 0 'Fix flaky sprinkler scheduler test' -- "$DAIMON" sessions list
+[ "$("$DAIMON" sessions list --json | wc -l)" = 3 ] && ok sessions_list_json || bad sessions_list_json "$("$DAIMON" sessions list --json)"
+id=$("$DAIMON" sessions list --json | grep sprinkler | sed 's/^{"id":"\([^"]*\)".*/\1/')
+expect sessions_show 0 'inject a fake clock' -- "$DAIMON" sessions show "$id"
+expect sessions_show_prefix 0 'tool result' -- "$DAIMON" sessions show claude-code
+expect sessions_show_key 0 'sprinkler' -- "$DAIMON" sessions show claude-code:garden
+[ "$("$DAIMON" sessions show --json "$id" | wc -l)" = 5 ] && ok sessions_show_json || bad sessions_show_json
+expect sessions_show_missing 1 "^daimon: no session 'nope'" -- "$DAIMON" sessions show nope
+
+expect index_status 0 'sessions indexed +3' -- "$DAIMON" index status
+expect index_status_json 0 '^\{"sessions":3,"messages":[0-9]+,"index_bytes":[0-9]+,"log_bytes":[0-9]+,"logs_behind":0,' -- \
+  "$DAIMON" index status --json
+expect index_rebuild 0 'rebuilt: indexed 9 records from 3 of 3 sessions' -- "$DAIMON" index rebuild
+expect search_after_rebuild 0 'sprinkler' -- "$DAIMON" search sprinkler
+# A log written behind daimon's back is caught up on the next search.
+cp "$DAIMON_HOME/sessions/$id.jsonl" "$DAIMON_HOME/sessions/copy-1.jsonl"
+sed -i 's/"id":"'"$id"'"/"id":"copy-1"/' "$DAIMON_HOME/sessions/copy-1.jsonl"
+[ "$("$DAIMON" search --json sprinkler | grep -c copy-1)" -ge 1 ] && ok search_catches_up_new_log || bad search_catches_up_new_log
+# Damage in a log is reported with file:line and does not stop search.
+printf 'not json\n' >> "$DAIMON_HOME/sessions/copy-1.jsonl"
+printf '{"seq":99,"ts":"2026-01-01T00:00:00Z","type":"message","role":"user","content":"x"}\n' >> "$DAIMON_HOME/sessions/copy-1.jsonl"
+expect index_update_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" index update
+expect show_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" sessions show copy-1
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

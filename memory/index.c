@@ -23,6 +23,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +96,19 @@ static int exec(daimon_index *ix, const char *sql)
 	return 0;
 }
 
+/* The prepared statement `id`, prepared on first use (a search never
+ * needs most of them, and preparing costs more than the search itself). */
 static sqlite3_stmt *stmt(daimon_index *ix, enum stmt_id id)
 {
 	sqlite3_stmt *s = ix->stmt[id];
+	if (!s) {
+		if (sqlite3_prepare_v3(ix->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+			/* Only a broken build or database gets here; report it on use. */
+			fprintf(stderr, "daimon: cannot prepare index statement: %s\n", sqlite3_errmsg(ix->db));
+			abort();
+		}
+		ix->stmt[id] = s;
+	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return s;
@@ -154,6 +166,14 @@ int daimon_index_open(daimon_index **out, const daimon_store *st)
 	daimon_index *ix = daimon_xcalloc(1, sizeof(*ix));
 	ix->store = st;
 	ix->path = daimon_home_path(st->home, "index.db");
+	/* Create it private (SQLite gives the WAL and shm files the same mode). */
+	struct stat sb;
+	int fresh = stat(ix->path, &sb) < 0;
+	if (fresh) {
+		int fd = open(ix->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	int rc = sqlite3_open_v2(ix->path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		rc = daimon_error("cannot open index '%s': %s", ix->path,
@@ -162,34 +182,42 @@ int daimon_index_open(daimon_index **out, const daimon_store *st)
 		return rc;
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
-	if (exec(ix, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
-		     "PRAGMA cache_size=-32768") < 0 ||
-	    exec(ix, schema_sql) < 0) {
-		rc = daimon_error("%s (remove it and run `daimon index rebuild`)", daimon_error_last());
+	/* Searches are short-lived processes: leave the WAL for the next one
+	 * instead of checkpointing (a write and two syncs) on every exit.
+	 * Writers' automatic checkpoints keep it bounded. */
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	if (exec(ix, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768") < 0) {
 		daimon_index_close(ix);
-		return rc;
+		return -1;
 	}
-	for (int i = 0; i < S__COUNT; i++) {
-		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[i], NULL) !=
-		    SQLITE_OK) {
-			rc = db_error(ix, "cannot prepare a statement");
+	/* The schema version lives in the header (PRAGMA user_version), so an
+	 * up-to-date index is recognised without parsing any SQL. */
+	int version = 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version == 0) {
+		/* auto_vacuum can only be chosen for a new database (setting it on
+		 * an existing one writes its header): it lets a rebuild give the
+		 * pages of the old index back to the file system. */
+		char *sql = daimon_xasprintf("%sPRAGMA journal_mode=WAL; BEGIN IMMEDIATE; %s PRAGMA user_version=%d; "
+					     "COMMIT;", fresh ? "PRAGMA auto_vacuum=INCREMENTAL; " : "", schema_sql,
+					     SCHEMA_VERSION);
+		rc = exec(ix, sql);
+		free(sql);
+		if (rc < 0) {
+			rc = daimon_error("%s (remove it and run `daimon index rebuild`)", daimon_error_last());
 			daimon_index_close(ix);
 			return rc;
 		}
-	}
-	char *ver = meta_get(ix, "schema_version");
-	if (!ver) {
-		char v[16];
-		snprintf(v, sizeof(v), "%d", SCHEMA_VERSION);
-		meta_set(ix, "schema_version", v);
-	} else if (atoi(ver) != SCHEMA_VERSION) {
-		rc = daimon_error("index '%s' has schema version %s, this daimon knows %d; remove it and run "
-				  "`daimon index rebuild`", ix->path, ver, SCHEMA_VERSION);
-		free(ver);
+	} else if (version != SCHEMA_VERSION) {
+		rc = daimon_error("index '%s' has schema version %d, this daimon knows %d; remove it and run "
+				  "`daimon index rebuild`", ix->path, version, SCHEMA_VERSION);
 		daimon_index_close(ix);
 		return rc;
 	}
-	free(ver);
 	*out = ix;
 	return 0;
 }
@@ -531,11 +559,44 @@ static void free_logs(struct log_file *f, size_t n)
 	free(f);
 }
 
-/* The body of update and rebuild. With `one_txn` everything is one
- * transaction (a rebuild is all or nothing for readers); otherwise it
- * commits every BATCH_RECORDS records so a long catch-up keeps progress. */
+/* After a rebuild or a big catch-up: give freed pages back and empty the
+ * WAL, which may have grown to the size of the whole index. */
+static void compact(daimon_index *ix)
+{
+	sqlite3_exec(ix->db, "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
+}
+
+static int optimize(daimon_index *ix)
+{
+	return exec(ix, "INSERT INTO fts(fts) VALUES('optimize')");
+}
+
+/* Bulk loading: a large in-memory term buffer and no segment merging
+ * while loading, then one optimize at the end (bulk_end), instead of
+ * merging segments over and over as they pile up. */
+static int bulk_begin(daimon_index *ix)
+{
+	return exec(ix, "INSERT INTO fts(fts, rank) VALUES('hashsize', 33554432);"
+			"INSERT INTO fts(fts, rank) VALUES('automerge', 0);");
+}
+
+static int bulk_end(daimon_index *ix)
+{
+	int rc = optimize(ix);
+	int rc2 = exec(ix, "INSERT INTO fts(fts, rank) VALUES('automerge', 4);"
+			   "INSERT INTO fts(fts, rank) VALUES('hashsize', 1048576);");
+	return rc < 0 ? rc : rc2;
+}
+
+#define BULK_BYTES (16 << 20)
+
+/* The body of update and rebuild. A small catch-up commits every
+ * BATCH_RECORDS records so a long one keeps its progress. A rebuild, or a
+ * catch-up of more than BULK_BYTES of log, is one transaction loaded in
+ * bulk mode: all or nothing for readers, settings included. Sets *bulk
+ * when it left a bulk transaction open for the caller to finish. */
 static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats,
-		      int one_txn, int *need_rebuild)
+		      int rebuild, int *need_rebuild)
 {
 	struct log_file *files;
 	size_t nfiles;
@@ -550,44 +611,46 @@ static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_
 		return rc;
 	}
 	stats->sessions_seen = nfiles;
+	struct known_log **match = daimon_xcalloc(nfiles ? nfiles : 1, sizeof(*match));
+	int64_t pending = 0;
 	size_t matched = 0;
-	int shrunk = 0;
-	for (size_t i = 0; i < nfiles && rc >= 0 && !shrunk; i++) {
+	for (size_t i = 0; i < nfiles; i++) {
 		struct known_log key = {files[i].id, 0, 0};
-		struct known_log *k = bsearch(&key, known, nknown, sizeof(*known), known_cmp);
-		if (k) {
-			matched++;
-			if (k->off == files[i].size)
-				goto progress;
+		match[i] = rebuild ? NULL : bsearch(&key, known, nknown, sizeof(*known), known_cmp);
+		matched += match[i] != NULL;
+		pending += files[i].size - (match[i] ? match[i]->off : 0);
+	}
+	int bulk = rebuild || pending > BULK_BYTES, shrunk = 0;
+	if (!rebuild && matched < nknown)
+		shrunk = 1; /* an indexed log is gone */
+	if (!shrunk && bulk && (rc = begin(ix)) == 0)
+		rc = bulk_begin(ix);
+	for (size_t i = 0; i < nfiles && rc >= 0 && !shrunk; i++) {
+		if (!match[i] || match[i]->off != files[i].size) {
+			if ((rc = begin(ix)) < 0)
+				break;
+			rc = apply_log(ix, files[i].id, files[i].size, stats, hooks, &shrunk);
+			if (rc >= 0 && !bulk && ix->txn_records >= BATCH_RECORDS)
+				rc = commit(ix);
 		}
-		if ((rc = begin(ix)) < 0)
-			break;
-		rc = apply_log(ix, files[i].id, files[i].size, stats, hooks, &shrunk);
-		if (rc >= 0 && !one_txn && ix->txn_records >= BATCH_RECORDS)
-			rc = commit(ix);
-	progress:
 		if (hooks && hooks->progress && (i % 256 == 255 || i + 1 == nfiles))
 			hooks->progress(hooks->payload, i + 1, nfiles);
 	}
-	if (rc >= 0 && !shrunk && matched < nknown)
-		shrunk = 1; /* an indexed log is gone */
-	if (rc >= 0 && !shrunk && !one_txn) {
-		if ((rc = begin(ix)) >= 0 && (rc = meta_set(ix, "dir_mtime", mtime)) >= 0)
-			rc = commit(ix);
-	} else if (rc >= 0 && one_txn) {
+	if (rc >= 0 && !shrunk && bulk)
+		rc = bulk_end(ix);
+	if (rc >= 0 && !shrunk && (rc = begin(ix)) >= 0)
 		rc = meta_set(ix, "dir_mtime", mtime);
-	}
+	if (rc >= 0 && !shrunk && !rebuild)
+		rc = commit(ix);
 	if (rc < 0 || shrunk)
 		rollback(ix);
+	else if (bulk && !rebuild)
+		compact(ix);
 	*need_rebuild = shrunk;
+	free(match);
 	free_known(known, nknown);
 	free_logs(files, nfiles);
 	return rc;
-}
-
-static int optimize(daimon_index *ix)
-{
-	return exec(ix, "INSERT INTO fts(fts) VALUES('optimize')");
 }
 
 int daimon_index_update(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats)
@@ -608,9 +671,6 @@ int daimon_index_update(daimon_index *ix, const daimon_index_hooks *hooks, daimo
 		stats->rebuilt = 1;
 		return rc;
 	}
-	/* A large catch-up leaves many small segments; merge them for fast queries. */
-	if (stats->records_indexed >= 100000)
-		rc = optimize(ix);
 	return rc;
 }
 
@@ -639,18 +699,19 @@ int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daim
 	if (rc >= 0)
 		rc = update_all(ix, hooks, stats, 1, &need_rebuild);
 	if (rc >= 0 && need_rebuild)
-		rc = daimon_error("a session log changed while the index was rebuilt; run it again");
-	if (rc >= 0)
-		rc = optimize(ix);
+		return daimon_error("a session log shrank while the index was rebuilt; run it again");
 	char built[32];
 	snprintf(built, sizeof(built), "%lld", (long long)daimon_now_ms());
 	if (rc >= 0)
 		rc = meta_set(ix, "built", built);
 	if (rc >= 0)
 		rc = commit(ix);
-	if (rc < 0)
+	if (rc < 0) {
 		rollback(ix);
-	return rc;
+		return rc;
+	}
+	compact(ix);
+	return 0;
 }
 
 static int64_t file_size(const char *path)

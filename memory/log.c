@@ -98,7 +98,7 @@ int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offs
 	daimon_log_reader *r = daimon_xcalloc(1, sizeof(*r));
 	r->fd = fd;
 	r->path = daimon_xstrdup(path);
-	r->cap = 256 * 1024;
+	r->cap = 16 * 1024; /* most logs are small; grows for long lines */
 	r->buf = daimon_xmalloc(r->cap);
 	r->buf_off = offset;
 	r->line = line;

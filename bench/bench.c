@@ -106,9 +106,13 @@ static int gen(int argc, char **argv)
 		case 2: /* two words, both must match; rg can only look for one */
 			fprintf(q, "%s %s\t\\b%s\\b\n", a, b, a);
 			break;
-		case 3: /* prefix */
-			fprintf(q, "%.5s*\t\\b%.5s\n", a, a);
+		case 3: { /* prefix: a stem of 4+ letters, as people type them */
+			while (strlen(a) < 6)
+				a = bench_vocab_word(v, log_uniform_rank(v, &rng, 20));
+			int stem = (int)strlen(a) - 2;
+			fprintf(q, "%.*s*\t\\b%.*s\n", stem, a, stem, a);
 			break;
+		}
 		case 4: /* either word */
 			fprintf(q, "%s OR %s\t\\b(%s|%s)\\b\n", a, b, a, b);
 			break;

@@ -38,7 +38,7 @@
 #include "memory/log.h"
 #include "memory/text.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define TITLE_MAX 80
 #define BATCH_RECORDS 50000
 
@@ -68,7 +68,7 @@ static const char schema_sql[] =
 	" seq INTEGER NOT NULL, ts INTEGER NOT NULL, role INTEGER NOT NULL, off INTEGER NOT NULL,"
 	" len INTEGER NOT NULL);"
 	"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='',"
-	" tokenize='unicode61 remove_diacritics 2');";
+	" columnsize=0, tokenize='unicode61 remove_diacritics 2');";
 
 struct daimon_index {
 	sqlite3 *db;
@@ -198,13 +198,18 @@ int daimon_index_open(daimon_index **out, const daimon_store *st)
 	    sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version == 0) {
-		/* auto_vacuum can only be chosen for a new database (setting it on
+	if (version != SCHEMA_VERSION) {
+		/* New, or made by another version of daimon: the index is derived
+		 * data, so start it afresh and let the next update fill it. The
+		 * dir_mtime it loses makes the next refresh do that update.
+		 * auto_vacuum can only be chosen for a new database (setting it on
 		 * an existing one writes its header): it lets a rebuild give the
 		 * pages of the old index back to the file system. */
-		char *sql = daimon_xasprintf("%sPRAGMA journal_mode=WAL; BEGIN IMMEDIATE; %s PRAGMA user_version=%d; "
-					     "COMMIT;", fresh ? "PRAGMA auto_vacuum=INCREMENTAL; " : "", schema_sql,
-					     SCHEMA_VERSION);
+		char *sql = daimon_xasprintf(
+			"%sPRAGMA journal_mode=WAL; BEGIN IMMEDIATE;"
+			" DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS msgs; DROP TABLE IF EXISTS logs;"
+			" DROP TABLE IF EXISTS meta; %s PRAGMA user_version=%d; COMMIT;",
+			fresh ? "PRAGMA auto_vacuum=INCREMENTAL; " : "", schema_sql, SCHEMA_VERSION);
 		rc = exec(ix, sql);
 		free(sql);
 		if (rc < 0) {
@@ -212,11 +217,6 @@ int daimon_index_open(daimon_index **out, const daimon_store *st)
 			daimon_index_close(ix);
 			return rc;
 		}
-	} else if (version != SCHEMA_VERSION) {
-		rc = daimon_error("index '%s' has schema version %d, this daimon knows %d; remove it and run "
-				  "`daimon index rebuild`", ix->path, version, SCHEMA_VERSION);
-		daimon_index_close(ix);
-		return rc;
 	}
 	*out = ix;
 	return 0;

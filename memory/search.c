@@ -3,9 +3,10 @@
  *
  * The index is contentless, so FTS5's snippet() has no text to cut from.
  * Instead, for the (few) hits returned, the record lines are read back
- * from the logs with pread(2), their text extracted, and put into a small
- * in-memory FTS5 table that runs the same query with snippet(): the same
- * tokenizer decides what is highlighted as decided what matched.
+ * from the logs with pread(2), their text extracted, and cut by
+ * daimon_snippet (snippet.c). A per-search in-memory FTS5 table would
+ * mark exactly what FTS5 matched, but creating it costs more than the
+ * rest of a search for a rare word.
  */
 #include "memory/search.h"
 
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "memory/record.h"
+#include "memory/snippet.h"
 #include "memory/text.h"
 
 static int is_word_byte(unsigned char c)
@@ -47,13 +49,23 @@ static char *plain_words(const char *q)
 	return daimon_buf_detach(&b);
 }
 
-static const char hit_sql[] =
-	"SELECT l.id, l.channel, l.title, m.seq, m.ts, m.role, -f.rank, m.off, m.len"
-	" FROM fts f JOIN msgs m ON m.id = f.rowid JOIN logs l ON l.sid = m.sid"
-	" WHERE fts MATCH ?1"
-	" AND (?2 IS NULL OR l.id = ?2) AND (?3 = 0 OR m.role = ?3)"
-	" AND (?4 = 0 OR m.ts >= ?4) AND (?5 = 0 OR m.ts <= ?5)"
-	" ORDER BY f.rank LIMIT ?6";
+/* The best hits are chosen before anything is joined to them: joining
+ * every match to its message and session first, then sorting, costs a
+ * lookup per match, which for a common word is most of the time. Filters
+ * need the message row, so with filters that join happens inside. */
+static const char hit_sql_plain[] =
+	"SELECT l.id, l.channel, l.title, m.seq, m.ts, m.role, -t.r, m.off, m.len"
+	" FROM (SELECT rowid AS id, rank AS r FROM fts WHERE fts MATCH ?1 ORDER BY rank LIMIT ?6) t"
+	" JOIN msgs m ON m.id = t.id JOIN logs l ON l.sid = m.sid ORDER BY t.r";
+
+static const char hit_sql_filtered[] =
+	"SELECT l.id, l.channel, l.title, m.seq, m.ts, m.role, -t.r, m.off, m.len"
+	" FROM (SELECT f.rowid AS id, f.rank AS r FROM fts f JOIN msgs fm ON fm.id = f.rowid"
+	"       WHERE fts MATCH ?1"
+	"       AND (?2 IS NULL OR fm.sid = (SELECT sid FROM logs WHERE id = ?2))"
+	"       AND (?3 = 0 OR fm.role = ?3) AND (?4 = 0 OR fm.ts >= ?4) AND (?5 = 0 OR fm.ts <= ?5)"
+	"       ORDER BY f.rank LIMIT ?6) t"
+	" JOIN msgs m ON m.id = t.id JOIN logs l ON l.sid = m.sid ORDER BY t.r";
 
 struct hit_loc {
 	int64_t off;
@@ -66,15 +78,18 @@ static int run_query(sqlite3 *db, const char *q, const daimon_search_opts *o, da
 		     struct hit_loc **locs)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, hit_sql, -1, &s, NULL) != SQLITE_OK)
+	int filtered = o->session || o->role || o->since || o->until;
+	if (sqlite3_prepare_v2(db, filtered ? hit_sql_filtered : hit_sql_plain, -1, &s, NULL) != SQLITE_OK)
 		return daimon_error("cannot search the index: %s", sqlite3_errmsg(db));
 	sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
-	if (o->session)
-		sqlite3_bind_text(s, 2, o->session, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, o->role);
-	sqlite3_bind_int64(s, 4, o->since);
-	sqlite3_bind_int64(s, 5, o->until);
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)(o->limit ? o->limit : 20));
+	if (filtered) {
+		if (o->session)
+			sqlite3_bind_text(s, 2, o->session, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, o->role);
+		sqlite3_bind_int64(s, 4, o->since);
+		sqlite3_bind_int64(s, 5, o->until);
+	}
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -136,46 +151,20 @@ static char *flatten(const char *s)
 	return r;
 }
 
-static void make_snippets(sqlite3 *db, const daimon_store *st, const char *q, const daimon_search_opts *o,
+static void make_snippets(const daimon_store *st, const char *q, const daimon_search_opts *o,
 			  daimon_search_result *out, const struct hit_loc *locs)
 {
-	if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.hl USING fts5(body,"
-			     " tokenize='unicode61 remove_diacritics 2'); DELETE FROM temp.hl;",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		return;
-	sqlite3_stmt *ins = NULL, *sel = NULL;
-	daimon_buf text = DAIMON_BUF_INIT;
-	if (sqlite3_prepare_v2(db, "INSERT INTO temp.hl(rowid, body) VALUES(?1, ?2)", -1, &ins, NULL) != SQLITE_OK)
-		goto out;
+	daimon_buf text = DAIMON_BUF_INIT, snip = DAIMON_BUF_INIT;
 	for (size_t i = 0; i < out->n; i++) {
 		daimon_buf_clear(&text);
+		daimon_buf_clear(&snip);
 		hit_text(st, out->hits[i].session, &locs[i], &text);
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, (sqlite3_int64)i);
-		sqlite3_bind_text(ins, 2, daimon_buf_cstr(&text), (int)text.len, SQLITE_TRANSIENT);
-		sqlite3_step(ins);
+		daimon_snippet(&snip, daimon_buf_cstr(&text), q, o->mark_open ? o->mark_open : "",
+			       o->mark_close ? o->mark_close : "", o->snippet_tokens ? o->snippet_tokens : 16);
+		out->hits[i].snippet = flatten(daimon_buf_cstr(&snip));
 	}
-	if (sqlite3_prepare_v2(db, "SELECT rowid, snippet(hl, 0, ?2, ?3, '…', ?4) FROM temp.hl WHERE hl MATCH ?1",
-			       -1, &sel, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(sel, 1, q, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sel, 2, o->mark_open ? o->mark_open : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(sel, 3, o->mark_close ? o->mark_close : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(sel, 4, o->snippet_tokens ? o->snippet_tokens : 16);
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		sqlite3_int64 i = sqlite3_column_int64(sel, 0);
-		const char *snip = (const char *)sqlite3_column_text(sel, 1);
-		if (i >= 0 && (size_t)i < out->n && snip && !out->hits[i].snippet)
-			out->hits[i].snippet = flatten(snip);
-	}
-out:
-	sqlite3_finalize(ins);
-	sqlite3_finalize(sel);
 	daimon_buf_release(&text);
-	sqlite3_exec(db, "DELETE FROM temp.hl", NULL, NULL, NULL);
-	for (size_t i = 0; i < out->n; i++)
-		if (!out->hits[i].snippet)
-			out->hits[i].snippet = daimon_xstrdup("");
+	daimon_buf_release(&snip);
 }
 
 int daimon_search(daimon_index *ix, const daimon_search_opts *o, daimon_search_result *out)
@@ -195,7 +184,7 @@ int daimon_search(daimon_index *ix, const daimon_search_opts *o, daimon_search_r
 			rc = daimon_error_code(DAIMON_EINVAL, "cannot search for '%s': %s", o->query, sqlite3_errmsg(db));
 	}
 	if (rc == 0 && out->n)
-		make_snippets(db, daimon_index_store(ix), q, o, out, locs);
+		make_snippets(daimon_index_store(ix), q, o, out, locs);
 	free(locs);
 	out->query_used = q;
 	if (rc < 0) {

@@ -11,6 +11,7 @@
 #include "core/timefmt.h"
 #include "memory/index.h"
 #include "memory/search.h"
+#include "memory/snippet.h"
 #include "memory/text.h"
 #include "tests/test.h"
 
@@ -274,7 +275,7 @@ static void test_search__fts5_syntax_prefix_phrase_not(void)
 	daimon_search_result_release(&r);
 	o.query = "\"lovely in april\"";
 	CHECK_INT(search(&w, &o, &r), 1);
-	CHECK_STR(r.hits[0].snippet, "Lisbon is [lovely in April]");
+	CHECK_STR(r.hits[0].snippet, "Lisbon is [lovely] [in] [April]");
 	daimon_search_result_release(&r);
 	o.query = "lisbon NOT weather";
 	CHECK_INT(search(&w, &o, &r), 2);
@@ -351,6 +352,34 @@ static void test_text__blocks_and_tool_calls_are_searchable(void)
 	daimon_record_clear(&rec);
 }
 
+static char *snip(const char *text, const char *query, int words)
+{
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_snippet(&b, text, query, "[", "]", words);
+	return daimon_buf_detach(&b);
+}
+
+static void test_snippet__window_around_the_most_terms(void)
+{
+	const char *text = "one two three four five six seven eight nine ten Alpha eleven twelve beta thirteen "
+			   "fourteen fifteen sixteen seventeen eighteen nineteen alpha twenty";
+	char *s = snip(text, "alpha beta", 6);
+	CHECK_STR(s, "…ten [Alpha] eleven twelve [beta] thirteen…");
+	free(s);
+	s = snip("short text with café and naïve words", "cafe* OR naïve", 16);
+	CHECK_STR(s, "short text with café and [naïve] words");
+	free(s);
+	s = snip("deploy the deployment, not the rollback", "deploy* NOT rollback", 16);
+	CHECK_STR(s, "[deploy] the [deployment], not the rollback");
+	free(s);
+	s = snip("keep a b c here", "body:here NOT (a OR b) \"c\"", 16);
+	CHECK_STR(s, "keep a b [c] [here]");
+	free(s);
+	s = snip("!!! ???", "x", 16);
+	CHECK_STR(s, "!!! ???");
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -365,6 +394,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_search__invalid_fts5_is_searched_as_words),
 		TEST_CASE(test_search__filters_session_role_and_time),
 		TEST_CASE(test_text__blocks_and_tool_calls_are_searchable),
+		TEST_CASE(test_snippet__window_around_the_most_terms),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -328,69 +329,187 @@ static char *title_from(const char *text)
 	return n ? daimon_xstrndup(text, n) : NULL;
 }
 
-static void take_session_record(struct log_state *ls, const daimon_record *rec)
-{
-	const cJSON *j = rec->json;
-	const char *v;
-	if ((v = daimon_json_str(j, "key"))) {
-		free(ls->key);
-		ls->key = daimon_xstrdup(v);
-	}
-	if ((v = daimon_json_str(j, "channel"))) {
-		free(ls->channel);
-		ls->channel = daimon_xstrdup(v);
-	}
-	if ((v = daimon_json_str(j, "title")) && *v) {
-		free(ls->title);
-		ls->title = title_from(v);
-	}
-	const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
-	if (src) {
-		free(ls->source);
-		ls->source = cJSON_PrintUnformatted(src);
-	}
+/* ---- reading a log: the half of indexing that needs no database ---- */
+
+/* One searchable record, ready to insert. */
+struct parsed_rec {
+	int64_t seq, ts, off, len;
+	int role, is_msg;
+	char *text;
+};
+
+/* What reading one log from an offset found. Made by parse_log, which
+ * touches no database, so a bulk update runs it on another thread. */
+struct parsed_log {
+	char *id;
+	int64_t start_off;
+	struct parsed_rec *recs;
+	size_t n, cap;
+	int have_session;
+	char *key, *channel, *title, *source;
 	int64_t created;
-	if ((v = daimon_json_str(j, "created")) && daimon_ts_parse(v, &created) == 0) {
-		ls->created = created;
-		ls->have_created = 1;
-	} else {
-		ls->created = rec->ts;
-		ls->have_created = 1;
-	}
+	int64_t end_off, end_line, end_seq;
+	char *damage; /* "file:line: what" that stopped reading, or NULL */
+	char *error;  /* a failure to read at all, or NULL */
+};
+
+static void parsed_log_free(struct parsed_log *pl)
+{
+	if (!pl)
+		return;
+	for (size_t i = 0; i < pl->n; i++)
+		free(pl->recs[i].text);
+	free(pl->recs);
+	free(pl->id);
+	free(pl->key);
+	free(pl->channel);
+	free(pl->title);
+	free(pl->source);
+	free(pl->damage);
+	free(pl->error);
+	free(pl);
 }
 
-static int add_record(daimon_index *ix, struct log_state *ls, const daimon_record *rec, off_t off,
-		      size_t len)
+static void replace_str(char **dst, const char *v)
 {
-	int role;
-	daimon_buf_clear(&ix->text);
-	if (!daimon_record_search_text(rec, &ix->text, &role))
-		return 0;
+	free(*dst);
+	*dst = v ? daimon_xstrdup(v) : NULL;
+}
+
+static void take_session_record(struct parsed_log *pl, const daimon_record *rec)
+{
+	const cJSON *j = rec->json;
+	pl->have_session = 1;
+	replace_str(&pl->key, daimon_json_str(j, "key"));
+	replace_str(&pl->channel, daimon_json_str(j, "channel"));
+	const char *title = daimon_json_str(j, "title");
+	free(pl->title);
+	pl->title = title && *title ? title_from(title) : NULL;
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+	free(pl->source);
+	pl->source = src ? cJSON_PrintUnformatted(src) : NULL;
+	const char *created = daimon_json_str(j, "created");
+	if (!created || daimon_ts_parse(created, &pl->created) < 0)
+		pl->created = rec->ts;
+}
+
+/* Reads the log `id` from a line start (off, line, seq as recorded). */
+static struct parsed_log *parse_log(const daimon_store *st, const char *id, int64_t off, int64_t line,
+				    int64_t seq)
+{
+	struct parsed_log *pl = daimon_xcalloc(1, sizeof(*pl));
+	pl->id = daimon_xstrdup(id);
+	pl->start_off = pl->end_off = off;
+	pl->end_line = line;
+	pl->end_seq = seq;
+	char *path = daimon_store_log_path(st, id);
+	daimon_log_reader *r;
+	int rc = daimon_log_reader_open(&r, path, (off_t)off, (size_t)line, (uint64_t)seq);
+	free(path);
+	if (rc < 0) {
+		pl->error = daimon_xstrdup(daimon_error_last());
+		return pl;
+	}
+	daimon_record rec;
+	daimon_buf text = DAIMON_BUF_INIT;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		int role;
+		if (!strcmp(rec.type, "session"))
+			take_session_record(pl, &rec);
+		daimon_buf_clear(&text);
+		if (daimon_record_search_text(&rec, &text, &role)) {
+			if (pl->n == pl->cap) {
+				pl->cap = pl->cap ? 2 * pl->cap : 32;
+				pl->recs = daimon_xrealloc(pl->recs, pl->cap * sizeof(*pl->recs));
+			}
+			pl->recs[pl->n++] = (struct parsed_rec){
+				(int64_t)rec.seq,
+				rec.ts,
+				daimon_log_reader_record_offset(r),
+				(int64_t)daimon_log_reader_record_len(r),
+				role,
+				!strcmp(rec.type, "message"),
+				daimon_buf_detach(&text),
+			};
+		}
+		daimon_record_clear(&rec);
+	}
+	if (rc == DAIMON_ECORRUPT)
+		pl->damage = daimon_xstrdup(daimon_error_last());
+	else if (rc < 0)
+		pl->error = daimon_xstrdup(daimon_error_last());
+	pl->end_off = daimon_log_reader_offset(r);
+	pl->end_line = (int64_t)daimon_log_reader_line(r);
+	pl->end_seq = (int64_t)daimon_log_reader_last_seq(r);
+	daimon_log_reader_free(r);
+	daimon_buf_release(&text);
+	return pl;
+}
+
+/* ---- writing what was read: the half that needs the database ---- */
+
+static int add_record(daimon_index *ix, struct log_state *ls, const struct parsed_rec *pr)
+{
 	sqlite3_stmt *s = stmt(ix, S_MSG_ADD);
 	sqlite3_bind_int64(s, 1, ls->sid);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)rec->seq);
-	sqlite3_bind_int64(s, 3, rec->ts);
-	sqlite3_bind_int(s, 4, role);
-	sqlite3_bind_int64(s, 5, off);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)len);
+	sqlite3_bind_int64(s, 2, pr->seq);
+	sqlite3_bind_int64(s, 3, pr->ts);
+	sqlite3_bind_int(s, 4, pr->role);
+	sqlite3_bind_int64(s, 5, pr->off);
+	sqlite3_bind_int64(s, 6, pr->len);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		return db_error(ix, "cannot add a message to the index");
 	s = stmt(ix, S_FTS_ADD);
 	sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(ix->db));
-	sqlite3_bind_text(s, 2, daimon_buf_cstr(&ix->text), (int)ix->text.len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pr->text, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		return db_error(ix, "cannot add text to the index");
-	if (!strcmp(rec->type, "message")) {
+	if (pr->is_msg) {
 		ls->n_msgs++;
-		if (!ls->first_ts || rec->ts < ls->first_ts)
-			ls->first_ts = rec->ts;
-		if (rec->ts > ls->last_ts)
-			ls->last_ts = rec->ts;
-		if (!ls->title && role == DAIMON_ROLE_USER)
-			ls->title = title_from(daimon_buf_cstr(&ix->text));
+		if (!ls->first_ts || pr->ts < ls->first_ts)
+			ls->first_ts = pr->ts;
+		if (pr->ts > ls->last_ts)
+			ls->last_ts = pr->ts;
+		if (!ls->title && pr->role == DAIMON_ROLE_USER)
+			ls->title = title_from(pr->text);
 	}
 	ix->txn_records++;
-	return 1;
+	return 0;
+}
+
+/* Stores what parse_log read, inside the open transaction, given the
+ * index's state of that log (`ls`, loaded in this transaction). */
+static int store_log(daimon_index *ix, struct log_state *ls, const struct parsed_log *pl, daimon_index_stats *stats,
+		     const daimon_index_hooks *hooks)
+{
+	if (pl->error)
+		return daimon_error("%s", pl->error);
+	if (pl->have_session) {
+		replace_str(&ls->key, pl->key);
+		replace_str(&ls->channel, pl->channel);
+		replace_str(&ls->source, pl->source);
+		if (pl->title)
+			replace_str(&ls->title, pl->title);
+		ls->created = pl->created;
+		ls->have_created = 1;
+	}
+	for (size_t i = 0; i < pl->n; i++)
+		if (add_record(ix, ls, &pl->recs[i]) < 0)
+			return -1;
+	if (pl->damage) {
+		/* Keep what was good; the damage is reported every time until fixed. */
+		stats->damaged++;
+		if (hooks && hooks->warn)
+			hooks->warn(hooks->payload, pl->damage);
+	}
+	if (pl->end_line == 0)
+		return 0; /* no complete line yet: nothing to record */
+	ls->off = pl->end_off;
+	ls->line = pl->end_line;
+	ls->seq = pl->end_seq;
+	stats->records_indexed += pl->n;
+	stats->sessions_updated += pl->n > 0;
+	return log_state_save(ix, ls);
 }
 
 /* Applies what is new in one log, inside the open transaction. `size` is
@@ -401,53 +520,15 @@ static int apply_log(daimon_index *ix, const char *id, int64_t size, daimon_inde
 {
 	struct log_state ls;
 	int rc = log_state_load(ix, id, &ls);
-	if (rc < 0)
-		return rc;
-	if (size >= 0 && size == ls.off)
-		goto out;
-	if (size >= 0 && size < ls.off) {
+	if (rc == 0 && size >= 0 && size < ls.off)
 		*shrunk = 1;
-		goto out;
+	if (rc == 0 && !*shrunk && size != ls.off) {
+		struct parsed_log *pl = parse_log(ix->store, id, ls.off, ls.line, ls.seq);
+		rc = store_log(ix, &ls, pl, stats, hooks);
+		parsed_log_free(pl);
 	}
-	char *path = daimon_store_log_path(ix->store, id);
-	daimon_log_reader *r;
-	rc = daimon_log_reader_open(&r, path, (off_t)ls.off, (size_t)ls.line, (uint64_t)ls.seq);
-	free(path);
-	if (rc < 0)
-		goto out;
-	daimon_record rec;
-	size_t added = 0;
-	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
-		if (!strcmp(rec.type, "session"))
-			take_session_record(&ls, &rec);
-		rc = add_record(ix, &ls, &rec, daimon_log_reader_record_offset(r), daimon_log_reader_record_len(r));
-		daimon_record_clear(&rec);
-		if (rc < 0)
-			break;
-		added += (size_t)rc;
-	}
-	if (rc == DAIMON_ECORRUPT) {
-		/* Keep what was good; the damage is reported every time until fixed. */
-		stats->damaged++;
-		if (hooks && hooks->warn)
-			hooks->warn(hooks->payload, daimon_error_last());
-		rc = 0;
-	}
-	if (rc >= 0 && ls.off == 0 && daimon_log_reader_line(r) == 0)
-		rc = 0; /* empty file: nothing to record yet */
-	else if (rc >= 0) {
-		ls.off = daimon_log_reader_offset(r);
-		ls.line = (int64_t)daimon_log_reader_line(r);
-		ls.seq = (int64_t)daimon_log_reader_last_seq(r);
-		rc = log_state_save(ix, &ls);
-		stats->records_indexed += added;
-		if (added)
-			stats->sessions_updated++;
-	}
-	daimon_log_reader_free(r);
-out:
 	log_state_release(&ls);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_stats *stats)
@@ -474,8 +555,7 @@ int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_s
 
 struct known_log {
 	char *id;
-	int64_t off;
-	int seen;
+	int64_t off, line, seq;
 };
 
 static int known_cmp(const void *a, const void *b)
@@ -486,7 +566,7 @@ static int known_cmp(const void *a, const void *b)
 static int load_known(daimon_index *ix, struct known_log **out, size_t *n)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(ix->db, "SELECT id, off FROM logs", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db, "SELECT id, off, line, seq FROM logs", -1, &s, NULL) != SQLITE_OK)
 		return db_error(ix, "cannot read the index");
 	size_t cap = 1024, len = 0;
 	struct known_log *k = daimon_xmalloc(cap * sizeof(*k));
@@ -495,7 +575,8 @@ static int load_known(daimon_index *ix, struct known_log **out, size_t *n)
 			k = daimon_xrealloc(k, (cap *= 2) * sizeof(*k));
 		k[len].id = daimon_xstrdup((const char *)sqlite3_column_text(s, 0));
 		k[len].off = sqlite3_column_int64(s, 1);
-		k[len].seen = 0;
+		k[len].line = sqlite3_column_int64(s, 2);
+		k[len].seq = sqlite3_column_int64(s, 3);
 		len++;
 	}
 	sqlite3_finalize(s);
@@ -590,19 +671,120 @@ static int bulk_end(daimon_index *ix)
 
 #define BULK_BYTES (16 << 20)
 
-/* The body of update and rebuild. A small catch-up commits every
- * BATCH_RECORDS records so a long one keeps its progress. A rebuild, or a
- * catch-up of more than BULK_BYTES of log, is one transaction loaded in
- * bulk mode: all or nothing for readers, settings included. Sets *bulk
- * when it left a bulk transaction open for the caller to finish. */
+/* ---- bulk: reading logs on one thread while SQLite writes on another ---- */
+
+struct work {
+	const char *id;
+	int64_t off, line, seq;
+};
+
+#define QUEUE_SLOTS 64
+
+struct parse_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t changed;
+	struct parsed_log *slot[QUEUE_SLOTS];
+	size_t head, count;
+	int stop; /* the consumer gave up: the producer ends early */
+	const daimon_store *store;
+	const struct work *work;
+	size_t nwork;
+};
+
+static void *producer(void *arg)
+{
+	struct parse_queue *q = arg;
+	for (size_t i = 0; i <= q->nwork; i++) {
+		/* One more than the work: NULL tells the consumer it is the end. */
+		struct parsed_log *pl = i < q->nwork ? parse_log(q->store, q->work[i].id, q->work[i].off,
+								   q->work[i].line, q->work[i].seq)
+						     : NULL;
+		pthread_mutex_lock(&q->mu);
+		while (q->count == QUEUE_SLOTS && !q->stop)
+			pthread_cond_wait(&q->changed, &q->mu);
+		int stop = q->stop;
+		if (!stop) {
+			q->slot[(q->head + q->count) % QUEUE_SLOTS] = pl;
+			q->count++;
+			pthread_cond_broadcast(&q->changed);
+		}
+		pthread_mutex_unlock(&q->mu);
+		if (stop) {
+			parsed_log_free(pl);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static struct parsed_log *queue_pop(struct parse_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->count == 0)
+		pthread_cond_wait(&q->changed, &q->mu);
+	struct parsed_log *pl = q->slot[q->head];
+	q->head = (q->head + 1) % QUEUE_SLOTS;
+	q->count--;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->mu);
+	return pl;
+}
+
+static int apply_bulk(daimon_index *ix, const struct work *work, size_t nwork, size_t nfiles,
+		      daimon_index_stats *stats, const daimon_index_hooks *hooks)
+{
+	struct parse_queue q = {.store = ix->store, .work = work, .nwork = nwork};
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.changed, NULL);
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, producer, &q) != 0)
+		return daimon_error("cannot start the index reader thread");
+	int rc = 0;
+	size_t done = 0;
+	struct parsed_log *pl;
+	while ((pl = queue_pop(&q))) {
+		struct log_state ls;
+		rc = log_state_load(ix, pl->id, &ls);
+		/* The write lock is held since the offsets were read, so they agree. */
+		if (rc == 0 && ls.off == pl->start_off)
+			rc = store_log(ix, &ls, pl, stats, hooks);
+		log_state_release(&ls);
+		parsed_log_free(pl);
+		if (rc < 0) {
+			pthread_mutex_lock(&q.mu);
+			q.stop = 1;
+			pthread_cond_broadcast(&q.changed);
+			pthread_mutex_unlock(&q.mu);
+			break;
+		}
+		done++;
+		if (hooks && hooks->progress && (done % 256 == 0 || done == nwork))
+			hooks->progress(hooks->payload, nfiles - nwork + done, nfiles);
+	}
+	pthread_join(thread, NULL);
+	while (q.count) /* what the producer queued before it saw stop */
+		parsed_log_free(queue_pop(&q));
+	pthread_mutex_destroy(&q.mu);
+	pthread_cond_destroy(&q.changed);
+	return rc;
+}
+
+#define BULK_BYTES (16 << 20)
+
+/* The body of update and rebuild, inside one write lock taken before the
+ * offsets are read. A small catch-up commits every BATCH_RECORDS records
+ * so a long one keeps its progress. A rebuild, or a catch-up of more than
+ * BULK_BYTES of log, is one transaction loaded in bulk mode (all or
+ * nothing for readers, settings included) with the logs read on a second
+ * thread. A rebuild leaves its transaction open for the caller. */
 static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats,
 		      int rebuild, int *need_rebuild)
 {
 	struct log_file *files;
 	size_t nfiles;
 	char mtime[64] = "";
-	int rc = list_logs(ix, &files, &nfiles, mtime);
-	if (rc < 0)
+	int rc = begin(ix);
+	if (rc < 0 || (rc = list_logs(ix, &files, &nfiles, mtime)) < 0)
 		return rc;
 	struct known_log *known;
 	size_t nknown;
@@ -611,33 +793,41 @@ static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_
 		return rc;
 	}
 	stats->sessions_seen = nfiles;
-	struct known_log **match = daimon_xcalloc(nfiles ? nfiles : 1, sizeof(*match));
+	struct work *work = daimon_xcalloc(nfiles ? nfiles : 1, sizeof(*work));
+	size_t nwork = 0, matched = 0;
 	int64_t pending = 0;
-	size_t matched = 0;
+	int shrunk = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		struct known_log key = {files[i].id, 0, 0};
-		match[i] = rebuild ? NULL : bsearch(&key, known, nknown, sizeof(*known), known_cmp);
-		matched += match[i] != NULL;
-		pending += files[i].size - (match[i] ? match[i]->off : 0);
+		struct known_log key = {files[i].id, 0, 0, 0};
+		struct known_log *k = bsearch(&key, known, nknown, sizeof(*known), known_cmp);
+		matched += k != NULL;
+		if (k && k->off == files[i].size)
+			continue;
+		if (k && files[i].size < k->off)
+			shrunk = 1;
+		work[nwork++] = k ? (struct work){files[i].id, k->off, k->line, k->seq}
+				  : (struct work){files[i].id, 0, 0, 0};
+		pending += files[i].size - (k ? k->off : 0);
 	}
-	int bulk = rebuild || pending > BULK_BYTES, shrunk = 0;
-	if (!rebuild && matched < nknown)
+	if (matched < nknown)
 		shrunk = 1; /* an indexed log is gone */
-	if (!shrunk && bulk && (rc = begin(ix)) == 0)
+	int bulk = rebuild || pending > BULK_BYTES;
+	if (!shrunk && bulk) {
 		rc = bulk_begin(ix);
-	for (size_t i = 0; i < nfiles && rc >= 0 && !shrunk; i++) {
-		if (!match[i] || match[i]->off != files[i].size) {
-			if ((rc = begin(ix)) < 0)
-				break;
-			rc = apply_log(ix, files[i].id, files[i].size, stats, hooks, &shrunk);
-			if (rc >= 0 && !bulk && ix->txn_records >= BATCH_RECORDS)
-				rc = commit(ix);
-		}
-		if (hooks && hooks->progress && (i % 256 == 255 || i + 1 == nfiles))
-			hooks->progress(hooks->payload, i + 1, nfiles);
+		if (rc == 0)
+			rc = apply_bulk(ix, work, nwork, nfiles, stats, hooks);
+		if (rc == 0)
+			rc = bulk_end(ix);
 	}
-	if (rc >= 0 && !shrunk && bulk)
-		rc = bulk_end(ix);
+	for (size_t i = 0; i < nwork && rc >= 0 && !shrunk && !bulk; i++) {
+		if ((rc = begin(ix)) < 0)
+			break;
+		rc = apply_log(ix, work[i].id, -1, stats, hooks, &shrunk);
+		if (rc >= 0 && ix->txn_records >= BATCH_RECORDS)
+			rc = commit(ix);
+		if (hooks && hooks->progress && (i % 256 == 255 || i + 1 == nwork))
+			hooks->progress(hooks->payload, nfiles - nwork + i + 1, nfiles);
+	}
 	if (rc >= 0 && !shrunk && (rc = begin(ix)) >= 0)
 		rc = meta_set(ix, "dir_mtime", mtime);
 	if (rc >= 0 && !shrunk && !rebuild)
@@ -647,7 +837,7 @@ static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_
 	else if (bulk && !rebuild)
 		compact(ix);
 	*need_rebuild = shrunk;
-	free(match);
+	free(work);
 	free_known(known, nknown);
 	free_logs(files, nfiles);
 	return rc;
@@ -753,7 +943,7 @@ int daimon_index_get_status(daimon_index *ix, daimon_index_status *out)
 	size_t matched = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		out->log_bytes += files[i].size;
-		struct known_log key = {files[i].id, 0, 0};
+		struct known_log key = {files[i].id, 0, 0, 0};
 		struct known_log *k = bsearch(&key, known, nknown, sizeof(*known), known_cmp);
 		matched += k != NULL;
 		if (!k || k->off != files[i].size)

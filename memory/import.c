@@ -119,8 +119,12 @@ struct store_sink {
 	char *format, *orig_id, *path, *title, *key, *channel;
 	int64_t created, last_ts;
 	daimon_log *log;
+	char id[DAIMON_ID_MAX + 1];
+	int64_t start_off, start_line, start_seq; /* where the log stood when opened */
 	uint64_t skip;  /* records already in the session from an earlier import */
+	uint64_t added; /* records appended to it now */
 	int failed;
+	daimon_index_stream *index; /* told of each session written, or NULL */
 };
 
 static void sink_warn(void *payload, const char *where, const char *what)
@@ -160,46 +164,54 @@ static int sink_begin(void *payload, const daimon_import_conv *c)
 	s->created = s->last_ts = c->created;
 	s->log = NULL;
 	s->skip = 0;
+	s->added = 0;
 	s->failed = 0;
 	s->stats->conversations++;
 	return 0;
 }
 
 /* Opens the conversation's session, creating it on its first record. */
+/* Opens the conversation's session, creating it on its first record. A
+ * new session is tried first: on a first import that is every one. */
 static int sink_open_session(struct store_sink *s, int64_t first_ts)
 {
-	char id[DAIMON_ID_MAX + 1];
 	char *original = daimon_xasprintf("%s:%s", s->format, s->orig_id);
-	daimon_session_id_derived(id, s->format, original);
+	daimon_session_id_derived(s->id, s->format, original);
 	free(original);
-	char *path = daimon_store_log_path(s->st, id);
-	daimon_log_report rep;
-	int rc = daimon_log_open(&s->log, path, DAIMON_LOG_DEFER_SYNC, &rep);
-	free(path);
-	if (rc == 0) {
-		s->skip = rep.records - 1;
-		return 0;
-	}
-	if (rc != DAIMON_ENOTFOUND)
-		return rc;
+	s->start_off = s->start_line = s->start_seq = 0;
 	char *key = s->key ? daimon_xstrdup(s->key) : daimon_xasprintf("%s:%s", s->format, s->orig_id);
 	cJSON *source = cJSON_CreateObject();
 	cJSON_AddStringToObject(source, "format", s->format);
 	cJSON_AddStringToObject(source, "path", s->path);
 	cJSON_AddStringToObject(source, "id", s->orig_id);
 	daimon_session_meta meta = {
-		.id = id,
+		.id = s->id,
 		.key = key,
 		.channel = s->channel ? s->channel : s->format,
 		.created = s->created ? s->created : first_ts,
 		.title = s->title,
 		.source = source,
 	};
-	rc = daimon_store_create(s->st, &meta, DAIMON_LOG_DEFER_SYNC, &s->log, NULL);
+	int rc = daimon_store_create(s->st, &meta, DAIMON_LOG_DEFER_SYNC, &s->log, NULL);
 	cJSON_Delete(source);
 	free(key);
-	if (rc == 0)
+	if (rc == 0) {
 		s->stats->sessions_new++;
+		return 0;
+	}
+	if (rc != DAIMON_EEXISTS)
+		return rc;
+	/* Imported before: append only what that import did not have. */
+	char *path = daimon_store_log_path(s->st, s->id);
+	daimon_log_report rep;
+	rc = daimon_log_open(&s->log, path, DAIMON_LOG_DEFER_SYNC, &rep);
+	free(path);
+	if (rc == 0) {
+		s->skip = rep.records - 1;
+		s->start_off = daimon_log_size(s->log);
+		s->start_line = (int64_t)rep.records;
+		s->start_seq = (int64_t)rep.last_seq;
+	}
 	return rc;
 }
 
@@ -225,6 +237,7 @@ static int sink_record(void *payload, const char *type, int64_t ts, const cJSON 
 	if (daimon_log_append(s->log, type, tsbuf, fields, NULL, NULL, NULL) < 0)
 		return -1;
 	s->stats->records_new++;
+	s->added++;
 	return 0;
 }
 
@@ -235,6 +248,8 @@ static int sink_end(void *payload)
 	if (s->log) {
 		rc = daimon_log_close(s->log);
 		s->log = NULL;
+		if (rc == 0 && s->added && s->index)
+			daimon_index_stream_push(s->index, s->id, s->start_off, s->start_line, s->start_seq);
 	}
 	conv_clear(s);
 	return rc;
@@ -390,6 +405,14 @@ int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, 
 	if (files.n > 1)
 		qsort(files.v, files.n, sizeof(*files.v), path_cmp);
 	struct store_sink s = {.st = st, .stats = stats, .hooks = hooks};
+	/* Index each session as soon as it is written, on the index's thread. */
+	int64_t input_bytes = 0;
+	for (size_t i = 0; i < files.n; i++) {
+		struct stat sb;
+		input_bytes += stat(files.v[i], &sb) == 0 ? sb.st_size : 0;
+	}
+	if (ix && rc == 0 && files.n && (rc = daimon_index_stream_begin(ix, input_bytes > (16 << 20), &s.index)) < 0)
+		s.index = NULL;
 	daimon_import_sink sink = {sink_begin, sink_record, sink_end, sink_warn, &s};
 	for (size_t i = 0; i < files.n && rc == 0; i++) {
 		stats->files++;
@@ -416,11 +439,15 @@ int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, 
 			rc = daimon_error_errno("cannot sync '%s'", st->sessions_dir);
 		close(dfd);
 	}
-	if (ix && stats->records_new) {
-		int irc = daimon_index_update(ix, NULL, NULL);
+	/* The index commits only after the logs it read are durable. */
+	if (s.index) {
+		int irc = daimon_index_stream_end(s.index, NULL);
 		if (rc == 0)
 			rc = irc;
 	}
+	/* Anything the stream missed, and the index's view of sessions/. */
+	if (ix && rc == 0 && stats->records_new)
+		rc = daimon_index_update(ix, NULL, NULL);
 	return rc;
 }
 

@@ -65,4 +65,20 @@ int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks);
 int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats);
 int daimon_index_get_status(daimon_index *ix, daimon_index_status *out);
 
+/* For a writer that fills many logs at once (import): each log is handed
+ * over as soon as the writer has committed it and is indexed on a thread
+ * of the index's own, in one transaction, so writing and indexing overlap.
+ * The index must not be used otherwise until the stream ends. `bulk`
+ * loads in bulk mode (worth it for large inputs only: it ends with a
+ * merge of the whole index). */
+typedef struct daimon_index_stream daimon_index_stream;
+int daimon_index_stream_begin(daimon_index *ix, int bulk, daimon_index_stream **out);
+/* Log `id` has new committed records after byte `off` (line `line`, seq
+ * `seq`: where it stood when the writer opened it; 0, 0, 0 for a new
+ * log). A log the index was not caught up with is left to the next
+ * daimon_index_update. Callable from the writer's thread. */
+void daimon_index_stream_push(daimon_index_stream *s, const char *id, int64_t off, int64_t line, int64_t seq);
+/* No more logs: waits for the indexing to finish and commits it. */
+int daimon_index_stream_end(daimon_index_stream *s, daimon_index_stats *stats);
+
 #endif

@@ -333,7 +333,10 @@ int daimon_log_append(daimon_log *log, const char *type, const char *ts, const c
 		daimon_buf_addc(b, ',');
 		daimon_json_quote(b, f->string);
 		daimon_buf_addc(b, ':');
-		daimon_json_print(b, f);
+		if (cJSON_IsString(f))
+			daimon_json_quote(b, f->valuestring); /* the common case, without cJSON's copy */
+		else
+			daimon_json_print(b, f);
 	}
 	daimon_buf_add(b, "}\n", 2);
 	log->last_seq = seq;
@@ -388,6 +391,7 @@ int daimon_log_commit(daimon_log *log)
 
 uint64_t daimon_log_last_seq(const daimon_log *log) { return log->last_seq; }
 uint64_t daimon_log_durable_seq(const daimon_log *log) { return log->durable_seq; }
+int64_t daimon_log_size(const daimon_log *log) { return (int64_t)log->size; }
 const char *daimon_log_path(const daimon_log *log) { return log->path; }
 
 int daimon_log_close(daimon_log *log)

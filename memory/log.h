@@ -55,6 +55,8 @@ int daimon_log_append(daimon_log *log, const char *type, const char *ts, const c
 int daimon_log_commit(daimon_log *log);
 uint64_t daimon_log_last_seq(const daimon_log *log);
 uint64_t daimon_log_durable_seq(const daimon_log *log);
+/* Committed bytes: the offset at which the next commit starts. */
+int64_t daimon_log_size(const daimon_log *log);
 const char *daimon_log_path(const daimon_log *log);
 /* Commits what is staged, then closes. Returns the commit's status. */
 int daimon_log_close(daimon_log *log);

@@ -72,7 +72,8 @@ static int gen(int argc, char **argv)
 		daimon_buf_clear(&file);
 		int64_t t = t0 + (int64_t)(bench_rand(&rng) % (2 * 365 * 86400000LL));
 		daimon_ts_format(ts, t);
-		daimon_buf_addf(&file, "{\"type\":\"session\",\"version\":3,\"id\":\"bench-%06ld\",\"timestamp\":\"%s\"}\n", s,
+		daimon_buf_addf(&file,
+				"{\"type\":\"session\",\"version\":3,\"id\":\"bench-%06ld\",\"timestamp\":\"%s\"}\n", s,
 				ts);
 		long n = s == sessions - 1 ? messages - made : per;
 		for (long m = 0; m < n; m++, made++) {

@@ -14,9 +14,9 @@
 #include "core/buf.h"
 
 static const char *const syll[40] = {
-	"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "go", "hi", "ja", "ke", "lu",
-	"ma", "no", "pi", "qua", "re", "so", "tu", "ve", "wa", "xe", "yo", "zu", "bra", "cle", "dri", "fro",
-	"gla", "pre", "sto", "tri", "ple", "sha", "cho", "thi",
+	"ka",  "lo",  "mi",  "ne",  "ru",  "sa",  "ti",  "vo",  "be",  "da",  "fu",  "go",  "hi", "ja",
+	"ke",  "lu",  "ma",  "no",  "pi",  "qua", "re",  "so",  "tu",  "ve",  "wa",  "xe",  "yo", "zu",
+	"bra", "cle", "dri", "fro", "gla", "pre", "sto", "tri", "ple", "sha", "cho", "thi",
 };
 
 struct bench_vocab {
@@ -66,8 +66,14 @@ void bench_vocab_free(bench_vocab *v)
 	free(v);
 }
 
-const char *bench_vocab_word(const bench_vocab *v, size_t k) { return v->words[k]; }
-size_t bench_vocab_size(const bench_vocab *v) { return v->n; }
+const char *bench_vocab_word(const bench_vocab *v, size_t k)
+{
+	return v->words[k];
+}
+size_t bench_vocab_size(const bench_vocab *v)
+{
+	return v->n;
+}
 
 size_t bench_vocab_draw(const bench_vocab *v, uint64_t *rng)
 {

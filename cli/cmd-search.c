@@ -58,10 +58,10 @@ static void warn_damage(void *payload, const char *msg)
 static int exec_search(const struct daimon_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, 0, 'h'},         {"json", no_argument, 0, 'j'},
-		{"limit", required_argument, 0, 'n'},  {"session", required_argument, 0, 's'},
-		{"role", required_argument, 0, 'r'},   {"since", required_argument, 0, 'S'},
-		{"until", required_argument, 0, 'U'},  {0},
+		{"help", no_argument, 0, 'h'},        {"json", no_argument, 0, 'j'},
+		{"limit", required_argument, 0, 'n'}, {"session", required_argument, 0, 's'},
+		{"role", required_argument, 0, 'r'},  {"since", required_argument, 0, 'S'},
+		{"until", required_argument, 0, 'U'}, {0},
 	};
 	daimon_search_opts o = {0};
 	int json = 0, c;
@@ -77,21 +77,24 @@ static int exec_search(const struct daimon_cmd *cmd, int argc, char **argv)
 		case 'n':
 			o.limit = strtoul(optarg, &end, 10);
 			if (*end || !o.limit || o.limit > 100000)
-				return cli_usage_error(cmd, "--limit wants a number from 1 to 100000, not '%s'", optarg);
+				return cli_usage_error(cmd, "--limit wants a number from 1 to 100000, not '%s'",
+						       optarg);
 			break;
 		case 's':
 			o.session = optarg;
 			break;
 		case 'r':
 			if (!(o.role = daimon_role_parse(optarg)))
-				return cli_usage_error(cmd, "unknown role '%s' (user, assistant, system, tool, summary)",
-						       optarg);
+				return cli_usage_error(
+					cmd, "unknown role '%s' (user, assistant, system, tool, summary)", optarg);
 			break;
 		case 'S':
 		case 'U':
 			if (daimon_ts_parse_user(optarg, now, c == 'S' ? &o.since : &o.until) < 0)
-				return cli_usage_error(cmd, "cannot read the time '%s' (use 2026-11-24, an RFC 3339 time, "
-							    "or an age such as 7d or 12h)", optarg);
+				return cli_usage_error(cmd,
+						       "cannot read the time '%s' (use 2026-11-24, an RFC 3339 time, "
+						       "or an age such as 7d or 12h)",
+						       optarg);
 			break;
 		default:
 			return cli_usage_error(cmd, "unknown option");

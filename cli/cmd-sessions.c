@@ -49,8 +49,10 @@ static void list_json_row(sqlite3_stmt *s)
 
 static int sessions_list(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {"limit", required_argument, 0, 'n'}, {0}};
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"json", no_argument, 0, 'j'},
+					     {"limit", required_argument, 0, 'n'},
+					     {0}};
 	int json = 0, c;
 	long limit = -1;
 	while ((c = getopt_long(argc, argv, "hjn:", opts, NULL)) != -1) {
@@ -122,8 +124,8 @@ static char *resolve(daimon_index *ix, const char *arg)
 	daimon_index_refresh(ix, NULL);
 	sqlite3_stmt *s;
 	char *found = NULL;
-	sqlite3_prepare_v2(daimon_index_db(ix),
-			   "SELECT id FROM logs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", -1, &s, NULL);
+	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT id FROM logs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", -1,
+			   &s, NULL);
 	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	int n = 0;
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -138,8 +140,8 @@ static char *resolve(daimon_index *ix, const char *arg)
 	}
 	if (found)
 		return found;
-	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT id FROM logs WHERE key = ?1 ORDER BY last_ts DESC LIMIT 1",
-			   -1, &s, NULL);
+	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT id FROM logs WHERE key = ?1 ORDER BY last_ts DESC LIMIT 1", -1,
+			   &s, NULL);
 	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		found = daimon_xstrdup(col(s, 0));
@@ -187,7 +189,8 @@ static void show_record(const daimon_record *rec, int color)
 	} else if (!strcmp(rec->type, "tool_result")) {
 		int err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error"));
 		printf("\n%s[%s] tool %s%s%s\n", bold, when, err ? "error" : "result",
-		       daimon_json_str(j, "name") ? " " : "", daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "");
+		       daimon_json_str(j, "name") ? " " : "",
+		       daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "");
 		printf("%s", off);
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
 		indent(daimon_buf_cstr(&text), "  ");
@@ -258,7 +261,9 @@ out:
 }
 
 static const struct daimon_cmd cmd_list = {
-	"sessions list", "sessions list [--limit N] [--json]", "List conversations, most recent first.",
+	"sessions list",
+	"sessions list [--limit N] [--json]",
+	"List conversations, most recent first.",
 	"  -n, --limit N   at most N sessions\n"
 	"  -j, --json      one object per line: id, key, channel, title, messages,\n"
 	"                  first, last (RFC 3339), source (for imported ones)\n",
@@ -266,7 +271,9 @@ static const struct daimon_cmd cmd_list = {
 };
 
 static const struct daimon_cmd cmd_show = {
-	"sessions show", "sessions show ID [--json]", "Print one conversation.",
+	"sessions show",
+	"sessions show ID [--json]",
+	"Print one conversation.",
 	"ID is a session id, a unique prefix of one, or a conversation key such as\n"
 	"cli:default (its most recent session).\n\n"
 	"  -j, --json   the log's records as stored, one JSON object per line\n",

@@ -82,7 +82,10 @@ int cli_color_stdout(void)
 
 int cli_tty_stderr(void)
 {
-	return isatty(STDERR_FILENO);
+	static int tty = -1; /* asked once: progress asks on every update */
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	return tty;
 }
 
 void cli_local_time(char out[32], int64_t ms)

@@ -16,7 +16,10 @@ typedef struct {
 	size_t cap;
 } daimon_buf;
 
-#define DAIMON_BUF_INIT {NULL, 0, 0}
+#define DAIMON_BUF_INIT    \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void daimon_buf_grow(daimon_buf *b, size_t extra);
 void daimon_buf_add(daimon_buf *b, const void *data, size_t len);

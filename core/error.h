@@ -14,7 +14,7 @@
 
 enum {
 	DAIMON_OK = 0,
-	DAIMON_ERROR = -1,    /* generic failure; see daimon_error_last() */
+	DAIMON_ERROR = -1,     /* generic failure; see daimon_error_last() */
 	DAIMON_ENOTFOUND = -3, /* the thing asked for does not exist */
 	DAIMON_EEXISTS = -4,   /* the thing to create is already there */
 	DAIMON_ECORRUPT = -5,  /* data on disk is damaged */

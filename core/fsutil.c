@@ -71,10 +71,13 @@ int daimon_read_file(daimon_buf *out, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR,
-					 "cannot open '%s': %s", path, strerror(errno));
+		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR, "cannot open '%s': %s",
+					 path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
+		daimon_buf_grow(out, (size_t)st.st_size + 1); /* one allocation for the usual case */
 	for (;;) {
-		daimon_buf_grow(out, 65536);
+		daimon_buf_grow(out, 4096);
 		ssize_t n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;

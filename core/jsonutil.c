@@ -33,11 +33,21 @@ void daimon_json_quote(daimon_buf *b, const char *s)
 	daimon_buf_addc(b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': daimon_buf_add(b, "\\\"", 2); break;
-		case '\\': daimon_buf_add(b, "\\\\", 2); break;
-		case '\n': daimon_buf_add(b, "\\n", 2); break;
-		case '\r': daimon_buf_add(b, "\\r", 2); break;
-		case '\t': daimon_buf_add(b, "\\t", 2); break;
+		case '"':
+			daimon_buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			daimon_buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			daimon_buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			daimon_buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			daimon_buf_add(b, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20) {
 				char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};

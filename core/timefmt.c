@@ -30,8 +30,8 @@ void daimon_ts_format(char out[DAIMON_TS_LEN], int64_t ms)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 	memcpy(out, tmp, DAIMON_TS_LEN - 1);
 	out[DAIMON_TS_LEN - 1] = '\0';
 }

@@ -118,9 +118,13 @@ static int import_conversation(daimon_import_sink *sink, const cJSON *conv, cons
 	if (n > size) {
 		daimon_import_warn(sink, where, 0, "the message tree has a cycle");
 	} else {
-		daimon_import_conv c = {"chatgpt", id, name,
+		daimon_import_conv c = {"chatgpt",
+					id,
+					name,
 					daimon_import_ts(cJSON_GetObjectItemCaseSensitive(conv, "create_time")),
-					daimon_json_str(conv, "title"), NULL, "chatgpt"};
+					daimon_json_str(conv, "title"),
+					NULL,
+					"chatgpt"};
 		rc = sink->begin(sink->payload, &c);
 		for (int i = n - 1; i >= 0 && rc >= 0; i--) {
 			const cJSON *msg = cJSON_GetObjectItemCaseSensitive(path[i], "message");

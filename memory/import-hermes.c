@@ -119,12 +119,11 @@ static int hermes_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
 	if (!has_column(db, "sessions", "id") || !has_column(db, "messages", "session_id") ||
 	    !has_column(db, "messages", "role") || !has_column(db, "messages", "content"))
 		return daimon_error("'%s' has no Hermes sessions and messages tables (not a Hermes state.db?)", name);
-	char *ssql = daimon_xasprintf(
-		"SELECT id, %s, %s, %s, %s FROM sessions ORDER BY 3, id",
-		has_column(db, "sessions", "source") ? "source" : "NULL",
-		has_column(db, "sessions", "started_at") ? "started_at" : "0",
-		has_column(db, "sessions", "title") ? "title" : "NULL",
-		has_column(db, "sessions", "session_key") ? "session_key" : "NULL");
+	char *ssql = daimon_xasprintf("SELECT id, %s, %s, %s, %s FROM sessions ORDER BY 3, id",
+				      has_column(db, "sessions", "source") ? "source" : "NULL",
+				      has_column(db, "sessions", "started_at") ? "started_at" : "0",
+				      has_column(db, "sessions", "title") ? "title" : "NULL",
+				      has_column(db, "sessions", "session_key") ? "session_key" : "NULL");
 	int ts_col = has_column(db, "messages", "timestamp");
 	char *msql = daimon_xasprintf("SELECT role, content, %s, %s, %s, %s FROM messages WHERE session_id=?1"
 				      " ORDER BY %s id",
@@ -148,8 +147,8 @@ static int hermes_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
 		char where[512];
 		snprintf(where, sizeof(where), "%s: session %s", name, id);
 		char *k = key ? daimon_xstrdup(key) : daimon_xasprintf("%s:%s", source ? source : "hermes", id);
-		daimon_import_conv c = {"hermes", id, name, secs_col(s, 2), text_col(s, 3), k,
-					source ? source : "hermes"};
+		daimon_import_conv c = {
+			"hermes", id, name, secs_col(s, 2), text_col(s, 3), k, source ? source : "hermes"};
 		rc = sink->begin(sink->payload, &c);
 		free(k);
 		sqlite3_reset(m);

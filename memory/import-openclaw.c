@@ -25,7 +25,7 @@
 struct oc {
 	daimon_import_sink *sink;
 	const char *name;
-	char *orig_id;        /* from the header, or the file name */
+	char *orig_id; /* from the header, or the file name */
 	int64_t created;
 	const char *key, *channel, *title;
 	int begun;
@@ -172,16 +172,17 @@ static char *col_text(sqlite3_stmt *s, int i)
 static int openclaw_db(sqlite3 *db, const char *name, daimon_import_sink *sink)
 {
 	sqlite3_stmt *ev = NULL, *win = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT session_id, seq, event_json, created_at, event_zstd IS NOT NULL"
-				   " FROM transcript_events ORDER BY session_id, seq",
+	if (sqlite3_prepare_v2(db,
+			       "SELECT session_id, seq, event_json, created_at, event_zstd IS NOT NULL"
+			       " FROM transcript_events ORDER BY session_id, seq",
 			       -1, &ev, NULL) != SQLITE_OK) {
 		sqlite3_finalize(ev);
 		return daimon_error("'%s' has no readable transcript_events table (not an OpenClaw database?): %s",
 				    name, sqlite3_errmsg(db));
 	}
 	/* Optional: older schemas have no session_windows. */
-	sqlite3_prepare_v2(db, "SELECT session_key, channel, display_name FROM session_windows WHERE session_id=?1",
-			   -1, &win, NULL);
+	sqlite3_prepare_v2(db, "SELECT session_key, channel, display_name FROM session_windows WHERE session_id=?1", -1,
+			   &win, NULL);
 	struct oc o = {.sink = sink, .name = name};
 	char *key = NULL, *channel = NULL, *title = NULL;
 	int rc = 0, step = SQLITE_DONE;

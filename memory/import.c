@@ -83,8 +83,10 @@ int daimon_import_guard_end(daimon_import_db_guard *g, const char *name, int rc)
 {
 	sqlite3_progress_handler(g->db, 0, NULL, NULL);
 	if (g->ticks > g->budget)
-		return daimon_error_code(DAIMON_ECORRUPT, "'%s' looks damaged: reading it never ends (try "
-					 "`sqlite3 '%s' .recover`)", name, name);
+		return daimon_error_code(DAIMON_ECORRUPT,
+					 "'%s' looks damaged: reading it never ends (try "
+					 "`sqlite3 '%s' .recover`)",
+					 name, name);
 	return rc;
 }
 
@@ -121,8 +123,8 @@ struct store_sink {
 	daimon_log *log;
 	char id[DAIMON_ID_MAX + 1];
 	int64_t start_off, start_line, start_seq; /* where the log stood when opened */
-	uint64_t skip;  /* records already in the session from an earlier import */
-	uint64_t added; /* records appended to it now */
+	uint64_t skip;                            /* records already in the session from an earlier import */
+	uint64_t added;                           /* records appended to it now */
 	int failed;
 	daimon_index_stream *index; /* told of each session written, or NULL */
 };
@@ -355,8 +357,9 @@ static int import_file(const char *format, const char *path, daimon_import_sink 
 {
 	if (is_sqlite_file(path)) {
 		int (*reader)(sqlite3 *, const char *, daimon_import_sink *) =
-			!strcmp(format, "hermes") ? daimon_import_hermes_db
-			: !strcmp(format, "openclaw") ? daimon_import_openclaw_db : NULL;
+			!strcmp(format, "hermes")     ? daimon_import_hermes_db
+			: !strcmp(format, "openclaw") ? daimon_import_openclaw_db
+						      : NULL;
 		if (!reader)
 			return daimon_error("'%s' is a SQLite database, not %s input", path, format);
 		sqlite3 *db;
@@ -368,9 +371,10 @@ static int import_file(const char *format, const char *path, daimon_import_sink 
 		return rc;
 	}
 	int (*reader)(const char *, size_t, const char *, daimon_import_sink *) =
-		!strcmp(format, "openclaw") ? daimon_import_openclaw_buf
+		!strcmp(format, "openclaw")      ? daimon_import_openclaw_buf
 		: !strcmp(format, "claude-code") ? daimon_import_claude_buf
-		: !strcmp(format, "chatgpt") ? daimon_import_chatgpt_buf : NULL;
+		: !strcmp(format, "chatgpt")     ? daimon_import_chatgpt_buf
+						 : NULL;
 	if (!reader)
 		return daimon_error("'%s' is not a SQLite database (%s input is its state.db)", path, format);
 	daimon_buf data = DAIMON_BUF_INIT;
@@ -381,15 +385,17 @@ static int import_file(const char *format, const char *path, daimon_import_sink 
 	return rc;
 }
 
-int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, const char *const *paths,
-			size_t npaths, const daimon_import_hooks *hooks, daimon_import_stats *stats)
+int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, const char *const *paths, size_t npaths,
+			const daimon_import_hooks *hooks, daimon_import_stats *stats)
 {
 	int known = 0;
 	for (const char *const *f = daimon_import_formats; *f; f++)
 		known |= !strcmp(*f, format);
 	if (!known)
-		return daimon_error_code(DAIMON_EINVAL, "unknown import format '%s' (known: openclaw, claude-code, "
-					 "chatgpt, hermes)", format);
+		return daimon_error_code(DAIMON_EINVAL,
+					 "unknown import format '%s' (known: openclaw, claude-code, "
+					 "chatgpt, hermes)",
+					 format);
 	memset(stats, 0, sizeof(*stats));
 	struct file_list files = {0};
 	int rc = 0;
@@ -495,8 +501,8 @@ int daimon_import_blocks(daimon_import_sink *sink, const char *role, const cJSON
 	} else if (cJSON_IsArray(content)) {
 		for (const cJSON *b = content->child; b && rc == 0; b = b->next) {
 			const char *type = daimon_json_str(b, "type");
-			if (type && (!strcmp(type, "toolCall") || !strcmp(type, "tool_use") ||
-				     !strcmp(type, "tool_call"))) {
+			if (type &&
+			    (!strcmp(type, "toolCall") || !strcmp(type, "tool_use") || !strcmp(type, "tool_call"))) {
 				const cJSON *args = cJSON_GetObjectItemCaseSensitive(b, "arguments");
 				if (!args)
 					args = cJSON_GetObjectItemCaseSensitive(b, "input");

@@ -23,13 +23,13 @@
 #include "memory/store.h"
 
 typedef struct {
-	const char *format;   /* "openclaw", "claude-code", "chatgpt", "hermes" */
-	const char *orig_id;  /* the conversation's id in its own tool */
-	const char *path;     /* the file it came from */
-	int64_t created;      /* ms, 0 if unknown */
-	const char *title;    /* may be NULL */
-	const char *key;      /* conversation key, may be NULL */
-	const char *channel;  /* may be NULL */
+	const char *format;  /* "openclaw", "claude-code", "chatgpt", "hermes" */
+	const char *orig_id; /* the conversation's id in its own tool */
+	const char *path;    /* the file it came from */
+	int64_t created;     /* ms, 0 if unknown */
+	const char *title;   /* may be NULL */
+	const char *key;     /* conversation key, may be NULL */
+	const char *channel; /* may be NULL */
 } daimon_import_conv;
 
 typedef struct {
@@ -53,9 +53,9 @@ int daimon_import_hermes_db(sqlite3 *db, const char *name, daimon_import_sink *s
 
 typedef struct {
 	size_t files;
-	size_t conversations;  /* seen */
-	size_t sessions_new;   /* created */
-	size_t records_new;    /* appended */
+	size_t conversations; /* seen */
+	size_t sessions_new;  /* created */
+	size_t records_new;   /* appended */
 	size_t warnings;
 } daimon_import_stats;
 
@@ -69,8 +69,8 @@ typedef struct {
 extern const char *const daimon_import_formats[];
 /* Imports files or directories (searched for the format's files) into the
  * store and brings the index up to date. */
-int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, const char *const *paths,
-			size_t npaths, const daimon_import_hooks *hooks, daimon_import_stats *stats);
+int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, const char *const *paths, size_t npaths,
+			const daimon_import_hooks *hooks, daimon_import_stats *stats);
 
 /* Shared by the readers: ts in ms from an RFC 3339 string or a number of
  * seconds or milliseconds since the epoch; 0 if none. */
@@ -93,8 +93,7 @@ typedef struct {
 void daimon_import_guard_begin(daimon_import_db_guard *g, sqlite3 *db);
 int daimon_import_guard_end(daimon_import_db_guard *g, const char *name, int rc);
 /* Splits `data` into lines and calls fn for each non-blank one. */
-int daimon_import_each_line(const char *data, size_t len, int (*fn)(void *ctx, const char *line, size_t len,
-								  size_t lineno),
-			    void *ctx);
+int daimon_import_each_line(const char *data, size_t len,
+			    int (*fn)(void *ctx, const char *line, size_t len, size_t lineno), void *ctx);
 
 #endif

@@ -23,13 +23,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
-#include <unistd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -43,9 +43,7 @@
 #define TITLE_MAX 80
 #define BATCH_RECORDS 50000
 
-enum stmt_id {
-	S_LOG_GET, S_LOG_ADD, S_LOG_SET, S_MSG_ADD, S_FTS_ADD, S_META_SET, S_META_GET, S__COUNT
-};
+enum stmt_id { S_LOG_GET, S_LOG_ADD, S_LOG_SET, S_MSG_ADD, S_FTS_ADD, S_META_SET, S_META_GET, S__COUNT };
 
 static const char *const stmt_sql[S__COUNT] = {
 	[S_LOG_GET] = "SELECT sid, off, line, seq, n_msgs, first_ts, last_ts, title FROM logs WHERE id=?1",
@@ -236,8 +234,14 @@ void daimon_index_close(daimon_index *ix)
 	free(ix);
 }
 
-sqlite3 *daimon_index_db(daimon_index *ix) { return ix->db; }
-const daimon_store *daimon_index_store(daimon_index *ix) { return ix->store; }
+sqlite3 *daimon_index_db(daimon_index *ix)
+{
+	return ix->db;
+}
+const daimon_store *daimon_index_store(daimon_index *ix)
+{
+	return ix->store;
+}
 
 /* What the index knows of one log while applying new records to it. */
 struct log_state {
@@ -394,8 +398,7 @@ static void take_session_record(struct parsed_log *pl, const daimon_record *rec)
 }
 
 /* Reads the log `id` from a line start (off, line, seq as recorded). */
-static struct parsed_log *parse_log(const daimon_store *st, const char *id, int64_t off, int64_t line,
-				    int64_t seq)
+static struct parsed_log *parse_log(const daimon_store *st, const char *id, int64_t off, int64_t line, int64_t seq)
 {
 	struct parsed_log *pl = daimon_xcalloc(1, sizeof(*pl));
 	pl->id = daimon_xstrdup(id);
@@ -548,8 +551,10 @@ int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_s
 	if (own && (rc = commit(ix)) < 0)
 		return rc;
 	if (shrunk)
-		return daimon_error_code(DAIMON_ECORRUPT, "session log '%s' is shorter than the index; run `daimon "
-					 "index rebuild`", id);
+		return daimon_error_code(DAIMON_ECORRUPT,
+					 "session log '%s' is shorter than the index; run `daimon "
+					 "index rebuild`",
+					 id);
 	return 0;
 }
 
@@ -616,8 +621,7 @@ static int list_logs(daimon_index *ix, struct log_file **out, size_t *n, char mt
 		if (nl <= 6 || strcmp(e->d_name + nl - 6, ".jsonl"))
 			continue;
 		char *id = daimon_xstrndup(e->d_name, nl - 6);
-		if (!daimon_session_id_valid(id) || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
-		    !S_ISREG(st.st_mode)) {
+		if (!daimon_session_id_valid(id) || fstatat(dirfd(d), e->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
 			free(id);
 			continue;
 		}
@@ -802,15 +806,14 @@ static int work_list_next(void *ctx, struct work *w)
 	return 1;
 }
 
-
 /* The body of update and rebuild, inside one write lock taken before the
  * offsets are read. A small catch-up commits every BATCH_RECORDS records
  * so a long one keeps its progress. A rebuild, or a catch-up of more than
  * BULK_BYTES of log, is one transaction loaded in bulk mode (all or
  * nothing for readers, settings included) with the logs read on a second
  * thread. A rebuild leaves its transaction open for the caller. */
-static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats,
-		      int rebuild, int *need_rebuild)
+static int update_all(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats, int rebuild,
+		      int *need_rebuild)
 {
 	struct log_file *files;
 	size_t nfiles;
@@ -1067,8 +1070,7 @@ int daimon_index_get_status(daimon_index *ix, daimon_index_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(ix->db, "SELECT count(*), coalesce(sum(n_msgs),0) FROM logs", -1, &s, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db, "SELECT count(*), coalesce(sum(n_msgs),0) FROM logs", -1, &s, NULL) != SQLITE_OK)
 		return db_error(ix, "cannot read the index");
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		out->sessions = sqlite3_column_int64(s, 0);

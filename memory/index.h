@@ -41,11 +41,11 @@ typedef struct {
 typedef struct {
 	int64_t sessions;
 	int64_t messages;
-	int64_t index_bytes;    /* index.db and its WAL */
-	int64_t log_bytes;      /* all session logs */
-	int64_t logs_behind;    /* logs with records not yet indexed */
-	int64_t logs_missing;   /* indexed logs whose file is gone */
-	int64_t built;          /* ms of the last rebuild, 0 if never */
+	int64_t index_bytes;  /* index.db and its WAL */
+	int64_t log_bytes;    /* all session logs */
+	int64_t logs_behind;  /* logs with records not yet indexed */
+	int64_t logs_missing; /* indexed logs whose file is gone */
+	int64_t built;        /* ms of the last rebuild, 0 if never */
 } daimon_index_status;
 
 /* Opens (creating if needed) <home>/index.db for the sessions in `st`. */

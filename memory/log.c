@@ -79,7 +79,7 @@ struct daimon_log_reader {
 	size_t cap, start, end; /* unread bytes are buf[start..end) */
 	off_t buf_off;          /* file offset of buf[0] */
 	int eof;
-	size_t line;            /* number of the last line returned */
+	size_t line; /* number of the last line returned */
 	uint64_t prev_seq;
 	off_t rec_off;
 	size_t rec_len;
@@ -88,13 +88,12 @@ struct daimon_log_reader {
 
 /* ---- reader ---- */
 
-int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offset, size_t line,
-			   uint64_t prev_seq)
+int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offset, size_t line, uint64_t prev_seq)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR,
-					 "cannot open '%s': %s", path, strerror(errno));
+		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR, "cannot open '%s': %s",
+					 path, strerror(errno));
 	daimon_log_reader *r = daimon_xcalloc(1, sizeof(*r));
 	r->fd = fd;
 	r->path = daimon_xstrdup(path);
@@ -149,8 +148,8 @@ int daimon_log_reader_next(daimon_log_reader *r, daimon_record *rec)
 			if (rec->seq != r->prev_seq + 1) {
 				uint64_t seq = rec->seq;
 				daimon_record_clear(rec);
-				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: seq %llu follows %llu",
-							 r->path, r->line, (unsigned long long)seq,
+				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: seq %llu follows %llu", r->path,
+							 r->line, (unsigned long long)seq,
 							 (unsigned long long)r->prev_seq);
 			}
 			if ((r->line == 1) != !strcmp(rec->type, "session")) {
@@ -172,12 +171,30 @@ int daimon_log_reader_next(daimon_log_reader *r, daimon_record *rec)
 	}
 }
 
-off_t daimon_log_reader_record_offset(const daimon_log_reader *r) { return r->rec_off; }
-size_t daimon_log_reader_record_len(const daimon_log_reader *r) { return r->rec_len; }
-off_t daimon_log_reader_offset(const daimon_log_reader *r) { return r->buf_off + (off_t)r->start; }
-size_t daimon_log_reader_line(const daimon_log_reader *r) { return r->line; }
-uint64_t daimon_log_reader_last_seq(const daimon_log_reader *r) { return r->prev_seq; }
-size_t daimon_log_reader_torn_bytes(const daimon_log_reader *r) { return r->torn; }
+off_t daimon_log_reader_record_offset(const daimon_log_reader *r)
+{
+	return r->rec_off;
+}
+size_t daimon_log_reader_record_len(const daimon_log_reader *r)
+{
+	return r->rec_len;
+}
+off_t daimon_log_reader_offset(const daimon_log_reader *r)
+{
+	return r->buf_off + (off_t)r->start;
+}
+size_t daimon_log_reader_line(const daimon_log_reader *r)
+{
+	return r->line;
+}
+uint64_t daimon_log_reader_last_seq(const daimon_log_reader *r)
+{
+	return r->prev_seq;
+}
+size_t daimon_log_reader_torn_bytes(const daimon_log_reader *r)
+{
+	return r->torn;
+}
 
 void daimon_log_reader_free(daimon_log_reader *r)
 {
@@ -220,8 +237,7 @@ static int lock_log(int fd, const char *path)
 	return 0;
 }
 
-int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields, const char *ts,
-		      int flags)
+int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields, const char *ts, int flags)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -260,8 +276,8 @@ int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_re
 	daimon_log_report rep = {0, 0, 0};
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR,
-					 "cannot open '%s': %s", path, strerror(errno));
+		return daimon_error_code(errno == ENOENT ? DAIMON_ENOTFOUND : DAIMON_ERROR, "cannot open '%s': %s",
+					 path, strerror(errno));
 	int rc = lock_log(fd, path);
 	if (rc < 0) {
 		close(fd);
@@ -288,8 +304,7 @@ int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_re
 	daimon_log_reader_free(r);
 	if (rep.records == 0) {
 		close(fd);
-		return daimon_error_code(DAIMON_ECORRUPT, "%s: no complete record (empty or torn session log)",
-					 path);
+		return daimon_error_code(DAIMON_ECORRUPT, "%s: no complete record (empty or torn session log)", path);
 	}
 	if (rep.torn_bytes > 0 && (ftruncate(fd, good) < 0 || fsync(fd) < 0)) {
 		rc = daimon_error_errno("cannot cut the torn last line of '%s'", path);
@@ -310,8 +325,8 @@ int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_re
 	return 0;
 }
 
-int daimon_log_append(daimon_log *log, const char *type, const char *ts, const cJSON *fields,
-		      daimon_log_durable_fn cb, void *payload, uint64_t *seq_out)
+int daimon_log_append(daimon_log *log, const char *type, const char *ts, const cJSON *fields, daimon_log_durable_fn cb,
+		      void *payload, uint64_t *seq_out)
 {
 	if (log->broken)
 		return daimon_error("session log '%s' is closed after a failed sync", log->path);
@@ -327,8 +342,7 @@ int daimon_log_append(daimon_log *log, const char *type, const char *ts, const c
 	daimon_buf_adds(b, ",\"type\":");
 	daimon_json_quote(b, type);
 	for (const cJSON *f = fields ? fields->child : NULL; f; f = f->next) {
-		if (!f->string || !strcmp(f->string, "seq") || !strcmp(f->string, "ts") ||
-		    !strcmp(f->string, "type"))
+		if (!f->string || !strcmp(f->string, "seq") || !strcmp(f->string, "ts") || !strcmp(f->string, "type"))
 			continue;
 		daimon_buf_addc(b, ',');
 		daimon_json_quote(b, f->string);
@@ -389,10 +403,22 @@ int daimon_log_commit(daimon_log *log)
 	return 0;
 }
 
-uint64_t daimon_log_last_seq(const daimon_log *log) { return log->last_seq; }
-uint64_t daimon_log_durable_seq(const daimon_log *log) { return log->durable_seq; }
-int64_t daimon_log_size(const daimon_log *log) { return (int64_t)log->size; }
-const char *daimon_log_path(const daimon_log *log) { return log->path; }
+uint64_t daimon_log_last_seq(const daimon_log *log)
+{
+	return log->last_seq;
+}
+uint64_t daimon_log_durable_seq(const daimon_log *log)
+{
+	return log->durable_seq;
+}
+int64_t daimon_log_size(const daimon_log *log)
+{
+	return (int64_t)log->size;
+}
+const char *daimon_log_path(const daimon_log *log)
+{
+	return log->path;
+}
 
 int daimon_log_close(daimon_log *log)
 {

@@ -34,23 +34,22 @@ enum {
 };
 
 typedef struct {
-	uint64_t records;    /* valid records found */
+	uint64_t records; /* valid records found */
 	uint64_t last_seq;
-	size_t torn_bytes;   /* bytes of an incomplete last line, cut off */
+	size_t torn_bytes; /* bytes of an incomplete last line, cut off */
 } daimon_log_report;
 
 /* Creates a new log holding its first record, `{"type":"session", ...fields}`
  * (fields must include "id"). DAIMON_EEXISTS if the file exists. */
-int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields,
-		      const char *ts, int flags);
+int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields, const char *ts, int flags);
 /* Opens an existing log for appending. Every record is checked; a torn last
  * line is truncated and counted in `report`; damage before the tail fails
  * with DAIMON_ECORRUPT naming file:line. */
 int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_report *report);
 /* Stages a record `{"seq":N,"ts":ts,"type":type, ...fields}`; ts NULL means
  * now. `fields` (an object, may be NULL) is copied, not kept. */
-int daimon_log_append(daimon_log *log, const char *type, const char *ts, const cJSON *fields,
-		      daimon_log_durable_fn cb, void *payload, uint64_t *seq_out);
+int daimon_log_append(daimon_log *log, const char *type, const char *ts, const cJSON *fields, daimon_log_durable_fn cb,
+		      void *payload, uint64_t *seq_out);
 /* One write + one fdatasync for everything staged since the last commit. */
 int daimon_log_commit(daimon_log *log);
 uint64_t daimon_log_last_seq(const daimon_log *log);
@@ -63,8 +62,7 @@ int daimon_log_close(daimon_log *log);
 
 /* Reads records from byte `offset` (a line start; 0 for the beginning),
  * where `line` is that line's 1-based number and `prev_seq` the seq before. */
-int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offset, size_t line,
-			   uint64_t prev_seq);
+int daimon_log_reader_open(daimon_log_reader **out, const char *path, off_t offset, size_t line, uint64_t prev_seq);
 /* 1: a record in `rec` (caller clears it); 0: end of log; <0: damage, with
  * "file:line: what is wrong" as the last error. */
 int daimon_log_reader_next(daimon_log_reader *r, daimon_record *rec);

@@ -151,8 +151,8 @@ static char *flatten(const char *s)
 	return r;
 }
 
-static void make_snippets(const daimon_store *st, const char *q, const daimon_search_opts *o,
-			  daimon_search_result *out, const struct hit_loc *locs)
+static void make_snippets(const daimon_store *st, const char *q, const daimon_search_opts *o, daimon_search_result *out,
+			  const struct hit_loc *locs)
 {
 	daimon_buf text = DAIMON_BUF_INIT, snip = DAIMON_BUF_INIT;
 	for (size_t i = 0; i < out->n; i++) {
@@ -181,7 +181,8 @@ int daimon_search(daimon_index *ix, const daimon_search_opts *o, daimon_search_r
 		out->plain_words = 1;
 		rc = *q ? run_query(db, q, o, out, &locs) : 0;
 		if (rc == SQLITE_ERROR)
-			rc = daimon_error_code(DAIMON_EINVAL, "cannot search for '%s': %s", o->query, sqlite3_errmsg(db));
+			rc = daimon_error_code(DAIMON_EINVAL, "cannot search for '%s': %s", o->query,
+					       sqlite3_errmsg(db));
 	}
 	if (rc == 0 && out->n)
 		make_snippets(daimon_index_store(ix), q, o, out, locs);

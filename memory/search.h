@@ -16,13 +16,13 @@
 
 typedef struct {
 	const char *query;
-	size_t limit;           /* 0: 20 */
-	const char *session;    /* only this session id (NULL: all) */
-	int role;               /* only this role (0: all) */
-	int64_t since, until;   /* ms bounds, inclusive (0: none) */
-	const char *mark_open;  /* put around matched words in snippets */
+	size_t limit;          /* 0: 20 */
+	const char *session;   /* only this session id (NULL: all) */
+	int role;              /* only this role (0: all) */
+	int64_t since, until;  /* ms bounds, inclusive (0: none) */
+	const char *mark_open; /* put around matched words in snippets */
 	const char *mark_close;
-	int snippet_tokens;     /* 0: 16 */
+	int snippet_tokens; /* 0: 16 */
 } daimon_search_opts;
 
 typedef struct {
@@ -32,7 +32,7 @@ typedef struct {
 	uint64_t seq;
 	int64_t ts;
 	int role;
-	double score;   /* higher is better (BM25, sign flipped) */
+	double score; /* higher is better (BM25, sign flipped) */
 	char *snippet;
 } daimon_search_hit;
 

@@ -41,8 +41,8 @@ int daimon_session_id_valid(const char *id)
 	if (n == 0 || n > DAIMON_ID_MAX || id[0] == '.')
 		return 0;
 	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '_' || *p == '-'))
 			return 0;
 	return 1;
 }
@@ -66,8 +66,8 @@ void daimon_session_id_new(char out[DAIMON_ID_MAX + 1], int64_t now_ms)
 	char ts[DAIMON_TS_LEN];
 	daimon_ts_format(ts, now_ms);
 	/* "2026-11-24T02:28:53.123Z" -> "20261124-022853" */
-	snprintf(out, DAIMON_ID_MAX + 1, "%.4s%.2s%.2s-%.2s%.2s%.2s-%06x", ts, ts + 5, ts + 8, ts + 11,
-		 ts + 14, ts + 17, random_bits() & 0xffffff);
+	snprintf(out, DAIMON_ID_MAX + 1, "%.4s%.2s%.2s-%.2s%.2s%.2s-%06x", ts, ts + 5, ts + 8, ts + 11, ts + 14,
+		 ts + 17, random_bits() & 0xffffff);
 }
 
 void daimon_session_id_derived(char out[DAIMON_ID_MAX + 1], const char *prefix, const char *original)
@@ -80,8 +80,8 @@ void daimon_session_id_derived(char out[DAIMON_ID_MAX + 1], const char *prefix, 
 	snprintf(out, DAIMON_ID_MAX + 1, "%s-%016llx", prefix, (unsigned long long)h);
 }
 
-int daimon_store_create(daimon_store *st, const daimon_session_meta *meta, int log_flags,
-			daimon_log **out, char id_out[DAIMON_ID_MAX + 1])
+int daimon_store_create(daimon_store *st, const daimon_session_meta *meta, int log_flags, daimon_log **out,
+			char id_out[DAIMON_ID_MAX + 1])
 {
 	int64_t created = meta->created ? meta->created : daimon_now_ms();
 	char id[DAIMON_ID_MAX + 1];
@@ -93,8 +93,7 @@ int daimon_store_create(daimon_store *st, const daimon_session_meta *meta, int l
 		daimon_session_id_new(id, created);
 	}
 	char *key = meta->key ? daimon_xstrdup(meta->key) : daimon_xasprintf("cli:%s", id);
-	char *channel = meta->channel ? daimon_xstrdup(meta->channel)
-				      : daimon_xstrndup(key, strcspn(key, ":"));
+	char *channel = meta->channel ? daimon_xstrdup(meta->channel) : daimon_xstrndup(key, strcspn(key, ":"));
 	char ts[DAIMON_TS_LEN];
 	daimon_ts_format(ts, created);
 

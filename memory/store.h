@@ -24,12 +24,12 @@ typedef struct {
 } daimon_store;
 
 typedef struct {
-	const char *id;       /* NULL: a new time-based id */
-	const char *key;      /* conversation key; NULL: "cli:<id>" */
-	const char *channel;  /* NULL: the part of key before ':' */
-	int64_t created;      /* ms; 0: now */
-	const char *title;    /* optional */
-	const cJSON *source;  /* optional {"format","path","id"} */
+	const char *id;      /* NULL: a new time-based id */
+	const char *key;     /* conversation key; NULL: "cli:<id>" */
+	const char *channel; /* NULL: the part of key before ':' */
+	int64_t created;     /* ms; 0: now */
+	const char *title;   /* optional */
+	const cJSON *source; /* optional {"format","path","id"} */
 } daimon_session_meta;
 
 int daimon_store_open(daimon_store *st, const char *home);
@@ -41,7 +41,7 @@ void daimon_session_id_new(char out[DAIMON_ID_MAX + 1], int64_t now_ms);
 /* "<prefix>-<16 hex>" from a 64-bit FNV-1a hash of `original`. */
 void daimon_session_id_derived(char out[DAIMON_ID_MAX + 1], const char *prefix, const char *original);
 /* Creates a session's log with its session record; `id_out` gets the id. */
-int daimon_store_create(daimon_store *st, const daimon_session_meta *meta, int log_flags,
-			daimon_log **out, char id_out[DAIMON_ID_MAX + 1]);
+int daimon_store_create(daimon_store *st, const daimon_session_meta *meta, int log_flags, daimon_log **out,
+			char id_out[DAIMON_ID_MAX + 1]);
 
 #endif

@@ -14,45 +14,45 @@
 
 extern int test_failed;
 
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			test_failed = 1;                                                     \
-			return;                                                              \
-		}                                                                            \
+			test_failed = 1;                                                         \
+			return;                                                                  \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                                                \
-	do {                                                                                           \
-		long long a_ = (long long)(a), b_ = (long long)(b);                                    \
-		if (a_ != b_) {                                                                        \
+#define CHECK_INT(a, b)                                                                                        \
+	do {                                                                                                   \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                            \
+		if (a_ != b_) {                                                                                \
 			fprintf(stderr, "%s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, b_); \
-			test_failed = 1;                                                               \
-			return;                                                                        \
-		}                                                                                      \
+			test_failed = 1;                                                                       \
+			return;                                                                                \
+		}                                                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                                  \
-	do {                                                                                             \
-		const char *a_ = (a), *b_ = (b);                                                         \
-		if (!a_ || strcmp(a_, b_)) {                                                             \
-			fprintf(stderr, "%s:%d: %s is '%s', expected '%s'\n", __FILE__, __LINE__, #a,    \
-				a_ ? a_ : "(null)", b_);                                                 \
-			test_failed = 1;                                                                 \
-			return;                                                                          \
-		}                                                                                        \
-	} while (0)
-
-#define CHECK_CONTAINS(hay, needle)                                                                   \
+#define CHECK_STR(a, b)                                                                               \
 	do {                                                                                          \
-		const char *h_ = (hay), *n_ = (needle);                                               \
-		if (!h_ || !strstr(h_, n_)) {                                                         \
-			fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", __FILE__, __LINE__,    \
-				h_ ? h_ : "(null)", n_);                                              \
+		const char *a_ = (a), *b_ = (b);                                                      \
+		if (!a_ || strcmp(a_, b_)) {                                                          \
+			fprintf(stderr, "%s:%d: %s is '%s', expected '%s'\n", __FILE__, __LINE__, #a, \
+				a_ ? a_ : "(null)", b_);                                              \
 			test_failed = 1;                                                              \
 			return;                                                                       \
 		}                                                                                     \
+	} while (0)
+
+#define CHECK_CONTAINS(hay, needle)                                                                                    \
+	do {                                                                                                           \
+		const char *h_ = (hay), *n_ = (needle);                                                                \
+		if (!h_ || !strstr(h_, n_)) {                                                                          \
+			fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", __FILE__, __LINE__, h_ ? h_ : "(null)", \
+				n_);                                                                                   \
+			test_failed = 1;                                                                               \
+			return;                                                                                        \
+		}                                                                                                      \
 	} while (0)
 
 struct test_case {
@@ -60,7 +60,10 @@ struct test_case {
 	void (*fn)(void);
 };
 
-#define TEST_CASE(fn) {#fn, fn}
+#define TEST_CASE(fn)   \
+	{               \
+#fn, fn \
+	}
 
 /* Runs the cases (all, or those named on the command line). */
 int test_main(int argc, char **argv, const struct test_case *cases);

@@ -124,9 +124,11 @@ static void test_import__openclaw_jsonl(void)
 	CHECK_CONTAINS(log, "{\"seq\":1,\"ts\":\"2026-03-02T09:15:00.000Z\",\"type\":\"session\"");
 	CHECK_CONTAINS(log, "\"source\":{\"format\":\"openclaw\"");
 	CHECK_CONTAINS(log, "\"id\":\"a1b2c3d4-0000-4000-8000-000000000001\"}");
-	CHECK_CONTAINS(log, "\"ts\":\"2026-03-02T09:15:04.000Z\",\"type\":\"message\",\"role\":\"assistant\","
-			    "\"content\":\"Pick a pot 5 cm wider and use chunky aroid mix.\",\"tool_calls\":[{\"id\":\"call_1\","
-			    "\"name\":\"memory_search\",\"arguments\":\"{\\\"query\\\":\\\"fig\\\"}\"}]}");
+	CHECK_CONTAINS(
+		log,
+		"\"ts\":\"2026-03-02T09:15:04.000Z\",\"type\":\"message\",\"role\":\"assistant\","
+		"\"content\":\"Pick a pot 5 cm wider and use chunky aroid mix.\",\"tool_calls\":[{\"id\":\"call_1\","
+		"\"name\":\"memory_search\",\"arguments\":\"{\\\"query\\\":\\\"fig\\\"}\"}]}");
 	CHECK_CONTAINS(log, "\"type\":\"tool_result\",\"call_id\":\"call_1\",\"name\":\"memory_search\"");
 	CHECK_CONTAINS(log, "\"type\":\"compaction\",\"summary\":\"Ana asked about repotting");
 	CHECK(!strstr(log, "ficus lyrata")); /* thinking is not imported */
@@ -245,7 +247,8 @@ static void test_import__again_adds_nothing_then_only_what_is_new(void)
 	CHECK_INT(hits(&w, "aroid"), 2);
 	/* The conversation went on in OpenClaw: only the new message comes in. */
 	char *more = daimon_xasprintf("%s{\"type\":\"message\",\"timestamp\":\"2026-03-05T10:00:00Z\",\"message\":"
-				      "{\"role\":\"user\",\"content\":\"the fig has a new leaf\"}}\n", text);
+				      "{\"role\":\"user\",\"content\":\"the fig has a new leaf\"}}\n",
+				      text);
 	test_write(copy, more);
 	CHECK_INT(import(&w, "openclaw", copy), 0);
 	CHECK_INT(w.stats.sessions_new, 0);
@@ -285,7 +288,8 @@ static void test_import__damaged_input_names_file_and_line_and_the_rest_imports(
 	CHECK_INT(import(&w, "hermes", file), 0);
 	CHECK_CONTAINS(w.warnings.ptr, "is not a SQLite database (hermes input is its state.db)");
 	CHECK_INT(import(&w, "myspace", file), DAIMON_EINVAL);
-	CHECK_STR(daimon_error_last(), "unknown import format 'myspace' (known: openclaw, claude-code, chatgpt, hermes)");
+	CHECK_STR(daimon_error_last(),
+		  "unknown import format 'myspace' (known: openclaw, claude-code, chatgpt, hermes)");
 	free(other);
 	free(file);
 	world_close(&w);

@@ -338,9 +338,11 @@ static void test_search__filters_session_role_and_time(void)
 
 static void test_text__blocks_and_tool_calls_are_searchable(void)
 {
-	const char *line = "{\"seq\":2,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"message\",\"role\":\"assistant\","
-			   "\"content\":[{\"type\":\"text\",\"text\":\"checking\"},{\"type\":\"thinking\",\"thinking\":\"hidden\"}],"
-			   "\"tool_calls\":[{\"id\":\"c\",\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}]}";
+	const char *line =
+		"{\"seq\":2,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"message\",\"role\":\"assistant\","
+		"\"content\":[{\"type\":\"text\",\"text\":\"checking\"},{\"type\":\"thinking\",\"thinking\":\"hidden\"}"
+		"],"
+		"\"tool_calls\":[{\"id\":\"c\",\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}]}";
 	daimon_record rec;
 	CHECK_INT(daimon_record_parse(&rec, line, strlen(line)), 0);
 	daimon_buf b = DAIMON_BUF_INIT;

@@ -53,7 +53,8 @@ static void test_log__records_start_with_seq_ts_type(void)
 	CHECK(!strncmp(text, "{\"seq\":1,\"ts\":\"", 15));
 	CHECK_CONTAINS(text, "\"type\":\"session\",\"id\":\"s1\"");
 	CHECK(!strncmp(second, "{\"seq\":2,\"ts\":\"", 15));
-	CHECK_CONTAINS(second, "\"type\":\"message\",\"role\":\"user\",\"content\":\"hello \\\"world\\\"\\nline two\"}\n");
+	CHECK_CONTAINS(second,
+		       "\"type\":\"message\",\"role\":\"user\",\"content\":\"hello \\\"world\\\"\\nline two\"}\n");
 	free(text);
 	free(path);
 }
@@ -189,7 +190,8 @@ static void test_log__seq_gap_is_damage(void)
 	const char *dir = test_tmpdir();
 	char *path = daimon_xasprintf("%s/gap.jsonl", dir);
 	test_write(path, "{\"seq\":1,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"session\",\"id\":\"gap\"}\n"
-			 "{\"seq\":3,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"message\",\"role\":\"user\",\"content\":\"x\"}\n");
+			 "{\"seq\":3,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"message\",\"role\":\"user\","
+			 "\"content\":\"x\"}\n");
 	daimon_log *log;
 	CHECK_INT(daimon_log_open(&log, path, 0, NULL), DAIMON_ECORRUPT);
 	CHECK_CONTAINS(daimon_error_last(), ":2: seq 3 follows 1");
@@ -264,7 +266,11 @@ static void test_log__failed_write_loses_nothing_acknowledged(void)
 static void test_record__rejects_what_is_not_a_record(void)
 {
 	static const char *const bad[] = {
-		"", "[]", "{}", "nul", "{\"seq\":1}",
+		"",
+		"[]",
+		"{}",
+		"nul",
+		"{\"seq\":1}",
 		"{\"seq\":0,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"x\"}",
 		"{\"seq\":1.5,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"x\"}",
 		"{\"seq\":1,\"ts\":\"yesterday\",\"type\":\"x\"}",

@@ -1030,7 +1030,16 @@ int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks)
 	char *seen = meta_get(ix, "dir_mtime");
 	int same = seen && !strcmp(seen, now);
 	free(seen);
-	return same ? 0 : daimon_index_update(ix, hooks, NULL);
+	if (same)
+		return 0;
+	/* A reader does not wait for another process's long write (an import
+	 * in progress): it searches what is committed and catches up later. */
+	sqlite3_busy_timeout(ix->db, 200);
+	int rc = daimon_index_update(ix, hooks, NULL);
+	if (rc < 0 && sqlite3_errcode(ix->db) == SQLITE_BUSY)
+		rc = 0;
+	sqlite3_busy_timeout(ix->db, 10000);
+	return rc;
 }
 
 int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats)

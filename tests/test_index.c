@@ -159,6 +159,27 @@ static void test_index__refresh_notices_a_new_session(void)
 	world_close(&w);
 }
 
+static void test_index__refresh_does_not_wait_for_another_writer(void)
+{
+	struct world w;
+	world_open(&w);
+	add_session(&w, "a", convo_a, 1000);
+	daimon_index_update(w.ix, NULL, NULL);
+	usleep(20000);
+	add_session(&w, "b", convo_b, 1000);
+	/* Another process holds the write lock (an import in progress). */
+	daimon_index *other;
+	CHECK_INT(daimon_index_open(&other, &w.st), 0);
+	CHECK(sqlite3_exec(daimon_index_db(other), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_INT(daimon_index_refresh(w.ix, NULL), 0);
+	CHECK_INT(count(&w, "SELECT count(*) FROM logs"), 1); /* searched what was committed */
+	sqlite3_exec(daimon_index_db(other), "ROLLBACK", NULL, NULL, NULL);
+	daimon_index_close(other);
+	CHECK_INT(daimon_index_refresh(w.ix, NULL), 0);
+	CHECK_INT(count(&w, "SELECT count(*) FROM logs"), 2);
+	world_close(&w);
+}
+
 static void test_index__rebuild_gives_the_same_index(void)
 {
 	struct world w;
@@ -388,6 +409,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_index__update_indexes_new_sessions_and_appends),
 		TEST_CASE(test_index__resumes_from_recorded_offset_after_reopen),
 		TEST_CASE(test_index__refresh_notices_a_new_session),
+		TEST_CASE(test_index__refresh_does_not_wait_for_another_writer),
 		TEST_CASE(test_index__rebuild_gives_the_same_index),
 		TEST_CASE(test_index__removed_or_shrunk_log_rebuilds),
 		TEST_CASE(test_index__damaged_log_keeps_good_records_and_warns),

@@ -7,6 +7,7 @@
 #ifndef DAIMON_FUZZ_SINK_H
 #define DAIMON_FUZZ_SINK_H
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,5 +65,25 @@ static void fz_warn(void *p, const char *where, const char *what)
 }
 
 static daimon_import_sink fz_sink = {fz_begin, fz_record, fz_end, fz_warn, NULL};
+
+/* Runs a database importer on `data` taken as a database image (read-only,
+ * in memory). */
+static inline void fz_run_db(const unsigned char *data, size_t size,
+			     int (*reader)(sqlite3 *, const char *, daimon_import_sink *))
+{
+	sqlite3 *db;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		abort();
+	unsigned char *copy = sqlite3_malloc64(size ? size : 1);
+	memcpy(copy, data, size);
+	if (sqlite3_deserialize(db, "main", copy, (sqlite3_int64)size, (sqlite3_int64)size,
+				SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) == SQLITE_OK) {
+		sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);
+		reader(db, "fuzz", &fz_sink);
+	}
+	sqlite3_close(db);
+	if (fz_depth != 0)
+		abort();
+}
 
 #endif

@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config
+  clang libclang-rt-14-dev            # ASan/UBSan/TSan runtimes and libFuzzer (only recommended by clang)
   libsqlite3-dev libcurl4-openssl-dev libcjson-dev libgit2-dev libedit-dev
-  sqlite3 ripgrep erlang-base python3
+  ripgrep                             # bench/run search compares against it
+  erlang-base                         # bench/run actors compares against the BEAM
 )
 
 missing=()

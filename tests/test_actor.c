@@ -1,0 +1,524 @@
+/*
+ * test_actor.c — the actor runtime: ordering, fairness, stale ids, links,
+ * monitors, timers, cancellation of a large tree with timers, fds and
+ * child processes, hibernation, bounded mailboxes, introspection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/timefmt.h"
+#include "tests/test.h"
+
+/* Waits until `cond` holds, up to 5 s. */
+#define EVENTUALLY(cond)                                                    \
+	do {                                                                \
+		uint64_t t0_ = daimon_mono_ns();                            \
+		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull)   \
+			usleep(1000);                                       \
+		CHECK(cond);                                                \
+	} while (0)
+
+static daimon_rt *rt_new(int threads)
+{
+	daimon_rt_opts o = {threads, 0};
+	daimon_rt *rt;
+	if (daimon_rt_new(&rt, &o) < 0)
+		abort();
+	return rt;
+}
+
+/* ---- ordering ---- */
+
+struct seq_state {
+	_Atomic int next;
+	_Atomic int bad;
+};
+
+static int seq_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct seq_state *s = state;
+	int v;
+	memcpy(&v, m->data, sizeof(v));
+	if (v != atomic_load(&s->next))
+		atomic_store(&s->bad, 1);
+	atomic_store(&s->next, v + 1);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour seq_b = {.name = "seq", .handle = seq_handle};
+
+static void test_actor__messages_from_one_sender_arrive_in_order(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct seq_state s = {0, 0};
+	daimon_spawn_opts o = {.behaviour = &seq_b, .state = &s};
+	daimon_aid a = daimon_spawn(rt, &o);
+	CHECK(a != 0);
+	for (int i = 0; i < 100000; i++)
+		CHECK_INT(daimon_send(rt, a, 1, &i, sizeof(i)), 0);
+	EVENTUALLY(atomic_load(&s.next) == 100000);
+	CHECK_INT(atomic_load(&s.bad), 0);
+	daimon_rt_free(rt);
+}
+
+/* ---- fairness ---- */
+
+struct flood {
+	_Atomic long count;
+	_Atomic long seen_at; /* flooder's count when the other actor ran */
+};
+
+static int flood_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct flood *f = state;
+	(void)m;
+	if (atomic_fetch_add(&f->count, 1) < 2000000)
+		daimon_send(daimon_ctx_rt(ctx), daimon_self(ctx), 1, NULL, 0);
+	return DAIMON_CONTINUE;
+}
+
+static int ping_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)m;
+	struct flood *f = state;
+	atomic_store(&f->seen_at, atomic_load(&f->count));
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour flood_b = {.name = "flood", .handle = flood_handle};
+static const daimon_behaviour ping_b = {.name = "ping", .handle = ping_handle};
+
+static void test_actor__a_flooding_actor_does_not_starve_others(void)
+{
+	daimon_rt *rt = rt_new(1); /* one scheduler: only batching keeps it fair */
+	struct flood f = {0, -1};
+	daimon_spawn_opts fo = {.behaviour = &flood_b, .state = &f};
+	daimon_aid flooder = daimon_spawn(rt, &fo);
+	daimon_send(rt, flooder, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&f.count) > 1000);
+	daimon_spawn_opts po = {.behaviour = &ping_b, .state = &f};
+	daimon_aid p = daimon_spawn(rt, &po);
+	daimon_send(rt, p, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&f.seen_at) >= 0);
+	/* The ping ran long before the flood ended. */
+	CHECK(atomic_load(&f.seen_at) < 1500000);
+	daimon_rt_free(rt);
+}
+
+/* ---- stale ids ---- */
+
+struct counter {
+	_Atomic int n;
+	_Atomic int terminated;
+	_Atomic int last_reason;
+};
+
+static int count_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct counter *c = state;
+	atomic_fetch_add(&c->n, 1);
+	if (m->type == 99)
+		return DAIMON_EXIT_NORMAL;
+	if (m->type == 98)
+		return DAIMON_EXIT_CRASHED;
+	return DAIMON_CONTINUE;
+}
+
+static void count_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx;
+	struct counter *c = state;
+	atomic_store(&c->last_reason, reason);
+	atomic_fetch_add(&c->terminated, 1);
+}
+
+static const daimon_behaviour count_b = {.name = "count", .handle = count_handle, .terminate = count_terminate};
+
+static void test_actor__a_stale_id_never_reaches_a_new_actor(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct counter old = {0}, fresh = {0};
+	daimon_spawn_opts o = {.behaviour = &count_b, .state = &old};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 99, NULL, 0); /* exits */
+	EVENTUALLY(atomic_load(&old.terminated) == 1);
+	CHECK(!daimon_alive(rt, a));
+	o.state = &fresh;
+	daimon_aid b = daimon_spawn(rt, &o);
+	CHECK((uint32_t)b == (uint32_t)a); /* the same slot, reused */
+	CHECK(b != a);
+	CHECK_INT(daimon_send(rt, a, 1, NULL, 0), DAIMON_ENOTFOUND);
+	daimon_send(rt, b, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&fresh.n) == 1);
+	usleep(20000);
+	CHECK_INT(atomic_load(&fresh.n), 1);
+	CHECK_INT(atomic_load(&old.n), 1);
+	daimon_rt_free(rt);
+}
+
+/* ---- links and monitors ---- */
+
+struct watcher {
+	_Atomic int exits, downs;
+	_Atomic long reason;
+	daimon_aid target;
+	int trap, link;
+	_Atomic int terminated;
+	_Atomic int term_reason;
+};
+
+static int watcher_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct watcher *w = state;
+	if (m->type == 1) { /* start watching */
+		daimon_trap_exit(ctx, w->trap);
+		if (w->link)
+			daimon_link(ctx, w->target);
+		else
+			daimon_monitor(ctx, w->target);
+	} else if (m->type == DAIMON_MSG_EXIT) {
+		atomic_store(&w->reason, m->arg);
+		atomic_fetch_add(&w->exits, 1);
+	} else if (m->type == DAIMON_MSG_DOWN) {
+		atomic_store(&w->reason, m->arg);
+		atomic_fetch_add(&w->downs, 1);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void watcher_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx;
+	struct watcher *w = state;
+	atomic_store(&w->term_reason, reason);
+	atomic_store(&w->terminated, 1);
+}
+
+static const daimon_behaviour watcher_b = {.name = "watcher", .handle = watcher_handle, .terminate = watcher_terminate};
+
+static void link_case(int trap, int link, struct watcher *w, struct counter *c)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_spawn_opts co = {.behaviour = &count_b, .state = c};
+	daimon_aid target = daimon_spawn(rt, &co);
+	w->target = target;
+	w->trap = trap;
+	w->link = link;
+	daimon_spawn_opts wo = {.behaviour = &watcher_b, .state = w};
+	daimon_aid watcher = daimon_spawn(rt, &wo);
+	daimon_send(rt, watcher, 1, NULL, 0);
+	usleep(20000); /* the link/monitor is set up */
+	daimon_send(rt, target, 98, NULL, 0); /* crashes */
+	daimon_rt_wait_idle(rt, 300);
+	daimon_rt_free(rt);
+}
+
+static void test_actor__a_crash_propagates_over_links_unless_trapped(void)
+{
+	struct watcher w = {0};
+	struct counter c = {0};
+	link_case(0, 1, &w, &c);
+	CHECK_INT(atomic_load(&w.terminated), 1);
+	CHECK_INT(atomic_load(&w.term_reason), DAIMON_EXIT_CRASHED);
+	CHECK_INT(atomic_load(&w.exits), 0);
+
+	struct watcher t = {0};
+	struct counter c2 = {0};
+	link_case(1, 1, &t, &c2);
+	CHECK_INT(atomic_load(&t.exits), 1);
+	CHECK_INT(atomic_load(&t.reason), DAIMON_EXIT_CRASHED);
+	CHECK_INT(atomic_load(&t.term_reason), DAIMON_EXIT_KILLED); /* only at daimon_rt_free */
+}
+
+static void test_actor__monitors_get_down_with_the_reason(void)
+{
+	struct watcher w = {0};
+	struct counter c = {0};
+	link_case(0, 0, &w, &c);
+	CHECK_INT(atomic_load(&w.downs), 1);
+	CHECK_INT(atomic_load(&w.reason), DAIMON_EXIT_CRASHED);
+	CHECK_INT(atomic_load(&w.term_reason), DAIMON_EXIT_KILLED); /* it survived until the end */
+}
+
+/* ---- timers ---- */
+
+struct tstate {
+	_Atomic int ticks, once;
+	uint64_t periodic, oneshot, cancelled;
+};
+
+static int timer_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct tstate *t = state;
+	if (m->type == 1) {
+		t->periodic = daimon_timer_start(ctx, 5, 5);
+		t->oneshot = daimon_timer_start(ctx, 10, 0);
+		t->cancelled = daimon_timer_start(ctx, 20, 0);
+		daimon_timer_cancel(ctx, t->cancelled);
+	} else if (m->type == DAIMON_MSG_TIMER) {
+		if (m->ref == t->periodic && atomic_fetch_add(&t->ticks, 1) == 9)
+			daimon_timer_cancel(ctx, t->periodic);
+		if (m->ref == t->oneshot)
+			atomic_fetch_add(&t->once, 1);
+		if (m->ref == t->cancelled)
+			atomic_fetch_add(&t->once, 100);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour timer_b = {.name = "timer", .handle = timer_handle};
+
+static void test_actor__timers_fire_repeat_and_cancel(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct tstate t = {0};
+	daimon_spawn_opts o = {.behaviour = &timer_b, .state = &t};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&t.ticks) == 10);
+	usleep(60000);
+	CHECK_INT(atomic_load(&t.ticks), 10); /* cancelled after the tenth */
+	CHECK_INT(atomic_load(&t.once), 1);   /* one-shot once; the cancelled one never */
+	daimon_rt_io_stats io;
+	daimon_rt_io(rt, &io);
+	CHECK_INT(io.timers, 0);
+	daimon_rt_free(rt);
+}
+
+/* ---- cancelling a tree ---- */
+
+struct tree {
+	_Atomic int started, cleaned;
+	int fanout, depth_max;
+	_Atomic int procs;
+	pid_t pids[64];
+	int fds[64];
+	_Atomic int nfds;
+};
+
+struct node {
+	struct tree *t;
+	int depth;
+};
+
+extern const daimon_behaviour node_b;
+
+static int node_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct node *n = state;
+	struct tree *t = n->t;
+	if (m->type != 1)
+		return DAIMON_CONTINUE;
+	atomic_fetch_add(&t->started, 1);
+	daimon_timer_start(ctx, 60000, 60000); /* a timer that would outlive the test */
+	int k = atomic_fetch_add(&t->procs, 1);
+	if (k < 32) { /* some nodes own a child process ... */
+		pid_t pid = fork();
+		if (pid == 0) {
+			execlp("sleep", "sleep", "60", (char *)NULL);
+			_exit(127);
+		}
+		t->pids[k] = pid;
+		daimon_adopt_child(ctx, pid);
+	} else if (k < 64) { /* ... and some an fd */
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			t->fds[k - 32] = p[0];
+			atomic_fetch_add(&t->nfds, 1);
+			close(p[1]);
+			daimon_watch_fd(ctx, p[0], EPOLLIN | EPOLLRDHUP);
+		}
+	}
+	if (n->depth < t->depth_max) {
+		for (int i = 0; i < t->fanout; i++) {
+			struct node *c = daimon_xmalloc(sizeof(*c));
+			c->t = t;
+			c->depth = n->depth + 1;
+			daimon_spawn_opts o = {.behaviour = &node_b, .state = c, .flags = DAIMON_SPAWN_CHILD};
+			daimon_aid id = daimon_spawn(daimon_ctx_rt(ctx), &o);
+			daimon_send(daimon_ctx_rt(ctx), id, 1, NULL, 0);
+		}
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void node_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct node *n = state;
+	atomic_fetch_add(&n->t->cleaned, 1);
+	free(n);
+}
+
+const daimon_behaviour node_b = {.name = "node", .handle = node_handle, .terminate = node_terminate};
+
+static void test_actor__cancelling_a_tree_of_10000_leaves_nothing_behind(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct tree t = {0};
+	t.fanout = 10;
+	t.depth_max = 3; /* 1 + 10 + 100 + 1000 + 10000 = 11111 actors */
+	struct node *root = daimon_xmalloc(sizeof(*root));
+	root->t = &t;
+	root->depth = -1;
+	daimon_spawn_opts o = {.behaviour = &node_b, .state = root};
+	daimon_aid r = daimon_spawn(rt, &o);
+	daimon_send(rt, r, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&t.started) == 11111);
+	CHECK_INT(daimon_rt_count(rt), 11111);
+	daimon_rt_io_stats io;
+	daimon_rt_io(rt, &io);
+	CHECK_INT(io.timers, 11111);
+	CHECK_INT(io.watches, 64);
+	CHECK_INT(daimon_cancel(rt, r, 2000), 0);
+	CHECK_INT(daimon_rt_wait_idle(rt, 5000), 0);
+	CHECK_INT(atomic_load(&t.cleaned), 11111);
+	EVENTUALLY((daimon_rt_io(rt, &io), io.timers == 0 && io.watches == 0));
+	for (int i = 0; i < 32; i++) /* killed and reaped: not even a zombie */
+		CHECK(kill(t.pids[i], 0) < 0 && errno == ESRCH);
+	for (int i = 0; i < atomic_load(&t.nfds); i++)
+		CHECK(fcntl(t.fds[i], F_GETFD) < 0 && errno == EBADF);
+	daimon_rt_free(rt);
+}
+
+/* ---- hibernation ---- */
+
+struct hib {
+	_Atomic int hibernations, wakes, handled;
+};
+
+static int hib_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)m;
+	struct hib *h = state;
+	atomic_fetch_add(&h->handled, 1);
+	daimon_hibernate(ctx);
+	return DAIMON_CONTINUE;
+}
+
+static struct hib hib_store; /* where the "log" keeps what the state would be reloaded from */
+
+static void *hib_drop(daimon_ctx *ctx, void *state)
+{
+	(void)ctx, (void)state;
+	atomic_fetch_add(&hib_store.hibernations, 1);
+	return NULL;
+}
+
+static void *hib_wake(daimon_ctx *ctx, void *state)
+{
+	(void)ctx;
+	if (state) /* woken with state still there would be a bug */
+		abort();
+	atomic_fetch_add(&hib_store.wakes, 1);
+	return &hib_store;
+}
+
+static const daimon_behaviour hib_b = {.name = "hib", .handle = hib_handle, .hibernate = hib_drop, .wake = hib_wake};
+
+static void test_actor__hibernate_drops_state_and_the_next_message_wakes_it(void)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_spawn_opts o = {.behaviour = &hib_b, .state = &hib_store};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&hib_store.hibernations) == 1);
+	CHECK_INT(atomic_load(&hib_store.wakes), 0);
+	daimon_send(rt, a, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&hib_store.handled) == 2);
+	CHECK_INT(atomic_load(&hib_store.wakes), 1);
+	EVENTUALLY(atomic_load(&hib_store.hibernations) == 2);
+	daimon_rt_free(rt);
+}
+
+/* ---- bounded mailbox, registry, introspection ---- */
+
+static int slow_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)state;
+	if (m->type == 7)
+		usleep(200000);
+	daimon_set_op(ctx, "sleeping on purpose");
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour slow_b = {.name = "slow", .handle = slow_handle};
+
+static void test_actor__bounded_mailbox_refuses_when_full(void)
+{
+	daimon_rt *rt = rt_new(1);
+	daimon_spawn_opts o = {.behaviour = &slow_b, .mailbox_bound = 4, .overload = DAIMON_OVERLOAD_REFUSE};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 7, NULL, 0);
+	usleep(20000); /* it is now busy for 200 ms */
+	int ok = 0, busy = 0;
+	for (int i = 0; i < 10; i++) {
+		int rc = daimon_send(rt, a, 1, NULL, 0);
+		ok += rc == 0;
+		busy += rc == DAIMON_EBUSY;
+	}
+	CHECK_INT(ok, 4);
+	CHECK_INT(busy, 6);
+	CHECK_CONTAINS(daimon_error_last(), "is full");
+	daimon_rt_free(rt);
+}
+
+static void test_actor__registry_and_snapshot(void)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_spawn_opts o = {.behaviour = &slow_b};
+	daimon_aid a = daimon_spawn(rt, &o);
+	CHECK_INT(daimon_register(rt, "telegram:42", a), 0);
+	CHECK(daimon_whereis(rt, "telegram:42") == a);
+	daimon_aid b = daimon_spawn(rt, &o);
+	CHECK_INT(daimon_register(rt, "telegram:42", b), DAIMON_EEXISTS);
+	daimon_send(rt, a, 7, NULL, 0);
+	daimon_send(rt, a, 1, NULL, 0);
+	usleep(50000);
+	daimon_actor_info *info;
+	size_t n = daimon_rt_snapshot(rt, &info);
+	CHECK_INT(n, 2);
+	int found = 0;
+	for (size_t i = 0; i < n; i++)
+		if (info[i].id == a) {
+			found = 1;
+			CHECK_STR(info[i].name, "telegram:42");
+			CHECK_STR(info[i].behaviour, "slow");
+			CHECK_INT(info[i].mailbox, 1);
+		}
+	free(info);
+	CHECK(found);
+	daimon_kill(rt, a);
+	EVENTUALLY(daimon_whereis(rt, "telegram:42") == 0);
+	CHECK_INT(daimon_register(rt, "telegram:42", b), 0);
+	daimon_rt_free(rt);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	static const struct test_case cases[] = {
+		TEST_CASE(test_actor__messages_from_one_sender_arrive_in_order),
+		TEST_CASE(test_actor__a_flooding_actor_does_not_starve_others),
+		TEST_CASE(test_actor__a_stale_id_never_reaches_a_new_actor),
+		TEST_CASE(test_actor__a_crash_propagates_over_links_unless_trapped),
+		TEST_CASE(test_actor__monitors_get_down_with_the_reason),
+		TEST_CASE(test_actor__timers_fire_repeat_and_cancel),
+		TEST_CASE(test_actor__cancelling_a_tree_of_10000_leaves_nothing_behind),
+		TEST_CASE(test_actor__hibernate_drops_state_and_the_next_message_wakes_it),
+		TEST_CASE(test_actor__bounded_mailbox_refuses_when_full),
+		TEST_CASE(test_actor__registry_and_snapshot),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

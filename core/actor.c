@@ -1006,12 +1006,12 @@ static daimon_actor *alloc_slot(daimon_rt *rt)
 			for (uint32_t i = 0; i < CHUNK; i++) {
 				chunk[i].index = (index & ~(CHUNK - 1)) + i;
 				chunk[i].rt = rt;
-				mailbox_init(&chunk[i].mb);
 			}
 			atomic_store_explicit(&rt->chunks[index >> CHUNK_BITS], chunk, memory_order_release);
 		}
 		rt->nslots++;
 		a = slot(rt, index);
+		mailbox_init(&a->mb); /* a slot's mailbox lives as long as the runtime */
 	}
 	pthread_mutex_unlock(&rt->slot_mu);
 	return a;

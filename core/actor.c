@@ -1283,6 +1283,25 @@ daimon_aid daimon_whereis(daimon_rt *rt, const char *name)
 	return id;
 }
 
+int daimon_unregister(daimon_rt *rt, const char *name)
+{
+	pthread_mutex_lock(&rt->reg_mu);
+	int rc = DAIMON_ENOTFOUND;
+	for (struct name_entry **p = &rt->names[name_hash(name)]; *p;) {
+		if (!strcmp((*p)->name, name)) {
+			struct name_entry *e = *p;
+			*p = e->next;
+			free(e->name);
+			free(e);
+			rc = 0;
+		} else {
+			p = &(*p)->next;
+		}
+	}
+	pthread_mutex_unlock(&rt->reg_mu);
+	return rc;
+}
+
 static void unregister_all(daimon_rt *rt, daimon_actor *a)
 {
 	daimon_aid self = make_aid(a->index, atomic_load(&a->gen) - 1);

@@ -130,6 +130,7 @@ int daimon_alive(daimon_rt *rt, daimon_aid id);
 /* Registry. */
 int daimon_register(daimon_rt *rt, const char *name, daimon_aid id);
 daimon_aid daimon_whereis(daimon_rt *rt, const char *name);
+int daimon_unregister(daimon_rt *rt, const char *name);
 
 /* Inside a handler. */
 daimon_rt *daimon_ctx_rt(daimon_ctx *ctx);

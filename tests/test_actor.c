@@ -13,6 +13,7 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
+#include "core/supervisor.h"
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "tests/test.h"
@@ -319,7 +320,6 @@ static int node_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	struct tree *t = n->t;
 	if (m->type != 1)
 		return DAIMON_CONTINUE;
-	atomic_fetch_add(&t->started, 1);
 	daimon_timer_start(ctx, 60000, 60000); /* a timer that would outlive the test */
 	int k = atomic_fetch_add(&t->procs, 1);
 	if (k < 32) { /* some nodes own a child process ... */
@@ -349,6 +349,7 @@ static int node_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			daimon_send(daimon_ctx_rt(ctx), id, 1, NULL, 0);
 		}
 	}
+	atomic_fetch_add(&t->started, 1); /* last: everything above is in place */
 	return DAIMON_CONTINUE;
 }
 
@@ -504,6 +505,152 @@ static void test_actor__registry_and_snapshot(void)
 	daimon_rt_free(rt);
 }
 
+/* ---- supervision ---- */
+
+static _Atomic int starts[3];
+
+struct worker {
+	int index;
+};
+
+static void *worker_state(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	atomic_fetch_add(&starts[i], 1);
+	struct worker *w = daimon_xmalloc(sizeof(*w));
+	w->index = i;
+	return w;
+}
+
+static int worker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)state;
+	if (m->type == 98)
+		return DAIMON_EXIT_CRASHED;
+	if (m->type == 99)
+		return DAIMON_EXIT_NORMAL;
+	return DAIMON_CONTINUE;
+}
+
+static void worker_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	free(state);
+}
+
+static const daimon_behaviour worker_b = {.name = "worker", .handle = worker_handle, .terminate = worker_terminate};
+static const char *const worker_names[3] = {"w0", "w1", "w2"};
+
+static daimon_aid start_sup(daimon_rt *rt, enum daimon_strategy strategy, enum daimon_restart restart, int max)
+{
+	static daimon_child_spec specs[3];
+	for (int i = 0; i < 3; i++) {
+		atomic_store(&starts[i], 0);
+		specs[i] = (daimon_child_spec){worker_names[i], &worker_b, worker_state, (void *)(intptr_t)i, restart};
+	}
+	daimon_sup_spec spec = {strategy, max, 10000, specs, 3};
+	return daimon_supervisor_start(rt, &spec, 0);
+}
+
+/* Crashes child `i` and waits until its replacement (if any) is named. */
+static int crash_child(daimon_rt *rt, int i, int msg)
+{
+	daimon_aid old = daimon_whereis(rt, worker_names[i]);
+	if (!old)
+		return -1;
+	daimon_send(rt, old, msg, NULL, 0);
+	uint64_t t0 = daimon_mono_ns();
+	while (daimon_mono_ns() - t0 < 2000000000ull) {
+		daimon_aid now = daimon_whereis(rt, worker_names[i]);
+		if (now != old && !daimon_alive(rt, old))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void test_supervisor__one_for_one_restarts_only_the_crashed_child(void)
+{
+	daimon_rt *rt = rt_new(2);
+	start_sup(rt, DAIMON_ONE_FOR_ONE, DAIMON_PERMANENT, 5);
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	CHECK_INT(crash_child(rt, 1, 98), 0);
+	EVENTUALLY(daimon_whereis(rt, "w1") != 0);
+	CHECK_INT(atomic_load(&starts[0]), 1);
+	CHECK_INT(atomic_load(&starts[1]), 2);
+	CHECK_INT(atomic_load(&starts[2]), 1);
+	CHECK_INT(daimon_rt_count(rt), 4);
+	daimon_rt_free(rt);
+}
+
+static void test_supervisor__one_for_all_restarts_every_child(void)
+{
+	daimon_rt *rt = rt_new(2);
+	start_sup(rt, DAIMON_ONE_FOR_ALL, DAIMON_PERMANENT, 5);
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	CHECK_INT(crash_child(rt, 1, 98), 0);
+	EVENTUALLY(atomic_load(&starts[0]) == 2 && atomic_load(&starts[2]) == 2);
+	CHECK_INT(atomic_load(&starts[1]), 2);
+	EVENTUALLY(daimon_rt_count(rt) == 4);
+	daimon_rt_free(rt);
+}
+
+static void test_supervisor__rest_for_one_restarts_it_and_those_after(void)
+{
+	daimon_rt *rt = rt_new(2);
+	start_sup(rt, DAIMON_REST_FOR_ONE, DAIMON_PERMANENT, 5);
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	CHECK_INT(crash_child(rt, 1, 98), 0);
+	EVENTUALLY(atomic_load(&starts[2]) == 2);
+	CHECK_INT(atomic_load(&starts[0]), 1);
+	CHECK_INT(atomic_load(&starts[1]), 2);
+	EVENTUALLY(daimon_rt_count(rt) == 4);
+	daimon_rt_free(rt);
+}
+
+static void test_supervisor__transient_and_temporary_children(void)
+{
+	daimon_rt *rt = rt_new(2);
+	start_sup(rt, DAIMON_ONE_FOR_ONE, DAIMON_TRANSIENT, 5);
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	daimon_send(rt, daimon_whereis(rt, "w0"), 99, NULL, 0); /* a normal exit: stays down */
+	EVENTUALLY(daimon_rt_count(rt) == 3);
+	CHECK_INT(crash_child(rt, 1, 98), 0); /* a crash: restarted */
+	CHECK_INT(atomic_load(&starts[0]), 1);
+	CHECK_INT(atomic_load(&starts[1]), 2);
+	daimon_rt_free(rt);
+
+	rt = rt_new(2);
+	start_sup(rt, DAIMON_ONE_FOR_ONE, DAIMON_TEMPORARY, 5);
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	daimon_send(rt, daimon_whereis(rt, "w1"), 98, NULL, 0);
+	EVENTUALLY(daimon_rt_count(rt) == 3);
+	usleep(20000);
+	CHECK_INT(atomic_load(&starts[1]), 1);
+	daimon_rt_free(rt);
+}
+
+static void test_supervisor__too_many_restarts_escalate(void)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_aid sup = start_sup(rt, DAIMON_ONE_FOR_ONE, DAIMON_PERMANENT, 3);
+	struct watcher w = {0};
+	w.target = sup;
+	daimon_spawn_opts wo = {.behaviour = &watcher_b, .state = &w};
+	daimon_aid watcher = daimon_spawn(rt, &wo);
+	daimon_send(rt, watcher, 1, NULL, 0); /* monitors the supervisor */
+	EVENTUALLY(daimon_whereis(rt, "w2") != 0);
+	usleep(10000);
+	for (int k = 0; k < 3; k++)
+		CHECK_INT(crash_child(rt, 0, 98), 0);
+	CHECK_INT(atomic_load(&starts[0]), 4);
+	daimon_send(rt, daimon_whereis(rt, "w0"), 98, NULL, 0); /* the fourth in 10 s: too many */
+	EVENTUALLY(atomic_load(&w.downs) == 1);
+	CHECK_INT(atomic_load(&w.reason), DAIMON_EXIT_SHUTDOWN);
+	EVENTUALLY(daimon_rt_count(rt) == 1); /* only the watcher: the children went with it */
+	daimon_rt_free(rt);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -518,6 +665,11 @@ int main(int argc, char **argv)
 		TEST_CASE(test_actor__hibernate_drops_state_and_the_next_message_wakes_it),
 		TEST_CASE(test_actor__bounded_mailbox_refuses_when_full),
 		TEST_CASE(test_actor__registry_and_snapshot),
+		TEST_CASE(test_supervisor__one_for_one_restarts_only_the_crashed_child),
+		TEST_CASE(test_supervisor__one_for_all_restarts_every_child),
+		TEST_CASE(test_supervisor__rest_for_one_restarts_it_and_those_after),
+		TEST_CASE(test_supervisor__transient_and_temporary_children),
+		TEST_CASE(test_supervisor__too_many_restarts_escalate),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,9 +82,14 @@ static struct msg *msg_new(int type, const void *data, size_t len)
 	return m;
 }
 
-static void mailbox_init(struct mailbox *q)
+/* The stub that starts every mailbox is not a message the mailbox may
+ * free: stubs are allocated a chunk at a time, next to their actors. */
+#define MSG_STUB INT32_MIN
+
+static void mailbox_init(struct mailbox *q, struct msg *stub)
 {
-	struct msg *stub = msg_new(0, NULL, 0);
+	atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
+	stub->type = MSG_STUB;
 	q->tail = stub;
 	atomic_store_explicit(&q->head, (uintptr_t)stub | 1, memory_order_relaxed);
 }
@@ -107,7 +113,8 @@ static struct msg *mailbox_pop(struct mailbox *q)
 	if (!next)
 		return NULL;
 	q->tail = next;
-	free(tail);
+	if (tail->type != MSG_STUB)
+		free(tail);
 	return next;
 }
 
@@ -182,7 +189,9 @@ struct daimon_ctx {
 struct sched {
 	pthread_t thread;
 	pthread_mutex_t mu;
-	daimon_actor *head, *tail;
+	daimon_actor *head, *tail; /* the shared run queue (others may steal) */
+	daimon_actor *runnext;     /* this thread's own: made runnable by its last turn */
+	int runnext_streak;        /* turns in a row taken from runnext */
 	daimon_rt *rt;
 	int index;
 };
@@ -223,6 +232,7 @@ struct daimon_rt {
 	/* actor slots */
 	pthread_mutex_t slot_mu;
 	_Atomic(daimon_actor *) chunks[MAX_CHUNKS];
+	unsigned char *stubs[MAX_CHUNKS]; /* each chunk's mailbox stubs (under slot_mu) */
 	uint32_t nslots;
 	uint32_t *free_slots;
 	uint32_t nfree, capfree;
@@ -287,11 +297,8 @@ static void wake_one(daimon_rt *rt)
 	}
 }
 
-static void schedule(daimon_rt *rt, daimon_actor *a)
+static void push_queue(struct sched *s, daimon_actor *a)
 {
-	struct sched *s = this_sched && this_sched->rt == rt
-				  ? this_sched
-				  : &rt->scheds[atomic_fetch_add_explicit(&rt->rr, 1, memory_order_relaxed) % rt->nsched];
 	pthread_mutex_lock(&s->mu);
 	a->run_next = NULL;
 	if (s->tail)
@@ -300,6 +307,25 @@ static void schedule(daimon_rt *rt, daimon_actor *a)
 		s->head = a;
 	s->tail = a;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* An actor made runnable by a handler goes to its thread's runnext slot:
+ * no lock, no wake-up, and it runs right after the current turn (a
+ * ping-pong pair stays on one core, as on the BEAM). What it displaces
+ * goes to the shared queue, where an idle thread may steal it. */
+static void schedule(daimon_rt *rt, daimon_actor *a)
+{
+	struct sched *s = this_sched;
+	if (s && s->rt == rt) {
+		daimon_actor *old = s->runnext;
+		s->runnext = a;
+		if (!old)
+			return;
+		a = old;
+	} else {
+		s = &rt->scheds[atomic_fetch_add_explicit(&rt->rr, 1, memory_order_relaxed) % rt->nsched];
+	}
+	push_queue(s, a);
 	wake_one(rt);
 }
 
@@ -319,7 +345,16 @@ static daimon_actor *take(struct sched *s)
 static daimon_actor *find_work(struct sched *s)
 {
 	daimon_rt *rt = s->rt;
-	daimon_actor *a = take(s);
+	daimon_actor *a = s->runnext;
+	if (a) {
+		s->runnext = NULL;
+		/* A pair ping-ponging through runnext must not starve the queue. */
+		if (++s->runnext_streak < 64)
+			return a;
+		push_queue(s, a);
+	}
+	s->runnext_streak = 0;
+	a = take(s);
 	for (int i = 1; !a && i < rt->nsched; i++)
 		a = take(&rt->scheds[(s->index + i) % rt->nsched]);
 	return a;
@@ -392,6 +427,7 @@ enum {
 	SYS_CHILD_GONE,
 	SYS_KILL,
 	SYS_ADOPT, /* a child spawned from outside a handler joins its parent's tree */
+	SYS_INIT,  /* the first message of an actor whose behaviour has init */
 };
 
 /* ---- small sets, owned by one actor ---- */
@@ -650,6 +686,13 @@ static int system_message(daimon_actor *a, struct msg *m)
 	case SYS_KILL:
 		actor_exit(a, DAIMON_EXIT_KILLED);
 		return 0;
+	case SYS_INIT: {
+		daimon_ctx ctx = {a};
+		int rc = a->b->init(&ctx, a->state);
+		if (rc != DAIMON_CONTINUE)
+			actor_exit(a, rc);
+		return 0;
+	}
 	case SYS_ADOPT:
 		idset_add(&a->children, m->from);
 		atomic_store_explicit(&a->nchildren, a->children.n, memory_order_relaxed);
@@ -830,7 +873,8 @@ static void *event_main(void *arg)
 				siginfo_t si = {0};
 				int status = 0;
 				if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
-					status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+					status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+									  : si.si_status & 0x7f;
 					if (w->owner)
 						post_sys(rt, w->owner, DAIMON_MSG_CHILD, (uint64_t)w->pid, status);
 					epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -959,9 +1003,11 @@ void daimon_rt_free(daimon_rt *rt)
 			struct msg *m;
 			while ((m = mailbox_pop(&chunk[i].mb)))
 				;
-			free(chunk[i].mb.tail);
+			if (chunk[i].mb.tail->type != MSG_STUB)
+				free(chunk[i].mb.tail);
 		}
-		free(chunk);
+		munmap(chunk, CHUNK * sizeof(*chunk));
+		free(rt->stubs[c]);
 	}
 	for (size_t i = 0; i < rt->nheap; i++)
 		free(rt->heap[i]); /* their owners are gone: only the heap's reference is left */
@@ -1002,7 +1048,14 @@ static daimon_actor *alloc_slot(daimon_rt *rt)
 			return NULL;
 		}
 		if (!atomic_load_explicit(&rt->chunks[index >> CHUNK_BITS], memory_order_relaxed)) {
-			daimon_actor *chunk = daimon_xcalloc(CHUNK, sizeof(*chunk));
+			/* Prefaulted in one go: cheaper than a page fault per few spawns. */
+			daimon_actor *chunk = mmap(NULL, CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			if (chunk == MAP_FAILED) {
+				pthread_mutex_unlock(&rt->slot_mu);
+				return NULL;
+			}
+			rt->stubs[index >> CHUNK_BITS] = daimon_xcalloc(CHUNK, sizeof(struct msg));
 			for (uint32_t i = 0; i < CHUNK; i++) {
 				chunk[i].index = (index & ~(CHUNK - 1)) + i;
 				chunk[i].rt = rt;
@@ -1011,7 +1064,9 @@ static daimon_actor *alloc_slot(daimon_rt *rt)
 		}
 		rt->nslots++;
 		a = slot(rt, index);
-		mailbox_init(&a->mb); /* a slot's mailbox lives as long as the runtime */
+		/* A slot's mailbox lives as long as the runtime. */
+		mailbox_init(&a->mb, (struct msg *)(rt->stubs[index >> CHUNK_BITS] +
+						    (index & (CHUNK - 1)) * sizeof(struct msg)));
 	}
 	pthread_mutex_unlock(&rt->slot_mu);
 	return a;
@@ -1061,6 +1116,8 @@ daimon_aid daimon_spawn(daimon_rt *rt, const daimon_spawn_opts *o)
 	atomic_fetch_add_explicit(&rt->live, 1, memory_order_acq_rel);
 	atomic_store_explicit(&a->live, 1, memory_order_release);
 	daimon_aid id = aid_of(a);
+	if (a->b->init) /* first in the mailbox: nobody else knows the id yet */
+		post_sys(rt, id, SYS_INIT, 0, 0);
 	/* Tell the parent: its side of the link and of the tree. */
 	if (parent && (o->flags & DAIMON_SPAWN_LINK)) {
 		if (this_actor && aid_of(this_actor) == parent)
@@ -1075,8 +1132,7 @@ daimon_aid daimon_spawn(daimon_rt *rt, const daimon_spawn_opts *o)
 		if (this_actor && aid_of(this_actor) == parent) {
 			idset_add(&this_actor->children, id);
 			atomic_store_explicit(&this_actor->nchildren, this_actor->children.n, memory_order_relaxed);
-		}
-		else {
+		} else {
 			struct msg *m = msg_new(SYS_ADOPT, NULL, 0);
 			m->from = id;
 			post(rt, parent, m);
@@ -1106,9 +1162,18 @@ int daimon_kill(daimon_rt *rt, daimon_aid id)
 
 /* ---- inside a handler ---- */
 
-daimon_rt *daimon_ctx_rt(daimon_ctx *ctx) { return ctx->a->rt; }
-daimon_aid daimon_self(daimon_ctx *ctx) { return aid_of(ctx->a); }
-daimon_aid daimon_parent(daimon_ctx *ctx) { return ctx->a->parent; }
+daimon_rt *daimon_ctx_rt(daimon_ctx *ctx)
+{
+	return ctx->a->rt;
+}
+daimon_aid daimon_self(daimon_ctx *ctx)
+{
+	return aid_of(ctx->a);
+}
+daimon_aid daimon_parent(daimon_ctx *ctx)
+{
+	return ctx->a->parent;
+}
 
 void daimon_set_op(daimon_ctx *ctx, const char *op)
 {
@@ -1355,7 +1420,8 @@ size_t daimon_rt_snapshot(daimon_rt *rt, daimon_actor_info **out)
 			const char *label = atomic_load_explicit(&a->label, memory_order_acquire);
 			copy_label(r->op, sizeof(r->op), op);
 			copy_label(r->state, sizeof(r->state), label ? label : "alive");
-			r->op_age_ms = op ? (now - atomic_load_explicit(&a->op_since, memory_order_relaxed)) / 1000000 : 0;
+			r->op_age_ms =
+				op ? (now - atomic_load_explicit(&a->op_since, memory_order_relaxed)) / 1000000 : 0;
 			r->mailbox = atomic_load_explicit(&a->queued, memory_order_relaxed);
 			r->handled = atomic_load_explicit(&a->handled, memory_order_relaxed);
 			r->mem = sizeof(*a) + atomic_load_explicit(&a->mem, memory_order_relaxed) +

@@ -56,11 +56,11 @@ enum {
 
 typedef struct {
 	int type;
-	daimon_aid from;   /* sender (0 from outside the runtime) */
-	uint64_t ref;      /* system messages: timer, watch, monitor ref or pid */
-	int64_t arg;       /* system messages: exit reason, fd events, wait status */
+	daimon_aid from; /* sender (0 from outside the runtime) */
+	uint64_t ref;    /* system messages: timer, watch, monitor ref or pid */
+	int64_t arg;     /* system messages: exit reason, fd events, wait status */
 	size_t len;
-	const void *data;  /* len bytes, owned by the runtime until the handler returns */
+	const void *data; /* len bytes, owned by the runtime until the handler returns */
 } daimon_msg;
 
 /* What a handler returns: keep running, or exit with a reason. */
@@ -71,6 +71,9 @@ typedef struct daimon_ctx daimon_ctx; /* the running actor, inside a handler */
 
 typedef struct {
 	const char *name; /* behaviour name, for introspection */
+	/* Called once in the actor's first turn, before any message (may be
+	 * NULL): returns DAIMON_CONTINUE or an exit reason. */
+	int (*init)(daimon_ctx *ctx, void *state);
 	/* Called with each message; returns DAIMON_CONTINUE or an exit reason. */
 	int (*handle)(daimon_ctx *ctx, void *state, const daimon_msg *msg);
 	/* Called once when the actor exits, for any reason (may be NULL). */
@@ -86,9 +89,9 @@ typedef struct {
 } daimon_behaviour;
 
 enum {
-	DAIMON_SPAWN_LINK = 1 << 0,       /* link to the spawning actor */
-	DAIMON_SPAWN_CHILD = 1 << 1,      /* part of the spawner's subtree (cancelled with it) */
-	DAIMON_SPAWN_TRAP_EXIT = 1 << 2,  /* receive exit signals as messages */
+	DAIMON_SPAWN_LINK = 1 << 0,      /* link to the spawning actor */
+	DAIMON_SPAWN_CHILD = 1 << 1,     /* part of the spawner's subtree (cancelled with it) */
+	DAIMON_SPAWN_TRAP_EXIT = 1 << 2, /* receive exit signals as messages */
 };
 
 enum daimon_overload {
@@ -100,9 +103,9 @@ typedef struct {
 	const daimon_behaviour *behaviour;
 	void *state;
 	int flags;
-	size_t mailbox_bound;       /* 0: unbounded */
+	size_t mailbox_bound; /* 0: unbounded */
 	enum daimon_overload overload;
-	daimon_aid parent;          /* with DAIMON_SPAWN_LINK/CHILD outside a handler */
+	daimon_aid parent; /* with DAIMON_SPAWN_LINK/CHILD outside a handler */
 } daimon_spawn_opts;
 
 typedef struct {
@@ -163,14 +166,14 @@ int daimon_adopt_child(daimon_ctx *ctx, pid_t pid);
 /* Introspection: one row per live actor. */
 typedef struct {
 	daimon_aid id, parent;
-	char name[64];      /* registered name, or "" */
+	char name[64]; /* registered name, or "" */
 	char behaviour[32];
-	char state[32];     /* label set by the behaviour, or running/idle/hibernated */
-	char op[48];        /* current operation, or "" */
-	int64_t op_age_ms;  /* how long the current operation has run */
-	size_t mailbox;     /* messages waiting */
-	uint64_t handled;   /* messages handled */
-	size_t mem;         /* bytes: the actor, its queued messages, its state as reported */
+	char state[32];    /* label set by the behaviour, or running/idle/hibernated */
+	char op[48];       /* current operation, or "" */
+	int64_t op_age_ms; /* how long the current operation has run */
+	size_t mailbox;    /* messages waiting */
+	uint64_t handled;  /* messages handled */
+	size_t mem;        /* bytes: the actor, its queued messages, its state as reported */
 	size_t children;
 	size_t timers, fds, procs;
 } daimon_actor_info;

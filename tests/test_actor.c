@@ -13,18 +13,18 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
-#include "core/supervisor.h"
 #include "core/error.h"
+#include "core/supervisor.h"
 #include "core/timefmt.h"
 #include "tests/test.h"
 
 /* Waits until `cond` holds, up to 5 s. */
-#define EVENTUALLY(cond)                                                    \
-	do {                                                                \
-		uint64_t t0_ = daimon_mono_ns();                            \
-		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull)   \
-			usleep(1000);                                       \
-		CHECK(cond);                                                \
+#define EVENTUALLY(cond)                                                  \
+	do {                                                              \
+		uint64_t t0_ = daimon_mono_ns();                          \
+		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull) \
+			usleep(1000);                                     \
+		CHECK(cond);                                              \
 	} while (0)
 
 static daimon_rt *rt_new(int threads)
@@ -218,7 +218,7 @@ static void link_case(int trap, int link, struct watcher *w, struct counter *c)
 	daimon_spawn_opts wo = {.behaviour = &watcher_b, .state = w};
 	daimon_aid watcher = daimon_spawn(rt, &wo);
 	daimon_send(rt, watcher, 1, NULL, 0);
-	usleep(20000); /* the link/monitor is set up */
+	usleep(20000);                        /* the link/monitor is set up */
 	daimon_send(rt, target, 98, NULL, 0); /* crashes */
 	daimon_rt_wait_idle(rt, 300);
 	daimon_rt_free(rt);

@@ -16,7 +16,8 @@
 #include "core/home.h"
 
 static const struct daimon_cmd *const commands[] = {
-	&daimon_cmd_init, &daimon_cmd_search, &daimon_cmd_sessions, &daimon_cmd_index, &daimon_cmd_import, NULL,
+	&daimon_cmd_init, &daimon_cmd_search, &daimon_cmd_sessions, &daimon_cmd_index, &daimon_cmd_import,
+	&daimon_cmd_debug, NULL,
 };
 
 int cli_error(const char *fmt, ...)

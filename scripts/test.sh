@@ -11,3 +11,8 @@ cmake --build build-asan -j"$(nproc)" >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
+
+# The actor runtime is concurrent code: its tests also run under TSan.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target test_actor test_index test_import >/dev/null
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|index|import)$'

@@ -25,7 +25,7 @@ expect() {
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
-for c in init search sessions index import; do
+for c in init search sessions index import debug; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help
@@ -90,6 +90,11 @@ printf 'not json\n' >> "$DAIMON_HOME/sessions/copy-1.jsonl"
 printf '{"seq":99,"ts":"2026-01-01T00:00:00Z","type":"message","role":"user","content":"x"}\n' >> "$DAIMON_HOME/sessions/copy-1.jsonl"
 expect index_update_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" index update
 expect show_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" sessions show copy-1
+
+expect debug_runtime 0 'supervisor:root +supervisor +supervising' -- "$DAIMON" debug runtime
+expect debug_runtime_json 0 '"name":"session:cli:default","behaviour":"demo","state":"working","op":"pretending to call a model","op_age_ms":[0-9]+' -- \
+  "$DAIMON" debug runtime --json
+expect debug_unknown 2 "what should I debug" -- "$DAIMON" debug
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -57,8 +57,8 @@ static const daimon_behaviour demo_b = {
 
 static void print_table(const daimon_actor_info *v, size_t n)
 {
-	printf("%-18s %-18s %-12s %-11s %5s %8s %7s %4s %-30s\n", "ID", "NAME", "BEHAVIOUR", "STATE", "MBOX",
-	       "HANDLED", "MEM", "KIDS", "OPERATION");
+	printf("%-18s %-18s %-12s %-11s %5s %8s %7s %4s %-30s\n", "ID", "NAME", "BEHAVIOUR", "STATE", "MBOX", "HANDLED",
+	       "MEM", "KIDS", "OPERATION");
 	for (size_t i = 0; i < n; i++) {
 		char op[64] = "";
 		if (v[i].op[0])
@@ -82,7 +82,8 @@ static void print_json(const daimon_actor_info *v, size_t n)
 		daimon_json_quote(&b, v[i].state);
 		daimon_buf_adds(&b, ",\"op\":");
 		daimon_json_quote(&b, v[i].op);
-		daimon_buf_addf(&b, ",\"op_age_ms\":%lld,\"mailbox\":%zu,\"handled\":%llu,\"mem\":%zu,\"children\":%zu}\n",
+		daimon_buf_addf(&b,
+				",\"op_age_ms\":%lld,\"mailbox\":%zu,\"handled\":%llu,\"mem\":%zu,\"children\":%zu}\n",
 				(long long)v[i].op_age_ms, v[i].mailbox, (unsigned long long)v[i].handled, v[i].mem,
 				v[i].children);
 		fwrite(b.ptr, 1, b.len, stdout);

@@ -210,6 +210,7 @@ struct watch {
 	int fd;
 	uint32_t events;  /* what the owner waits for (armed one-shot) */
 	pid_t pid;        /* a child process: fd is its pidfd */
+	int borrowed;     /* the fd is not the runtime's to close */
 	daimon_aid owner; /* 0: a child to reap silently (its owner has gone) */
 	int closed;
 	struct watch *next_dead;
@@ -546,7 +547,8 @@ static void close_watch(daimon_rt *rt, struct watch *w)
 		return;
 	}
 	epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	close(w->fd);
+	if (!w->borrowed)
+		close(w->fd);
 	w->closed = 1;
 	w->next_dead = rt->graveyard; /* freed by the event thread, after its batch */
 	rt->graveyard = w;
@@ -1282,6 +1284,31 @@ uint64_t daimon_watch_fd(daimon_ctx *ctx, int fd, uint32_t events)
 {
 	struct watch *w = watch_add(ctx->a, fd, events, 0);
 	return w ? w->id : 0;
+}
+
+uint64_t daimon_watch_fd_borrowed(daimon_ctx *ctx, int fd, uint32_t events)
+{
+	struct watch *w = watch_add(ctx->a, fd, events, 0);
+	if (!w)
+		return 0;
+	w->borrowed = 1; /* only its owner reads it: set before any close */
+	return w->id;
+}
+
+int daimon_watch_fd_modify(daimon_ctx *ctx, uint64_t watch, uint32_t events)
+{
+	daimon_actor *a = ctx->a;
+	for (uint32_t i = 0; i < a->nwatches; i++) {
+		struct watch *w = a->watches[i];
+		if (w->id != watch || w->pid)
+			continue;
+		w->events = events;
+		struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = w};
+		return epoll_ctl(a->rt->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0
+			       ? daimon_error_errno("cannot watch fd %d", w->fd)
+			       : 0;
+	}
+	return DAIMON_ENOTFOUND;
 }
 
 int daimon_unwatch_fd(daimon_ctx *ctx, uint64_t watch)

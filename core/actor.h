@@ -159,6 +159,11 @@ int daimon_timer_cancel(daimon_ctx *ctx, uint64_t timer);
  * fd becomes the actor's: closed when it exits. */
 uint64_t daimon_watch_fd(daimon_ctx *ctx, int fd, uint32_t events);
 int daimon_unwatch_fd(daimon_ctx *ctx, uint64_t watch); /* closes the fd */
+/* The same for an fd that stays its owner's (a library's socket, such as
+ * libcurl's): never closed by the runtime. */
+uint64_t daimon_watch_fd_borrowed(daimon_ctx *ctx, int fd, uint32_t events);
+/* Changes what a watch waits for. */
+int daimon_watch_fd_modify(daimon_ctx *ctx, uint64_t watch, uint32_t events);
 /* Child processes: DAIMON_MSG_CHILD (ref = pid, arg = wait status) on exit.
  * The child becomes the actor's: killed (SIGKILL) and reaped when it exits. */
 int daimon_adopt_child(daimon_ctx *ctx, pid_t pid);

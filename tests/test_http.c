@@ -1,0 +1,264 @@
+/*
+ * test_http.c — libcurl's multi interface on the runtime's event thread:
+ * a response, many transfers at once, a streamed body, a refused
+ * connection, and a requester that exits mid-transfer (the transfer is
+ * aborted: the server sees the connection closed). The server is a small
+ * one of the test's own on 127.0.0.1.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/timefmt.h"
+#include "tests/test.h"
+
+#define EVENTUALLY(cond)                                                  \
+	do {                                                              \
+		uint64_t t0_ = daimon_mono_ns();                          \
+		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull) \
+			usleep(1000);                                     \
+		CHECK(cond);                                              \
+	} while (0)
+
+struct server {
+	int lfd, port;
+	pthread_t thread;
+	_Atomic int stop, served, closed_early;
+};
+
+static void respond(int fd, const char *path, struct server *s)
+{
+	char buf[256];
+	if (!strcmp(path, "/hello")) {
+		const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+		(void)!write(fd, r, strlen(r));
+	} else if (!strcmp(path, "/chunks")) {
+		const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+		(void)!write(fd, h, strlen(h));
+		for (int i = 0; i < 3; i++) {
+			int n = snprintf(buf, sizeof(buf), "6\r\npart-%d\r\n", i);
+			(void)!write(fd, buf, (size_t)n);
+			usleep(50000);
+		}
+		(void)!write(fd, "0\r\n\r\n", 5);
+	} else if (!strcmp(path, "/slow")) {
+		/* Answers in 5 s, unless the client goes away first. */
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 5000) > 0 && recv(fd, buf, sizeof(buf), 0) <= 0)
+			atomic_store(&s->closed_early, 1);
+	} else {
+		const char *r = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		(void)!write(fd, r, strlen(r));
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct server *s = arg;
+	while (!atomic_load(&s->stop)) {
+		struct pollfd p = {s->lfd, POLLIN, 0};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int fd = accept(s->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		char req[4096];
+		size_t len = 0;
+		while (len < sizeof(req) - 1 && !memmem(req, len, "\r\n\r\n", 4)) {
+			ssize_t n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+		req[len] = '\0';
+		char path[128] = "";
+		sscanf(req, "%*s %127s", path);
+		respond(fd, path, s);
+		atomic_fetch_add(&s->served, 1);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void server_start(struct server *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->lfd, 64) < 0 ||
+	    getsockname(s->lfd, (struct sockaddr *)&a, &al) < 0)
+		abort();
+	s->port = ntohs(a.sin_port);
+	pthread_create(&s->thread, NULL, serve, s);
+}
+
+static void server_stop(struct server *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->thread, NULL);
+	close(s->lfd);
+}
+
+struct requester {
+	daimon_aid http;
+	char url[128];
+	int stream;
+	_Atomic int done;
+	int code;
+	long status;
+	char body[256];
+	char streamed[256];
+	_Atomic int chunks;
+};
+
+static int req_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct requester *r = state;
+	if (m->type == 1) {
+		daimon_http_req q = {.url = r->url, .stream = r->stream, .connect_timeout_ms = 2000};
+		if (!daimon_http_request(ctx, r->http, &q))
+			return DAIMON_EXIT_CRASHED;
+	} else if (m->type == DAIMON_MSG_HTTP_CHUNK) {
+		const daimon_http_chunk *c = m->data;
+		strncat(r->streamed, c->data, c->len < 64 ? c->len : 64);
+		atomic_fetch_add(&r->chunks, 1);
+	} else if (m->type == DAIMON_MSG_HTTP_DONE) {
+		const daimon_http_result *res = m->data;
+		r->code = res->curl_code;
+		r->status = res->status;
+		snprintf(r->body, sizeof(r->body), "%.*s", (int)res->body_len, res->body);
+		atomic_store(&r->done, 1);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour req_b = {.name = "requester", .handle = req_handle};
+
+static daimon_aid ask(daimon_rt *rt, struct requester *r, daimon_aid http, int port, const char *path, int stream)
+{
+	memset(r, 0, sizeof(*r));
+	r->http = http;
+	r->stream = stream;
+	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d%s", port, path);
+	daimon_spawn_opts o = {.behaviour = &req_b, .state = r};
+	daimon_aid id = daimon_spawn(rt, &o);
+	daimon_send(rt, id, 1, NULL, 0);
+	return id;
+}
+
+static void test_http__a_response_arrives_as_a_message(void)
+{
+	struct server s;
+	server_start(&s);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	struct requester r;
+	ask(rt, &r, http, s.port, "/hello", 0);
+	EVENTUALLY(atomic_load(&r.done));
+	CHECK_INT(r.code, 0);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, "hello");
+	daimon_rt_free(rt);
+	server_stop(&s);
+}
+
+static void test_http__many_transfers_at_once(void)
+{
+	struct server s;
+	server_start(&s);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	static struct requester r[20];
+	for (int i = 0; i < 20; i++)
+		ask(rt, &r[i], http, s.port, i % 2 ? "/hello" : "/nope", 0);
+	for (int i = 0; i < 20; i++) {
+		EVENTUALLY(atomic_load(&r[i].done));
+		CHECK_INT(r[i].status, i % 2 ? 200 : 404);
+	}
+	daimon_rt_free(rt);
+	server_stop(&s);
+}
+
+static void test_http__a_streamed_body_arrives_in_chunks(void)
+{
+	struct server s;
+	server_start(&s);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	struct requester r;
+	ask(rt, &r, http, s.port, "/chunks", 1);
+	EVENTUALLY(atomic_load(&r.done));
+	CHECK_INT(r.code, 0);
+	CHECK_STR(r.streamed, "part-0part-1part-2");
+	CHECK(atomic_load(&r.chunks) >= 2); /* as they came, 50 ms apart */
+	CHECK_STR(r.body, "");
+	daimon_rt_free(rt);
+	server_stop(&s);
+}
+
+static void test_http__a_refused_connection_is_an_error_result(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	close(fd); /* nobody listens there now */
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	struct requester r;
+	ask(rt, &r, http, ntohs(a.sin_port), "/", 0);
+	EVENTUALLY(atomic_load(&r.done));
+	CHECK_INT(r.code, 7); /* CURLE_COULDNT_CONNECT */
+	CHECK(r.status == 0);
+	daimon_rt_free(rt);
+}
+
+static void test_http__a_requester_that_exits_aborts_its_transfer(void)
+{
+	struct server s;
+	server_start(&s);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	struct requester r;
+	daimon_aid who = ask(rt, &r, http, s.port, "/slow", 0);
+	usleep(200000); /* the request is at the server */
+	daimon_kill(rt, who);
+	uint64_t t0 = daimon_mono_ns();
+	EVENTUALLY(atomic_load(&s.closed_early));
+	CHECK(daimon_mono_ns() - t0 < 2000000000ull); /* long before the 5 s answer */
+	daimon_actor_info *v;
+	size_t n = daimon_rt_snapshot(rt, &v);
+	CHECK_INT(n, 1); /* only the http actor */
+	free(v);
+	daimon_rt_free(rt);
+	server_stop(&s);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	static const struct test_case cases[] = {
+		TEST_CASE(test_http__a_response_arrives_as_a_message),
+		TEST_CASE(test_http__many_transfers_at_once),
+		TEST_CASE(test_http__a_streamed_body_arrives_in_chunks),
+		TEST_CASE(test_http__a_refused_connection_is_an_error_result),
+		TEST_CASE(test_http__a_requester_that_exits_aborts_its_transfer),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

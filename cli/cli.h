@@ -33,6 +33,10 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(void);
 /* Prints "usage: daimon <usage>" plus help to stdout (for --help). */
 int cli_help(const struct daimon_cmd *cmd);
+/* Parses the options of a command whose only ones are --help and --json:
+ * returns -1 to go on (optind at the first argument), or the exit status
+ * to return (help shown, or bad usage). */
+int cli_options_json(const struct daimon_cmd *cmd, int argc, char **argv, int *json);
 /* Reports bad usage on stderr and returns 2. */
 int cli_usage_error(const struct daimon_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the store (and index if `ix` is given) of $DAIMON_HOME. With

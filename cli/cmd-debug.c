@@ -93,15 +93,9 @@ static void print_json(const daimon_actor_info *v, size_t n)
 
 static int exec_debug(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0}};
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(cmd);
-		if (c != 'j')
-			return cli_usage_error(cmd, "unknown option");
-		json = 1;
-	}
+	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
+	if (rc >= 0)
+		return rc;
 	if (optind >= argc || strcmp(argv[optind], "runtime"))
 		return cli_usage_error(cmd, "what should I debug? (runtime)");
 	daimon_rt *rt;

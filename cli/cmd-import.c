@@ -27,15 +27,9 @@ static void on_progress(void *payload, const char *path, const daimon_import_sta
 
 static int exec_import(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0}};
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(cmd);
-		if (c != 'j')
-			return cli_usage_error(cmd, "unknown option");
-		json = 1;
-	}
+	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
+	if (rc >= 0)
+		return rc;
 	if (optind + 2 > argc)
 		return cli_usage_error(cmd, "give a format and at least one file or directory");
 	const char *format = argv[optind];
@@ -46,8 +40,8 @@ static int exec_import(const struct daimon_cmd *cmd, int argc, char **argv)
 	size_t total = 0;
 	daimon_import_hooks hooks = {on_warn, on_progress, &total};
 	daimon_import_stats s;
-	int rc = daimon_import_paths(&st, ix, format, (const char *const *)argv + optind + 1,
-				     (size_t)(argc - optind - 1), &hooks, &s);
+	rc = daimon_import_paths(&st, ix, format, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
+				 &hooks, &s);
 	cli_progress_end();
 	if (rc < 0) {
 		rc = cli_fail();

@@ -63,15 +63,9 @@ static int index_status(daimon_index *ix, int json)
 
 static int exec_index(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0}};
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(cmd);
-		if (c != 'j')
-			return cli_usage_error(cmd, "unknown option");
-		json = 1;
-	}
+	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
+	if (rc >= 0)
+		return rc;
 	const char *sub = optind < argc ? argv[optind] : "status";
 	if (strcmp(sub, "status") && strcmp(sub, "update") && strcmp(sub, "rebuild"))
 		return cli_usage_error(cmd, "unknown subcommand '%s'", sub);
@@ -81,7 +75,7 @@ static int exec_index(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_index *ix;
 	if (cli_open(&st, &ix, 0) < 0)
 		return cli_fail();
-	int rc = 0;
+	rc = 0;
 	if (!strcmp(sub, "status")) {
 		rc = index_status(ix, json);
 	} else {

@@ -203,20 +203,14 @@ static void show_record(const daimon_record *rec, int color)
 
 static int sessions_show(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0}};
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(cmd);
-		if (c != 'j')
-			return cli_usage_error(cmd, "unknown option");
-		json = 1;
-	}
+	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
+	if (rc >= 0)
+		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "which session? give one id");
 	daimon_store st;
 	daimon_index *ix;
-	int rc = cli_open(&st, &ix, 1);
+	rc = cli_open(&st, &ix, 1);
 	if (rc > 0)
 		return cli_error("no session '%s' (no conversations yet)", argv[optind]);
 	if (rc < 0)

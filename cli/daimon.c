@@ -3,6 +3,7 @@
  * command shares (errors, help, opening $DAIMON_HOME).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,13 @@
 #include "core/home.h"
 
 static const struct daimon_cmd *const commands[] = {
-	&daimon_cmd_init, &daimon_cmd_search, &daimon_cmd_sessions, &daimon_cmd_index, &daimon_cmd_import,
-	&daimon_cmd_debug, NULL,
+	&daimon_cmd_init,
+	&daimon_cmd_search,
+	&daimon_cmd_sessions,
+	&daimon_cmd_index,
+	&daimon_cmd_import,
+	&daimon_cmd_debug,
+	NULL,
 };
 
 int cli_error(const char *fmt, ...)
@@ -53,6 +59,20 @@ int cli_usage_error(const struct daimon_cmd *cmd, const char *fmt, ...)
 	fprintf(stderr, " (see 'daimon %s --help')\n", cmd->name);
 	va_end(ap);
 	return 2;
+}
+
+int cli_options_json(const struct daimon_cmd *cmd, int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		if (c != 'j')
+			return cli_usage_error(cmd, "unknown option");
+		*json = 1;
+	}
+	return -1;
 }
 
 int cli_open(daimon_store *st, daimon_index **ix, int must_exist)

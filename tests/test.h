@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern int test_failed;
 
@@ -53,6 +54,23 @@ extern int test_failed;
 			test_failed = 1;                                                                               \
 			return;                                                                                        \
 		}                                                                                                      \
+	} while (0)
+
+/* Waits until `cond` holds (polling every millisecond), at most 5 s;
+ * then CHECKs it. For what other threads make true. */
+#define EVENTUALLY(cond)                                                 \
+	do {                                                             \
+		struct timespec t0_, t1_;                                \
+		clock_gettime(CLOCK_MONOTONIC, &t0_);                    \
+		for (;;) {                                               \
+			if (cond)                                        \
+				break;                                   \
+			clock_gettime(CLOCK_MONOTONIC, &t1_);            \
+			if (t1_.tv_sec - t0_.tv_sec >= 5)                \
+				break;                                   \
+			nanosleep(&(struct timespec){0, 1000000}, NULL); \
+		}                                                        \
+		CHECK(cond);                                             \
 	} while (0)
 
 struct test_case {

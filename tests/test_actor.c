@@ -18,15 +18,6 @@
 #include "core/timefmt.h"
 #include "tests/test.h"
 
-/* Waits until `cond` holds, up to 5 s. */
-#define EVENTUALLY(cond)                                                  \
-	do {                                                              \
-		uint64_t t0_ = daimon_mono_ns();                          \
-		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull) \
-			usleep(1000);                                     \
-		CHECK(cond);                                              \
-	} while (0)
-
 static daimon_rt *rt_new(int threads)
 {
 	daimon_rt_opts o = {threads, 0};

@@ -20,14 +20,6 @@
 #include "core/timefmt.h"
 #include "tests/test.h"
 
-#define EVENTUALLY(cond)                                                  \
-	do {                                                              \
-		uint64_t t0_ = daimon_mono_ns();                          \
-		while (!(cond) && daimon_mono_ns() - t0_ < 5000000000ull) \
-			usleep(1000);                                     \
-		CHECK(cond);                                              \
-	} while (0)
-
 struct server {
 	int lfd, port;
 	pthread_t thread;

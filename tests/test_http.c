@@ -147,57 +147,65 @@ static daimon_aid ask(daimon_rt *rt, struct requester *r, daimon_aid http, int p
 	return id;
 }
 
+/* A server, a runtime and an http actor for one test. */
+struct fixture {
+	struct server s;
+	daimon_rt *rt;
+	daimon_aid http;
+};
+
+static void up(struct fixture *f)
+{
+	server_start(&f->s);
+	daimon_rt_new(&f->rt, NULL);
+	f->http = daimon_http_start(f->rt, 0);
+}
+
+static void down(struct fixture *f)
+{
+	daimon_rt_free(f->rt);
+	server_stop(&f->s);
+}
+
 static void test_http__a_response_arrives_as_a_message(void)
 {
-	struct server s;
-	server_start(&s);
-	daimon_rt *rt;
-	daimon_rt_new(&rt, NULL);
-	daimon_aid http = daimon_http_start(rt, 0);
+	struct fixture f;
+	up(&f);
 	struct requester r;
-	ask(rt, &r, http, s.port, "/hello", 0);
+	ask(f.rt, &r, f.http, f.s.port, "/hello", 0);
 	EVENTUALLY(atomic_load(&r.done));
 	CHECK_INT(r.code, 0);
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "hello");
-	daimon_rt_free(rt);
-	server_stop(&s);
+	down(&f);
 }
 
 static void test_http__many_transfers_at_once(void)
 {
-	struct server s;
-	server_start(&s);
-	daimon_rt *rt;
-	daimon_rt_new(&rt, NULL);
-	daimon_aid http = daimon_http_start(rt, 0);
+	struct fixture f;
+	up(&f);
 	static struct requester r[20];
 	for (int i = 0; i < 20; i++)
-		ask(rt, &r[i], http, s.port, i % 2 ? "/hello" : "/nope", 0);
+		ask(f.rt, &r[i], f.http, f.s.port, i % 2 ? "/hello" : "/nope", 0);
 	for (int i = 0; i < 20; i++) {
 		EVENTUALLY(atomic_load(&r[i].done));
 		CHECK_INT(r[i].status, i % 2 ? 200 : 404);
 	}
-	daimon_rt_free(rt);
-	server_stop(&s);
+	down(&f);
 }
 
 static void test_http__a_streamed_body_arrives_in_chunks(void)
 {
-	struct server s;
-	server_start(&s);
-	daimon_rt *rt;
-	daimon_rt_new(&rt, NULL);
-	daimon_aid http = daimon_http_start(rt, 0);
+	struct fixture f;
+	up(&f);
 	struct requester r;
-	ask(rt, &r, http, s.port, "/chunks", 1);
+	ask(f.rt, &r, f.http, f.s.port, "/chunks", 1);
 	EVENTUALLY(atomic_load(&r.done));
 	CHECK_INT(r.code, 0);
 	CHECK_STR(r.streamed, "part-0part-1part-2");
 	CHECK(atomic_load(&r.chunks) >= 2); /* as they came, 50 ms apart */
 	CHECK_STR(r.body, "");
-	daimon_rt_free(rt);
-	server_stop(&s);
+	down(&f);
 }
 
 static void test_http__a_refused_connection_is_an_error_result(void)
@@ -221,24 +229,20 @@ static void test_http__a_refused_connection_is_an_error_result(void)
 
 static void test_http__a_requester_that_exits_aborts_its_transfer(void)
 {
-	struct server s;
-	server_start(&s);
-	daimon_rt *rt;
-	daimon_rt_new(&rt, NULL);
-	daimon_aid http = daimon_http_start(rt, 0);
+	struct fixture f;
+	up(&f);
 	struct requester r;
-	daimon_aid who = ask(rt, &r, http, s.port, "/slow", 0);
+	daimon_aid who = ask(f.rt, &r, f.http, f.s.port, "/slow", 0);
 	usleep(200000); /* the request is at the server */
-	daimon_kill(rt, who);
+	daimon_kill(f.rt, who);
 	uint64_t t0 = daimon_mono_ns();
-	EVENTUALLY(atomic_load(&s.closed_early));
+	EVENTUALLY(atomic_load(&f.s.closed_early));
 	CHECK(daimon_mono_ns() - t0 < 2000000000ull); /* long before the 5 s answer */
 	daimon_actor_info *v;
-	size_t n = daimon_rt_snapshot(rt, &v);
+	size_t n = daimon_rt_snapshot(f.rt, &v);
 	CHECK_INT(n, 1); /* only the http actor */
 	free(v);
-	daimon_rt_free(rt);
-	server_stop(&s);
+	down(&f);
 }
 
 int main(int argc, char **argv)

@@ -496,6 +496,82 @@ static void test_actor__registry_and_snapshot(void)
 	daimon_rt_free(rt);
 }
 
+static void test_actor__bounded_mailbox_can_slow_the_sender_instead(void)
+{
+	daimon_rt *rt = rt_new(1);
+	daimon_spawn_opts o = {.behaviour = &slow_b, .mailbox_bound = 2, .overload = DAIMON_OVERLOAD_SLOW};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 7, NULL, 0); /* busy for 200 ms */
+	usleep(20000);
+	uint64_t t0 = daimon_mono_ns();
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(daimon_send(rt, a, 1, NULL, 0), 0); /* none refused ... */
+	CHECK(daimon_mono_ns() - t0 > 100000000ull);          /* ... the sender waited for room */
+	daimon_rt_free(rt);
+}
+
+/* An actor that ignores cancellation is stopped at the deadline. */
+static _Atomic int stubborn_asked;
+
+static int stubborn_cancel(daimon_ctx *ctx, void *state)
+{
+	(void)ctx, (void)state;
+	atomic_fetch_add(&stubborn_asked, 1);
+	return DAIMON_CONTINUE; /* "I'll finish on my own" — and never does */
+}
+
+static const daimon_behaviour stubborn_b = {
+	.name = "stubborn", .handle = count_handle, .terminate = count_terminate, .on_cancel = stubborn_cancel};
+
+static void test_actor__cancel_deadline_stops_an_actor_that_does_not_finish(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct counter c = {0};
+	daimon_spawn_opts o = {.behaviour = &stubborn_b, .state = &c};
+	daimon_aid a = daimon_spawn(rt, &o);
+	uint64_t t0 = daimon_mono_ns();
+	CHECK_INT(daimon_cancel(rt, a, 100), 0);
+	EVENTUALLY(atomic_load(&c.terminated) == 1);
+	uint64_t took = daimon_mono_ns() - t0;
+	CHECK_INT(atomic_load(&stubborn_asked), 1);
+	CHECK_INT(atomic_load(&c.last_reason), DAIMON_EXIT_CANCELLED);
+	CHECK(took >= 90000000ull && took < 1000000000ull); /* at the deadline, not before */
+	daimon_rt_free(rt);
+}
+
+/* A child process's exit arrives as a message, with its status. */
+static _Atomic int child_status = -1;
+
+static int parent_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)state;
+	if (m->type == 1) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(3);
+		daimon_adopt_child(ctx, pid);
+	} else if (m->type == DAIMON_MSG_CHILD) {
+		atomic_store(&child_status, (int)m->arg);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour parent_b = {.name = "parent", .handle = parent_handle};
+
+static void test_actor__a_child_process_exit_is_a_message(void)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_spawn_opts o = {.behaviour = &parent_b};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&child_status) >= 0);
+	CHECK(WIFEXITED(atomic_load(&child_status)));
+	CHECK_INT(WEXITSTATUS(atomic_load(&child_status)), 3);
+	daimon_rt_io_stats io;
+	EVENTUALLY((daimon_rt_io(rt, &io), io.watches == 0)); /* reaped and forgotten */
+	daimon_rt_free(rt);
+}
+
 /* ---- supervision ---- */
 
 static _Atomic int starts[3];
@@ -656,6 +732,9 @@ int main(int argc, char **argv)
 		TEST_CASE(test_actor__hibernate_drops_state_and_the_next_message_wakes_it),
 		TEST_CASE(test_actor__bounded_mailbox_refuses_when_full),
 		TEST_CASE(test_actor__registry_and_snapshot),
+		TEST_CASE(test_actor__bounded_mailbox_can_slow_the_sender_instead),
+		TEST_CASE(test_actor__cancel_deadline_stops_an_actor_that_does_not_finish),
+		TEST_CASE(test_actor__a_child_process_exit_is_a_message),
 		TEST_CASE(test_supervisor__one_for_one_restarts_only_the_crashed_child),
 		TEST_CASE(test_supervisor__one_for_all_restarts_every_child),
 		TEST_CASE(test_supervisor__rest_for_one_restarts_it_and_those_after),

@@ -535,22 +535,25 @@ static void timer_drop(struct timer *t)
 
 /* ---- fds and child processes ---- */
 
+/* Gives up a watch: a running child is killed (the event thread reaps it
+ * and frees the watch); anything else is closed and handed to the event
+ * thread to free after its current batch, which may still name it. */
 static void close_watch(daimon_rt *rt, struct watch *w)
 {
 	pthread_mutex_lock(&rt->ev_mu);
-	if (w->pid && w->owner) {
-		/* A child whose owner is going: kill it; the event thread reaps it
-		 * when its pidfd says it has exited, then frees the watch. */
-		kill(w->pid, SIGKILL);
+	if (w->pid && !w->closed) {
+		kill(w->pid, SIGKILL); /* not reaped yet, so the pid is still this child's */
 		w->owner = 0;
 		pthread_mutex_unlock(&rt->ev_mu);
 		return;
 	}
-	epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	if (!w->borrowed)
-		close(w->fd);
-	w->closed = 1;
-	w->next_dead = rt->graveyard; /* freed by the event thread, after its batch */
+	if (!w->closed) {
+		epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+		if (!w->borrowed)
+			close(w->fd);
+		w->closed = 1;
+	}
+	w->next_dead = rt->graveyard;
 	rt->graveyard = w;
 	pthread_mutex_unlock(&rt->ev_mu);
 	poke_event_thread(rt);
@@ -736,7 +739,8 @@ static int system_message(daimon_actor *a, struct msg *m)
 		for (uint32_t i = 0; i < a->nwatches; i++) {
 			struct watch *w = a->watches[i];
 			if (w->pid && (uint64_t)w->pid == m->ref) {
-				a->watches[i] = a->watches[--a->nwatches]; /* the event thread reaped and freed it */
+				a->watches[i] = a->watches[--a->nwatches];
+				close_watch(a->rt, w); /* reaped by the event thread: only freeing is left */
 				return 1;
 			}
 		}
@@ -877,13 +881,15 @@ static void *event_main(void *arg)
 				if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
 					status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
 									  : si.si_status & 0x7f;
-					if (w->owner)
-						post_sys(rt, w->owner, DAIMON_MSG_CHILD, (uint64_t)w->pid, status);
 					epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 					close(w->fd);
 					w->closed = 1;
-					w->next_dead = rt->graveyard;
-					rt->graveyard = w;
+					if (w->owner) { /* it frees the watch when it hears (close_watch) */
+						post_sys(rt, w->owner, DAIMON_MSG_CHILD, (uint64_t)w->pid, status);
+					} else {
+						w->next_dead = rt->graveyard;
+						rt->graveyard = w;
+					}
 				}
 			} else if (w->owner) {
 				struct msg *m = msg_new(DAIMON_MSG_FD, NULL, 0);

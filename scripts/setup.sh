@@ -25,6 +25,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The real peers the end-to-end tests talk to (shared/PEERS.md), pinned in
+# tests/peers/package-lock.json.
+if ! command -v npm >/dev/null; then
+  echo "setup: npm is needed for the test peers (Node 20 + npm)" >&2
+  exit 1
+fi
+(cd tests/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 echo "setup: built $(pwd)/build/daimon"

@@ -1,0 +1,466 @@
+/*
+ * llm.c — see llm.h. The SSE decoder keeps a line buffer, so chunks may
+ * split anywhere: inside a line, a UTF-8 character or a JSON string.
+ * Events are dispatched on the blank line that ends them, as the SSE
+ * specification says; "event:" names them (Anthropic), "data:" lines
+ * carry JSON (or OpenAI's "[DONE]").
+ */
+#include "core/llm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+
+/* ---- requests ---- */
+
+static cJSON *openai_messages(const char *system, const cJSON *messages)
+{
+	cJSON *out = cJSON_CreateArray();
+	if (system && *system) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", "system");
+		cJSON_AddStringToObject(m, "content", system);
+		cJSON_AddItemToArray(out, m);
+	}
+	for (const cJSON *m = messages ? messages->child : NULL; m; m = m->next) {
+		const char *role = daimon_json_str(m, "role");
+		cJSON *o = cJSON_CreateObject();
+		if (role && !strcmp(role, "tool")) {
+			cJSON_AddStringToObject(o, "role", "tool");
+			cJSON_AddStringToObject(o, "tool_call_id",
+						daimon_json_str(m, "call_id") ? daimon_json_str(m, "call_id") : "");
+			cJSON_AddStringToObject(o, "content",
+						daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+		} else {
+			cJSON_AddStringToObject(o, "role", role ? role : "user");
+			const char *content = daimon_json_str(m, "content");
+			cJSON_AddStringToObject(o, "content", content ? content : "");
+			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+			if (cJSON_GetArraySize(calls)) {
+				cJSON *tc = cJSON_AddArrayToObject(o, "tool_calls");
+				for (const cJSON *c = calls->child; c; c = c->next) {
+					cJSON *x = cJSON_CreateObject();
+					cJSON_AddStringToObject(
+						x, "id", daimon_json_str(c, "id") ? daimon_json_str(c, "id") : "");
+					cJSON_AddStringToObject(x, "type", "function");
+					cJSON *fn = cJSON_AddObjectToObject(x, "function");
+					cJSON_AddStringToObject(fn, "name",
+								daimon_json_str(c, "name") ? daimon_json_str(c, "name")
+											   : "");
+					cJSON_AddStringToObject(fn, "arguments",
+								daimon_json_str(c, "arguments")
+									? daimon_json_str(c, "arguments")
+									: "{}");
+					cJSON_AddItemToArray(tc, x);
+				}
+			}
+		}
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
+static cJSON *anthropic_messages(const cJSON *messages)
+{
+	cJSON *out = cJSON_CreateArray();
+	for (const cJSON *m = messages ? messages->child : NULL; m; m = m->next) {
+		const char *role = daimon_json_str(m, "role");
+		cJSON *o = cJSON_CreateObject();
+		cJSON *blocks = cJSON_CreateArray();
+		if (role && !strcmp(role, "tool")) {
+			cJSON_AddStringToObject(o, "role", "user");
+			cJSON *b = cJSON_CreateObject();
+			cJSON_AddStringToObject(b, "type", "tool_result");
+			cJSON_AddStringToObject(b, "tool_use_id",
+						daimon_json_str(m, "call_id") ? daimon_json_str(m, "call_id") : "");
+			cJSON_AddStringToObject(b, "content",
+						daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "is_error")))
+				cJSON_AddBoolToObject(b, "is_error", 1);
+			cJSON_AddItemToArray(blocks, b);
+		} else {
+			cJSON_AddStringToObject(o, "role", role && !strcmp(role, "assistant") ? "assistant" : "user");
+			const char *content = daimon_json_str(m, "content");
+			if (content && *content) {
+				cJSON *b = cJSON_CreateObject();
+				cJSON_AddStringToObject(b, "type", "text");
+				cJSON_AddStringToObject(b, "text", content);
+				cJSON_AddItemToArray(blocks, b);
+			}
+			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+			for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next) {
+				cJSON *b = cJSON_CreateObject();
+				cJSON_AddStringToObject(b, "type", "tool_use");
+				cJSON_AddStringToObject(b, "id",
+							daimon_json_str(c, "id") ? daimon_json_str(c, "id") : "");
+				cJSON_AddStringToObject(b, "name",
+							daimon_json_str(c, "name") ? daimon_json_str(c, "name") : "");
+				cJSON *input = cJSON_Parse(
+					daimon_json_str(c, "arguments") ? daimon_json_str(c, "arguments") : "{}");
+				cJSON_AddItemToObject(b, "input", input ? input : cJSON_CreateObject());
+				cJSON_AddItemToArray(blocks, b);
+			}
+		}
+		cJSON_AddItemToObject(o, "content", blocks);
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
+static cJSON *tools_json(daimon_llm_provider p, const cJSON *tools)
+{
+	cJSON *out = cJSON_CreateArray();
+	for (const cJSON *t = tools ? tools->child : NULL; t; t = t->next) {
+		const cJSON *params = cJSON_GetObjectItemCaseSensitive(t, "parameters");
+		cJSON *schema = params ? cJSON_Duplicate(params, 1) : cJSON_Parse("{\"type\":\"object\"}");
+		cJSON *o = cJSON_CreateObject();
+		const char *name = daimon_json_str(t, "name"), *desc = daimon_json_str(t, "description");
+		if (p == DAIMON_LLM_OPENAI) {
+			cJSON_AddStringToObject(o, "type", "function");
+			cJSON *fn = cJSON_AddObjectToObject(o, "function");
+			cJSON_AddStringToObject(fn, "name", name ? name : "");
+			cJSON_AddStringToObject(fn, "description", desc ? desc : "");
+			cJSON_AddItemToObject(fn, "parameters", schema);
+		} else {
+			cJSON_AddStringToObject(o, "name", name ? name : "");
+			cJSON_AddStringToObject(o, "description", desc ? desc : "");
+			cJSON_AddItemToObject(o, "input_schema", schema);
+		}
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
+int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, const char *system, const cJSON *messages,
+		     const cJSON *tools)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cfg->base_url || !*cfg->base_url)
+		return daimon_error_code(DAIMON_EINVAL, "no model URL configured (set DAIMON_BASE_URL)");
+	if (!cfg->model || !*cfg->model)
+		return daimon_error_code(DAIMON_EINVAL, "no model configured (set DAIMON_MODEL)");
+	size_t n = strlen(cfg->base_url);
+	while (n && cfg->base_url[n - 1] == '/')
+		n--;
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "model", cfg->model);
+	cJSON_AddBoolToObject(b, "stream", 1);
+	int h = 0;
+	out->headers[h++] = daimon_xstrdup("Content-Type: application/json");
+	if (cfg->provider == DAIMON_LLM_OPENAI) {
+		out->url = daimon_xasprintf("%.*s/v1/chat/completions", (int)n, cfg->base_url);
+		cJSON_AddItemToObject(b, "messages", openai_messages(system, messages));
+		cJSON *so = cJSON_AddObjectToObject(b, "stream_options");
+		cJSON_AddBoolToObject(so, "include_usage", 1);
+		if (cfg->api_key && *cfg->api_key)
+			out->headers[h++] = daimon_xasprintf("Authorization: Bearer %s", cfg->api_key);
+	} else {
+		out->url = daimon_xasprintf("%.*s/v1/messages", (int)n, cfg->base_url);
+		cJSON_AddNumberToObject(b, "max_tokens", cfg->max_tokens > 0 ? cfg->max_tokens : 4096);
+		if (system && *system)
+			cJSON_AddStringToObject(b, "system", system);
+		cJSON_AddItemToObject(b, "messages", anthropic_messages(messages));
+		out->headers[h++] = daimon_xstrdup("anthropic-version: 2023-06-01");
+		if (cfg->api_key && *cfg->api_key)
+			out->headers[h++] = daimon_xasprintf("x-api-key: %s", cfg->api_key);
+	}
+	if (cJSON_GetArraySize(tools))
+		cJSON_AddItemToObject(b, "tools", tools_json(cfg->provider, tools));
+	daimon_json_print(&out->body, b);
+	cJSON_Delete(b);
+	out->http.method = "POST";
+	out->http.url = out->url;
+	out->http.body = out->body.ptr;
+	out->http.body_len = out->body.len;
+	out->http.headers = (const char *const *)out->headers;
+	out->http.stream = 1;
+	return 0;
+}
+
+void daimon_llm_request_release(daimon_llm_request *r)
+{
+	free(r->url);
+	daimon_buf_release(&r->body);
+	for (int i = 0; i < 4; i++)
+		free(r->headers[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- the stream ---- */
+
+struct call {
+	int index; /* the provider's index (OpenAI tool index, Anthropic block index) */
+	char *id, *name;
+	daimon_buf args;
+};
+
+struct daimon_llm_stream {
+	daimon_llm_provider provider;
+	daimon_buf line, event, data; /* the SSE line being read, the event being built */
+	daimon_buf text;
+	size_t taken;
+	struct call *calls;
+	size_t ncalls, capcalls;
+	cJSON *calls_json;
+	char *stop;
+	int done, failed;
+	int64_t in, out, cached;
+};
+
+daimon_llm_stream *daimon_llm_stream_new(daimon_llm_provider provider)
+{
+	daimon_llm_stream *s = daimon_xcalloc(1, sizeof(*s));
+	s->provider = provider;
+	return s;
+}
+
+void daimon_llm_stream_free(daimon_llm_stream *s)
+{
+	if (!s)
+		return;
+	daimon_buf_release(&s->line);
+	daimon_buf_release(&s->event);
+	daimon_buf_release(&s->data);
+	daimon_buf_release(&s->text);
+	for (size_t i = 0; i < s->ncalls; i++) {
+		free(s->calls[i].id);
+		free(s->calls[i].name);
+		daimon_buf_release(&s->calls[i].args);
+	}
+	free(s->calls);
+	cJSON_Delete(s->calls_json);
+	free(s->stop);
+	free(s);
+}
+
+static struct call *call_at(daimon_llm_stream *s, int index)
+{
+	for (size_t i = 0; i < s->ncalls; i++)
+		if (s->calls[i].index == index)
+			return &s->calls[i];
+	if (s->ncalls == s->capcalls) {
+		s->capcalls = s->capcalls ? 2 * s->capcalls : 4;
+		s->calls = daimon_xrealloc(s->calls, s->capcalls * sizeof(*s->calls));
+	}
+	struct call *c = &s->calls[s->ncalls++];
+	memset(c, 0, sizeof(*c));
+	c->index = index;
+	return c;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	if (v && *v) {
+		free(*dst);
+		*dst = daimon_xstrdup(v);
+	}
+}
+
+static int provider_error(daimon_llm_stream *s, const cJSON *err)
+{
+	const char *msg = daimon_json_str(err, "message");
+	s->failed = 1;
+	return daimon_error("the model returned an error: %s", msg ? msg : "(no message)");
+}
+
+static int openai_event(daimon_llm_stream *s, cJSON *j)
+{
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	if (err)
+		return provider_error(s, err);
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+	if (cJSON_IsObject(usage)) {
+		daimon_json_int(usage, "prompt_tokens", &s->in);
+		daimon_json_int(usage, "completion_tokens", &s->out);
+		daimon_json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"), "cached_tokens",
+				&s->cached);
+	}
+	const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+	if (!choice)
+		return 0;
+	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+	const char *text = daimon_json_str(delta, "content");
+	if (text)
+		daimon_buf_adds(&s->text, text);
+	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+	for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next) {
+		int64_t index = 0;
+		daimon_json_int(c, "index", &index);
+		struct call *k = call_at(s, (int)index);
+		set_str(&k->id, daimon_json_str(c, "id"));
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+		set_str(&k->name, daimon_json_str(fn, "name"));
+		const char *args = daimon_json_str(fn, "arguments");
+		if (args)
+			daimon_buf_adds(&k->args, args);
+	}
+	set_str(&s->stop, daimon_json_str(choice, "finish_reason"));
+	return 0;
+}
+
+static int anthropic_event(daimon_llm_stream *s, cJSON *j)
+{
+	const char *type = daimon_json_str(j, "type");
+	if (!type)
+		return 0;
+	int64_t index = 0;
+	daimon_json_int(j, "index", &index);
+	if (!strcmp(type, "error"))
+		return provider_error(s, cJSON_GetObjectItemCaseSensitive(j, "error"));
+	if (!strcmp(type, "message_start")) {
+		const cJSON *usage =
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "message"), "usage");
+		daimon_json_int(usage, "input_tokens", &s->in);
+		daimon_json_int(usage, "cache_read_input_tokens", &s->cached);
+	} else if (!strcmp(type, "content_block_start")) {
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "content_block");
+		const char *bt = daimon_json_str(b, "type");
+		if (bt && !strcmp(bt, "tool_use")) {
+			struct call *k = call_at(s, (int)index);
+			set_str(&k->id, daimon_json_str(b, "id"));
+			set_str(&k->name, daimon_json_str(b, "name"));
+		}
+	} else if (!strcmp(type, "content_block_delta")) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
+		const char *dt = daimon_json_str(d, "type");
+		if (dt && !strcmp(dt, "text_delta") && daimon_json_str(d, "text"))
+			daimon_buf_adds(&s->text, daimon_json_str(d, "text"));
+		else if (dt && !strcmp(dt, "input_json_delta") && daimon_json_str(d, "partial_json"))
+			daimon_buf_adds(&call_at(s, (int)index)->args, daimon_json_str(d, "partial_json"));
+	} else if (!strcmp(type, "message_delta")) {
+		set_str(&s->stop, daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "delta"), "stop_reason"));
+		daimon_json_int(cJSON_GetObjectItemCaseSensitive(j, "usage"), "output_tokens", &s->out);
+	} else if (!strcmp(type, "message_stop")) {
+		s->done = 1;
+	}
+	return 0;
+}
+
+static int dispatch(daimon_llm_stream *s)
+{
+	if (!s->data.len)
+		return 0;
+	int rc = 0;
+	if (s->provider == DAIMON_LLM_OPENAI && !strcmp(s->data.ptr, "[DONE]")) {
+		s->done = 1;
+	} else {
+		cJSON *j = cJSON_Parse(s->data.ptr);
+		if (!cJSON_IsObject(j)) {
+			s->failed = 1;
+			rc = daimon_error_code(DAIMON_ECORRUPT, "the model's stream sent an event that is not JSON");
+		} else {
+			rc = s->provider == DAIMON_LLM_OPENAI ? openai_event(s, j) : anthropic_event(s, j);
+		}
+		cJSON_Delete(j);
+	}
+	daimon_buf_clear(&s->data);
+	daimon_buf_clear(&s->event);
+	return rc;
+}
+
+static int take_line(daimon_llm_stream *s, const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return dispatch(s);
+	if (line[0] == ':')
+		return 0; /* a comment (keep-alive) */
+	const char *colon = memchr(line, ':', len);
+	size_t name_len = colon ? (size_t)(colon - line) : len;
+	const char *value = colon ? colon + 1 : line + len;
+	size_t value_len = colon ? len - name_len - 1 : 0;
+	if (value_len && *value == ' ')
+		value++, value_len--;
+	if (name_len == 4 && !memcmp(line, "data", 4)) {
+		if (s->data.len)
+			daimon_buf_addc(&s->data, '\n');
+		daimon_buf_add(&s->data, value, value_len);
+	} else if (name_len == 5 && !memcmp(line, "event", 5)) {
+		daimon_buf_clear(&s->event);
+		daimon_buf_add(&s->event, value, value_len);
+	}
+	return 0;
+}
+
+int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
+{
+	if (s->failed)
+		return -1;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
+		if (!nl) {
+			daimon_buf_add(&s->line, data + i, n);
+			break;
+		}
+		int rc;
+		if (s->line.len) {
+			daimon_buf_add(&s->line, data + i, n);
+			rc = take_line(s, s->line.ptr, s->line.len);
+			daimon_buf_clear(&s->line);
+		} else {
+			rc = take_line(s, data + i, n);
+		}
+		if (rc < 0)
+			return rc;
+		i += n + 1;
+	}
+	return 0;
+}
+
+int daimon_llm_stream_finish(daimon_llm_stream *s)
+{
+	if (s->failed)
+		return -1;
+	if (s->line.len) { /* a last line without its newline */
+		take_line(s, s->line.ptr, s->line.len);
+		daimon_buf_clear(&s->line);
+	}
+	dispatch(s);
+	if (!s->done)
+		return daimon_error_code(DAIMON_ECORRUPT, "the model's answer was cut off before its end");
+	return 0;
+}
+
+size_t daimon_llm_stream_take_delta(daimon_llm_stream *s, daimon_buf *out)
+{
+	size_t n = s->text.len - s->taken;
+	daimon_buf_add(out, s->text.ptr ? s->text.ptr + s->taken : "", n);
+	s->taken = s->text.len;
+	return n;
+}
+
+const char *daimon_llm_stream_text(const daimon_llm_stream *s)
+{
+	return daimon_buf_cstr(&s->text);
+}
+
+const cJSON *daimon_llm_stream_tool_calls(const daimon_llm_stream *s)
+{
+	daimon_llm_stream *m = (daimon_llm_stream *)s;
+	cJSON_Delete(m->calls_json);
+	m->calls_json = cJSON_CreateArray();
+	for (size_t i = 0; i < s->ncalls; i++) {
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "id", s->calls[i].id ? s->calls[i].id : "");
+		cJSON_AddStringToObject(c, "name", s->calls[i].name ? s->calls[i].name : "");
+		cJSON_AddStringToObject(c, "arguments", s->calls[i].args.len ? s->calls[i].args.ptr : "{}");
+		cJSON_AddItemToArray(m->calls_json, c);
+	}
+	return m->calls_json;
+}
+
+const char *daimon_llm_stream_stop_reason(const daimon_llm_stream *s)
+{
+	return s->stop ? s->stop : "";
+}
+
+void daimon_llm_stream_usage(const daimon_llm_stream *s, int64_t *in, int64_t *out, int64_t *cached)
+{
+	*in = s->in;
+	*out = s->out;
+	*cached = s->cached;
+}

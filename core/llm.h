@@ -1,0 +1,68 @@
+/*
+ * llm.h — talking to a model: the request a provider wants, and the
+ * decoding of its streamed answer (server-sent events).
+ *
+ * Two wire formats cover the providers: OpenAI-compatible chat
+ * completions (OpenAI, OpenRouter, Ollama, llama.cpp, vLLM, LM Studio)
+ * and Anthropic Messages. daimon_llm_build makes the HTTP request for
+ * core/http.c; the caller feeds each chunk of the response body to a
+ * daimon_llm_stream, which assembles text, tool calls whose arguments
+ * arrive in fragments, the stop reason and usage. A stream that ends
+ * without the provider's end marker is an error, never a short answer.
+ */
+#ifndef DAIMON_CORE_LLM_H
+#define DAIMON_CORE_LLM_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/http.h"
+
+typedef enum { DAIMON_LLM_OPENAI, DAIMON_LLM_ANTHROPIC } daimon_llm_provider;
+
+typedef struct {
+	daimon_llm_provider provider;
+	const char *base_url; /* e.g. "https://api.openai.com" (no trailing path) */
+	const char *api_key;  /* may be NULL (local servers) */
+	const char *model;
+	int max_tokens; /* 0: 4096 */
+} daimon_llm_config;
+
+/* A request ready for daimon_http_request; the strings it points to live
+ * in the struct (free with daimon_llm_request_release). */
+typedef struct {
+	daimon_http_req http;
+	char *url;
+	daimon_buf body;
+	char *headers[4];
+} daimon_llm_request;
+
+/* Messages are daimon's own shape: [{"role":"user"|"assistant","content":
+ * "...", "tool_calls":[{"id","name","arguments"}]} | {"role":"tool",
+ * "call_id","content","is_error"}]. Tools: [{"name","description",
+ * "parameters":{JSON Schema}}] (may be NULL). */
+int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, const char *system, const cJSON *messages,
+		     const cJSON *tools);
+void daimon_llm_request_release(daimon_llm_request *r);
+
+typedef struct daimon_llm_stream daimon_llm_stream;
+
+daimon_llm_stream *daimon_llm_stream_new(daimon_llm_provider provider);
+void daimon_llm_stream_free(daimon_llm_stream *s);
+/* Feeds bytes of the response body as they arrive (any fragmentation).
+ * <0 when the provider reported an error or sent something unreadable. */
+int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len);
+/* The response ended: 0 if the stream was complete, <0 (DAIMON_ECORRUPT)
+ * if it was cut off. */
+int daimon_llm_stream_finish(daimon_llm_stream *s);
+/* Appends the text that arrived since the last call (for live output). */
+size_t daimon_llm_stream_take_delta(daimon_llm_stream *s, daimon_buf *out);
+const char *daimon_llm_stream_text(const daimon_llm_stream *s);
+/* The tool calls, assembled: [{"id","name","arguments"}] (owned by s). */
+const cJSON *daimon_llm_stream_tool_calls(const daimon_llm_stream *s);
+const char *daimon_llm_stream_stop_reason(const daimon_llm_stream *s);
+void daimon_llm_stream_usage(const daimon_llm_stream *s, int64_t *in, int64_t *out, int64_t *cached);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * test_llm.c — the model client: SSE decoding for both wire formats at
+ * every possible split of the stream, a cut-off stream as an error, and
+ * streamed answers and fragmented tool calls from the real mock
+ * (@copilotkit/aimock, tests/peers) through the http actor, with the
+ * request checked in aimock's journal.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "core/llm.h"
+#include "tests/test.h"
+
+static const char openai_stream[] =
+	"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n"
+	"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Let me \"}}]}\n\n"
+	"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"check. ü\"}}]}\n\n"
+	": keep-alive\n\n"
+	"data: "
+	"{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+	"\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n"
+	"data: "
+	"{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"cit\"}}]"
+	"}}]}\n\n"
+	"data: "
+	"{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"y\\\":"
+	"\\\"Oslo\\\"}\"}}]}}]}\n\n"
+	"data: "
+	"{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":12,"
+	"\"completion_tokens\":7,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n"
+	"data: [DONE]\n\n";
+
+static const char anthropic_stream[] =
+	"event: message_start\r\ndata: "
+	"{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\r\n\r\n"
+	"event: content_block_start\r\ndata: "
+	"{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\r\n\r\n"
+	"event: content_block_delta\r\ndata: "
+	"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Let me check. "
+	"ü\"}}\r\n\r\n"
+	"event: content_block_start\r\ndata: "
+	"{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+	"\"name\":\"get_weather\",\"input\":{}}}\r\n\r\n"
+	"event: content_block_delta\r\ndata: "
+	"{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{"
+	"\\\"cit\"}}\r\n\r\n"
+	"event: content_block_delta\r\ndata: "
+	"{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"
+	"\"y\\\":\\\"Oslo\\\"}\"}}\r\n\r\n"
+	"event: message_delta\r\ndata: "
+	"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":7}}\r\n\r\n"
+	"event: message_stop\r\ndata: {\"type\":\"message_stop\"}\r\n\r\n";
+
+/* Feeds `text` split at `cut`, and checks what was assembled. */
+static int decode_split(daimon_llm_provider p, const char *text, size_t cut, const char *want_id)
+{
+	daimon_llm_stream *s = daimon_llm_stream_new(p);
+	size_t n = strlen(text);
+	int ok = daimon_llm_stream_feed(s, text, cut) == 0 && daimon_llm_stream_feed(s, text + cut, n - cut) == 0 &&
+		 daimon_llm_stream_finish(s) == 0 && !strcmp(daimon_llm_stream_text(s), "Let me check. ü");
+	const cJSON *calls = daimon_llm_stream_tool_calls(s);
+	const cJSON *c = cJSON_GetArrayItem(calls, 0);
+	ok = ok && cJSON_GetArraySize(calls) == 1 && !strcmp(daimon_json_str(c, "id"), want_id) &&
+	     !strcmp(daimon_json_str(c, "name"), "get_weather") &&
+	     !strcmp(daimon_json_str(c, "arguments"), "{\"city\":\"Oslo\"}");
+	int64_t in, out, cached;
+	daimon_llm_stream_usage(s, &in, &out, &cached);
+	ok = ok && out == 7 && in == (p == DAIMON_LLM_OPENAI ? 12 : 9);
+	if (!ok)
+		fprintf(stderr, "split at %zu: text '%s'\n", cut, daimon_llm_stream_text(s));
+	daimon_llm_stream_free(s);
+	return ok;
+}
+
+static void test_llm__streams_decode_at_every_split(void)
+{
+	for (size_t cut = 0; cut <= strlen(openai_stream); cut++)
+		CHECK(decode_split(DAIMON_LLM_OPENAI, openai_stream, cut, "call_1"));
+	for (size_t cut = 0; cut <= strlen(anthropic_stream); cut++)
+		CHECK(decode_split(DAIMON_LLM_ANTHROPIC, anthropic_stream, cut, "toolu_1"));
+}
+
+static void test_llm__a_cut_stream_is_an_error_not_an_answer(void)
+{
+	for (int p = 0; p < 2; p++) {
+		const char *text = p ? anthropic_stream : openai_stream;
+		daimon_llm_stream *s = daimon_llm_stream_new(p ? DAIMON_LLM_ANTHROPIC : DAIMON_LLM_OPENAI);
+		CHECK_INT(daimon_llm_stream_feed(s, text, strlen(text) / 2), 0);
+		CHECK_INT(daimon_llm_stream_finish(s), DAIMON_ECORRUPT);
+		CHECK_CONTAINS(daimon_error_last(), "cut off");
+		daimon_llm_stream_free(s);
+	}
+	daimon_llm_stream *s = daimon_llm_stream_new(DAIMON_LLM_OPENAI);
+	const char *err = "data: {\"error\":{\"message\":\"rate limited\"}}\n\n";
+	CHECK(daimon_llm_stream_feed(s, err, strlen(err)) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "the model returned an error: rate limited");
+	daimon_llm_stream_free(s);
+}
+
+/* ---- against aimock ---- */
+
+struct mock {
+	pid_t pid;
+	int port;
+	char dir[64];
+};
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *u)
+{
+	daimon_buf_add(u, p, s * n);
+	return s * n;
+}
+
+/* A blocking GET for the test's own checks (health, journal). */
+static long get(int port, const char *path, daimon_buf *out)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+	long status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static int mock_start(struct mock *m)
+{
+	const char *peers = getenv("DAIMON_PEERS");
+	char *cli = daimon_xasprintf("%s/node_modules/@copilotkit/aimock/dist/cli.js", peers ? peers : "tests/peers");
+	if (access(cli, R_OK) < 0) {
+		fprintf(stderr, "aimock is not installed at '%s': run scripts/setup.sh\n", cli);
+		free(cli);
+		return -1;
+	}
+	snprintf(m->dir, sizeof(m->dir), "%s", test_tmpdir());
+	char *fixtures = daimon_xasprintf("%s/fixtures.json", m->dir);
+	test_write(fixtures,
+		   "{\"fixtures\":["
+		   "{\"match\":{\"userMessage\":\"weather\"},\"response\":{\"toolCalls\":[{\"id\":\"call_w\",\"name\":"
+		   "\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Lisbon\\\",\\\"unit\\\":\\\"celsius\\\"}\"}]}},"
+		   "{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there, how can I help you "
+		   "today?\"}}]}");
+	free(fixtures);
+	m->port = free_port();
+	char port[16];
+	snprintf(port, sizeof(port), "%d", m->port);
+	m->pid = fork();
+	if (m->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("node", "node", cli, "-h", "127.0.0.1", "-p", port, "-f", m->dir, "-c", "5", (char *)NULL);
+		_exit(127);
+	}
+	free(cli);
+	for (int i = 0; i < 100; i++) { /* up to 10 s for node to start */
+		daimon_buf b = DAIMON_BUF_INIT;
+		long st = get(m->port, "/health", &b);
+		daimon_buf_release(&b);
+		if (st == 200)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "aimock did not answer on port %d\n", m->port);
+	return -1;
+}
+
+static void mock_stop(struct mock *m)
+{
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+	}
+}
+
+struct asker {
+	daimon_aid http;
+	daimon_llm_config cfg;
+	const char *question;
+	daimon_llm_stream *stream;
+	daimon_llm_request req;
+	_Atomic int done;
+	int finish_rc;
+	int chunks;
+	long status;
+};
+
+static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct asker *a = state;
+	if (m->type == 1) {
+		cJSON *msgs = cJSON_CreateArray();
+		cJSON *u = cJSON_CreateObject();
+		cJSON_AddStringToObject(u, "role", "user");
+		cJSON_AddStringToObject(u, "content", a->question);
+		cJSON_AddItemToArray(msgs, u);
+		cJSON *tools = cJSON_Parse("[{\"name\":\"get_weather\",\"description\":\"Weather now\",\"parameters\":"
+					   "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}]");
+		a->stream = daimon_llm_stream_new(a->cfg.provider);
+		if (daimon_llm_build(&a->req, &a->cfg, "You are terse.", msgs, tools) < 0 ||
+		    !daimon_http_request(ctx, a->http, &a->req.http))
+			return DAIMON_EXIT_CRASHED;
+		cJSON_Delete(msgs);
+		cJSON_Delete(tools);
+	} else if (m->type == DAIMON_MSG_HTTP_CHUNK) {
+		const daimon_http_chunk *c = m->data;
+		daimon_llm_stream_feed(a->stream, c->data, c->len);
+		a->chunks++;
+	} else if (m->type == DAIMON_MSG_HTTP_DONE) {
+		const daimon_http_result *r = m->data;
+		a->status = r->status;
+		a->finish_rc = r->curl_code ? -1 : daimon_llm_stream_finish(a->stream);
+		daimon_llm_request_release(&a->req);
+		atomic_store(&a->done, 1);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour asker_b = {.name = "asker", .handle = asker_handle};
+
+static void ask(daimon_rt *rt, daimon_aid http, struct asker *a, daimon_llm_provider p, int port, const char *q)
+{
+	memset(a, 0, sizeof(*a));
+	static char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	a->http = http;
+	a->cfg = (daimon_llm_config){p, base, "sk-test-not-a-secret", "test-model", 256};
+	a->question = q;
+	daimon_spawn_opts o = {.behaviour = &asker_b, .state = a};
+	daimon_send(rt, daimon_spawn(rt, &o), 1, NULL, 0);
+}
+
+static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
+{
+	struct mock mk;
+	CHECK_INT(mock_start(&mk), 0);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	for (int p = 0; p < 2; p++) {
+		daimon_llm_provider prov = p ? DAIMON_LLM_ANTHROPIC : DAIMON_LLM_OPENAI;
+		struct asker a;
+		ask(rt, http, &a, prov, mk.port, "hello");
+		EVENTUALLY(atomic_load(&a.done));
+		CHECK_INT(a.status, 200);
+		CHECK_INT(a.finish_rc, 0);
+		CHECK_STR(daimon_llm_stream_text(a.stream), "Hello there, how can I help you today?");
+		CHECK(a.chunks >= 1);
+		daimon_llm_stream_free(a.stream);
+
+		ask(rt, http, &a, prov, mk.port, "what is the weather in Lisbon?");
+		EVENTUALLY(atomic_load(&a.done));
+		CHECK_INT(a.finish_rc, 0);
+		const cJSON *c = cJSON_GetArrayItem(daimon_llm_stream_tool_calls(a.stream), 0);
+		CHECK_STR(daimon_json_str(c, "name"), "get_weather");
+		CHECK_STR(daimon_json_str(c, "arguments"), "{\"city\":\"Lisbon\",\"unit\":\"celsius\"}");
+		CHECK_STR(daimon_llm_stream_stop_reason(a.stream), p ? "tool_use" : "tool_calls");
+		daimon_llm_stream_free(a.stream);
+	}
+	/* What was sent, as aimock saw it. */
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(get(mk.port, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "\"stream\":true");
+	CHECK_CONTAINS(j.ptr, "You are terse.");
+	CHECK_CONTAINS(j.ptr, "get_weather");
+	CHECK_CONTAINS(j.ptr, "/v1/messages");
+	CHECK_CONTAINS(j.ptr, "/v1/chat/completions");
+	daimon_buf_release(&j);
+	daimon_rt_free(rt);
+	mock_stop(&mk);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	static const struct test_case cases[] = {
+		TEST_CASE(test_llm__streams_decode_at_every_split),
+		TEST_CASE(test_llm__a_cut_stream_is_an_error_not_an_answer),
+		TEST_CASE(test_llm__answers_and_fragmented_tool_calls_from_aimock),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

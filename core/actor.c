@@ -394,6 +394,19 @@ static int post_sys(daimon_rt *rt, daimon_aid to, int type, uint64_t ref, int64_
 	return post(rt, to, m);
 }
 
+int daimon_send_from(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, const void *data, size_t len)
+{
+	if (type < 0)
+		return daimon_error_code(DAIMON_EINVAL, "message types below 0 are the runtime's");
+	daimon_actor *a = lookup(rt, to);
+	if (!a)
+		return daimon_error_code(DAIMON_ENOTFOUND, "no actor %llx", (unsigned long long)to);
+	struct msg *m = msg_new(type, data, len);
+	m->from = from;
+	enqueue(rt, a, (uint32_t)(to >> 32), m);
+	return 0;
+}
+
 int daimon_send(daimon_rt *rt, daimon_aid to, int type, const void *data, size_t len)
 {
 	if (type < 0)

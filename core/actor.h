@@ -125,6 +125,9 @@ size_t daimon_rt_count(daimon_rt *rt);
 daimon_aid daimon_spawn(daimon_rt *rt, const daimon_spawn_opts *opts);
 /* Copies `len` bytes of `data`. DAIMON_ENOTFOUND if `to` has exited. */
 int daimon_send(daimon_rt *rt, daimon_aid to, int type, const void *data, size_t len);
+/* The same with an explicit sender: for code outside the runtime (a CLI
+ * thread) that wants the reply to reach one of its actors. */
+int daimon_send_from(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, const void *data, size_t len);
 /* Stops an actor from outside: cancelled (subtree, deadline) or killed. */
 int daimon_cancel(daimon_rt *rt, daimon_aid id, int deadline_ms);
 int daimon_kill(daimon_rt *rt, daimon_aid id);

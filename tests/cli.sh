@@ -25,7 +25,7 @@ expect() {
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
-for c in init search sessions index import debug; do
+for c in init search sessions index import ask debug; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help
@@ -91,6 +91,11 @@ printf '{"seq":99,"ts":"2026-01-01T00:00:00Z","type":"message","role":"user","co
 expect index_update_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" index update
 expect show_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" sessions show copy-1
 
+expect ask_without_model 1 "^daimon: no model configured: set DAIMON_MODEL" -- env -u DAIMON_MODEL "$DAIMON" ask hello
+expect ask_bad_provider 1 "unknown model provider 'gemini'" -- env DAIMON_PROVIDER=gemini DAIMON_MODEL=m "$DAIMON" ask hi
+expect ask_unreachable 1 "cannot reach the model at 'http://127.0.0.1:1'" -- \
+  env DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello
+expect ask_nothing 2 "what should I ask" -- "$DAIMON" ask </dev/null
 expect debug_runtime 0 'supervisor:root +supervisor +supervising' -- "$DAIMON" debug runtime
 expect debug_runtime_json 0 '"name":"session:cli:default","behaviour":"demo","state":"working","op":"pretending to call a model","op_age_ms":[0-9]+' -- \
   "$DAIMON" debug runtime --json

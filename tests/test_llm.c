@@ -21,6 +21,7 @@
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/llm.h"
+#include "tests/aimock.h"
 #include "tests/test.h"
 
 static const char openai_stream[] =
@@ -111,96 +112,6 @@ static void test_llm__a_cut_stream_is_an_error_not_an_answer(void)
 
 /* ---- against aimock ---- */
 
-struct mock {
-	pid_t pid;
-	int port;
-	char dir[64];
-};
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &al);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-	daimon_buf_add(u, p, s * n);
-	return s * n;
-}
-
-/* A blocking GET for the test's own checks (health, journal). */
-static long get(int port, const char *path, daimon_buf *out)
-{
-	CURL *c = curl_easy_init();
-	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-	long status = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	return status;
-}
-
-static int mock_start(struct mock *m)
-{
-	const char *peers = getenv("DAIMON_PEERS");
-	char *cli = daimon_xasprintf("%s/node_modules/@copilotkit/aimock/dist/cli.js", peers ? peers : "tests/peers");
-	if (access(cli, R_OK) < 0) {
-		fprintf(stderr, "aimock is not installed at '%s': run scripts/setup.sh\n", cli);
-		free(cli);
-		return -1;
-	}
-	snprintf(m->dir, sizeof(m->dir), "%s", test_tmpdir());
-	char *fixtures = daimon_xasprintf("%s/fixtures.json", m->dir);
-	test_write(fixtures,
-		   "{\"fixtures\":["
-		   "{\"match\":{\"userMessage\":\"weather\"},\"response\":{\"toolCalls\":[{\"id\":\"call_w\",\"name\":"
-		   "\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Lisbon\\\",\\\"unit\\\":\\\"celsius\\\"}\"}]}},"
-		   "{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there, how can I help you "
-		   "today?\"}}]}");
-	free(fixtures);
-	m->port = free_port();
-	char port[16];
-	snprintf(port, sizeof(port), "%d", m->port);
-	m->pid = fork();
-	if (m->pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		dup2(null, 2);
-		execlp("node", "node", cli, "-h", "127.0.0.1", "-p", port, "-f", m->dir, "-c", "5", (char *)NULL);
-		_exit(127);
-	}
-	free(cli);
-	for (int i = 0; i < 100; i++) { /* up to 10 s for node to start */
-		daimon_buf b = DAIMON_BUF_INIT;
-		long st = get(m->port, "/health", &b);
-		daimon_buf_release(&b);
-		if (st == 200)
-			return 0;
-		usleep(100000);
-	}
-	fprintf(stderr, "aimock did not answer on port %d\n", m->port);
-	return -1;
-}
-
-static void mock_stop(struct mock *m)
-{
-	if (m->pid > 0) {
-		kill(m->pid, SIGTERM);
-		waitpid(m->pid, NULL, 0);
-	}
-}
-
 struct asker {
 	daimon_aid http;
 	daimon_llm_config cfg;
@@ -260,8 +171,18 @@ static void ask(daimon_rt *rt, daimon_aid http, struct asker *a, daimon_llm_prov
 
 static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
 {
-	struct mock mk;
-	CHECK_INT(mock_start(&mk), 0);
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk,
+			       "{\"fixtures\":["
+			       "{\"match\":{\"userMessage\":\"weather\"},\"response\":{\"toolCalls\":[{\"id\":\"call_"
+			       "w\",\"name\":"
+			       "\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Lisbon\\\",\\\"unit\\\":"
+			       "\\\"celsius\\\"}\"}]}},"
+			       "{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there, how "
+			       "can I help "
+			       "you today?\"}}]}",
+			       5, 0),
+		  0);
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
 	daimon_aid http = daimon_http_start(rt, 0);
@@ -287,7 +208,7 @@ static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
 	}
 	/* What was sent, as aimock saw it. */
 	daimon_buf j = DAIMON_BUF_INIT;
-	CHECK_INT(get(mk.port, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
 	CHECK_CONTAINS(j.ptr, "\"stream\":true");
 	CHECK_CONTAINS(j.ptr, "You are terse.");
 	CHECK_CONTAINS(j.ptr, "get_weather");
@@ -295,7 +216,7 @@ static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
 	CHECK_CONTAINS(j.ptr, "/v1/chat/completions");
 	daimon_buf_release(&j);
 	daimon_rt_free(rt);
-	mock_stop(&mk);
+	aimock_stop(&mk);
 }
 
 int main(int argc, char **argv)

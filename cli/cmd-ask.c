@@ -1,0 +1,166 @@
+/*
+ * cmd-ask.c — `daimon ask`: one turn with the assistant. The answer
+ * streams to stdout as it arrives; the question and the answer go into
+ * the session's log (committed before this command reports success) and
+ * the search index.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "sessions/session.h"
+
+struct printer {
+	int json;
+	daimon_buf answer;
+	daimon_session_done done;
+	int finished;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static int printer_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct printer *p = state;
+	if (m->type == DAIMON_SESSION_DELTA) {
+		daimon_buf_add(&p->answer, m->data, m->len);
+		if (!p->json) {
+			fwrite(m->data, 1, m->len, stdout);
+			fflush(stdout);
+		}
+	} else if (m->type == DAIMON_SESSION_DONE) {
+		pthread_mutex_lock(&p->mu);
+		memcpy(&p->done, m->data, sizeof(p->done));
+		p->finished = 1;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour printer_b = {.name = "printer", .handle = printer_handle};
+
+static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"json", no_argument, 0, 'j'},
+					     {"session", required_argument, 0, 's'},
+					     {0}};
+	int json = 0, c;
+	const char *key = "cli:default";
+	while ((c = getopt_long(argc, argv, "hjs:", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		else if (c == 'j')
+			json = 1;
+		else if (c == 's')
+			key = optarg;
+		else
+			return cli_usage_error(cmd, "unknown option");
+	}
+	daimon_buf question = DAIMON_BUF_INIT;
+	for (int i = optind; i < argc; i++) {
+		if (question.len)
+			daimon_buf_addc(&question, ' ');
+		daimon_buf_adds(&question, argv[i]);
+	}
+	if (!question.len && !isatty(STDIN_FILENO)) {
+		char buf[4096];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			daimon_buf_add(&question, buf, n);
+	}
+	while (question.len && (question.ptr[question.len - 1] == '\n' || question.ptr[question.len - 1] == ' '))
+		question.ptr[--question.len] = '\0';
+	if (!question.len) {
+		daimon_buf_release(&question);
+		return cli_usage_error(cmd, "what should I ask? (give the text, or pipe it in)");
+	}
+	daimon_store st;
+	daimon_index *ix;
+	daimon_model_settings ms;
+	if (cli_open(&st, &ix, 0) < 0) {
+		daimon_buf_release(&question);
+		return cli_fail();
+	}
+	int rc = daimon_model_settings_load(&ms, st.home);
+	if (rc < 0) {
+		rc = cli_fail();
+		goto out_store;
+	}
+	daimon_rt *rt;
+	if (daimon_rt_new(&rt, NULL) < 0) {
+		rc = cli_fail();
+		goto out_settings;
+	}
+	struct printer p = {.json = json};
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm);
+	rc = session ? 0 : cli_fail();
+	if (rc == 0) {
+		daimon_spawn_opts o = {.behaviour = &printer_b, .state = &p};
+		daimon_aid printer = daimon_spawn(rt, &o);
+		/* The question comes "from" the printer, so the answer goes to it. */
+		daimon_send_from(rt, printer, session, DAIMON_SESSION_ASK, question.ptr, question.len);
+		pthread_mutex_lock(&p.mu);
+		while (!p.finished)
+			pthread_cond_wait(&p.cv, &p.mu);
+		pthread_mutex_unlock(&p.mu);
+		if (!json && p.answer.len && p.answer.ptr[p.answer.len - 1] != '\n')
+			putchar('\n');
+		if (p.done.status < 0) {
+			rc = cli_error("%s", p.done.error);
+		} else if (json) {
+			daimon_buf b = DAIMON_BUF_INIT;
+			daimon_buf_adds(&b, "{\"session\":");
+			daimon_json_quote(&b, p.done.session);
+			daimon_buf_adds(&b, ",\"answer\":");
+			daimon_json_quote(&b, daimon_buf_cstr(&p.answer));
+			daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)p.done.tokens_in,
+					(long long)p.done.tokens_out);
+			fwrite(b.ptr, 1, b.len, stdout);
+			daimon_buf_release(&b);
+		}
+	}
+	daimon_rt_free(rt);
+	if (p.done.session[0])
+		daimon_index_update_session(ix, p.done.session, NULL);
+	daimon_buf_release(&p.answer);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+out_settings:
+	daimon_model_settings_release(&ms);
+out_store:
+	daimon_index_close(ix);
+	daimon_store_release(&st);
+	daimon_buf_release(&question);
+	return rc;
+}
+
+const struct daimon_cmd daimon_cmd_ask = {
+	"ask",
+	"ask [--session KEY] [--json] TEXT...",
+	"Ask the assistant one thing; the answer streams to stdout.",
+	"TEXT may also come on stdin. The question and the answer are kept in the\n"
+	"session's log (KEY, default cli:default) and indexed for search.\n\n"
+	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
+	"  -j, --json          print one JSON object at the end: session, answer,\n"
+	"                      tokens_in, tokens_out\n\n"
+	"The model comes from DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL,\n"
+	"DAIMON_API_KEY and DAIMON_MODEL (OPENAI_API_KEY, OPENAI_BASE_URL and\n"
+	"ANTHROPIC_API_KEY are honoured), or the \"model\" object in config.json.\n",
+	exec_ask,
+};

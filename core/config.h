@@ -1,0 +1,22 @@
+/*
+ * config.h — daimon's settings: the environment first, then
+ * $DAIMON_HOME/config.json. For now the model's (see data/config.json).
+ */
+#ifndef DAIMON_CORE_CONFIG_H
+#define DAIMON_CORE_CONFIG_H
+
+#include "core/llm.h"
+
+typedef struct {
+	daimon_llm_config llm; /* points into the strings below */
+	char *base_url, *api_key, *model;
+} daimon_model_settings;
+
+/* DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL, DAIMON_API_KEY,
+ * DAIMON_MODEL; OPENAI_API_KEY, OPENAI_BASE_URL and ANTHROPIC_API_KEY are
+ * honoured; config.json's "model" object fills what the environment does
+ * not. A missing or bad setting fails with a message naming it. */
+int daimon_model_settings_load(daimon_model_settings *out, const char *home);
+void daimon_model_settings_release(daimon_model_settings *s);
+
+#endif

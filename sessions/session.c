@@ -1,0 +1,285 @@
+/*
+ * session.c — see session.h.
+ */
+#include "sessions/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+#include "memory/log.h"
+#include "memory/text.h"
+
+struct session {
+	daimon_store *store;
+	char *key;
+	char id[DAIMON_ID_MAX + 1];
+	daimon_log *log;
+	cJSON *history; /* messages in daimon's shape (see llm.h) */
+	char *system;
+	daimon_aid http;
+	const daimon_llm_config *cfg;
+	/* the turn in progress */
+	daimon_aid asker;
+	daimon_llm_stream *stream;
+	daimon_llm_request req;
+	long status;
+	daimon_buf errbody;
+};
+
+void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key)
+{
+	char prefix[32];
+	size_t n = strcspn(key, ":");
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)(n < 20 ? n : 20), key);
+	for (char *p = prefix; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			*p = '-';
+	daimon_session_id_derived(out, prefix[0] ? prefix : "session", key);
+}
+
+/* SOUL.md, then the frozen snapshots of USER.md and MEMORY.md. */
+static char *system_prompt(const char *home)
+{
+	daimon_buf b = DAIMON_BUF_INIT;
+	static const char *const files[][2] = {
+		{"SOUL.md", NULL}, {"USER.md", "About the user"}, {"MEMORY.md", "Your notes"}};
+	for (size_t i = 0; i < 3; i++) {
+		char *path = daimon_home_path(home, files[i][0]);
+		daimon_buf f = DAIMON_BUF_INIT;
+		if (daimon_read_file(&f, path) == 0 && f.len) {
+			if (b.len)
+				daimon_buf_adds(&b, "\n\n");
+			if (files[i][1])
+				daimon_buf_addf(&b, "## %s\n", files[i][1]);
+			daimon_buf_add(&b, f.ptr, f.len);
+		}
+		daimon_buf_release(&f);
+		free(path);
+	}
+	return daimon_buf_detach(&b);
+}
+
+/* The conversation so far, from the log: what the model is sent. */
+static int load_history(struct session *s, const char *path)
+{
+	daimon_log_reader *r;
+	int rc = daimon_log_reader_open(&r, path, 0, 0, 0);
+	if (rc < 0)
+		return rc;
+	daimon_record rec;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		const cJSON *j = rec.json;
+		cJSON *m = NULL;
+		if (!strcmp(rec.type, "message")) {
+			m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "role", daimon_json_str(j, "role"));
+			daimon_buf text = DAIMON_BUF_INIT;
+			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
+			cJSON_AddStringToObject(m, "content", daimon_buf_cstr(&text));
+			daimon_buf_release(&text);
+			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(j, "tool_calls");
+			if (calls)
+				cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(calls, 1));
+		} else if (!strcmp(rec.type, "tool_result")) {
+			m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "role", "tool");
+			cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
+			daimon_buf text = DAIMON_BUF_INIT;
+			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
+			cJSON_AddStringToObject(m, "content", daimon_buf_cstr(&text));
+			daimon_buf_release(&text);
+		}
+		if (m)
+			cJSON_AddItemToArray(s->history, m);
+		daimon_record_clear(&rec);
+	}
+	daimon_log_reader_free(r);
+	return rc;
+}
+
+static void reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error)
+{
+	daimon_session_done d = {0};
+	d.status = status;
+	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
+	snprintf(d.session, sizeof(d.session), "%s", s->id);
+	if (s->stream)
+		daimon_llm_stream_usage(s->stream, &d.tokens_in, &d.tokens_out, &(int64_t){0});
+	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_DONE, &d, sizeof(d));
+	daimon_llm_stream_free(s->stream);
+	s->stream = NULL;
+	daimon_llm_request_release(&s->req);
+	daimon_buf_clear(&s->errbody);
+	s->asker = 0;
+	daimon_set_op(ctx, NULL);
+}
+
+static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls)
+{
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "role", role);
+	cJSON_AddStringToObject(f, "content", text);
+	if (calls && cJSON_GetArraySize(calls))
+		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
+	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = daimon_log_commit(s->log);
+	if (rc == 0) { /* what the log holds is what the model will see next time */
+		cJSON *m = cJSON_Duplicate(f, 1);
+		cJSON_AddItemToArray(s->history, m);
+	}
+	cJSON_Delete(f);
+	return rc;
+}
+
+static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	if (s->asker) {
+		const char *busy = "a turn is already running in this session";
+		daimon_session_done d = {.status = DAIMON_EBUSY};
+		snprintf(d.error, sizeof(d.error), "%s", busy);
+		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_DONE, &d, sizeof(d));
+		return DAIMON_CONTINUE;
+	}
+	s->asker = m->from;
+	char *text = daimon_xstrndup(m->data, m->len);
+	int rc = append_message(s, "user", text, NULL); /* acknowledged only once durable */
+	free(text);
+	if (rc < 0) {
+		reply_done(ctx, s, rc, daimon_error_last());
+		return DAIMON_CONTINUE;
+	}
+	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, NULL) < 0) {
+		reply_done(ctx, s, -1, daimon_error_last());
+		return DAIMON_CONTINUE;
+	}
+	s->stream = daimon_llm_stream_new(s->cfg->provider);
+	if (!daimon_http_request(ctx, s->http, &s->req.http)) {
+		reply_done(ctx, s, -1, daimon_error_last());
+		return DAIMON_CONTINUE;
+	}
+	daimon_set_op(ctx, "waiting for the model");
+	return DAIMON_CONTINUE;
+}
+
+static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	const daimon_http_chunk *c = m->data;
+	if (!s->stream)
+		return;
+	if (daimon_buf_cstr(&s->errbody)[0] || (c->len && c->data[0] == '{')) {
+		/* Not a stream: an error document (kept for the message). */
+		daimon_buf_add(&s->errbody, c->data, c->len);
+		return;
+	}
+	daimon_llm_stream_feed(s->stream, c->data, c->len);
+	daimon_buf delta = DAIMON_BUF_INIT;
+	if (daimon_llm_stream_take_delta(s->stream, &delta))
+		daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_DELTA, delta.ptr, delta.len);
+	daimon_buf_release(&delta);
+}
+
+static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	const daimon_http_result *r = m->data;
+	if (!s->stream)
+		return;
+	char err[512];
+	if (r->curl_code) {
+		snprintf(err, sizeof(err), "cannot reach the model at '%s': %s", s->cfg->base_url, r->error);
+		reply_done(ctx, s, -1, err);
+		return;
+	}
+	if (r->status < 200 || r->status > 299) {
+		cJSON *j = cJSON_Parse(daimon_buf_cstr(&s->errbody));
+		const char *msg = daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "message");
+		snprintf(err, sizeof(err), "the model answered HTTP %ld%s%s", r->status, msg ? ": " : "",
+			 msg ? msg : "");
+		cJSON_Delete(j);
+		reply_done(ctx, s, -1, err);
+		return;
+	}
+	if (daimon_llm_stream_finish(s->stream) < 0) {
+		reply_done(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
+		return;
+	}
+	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream),
+				daimon_llm_stream_tool_calls(s->stream));
+	reply_done(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
+}
+
+static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct session *s = state;
+	switch (m->type) {
+	case DAIMON_SESSION_ASK:
+		return on_ask(ctx, s, m);
+	case DAIMON_MSG_HTTP_CHUNK:
+		on_chunk(ctx, s, m);
+		break;
+	case DAIMON_MSG_HTTP_DONE:
+		on_done(ctx, s, m);
+		break;
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void session_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct session *s = state;
+	daimon_log_close(s->log);
+	cJSON_Delete(s->history);
+	daimon_llm_stream_free(s->stream);
+	daimon_llm_request_release(&s->req);
+	daimon_buf_release(&s->errbody);
+	free(s->system);
+	free(s->key);
+	free(s);
+}
+
+static const daimon_behaviour session_behaviour = {
+	.name = "session",
+	.handle = session_handle,
+	.terminate = session_terminate,
+};
+
+daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
+				const daimon_llm_config *cfg)
+{
+	struct session *s = daimon_xcalloc(1, sizeof(*s));
+	s->store = store;
+	s->key = daimon_xstrdup(key);
+	s->http = http;
+	s->cfg = cfg;
+	s->history = cJSON_CreateArray();
+	daimon_session_id_for_key(s->id, key);
+	char *path = daimon_store_log_path(store, s->id);
+	daimon_log_report rep;
+	int rc = daimon_log_open(&s->log, path, 0, &rep);
+	if (rc == DAIMON_ENOTFOUND) {
+		daimon_session_meta meta = {.id = s->id, .key = key};
+		rc = daimon_store_create(store, &meta, 0, &s->log, NULL);
+	} else if (rc == 0) {
+		rc = load_history(s, path);
+	}
+	free(path);
+	if (rc < 0) {
+		session_terminate(NULL, s, 0);
+		return 0;
+	}
+	s->system = system_prompt(store->home);
+	daimon_spawn_opts o = {.behaviour = &session_behaviour, .state = s};
+	daimon_aid id = daimon_spawn(rt, &o);
+	if (id)
+		daimon_register(rt, key, id);
+	else
+		session_terminate(NULL, s, 0);
+	return id;
+}

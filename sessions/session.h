@@ -1,0 +1,43 @@
+/*
+ * session.h — the session actor: one per conversation key ("cli:default",
+ * "telegram:42"), the single writer of its JSONL log.
+ *
+ * It loads its history from the log when it starts (after a restart or
+ * hibernation nothing is lost: the log is the state), builds the prompt
+ * (SOUL.md and a snapshot of USER.md and MEMORY.md taken at start, then
+ * the history), asks the model through the http actor, streams the
+ * answer's text to whoever asked as it arrives, and appends the user's
+ * message and the answer to the log — each committed (write + fdatasync)
+ * before the asker hears "done".
+ *
+ * This first cut answers without tools; the agent loop (tools, parallel
+ * calls, sub-agents, steering) builds on it.
+ */
+#ifndef DAIMON_SESSIONS_SESSION_H
+#define DAIMON_SESSIONS_SESSION_H
+
+#include "core/actor.h"
+#include "core/llm.h"
+#include "memory/store.h"
+
+enum {
+	DAIMON_SESSION_ASK = 0x53450001,   /* to the session: data = the user's text */
+	DAIMON_SESSION_DELTA = 0x53450002, /* to the asker: data = answer text as it streams */
+	DAIMON_SESSION_DONE = 0x53450003,  /* to the asker: data = daimon_session_done */
+};
+
+typedef struct {
+	int status; /* 0: answered and logged; <0: failed */
+	char error[256];
+	char session[DAIMON_ID_MAX + 1];
+	int64_t tokens_in, tokens_out;
+} daimon_session_done;
+
+/* Starts the session actor for `key`; `cfg` and `store` must outlive it.
+ * Fails (0, last error set) if its log cannot be opened. */
+daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
+				const daimon_llm_config *cfg);
+/* The session id a conversation key's log has. */
+void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * test_session.c — the session actor against the real mock (aimock):
+ * an answer streamed and logged, the history intact across a restart
+ * (a new runtime reading the log, as after a crash), a stream cut
+ * mid-answer reported and not logged as an answer, an HTTP error named.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/llm.h"
+#include "sessions/session.h"
+#include "tests/aimock.h"
+#include "tests/test.h"
+
+static const char fixtures[] =
+	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"cut\"},\"truncateAfterChunks\":3,\"response\":{\"content\":\"This answer will "
+	"never "
+	"be finished because the connection drops\"}},"
+	"{\"match\":{\"userMessage\":\"limit\"},\"response\":{\"error\":{\"message\":\"slow down\",\"type\":"
+	"\"rate_limit_error\"},\"status\":429}},"
+	"{\"match\":{\"userMessage\":\"again\"},\"response\":{\"content\":\"Still here.\"}},"
+	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
+
+struct asker {
+	daimon_buf streamed;
+	daimon_session_done done;
+	_Atomic int finished;
+};
+
+static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct asker *a = state;
+	if (m->type == DAIMON_SESSION_DELTA)
+		daimon_buf_add(&a->streamed, m->data, m->len);
+	else if (m->type == DAIMON_SESSION_DONE) {
+		memcpy(&a->done, m->data, sizeof(a->done));
+		atomic_store(&a->finished, 1);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour asker_b = {.name = "asker", .handle = asker_handle};
+
+/* One turn in a fresh runtime (as one `daimon ask` process would). */
+static void turn(daimon_store *st, const daimon_llm_config *cfg, const char *text, struct asker *a)
+{
+	memset(a, 0, sizeof(*a));
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	daimon_aid s = daimon_session_start(rt, st, "cli:test", http, cfg);
+	daimon_spawn_opts o = {.behaviour = &asker_b, .state = a};
+	daimon_aid me = daimon_spawn(rt, &o);
+	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, text, strlen(text));
+	for (int i = 0; i < 5000 && !atomic_load(&a->finished); i++)
+		usleep(1000);
+	daimon_rt_free(rt);
+}
+
+static char *log_text(daimon_store *st)
+{
+	char id[DAIMON_ID_MAX + 1];
+	daimon_session_id_for_key(id, "cli:test");
+	char *path = daimon_store_log_path(st, id);
+	char *text = test_read(path);
+	free(path);
+	return text;
+}
+
+static void test_session__answers_and_keeps_history_across_restarts(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 4, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, "sk-test", "m", 256};
+	struct asker a;
+	turn(&st, &cfg, "hello", &a);
+	CHECK(atomic_load(&a.finished));
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "Hello there!");
+	daimon_buf_release(&a.streamed);
+	/* A new runtime: the session starts again from its log. */
+	cfg.provider = DAIMON_LLM_ANTHROPIC;
+	turn(&st, &cfg, "and again", &a);
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "Still here.");
+	daimon_buf_release(&a.streamed);
+	char *log = log_text(&st);
+	CHECK_CONTAINS(log, "\"role\":\"user\",\"content\":\"hello\"");
+	CHECK_CONTAINS(log, "\"role\":\"assistant\",\"content\":\"Hello there!\"");
+	CHECK_CONTAINS(log, "\"role\":\"assistant\",\"content\":\"Still here.\"");
+	free(log);
+	/* The second request carried the first exchange. */
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "\"path\":\"/v1/messages\"");
+	CHECK_CONTAINS(j.ptr, "[{\"role\":\"user\",\"content\":\"hello\"},{\"role\":\"assistant\",\"content\":\"Hello "
+			      "there!\"},{\"role\":\"user\",\"content\":\"and again\"}]");
+	daimon_buf_release(&j);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
+static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 4, 5), 0); /* truncation needs latency */
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+	struct asker a;
+	turn(&st, &cfg, "cut", &a);
+	CHECK(atomic_load(&a.finished));
+	CHECK(a.done.status < 0);
+	CHECK(a.done.error[0]);
+	daimon_buf_release(&a.streamed);
+	turn(&st, &cfg, "limit", &a);
+	CHECK(a.done.status < 0);
+	CHECK_CONTAINS(a.done.error, "HTTP 429");
+	CHECK_CONTAINS(a.done.error, "slow down");
+	daimon_buf_release(&a.streamed);
+	char *log = log_text(&st);
+	CHECK_CONTAINS(log, "\"content\":\"cut\"");    /* the question is kept ... */
+	CHECK(!strstr(log, "\"role\":\"assistant\"")); /* ... no partial answer is */
+	free(log);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	static const struct test_case cases[] = {
+		TEST_CASE(test_session__answers_and_keeps_history_across_restarts),
+		TEST_CASE(test_session__a_cut_stream_and_an_http_error_are_reported_not_logged),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

@@ -14,6 +14,7 @@
 #include "core/jsonutil.h"
 #include "memory/log.h"
 #include "memory/text.h"
+#include "sessions/tools.h"
 
 struct session {
 	daimon_store *store;
@@ -24,7 +25,9 @@ struct session {
 	char *system;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
+	cJSON *tools; /* what the model is offered */
 	/* the turn in progress */
+	int rounds; /* model calls in this turn (tool loops) */
 	daimon_aid asker;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
@@ -120,7 +123,9 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
 	daimon_set_op(ctx, NULL);
 }
 
-static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls)
+/* Stages a message; with `commit`, makes everything staged durable. The
+ * history (what the model is sent) gets it only once it is in the log. */
+static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls, int commit)
 {
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "role", role);
@@ -128,14 +133,53 @@ static int append_message(struct session *s, const char *role, const char *text,
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
 	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, NULL);
-	if (rc == 0)
+	if (rc == 0 && commit)
 		rc = daimon_log_commit(s->log);
-	if (rc == 0) { /* what the log holds is what the model will see next time */
-		cJSON *m = cJSON_Duplicate(f, 1);
-		cJSON_AddItemToArray(s->history, m);
+	if (rc == 0)
+		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
+	cJSON_Delete(f);
+	return rc;
+}
+
+static int append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error)
+{
+	const char *id = daimon_json_str(call, "id"), *name = daimon_json_str(call, "name");
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "call_id", id ? id : "");
+	cJSON_AddStringToObject(f, "name", name ? name : "");
+	cJSON_AddStringToObject(f, "content", text);
+	cJSON_AddBoolToObject(f, "is_error", is_error);
+	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, NULL);
+	if (rc == 0) {
+		cJSON *h = cJSON_CreateObject();
+		cJSON_AddStringToObject(h, "role", "tool");
+		cJSON_AddStringToObject(h, "call_id", id ? id : "");
+		cJSON_AddStringToObject(h, "content", text);
+		cJSON_AddBoolToObject(h, "is_error", is_error);
+		cJSON_AddItemToArray(s->history, h);
 	}
 	cJSON_Delete(f);
 	return rc;
+}
+
+#define MAX_ROUNDS 10
+
+/* Asks the model with the history as it stands. */
+static int call_model(daimon_ctx *ctx, struct session *s)
+{
+	daimon_llm_request_release(&s->req);
+	daimon_llm_stream_free(s->stream);
+	s->stream = NULL;
+	daimon_buf_clear(&s->errbody);
+	if (++s->rounds > MAX_ROUNDS)
+		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
+	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools) < 0)
+		return -1;
+	s->stream = daimon_llm_stream_new(s->cfg->provider);
+	if (!daimon_http_request(ctx, s->http, &s->req.http))
+		return -1;
+	daimon_set_op(ctx, "waiting for the model");
+	return 0;
 }
 
 static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
@@ -148,23 +192,14 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		return DAIMON_CONTINUE;
 	}
 	s->asker = m->from;
+	s->rounds = 0;
 	char *text = daimon_xstrndup(m->data, m->len);
-	int rc = append_message(s, "user", text, NULL); /* acknowledged only once durable */
+	int rc = append_message(s, "user", text, NULL, 1); /* acknowledged only once durable */
 	free(text);
-	if (rc < 0) {
+	if (rc == 0)
+		rc = call_model(ctx, s);
+	if (rc < 0)
 		reply_done(ctx, s, rc, daimon_error_last());
-		return DAIMON_CONTINUE;
-	}
-	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, NULL) < 0) {
-		reply_done(ctx, s, -1, daimon_error_last());
-		return DAIMON_CONTINUE;
-	}
-	s->stream = daimon_llm_stream_new(s->cfg->provider);
-	if (!daimon_http_request(ctx, s->http, &s->req.http)) {
-		reply_done(ctx, s, -1, daimon_error_last());
-		return DAIMON_CONTINUE;
-	}
-	daimon_set_op(ctx, "waiting for the model");
 	return DAIMON_CONTINUE;
 }
 
@@ -209,9 +244,29 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		reply_done(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
-	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream),
-				daimon_llm_stream_tool_calls(s->stream));
-	reply_done(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
+	const cJSON *calls = daimon_llm_stream_tool_calls(s->stream);
+	int ncalls = cJSON_GetArraySize(calls);
+	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls, !ncalls);
+	if (rc < 0 || !ncalls) {
+		reply_done(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
+		return;
+	}
+	/* The model asked for tools: run each (a failure is that call's result,
+	 * not the turn's), log the results with the calls in one commit, and
+	 * ask again. */
+	daimon_set_op(ctx, "running tools");
+	for (const cJSON *c = calls->child; c && rc == 0; c = c->next) {
+		daimon_buf out = DAIMON_BUF_INIT;
+		int is_error = daimon_tool_call(daimon_builtin_tools, c, &out, s->store);
+		rc = append_tool_result(s, c, daimon_buf_cstr(&out), is_error);
+		daimon_buf_release(&out);
+	}
+	if (rc == 0)
+		rc = daimon_log_commit(s->log);
+	if (rc == 0)
+		rc = call_model(ctx, s);
+	if (rc < 0)
+		reply_done(ctx, s, rc, daimon_error_last());
 }
 
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
@@ -236,6 +291,7 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 	struct session *s = state;
 	daimon_log_close(s->log);
 	cJSON_Delete(s->history);
+	cJSON_Delete(s->tools);
 	daimon_llm_stream_free(s->stream);
 	daimon_llm_request_release(&s->req);
 	daimon_buf_release(&s->errbody);
@@ -259,6 +315,7 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 	s->http = http;
 	s->cfg = cfg;
 	s->history = cJSON_CreateArray();
+	s->tools = daimon_tools_json(daimon_builtin_tools);
 	daimon_session_id_for_key(s->id, key);
 	char *path = daimon_store_log_path(store, s->id);
 	daimon_log_report rep;

@@ -19,6 +19,13 @@
 
 static const char fixtures[] =
 	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"time\",\"hasToolResult\":true},\"response\":{\"content\":\"Done with tools.\"}},"
+	"{\"match\":{\"userMessage\":\"time\"},\"response\":{\"toolCalls\":["
+	"{\"id\":\"c1\",\"name\":\"current_time\",\"arguments\":\"{}\"},"
+	"{\"id\":\"c2\",\"name\":\"session_search\",\"arguments\":\"{\\\"query\\\":\\\"hello\\\",\\\"limit\\\":"
+	"\\\"ten\\\"}\"},"
+	"{\"id\":\"c3\",\"name\":\"session_search\",\"arguments\":\"{\\\"query\\\":\\\"hello\\\"}\"},"
+	"{\"id\":\"c4\",\"name\":\"launch_rockets\",\"arguments\":\"{}\"}]}},"
 	"{\"match\":{\"userMessage\":\"cut\"},\"truncateAfterChunks\":3,\"response\":{\"content\":\"This answer will "
 	"never "
 	"be finished because the connection drops\"}},"
@@ -135,12 +142,48 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 	aimock_stop(&mk);
 }
 
+static void test_session__tool_calls_run_validated_and_loop_back_to_the_model(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 7, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+	struct asker a;
+	turn(&st, &cfg, "hello", &a); /* something for session_search to find */
+	daimon_buf_release(&a.streamed);
+	turn(&st, &cfg, "what time is it", &a);
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "Done with tools.");
+	daimon_buf_release(&a.streamed);
+	char *log = log_text(&st);
+	/* Four calls in one answer, each with its own result. */
+	CHECK_CONTAINS(log, "\"tool_calls\":[{\"id\":\"c1\",\"name\":\"current_time\"");
+	CHECK_CONTAINS(log, "\"call_id\":\"c1\",\"name\":\"current_time\",\"content\":\"20");
+	CHECK_CONTAINS(log, "\"call_id\":\"c2\",\"name\":\"session_search\",\"content\":\"invalid call of "
+			    "session_search: arguments.limit must be an integer\",\"is_error\":true");
+	CHECK_CONTAINS(log, "\"call_id\":\"c3\",\"name\":\"session_search\",\"content\":\"[cli-");
+	CHECK_CONTAINS(log, "\"call_id\":\"c4\",\"name\":\"launch_rockets\",\"content\":\"there is no tool "
+			    "'launch_rockets'\",\"is_error\":true");
+	CHECK_CONTAINS(log, "\"role\":\"assistant\",\"content\":\"Done with tools.\"");
+	free(log);
+	/* The model was offered the tools and got the results back. */
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "\"name\":\"session_search\"");
+	CHECK_CONTAINS(j.ptr, "\"tool_call_id\":\"c4\"");
+	daimon_buf_release(&j);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	static const struct test_case cases[] = {
 		TEST_CASE(test_session__answers_and_keeps_history_across_restarts),
 		TEST_CASE(test_session__a_cut_stream_and_an_http_error_are_reported_not_logged),
+		TEST_CASE(test_session__tool_calls_run_validated_and_loop_back_to_the_model),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -1,0 +1,185 @@
+/*
+ * tools.c — see tools.h.
+ */
+#include "sessions/tools.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+#include "memory/index.h"
+#include "memory/search.h"
+#include "memory/text.h"
+
+static int type_ok(const char *type, const cJSON *v)
+{
+	if (!strcmp(type, "object"))
+		return cJSON_IsObject(v);
+	if (!strcmp(type, "array"))
+		return cJSON_IsArray(v);
+	if (!strcmp(type, "string"))
+		return cJSON_IsString(v);
+	if (!strcmp(type, "boolean"))
+		return cJSON_IsBool(v);
+	if (!strcmp(type, "number"))
+		return cJSON_IsNumber(v);
+	if (!strcmp(type, "integer"))
+		return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+	if (!strcmp(type, "null"))
+		return cJSON_IsNull(v);
+	return 1;
+}
+
+int daimon_schema_check(const cJSON *schema, const cJSON *value, const char *where, daimon_buf *why)
+{
+	const char *type = daimon_json_str(schema, "type");
+	if (type && !type_ok(type, value)) {
+		daimon_buf_addf(why, "%s must be %s %s", where, strchr("aeiou", type[0]) ? "an" : "a", type);
+		return -1;
+	}
+	const cJSON *en = cJSON_GetObjectItemCaseSensitive(schema, "enum");
+	if (cJSON_IsArray(en)) {
+		int found = 0;
+		for (const cJSON *e = en->child; e && !found; e = e->next)
+			found = cJSON_Compare(e, value, 1);
+		if (!found) {
+			daimon_buf_addf(why, "%s must be one of ", where);
+			daimon_json_print(why, en);
+			return -1;
+		}
+	}
+	if (cJSON_IsNumber(value)) {
+		const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minimum");
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maximum");
+		if ((cJSON_IsNumber(min) && value->valuedouble < min->valuedouble) ||
+		    (cJSON_IsNumber(max) && value->valuedouble > max->valuedouble)) {
+			daimon_buf_addf(why, "%s is out of range", where);
+			return -1;
+		}
+	}
+	if (cJSON_IsObject(value)) {
+		const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
+		for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r; r = r->next)
+			if (cJSON_IsString(r) && !cJSON_GetObjectItemCaseSensitive(value, r->valuestring)) {
+				daimon_buf_addf(why, "%s.%s is required", where, r->valuestring);
+				return -1;
+			}
+		const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+		for (const cJSON *p = cJSON_IsObject(props) ? props->child : NULL; p; p = p->next) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(value, p->string);
+			if (!v)
+				continue;
+			char *sub = daimon_xasprintf("%s.%s", where, p->string);
+			int rc = daimon_schema_check(p, v, sub, why);
+			free(sub);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- built-in tools ---- */
+
+static int tool_time(const cJSON *args, daimon_buf *out, void *payload)
+{
+	(void)args, (void)payload;
+	char ts[DAIMON_TS_LEN];
+	daimon_ts_format(ts, daimon_now_ms());
+	daimon_buf_addf(out, "%s (UTC)", ts);
+	return 0;
+}
+
+/* session_search: hits grouped by session, with the messages around each. */
+static int tool_search(const cJSON *args, daimon_buf *out, void *payload)
+{
+	daimon_store *st = payload;
+	daimon_index *ix;
+	if (!st || daimon_index_open(&ix, st) < 0) {
+		daimon_buf_addf(out, "search is not available: %s", daimon_error_last());
+		return -1;
+	}
+	int64_t limit = 5;
+	daimon_json_int(args, "limit", &limit);
+	daimon_search_opts o = {.query = daimon_json_str(args, "query"),
+				.limit = (size_t)(limit > 0 ? limit : 5),
+				.mark_open = "",
+				.mark_close = "",
+				.snippet_tokens = 24};
+	daimon_search_result r;
+	int rc = daimon_index_refresh(ix, NULL);
+	if (rc == 0)
+		rc = daimon_search(ix, &o, &r);
+	if (rc < 0) {
+		daimon_buf_addf(out, "search failed: %s", daimon_error_last());
+	} else {
+		if (!r.n)
+			daimon_buf_addf(out, "nothing found for '%s'", o.query);
+		for (size_t i = 0; i < r.n; i++) {
+			char ts[DAIMON_TS_LEN];
+			daimon_ts_format(ts, r.hits[i].ts);
+			daimon_buf_addf(out, "[%s #%llu %s %s] %s\n", r.hits[i].session,
+					(unsigned long long)r.hits[i].seq, ts, daimon_role_name(r.hits[i].role),
+					r.hits[i].snippet);
+		}
+		daimon_search_result_release(&r);
+	}
+	daimon_index_close(ix);
+	return rc < 0 ? -1 : 0;
+}
+
+const daimon_tool daimon_builtin_tools[] = {
+	{"current_time", "The current date and time.", "{\"type\":\"object\",\"properties\":{}}", tool_time},
+	{"session_search", "Search every earlier conversation (FTS5 syntax).",
+	 "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"limit\":{\"type\":\"integer\","
+	 "\"minimum\":1,\"maximum\":50}},\"required\":[\"query\"]}",
+	 tool_search},
+	{NULL, NULL, NULL, NULL},
+};
+
+cJSON *daimon_tools_json(const daimon_tool *tools)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (const daimon_tool *t = tools; t && t->name; t++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", t->name);
+		cJSON_AddStringToObject(o, "description", t->description);
+		cJSON *p = cJSON_Parse(t->parameters);
+		cJSON_AddItemToObject(o, "parameters", p ? p : cJSON_CreateObject());
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, void *payload)
+{
+	const char *name = daimon_json_str(call, "name");
+	const daimon_tool *t = tools;
+	while (t && t->name && (!name || strcmp(t->name, name)))
+		t++;
+	if (!t || !t->name) {
+		daimon_buf_addf(out, "there is no tool '%s'", name ? name : "");
+		return 1;
+	}
+	const char *text = daimon_json_str(call, "arguments");
+	cJSON *args = cJSON_Parse(text && *text ? text : "{}");
+	if (!args) {
+		daimon_buf_addf(out, "the arguments of %s are not valid JSON", t->name);
+		return 1;
+	}
+	cJSON *schema = cJSON_Parse(t->parameters);
+	daimon_buf why = DAIMON_BUF_INIT;
+	int bad = daimon_schema_check(schema, args, "arguments", &why) < 0;
+	if (bad)
+		daimon_buf_addf(out, "invalid call of %s: %s", t->name, why.ptr);
+	else
+		bad = t->run(args, out, payload) < 0;
+	daimon_buf_release(&why);
+	cJSON_Delete(schema);
+	cJSON_Delete(args);
+	return bad;
+}

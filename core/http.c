@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 
 #include "core/buf.h"
@@ -27,6 +28,7 @@ struct transfer {
 	daimon_buf body; /* the response, unless streamed */
 	char *req_body;
 	int stream;
+	long retry_after_ms;
 	char error[CURL_ERROR_SIZE];
 	struct transfer *next;
 };
@@ -103,6 +105,21 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	return size * n;
 }
 
+/* Retry-After, in seconds (the HTTP-date form is taken as "soon"). */
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	struct transfer *t = userp;
+	size_t len = size * n;
+	if (len > 12 && !strncasecmp(data, "retry-after:", 12)) {
+		char v[32];
+		snprintf(v, sizeof(v), "%.*s", (int)(len - 12 < 31 ? len - 12 : 31), data + 12);
+		char *end;
+		long secs = strtol(v, &end, 10);
+		t->retry_after_ms = end != v && secs >= 0 ? secs * 1000 : 1000;
+	}
+	return len;
+}
+
 /* ---- transfers ---- */
 
 static void send_chunk(daimon_ctx *ctx, struct transfer *t, const char *data, size_t len)
@@ -134,6 +151,7 @@ static void finish(struct http *h, struct transfer *t, int code)
 	r->id = t->id;
 	r->curl_code = code;
 	r->status = status;
+	r->retry_after_ms = t->retry_after_ms;
 	snprintf(r->error, sizeof(r->error), "%s", code ? (t->error[0] ? t->error : curl_easy_strerror(code)) : "");
 	r->body_len = len;
 	if (len)
@@ -211,6 +229,9 @@ static void start_transfer(struct http *h, const daimon_msg *m)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body); /* streamed bodies are flushed per event */
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+	t->retry_after_ms = -1;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct > 0 ? ct : 10000L);
 	if (to > 0)

@@ -42,10 +42,11 @@ typedef struct {
 
 typedef struct {
 	uint64_t id;
-	int curl_code;   /* 0: the transfer completed */
-	long status;     /* HTTP status, 0 if none */
-	char error[256]; /* curl's message when curl_code != 0 */
-	size_t body_len; /* the body, unless streamed */
+	int curl_code;       /* 0: the transfer completed */
+	long status;         /* HTTP status, 0 if none */
+	char error[256];     /* curl's message when curl_code != 0 */
+	long retry_after_ms; /* from a Retry-After header (seconds), -1 if none */
+	size_t body_len;     /* the body, unless streamed */
 	char body[];
 } daimon_http_result;
 

@@ -12,6 +12,7 @@
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 #include "memory/log.h"
 #include "memory/text.h"
 #include "sessions/tools.h"
@@ -27,7 +28,9 @@ struct session {
 	const daimon_llm_config *cfg;
 	cJSON *tools; /* what the model is offered */
 	/* the turn in progress */
-	int rounds; /* model calls in this turn (tool loops) */
+	int rounds;   /* model calls in this turn (tool loops) */
+	int attempts; /* retries of the current model call */
+	uint64_t retry_timer;
 	daimon_aid asker;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
@@ -164,14 +167,17 @@ static int append_tool_result(struct session *s, const cJSON *call, const char *
 
 #define MAX_ROUNDS 10
 
-/* Asks the model with the history as it stands. */
-static int call_model(daimon_ctx *ctx, struct session *s)
+/* Asks the model with the history as it stands (`retry`: the same call
+ * again, after a failure that is worth retrying). */
+static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 {
 	daimon_llm_request_release(&s->req);
 	daimon_llm_stream_free(s->stream);
 	s->stream = NULL;
 	daimon_buf_clear(&s->errbody);
-	if (++s->rounds > MAX_ROUNDS)
+	if (!retry)
+		s->attempts = 0;
+	if (!retry && ++s->rounds > MAX_ROUNDS)
 		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
 	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools) < 0)
 		return -1;
@@ -197,7 +203,7 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	int rc = append_message(s, "user", text, NULL, 1); /* acknowledged only once durable */
 	free(text);
 	if (rc == 0)
-		rc = call_model(ctx, s);
+		rc = call_model(ctx, s, 0);
 	if (rc < 0)
 		reply_done(ctx, s, rc, daimon_error_last());
 	return DAIMON_CONTINUE;
@@ -220,10 +226,35 @@ static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	daimon_buf_release(&delta);
 }
 
+#define MAX_ATTEMPTS 4
+
+/* Rate limits, server errors and connections that failed before any of
+ * the answer arrived are retried with jittered exponential backoff, or
+ * after Retry-After when the server says. Returns 1 if a retry is set. */
+static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
+{
+	int transient = r->curl_code ? r->curl_code == 7 || r->curl_code == 28 || r->curl_code == 18 ||
+					       r->curl_code == 52 || r->curl_code == 56
+				     : r->status == 429 || r->status == 500 || r->status == 502 || r->status == 503 ||
+					       r->status == 504 || r->status == 529;
+	if (!transient || s->attempts >= MAX_ATTEMPTS || (s->stream && daimon_llm_stream_text(s->stream)[0]))
+		return 0;                     /* text already streamed to the user is not asked for twice */
+	int64_t delay = 500LL << s->attempts; /* 0.5, 1, 2, 4 s */
+	delay += (int64_t)(daimon_mono_ns() % (uint64_t)(delay / 2 + 1)) - delay / 4;
+	if (r->retry_after_ms >= 0)
+		delay = r->retry_after_ms < 60000 ? r->retry_after_ms : 60000;
+	s->attempts++;
+	s->retry_timer = daimon_timer_start(ctx, delay, 0);
+	daimon_set_op(ctx, "waiting to retry the model");
+	return 1;
+}
+
 static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
 	if (!s->stream)
+		return;
+	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
 		return;
 	char err[512];
 	if (r->curl_code) {
@@ -264,7 +295,7 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if (rc == 0)
 		rc = daimon_log_commit(s->log);
 	if (rc == 0)
-		rc = call_model(ctx, s);
+		rc = call_model(ctx, s, 0);
 	if (rc < 0)
 		reply_done(ctx, s, rc, daimon_error_last());
 }
@@ -280,6 +311,13 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		break;
 	case DAIMON_MSG_HTTP_DONE:
 		on_done(ctx, s, m);
+		break;
+	case DAIMON_MSG_TIMER:
+		if (m->ref == s->retry_timer && s->asker) {
+			s->retry_timer = 0;
+			if (call_model(ctx, s, 1) < 0)
+				reply_done(ctx, s, -1, daimon_error_last());
+		}
 		break;
 	}
 	return DAIMON_CONTINUE;

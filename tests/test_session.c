@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/llm.h"
+#include "core/timefmt.h"
 #include "sessions/session.h"
 #include "tests/aimock.h"
 #include "tests/test.h"
@@ -29,8 +30,11 @@ static const char fixtures[] =
 	"{\"match\":{\"userMessage\":\"cut\"},\"truncateAfterChunks\":3,\"response\":{\"content\":\"This answer will "
 	"never "
 	"be finished because the connection drops\"}},"
-	"{\"match\":{\"userMessage\":\"limit\"},\"response\":{\"error\":{\"message\":\"slow down\",\"type\":"
-	"\"rate_limit_error\"},\"status\":429}},"
+	"{\"match\":{\"userMessage\":\"limit\"},\"response\":{\"error\":{\"message\":\"bad model name\",\"type\":"
+	"\"invalid_request_error\"},\"status\":400}},"
+	"{\"match\":{\"userMessage\":\"flaky\",\"sequenceIndex\":0},\"response\":{\"error\":{\"message\":\"slow "
+	"down\",\"type\":\"rate_limit_error\"},\"status\":429}},"
+	"{\"match\":{\"userMessage\":\"flaky\"},\"response\":{\"content\":\"Worth the wait.\"}},"
 	"{\"match\":{\"userMessage\":\"again\"},\"response\":{\"content\":\"Still here.\"}},"
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
 
@@ -131,8 +135,8 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 	daimon_buf_release(&a.streamed);
 	turn(&st, &cfg, "limit", &a);
 	CHECK(a.done.status < 0);
-	CHECK_CONTAINS(a.done.error, "HTTP 429");
-	CHECK_CONTAINS(a.done.error, "slow down");
+	CHECK_CONTAINS(a.done.error, "HTTP 400");
+	CHECK_CONTAINS(a.done.error, "bad model name");
 	daimon_buf_release(&a.streamed);
 	char *log = log_text(&st);
 	CHECK_CONTAINS(log, "\"content\":\"cut\"");    /* the question is kept ... */
@@ -177,6 +181,33 @@ static void test_session__tool_calls_run_validated_and_loop_back_to_the_model(vo
 	aimock_stop(&mk);
 }
 
+static void test_session__a_429_is_retried_after_retry_after(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 7, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	for (int p = 0; p < 2; p++) {
+		daimon_llm_config cfg = {p ? DAIMON_LLM_ANTHROPIC : DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+		struct asker a;
+		uint64_t t0 = daimon_mono_ns();
+		turn(&st, &cfg, p ? "flaky again" : "flaky", &a);
+		CHECK_INT(a.done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&a.streamed), "Worth the wait.");
+		daimon_buf_release(&a.streamed);
+		if (!p) /* aimock's Retry-After is 1 s; the retry honoured it */
+			CHECK(daimon_mono_ns() - t0 >= 900000000ull);
+		if (p) /* the fixture was used up by the first provider: no second 429 */
+			CHECK(daimon_mono_ns() - t0 < 900000000ull);
+	}
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "\"status\":429");
+	daimon_buf_release(&j);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -184,6 +215,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__answers_and_keeps_history_across_restarts),
 		TEST_CASE(test_session__a_cut_stream_and_an_http_error_are_reported_not_logged),
 		TEST_CASE(test_session__tool_calls_run_validated_and_loop_back_to_the_model),
+		TEST_CASE(test_session__a_429_is_retried_after_retry_after),
 		{0},
 	};
 	return test_main(argc, argv, cases);

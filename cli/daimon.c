@@ -22,7 +22,7 @@ static const struct daimon_cmd *const commands[] = {
 	&daimon_cmd_sessions,
 	&daimon_cmd_index,
 	&daimon_cmd_import,
-	&daimon_cmd_ask, &daimon_cmd_debug,
+	&daimon_cmd_chat, &daimon_cmd_ask, &daimon_cmd_debug,
 	NULL,
 };
 

@@ -31,6 +31,7 @@ struct session {
 	int rounds;   /* model calls in this turn (tool loops) */
 	int attempts; /* retries of the current model call */
 	uint64_t retry_timer;
+	uint64_t transfer; /* the model call in flight */
 	daimon_aid asker;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
@@ -182,7 +183,7 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools) < 0)
 		return -1;
 	s->stream = daimon_llm_stream_new(s->cfg->provider);
-	if (!daimon_http_request(ctx, s->http, &s->req.http))
+	if (!(s->transfer = daimon_http_request(ctx, s->http, &s->req.http)))
 		return -1;
 	daimon_set_op(ctx, "waiting for the model");
 	return 0;
@@ -212,8 +213,8 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
-	if (!s->stream)
-		return;
+	if (!s->stream || c->id != s->transfer)
+		return; /* from a call that was stopped or replaced */
 	if (daimon_buf_cstr(&s->errbody)[0] || (c->len && c->data[0] == '{')) {
 		/* Not a stream: an error document (kept for the message). */
 		daimon_buf_add(&s->errbody, c->data, c->len);
@@ -252,8 +253,9 @@ static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_res
 static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
-	if (!s->stream)
-		return;
+	if (!s->stream || r->id != s->transfer)
+		return; /* from a call that was stopped or replaced */
+	s->transfer = 0;
 	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
 		return;
 	char err[512];
@@ -300,12 +302,36 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		reply_done(ctx, s, rc, daimon_error_last());
 }
 
+/* Stops the turn: the transfer is aborted, the log says so, the asker hears. */
+static void on_stop(daimon_ctx *ctx, struct session *s)
+{
+	if (!s->asker)
+		return;
+	if (s->transfer)
+		daimon_http_cancel(ctx, s->http, s->transfer);
+	if (s->retry_timer)
+		daimon_timer_cancel(ctx, s->retry_timer);
+	s->transfer = s->retry_timer = 0;
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "reason", "stopped by the user");
+	if (s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw before stopping */
+		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
+	int rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = daimon_log_commit(s->log);
+	cJSON_Delete(f);
+	reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : "stopped");
+}
+
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct session *s = state;
 	switch (m->type) {
 	case DAIMON_SESSION_ASK:
 		return on_ask(ctx, s, m);
+	case DAIMON_SESSION_STOP:
+		on_stop(ctx, s);
+		break;
 	case DAIMON_MSG_HTTP_CHUNK:
 		on_chunk(ctx, s, m);
 		break;

@@ -24,7 +24,10 @@ enum {
 	DAIMON_SESSION_ASK = 0x53450001,   /* to the session: data = the user's text */
 	DAIMON_SESSION_DELTA = 0x53450002, /* to the asker: data = answer text as it streams */
 	DAIMON_SESSION_DONE = 0x53450003,  /* to the asker: data = daimon_session_done */
+	DAIMON_SESSION_STOP = 0x53450004,  /* to the session: cancel the turn in progress */
 };
+
+#define DAIMON_SESSION_CANCELLED (-100) /* daimon_session_done.status of a stopped turn */
 
 typedef struct {
 	int status; /* 0: answered and logged; <0: failed */

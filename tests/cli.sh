@@ -25,7 +25,7 @@ expect() {
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
-for c in init search sessions index import ask debug; do
+for c in init search sessions index import chat ask debug; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help
@@ -96,6 +96,27 @@ expect ask_bad_provider 1 "unknown model provider 'gemini'" -- env DAIMON_PROVID
 expect ask_unreachable 1 "cannot reach the model at 'http://127.0.0.1:1'" -- \
   env DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello
 expect ask_nothing 2 "what should I ask" -- "$DAIMON" ask </dev/null
+# chat and ask against the real model mock (aimock), in a pipe
+AIM=$(dirname "$FIX")/peers/node_modules/@copilotkit/aimock/dist/cli.js
+if [ -f "$AIM" ]; then
+  mkdir -p "$DAIMON_HOME/../aim"
+  echo '{"fixtures":[{"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}}]}' \
+    > "$DAIMON_HOME/../aim/f.json"
+  port=$((20000 + RANDOM % 20000))
+  node "$AIM" -h 127.0.0.1 -p "$port" -f "$DAIMON_HOME/../aim" -c 4 >/dev/null 2>&1 &
+  aim_pid=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$port
+  expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
+  expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
+  expect chat_pipe 0 'Hello from the mock\..*cli-' -- sh -c "printf 'hello\n/search mock\n/quit\n' | '$DAIMON' chat --session cli:pipe | tr '\n' ' '"
+  expect ask_logged 0 '"role":"assistant","content":"Hello from the mock\."' -- "$DAIMON" sessions show --json cli:shell
+  unset DAIMON_MODEL DAIMON_BASE_URL
+  kill "$aim_pid"
+else
+  bad aimock_installed "run scripts/setup.sh: $AIM is missing"
+fi
+
 expect debug_runtime 0 'supervisor:root +supervisor +supervising' -- "$DAIMON" debug runtime
 expect debug_runtime_json 0 '"name":"session:cli:default","behaviour":"demo","state":"working","op":"pretending to call a model","op_age_ms":[0-9]+' -- \
   "$DAIMON" debug runtime --json

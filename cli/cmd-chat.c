@@ -1,0 +1,290 @@
+/*
+ * cmd-chat.c — `daimon chat`: a conversation in the terminal. Line
+ * editing and history (libedit) on a terminal, plain lines in a pipe.
+ * Answers stream as they arrive; Ctrl-C stops the turn (the transfer is
+ * aborted and the log says so); Ctrl-D or /quit leaves.
+ * Slash commands: /new /sessions /search /stop /help /quit.
+ */
+#include <editline/readline.h>
+#include <getopt.h>
+#include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/timefmt.h"
+#include "memory/search.h"
+#include "sessions/session.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+struct screen {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int finished;
+	int wrote_newline;
+	daimon_session_done done;
+};
+
+static int screen_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct screen *s = state;
+	if (m->type == DAIMON_SESSION_DELTA) {
+		fwrite(m->data, 1, m->len, stdout);
+		fflush(stdout);
+		s->wrote_newline = ((const char *)m->data)[m->len - 1] == '\n';
+	} else if (m->type == DAIMON_SESSION_DONE) {
+		pthread_mutex_lock(&s->mu);
+		memcpy(&s->done, m->data, sizeof(s->done));
+		s->finished = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour screen_b = {.name = "screen", .handle = screen_handle};
+
+struct chat {
+	daimon_rt *rt;
+	daimon_store *st;
+	daimon_model_settings *ms;
+	daimon_aid http, session, screen;
+	struct screen scr;
+	char key[128];
+	int tty;
+};
+
+static int start_session(struct chat *c)
+{
+	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm);
+	return c->session ? 0 : -1;
+}
+
+/* One turn: sends the line and waits, turning Ctrl-C into a stop. */
+static void turn(struct chat *c, const char *text)
+{
+	pthread_mutex_lock(&c->scr.mu);
+	c->scr.finished = 0;
+	c->scr.wrote_newline = 1;
+	pthread_mutex_unlock(&c->scr.mu);
+	interrupted = 0;
+	daimon_send_from(c->rt, c->screen, c->session, DAIMON_SESSION_ASK, text, strlen(text));
+	int stopped = 0;
+	pthread_mutex_lock(&c->scr.mu);
+	while (!c->scr.finished) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100000000L;
+		if (t.tv_nsec >= 1000000000L)
+			t.tv_sec++, t.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&c->scr.cv, &c->scr.mu, &t);
+		if (interrupted && !stopped) {
+			stopped = 1;
+			daimon_send(c->rt, c->session, DAIMON_SESSION_STOP, NULL, 0);
+		}
+	}
+	daimon_session_done d = c->scr.done;
+	int nl = c->scr.wrote_newline;
+	pthread_mutex_unlock(&c->scr.mu);
+	if (!nl)
+		putchar('\n');
+	if (d.status == DAIMON_SESSION_CANCELLED)
+		fprintf(stderr, "[stopped]\n");
+	else if (d.status < 0)
+		fprintf(stderr, "daimon: %s\n", d.error);
+	interrupted = 0;
+}
+
+static void cmd_search(struct chat *c, const char *q)
+{
+	daimon_index *ix;
+	if (daimon_index_open(&ix, c->st) < 0) {
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
+		return;
+	}
+	daimon_search_opts o = {.query = q,
+				.limit = 5,
+				.mark_open = c->tty ? "\033[1;31m" : "**",
+				.mark_close = c->tty ? "\033[0m" : "**"};
+	daimon_search_result r;
+	if (daimon_index_refresh(ix, NULL) == 0 && daimon_search(ix, &o, &r) == 0) {
+		if (!r.n)
+			printf("no matches for '%s'\n", q);
+		for (size_t i = 0; i < r.n; i++) {
+			char when[32];
+			cli_local_time(when, r.hits[i].ts);
+			printf("%s #%llu  %s\n    %s\n", r.hits[i].session, (unsigned long long)r.hits[i].seq, when,
+			       r.hits[i].snippet);
+		}
+		daimon_search_result_release(&r);
+	} else {
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
+	}
+	daimon_index_close(ix);
+}
+
+static void cmd_sessions(struct chat *c)
+{
+	daimon_index *ix;
+	if (daimon_index_open(&ix, c->st) < 0 || daimon_index_refresh(ix, NULL) < 0) {
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
+		return;
+	}
+	sqlite3_stmt *s;
+	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT key, n_msgs, title FROM logs ORDER BY last_ts DESC LIMIT 10",
+			   -1, &s, NULL);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		printf("%-28s %5lld  %s\n", sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "-",
+		       (long long)sqlite3_column_int64(s, 1),
+		       sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "");
+	sqlite3_finalize(s);
+	daimon_index_close(ix);
+}
+
+static const char chat_help[] = "/new             start a new conversation\n"
+				"/sessions        the last conversations\n"
+				"/search QUERY    search every conversation\n"
+				"/stop            stop the answer (Ctrl-C does too)\n"
+				"/help            this\n"
+				"/quit            leave (or Ctrl-D)\n";
+
+/* Handles a line; returns 0 to go on, 1 to quit. */
+static int line(struct chat *c, char *text)
+{
+	while (*text == ' ')
+		text++;
+	if (!*text)
+		return 0;
+	if (text[0] != '/') {
+		turn(c, text);
+		return 0;
+	}
+	if (!strcmp(text, "/quit") || !strcmp(text, "/exit"))
+		return 1;
+	if (!strcmp(text, "/help"))
+		fputs(chat_help, stdout);
+	else if (!strcmp(text, "/stop"))
+		printf("nothing is running\n");
+	else if (!strcmp(text, "/sessions"))
+		cmd_sessions(c);
+	else if (!strncmp(text, "/search ", 8))
+		cmd_search(c, text + 8);
+	else if (!strcmp(text, "/new")) {
+		daimon_cancel(c->rt, c->session, 1000);
+		char id[DAIMON_ID_MAX + 1];
+		daimon_session_id_new(id, daimon_now_ms());
+		snprintf(c->key, sizeof(c->key), "cli:%s", id);
+		if (start_session(c) < 0)
+			fprintf(stderr, "daimon: %s\n", daimon_error_last());
+		else
+			printf("new conversation %s\n", c->key);
+	} else
+		printf("unknown command %s (try /help)\n", text);
+	return 0;
+}
+
+static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, 0, 'h'}, {"session", required_argument, 0, 's'}, {0}};
+	struct chat c = {0};
+	snprintf(c.key, sizeof(c.key), "cli:default");
+	int o;
+	while ((o = getopt_long(argc, argv, "hs:", opts, NULL)) != -1) {
+		if (o == 'h')
+			return cli_help(cmd);
+		if (o != 's')
+			return cli_usage_error(cmd, "unknown option");
+		snprintf(c.key, sizeof(c.key), "%s", optarg);
+	}
+	daimon_store st;
+	daimon_model_settings ms;
+	if (cli_open(&st, NULL, 0) < 0)
+		return cli_fail();
+	int rc = daimon_model_settings_load(&ms, st.home);
+	if (rc < 0) {
+		daimon_store_release(&st);
+		return cli_fail();
+	}
+	c.st = &st;
+	c.ms = &ms;
+	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
+	pthread_mutex_init(&c.scr.mu, NULL);
+	pthread_cond_init(&c.scr.cv, NULL);
+	daimon_rt_new(&c.rt, NULL);
+	c.http = daimon_http_start(c.rt, 0);
+	daimon_spawn_opts so = {.behaviour = &screen_b, .state = &c.scr};
+	c.screen = daimon_spawn(c.rt, &so);
+	if (start_session(&c) < 0) {
+		rc = cli_fail();
+		goto out;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	if (c.tty)
+		printf("daimon chat (%s, model %s) — /help for commands\n", c.key, ms.model);
+	for (;;) {
+		char *text = NULL;
+		if (c.tty) {
+			text = readline("> ");
+			if (text && *text)
+				add_history(text);
+		} else {
+			char buf[65536];
+			if (fgets(buf, sizeof(buf), stdin))
+				text = strdup(buf), text[strcspn(text, "\n")] = '\0';
+		}
+		if (!text)
+			break;
+		int quit = line(&c, text);
+		free(text);
+		if (quit)
+			break;
+	}
+out:
+	daimon_rt_free(c.rt);
+	/* Bring the search index up to date with what was said. */
+	daimon_index *ix;
+	if (daimon_index_open(&ix, &st) == 0) {
+		daimon_index_update(ix, NULL, NULL);
+		daimon_index_close(ix);
+	}
+	pthread_mutex_destroy(&c.scr.mu);
+	pthread_cond_destroy(&c.scr.cv);
+	daimon_model_settings_release(&ms);
+	daimon_store_release(&st);
+	return rc;
+}
+
+const struct daimon_cmd daimon_cmd_chat = {
+	"chat",
+	"chat [--session KEY]",
+	"Talk with the assistant in the terminal.",
+	"Answers stream as they arrive. Ctrl-C stops the answer; Ctrl-D or /quit\n"
+	"leaves. In a pipe, each line is a message and the output is plain.\n\n"
+	"  -s, --session KEY   the conversation to continue (default cli:default)\n\n"
+	"Commands:\n"
+	"  /new /sessions /search QUERY /stop /help /quit\n",
+	exec_chat,
+};

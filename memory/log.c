@@ -237,23 +237,30 @@ static int lock_log(int fd, const char *path)
 	return 0;
 }
 
+/* The log appears under its name only with its session record complete:
+ * the record is written to a temporary file that is then linked into
+ * place, so a crash can leave a stray temporary file (which nothing reads)
+ * but never a log without its first record. */
 int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_fields, const char *ts, int flags)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	char *tmp = daimon_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		if (errno == EEXIST)
-			return daimon_error_code(DAIMON_EEXISTS, "session log '%s' already exists", path);
-		return daimon_error_errno("cannot create '%s'", path);
-	}
-	int rc = lock_log(fd, path);
-	if (rc < 0) {
-		close(fd);
+		int rc = daimon_error_errno("cannot create '%s'", tmp);
+		free(tmp);
 		return rc;
 	}
 	daimon_log *log = log_new(fd, path, flags);
-	rc = daimon_log_append(log, "session", ts, session_fields, NULL, NULL, NULL);
+	int rc = lock_log(fd, path);
+	if (rc == 0)
+		rc = daimon_log_append(log, "session", ts, session_fields, NULL, NULL, NULL);
 	if (rc == 0)
 		rc = daimon_log_commit(log);
+	if (rc == 0 && link(tmp, path) < 0)
+		rc = errno == EEXIST ? daimon_error_code(DAIMON_EEXISTS, "session log '%s' already exists", path)
+				     : daimon_error_errno("cannot create '%s'", path);
+	unlink(tmp);
+	free(tmp);
 	if (rc == 0 && !(flags & DAIMON_LOG_DEFER_SYNC)) {
 		char *dir = daimon_xstrdup(path);
 		char *slash = strrchr(dir, '/');
@@ -263,7 +270,6 @@ int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_f
 		free(dir);
 	}
 	if (rc < 0) {
-		unlink(path);
 		log_free(log);
 		return rc;
 	}

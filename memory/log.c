@@ -65,8 +65,8 @@ struct daimon_log {
 	int flags;
 	int broken; /* a failed fdatasync: refuse further writes */
 	char *path;
-	off_t size; /* committed bytes */
-	uint64_t last_seq, durable_seq;
+	off_t size; /* written bytes */
+	uint64_t last_seq, written_seq, durable_seq; /* staged >= in the file >= synced */
 	daimon_buf staged;
 	struct pending_ack *acks;
 	size_t nacks, cap_acks;
@@ -324,7 +324,7 @@ int daimon_log_open(daimon_log **out, const char *path, int flags, daimon_log_re
 	}
 	daimon_log *log = log_new(fd, path, flags);
 	log->size = good;
-	log->last_seq = log->durable_seq = rep.last_seq;
+	log->last_seq = log->written_seq = log->durable_seq = rep.last_seq;
 	if (report)
 		*report = rep;
 	*out = log;
@@ -379,7 +379,9 @@ static void tell_acks(daimon_log *log, int status)
 	log->nacks = 0;
 }
 
-int daimon_log_commit(daimon_log *log)
+/* Writes the staged records (one write); they are in the file but not yet
+ * durable. A failed write is undone, so the file ends on a line boundary. */
+static int write_staged(daimon_log *log)
 {
 	if (log->staged.len == 0)
 		return 0;
@@ -388,23 +390,39 @@ int daimon_log_commit(daimon_log *log)
 		rc = daimon_error("session log '%s' is closed after a failed sync", log->path);
 	} else if (daimon_write_all(log->fd, log->staged.ptr, log->staged.len) < 0) {
 		rc = daimon_error_errno("cannot append to '%s'", log->path);
-		/* Undo a partial write so the next batch starts on a line boundary. */
 		if (ftruncate(log->fd, log->size) < 0)
 			log->broken = 1;
 		lseek(log->fd, log->size, SEEK_SET);
-	} else if (!(log->flags & DAIMON_LOG_DEFER_SYNC) && fdatasync(log->fd) < 0) {
-		rc = daimon_error_errno("cannot sync '%s'", log->path);
-		log->broken = 1;
 	}
 	if (rc < 0) {
-		log->last_seq = log->durable_seq;
+		log->last_seq = log->written_seq;
 		daimon_buf_clear(&log->staged);
 		tell_acks(log, rc);
 		return rc;
 	}
 	log->size += (off_t)log->staged.len;
-	log->durable_seq = log->last_seq;
+	log->written_seq = log->last_seq;
 	daimon_buf_clear(&log->staged);
+	return 0;
+}
+
+int daimon_log_flush(daimon_log *log)
+{
+	return write_staged(log);
+}
+
+int daimon_log_commit(daimon_log *log)
+{
+	int rc = write_staged(log);
+	if (rc < 0 || log->written_seq == log->durable_seq)
+		return rc;
+	if (!(log->flags & DAIMON_LOG_DEFER_SYNC) && fdatasync(log->fd) < 0) {
+		rc = daimon_error_errno("cannot sync '%s'", log->path);
+		log->broken = 1;
+		tell_acks(log, rc);
+		return rc;
+	}
+	log->durable_seq = log->written_seq;
 	tell_acks(log, 0);
 	return 0;
 }

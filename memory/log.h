@@ -52,6 +52,11 @@ int daimon_log_append(daimon_log *log, const char *type, const char *ts, const c
 		      void *payload, uint64_t *seq_out);
 /* One write + one fdatasync for everything staged since the last commit. */
 int daimon_log_commit(daimon_log *log);
+/* Only the write: the records are in the file but not yet durable and
+ * nobody is told; a later daimon_log_commit syncs them. Lets a writer
+ * overlap the sync with other work (the session sends the model request
+ * first, then waits for the disk). */
+int daimon_log_flush(daimon_log *log);
 uint64_t daimon_log_last_seq(const daimon_log *log);
 uint64_t daimon_log_durable_seq(const daimon_log *log);
 /* Committed bytes: the offset at which the next commit starts. */

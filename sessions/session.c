@@ -201,10 +201,18 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	s->asker = m->from;
 	s->rounds = 0;
 	char *text = daimon_xstrndup(m->data, m->len);
-	int rc = append_message(s, "user", text, NULL, 1); /* acknowledged only once durable */
+	/* The question is written, the model asked, and only then the disk
+	 * waited for: the sync overlaps the request instead of delaying it.
+	 * Nothing is acknowledged before both the question and the answer
+	 * are durable. */
+	int rc = append_message(s, "user", text, NULL, 0);
 	free(text);
 	if (rc == 0)
+		rc = daimon_log_flush(s->log);
+	if (rc == 0)
 		rc = call_model(ctx, s, 0);
+	if (rc == 0 && (rc = daimon_log_commit(s->log)) < 0 && s->transfer)
+		daimon_http_cancel(ctx, s->http, s->transfer);
 	if (rc < 0)
 		reply_done(ctx, s, rc, daimon_error_last());
 	return DAIMON_CONTINUE;

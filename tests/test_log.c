@@ -127,6 +127,30 @@ static void test_log__group_commit_acks_only_after_commit(void)
 	free(path);
 }
 
+static void test_log__flush_writes_without_acknowledging(void)
+{
+	daimon_log *log;
+	char *path = new_log(test_tmpdir(), &log);
+	struct acks a = {0, 0, 1};
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "role", "user");
+	cJSON_AddStringToObject(f, "content", "question");
+	daimon_log_append(log, "message", NULL, f, on_durable, &a, NULL);
+	cJSON_Delete(f);
+	CHECK_INT(daimon_log_flush(log), 0);
+	char *text = test_read(path);
+	CHECK_CONTAINS(text, "question"); /* in the file ... */
+	free(text);
+	CHECK_INT(a.n, 0); /* ... but nobody is told it is durable */
+	CHECK_INT(daimon_log_durable_seq(log), 1);
+	CHECK_INT(daimon_log_commit(log), 0); /* nothing staged, still a sync */
+	CHECK_INT(a.n, 1);
+	CHECK_INT(a.status, 0);
+	CHECK_INT(daimon_log_durable_seq(log), 2);
+	daimon_log_close(log);
+	free(path);
+}
+
 static void test_log__torn_tail_is_truncated(void)
 {
 	daimon_log *log;
@@ -322,6 +346,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_log__records_start_with_seq_ts_type),
 		TEST_CASE(test_log__reader_returns_what_was_written),
 		TEST_CASE(test_log__group_commit_acks_only_after_commit),
+		TEST_CASE(test_log__flush_writes_without_acknowledging),
 		TEST_CASE(test_log__torn_tail_is_truncated),
 		TEST_CASE(test_log__damage_before_the_tail_stops_with_file_line),
 		TEST_CASE(test_log__seq_gap_is_damage),

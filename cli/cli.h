@@ -13,8 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
 #include "memory/index.h"
 #include "memory/store.h"
+#include "sessions/session.h"
 
 struct daimon_cmd {
 	const char *name;
@@ -48,6 +54,23 @@ int cli_color_stdout(void);
 int cli_tty_stderr(void);
 /* "2026-11-24 03:28" in local time. */
 void cli_local_time(char out[32], int64_t ms);
+
+/* The CLI's side of a session turn (turn.c): a listener actor that prints
+ * the answer as it streams (unless quiet) and keeps it. */
+struct cli_turn {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int quiet, finished;
+	daimon_buf answer;
+	daimon_session_done done;
+	daimon_aid actor;
+};
+void cli_turn_init(struct cli_turn *t, daimon_rt *rt, int quiet);
+void cli_turn_release(struct cli_turn *t);
+/* Asks `session` and waits for the outcome (in t->done); once *interrupt
+ * is set (Ctrl-C), the session is asked to stop the turn. */
+void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
+		  volatile sig_atomic_t *interrupt);
 
 /* A progress line on stderr when it is a terminal (throttled). */
 void cli_progress(const char *label, size_t done, size_t total);

@@ -5,7 +5,6 @@
  * the search index.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,37 +18,6 @@
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "sessions/session.h"
-
-struct printer {
-	int json;
-	daimon_buf answer;
-	daimon_session_done done;
-	int finished;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-};
-
-static int printer_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
-{
-	(void)ctx;
-	struct printer *p = state;
-	if (m->type == DAIMON_SESSION_DELTA) {
-		daimon_buf_add(&p->answer, m->data, m->len);
-		if (!p->json) {
-			fwrite(m->data, 1, m->len, stdout);
-			fflush(stdout);
-		}
-	} else if (m->type == DAIMON_SESSION_DONE) {
-		pthread_mutex_lock(&p->mu);
-		memcpy(&p->done, m->data, sizeof(p->done));
-		p->finished = 1;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return DAIMON_CONTINUE;
-}
-
-static const daimon_behaviour printer_b = {.name = "printer", .handle = printer_handle};
 
 static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 {
@@ -104,43 +72,31 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		rc = cli_fail();
 		goto out_settings;
 	}
-	struct printer p = {.json = json};
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
+	struct cli_turn t;
+	cli_turn_init(&t, rt, json);
 	daimon_aid http = daimon_http_start(rt, 0);
 	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm);
 	rc = session ? 0 : cli_fail();
 	if (rc == 0) {
-		daimon_spawn_opts o = {.behaviour = &printer_b, .state = &p};
-		daimon_aid printer = daimon_spawn(rt, &o);
-		/* The question comes "from" the printer, so the answer goes to it. */
-		daimon_send_from(rt, printer, session, DAIMON_SESSION_ASK, question.ptr, question.len);
-		pthread_mutex_lock(&p.mu);
-		while (!p.finished)
-			pthread_cond_wait(&p.cv, &p.mu);
-		pthread_mutex_unlock(&p.mu);
-		if (!json && p.answer.len && p.answer.ptr[p.answer.len - 1] != '\n')
-			putchar('\n');
-		if (p.done.status < 0) {
-			rc = cli_error("%s", p.done.error);
+		cli_turn_run(&t, rt, session, question.ptr, NULL);
+		if (t.done.status < 0) {
+			rc = cli_error("%s", t.done.error);
 		} else if (json) {
 			daimon_buf b = DAIMON_BUF_INIT;
 			daimon_buf_adds(&b, "{\"session\":");
-			daimon_json_quote(&b, p.done.session);
+			daimon_json_quote(&b, t.done.session);
 			daimon_buf_adds(&b, ",\"answer\":");
-			daimon_json_quote(&b, daimon_buf_cstr(&p.answer));
-			daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)p.done.tokens_in,
-					(long long)p.done.tokens_out);
+			daimon_json_quote(&b, daimon_buf_cstr(&t.answer));
+			daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)t.done.tokens_in,
+					(long long)t.done.tokens_out);
 			fwrite(b.ptr, 1, b.len, stdout);
 			daimon_buf_release(&b);
 		}
 	}
 	daimon_rt_free(rt);
-	if (p.done.session[0])
-		daimon_index_update_session(ix, p.done.session, NULL);
-	daimon_buf_release(&p.answer);
-	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.cv);
+	if (t.done.session[0])
+		daimon_index_update_session(ix, t.done.session, NULL);
+	cli_turn_release(&t);
 out_settings:
 	daimon_model_settings_release(&ms);
 out_store:

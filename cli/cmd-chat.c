@@ -8,7 +8,6 @@
 #include <editline/readline.h>
 #include <getopt.h>
 #include <locale.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,40 +34,12 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-struct screen {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int finished;
-	int wrote_newline;
-	daimon_session_done done;
-};
-
-static int screen_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
-{
-	(void)ctx;
-	struct screen *s = state;
-	if (m->type == DAIMON_SESSION_DELTA) {
-		fwrite(m->data, 1, m->len, stdout);
-		fflush(stdout);
-		s->wrote_newline = ((const char *)m->data)[m->len - 1] == '\n';
-	} else if (m->type == DAIMON_SESSION_DONE) {
-		pthread_mutex_lock(&s->mu);
-		memcpy(&s->done, m->data, sizeof(s->done));
-		s->finished = 1;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-	}
-	return DAIMON_CONTINUE;
-}
-
-static const daimon_behaviour screen_b = {.name = "screen", .handle = screen_handle};
-
 struct chat {
 	daimon_rt *rt;
 	daimon_store *st;
 	daimon_model_settings *ms;
-	daimon_aid http, session, screen;
-	struct screen scr;
+	daimon_aid http, session;
+	struct cli_turn turn;
 	char key[128];
 	int tty;
 };
@@ -79,38 +50,15 @@ static int start_session(struct chat *c)
 	return c->session ? 0 : -1;
 }
 
-/* One turn: sends the line and waits, turning Ctrl-C into a stop. */
+/* One turn; Ctrl-C stops it. */
 static void turn(struct chat *c, const char *text)
 {
-	pthread_mutex_lock(&c->scr.mu);
-	c->scr.finished = 0;
-	c->scr.wrote_newline = 1;
-	pthread_mutex_unlock(&c->scr.mu);
 	interrupted = 0;
-	daimon_send_from(c->rt, c->screen, c->session, DAIMON_SESSION_ASK, text, strlen(text));
-	int stopped = 0;
-	pthread_mutex_lock(&c->scr.mu);
-	while (!c->scr.finished) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 100000000L;
-		if (t.tv_nsec >= 1000000000L)
-			t.tv_sec++, t.tv_nsec -= 1000000000L;
-		pthread_cond_timedwait(&c->scr.cv, &c->scr.mu, &t);
-		if (interrupted && !stopped) {
-			stopped = 1;
-			daimon_send(c->rt, c->session, DAIMON_SESSION_STOP, NULL, 0);
-		}
-	}
-	daimon_session_done d = c->scr.done;
-	int nl = c->scr.wrote_newline;
-	pthread_mutex_unlock(&c->scr.mu);
-	if (!nl)
-		putchar('\n');
-	if (d.status == DAIMON_SESSION_CANCELLED)
+	cli_turn_run(&c->turn, c->rt, c->session, text, &interrupted);
+	if (c->turn.done.status == DAIMON_SESSION_CANCELLED)
 		fprintf(stderr, "[stopped]\n");
-	else if (d.status < 0)
-		fprintf(stderr, "daimon: %s\n", d.error);
+	else if (c->turn.done.status < 0)
+		fprintf(stderr, "daimon: %s\n", c->turn.done.error);
 	interrupted = 0;
 }
 
@@ -229,12 +177,9 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	c.ms = &ms;
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
-	pthread_mutex_init(&c.scr.mu, NULL);
-	pthread_cond_init(&c.scr.cv, NULL);
 	daimon_rt_new(&c.rt, NULL);
 	c.http = daimon_http_start(c.rt, 0);
-	daimon_spawn_opts so = {.behaviour = &screen_b, .state = &c.scr};
-	c.screen = daimon_spawn(c.rt, &so);
+	cli_turn_init(&c.turn, c.rt, 0);
 	if (start_session(&c) < 0) {
 		rc = cli_fail();
 		goto out;
@@ -270,8 +215,7 @@ out:
 		daimon_index_update(ix, NULL, NULL);
 		daimon_index_close(ix);
 	}
-	pthread_mutex_destroy(&c.scr.mu);
-	pthread_cond_destroy(&c.scr.cv);
+	cli_turn_release(&c.turn);
 	daimon_model_settings_release(&ms);
 	daimon_store_release(&st);
 	return rc;

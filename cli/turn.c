@@ -1,0 +1,78 @@
+/*
+ * turn.c — the CLI's side of a session turn (ask, chat): an actor that
+ * prints the answer as it streams, keeps it, and hands the outcome to the
+ * thread waiting in cli_turn_run. That thread turns an interrupt flag
+ * (Ctrl-C) into a stop request to the session.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct cli_turn *t = state;
+	if (m->type == DAIMON_SESSION_DELTA && m->len) {
+		daimon_buf_add(&t->answer, m->data, m->len);
+		if (!t->quiet) {
+			fwrite(m->data, 1, m->len, stdout);
+			fflush(stdout);
+		}
+	} else if (m->type == DAIMON_SESSION_DONE) {
+		pthread_mutex_lock(&t->mu);
+		memcpy(&t->done, m->data, sizeof(t->done));
+		t->finished = 1;
+		pthread_cond_signal(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour turn_b = {.name = "cli", .handle = turn_handle};
+
+void cli_turn_init(struct cli_turn *t, daimon_rt *rt, int quiet)
+{
+	memset(t, 0, sizeof(*t));
+	t->quiet = quiet;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	daimon_spawn_opts o = {.behaviour = &turn_b, .state = t};
+	t->actor = daimon_spawn(rt, &o);
+}
+
+void cli_turn_release(struct cli_turn *t)
+{
+	daimon_buf_release(&t->answer);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+}
+
+void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
+		  volatile sig_atomic_t *interrupt)
+{
+	pthread_mutex_lock(&t->mu);
+	t->finished = 0;
+	daimon_buf_clear(&t->answer);
+	pthread_mutex_unlock(&t->mu);
+	/* Sent "from" the listener, so the answer goes to it. */
+	daimon_send_from(rt, t->actor, session, DAIMON_SESSION_ASK, text, strlen(text));
+	int stopped = 0;
+	pthread_mutex_lock(&t->mu);
+	while (!t->finished) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100000000L;
+		if (until.tv_nsec >= 1000000000L)
+			until.tv_sec++, until.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&t->cv, &t->mu, &until);
+		if (interrupt && *interrupt && !stopped) {
+			stopped = 1;
+			daimon_send(rt, session, DAIMON_SESSION_STOP, NULL, 0);
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (!t->quiet && t->answer.len && t->answer.ptr[t->answer.len - 1] != '\n')
+		putchar('\n');
+}

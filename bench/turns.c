@@ -145,7 +145,8 @@ int main(int argc, char **argv)
 	free(p);
 	daimon_store st;
 	daimon_store_open(&st, home);
-	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, url, NULL, "m", 256};
+	daimon_llm_config cfg = {
+		.provider = DAIMON_LLM_OPENAI, .base_url = url, .api_key = NULL, .model = "m", .max_tokens = 256};
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
 	daimon_aid http = daimon_http_start(rt, 0);

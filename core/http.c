@@ -204,11 +204,12 @@ static void start_transfer(struct http *h, const daimon_msg *m)
 	memcpy(&t->id, p, 8);
 	p += 8;
 	int32_t stream;
-	long ct, to;
+	long ct, to, idle;
 	uint64_t blen;
 	memcpy(&stream, p, 4), p += 4;
 	memcpy(&ct, p, sizeof(long)), p += sizeof(long);
 	memcpy(&to, p, sizeof(long)), p += sizeof(long);
+	memcpy(&idle, p, sizeof(long)), p += sizeof(long);
 	memcpy(&blen, p, 8), p += 8;
 	t->req_body = daimon_xstrndup(p, (size_t)blen);
 	p += blen;
@@ -236,6 +237,10 @@ static void start_transfer(struct http *h, const daimon_msg *m)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct > 0 ? ct : 10000L);
 	if (to > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to);
+	if (idle > 0) { /* under 1 byte/s for that long: the stream has stalled */
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (idle + 999) / 1000);
+	}
 	if (t->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 	if (blen) {
@@ -413,12 +418,13 @@ uint64_t daimon_http_request(daimon_ctx *ctx, daimon_aid http, const daimon_http
 	daimon_buf b = DAIMON_BUF_INIT;
 	uint64_t id = atomic_fetch_add(&next_transfer, 1);
 	int32_t stream = req->stream;
-	long ct = req->connect_timeout_ms, to = req->timeout_ms;
+	long ct = req->connect_timeout_ms, to = req->timeout_ms, idle = req->idle_timeout_ms;
 	uint64_t blen = req->body ? req->body_len : 0;
 	daimon_buf_add(&b, &id, 8);
 	daimon_buf_add(&b, &stream, 4);
 	daimon_buf_add(&b, &ct, sizeof(long));
 	daimon_buf_add(&b, &to, sizeof(long));
+	daimon_buf_add(&b, &idle, sizeof(long));
 	daimon_buf_add(&b, &blen, 8);
 	if (blen)
 		daimon_buf_add(&b, req->body, (size_t)blen);

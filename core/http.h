@@ -31,6 +31,7 @@ typedef struct {
 	const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
 	long connect_timeout_ms;    /* 0: 10 s */
 	long timeout_ms;            /* whole transfer; 0: none */
+	long idle_timeout_ms;       /* abort when nothing arrives for this long; 0: none */
 	int stream;                 /* deliver the body in chunks as it arrives */
 } daimon_http_req;
 

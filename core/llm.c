@@ -176,6 +176,7 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 	out->http.body_len = out->body.len;
 	out->http.headers = (const char *const *)out->headers;
 	out->http.stream = 1;
+	out->http.idle_timeout_ms = cfg->idle_ms > 0 ? cfg->idle_ms : 60000;
 	return 0;
 }
 

@@ -27,7 +27,9 @@ typedef struct {
 	const char *base_url; /* e.g. "https://api.openai.com" (no trailing path) */
 	const char *api_key;  /* may be NULL (local servers) */
 	const char *model;
-	int max_tokens; /* 0: 4096 */
+	int max_tokens;      /* 0: 4096 */
+	long first_token_ms; /* no answer starts within this: retried; 0: 60 s */
+	long idle_ms;        /* the stream stalls this long: aborted; 0: 60 s */
 } daimon_llm_config;
 
 /* A request ready for daimon_http_request; the strings it points to live

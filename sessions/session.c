@@ -31,7 +31,9 @@ struct session {
 	int rounds;   /* model calls in this turn (tool loops) */
 	int attempts; /* retries of the current model call */
 	uint64_t retry_timer;
-	uint64_t transfer; /* the model call in flight */
+	uint64_t transfer;   /* the model call in flight */
+	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
+	int ttft_expired;
 	daimon_aid asker;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
@@ -185,6 +187,8 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	s->stream = daimon_llm_stream_new(s->cfg->provider);
 	if (!(s->transfer = daimon_http_request(ctx, s->http, &s->req.http)))
 		return -1;
+	s->ttft_expired = 0;
+	s->ttft_timer = daimon_timer_start(ctx, s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000, 0);
 	daimon_set_op(ctx, "waiting for the model");
 	return 0;
 }
@@ -222,7 +226,11 @@ static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
 	if (!s->stream || c->id != s->transfer)
-		return; /* from a call that was stopped or replaced */
+		return;      /* from a call that was stopped or replaced */
+	if (s->ttft_timer) { /* the answer has started */
+		daimon_timer_cancel(ctx, s->ttft_timer);
+		s->ttft_timer = 0;
+	}
 	if (daimon_buf_cstr(&s->errbody)[0] || (c->len && c->data[0] == '{')) {
 		/* Not a stream: an error document (kept for the message). */
 		daimon_buf_add(&s->errbody, c->data, c->len);
@@ -242,10 +250,11 @@ static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
  * after Retry-After when the server says. Returns 1 if a retry is set. */
 static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
 {
-	int transient = r->curl_code ? r->curl_code == 7 || r->curl_code == 28 || r->curl_code == 18 ||
-					       r->curl_code == 52 || r->curl_code == 56
-				     : r->status == 429 || r->status == 500 || r->status == 502 || r->status == 503 ||
-					       r->status == 504 || r->status == 529;
+	int transient = s->ttft_expired ? 1
+			: r->curl_code  ? r->curl_code == 7 || r->curl_code == 28 || r->curl_code == 18 ||
+						 r->curl_code == 52 || r->curl_code == 56
+				       : r->status == 429 || r->status == 500 || r->status == 502 || r->status == 503 ||
+						 r->status == 504 || r->status == 529;
 	if (!transient || s->attempts >= MAX_ATTEMPTS || (s->stream && daimon_llm_stream_text(s->stream)[0]))
 		return 0;                     /* text already streamed to the user is not asked for twice */
 	int64_t delay = 500LL << s->attempts; /* 0.5, 1, 2, 4 s */
@@ -264,6 +273,10 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if (!s->stream || r->id != s->transfer)
 		return; /* from a call that was stopped or replaced */
 	s->transfer = 0;
+	if (s->ttft_timer) {
+		daimon_timer_cancel(ctx, s->ttft_timer);
+		s->ttft_timer = 0;
+	}
 	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
 		return;
 	char err[512];
@@ -319,7 +332,9 @@ static void on_stop(daimon_ctx *ctx, struct session *s)
 		daimon_http_cancel(ctx, s->http, s->transfer);
 	if (s->retry_timer)
 		daimon_timer_cancel(ctx, s->retry_timer);
-	s->transfer = s->retry_timer = 0;
+	if (s->ttft_timer)
+		daimon_timer_cancel(ctx, s->ttft_timer);
+	s->transfer = s->retry_timer = s->ttft_timer = 0;
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "reason", "stopped by the user");
 	if (s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw before stopping */
@@ -347,7 +362,11 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		on_done(ctx, s, m);
 		break;
 	case DAIMON_MSG_TIMER:
-		if (m->ref == s->retry_timer && s->asker) {
+		if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
+			s->ttft_timer = 0;
+			s->ttft_expired = 1;
+			daimon_http_cancel(ctx, s->http, s->transfer); /* its DONE takes the retry path */
+		} else if (m->ref == s->retry_timer && s->asker) {
 			s->retry_timer = 0;
 			if (call_model(ctx, s, 1) < 0)
 				reply_done(ctx, s, -1, daimon_error_last());

@@ -163,7 +163,11 @@ static void ask(daimon_rt *rt, daimon_aid http, struct asker *a, daimon_llm_prov
 	static char base[64];
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 	a->http = http;
-	a->cfg = (daimon_llm_config){p, base, "sk-test-not-a-secret", "test-model", 256};
+	a->cfg = (daimon_llm_config){.provider = p,
+				     .base_url = base,
+				     .api_key = "sk-test-not-a-secret",
+				     .model = "test-model",
+				     .max_tokens = 256};
 	a->question = q;
 	daimon_spawn_opts o = {.behaviour = &asker_b, .state = a};
 	daimon_send(rt, daimon_spawn(rt, &o), 1, NULL, 0);

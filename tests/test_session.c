@@ -35,6 +35,9 @@ static const char fixtures[] =
 	"{\"match\":{\"userMessage\":\"flaky\",\"sequenceIndex\":0},\"response\":{\"error\":{\"message\":\"slow "
 	"down\",\"type\":\"rate_limit_error\"},\"status\":429}},"
 	"{\"match\":{\"userMessage\":\"flaky\"},\"response\":{\"content\":\"Worth the wait.\"}},"
+	"{\"match\":{\"userMessage\":\"sleepy\",\"sequenceIndex\":0},\"streamingProfile\":{\"ttft\":5000},\"response\":"
+	"{\"content\":\"Too late.\"}},"
+	"{\"match\":{\"userMessage\":\"sleepy\"},\"response\":{\"content\":\"Awake now.\"}},"
 	"{\"match\":{\"userMessage\":\"again\"},\"response\":{\"content\":\"Still here.\"}},"
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
 
@@ -91,7 +94,11 @@ static void test_session__answers_and_keeps_history_across_restarts(void)
 	CHECK_INT(aimock_start(&mk, fixtures, 4, 0), 0);
 	daimon_store st;
 	daimon_store_open(&st, test_tmpdir());
-	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, "sk-test", "m", 256};
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI,
+				 .base_url = mk.url,
+				 .api_key = "sk-test",
+				 .model = "m",
+				 .max_tokens = 256};
 	struct asker a;
 	turn(&st, &cfg, "hello", &a);
 	CHECK(atomic_load(&a.finished));
@@ -126,7 +133,8 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 	CHECK_INT(aimock_start(&mk, fixtures, 4, 5), 0); /* truncation needs latency */
 	daimon_store st;
 	daimon_store_open(&st, test_tmpdir());
-	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+	daimon_llm_config cfg = {
+		.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .api_key = NULL, .model = "m", .max_tokens = 256};
 	struct asker a;
 	turn(&st, &cfg, "cut", &a);
 	CHECK(atomic_load(&a.finished));
@@ -152,7 +160,8 @@ static void test_session__tool_calls_run_validated_and_loop_back_to_the_model(vo
 	CHECK_INT(aimock_start(&mk, fixtures, 7, 0), 0);
 	daimon_store st;
 	daimon_store_open(&st, test_tmpdir());
-	daimon_llm_config cfg = {DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+	daimon_llm_config cfg = {
+		.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .api_key = NULL, .model = "m", .max_tokens = 256};
 	struct asker a;
 	turn(&st, &cfg, "hello", &a); /* something for session_search to find */
 	daimon_buf_release(&a.streamed);
@@ -188,7 +197,11 @@ static void test_session__a_429_is_retried_after_retry_after(void)
 	daimon_store st;
 	daimon_store_open(&st, test_tmpdir());
 	for (int p = 0; p < 2; p++) {
-		daimon_llm_config cfg = {p ? DAIMON_LLM_ANTHROPIC : DAIMON_LLM_OPENAI, mk.url, NULL, "m", 256};
+		daimon_llm_config cfg = {.provider = p ? DAIMON_LLM_ANTHROPIC : DAIMON_LLM_OPENAI,
+					 .base_url = mk.url,
+					 .api_key = NULL,
+					 .model = "m",
+					 .max_tokens = 256};
 		struct asker a;
 		uint64_t t0 = daimon_mono_ns();
 		turn(&st, &cfg, p ? "flaky again" : "flaky", &a);
@@ -208,6 +221,25 @@ static void test_session__a_429_is_retried_after_retry_after(void)
 	aimock_stop(&mk);
 }
 
+static void test_session__no_first_token_in_time_is_abandoned_and_retried(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 7, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {
+		.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .model = "m", .first_token_ms = 300};
+	struct asker a;
+	uint64_t t0 = daimon_mono_ns();
+	turn(&st, &cfg, "sleepy", &a);
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "Awake now."); /* the second call's answer only */
+	CHECK(daimon_mono_ns() - t0 < 3000000000ull);          /* not the 5 s first token */
+	daimon_buf_release(&a.streamed);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -216,6 +248,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__a_cut_stream_and_an_http_error_are_reported_not_logged),
 		TEST_CASE(test_session__tool_calls_run_validated_and_loop_back_to_the_model),
 		TEST_CASE(test_session__a_429_is_retried_after_retry_after),
+		TEST_CASE(test_session__no_first_token_in_time_is_abandoned_and_retried),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -111,7 +111,7 @@ static void run(daimon_rt *rt, daimon_store *st, daimon_aid http, const daimon_l
 		char key[64];
 		snprintf(key, sizeof(key), "%s:%d", prefix, i);
 		d[i] = (struct driver){
-			daimon_session_start(rt, st, key, http, cfg), turns, 0, lat, 0, &done, &failures};
+			daimon_session_start(rt, st, key, http, cfg, NULL), turns, 0, lat, 0, &done, &failures};
 		if (!d[i].session) {
 			fprintf(stderr, "daimon_bench_turns: %s\n", daimon_error_last());
 			exit(1);

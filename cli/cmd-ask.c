@@ -75,7 +75,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 	struct cli_turn t;
 	cli_turn_init(&t, rt, json);
 	daimon_aid http = daimon_http_start(rt, 0);
-	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm);
+	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm, NULL);
 	rc = session ? 0 : cli_fail();
 	if (rc == 0) {
 		cli_turn_run(&t, rt, session, question.ptr, NULL);

@@ -46,7 +46,7 @@ struct chat {
 
 static int start_session(struct chat *c)
 {
-	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm);
+	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm, NULL);
 	return c->session ? 0 : -1;
 }
 

@@ -31,6 +31,8 @@ struct session {
 	int rounds;   /* model calls in this turn (tool loops) */
 	int attempts; /* retries of the current model call */
 	uint64_t retry_timer;
+	long idle_ms;
+	uint64_t idle_timer; /* hibernate when it fires */
 	uint64_t transfer;   /* the model call in flight */
 	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
 	int ttft_expired;
@@ -112,6 +114,46 @@ static int load_history(struct session *s, const char *path)
 	return rc;
 }
 
+/* Opens (or creates) the log and loads the history from it: at start,
+ * and when the session wakes from hibernation. */
+static int open_log(struct session *s)
+{
+	char *path = daimon_store_log_path(s->store, s->id);
+	daimon_log_report rep;
+	cJSON_Delete(s->history);
+	s->history = cJSON_CreateArray();
+	int rc = daimon_log_open(&s->log, path, 0, &rep);
+	if (rc == DAIMON_ENOTFOUND) {
+		daimon_session_meta meta = {.id = s->id, .key = s->key};
+		rc = daimon_store_create(s->store, &meta, 0, &s->log, NULL);
+	} else if (rc == 0) {
+		rc = load_history(s, path);
+	}
+	free(path);
+	return rc;
+}
+
+static void *session_hibernate(daimon_ctx *ctx, void *state)
+{
+	struct session *s = state;
+	daimon_set_state_label(ctx, "hibernated");
+	daimon_log_close(s->log); /* nothing is staged between turns */
+	s->log = NULL;
+	cJSON_Delete(s->history);
+	s->history = NULL;
+	daimon_set_mem(ctx, sizeof(*s));
+	return s;
+}
+
+static void *session_wake(daimon_ctx *ctx, void *state)
+{
+	struct session *s = state;
+	daimon_set_state_label(ctx, NULL);
+	if (open_log(s) < 0) /* the next turn says why */
+		s->log = NULL;
+	return s;
+}
+
 static void reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error)
 {
 	daimon_session_done d = {0};
@@ -127,6 +169,11 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
 	daimon_buf_clear(&s->errbody);
 	s->asker = 0;
 	daimon_set_op(ctx, NULL);
+	if (s->idle_ms >= 0) {
+		if (s->idle_timer)
+			daimon_timer_cancel(ctx, s->idle_timer);
+		s->idle_timer = daimon_timer_start(ctx, s->idle_ms ? s->idle_ms : 600000, 0);
+	}
 }
 
 /* Stages a message; with `commit`, makes everything staged durable. The
@@ -204,6 +251,10 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	}
 	s->asker = m->from;
 	s->rounds = 0;
+	if (!s->log && open_log(s) < 0) {
+		reply_done(ctx, s, -1, daimon_error_last());
+		return DAIMON_CONTINUE;
+	}
 	char *text = daimon_xstrndup(m->data, m->len);
 	/* The question is written, the model asked, and only then the disk
 	 * waited for: the sync overlaps the request instead of delaying it.
@@ -362,7 +413,11 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		on_done(ctx, s, m);
 		break;
 	case DAIMON_MSG_TIMER:
-		if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
+		if (m->ref == s->idle_timer) {
+			s->idle_timer = 0;
+			if (!s->asker)
+				daimon_hibernate(ctx);
+		} else if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
 			s->ttft_timer = 0;
 			s->ttft_expired = 1;
 			daimon_http_cancel(ctx, s->http, s->transfer); /* its DONE takes the retry path */
@@ -395,30 +450,22 @@ static const daimon_behaviour session_behaviour = {
 	.name = "session",
 	.handle = session_handle,
 	.terminate = session_terminate,
+	.hibernate = session_hibernate,
+	.wake = session_wake,
 };
 
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
-				const daimon_llm_config *cfg)
+				const daimon_llm_config *cfg, const daimon_session_opts *opts)
 {
 	struct session *s = daimon_xcalloc(1, sizeof(*s));
 	s->store = store;
 	s->key = daimon_xstrdup(key);
 	s->http = http;
 	s->cfg = cfg;
-	s->history = cJSON_CreateArray();
+	s->idle_ms = opts ? opts->idle_ms : 0;
 	s->tools = daimon_tools_json(daimon_builtin_tools);
 	daimon_session_id_for_key(s->id, key);
-	char *path = daimon_store_log_path(store, s->id);
-	daimon_log_report rep;
-	int rc = daimon_log_open(&s->log, path, 0, &rep);
-	if (rc == DAIMON_ENOTFOUND) {
-		daimon_session_meta meta = {.id = s->id, .key = key};
-		rc = daimon_store_create(store, &meta, 0, &s->log, NULL);
-	} else if (rc == 0) {
-		rc = load_history(s, path);
-	}
-	free(path);
-	if (rc < 0) {
+	if (open_log(s) < 0) {
 		session_terminate(NULL, s, 0);
 		return 0;
 	}

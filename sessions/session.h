@@ -36,10 +36,18 @@ typedef struct {
 	int64_t tokens_in, tokens_out;
 } daimon_session_done;
 
-/* Starts the session actor for `key`; `cfg` and `store` must outlive it.
- * Fails (0, last error set) if its log cannot be opened. */
+typedef struct {
+	/* Idle this long after a turn, the session hibernates: its history
+	 * and log are let go (the log holds everything) until the next
+	 * message. 0: 10 minutes; <0: never. */
+	long idle_ms;
+} daimon_session_opts;
+
+/* Starts the session actor for `key`; `cfg` and `store` must outlive it
+ * (`opts` may be NULL). Fails (0, last error set) if its log cannot be
+ * opened. */
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
-				const daimon_llm_config *cfg);
+				const daimon_llm_config *cfg, const daimon_session_opts *opts);
 /* The session id a conversation key's log has. */
 void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key);
 

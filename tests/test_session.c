@@ -14,6 +14,7 @@
 #include "core/http.h"
 #include "core/llm.h"
 #include "core/timefmt.h"
+#include "memory/log.h"
 #include "sessions/session.h"
 #include "tests/aimock.h"
 #include "tests/test.h"
@@ -69,7 +70,7 @@ static void turn(daimon_store *st, const daimon_llm_config *cfg, const char *tex
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
 	daimon_aid http = daimon_http_start(rt, 0);
-	daimon_aid s = daimon_session_start(rt, st, "cli:test", http, cfg);
+	daimon_aid s = daimon_session_start(rt, st, "cli:test", http, cfg, NULL);
 	daimon_spawn_opts o = {.behaviour = &asker_b, .state = a};
 	daimon_aid me = daimon_spawn(rt, &o);
 	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, text, strlen(text));
@@ -240,6 +241,62 @@ static void test_session__no_first_token_in_time_is_abandoned_and_retried(void)
 	aimock_stop(&mk);
 }
 
+static void test_session__an_idle_session_hibernates_and_wakes_with_its_history(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 7, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .model = "m"};
+	daimon_session_opts so = {.idle_ms = 100};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	daimon_aid s = daimon_session_start(rt, &st, "cli:sleepy", http, &cfg, &so);
+	struct asker a = {0};
+	daimon_spawn_opts o = {.behaviour = &asker_b, .state = &a};
+	daimon_aid me = daimon_spawn(rt, &o);
+	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, "hello", 5);
+	EVENTUALLY(atomic_load(&a.finished));
+	/* Idle: it lets go of its log (another writer may open it) and history. */
+	char id[DAIMON_ID_MAX + 1];
+	daimon_session_id_for_key(id, "cli:sleepy");
+	char *path = daimon_store_log_path(&st, id);
+	daimon_log *other = NULL;
+	int opened = -1;
+	for (int i = 0; i < 2000 && opened != 0; i++) {
+		opened = daimon_log_open(&other, path, 0, NULL);
+		if (opened != 0)
+			usleep(1000);
+	}
+	CHECK_INT(opened, 0);
+	daimon_log_close(other);
+	daimon_actor_info *v;
+	size_t n = daimon_rt_snapshot(rt, &v);
+	int hibernated = 0;
+	for (size_t i = 0; i < n; i++)
+		hibernated |= v[i].id == s && !strcmp(v[i].state, "hibernated");
+	free(v);
+	CHECK(hibernated);
+	/* The next message wakes it, history and all. */
+	atomic_store(&a.finished, 0);
+	daimon_buf_clear(&a.streamed);
+	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, "and again", 9);
+	EVENTUALLY(atomic_load(&a.finished));
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "Still here.");
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "[{\"role\":\"user\",\"content\":\"hello\"},{\"role\":\"assistant\",\"content\":\"Hello "
+			      "there!\"},{\"role\":\"user\",\"content\":\"and again\"}]");
+	daimon_buf_release(&j);
+	daimon_buf_release(&a.streamed);
+	free(path);
+	daimon_rt_free(rt);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -249,6 +306,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__tool_calls_run_validated_and_loop_back_to_the_model),
 		TEST_CASE(test_session__a_429_is_retried_after_retry_after),
 		TEST_CASE(test_session__no_first_token_in_time_is_abandoned_and_retried),
+		TEST_CASE(test_session__an_idle_session_hibernates_and_wakes_with_its_history),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -3,6 +3,8 @@
  */
 #include "core/config.h"
 
+#include <curl/curl.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,61 @@ static const char *env(const char *name)
 static const char *pick(const char *a, const char *b)
 {
 	return a && *a ? a : (b && *b ? b : NULL);
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *buf)
+{
+	daimon_buf_add(buf, p, size * n);
+	return size * n;
+}
+
+/* Asks a local server for its models (300 ms at most); the first model's
+ * name, or NULL. `list` is the JSON array holding them, `field` the name. */
+static char *probe(const char *url, const char *list, const char *field)
+{
+	CURL *c = curl_easy_init();
+	daimon_buf body = DAIMON_BUF_INIT;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	long status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	char *model = NULL;
+	cJSON *j = status == 200 ? cJSON_Parse(daimon_buf_cstr(&body)) : NULL;
+	const char *name = daimon_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, list), 0), field);
+	if (name && *name)
+		model = daimon_xstrdup(name);
+	cJSON_Delete(j);
+	daimon_buf_release(&body);
+	return model;
+}
+
+/* Nothing configured at all: a local Ollama or llama.cpp server, on its
+ * default port, speaks the OpenAI API. */
+static int find_local(daimon_model_settings *out)
+{
+	static const struct {
+		const char *base, *models, *list, *field;
+	} servers[] = {
+		{"http://127.0.0.1:11434", "http://127.0.0.1:11434/api/tags", "models", "name"}, /* Ollama */
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/v1/models", "data", "id"},      /* llama.cpp */
+	};
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		char *model = probe(servers[i].models, servers[i].list, servers[i].field);
+		if (model) {
+			out->llm.provider = DAIMON_LLM_OPENAI;
+			out->base_url = daimon_xstrdup(servers[i].base);
+			out->model = model;
+			out->llm.base_url = out->base_url;
+			out->llm.model = out->model;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 int daimon_model_settings_load(daimon_model_settings *out, const char *home)
@@ -71,11 +128,17 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 			provider);
 	}
 	const char *model = pick(env("DAIMON_MODEL"), daimon_json_str(m, "model"));
+	int nothing_set = !model && !key && !env("DAIMON_BASE_URL") && !env("OPENAI_BASE_URL") &&
+			  !pick(daimon_json_str(m, "base_url"), NULL);
 	if (!model) {
 		cJSON_Delete(file);
 		daimon_model_settings_release(out);
-		return daimon_error_code(DAIMON_EINVAL, "no model configured: set DAIMON_MODEL (and DAIMON_BASE_URL, "
-							"DAIMON_API_KEY as needed) or \"model\" in config.json");
+		if (nothing_set && find_local(out) == 0)
+			return 0;
+		return daimon_error_code(DAIMON_EINVAL,
+					 "no model configured (and no local Ollama or llama.cpp server "
+					 "answering): set DAIMON_MODEL (and DAIMON_BASE_URL, DAIMON_API_KEY "
+					 "as needed) or \"model\" in config.json");
 	}
 	out->model = daimon_xstrdup(model);
 	out->api_key = key ? daimon_xstrdup(key) : NULL;

@@ -91,7 +91,9 @@ printf '{"seq":99,"ts":"2026-01-01T00:00:00Z","type":"message","role":"user","co
 expect index_update_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" index update
 expect show_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" sessions show copy-1
 
-expect ask_without_model 1 "^daimon: no model configured: set DAIMON_MODEL" -- env -u DAIMON_MODEL "$DAIMON" ask hello
+# (a base URL is set so no local Ollama is looked for: test_config may be standing in for one)
+expect ask_without_model 1 "^daimon: no model configured .*set DAIMON_MODEL" -- \
+  env -u DAIMON_MODEL DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello
 expect ask_bad_provider 1 "unknown model provider 'gemini'" -- env DAIMON_PROVIDER=gemini DAIMON_MODEL=m "$DAIMON" ask hi
 expect ask_unreachable 1 "cannot reach the model at 'http://127.0.0.1:1'" -- \
   env DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello

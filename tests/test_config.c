@@ -1,0 +1,131 @@
+/*
+ * test_config.c — the model settings: environment over config.json,
+ * errors that name the setting, and the search for a local Ollama when
+ * nothing is configured (a stand-in answering Ollama's /api/tags on its
+ * default port).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "tests/test.h"
+
+static const char *const vars[] = {"DAIMON_PROVIDER", "DAIMON_BASE_URL", "DAIMON_API_KEY",    "DAIMON_MODEL",
+				   "OPENAI_API_KEY",  "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", NULL};
+
+static void clear_env(void)
+{
+	for (const char *const *v = vars; *v; v++)
+		unsetenv(*v);
+}
+
+static void test_config__environment_over_file_and_named_errors(void)
+{
+	clear_env();
+	const char *home = test_tmpdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/config.json", home);
+	test_write(path,
+		   "{\"model\":{\"provider\":\"anthropic\",\"model\":\"from-file\",\"base_url\":\"http://file\"}}");
+	daimon_model_settings ms;
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK_INT(ms.llm.provider, DAIMON_LLM_ANTHROPIC);
+	CHECK_STR(ms.model, "from-file");
+	CHECK_STR(ms.base_url, "http://file");
+	daimon_model_settings_release(&ms);
+	setenv("DAIMON_MODEL", "from-env", 1);
+	setenv("ANTHROPIC_API_KEY", "sk-ant", 1);
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK_STR(ms.model, "from-env");
+	CHECK_STR(ms.api_key, "sk-ant");
+	daimon_model_settings_release(&ms);
+	setenv("DAIMON_PROVIDER", "gemini", 1);
+	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
+	CHECK_CONTAINS(daimon_error_last(), "unknown model provider 'gemini' (DAIMON_PROVIDER");
+	test_write(path, "{not json");
+	unsetenv("DAIMON_PROVIDER");
+	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
+	CHECK_CONTAINS(daimon_error_last(), "config.json' is not valid JSON");
+	clear_env();
+}
+
+struct ollama {
+	int fd;
+	_Atomic int stop;
+};
+
+static void *serve_tags(void *arg)
+{
+	struct ollama *o = arg;
+	while (!atomic_load(&o->stop)) {
+		struct pollfd p = {o->fd, POLLIN, 0};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int c = accept(o->fd, NULL, NULL);
+		char req[2048];
+		if (c < 0 || recv(c, req, sizeof(req), 0) <= 0) {
+			if (c >= 0)
+				close(c);
+			continue;
+		}
+		const char *body = "{\"models\":[{\"name\":\"qwen3:8b\",\"size\":100}]}";
+		char r[512];
+		snprintf(r, sizeof(r),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 strlen(body), body);
+		(void)!write(c, r, strlen(r));
+		close(c);
+	}
+	return NULL;
+}
+
+static void test_config__nothing_configured_finds_a_local_ollama(void)
+{
+	clear_env();
+	const char *home = test_tmpdir();
+	daimon_model_settings ms;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_port = htons(11434), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0) {
+		fprintf(stderr, "port 11434 is taken here; cannot stand in for Ollama\n");
+		test_failed = 1;
+		close(fd);
+		return;
+	}
+	struct ollama o = {fd, 0};
+	pthread_t t;
+	pthread_create(&t, NULL, serve_tags, &o);
+	int rc = daimon_model_settings_load(&ms, home);
+	atomic_store(&o.stop, 1);
+	pthread_join(t, NULL);
+	close(fd);
+	CHECK_INT(rc, 0);
+	CHECK_INT(ms.llm.provider, DAIMON_LLM_OPENAI);
+	CHECK_STR(ms.base_url, "http://127.0.0.1:11434");
+	CHECK_STR(ms.model, "qwen3:8b");
+	daimon_model_settings_release(&ms);
+	/* Nobody there now: the error says what to set. */
+	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
+	CHECK_CONTAINS(daimon_error_last(), "no model configured (and no local Ollama or llama.cpp server answering): "
+					    "set DAIMON_MODEL");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		TEST_CASE(test_config__environment_over_file_and_named_errors),
+		TEST_CASE(test_config__nothing_configured_finds_a_local_ollama),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

@@ -15,6 +15,13 @@
 
 /* ---- requests ---- */
 
+/* j[key] if it is a string, else `otherwise`. */
+static const char *str_or(const cJSON *j, const char *key, const char *otherwise)
+{
+	const char *v = daimon_json_str(j, key);
+	return v ? v : otherwise;
+}
+
 static cJSON *openai_messages(const char *system, const cJSON *messages)
 {
 	cJSON *out = cJSON_CreateArray();
@@ -29,10 +36,8 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 		cJSON *o = cJSON_CreateObject();
 		if (role && !strcmp(role, "tool")) {
 			cJSON_AddStringToObject(o, "role", "tool");
-			cJSON_AddStringToObject(o, "tool_call_id",
-						daimon_json_str(m, "call_id") ? daimon_json_str(m, "call_id") : "");
-			cJSON_AddStringToObject(o, "content",
-						daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+			cJSON_AddStringToObject(o, "tool_call_id", str_or(m, "call_id", ""));
+			cJSON_AddStringToObject(o, "content", str_or(m, "content", ""));
 		} else {
 			cJSON_AddStringToObject(o, "role", role ? role : "user");
 			const char *content = daimon_json_str(m, "content");
@@ -42,17 +47,11 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 				cJSON *tc = cJSON_AddArrayToObject(o, "tool_calls");
 				for (const cJSON *c = calls->child; c; c = c->next) {
 					cJSON *x = cJSON_CreateObject();
-					cJSON_AddStringToObject(
-						x, "id", daimon_json_str(c, "id") ? daimon_json_str(c, "id") : "");
+					cJSON_AddStringToObject(x, "id", str_or(c, "id", ""));
 					cJSON_AddStringToObject(x, "type", "function");
 					cJSON *fn = cJSON_AddObjectToObject(x, "function");
-					cJSON_AddStringToObject(fn, "name",
-								daimon_json_str(c, "name") ? daimon_json_str(c, "name")
-											   : "");
-					cJSON_AddStringToObject(fn, "arguments",
-								daimon_json_str(c, "arguments")
-									? daimon_json_str(c, "arguments")
-									: "{}");
+					cJSON_AddStringToObject(fn, "name", str_or(c, "name", ""));
+					cJSON_AddStringToObject(fn, "arguments", str_or(c, "arguments", "{}"));
 					cJSON_AddItemToArray(tc, x);
 				}
 			}
@@ -73,10 +72,8 @@ static cJSON *anthropic_messages(const cJSON *messages)
 			cJSON_AddStringToObject(o, "role", "user");
 			cJSON *b = cJSON_CreateObject();
 			cJSON_AddStringToObject(b, "type", "tool_result");
-			cJSON_AddStringToObject(b, "tool_use_id",
-						daimon_json_str(m, "call_id") ? daimon_json_str(m, "call_id") : "");
-			cJSON_AddStringToObject(b, "content",
-						daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+			cJSON_AddStringToObject(b, "tool_use_id", str_or(m, "call_id", ""));
+			cJSON_AddStringToObject(b, "content", str_or(m, "content", ""));
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "is_error")))
 				cJSON_AddBoolToObject(b, "is_error", 1);
 			cJSON_AddItemToArray(blocks, b);
@@ -93,12 +90,9 @@ static cJSON *anthropic_messages(const cJSON *messages)
 			for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next) {
 				cJSON *b = cJSON_CreateObject();
 				cJSON_AddStringToObject(b, "type", "tool_use");
-				cJSON_AddStringToObject(b, "id",
-							daimon_json_str(c, "id") ? daimon_json_str(c, "id") : "");
-				cJSON_AddStringToObject(b, "name",
-							daimon_json_str(c, "name") ? daimon_json_str(c, "name") : "");
-				cJSON *input = cJSON_Parse(
-					daimon_json_str(c, "arguments") ? daimon_json_str(c, "arguments") : "{}");
+				cJSON_AddStringToObject(b, "id", str_or(c, "id", ""));
+				cJSON_AddStringToObject(b, "name", str_or(c, "name", ""));
+				cJSON *input = cJSON_Parse(str_or(c, "arguments", "{}"));
 				cJSON_AddItemToObject(b, "input", input ? input : cJSON_CreateObject());
 				cJSON_AddItemToArray(blocks, b);
 			}

@@ -401,19 +401,6 @@ int daimon_send_from(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, co
 	daimon_actor *a = lookup(rt, to);
 	if (!a)
 		return daimon_error_code(DAIMON_ENOTFOUND, "no actor %llx", (unsigned long long)to);
-	struct msg *m = msg_new(type, data, len);
-	m->from = from;
-	enqueue(rt, a, (uint32_t)(to >> 32), m);
-	return 0;
-}
-
-int daimon_send(daimon_rt *rt, daimon_aid to, int type, const void *data, size_t len)
-{
-	if (type < 0)
-		return daimon_error_code(DAIMON_EINVAL, "message types below 0 are the runtime's");
-	daimon_actor *a = lookup(rt, to);
-	if (!a)
-		return daimon_error_code(DAIMON_ENOTFOUND, "no actor %llx", (unsigned long long)to);
 	if (a->bound) {
 		/* Bounded mailbox: refuse, or back off until the receiver catches up. */
 		for (int spins = 0; atomic_load_explicit(&a->queued, memory_order_relaxed) >= a->bound; spins++) {
@@ -427,9 +414,14 @@ int daimon_send(daimon_rt *rt, daimon_aid to, int type, const void *data, size_t
 		}
 	}
 	struct msg *m = msg_new(type, data, len);
-	m->from = this_actor ? aid_of(this_actor) : 0;
+	m->from = from;
 	enqueue(rt, a, (uint32_t)(to >> 32), m);
 	return 0;
+}
+
+int daimon_send(daimon_rt *rt, daimon_aid to, int type, const void *data, size_t len)
+{
+	return daimon_send_from(rt, this_actor ? aid_of(this_actor) : 0, to, type, data, len);
 }
 
 /* Messages the runtime handles itself, in the target's turn. */

@@ -115,31 +115,49 @@ static char *dir_of(const char *path)
 	return daimon_xstrndup(path, (size_t)(slash - path));
 }
 
-int daimon_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Writes `data` to a new temporary file beside `path` and syncs it; the
+ * caller renames or links it into place. Returns the temporary name
+ * (caller frees and unlinks) or NULL with the error set. */
+static char *write_temp(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char *tmp = daimon_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int rc = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
-		rc = daimon_error_errno("cannot create '%s'", tmp);
-		goto out;
+		daimon_error_errno("cannot create '%s'", tmp);
+		free(tmp);
+		return NULL;
 	}
 	if (daimon_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		rc = daimon_error_errno("cannot write '%s'", tmp);
+		daimon_error_errno("cannot write '%s'", tmp);
 		close(fd);
 		unlink(tmp);
-		goto out;
+		free(tmp);
+		return NULL;
 	}
 	close(fd);
+	return tmp;
+}
+
+int daimon_fsync_parent(const char *path)
+{
+	char *dir = dir_of(path);
+	int rc = daimon_fsync_dir(dir);
+	free(dir);
+	return rc;
+}
+
+int daimon_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = write_temp(path, data, len, mode);
+	if (!tmp)
+		return -1;
+	int rc = 0;
 	if (rename(tmp, path) < 0) {
 		rc = daimon_error_errno("cannot rename '%s' to '%s'", tmp, path);
 		unlink(tmp);
-		goto out;
+	} else {
+		rc = daimon_fsync_parent(path);
 	}
-	char *dir = dir_of(path);
-	rc = daimon_fsync_dir(dir);
-	free(dir);
-out:
 	free(tmp);
 	return rc;
 }
@@ -151,28 +169,13 @@ int daimon_write_file_new(const char *path, const void *data, size_t len, mode_t
 		return 0;
 	/* Link the finished temp file into place: never a half-written file
 	 * under the real name, and never over one the user already has. */
-	char *tmp = daimon_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = write_temp(path, data, len, mode);
+	if (!tmp)
+		return -1;
 	int rc = 1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		rc = daimon_error_errno("cannot create '%s'", tmp);
-		goto out;
-	}
-	if (daimon_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		rc = daimon_error_errno("cannot write '%s'", tmp);
-		close(fd);
-		goto out_unlink;
-	}
-	close(fd);
-	if (link(tmp, path) < 0) {
-		if (errno == EEXIST)
-			rc = 0;
-		else
-			rc = daimon_error_errno("cannot create '%s'", path);
-	}
-out_unlink:
+	if (link(tmp, path) < 0)
+		rc = errno == EEXIST ? 0 : daimon_error_errno("cannot create '%s'", path);
 	unlink(tmp);
-out:
 	free(tmp);
 	return rc;
 }

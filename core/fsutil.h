@@ -26,5 +26,7 @@ int daimon_write_file_atomic(const char *path, const void *data, size_t len, mod
 int daimon_write_file_new(const char *path, const void *data, size_t len, mode_t mode);
 /* fsync(2) of the directory holding entries just created or renamed. */
 int daimon_fsync_dir(const char *dir);
+/* The same for the directory that holds `path`. */
+int daimon_fsync_parent(const char *path);
 
 #endif

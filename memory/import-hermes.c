@@ -42,20 +42,8 @@ static cJSON *convert_calls(const char *json)
 	for (const cJSON *c = in->child; c; c = c->next) {
 		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
 		const cJSON *src = cJSON_IsObject(fn) ? fn : c;
-		const char *id = daimon_json_str(c, "id");
-		const char *name = daimon_json_str(src, "name");
-		const cJSON *args = cJSON_GetObjectItemCaseSensitive(src, "arguments");
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "id", id ? id : "");
-		cJSON_AddStringToObject(o, "name", name ? name : "tool");
-		if (cJSON_IsString(args)) {
-			cJSON_AddStringToObject(o, "arguments", args->valuestring);
-		} else {
-			char *a = args ? cJSON_PrintUnformatted(args) : NULL;
-			cJSON_AddStringToObject(o, "arguments", a ? a : "{}");
-			cJSON_free(a);
-		}
-		cJSON_AddItemToArray(out, o);
+		daimon_import_tool_call(out, daimon_json_str(c, "id"), daimon_json_str(src, "name"),
+					cJSON_GetObjectItemCaseSensitive(src, "arguments"));
 	}
 	cJSON_Delete(in);
 	return out;

@@ -459,7 +459,7 @@ int daimon_import_paths(daimon_store *st, daimon_index *ix, const char *format, 
 
 /* ---- shared by the readers ---- */
 
-static void add_call(cJSON *calls, const char *id, const char *name, const cJSON *args)
+void daimon_import_tool_call(cJSON *calls, const char *id, const char *name, const cJSON *args)
 {
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "id", id ? id : "");
@@ -506,7 +506,8 @@ int daimon_import_blocks(daimon_import_sink *sink, const char *role, const cJSON
 				const cJSON *args = cJSON_GetObjectItemCaseSensitive(b, "arguments");
 				if (!args)
 					args = cJSON_GetObjectItemCaseSensitive(b, "input");
-				add_call(calls, daimon_json_str(b, "id"), daimon_json_str(b, "name"), args);
+				daimon_import_tool_call(calls, daimon_json_str(b, "id"), daimon_json_str(b, "name"),
+							args);
 			} else if (type && !strcmp(type, "tool_result")) {
 				rc = emit_tool_result(sink, b, ts);
 			} else if (!type || strcmp(type, "thinking")) {

@@ -78,6 +78,9 @@ int64_t daimon_import_ts(const cJSON *v);
 /* Reports "name:line" + what through sink->warn. */
 void daimon_import_warn(daimon_import_sink *sink, const char *name, size_t line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Appends {"id","name","arguments"} to `calls`: arguments kept as the
+ * string the model produced, or printed if the source holds them as JSON. */
+void daimon_import_tool_call(cJSON *calls, const char *id, const char *name, const cJSON *args);
 /* Emits a message in daimon's shape from content that is a string or a list
  * of blocks: text blocks become its content, tool-call blocks (toolCall,
  * tool_use, tool_call) its tool_calls, and tool-result blocks separate

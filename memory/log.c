@@ -65,7 +65,7 @@ struct daimon_log {
 	int flags;
 	int broken; /* a failed fdatasync: refuse further writes */
 	char *path;
-	off_t size; /* written bytes */
+	off_t size;                                  /* written bytes */
 	uint64_t last_seq, written_seq, durable_seq; /* staged >= in the file >= synced */
 	daimon_buf staged;
 	struct pending_ack *acks;
@@ -261,14 +261,8 @@ int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_f
 				     : daimon_error_errno("cannot create '%s'", path);
 	unlink(tmp);
 	free(tmp);
-	if (rc == 0 && !(flags & DAIMON_LOG_DEFER_SYNC)) {
-		char *dir = daimon_xstrdup(path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-		rc = daimon_fsync_dir(slash ? dir : ".");
-		free(dir);
-	}
+	if (rc == 0 && !(flags & DAIMON_LOG_DEFER_SYNC))
+		rc = daimon_fsync_parent(path);
 	if (rc < 0) {
 		log_free(log);
 		return rc;

@@ -22,21 +22,16 @@
 #include "memory/snippet.h"
 #include "memory/text.h"
 
-static int is_word_byte(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-
 /* Rewrites any text as an FTS5 query of quoted words: `"foo" "bar"`. */
 static char *plain_words(const char *q)
 {
 	daimon_buf b = DAIMON_BUF_INIT;
 	const unsigned char *p = (const unsigned char *)q;
 	while (*p) {
-		while (*p && !is_word_byte(*p))
+		while (*p && !daimon_word_byte(*p))
 			p++;
 		const unsigned char *w = p;
-		while (*p && is_word_byte(*p))
+		while (*p && daimon_word_byte(*p))
 			p++;
 		if (p > w) {
 			if (b.len)

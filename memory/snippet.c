@@ -18,11 +18,6 @@ struct token {
 	int term; /* index of the matched term, -1 for none */
 };
 
-static int word_byte(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-
 static char lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -56,12 +51,12 @@ static size_t parse_terms(const char *q, struct term **out)
 			p++;
 			continue;
 		}
-		if (!word_byte(*p)) {
+		if (!daimon_word_byte(*p)) {
 			p++;
 			continue;
 		}
 		const unsigned char *w = p;
-		while (word_byte(*p))
+		while (daimon_word_byte(*p))
 			p++;
 		size_t len = (size_t)(p - w);
 		if (!in_quote && (*p == ':' || keyword(w, len, "AND") || keyword(w, len, "OR") ||
@@ -110,12 +105,12 @@ void daimon_snippet(daimon_buf *out, const char *text, const char *query, const 
 	size_t n = 0, cap = 64;
 	struct token *tok = daimon_xmalloc(cap * sizeof(*tok));
 	for (size_t i = 0; text[i];) {
-		if (!word_byte((unsigned char)text[i])) {
+		if (!daimon_word_byte((unsigned char)text[i])) {
 			i++;
 			continue;
 		}
 		size_t s = i;
-		while (word_byte((unsigned char)text[i]))
+		while (daimon_word_byte((unsigned char)text[i]))
 			i++;
 		if (n == cap)
 			tok = daimon_xrealloc(tok, (cap *= 2) * sizeof(*tok));

@@ -14,6 +14,13 @@
 
 #include "core/buf.h"
 
+/* Whether a byte belongs to a word, as the index's tokenizer sees ASCII
+ * (letters, digits) and as daimon sees the rest (any byte from 0x80). */
+static inline int daimon_word_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
 /* Appends to `out` up to `max_words` words of `text` around the matches
  * of `query`, matches between `open` and `close`, "…" where cut. */
 void daimon_snippet(daimon_buf *out, const char *text, const char *query, const char *open, const char *close,

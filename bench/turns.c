@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	/* 3. the fixed prompt */
 	daimon_llm_request req;
 	cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hello\"}]");
-	cJSON *tools = daimon_tools_json(daimon_builtin_tools);
+	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0);
 	daimon_buf sys = DAIMON_BUF_INIT;
 	daimon_buf_adds(&sys, soul);
 	daimon_llm_build(&req, &cfg, sys.ptr, msgs, tools);

@@ -252,6 +252,10 @@ struct daimon_rt {
 	_Atomic uint64_t next_id;
 	_Atomic size_t nwatch_live; /* watches not yet freed */
 	struct watch *graveyard;
+	/* services the runtime owns (daimon_rt_service) */
+	pthread_mutex_t svc_mu;
+	void *svc[DAIMON_RT_SERVICES];
+	void (*svc_destroy[DAIMON_RT_SERVICES])(void *);
 };
 
 static _Thread_local struct sched *this_sched;
@@ -932,6 +936,7 @@ int daimon_rt_new(daimon_rt **out, const daimon_rt_opts *opts)
 	pthread_mutex_init(&rt->idle_mu, NULL);
 	pthread_cond_init(&rt->idle_cv, NULL);
 	pthread_mutex_init(&rt->reg_mu, NULL);
+	pthread_mutex_init(&rt->svc_mu, NULL);
 	pthread_mutex_init(&rt->ev_mu, NULL);
 	rt->epfd = epoll_create1(EPOLL_CLOEXEC);
 	rt->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -981,10 +986,29 @@ size_t daimon_rt_wait_idle(daimon_rt *rt, int timeout_ms)
 	return atomic_load(&rt->live);
 }
 
+void *daimon_rt_service(daimon_rt *rt, int slot, void *(*create)(daimon_rt *rt), void (*destroy)(void *svc))
+{
+	if (slot < 0 || slot >= DAIMON_RT_SERVICES)
+		return NULL;
+	pthread_mutex_lock(&rt->svc_mu);
+	if (!rt->svc[slot] && create) {
+		rt->svc[slot] = create(rt);
+		rt->svc_destroy[slot] = destroy;
+	}
+	void *svc = rt->svc[slot];
+	pthread_mutex_unlock(&rt->svc_mu);
+	return svc;
+}
+
 void daimon_rt_free(daimon_rt *rt)
 {
 	if (!rt)
 		return;
+	/* Services first: their threads may still send to actors. */
+	for (int i = 0; i < DAIMON_RT_SERVICES; i++)
+		if (rt->svc[i] && rt->svc_destroy[i])
+			rt->svc_destroy[i](rt->svc[i]);
+	pthread_mutex_destroy(&rt->svc_mu);
 	/* Kill what is left and let the schedulers run the exits. */
 	for (uint32_t c = 0; rt->scheds && c < MAX_CHUNKS; c++) {
 		daimon_actor *chunk = atomic_load(&rt->chunks[c]);

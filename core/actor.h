@@ -186,6 +186,12 @@ typedef struct {
 	size_t timers, fds, procs;
 } daimon_actor_info;
 
+/* Services the runtime owns, one per slot (the work pool...): created by
+ * `create` on first use, destroyed by `destroy` first thing in
+ * daimon_rt_free, while actors can still receive. */
+enum { DAIMON_RT_SERVICE_WORK = 0, DAIMON_RT_SERVICES = 4 };
+void *daimon_rt_service(daimon_rt *rt, int slot, void *(*create)(daimon_rt *rt), void (*destroy)(void *svc));
+
 /* Fills `out` (caller frees) with a snapshot of every live actor. */
 size_t daimon_rt_snapshot(daimon_rt *rt, daimon_actor_info **out);
 

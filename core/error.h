@@ -20,6 +20,7 @@ enum {
 	DAIMON_ECORRUPT = -5,  /* data on disk is damaged */
 	DAIMON_EBUSY = -6,     /* another process holds it */
 	DAIMON_EINVAL = -7,    /* bad input from the caller or the user */
+	DAIMON_ECANCELLED = -8, /* stopped before it finished */
 };
 
 /* Sets the thread's last error and returns `code` (so: return daimon_error(...)). */

@@ -15,7 +15,31 @@
 #include "core/timefmt.h"
 #include "memory/log.h"
 #include "memory/text.h"
-#include "sessions/tools.h"
+#include "core/work.h"
+
+/* One tool call of the model's answer. */
+struct call {
+	cJSON *call; /* {"id","name","arguments"} */
+	const daimon_tool *tool;
+	cJSON *args; /* checked against the schema; NULL once handed over */
+	uint64_t ref;
+	enum { CALL_WAITING, CALL_RUNNING, CALL_DONE } state;
+	daimon_buf result;
+	int is_error;
+	uint64_t timer, monitor;
+	daimon_job *job;
+	daimon_aid actor;
+	uint64_t started;
+};
+
+/* A message that arrived mid-turn. */
+struct pending {
+	daimon_aid asker;
+	char *text;
+	struct pending *next;
+};
+
+#define MAX_ALSO 8
 
 struct session {
 	daimon_store *store;
@@ -26,21 +50,31 @@ struct session {
 	char *system;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
+	const daimon_tool *toolset;
 	cJSON *tools; /* what the model is offered */
+	daimon_mid_turn mid_turn;
+	int tool_parallel, depth;
+	long tool_timeout_ms;
+	long idle_ms;
+	uint64_t idle_timer; /* hibernate when it fires */
+	struct pending *queue, *steer; /* mid-turn messages, oldest first */
 	/* the turn in progress */
+	daimon_aid asker;
+	daimon_aid also[MAX_ALSO]; /* whose steering messages joined it */
+	int nalso;
 	int rounds;   /* model calls in this turn (tool loops) */
 	int attempts; /* retries of the current model call */
 	uint64_t retry_timer;
-	long idle_ms;
-	uint64_t idle_timer; /* hibernate when it fires */
 	uint64_t transfer;   /* the model call in flight */
 	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
 	int ttft_expired;
-	daimon_aid asker;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
-	long status;
 	daimon_buf errbody;
+	int64_t tokens_in, tokens_out;
+	struct call *calls; /* the tool calls of the last answer, while they run */
+	int ncalls, nrunning;
+	uint64_t next_ref;
 };
 
 void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key)
@@ -76,6 +110,36 @@ static char *system_prompt(const char *home)
 	return daimon_buf_detach(&b);
 }
 
+int daimon_mid_turn_parse(const char *name)
+{
+	static const char *const names[] = {"queue", "steer", "interrupt"};
+	for (int i = 0; i < 3; i++)
+		if (name && !strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+static cJSON *message(const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", text);
+	return m;
+}
+
+/* What the model is told about a turn that was stopped: what it had said
+ * so far and why it ended. */
+static cJSON *stopped_message(const cJSON *cancel)
+{
+	const char *partial = daimon_json_str(cancel, "partial");
+	const char *reason = daimon_json_str(cancel, "reason");
+	char *text = daimon_xasprintf("%s%s[%s]", partial ? partial : "", partial ? "\n\n" : "",
+				      reason ? reason : "stopped");
+	cJSON *m = message("assistant", text);
+	free(text);
+	return m;
+}
+
 /* The conversation so far, from the log: what the model is sent. */
 static int load_history(struct session *s, const char *path)
 {
@@ -87,24 +151,19 @@ static int load_history(struct session *s, const char *path)
 	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
 		const cJSON *j = rec.json;
 		cJSON *m = NULL;
-		if (!strcmp(rec.type, "message")) {
-			m = cJSON_CreateObject();
-			cJSON_AddStringToObject(m, "role", daimon_json_str(j, "role"));
+		if (!strcmp(rec.type, "message") || !strcmp(rec.type, "tool_result")) {
 			daimon_buf text = DAIMON_BUF_INIT;
 			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
-			cJSON_AddStringToObject(m, "content", daimon_buf_cstr(&text));
+			int is_msg = rec.type[0] == 'm';
+			m = message(is_msg ? daimon_json_str(j, "role") : "tool", daimon_buf_cstr(&text));
 			daimon_buf_release(&text);
 			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(j, "tool_calls");
-			if (calls)
+			if (is_msg && calls)
 				cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(calls, 1));
-		} else if (!strcmp(rec.type, "tool_result")) {
-			m = cJSON_CreateObject();
-			cJSON_AddStringToObject(m, "role", "tool");
-			cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
-			daimon_buf text = DAIMON_BUF_INIT;
-			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
-			cJSON_AddStringToObject(m, "content", daimon_buf_cstr(&text));
-			daimon_buf_release(&text);
+			if (!is_msg)
+				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
+		} else if (!strcmp(rec.type, "cancel")) {
+			m = stopped_message(j);
 		}
 		if (m)
 			cJSON_AddItemToArray(s->history, m);
@@ -154,21 +213,97 @@ static void *session_wake(daimon_ctx *ctx, void *state)
 	return s;
 }
 
+/* ---- mid-turn messages ---- */
+
+static void push(struct pending **list, daimon_aid asker, const void *text, size_t len)
+{
+	struct pending *p = daimon_xcalloc(1, sizeof(*p));
+	p->asker = asker;
+	p->text = daimon_xstrndup(text, len);
+	while (*list)
+		list = &(*list)->next;
+	*list = p;
+}
+
+static struct pending *pop(struct pending **list)
+{
+	struct pending *p = *list;
+	if (p)
+		*list = p->next;
+	return p;
+}
+
+static void pending_free(struct pending *p)
+{
+	if (p)
+		free(p->text);
+	free(p);
+}
+
+static void tell_done(daimon_ctx *ctx, daimon_aid to, const daimon_session_done *d)
+{
+	if (to)
+		daimon_send(daimon_ctx_rt(ctx), to, DAIMON_SESSION_DONE, d, sizeof(*d));
+}
+
+/* A mid-turn message that will not be answered (the turn it waited for
+ * was stopped): its sender hears so. */
+static void drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list)
+{
+	struct pending *p;
+	while ((p = pop(list))) {
+		daimon_session_done d = {.status = DAIMON_SESSION_CANCELLED};
+		snprintf(d.error, sizeof(d.error), "dropped: the turn it was waiting for was stopped");
+		snprintf(d.session, sizeof(d.session), "%s", s->id);
+		tell_done(ctx, p->asker, &d);
+		pending_free(p);
+	}
+}
+
+/* ---- the turn ---- */
+
+static void free_calls(struct session *s)
+{
+	for (int i = 0; i < s->ncalls; i++) {
+		struct call *c = &s->calls[i];
+		cJSON_Delete(c->call);
+		cJSON_Delete(c->args);
+		daimon_buf_release(&c->result);
+		daimon_job_release(c->job);
+	}
+	free(s->calls);
+	s->calls = NULL;
+	s->ncalls = s->nrunning = 0;
+}
+
 static void reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error)
 {
 	daimon_session_done d = {0};
 	d.status = status;
 	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
 	snprintf(d.session, sizeof(d.session), "%s", s->id);
-	if (s->stream)
-		daimon_llm_stream_usage(s->stream, &d.tokens_in, &d.tokens_out, &(int64_t){0});
-	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_DONE, &d, sizeof(d));
+	d.tokens_in = s->tokens_in;
+	d.tokens_out = s->tokens_out;
+	tell_done(ctx, s->asker, &d);
+	for (int i = 0; i < s->nalso; i++)
+		if (s->also[i] != s->asker)
+			tell_done(ctx, s->also[i], &d);
 	daimon_llm_stream_free(s->stream);
 	s->stream = NULL;
 	daimon_llm_request_release(&s->req);
 	daimon_buf_clear(&s->errbody);
+	free_calls(s);
 	s->asker = 0;
+	s->nalso = 0;
 	daimon_set_op(ctx, NULL);
+	/* Steering messages the turn ended before taking are turns of their own. */
+	while (s->steer) {
+		struct pending *p = pop(&s->steer);
+		p->next = s->queue;
+		s->queue = p;
+	}
+	if (s->queue)
+		daimon_send(daimon_ctx_rt(ctx), daimon_self(ctx), DAIMON_SESSION_NEXT, NULL, 0);
 	if (s->idle_ms >= 0) {
 		if (s->idle_timer)
 			daimon_timer_cancel(ctx, s->idle_timer);
@@ -180,9 +315,7 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
  * history (what the model is sent) gets it only once it is in the log. */
 static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls, int commit)
 {
-	cJSON *f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "role", role);
-	cJSON_AddStringToObject(f, "content", text);
+	cJSON *f = message(role, text);
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
 	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, NULL);
@@ -204,10 +337,8 @@ static int append_tool_result(struct session *s, const cJSON *call, const char *
 	cJSON_AddBoolToObject(f, "is_error", is_error);
 	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, NULL);
 	if (rc == 0) {
-		cJSON *h = cJSON_CreateObject();
-		cJSON_AddStringToObject(h, "role", "tool");
+		cJSON *h = message("tool", text);
 		cJSON_AddStringToObject(h, "call_id", id ? id : "");
-		cJSON_AddStringToObject(h, "content", text);
 		cJSON_AddBoolToObject(h, "is_error", is_error);
 		cJSON_AddItemToArray(s->history, h);
 	}
@@ -221,6 +352,11 @@ static int append_tool_result(struct session *s, const cJSON *call, const char *
  * again, after a failure that is worth retrying). */
 static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 {
+	if (s->stream) { /* the usage of the round before */
+		int64_t in = 0, out = 0, cached = 0;
+		daimon_llm_stream_usage(s->stream, &in, &out, &cached);
+		s->tokens_in += in, s->tokens_out += out;
+	}
 	daimon_llm_request_release(&s->req);
 	daimon_llm_stream_free(s->stream);
 	s->stream = NULL;
@@ -240,28 +376,20 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	return 0;
 }
 
-static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text)
 {
-	if (s->asker) {
-		const char *busy = "a turn is already running in this session";
-		daimon_session_done d = {.status = DAIMON_EBUSY};
-		snprintf(d.error, sizeof(d.error), "%s", busy);
-		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_DONE, &d, sizeof(d));
-		return DAIMON_CONTINUE;
-	}
-	s->asker = m->from;
+	s->asker = asker;
 	s->rounds = 0;
+	s->tokens_in = s->tokens_out = 0;
 	if (!s->log && open_log(s) < 0) {
 		reply_done(ctx, s, -1, daimon_error_last());
-		return DAIMON_CONTINUE;
+		return;
 	}
-	char *text = daimon_xstrndup(m->data, m->len);
 	/* The question is written, the model asked, and only then the disk
 	 * waited for: the sync overlaps the request instead of delaying it.
 	 * Nothing is acknowledged before both the question and the answer
 	 * are durable. */
 	int rc = append_message(s, "user", text, NULL, 0);
-	free(text);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)
@@ -270,7 +398,72 @@ static int on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		daimon_http_cancel(ctx, s->http, s->transfer);
 	if (rc < 0)
 		reply_done(ctx, s, rc, daimon_error_last());
-	return DAIMON_CONTINUE;
+}
+
+/* Stops the turn: the transfer is aborted, running tool calls cancelled
+ * (each logged with what it came to), the log says why, the askers hear. */
+static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason)
+{
+	if (!s->asker)
+		return;
+	if (s->transfer)
+		daimon_http_cancel(ctx, s->http, s->transfer);
+	if (s->retry_timer)
+		daimon_timer_cancel(ctx, s->retry_timer);
+	if (s->ttft_timer)
+		daimon_timer_cancel(ctx, s->ttft_timer);
+	s->transfer = s->retry_timer = s->ttft_timer = 0;
+	int rc = 0;
+	for (int i = 0; i < s->ncalls && rc == 0; i++) {
+		struct call *c = &s->calls[i];
+		if (c->state != CALL_DONE) {
+			daimon_job_cancel(c->job);
+			if (c->actor)
+				daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
+			if (c->timer)
+				daimon_timer_cancel(ctx, c->timer);
+			daimon_buf_clear(&c->result);
+			daimon_buf_addf(&c->result, "cancelled: %s", reason);
+			c->is_error = 1;
+		}
+		rc = append_tool_result(s, c->call, daimon_buf_cstr(&c->result), c->is_error);
+	}
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "reason", reason);
+	if (!s->ncalls && s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw */
+		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
+	if (rc == 0)
+		rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = daimon_log_commit(s->log);
+	if (rc == 0)
+		cJSON_AddItemToArray(s->history, stopped_message(f));
+	cJSON_Delete(f);
+	reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
+}
+
+static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	if (!s->asker) {
+		char *text = daimon_xstrndup(m->data, m->len);
+		start_turn(ctx, s, m->from, text);
+		free(text);
+		return;
+	}
+	switch (s->mid_turn) {
+	case DAIMON_MID_TURN_STEER:
+		push(&s->steer, m->from, m->data, m->len);
+		break;
+	case DAIMON_MID_TURN_INTERRUPT:
+		push(&s->queue, m->from, m->data, m->len);
+		while (s->queue->next) /* only the newest message interrupts; the others are dropped */
+			pending_free(pop(&s->queue));
+		stop_turn(ctx, s, "interrupted by a new message");
+		break;
+	default:
+		push(&s->queue, m->from, m->data, m->len);
+		break;
+	}
 }
 
 static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
@@ -318,6 +511,168 @@ static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_res
 	return 1;
 }
 
+/* ---- tool calls ---- */
+
+struct tool_job {
+	const daimon_tool *tool;
+	cJSON *args;
+	daimon_store *store;
+};
+
+static int tool_job_run(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	struct tool_job *j = arg;
+	daimon_tool_env env = {.store = j->store, .cancelled = cancelled};
+	return j->tool->run(j->args, out, &env);
+}
+
+static void tool_job_free(void *arg)
+{
+	struct tool_job *j = arg;
+	cJSON_Delete(j->args);
+	free(j);
+}
+
+static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error)
+{
+	if (c->state == CALL_RUNNING)
+		s->nrunning--;
+	c->state = CALL_DONE;
+	c->is_error = is_error;
+	if (c->timer)
+		daimon_timer_cancel(ctx, c->timer);
+	c->timer = 0;
+	daimon_job_release(c->job);
+	c->job = NULL;
+	/* One line for the asker: name, outcome, time. */
+	const char *text = daimon_buf_cstr(&c->result);
+	char line[160];
+	snprintf(line, sizeof(line), "%s %s %.0f ms%s%.*s", daimon_json_str(c->call, "name"),
+		 is_error ? "failed after" : "done in",
+		 c->started ? (double)(daimon_mono_ns() - c->started) / 1e6 : 0.0, is_error ? ": " : "",
+		 is_error ? (int)strcspn(text, "\n") : 0, text);
+	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_TOOL, line, strlen(line));
+}
+
+static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
+{
+	c->state = CALL_RUNNING;
+	c->started = daimon_mono_ns();
+	s->nrunning++;
+	if (c->tool->run) {
+		struct tool_job *j = daimon_xcalloc(1, sizeof(*j));
+		j->tool = c->tool;
+		j->args = c->args;
+		j->store = s->store;
+		c->args = NULL;
+		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
+	} else {
+		daimon_tool_host host = {
+			.store = s->store, .http = s->http, .cfg = s->cfg, .key = s->key, .depth = s->depth};
+		if (!(c->actor = c->tool->spawn(ctx, c->args, c->ref, &host))) {
+			daimon_buf_addf(&c->result, "%s could not start: %s", c->tool->name, daimon_error_last());
+			call_finished(ctx, s, c, 1);
+			return;
+		}
+		c->monitor = daimon_monitor(ctx, c->actor);
+	}
+	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->tool_timeout_ms;
+	c->timer = daimon_timer_start(ctx, ms, 0);
+}
+
+/* Starts calls while there is room; once every call is done, logs the
+ * results with the calls in one commit, takes in steering messages, and
+ * asks the model again. */
+static void pump(daimon_ctx *ctx, struct session *s)
+{
+	int done = 0;
+	for (int i = 0; i < s->ncalls; i++) {
+		if (s->calls[i].state == CALL_WAITING && s->nrunning < s->tool_parallel)
+			launch(ctx, s, &s->calls[i]);
+		done += s->calls[i].state == CALL_DONE;
+	}
+	if (done < s->ncalls)
+		return;
+	int rc = 0;
+	for (int i = 0; i < s->ncalls && rc == 0; i++)
+		rc = append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
+					s->calls[i].is_error);
+	free_calls(s);
+	struct pending *p;
+	while (rc == 0 && (p = pop(&s->steer))) {
+		rc = append_message(s, "user", p->text, NULL, 0);
+		if (s->nalso < MAX_ALSO)
+			s->also[s->nalso++] = p->asker;
+		pending_free(p);
+	}
+	if (rc == 0)
+		rc = daimon_log_commit(s->log);
+	if (rc == 0)
+		rc = call_model(ctx, s, 0);
+	if (rc < 0)
+		reply_done(ctx, s, rc, daimon_error_last());
+}
+
+static void start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
+{
+	daimon_set_op(ctx, "running tools");
+	s->ncalls = cJSON_GetArraySize(calls);
+	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
+	int i = 0;
+	for (const cJSON *j = calls->child; j; j = j->next, i++) {
+		struct call *c = &s->calls[i];
+		c->call = cJSON_Duplicate(j, 1);
+		c->ref = ++s->next_ref;
+		if (daimon_tool_prepare(s->toolset, s->depth, j, &c->tool, &c->args, &c->result))
+			call_finished(ctx, s, c, 1); /* the validation error is its result */
+	}
+	pump(ctx, s);
+}
+
+static struct call *call_by(struct session *s, int (*match)(const struct call *c, uint64_t v), uint64_t v)
+{
+	for (int i = 0; i < s->ncalls; i++)
+		if (s->calls[i].state == CALL_RUNNING && match(&s->calls[i], v))
+			return &s->calls[i];
+	return NULL;
+}
+
+static int by_ref(const struct call *c, uint64_t v) { return c->ref == v; }
+static int by_timer(const struct call *c, uint64_t v) { return c->timer == v; }
+static int by_monitor(const struct call *c, uint64_t v) { return c->monitor && c->monitor == v; }
+
+static void on_job_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	const daimon_job_done *d = m->data;
+	struct call *c = call_by(s, by_ref, d->ref);
+	if (!c)
+		return; /* timed out or stopped: too late */
+	daimon_buf_add(&c->result, d->text, d->len);
+	call_finished(ctx, s, c, d->status < 0);
+	pump(ctx, s);
+}
+
+static void on_call_timeout(daimon_ctx *ctx, struct session *s, struct call *c)
+{
+	c->timer = 0;
+	daimon_job_cancel(c->job);
+	if (c->actor)
+		daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
+	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->tool_timeout_ms;
+	daimon_buf_clear(&c->result);
+	daimon_buf_addf(&c->result, "%s timed out after %.1f s", c->tool->name, (double)ms / 1000);
+	call_finished(ctx, s, c, 1);
+	pump(ctx, s);
+}
+
+static void on_call_down(daimon_ctx *ctx, struct session *s, struct call *c, int64_t reason)
+{
+	daimon_buf_clear(&c->result);
+	daimon_buf_addf(&c->result, "%s stopped without a result (exit %lld)", c->tool->name, (long long)reason);
+	call_finished(ctx, s, c, 1);
+	pump(ctx, s);
+}
+
 static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
@@ -349,62 +704,63 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		reply_done(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
+	int64_t in = 0, out = 0, cached = 0;
+	daimon_llm_stream_usage(s->stream, &in, &out, &cached);
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->stream);
 	int ncalls = cJSON_GetArraySize(calls);
 	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls, !ncalls);
 	if (rc < 0 || !ncalls) {
+		s->tokens_in += in, s->tokens_out += out;
+		daimon_llm_stream_free(s->stream); /* counted */
+		s->stream = NULL;
 		reply_done(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
 		return;
 	}
-	/* The model asked for tools: run each (a failure is that call's result,
-	 * not the turn's), log the results with the calls in one commit, and
-	 * ask again. */
-	daimon_set_op(ctx, "running tools");
-	for (const cJSON *c = calls->child; c && rc == 0; c = c->next) {
-		daimon_buf out = DAIMON_BUF_INIT;
-		int is_error = daimon_tool_call(daimon_builtin_tools, c, &out, s->store);
-		rc = append_tool_result(s, c, daimon_buf_cstr(&out), is_error);
-		daimon_buf_release(&out);
-	}
-	if (rc == 0)
-		rc = daimon_log_commit(s->log);
-	if (rc == 0)
-		rc = call_model(ctx, s, 0);
-	if (rc < 0)
-		reply_done(ctx, s, rc, daimon_error_last());
+	/* The model asked for tools: they run side by side; the results are
+	 * logged with the calls in one commit (pump), and the model is asked
+	 * again. */
+	start_calls(ctx, s, calls);
 }
 
-/* Stops the turn: the transfer is aborted, the log says so, the asker hears. */
-static void on_stop(daimon_ctx *ctx, struct session *s)
+static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
-	if (!s->asker)
-		return;
-	if (s->transfer)
-		daimon_http_cancel(ctx, s->http, s->transfer);
-	if (s->retry_timer)
-		daimon_timer_cancel(ctx, s->retry_timer);
-	if (s->ttft_timer)
-		daimon_timer_cancel(ctx, s->ttft_timer);
-	s->transfer = s->retry_timer = s->ttft_timer = 0;
-	cJSON *f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "reason", "stopped by the user");
-	if (s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw before stopping */
-		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
-	int rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
-	if (rc == 0)
-		rc = daimon_log_commit(s->log);
-	cJSON_Delete(f);
-	reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : "stopped");
+	struct call *c;
+	if (m->ref == s->idle_timer) {
+		s->idle_timer = 0;
+		if (!s->asker)
+			daimon_hibernate(ctx);
+	} else if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
+		s->ttft_timer = 0;
+		s->ttft_expired = 1;
+		daimon_http_cancel(ctx, s->http, s->transfer); /* its DONE takes the retry path */
+	} else if (m->ref == s->retry_timer && s->asker) {
+		s->retry_timer = 0;
+		if (call_model(ctx, s, 1) < 0)
+			reply_done(ctx, s, -1, daimon_error_last());
+	} else if ((c = call_by(s, by_timer, m->ref))) {
+		on_call_timeout(ctx, s, c);
+	}
 }
 
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct session *s = state;
+	struct call *c;
 	switch (m->type) {
 	case DAIMON_SESSION_ASK:
-		return on_ask(ctx, s, m);
+		on_ask(ctx, s, m);
+		break;
+	case DAIMON_SESSION_NEXT:
+		if (!s->asker && s->queue) {
+			struct pending *p = pop(&s->queue);
+			start_turn(ctx, s, p->asker, p->text);
+			pending_free(p);
+		}
+		break;
 	case DAIMON_SESSION_STOP:
-		on_stop(ctx, s);
+		stop_turn(ctx, s, "stopped by the user");
+		drop_pending(ctx, s, &s->steer);
+		drop_pending(ctx, s, &s->queue);
 		break;
 	case DAIMON_MSG_HTTP_CHUNK:
 		on_chunk(ctx, s, m);
@@ -412,29 +768,41 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_MSG_HTTP_DONE:
 		on_done(ctx, s, m);
 		break;
+	case DAIMON_MSG_JOB_DONE:
+		on_job_done(ctx, s, m);
+		break;
+	case DAIMON_MSG_DOWN:
+		if ((c = call_by(s, by_monitor, m->ref)))
+			on_call_down(ctx, s, c, m->arg);
+		break;
 	case DAIMON_MSG_TIMER:
-		if (m->ref == s->idle_timer) {
-			s->idle_timer = 0;
-			if (!s->asker)
-				daimon_hibernate(ctx);
-		} else if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
-			s->ttft_timer = 0;
-			s->ttft_expired = 1;
-			daimon_http_cancel(ctx, s->http, s->transfer); /* its DONE takes the retry path */
-		} else if (m->ref == s->retry_timer && s->asker) {
-			s->retry_timer = 0;
-			if (call_model(ctx, s, 1) < 0)
-				reply_done(ctx, s, -1, daimon_error_last());
-		}
+		on_timer(ctx, s, m);
 		break;
 	}
 	return DAIMON_CONTINUE;
+}
+
+/* Cancelled (its parent's subtree collapsing, a sub-agent's deadline): the
+ * turn is stopped and logged as such, and the session exits. */
+static int session_cancel(daimon_ctx *ctx, void *state)
+{
+	struct session *s = state;
+	stop_turn(ctx, s, "cancelled");
+	drop_pending(ctx, s, &s->steer);
+	drop_pending(ctx, s, &s->queue);
+	return DAIMON_EXIT_CANCELLED;
 }
 
 static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 {
 	(void)ctx, (void)reason;
 	struct session *s = state;
+	for (int i = 0; i < s->ncalls; i++)
+		daimon_job_cancel(s->calls[i].job);
+	free_calls(s);
+	struct pending *p;
+	while ((p = pop(&s->queue)) || (p = pop(&s->steer)))
+		pending_free(p);
 	daimon_log_close(s->log);
 	cJSON_Delete(s->history);
 	cJSON_Delete(s->tools);
@@ -450,6 +818,7 @@ static const daimon_behaviour session_behaviour = {
 	.name = "session",
 	.handle = session_handle,
 	.terminate = session_terminate,
+	.on_cancel = session_cancel,
 	.hibernate = session_hibernate,
 	.wake = session_wake,
 };
@@ -457,20 +826,29 @@ static const daimon_behaviour session_behaviour = {
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
 				const daimon_llm_config *cfg, const daimon_session_opts *opts)
 {
+	static const daimon_session_opts defaults = {0};
+	if (!opts)
+		opts = &defaults;
 	struct session *s = daimon_xcalloc(1, sizeof(*s));
 	s->store = store;
 	s->key = daimon_xstrdup(key);
 	s->http = http;
 	s->cfg = cfg;
-	s->idle_ms = opts ? opts->idle_ms : 0;
-	s->tools = daimon_tools_json(daimon_builtin_tools);
+	s->idle_ms = opts->idle_ms;
+	s->mid_turn = opts->mid_turn;
+	s->toolset = opts->tools ? opts->tools : daimon_builtin_tools;
+	s->tool_parallel = opts->tool_parallel > 0 ? opts->tool_parallel : 4;
+	s->tool_timeout_ms = opts->tool_timeout_ms > 0 ? opts->tool_timeout_ms : 120000;
+	s->depth = opts->depth;
+	s->tools = daimon_tools_json(s->toolset, s->depth);
 	daimon_session_id_for_key(s->id, key);
 	if (open_log(s) < 0) {
 		session_terminate(NULL, s, 0);
 		return 0;
 	}
 	s->system = system_prompt(store->home);
-	daimon_spawn_opts o = {.behaviour = &session_behaviour, .state = s};
+	daimon_spawn_opts o = {
+		.behaviour = &session_behaviour, .state = s, .flags = opts->child ? DAIMON_SPAWN_CHILD : 0};
 	daimon_aid id = daimon_spawn(rt, &o);
 	if (id)
 		daimon_register(rt, key, id);

@@ -10,8 +10,16 @@
  * message and the answer to the log — each committed (write + fdatasync)
  * before the asker hears "done".
  *
- * This first cut answers without tools; the agent loop (tools, parallel
- * calls, sub-agents, steering) builds on it.
+ * The agent loop: when the model asks for tools, the calls of one answer
+ * run side by side (a bounded number at a time, each with a deadline; a
+ * failure is that call's result, told to the model), their results are
+ * logged with the calls in one commit, and the model is asked again, up
+ * to a number of rounds. A message that arrives mid-turn is queued for
+ * the next turn (the default), steers the running turn (it joins the
+ * history before the next model call), or interrupts it — per channel.
+ * A stop, or the session being cancelled, collapses the whole turn: the
+ * transfer is aborted, running tools and sub-agents are cancelled, and
+ * the log records what each call came to and that the turn was stopped.
  */
 #ifndef DAIMON_SESSIONS_SESSION_H
 #define DAIMON_SESSIONS_SESSION_H
@@ -19,13 +27,26 @@
 #include "core/actor.h"
 #include "core/llm.h"
 #include "memory/store.h"
+#include "sessions/tools.h"
 
 enum {
 	DAIMON_SESSION_ASK = 0x53450001,   /* to the session: data = the user's text */
 	DAIMON_SESSION_DELTA = 0x53450002, /* to the asker: data = answer text as it streams */
 	DAIMON_SESSION_DONE = 0x53450003,  /* to the asker: data = daimon_session_done */
-	DAIMON_SESSION_STOP = 0x53450004,  /* to the session: cancel the turn in progress */
+	DAIMON_SESSION_STOP = 0x53450004,  /* to the session: cancel the turn in progress (and drop queued ones) */
+	DAIMON_SESSION_TOOL = 0x53450005,  /* to the asker: one line on a tool call that finished */
+	DAIMON_SESSION_NEXT = 0x53450006,  /* internal: start the next queued turn */
 };
+
+/* What a message that arrives mid-turn does. */
+typedef enum {
+	DAIMON_MID_TURN_QUEUE = 0, /* waits for the running turn to end, then is a turn of its own */
+	DAIMON_MID_TURN_STEER,     /* joins the running turn before its next model call */
+	DAIMON_MID_TURN_INTERRUPT, /* stops the running turn and starts its own */
+} daimon_mid_turn;
+
+/* "queue", "steer", "interrupt" -> the mode; -1 if none of them. */
+int daimon_mid_turn_parse(const char *name);
 
 #define DAIMON_SESSION_CANCELLED (-100) /* daimon_session_done.status of a stopped turn */
 
@@ -41,11 +62,17 @@ typedef struct {
 	 * and log are let go (the log holds everything) until the next
 	 * message. 0: 10 minutes; <0: never. */
 	long idle_ms;
+	daimon_mid_turn mid_turn;
+	const daimon_tool *tools; /* NULL: daimon_builtin_tools */
+	int tool_parallel;        /* calls running at once; 0: 4 */
+	long tool_timeout_ms;     /* per call unless the tool says; 0: 2 minutes */
+	int depth;                /* 0: talked to; 1: a sub-agent (no delegate of its own) */
+	int child;                /* spawned as the calling actor's child (cancelled with it) */
 } daimon_session_opts;
 
-/* Starts the session actor for `key`; `cfg` and `store` must outlive it
- * (`opts` may be NULL). Fails (0, last error set) if its log cannot be
- * opened. */
+/* Starts the session actor for `key`; `cfg`, `store` and `opts->tools`
+ * must outlive it (`opts` may be NULL). Fails (0, last error set) if its
+ * log cannot be opened. */
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
 				const daimon_llm_config *cfg, const daimon_session_opts *opts);
 /* The session id a conversation key's log has. */

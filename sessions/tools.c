@@ -61,6 +61,26 @@ int daimon_schema_check(const cJSON *schema, const cJSON *value, const char *whe
 			return -1;
 		}
 	}
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(schema, "items");
+	if (cJSON_IsArray(value) && cJSON_IsObject(items)) {
+		int i = 0;
+		for (const cJSON *v = value->child; v; v = v->next, i++) {
+			char *sub = daimon_xasprintf("%s[%d]", where, i);
+			int rc = daimon_schema_check(items, v, sub, why);
+			free(sub);
+			if (rc < 0)
+				return rc;
+		}
+		const cJSON *minitems = cJSON_GetObjectItemCaseSensitive(schema, "minItems");
+		const cJSON *maxitems = cJSON_GetObjectItemCaseSensitive(schema, "maxItems");
+		if ((cJSON_IsNumber(minitems) && i < minitems->valueint) ||
+		    (cJSON_IsNumber(maxitems) && i > maxitems->valueint)) {
+			daimon_buf_addf(why, "%s must have %d to %d items", where,
+					cJSON_IsNumber(minitems) ? minitems->valueint : 0,
+					cJSON_IsNumber(maxitems) ? maxitems->valueint : 1000000);
+			return -1;
+		}
+	}
 	if (cJSON_IsObject(value)) {
 		const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
 		for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r; r = r->next)
@@ -85,9 +105,9 @@ int daimon_schema_check(const cJSON *schema, const cJSON *value, const char *whe
 
 /* ---- built-in tools ---- */
 
-static int tool_time(const cJSON *args, daimon_buf *out, void *payload)
+static int tool_time(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
 {
-	(void)args, (void)payload;
+	(void)args, (void)env;
 	char ts[DAIMON_TS_LEN];
 	daimon_ts_format(ts, daimon_now_ms());
 	daimon_buf_addf(out, "%s (UTC)", ts);
@@ -95,9 +115,9 @@ static int tool_time(const cJSON *args, daimon_buf *out, void *payload)
 }
 
 /* session_search: hits grouped by session, with the messages around each. */
-static int tool_search(const cJSON *args, daimon_buf *out, void *payload)
+static int tool_search(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
 {
-	daimon_store *st = payload;
+	daimon_store *st = env->store;
 	daimon_index *ix;
 	if (!st || daimon_index_open(&ix, st) < 0) {
 		daimon_buf_addf(out, "search is not available: %s", daimon_error_last());
@@ -133,18 +153,35 @@ static int tool_search(const cJSON *args, daimon_buf *out, void *payload)
 }
 
 const daimon_tool daimon_builtin_tools[] = {
-	{"current_time", "The current date and time.", "{\"type\":\"object\",\"properties\":{}}", tool_time},
-	{"session_search", "Search every earlier conversation (FTS5 syntax).",
-	 "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"limit\":{\"type\":\"integer\","
-	 "\"minimum\":1,\"maximum\":50}},\"required\":[\"query\"]}",
-	 tool_search},
-	{NULL, NULL, NULL, NULL},
+	{.name = "current_time",
+	 .description = "The current date and time.",
+	 .parameters = "{\"type\":\"object\",\"properties\":{}}",
+	 .run = tool_time},
+	{.name = "session_search",
+	 .description = "Search every earlier conversation (FTS5 syntax).",
+	 .parameters = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"limit\":{\"type\":"
+		       "\"integer\",\"minimum\":1,\"maximum\":50}},\"required\":[\"query\"]}",
+	 .run = tool_search},
+	{.name = "delegate",
+	 .description = "Hand tasks to sub-agents that work side by side; each returns its answer or why it failed.",
+	 .parameters = daimon_delegate_schema,
+	 .spawn = daimon_delegate_spawn,
+	 .timeout_ms = 30 * 60 * 1000,
+	 .top_level_only = 1},
+	{0},
 };
 
-cJSON *daimon_tools_json(const daimon_tool *tools)
+static int offered(const daimon_tool *t, int depth)
+{
+	return !(depth > 0 && t->top_level_only);
+}
+
+cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (const daimon_tool *t = tools; t && t->name; t++) {
+		if (!offered(t, depth))
+			continue;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", t->name);
 		cJSON_AddStringToObject(o, "description", t->description);
@@ -155,31 +192,51 @@ cJSON *daimon_tools_json(const daimon_tool *tools)
 	return a;
 }
 
-int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, void *payload)
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool,
+			cJSON **args, daimon_buf *out)
 {
 	const char *name = daimon_json_str(call, "name");
 	const daimon_tool *t = tools;
-	while (t && t->name && (!name || strcmp(t->name, name)))
+	while (t && t->name && (!name || strcmp(t->name, name) || !offered(t, depth)))
 		t++;
 	if (!t || !t->name) {
 		daimon_buf_addf(out, "there is no tool '%s'", name ? name : "");
 		return 1;
 	}
 	const char *text = daimon_json_str(call, "arguments");
-	cJSON *args = cJSON_Parse(text && *text ? text : "{}");
-	if (!args) {
+	cJSON *a = cJSON_Parse(text && *text ? text : "{}");
+	if (!a) {
 		daimon_buf_addf(out, "the arguments of %s are not valid JSON", t->name);
 		return 1;
 	}
 	cJSON *schema = cJSON_Parse(t->parameters);
 	daimon_buf why = DAIMON_BUF_INIT;
-	int bad = daimon_schema_check(schema, args, "arguments", &why) < 0;
-	if (bad)
+	int bad = daimon_schema_check(schema, a, "arguments", &why) < 0;
+	if (bad) {
 		daimon_buf_addf(out, "invalid call of %s: %s", t->name, why.ptr);
-	else
-		bad = t->run(args, out, payload) < 0;
+		cJSON_Delete(a);
+	} else {
+		*tool = t;
+		*args = a;
+	}
 	daimon_buf_release(&why);
 	cJSON_Delete(schema);
+	return bad;
+}
+
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store)
+{
+	const daimon_tool *t;
+	cJSON *args;
+	if (daimon_tool_prepare(tools, 0, call, &t, &args, out))
+		return 1;
+	static const _Atomic int never = 0;
+	daimon_tool_env env = {.store = store, .cancelled = &never};
+	int bad = 1;
+	if (t->run)
+		bad = t->run(args, out, &env) < 0;
+	else
+		daimon_buf_addf(out, "%s runs only inside a session", t->name);
 	cJSON_Delete(args);
 	return bad;
 }

@@ -4,36 +4,78 @@
  * A tool has a name, a one-line description and a JSON Schema for its
  * arguments. Arguments are checked against the schema before the tool
  * runs; a call that does not fit gets the validation error back as its
- * result, so the model can correct itself. Built in now: current_time
- * and session_search (the FTS5 index over every conversation).
+ * result, so the model can correct itself.
+ *
+ * A tool is either a blocking function, run on the runtime's work pool
+ * (work.h) so no scheduler thread waits for it, or an actor the session
+ * spawns as its child (delegate: sub-agents), which reports once with a
+ * DAIMON_MSG_JOB_DONE message and exits. Either way a call can be
+ * cancelled and has a deadline; the session runs the calls of one answer
+ * side by side, a bounded number at a time.
+ *
+ * Built in: current_time, session_search (the FTS5 index over every
+ * conversation) and delegate (sessions/delegate.c).
  */
 #ifndef DAIMON_SESSIONS_TOOLS_H
 #define DAIMON_SESSIONS_TOOLS_H
 
 #include <cjson/cJSON.h>
 
+#include "core/actor.h"
 #include "core/buf.h"
+#include "core/llm.h"
 #include "memory/store.h"
+
+/* What a blocking tool sees while it runs. */
+typedef struct {
+	daimon_store *store;
+	const _Atomic int *cancelled; /* non-zero once the call is stopped or timed out: return early */
+} daimon_tool_env;
+
+/* The calling session, for tools that are actors. */
+typedef struct {
+	daimon_store *store;
+	daimon_aid http;
+	const daimon_llm_config *cfg;
+	const char *key; /* the calling session's conversation key */
+	int depth;       /* 0: a session someone talks to; 1: a sub-agent */
+} daimon_tool_host;
 
 typedef struct {
 	const char *name;
 	const char *description;
 	const char *parameters; /* JSON Schema, as text */
-	/* Appends the result to `out`; returns 0, or <0 for a failed call (the
-	 * text then says why). */
-	int (*run)(const cJSON *args, daimon_buf *out, void *payload);
+	/* Blocking: appends the result to `out`; returns 0, or <0 for a failed
+	 * call (the text then says why). */
+	int (*run)(const cJSON *args, daimon_buf *out, const daimon_tool_env *env);
+	/* Or an actor, spawned as the caller's child: it sends one
+	 * DAIMON_MSG_JOB_DONE (ref = `ref`, status <0 for a failed call) to its
+	 * parent and exits; cancelling it cancels whatever it started. */
+	daimon_aid (*spawn)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
+	long timeout_ms;   /* per call; 0: the session's default */
+	int top_level_only; /* not offered to sub-agents */
 } daimon_tool;
 
 /* The built-in tools (NULL-terminated by name). */
 extern const daimon_tool daimon_builtin_tools[];
-/* [{"name","description","parameters"}] for daimon_llm_build (caller frees). */
-cJSON *daimon_tools_json(const daimon_tool *tools);
-/* Runs the call {"name","arguments"}: finds the tool, checks the arguments
- * against its schema, runs it. The result text goes to `out`; returns 1 if
- * it is an error result. */
-int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, void *payload);
+/* [{"name","description","parameters"}] for daimon_llm_build (caller
+ * frees); with `depth` > 0, without the tools kept for the top level. */
+cJSON *daimon_tools_json(const daimon_tool *tools, int depth);
+/* Finds the tool the call {"name","arguments"} names and checks its
+ * arguments against the schema. 0: *tool and *args (caller frees) are
+ * set; otherwise the error result for the model is in `out`. */
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool,
+			cJSON **args, daimon_buf *out);
+/* Prepares and runs a blocking tool here and now (the command line, tests);
+ * the result text goes to `out`; returns 1 if it is an error result. */
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store);
 /* Checks `value` against the subset of JSON Schema tools use (type,
- * properties, required, enum, minimum/maximum); 0 or <0 with the reason. */
+ * properties, required, enum, minimum/maximum, items); 0 or <0 with the
+ * reason. */
 int daimon_schema_check(const cJSON *schema, const cJSON *value, const char *where, daimon_buf *why);
+
+/* delegate.c */
+daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
+extern const char daimon_delegate_schema[];
 
 #endif

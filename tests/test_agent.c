@@ -1,0 +1,463 @@
+/*
+ * test_agent.c — the agent loop against the real mock (aimock), for both
+ * providers: tool calls of one answer run side by side (and no more at
+ * once than the bound), a call past its deadline and a failing call are
+ * each that call's result; a stop mid-stream and a stop while a tool runs
+ * collapse the turn and what the model is told next shows it (aimock's
+ * journal); messages that arrive mid-turn are queued, steer the turn, or
+ * interrupt it; delegate fans out to sub-agents, one of which fails and
+ * one of which runs out of time.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "core/llm.h"
+#include "memory/log.h"
+#include "sessions/session.h"
+#include "tests/aimock.h"
+#include "tests/test.h"
+
+static const char fixtures[] =
+	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"parallel\",\"hasToolResult\":true},\"response\":{\"content\":\"All settled.\"}},"
+	"{\"match\":{\"userMessage\":\"parallel\"},\"response\":{\"toolCalls\":["
+	"{\"id\":\"p1\",\"name\":\"meet\",\"arguments\":\"{}\"},{\"id\":\"p2\",\"name\":\"meet\",\"arguments\":\"{}\"},"
+	"{\"id\":\"p3\",\"name\":\"slow\",\"arguments\":\"{}\"},{\"id\":\"p4\",\"name\":\"broken\",\"arguments\":"
+	"\"{}\"}]}},"
+	"{\"match\":{\"userMessage\":\"pause\",\"hasToolResult\":true},\"response\":{\"content\":\"Resumed.\"}},"
+	"{\"match\":{\"userMessage\":\"pause\"},\"response\":{\"toolCalls\":["
+	"{\"id\":\"w1\",\"name\":\"pause\",\"arguments\":\"{}\"}]}},"
+	"{\"match\":{\"userMessage\":\"change of plan\"},\"response\":{\"content\":\"Plan changed.\"}},"
+	"{\"match\":{\"userMessage\":\"story\"},\"response\":{\"content\":\"Once upon a time there was a daemon "
+	"that lived on a laptop and remembered everything its user ever told it, and it was very small, and it "
+	"never forgot a thing, and it went on and on and on and on and on and on and on and on and on and on.\"}},"
+	"{\"match\":{\"userMessage\":\"fan out\",\"hasToolResult\":true},\"response\":{\"content\":\"Collected.\"}},"
+	"{\"match\":{\"userMessage\":\"fan out\"},\"response\":{\"toolCalls\":[{\"id\":\"d1\",\"name\":\"delegate\","
+	"\"arguments\":\"{\\\"timeout_s\\\":1,\\\"tasks\\\":[{\\\"task\\\":\\\"subtask alpha\\\"},{\\\"task\\\":"
+	"\\\"subtask broken\\\"},{\\\"task\\\":\\\"subtask sleepy\\\"}]}\"}]}},"
+	"{\"match\":{\"userMessage\":\"subtask alpha\"},\"response\":{\"content\":\"Alpha done.\"}},"
+	"{\"match\":{\"userMessage\":\"subtask broken\"},\"response\":{\"error\":{\"message\":\"no such model\","
+	"\"type\":\"invalid_request_error\"},\"status\":400}},"
+	"{\"match\":{\"userMessage\":\"subtask sleepy\"},\"streamingProfile\":{\"ttft\":8000},\"response\":"
+	"{\"content\":\"Too late.\"}},"
+	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
+
+/* ---- test tools ---- */
+
+static _Atomic int meet_count;
+/* Returns "met" once two calls of it run at the same time, "alone" if
+ * none joins it within a second: proof of calls side by side. */
+static int tool_meet(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args, (void)env;
+	atomic_fetch_add(&meet_count, 1);
+	for (int i = 0; i < 1000 && atomic_load(&meet_count) < 2; i++)
+		usleep(1000);
+	daimon_buf_adds(out, atomic_load(&meet_count) >= 2 ? "met" : "alone");
+	return 0;
+}
+
+static _Atomic int slow_noticed;
+static int tool_slow(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args;
+	for (int i = 0; i < 10000 && !atomic_load(env->cancelled); i++)
+		usleep(1000);
+	atomic_store(&slow_noticed, atomic_load(env->cancelled));
+	daimon_buf_adds(out, "finished");
+	return 0;
+}
+
+static int tool_broken(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args, (void)env;
+	daimon_buf_adds(out, "the disk is on fire");
+	return -1;
+}
+
+static _Atomic int pause_started, pause_release, pause_cancelled;
+static int tool_pause(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args;
+	atomic_store(&pause_started, 1);
+	for (int i = 0; i < 5000 && !atomic_load(&pause_release) && !atomic_load(env->cancelled); i++)
+		usleep(1000);
+	atomic_store(&pause_cancelled, atomic_load(env->cancelled));
+	daimon_buf_adds(out, "paused");
+	return 0;
+}
+
+#define EMPTY "{\"type\":\"object\",\"properties\":{}}"
+static const daimon_tool test_tools[] = {
+	{.name = "meet", .description = "Waits for a second caller.", .parameters = EMPTY, .run = tool_meet},
+	{.name = "slow",
+	 .description = "Takes ten seconds.",
+	 .parameters = EMPTY,
+	 .run = tool_slow,
+	 .timeout_ms = 200},
+	{.name = "broken", .description = "Always fails.", .parameters = EMPTY, .run = tool_broken},
+	{.name = "pause", .description = "Waits to be released.", .parameters = EMPTY, .run = tool_pause},
+	{0},
+};
+
+/* ---- the harness: one runtime, one session, askers ---- */
+
+struct asker {
+	_Atomic int deltas, tools, finished;
+	daimon_buf streamed;  /* read once finished */
+	daimon_session_done done;
+};
+
+static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct asker *a = state;
+	if (m->type == DAIMON_SESSION_DELTA) {
+		daimon_buf_add(&a->streamed, m->data, m->len);
+		atomic_fetch_add(&a->deltas, 1);
+	} else if (m->type == DAIMON_SESSION_TOOL) {
+		atomic_fetch_add(&a->tools, 1);
+	} else if (m->type == DAIMON_SESSION_DONE) {
+		memcpy(&a->done, m->data, sizeof(a->done));
+		atomic_store(&a->finished, 1);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour asker_b = {.name = "asker", .handle = asker_handle};
+
+struct harness {
+	struct aimock mk;
+	daimon_store st;
+	daimon_llm_config cfg;
+	daimon_rt *rt;
+	daimon_aid session;
+	struct asker a[2];
+	daimon_aid aid[2];
+};
+
+static int h_start(struct harness *h, int provider, daimon_session_opts *o, int latency_ms)
+{
+	memset(h, 0, sizeof(*h));
+	if (aimock_start(&h->mk, fixtures, 4, latency_ms) < 0)
+		return -1;
+	daimon_store_open(&h->st, test_tmpdir());
+	h->cfg = (daimon_llm_config){.provider = provider,
+				     .base_url = h->mk.url,
+				     .api_key = "sk-test",
+				     .model = "m",
+				     .max_tokens = 256,
+				     .first_token_ms = 5000};
+	daimon_rt_new(&h->rt, NULL);
+	daimon_aid http = daimon_http_start(h->rt, 0);
+	h->session = daimon_session_start(h->rt, &h->st, "cli:agent", http, &h->cfg, o);
+	for (int i = 0; i < 2; i++) {
+		daimon_spawn_opts so = {.behaviour = &asker_b, .state = &h->a[i]};
+		h->aid[i] = daimon_spawn(h->rt, &so);
+	}
+	atomic_store(&meet_count, 0);
+	atomic_store(&slow_noticed, 0);
+	atomic_store(&pause_started, 0);
+	atomic_store(&pause_release, 0);
+	atomic_store(&pause_cancelled, 0);
+	return h->session ? 0 : -1;
+}
+
+static void h_stop(struct harness *h)
+{
+	daimon_rt_free(h->rt);
+	for (int i = 0; i < 2; i++)
+		daimon_buf_release(&h->a[i].streamed);
+	daimon_store_release(&h->st);
+	aimock_stop(&h->mk);
+}
+
+/* Asker `i` says `text` to the session (its earlier outcome forgotten). */
+static void h_ask(struct harness *h, int i, const char *text)
+{
+	struct asker *a = &h->a[i];
+	atomic_store(&a->finished, 0);
+	atomic_store(&a->deltas, 0);
+	daimon_send_from(h->rt, h->aid[i], h->session, DAIMON_SESSION_ASK, text, strlen(text));
+}
+
+static char *h_log(struct harness *h, const char *key)
+{
+	char id[DAIMON_ID_MAX + 1];
+	daimon_session_id_for_key(id, key);
+	char *path = daimon_store_log_path(&h->st, id);
+	char *text = test_read(path);
+	free(path);
+	return text;
+}
+
+static char *h_journal(struct harness *h)
+{
+	daimon_buf j = DAIMON_BUF_INIT;
+	aimock_get(&h->mk, "/__aimock/journal?limit=50", &j);
+	return daimon_buf_detach(&j);
+}
+
+/* The content of the tool_result record for `call_id` in `log`. */
+static char *tool_result(const char *log, const char *call_id)
+{
+	char *out = NULL;
+	for (const char *line = log; *line && !out;) {
+		size_t n = strcspn(line, "\n");
+		char *copy = strndup(line, n);
+		cJSON *r = cJSON_Parse(copy);
+		const char *id = daimon_json_str(r, "call_id");
+		if (id && !strcmp(id, call_id))
+			out = strdup(daimon_json_str(r, "content"));
+		cJSON_Delete(r);
+		free(copy);
+		line += n + (line[n] == '\n');
+	}
+	return out;
+}
+
+/* How many times `needle` occurs in `hay`. */
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static const int providers[] = {DAIMON_LLM_OPENAI, DAIMON_LLM_ANTHROPIC};
+
+/* ---- the tests ---- */
+
+static void test_agent__tool_calls_run_side_by_side_each_with_its_deadline(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.tools = test_tools, .tool_parallel = 4};
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		h_ask(&h, 0, "parallel please");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "All settled.");
+		CHECK_INT(atomic_load(&h.a[0].tools), 4); /* a status line per call */
+		char *log = h_log(&h, "cli:agent");
+		char *r1 = tool_result(log, "p1"), *r2 = tool_result(log, "p2");
+		char *r3 = tool_result(log, "p3"), *r4 = tool_result(log, "p4");
+		CHECK_STR(r1, "met");
+		CHECK_STR(r2, "met");
+		CHECK_STR(r3, "slow timed out after 0.2 s");
+		CHECK_STR(r4, "the disk is on fire");
+		EVENTUALLY(atomic_load(&slow_noticed)); /* the late call was told to stop */
+		CHECK_CONTAINS(log, "\"call_id\":\"p4\",\"name\":\"broken\",\"content\":\"the disk is on fire\","
+				    "\"is_error\":true");
+		free(r1), free(r2), free(r3), free(r4), free(log);
+		/* The model heard every result, the failures marked as errors. */
+		char *j = h_journal(&h);
+		CHECK_CONTAINS(j, "met");
+		CHECK_CONTAINS(j, "slow timed out after 0.2 s");
+		CHECK_CONTAINS(j, "the disk is on fire");
+		free(j);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__no_more_calls_at_once_than_the_bound(void)
+{
+	struct harness h;
+	daimon_session_opts o = {.tools = test_tools, .tool_parallel = 1, .tool_timeout_ms = 5000};
+	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
+	h_ask(&h, 0, "parallel please");
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	CHECK_INT(h.a[0].done.status, 0);
+	char *log = h_log(&h, "cli:agent");
+	char *r1 = tool_result(log, "p1"), *r2 = tool_result(log, "p2");
+	CHECK_STR(r1, "alone"); /* one at a time: the two never met */
+	CHECK_STR(r2, "met");   /* (the second finds the first's count) */
+	free(r1), free(r2), free(log);
+	h_stop(&h);
+}
+
+static void test_agent__a_stop_mid_stream_is_logged_and_told_to_the_model(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		CHECK_INT(h_start(&h, providers[p], NULL, 20), 0);
+		h_ask(&h, 0, "tell me a story");
+		EVENTUALLY(atomic_load(&h.a[0].deltas) >= 2);
+		daimon_send(h.rt, h.session, DAIMON_SESSION_STOP, NULL, 0);
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, DAIMON_SESSION_CANCELLED);
+		char *log = h_log(&h, "cli:agent");
+		CHECK_CONTAINS(log, "\"type\":\"cancel\",\"reason\":\"stopped by the user\",\"partial\":\"Once");
+		CHECK(!strstr(log, "\"role\":\"assistant\""));
+		free(log);
+		/* The session goes on; the model is told what was cut short. */
+		h_ask(&h, 0, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		char *j = h_journal(&h);
+		CHECK_CONTAINS(j, "[stopped by the user]");
+		CHECK_INT(count(j, "tell me a story"), 2); /* asked once; then in the history once */
+		free(j);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__a_stop_while_a_tool_runs_cancels_it_and_keeps_the_log_whole(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.tools = test_tools};
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		h_ask(&h, 0, "pause for a moment");
+		EVENTUALLY(atomic_load(&pause_started));
+		daimon_send(h.rt, h.session, DAIMON_SESSION_STOP, NULL, 0);
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, DAIMON_SESSION_CANCELLED);
+		EVENTUALLY(atomic_load(&pause_cancelled)); /* the running tool saw the cancel */
+		char *log = h_log(&h, "cli:agent");
+		char *r = tool_result(log, "w1");
+		CHECK_STR(r, "cancelled: stopped by the user");
+		CHECK_CONTAINS(log, "\"type\":\"cancel\",\"reason\":\"stopped by the user\"}");
+		free(r), free(log);
+		/* Every call has its result, so the next request is well formed. */
+		h_ask(&h, 0, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Hello there!");
+		char *j = h_journal(&h);
+		CHECK_CONTAINS(j, "cancelled: stopped by the user");
+		free(j);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__a_message_mid_turn_is_queued_by_default(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		CHECK_INT(h_start(&h, providers[p], NULL, 10), 0);
+		h_ask(&h, 0, "tell me a story");
+		EVENTUALLY(atomic_load(&h.a[0].deltas) >= 1);
+		h_ask(&h, 1, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished) && atomic_load(&h.a[1].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_INT(h.a[1].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[1].streamed), "Hello there!");
+		char *log = h_log(&h, "cli:agent");
+		const char *story = strstr(log, "\"content\":\"Once upon");
+		const char *hello = strstr(log, "\"content\":\"hello\"");
+		CHECK(story && hello && story < hello); /* the story was finished first */
+		free(log);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__a_steering_message_joins_the_running_turn(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.tools = test_tools, .mid_turn = DAIMON_MID_TURN_STEER};
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		h_ask(&h, 0, "pause for a moment");
+		EVENTUALLY(atomic_load(&pause_started));
+		h_ask(&h, 1, "change of plan");
+		usleep(20000); /* (the session takes it in before the tool ends) */
+		atomic_store(&pause_release, 1);
+		EVENTUALLY(atomic_load(&h.a[0].finished) && atomic_load(&h.a[1].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_INT(h.a[1].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Plan changed.");
+		char *log = h_log(&h, "cli:agent");
+		const char *result = strstr(log, "\"content\":\"paused\"");
+		const char *steer = strstr(log, "\"content\":\"change of plan\"");
+		CHECK(result && steer && result < steer);
+		CHECK_INT(count(log, "\"role\":\"assistant\""), 2); /* one turn: the call, then the answer */
+		free(log);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__an_interrupting_message_stops_the_turn_and_takes_over(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.mid_turn = DAIMON_MID_TURN_INTERRUPT};
+		CHECK_INT(h_start(&h, providers[p], &o, 20), 0);
+		h_ask(&h, 0, "tell me a story");
+		EVENTUALLY(atomic_load(&h.a[0].deltas) >= 1);
+		h_ask(&h, 1, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished) && atomic_load(&h.a[1].finished));
+		CHECK_INT(h.a[0].done.status, DAIMON_SESSION_CANCELLED);
+		CHECK_STR(h.a[0].done.error, "interrupted by a new message");
+		CHECK_INT(h.a[1].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[1].streamed), "Hello there!");
+		char *log = h_log(&h, "cli:agent");
+		CHECK_CONTAINS(log, "\"reason\":\"interrupted by a new message\"");
+		free(log);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__delegate_fans_out_and_reports_each_child(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		CHECK_INT(h_start(&h, providers[p], NULL, 0), 0);
+		h_ask(&h, 0, "fan out the work");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Collected.");
+		char *log = h_log(&h, "cli:agent");
+		char *r = tool_result(log, "d1");
+		cJSON *a = cJSON_Parse(r);
+		CHECK_INT(cJSON_GetArraySize(a), 3);
+		const cJSON *ok = cJSON_GetArrayItem(a, 0), *bad = cJSON_GetArrayItem(a, 1);
+		const cJSON *late = cJSON_GetArrayItem(a, 2);
+		CHECK_STR(daimon_json_str(ok, "status"), "ok");
+		CHECK_STR(daimon_json_str(ok, "answer"), "Alpha done.");
+		CHECK_STR(daimon_json_str(bad, "status"), "failed");
+		CHECK_CONTAINS(daimon_json_str(bad, "error"), "HTTP 400: no such model");
+		CHECK_STR(daimon_json_str(late, "status"), "timed out");
+		CHECK_STR(daimon_json_str(late, "error"), "no answer within 1.0 s");
+		/* Each child has a log of its own; the late one's says it was cancelled. */
+		char *path = daimon_store_log_path(&h.st, daimon_json_str(ok, "session"));
+		char *child = test_read(path);
+		CHECK_CONTAINS(child, "\"content\":\"Alpha done.\"");
+		free(child), free(path);
+		path = daimon_store_log_path(&h.st, daimon_json_str(late, "session"));
+		child = test_read(path);
+		CHECK_CONTAINS(child, "\"content\":\"subtask sleepy\"");
+		CHECK_CONTAINS(child, "\"type\":\"cancel\",\"reason\":\"cancelled\"");
+		free(child), free(path);
+		cJSON_Delete(a);
+		free(r), free(log);
+		/* The sub-agents were not offered delegate themselves. */
+		char *j = h_journal(&h);
+		CHECK_INT(count(j, "\"name\":\"delegate\""), 2 + 2); /* offered + called, in the parent's two requests */
+		free(j);
+		h_stop(&h);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	static const struct test_case cases[] = {
+		TEST_CASE(test_agent__tool_calls_run_side_by_side_each_with_its_deadline),
+		TEST_CASE(test_agent__no_more_calls_at_once_than_the_bound),
+		TEST_CASE(test_agent__a_stop_mid_stream_is_logged_and_told_to_the_model),
+		TEST_CASE(test_agent__a_stop_while_a_tool_runs_cancels_it_and_keeps_the_log_whole),
+		TEST_CASE(test_agent__a_message_mid_turn_is_queued_by_default),
+		TEST_CASE(test_agent__a_steering_message_joins_the_running_turn),
+		TEST_CASE(test_agent__an_interrupting_message_stops_the_turn_and_takes_over),
+		TEST_CASE(test_agent__delegate_fans_out_and_reports_each_child),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

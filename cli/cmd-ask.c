@@ -62,7 +62,10 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		daimon_buf_release(&question);
 		return cli_fail();
 	}
-	int rc = daimon_model_settings_load(&ms, st.home);
+	daimon_session_opts so;
+	int rc = daimon_session_opts_load(&so, st.home, key);
+	if (rc == 0)
+		rc = daimon_model_settings_load(&ms, st.home);
 	if (rc < 0) {
 		rc = cli_fail();
 		goto out_store;
@@ -75,7 +78,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 	struct cli_turn t;
 	cli_turn_init(&t, rt, json);
 	daimon_aid http = daimon_http_start(rt, 0);
-	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm, NULL);
+	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm, &so);
 	rc = session ? 0 : cli_fail();
 	if (rc == 0) {
 		cli_turn_run(&t, rt, session, question.ptr, NULL);

@@ -38,6 +38,7 @@ struct chat {
 	daimon_rt *rt;
 	daimon_store *st;
 	daimon_model_settings *ms;
+	daimon_session_opts opts;
 	daimon_aid http, session;
 	struct cli_turn turn;
 	char key[128];
@@ -46,7 +47,7 @@ struct chat {
 
 static int start_session(struct chat *c)
 {
-	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm, NULL);
+	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm, &c->opts);
 	return c->session ? 0 : -1;
 }
 
@@ -168,7 +169,9 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_model_settings ms;
 	if (cli_open(&st, NULL, 0) < 0)
 		return cli_fail();
-	int rc = daimon_model_settings_load(&ms, st.home);
+	int rc = daimon_session_opts_load(&c.opts, st.home, c.key);
+	if (rc == 0)
+		rc = daimon_model_settings_load(&ms, st.home);
 	if (rc < 0) {
 		daimon_store_release(&st);
 		return cli_fail();

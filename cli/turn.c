@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -20,6 +21,11 @@ static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			fwrite(m->data, 1, m->len, stdout);
 			fflush(stdout);
 		}
+	} else if (m->type == DAIMON_SESSION_TOOL && !t->quiet) {
+		/* One line per finished tool call, beside the answer (stderr). */
+		int tty = isatty(STDERR_FILENO);
+		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
+			tty ? "\033[0m" : "");
 	} else if (m->type == DAIMON_SESSION_DONE) {
 		pthread_mutex_lock(&t->mu);
 		memcpy(&t->done, m->data, sizeof(t->done));

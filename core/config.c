@@ -81,27 +81,36 @@ static int find_local(daimon_model_settings *out)
 	return -1;
 }
 
-int daimon_model_settings_load(daimon_model_settings *out, const char *home)
+int daimon_config_load(cJSON **out, const char *home)
 {
-	memset(out, 0, sizeof(*out));
-	cJSON *file = NULL;
+	*out = NULL;
 	char *path = daimon_home_path(home, "config.json");
 	daimon_buf text = DAIMON_BUF_INIT;
 	int rc = daimon_read_file(&text, path);
 	if (rc == 0) {
-		file = cJSON_Parse(text.ptr ? text.ptr : "");
-		if (!cJSON_IsObject(file)) {
-			cJSON_Delete(file);
-			daimon_buf_release(&text);
+		*out = cJSON_Parse(text.ptr ? text.ptr : "");
+		if (!cJSON_IsObject(*out)) {
+			cJSON_Delete(*out);
+			*out = NULL;
 			rc = daimon_error_code(DAIMON_EINVAL,
 					       "'%s' is not valid JSON; fix it or remove it and run `daimon init`",
 					       path);
-			free(path);
-			return rc;
 		}
+	} else if (rc == DAIMON_ENOTFOUND) {
+		rc = 0;
 	}
 	daimon_buf_release(&text);
 	free(path);
+	return rc;
+}
+
+int daimon_model_settings_load(daimon_model_settings *out, const char *home)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *file;
+	int rc = daimon_config_load(&file, home);
+	if (rc < 0)
+		return rc;
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(file, "model");
 	const char *provider = pick(env("DAIMON_PROVIDER"), daimon_json_str(m, "provider"));
 	const char *key = pick(env("DAIMON_API_KEY"), NULL);

@@ -12,6 +12,10 @@ typedef struct {
 	char *base_url, *api_key, *model;
 } daimon_model_settings;
 
+/* $DAIMON_HOME/config.json parsed (*out NULL when there is none); a file
+ * that is not a JSON object is an error naming it. */
+int daimon_config_load(cJSON **out, const char *home);
+
 /* DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL, DAIMON_API_KEY,
  * DAIMON_MODEL; OPENAI_API_KEY, OPENAI_BASE_URL and ANTHROPIC_API_KEY are
  * honoured; config.json's "model" object fills what the environment does

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
@@ -117,6 +118,52 @@ int daimon_mid_turn_parse(const char *name)
 		if (name && !strcmp(name, names[i]))
 			return i;
 	return -1;
+}
+
+/* A whole number in config.json within [min, max], or an error naming it. */
+static int setting(const cJSON *obj, const char *path, const char *field, int64_t min, int64_t max, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max)
+		return daimon_error_code(DAIMON_EINVAL, "%s.%s in config.json must be a number from %lld to %lld",
+					 path, field, (long long)min, (long long)max);
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+int daimon_session_opts_load(daimon_session_opts *o, const char *home, const char *key)
+{
+	memset(o, 0, sizeof(*o));
+	cJSON *file;
+	int rc = daimon_config_load(&file, home);
+	if (rc < 0)
+		return rc;
+	char channel[64];
+	snprintf(channel, sizeof(channel), "%.*s", (int)strcspn(key, ":"), key);
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(file, "channels"), channel);
+	const char *mode = daimon_json_str(ch, "mid_turn");
+	int m = mode ? daimon_mid_turn_parse(mode) : 0;
+	if (m < 0)
+		rc = daimon_error_code(DAIMON_EINVAL,
+				       "channels.%s.mid_turn in config.json is '%s'; it must be queue, steer or interrupt",
+				       channel, mode);
+	o->mid_turn = (daimon_mid_turn)(m < 0 ? 0 : m);
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(file, "tools");
+	const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(file, "sessions");
+	int64_t parallel = 4, timeout_s = 120, idle_min = 10;
+	if (rc == 0)
+		rc = setting(tools, "tools", "parallel", 1, 64, &parallel);
+	if (rc == 0)
+		rc = setting(tools, "tools", "timeout_s", 1, 86400, &timeout_s);
+	if (rc == 0)
+		rc = setting(sessions, "sessions", "idle_minutes", 0, 100000, &idle_min);
+	o->tool_parallel = (int)parallel;
+	o->tool_timeout_ms = (long)timeout_s * 1000;
+	o->idle_ms = idle_min ? (long)idle_min * 60000 : -1;
+	cJSON_Delete(file);
+	return rc;
 }
 
 static cJSON *message(const char *role, const char *text)

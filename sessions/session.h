@@ -70,6 +70,12 @@ typedef struct {
 	int child;                /* spawned as the calling actor's child (cancelled with it) */
 } daimon_session_opts;
 
+/* The options config.json sets for a session with `key`: the mid-turn
+ * mode of its channel ("channels": {"telegram": {"mid_turn": "steer"}}),
+ * "tools": {"parallel", "timeout_s"}, "sessions": {"idle_minutes"} (0:
+ * never hibernate). A bad value is an error naming it. */
+int daimon_session_opts_load(daimon_session_opts *o, const char *home, const char *key);
+
 /* Starts the session actor for `key`; `cfg`, `store` and `opts->tools`
  * must outlive it (`opts` may be NULL). Fails (0, last error set) if its
  * log cannot be opened. */

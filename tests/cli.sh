@@ -102,7 +102,9 @@ expect ask_nothing 2 "what should I ask" -- "$DAIMON" ask </dev/null
 AIM=$(dirname "$FIX")/peers/node_modules/@copilotkit/aimock/dist/cli.js
 if [ -f "$AIM" ]; then
   mkdir -p "$DAIMON_HOME/../aim"
-  echo '{"fixtures":[{"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}}]}' \
+  echo '{"fixtures":[{"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+    {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
+    {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}}]}' \
     > "$DAIMON_HOME/../aim/f.json"
   port=$((20000 + RANDOM % 20000))
   node "$AIM" -h 127.0.0.1 -p "$port" -f "$DAIMON_HOME/../aim" -c 4 >/dev/null 2>&1 &
@@ -112,6 +114,11 @@ if [ -f "$AIM" ]; then
   expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
   expect chat_pipe 0 'Hello from the mock\..*cli-' -- sh -c "printf 'hello\n/search mock\n/quit\n' | '$DAIMON' chat --session cli:pipe | tr '\n' ' '"
+  expect chat_tool_status 0 '\[current_time done in [0-9]+ ms\] Time told\.' -- sh -c "printf 'what time is it\n' | '$DAIMON' chat --session cli:tools 2>&1 | tr '\n' ' '"
+  cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/config.good"
+  sed -i 's/"cli": { "mid_turn": "queue" }/"cli": { "mid_turn": "shout" }/' "$DAIMON_HOME/config.json"
+  expect ask_bad_mid_turn 1 "^daimon: channels\.cli\.mid_turn in config\.json is 'shout'; it must be queue, steer or interrupt$" -- "$DAIMON" ask hello
+  mv "$DAIMON_HOME/config.good" "$DAIMON_HOME/config.json"
   expect ask_logged 0 '"role":"assistant","content":"Hello from the mock\."' -- "$DAIMON" sessions show --json cli:shell
   unset DAIMON_MODEL DAIMON_BASE_URL
   kill "$aim_pid"

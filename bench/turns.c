@@ -2,12 +2,17 @@
  * turns.c — the C side of `bench/run turns`: daimon's own cost per turn
  * against aimock on loopback (bench/run starts the mock).
  *
- *   daimon_bench_turns URL CHUNKS LATENCY_MS
+ *   daimon_bench_turns URL CHUNKS LATENCY_MS ANSWER
  *
- * 1. overhead: 200 sequential turns in one session; each turn's wall time
- *    minus the mock's configured streaming time (CHUNKS x LATENCY_MS) —
- *    median and p99 of what daimon adds (prompt, request, SSE decoding,
- *    two committed log writes, the messages between actors);
+ * 1. overhead: 200 sequential turns in one session, each timed from the
+ *    question to "done" (the answer streamed and durable), next to the
+ *    same 200 requests — byte for byte the bodies the session sends, its
+ *    history growing alike — made through the http actor alone. The
+ *    difference is what daimon adds: prompt, SSE decoding, the log's
+ *    writes and syncs, the messages between actors. Measured twice: with
+ *    the sessions on the disk ($TMPDIR), and on tmpfs (/dev/shm), where a
+ *    sync costs nothing — so the disk's fdatasync is seen apart from
+ *    daimon's own work;
  * 2. load: 1,000 sessions x 10 turns at once: turns/s and peak RSS;
  * 3. the fixed prompt: tokens (bytes / 4) of the request for a one-line
  *    message with the default setup (SOUL.md, empty USER.md and
@@ -65,35 +70,69 @@ static int driver_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 
 static const daimon_behaviour driver_b = {.name = "driver", .handle = driver_handle};
 
-/* The baseline: the same streamed request through the http actor alone,
- * so what remains of a turn's time is the session's own work. */
-struct raw {
-	daimon_aid http;
-	daimon_llm_request *req;
-	int left;
+/* The overhead, measured in pairs so the mock's drift hits both alike:
+ * the same streamed request through the http actor alone (the history
+ * growing as the session's does, so the bytes are the same), then the
+ * session's turn; per pair, the difference is what the session adds. */
+struct pair {
+	daimon_aid http, session;
+	const daimon_llm_config *cfg;
+	const char *system, *answer;
+	cJSON *history;
+	daimon_llm_request req;
+	int i, n;
 	uint64_t started;
-	double *lat;
-	int n;
+	double *base, *diff;
 	_Atomic int done;
 };
 
-static int raw_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+static void pair_raw(daimon_ctx *ctx, struct pair *p)
 {
-	struct raw *r = state;
-	if (m->type == DAIMON_MSG_HTTP_DONE)
-		r->lat[r->n++] = (double)(daimon_mono_ns() - r->started) / 1e6;
-	if (m->type == DAIMON_MSG_HTTP_CHUNK)
-		return DAIMON_CONTINUE;
-	if (r->left-- == 0) {
-		atomic_store(&r->done, 1);
-		return DAIMON_EXIT_NORMAL;
+	cJSON *q = cJSON_CreateObject();
+	cJSON_AddStringToObject(q, "role", "user");
+	cJSON_AddStringToObject(q, "content", "hello");
+	cJSON_AddItemToArray(p->history, q);
+	daimon_llm_request_release(&p->req);
+	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0);
+	daimon_llm_build(&p->req, p->cfg, p->system, p->history, tools);
+	cJSON_Delete(tools);
+	p->started = daimon_mono_ns();
+	daimon_http_request(ctx, p->http, &p->req.http);
+}
+
+static int pair_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct pair *p = state;
+	if (m->type == DAIMON_MSG_HTTP_DONE) {
+		p->base[p->i] = (double)(daimon_mono_ns() - p->started) / 1e6;
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "role", "assistant");
+		cJSON_AddStringToObject(a, "content", p->answer);
+		cJSON_AddItemToArray(p->history, a);
+		p->started = daimon_mono_ns();
+		daimon_send(daimon_ctx_rt(ctx), p->session, DAIMON_SESSION_ASK, "hello", 5);
+	} else if (m->type == DAIMON_SESSION_DONE) {
+		p->diff[p->i] = (double)(daimon_mono_ns() - p->started) / 1e6 - p->base[p->i];
+		if (++p->i == p->n) {
+			atomic_store(&p->done, 1);
+			return DAIMON_EXIT_NORMAL;
+		}
+		pair_raw(ctx, p);
+	} else if (m->type == 1) {
+		pair_raw(ctx, p);
 	}
-	r->started = daimon_mono_ns();
-	daimon_http_request(ctx, r->http, &r->req->http);
 	return DAIMON_CONTINUE;
 }
 
-static const daimon_behaviour raw_b = {.name = "raw", .handle = raw_handle};
+static const daimon_behaviour pair_b = {.name = "pair", .handle = pair_handle};
+
+static void remove_tree(const char *dir)
+{
+	char *rm = daimon_xasprintf("rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	free(rm);
+}
 
 static int cmp(const void *a, const void *b)
 {
@@ -130,50 +169,60 @@ static void run(daimon_rt *rt, daimon_store *st, daimon_aid http, const daimon_l
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: daimon_bench_turns URL CHUNKS LATENCY_MS\n");
+	if (argc != 5) {
+		fprintf(stderr, "usage: daimon_bench_turns URL CHUNKS LATENCY_MS ANSWER\n");
 		return 2;
 	}
-	const char *url = argv[1];
+	const char *url = argv[1], *answer = argv[4];
 	double mock_ms = atof(argv[2]) * atof(argv[3]);
-	char home[] = "/tmp/daimon-bench-turns.XXXXXX";
-	if (!mkdtemp(home))
-		return 1;
 	static const char soul[] = "You are daimon, a personal assistant that lives on this computer.\n";
-	char *p = daimon_home_path(home, "SOUL.md");
-	daimon_write_file_atomic(p, soul, strlen(soul), 0600);
-	free(p);
-	daimon_store st;
-	daimon_store_open(&st, home);
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *home = daimon_xasprintf("%s/daimon-bench-turns.XXXXXX", tmp);
+	char shm[] = "/dev/shm/daimon-bench-turns.XXXXXX";
+	if (!mkdtemp(home) || !mkdtemp(shm))
+		return 1;
+	const char *homes[2] = {home, shm};
+	daimon_store stores[2];
+	for (int i = 0; i < 2; i++) {
+		char *p = daimon_home_path(homes[i], "SOUL.md");
+		daimon_write_file_atomic(p, soul, strlen(soul), 0600);
+		free(p);
+		daimon_store_open(&stores[i], homes[i]);
+	}
+	daimon_store st = stores[0];
 	daimon_llm_config cfg = {
 		.provider = DAIMON_LLM_OPENAI, .base_url = url, .api_key = NULL, .model = "m", .max_tokens = 256};
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
 	daimon_aid http = daimon_http_start(rt, 0);
 
-	/* 1. overhead */
-	int n = 200;
-	double *lat = daimon_xcalloc((size_t)n, sizeof(*lat)), *base = daimon_xcalloc((size_t)n, sizeof(*base));
-	run(rt, &st, http, &cfg, "seq", 1, n, lat);
-	daimon_llm_request rq;
-	cJSON *one = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hello\"}]");
-	daimon_llm_build(&rq, &cfg, soul, one, NULL);
-	struct raw r = {http, &rq, n, 0, base, 0, 0};
-	daimon_spawn_opts ro = {.behaviour = &raw_b, .state = &r};
-	daimon_send(rt, daimon_spawn(rt, &ro), 1, NULL, 0);
-	while (!atomic_load(&r.done))
-		usleep(1000);
-	qsort(lat, (size_t)n, sizeof(*lat), cmp);
-	qsort(base, (size_t)n, sizeof(*base), cmp);
-	printf("turn_mock_streaming_ms=%.1f\nturn_ms_median=%.3f\nhttp_only_ms_median=%.3f\n", mock_ms, lat[n / 2],
-	       base[n / 2]);
-	printf("overhead_ms_median=%.3f\noverhead_ms_p99=%.3f\n", lat[n / 2] - base[n / 2],
-	       lat[(int)((n - 1) * 0.99)] - base[(int)((n - 1) * 0.99)]);
-	daimon_llm_request_release(&rq);
-	cJSON_Delete(one);
-	free(base);
+	/* 1. overhead: on disk, then on tmpfs */
+	int n = 300;
+	static const char *const where[2] = {"", "_tmpfs"};
+	printf("turn_mock_streaming_ms=%.1f\n", mock_ms);
+	for (int i = 0; i < 2; i++) {
+		struct pair p = {.http = http, .cfg = &cfg, .system = soul, .answer = answer,
+				 .history = cJSON_CreateArray(), .n = n};
+		p.base = daimon_xcalloc((size_t)n, sizeof(double));
+		p.diff = daimon_xcalloc((size_t)n, sizeof(double));
+		p.session = daimon_session_start(rt, &stores[i], "seq:0", http, &cfg, NULL);
+		daimon_spawn_opts po = {.behaviour = &pair_b, .state = &p};
+		daimon_send(rt, daimon_spawn(rt, &po), 1, NULL, 0);
+		while (!atomic_load(&p.done))
+			usleep(1000);
+		qsort(p.base, (size_t)n, sizeof(double), cmp);
+		qsort(p.diff, (size_t)n, sizeof(double), cmp);
+		printf("http_only%s_ms_median=%.3f\noverhead%s_ms_median=%.3f\noverhead%s_ms_p99=%.3f\n", where[i],
+		       p.base[n / 2], where[i], p.diff[n / 2], where[i], p.diff[(int)((n - 1) * 0.99)]);
+		daimon_cancel(rt, p.session, 1000);
+		daimon_llm_request_release(&p.req);
+		cJSON_Delete(p.history);
+		free(p.base);
+		free(p.diff);
+	}
 	fflush(stdout);
-	free(lat);
+	daimon_store_release(&stores[1]);
+	remove_tree(shm);
 
 	/* 2. load */
 	uint64_t t0 = daimon_mono_ns();
@@ -198,9 +247,7 @@ int main(int argc, char **argv)
 	cJSON_Delete(tools);
 	daimon_buf_release(&sys);
 	daimon_store_release(&st);
-	char *rm = daimon_xasprintf("rm -rf '%s'", home);
-	if (system(rm) != 0)
-		fprintf(stderr, "could not remove %s\n", home);
-	free(rm);
+	remove_tree(home);
+	free(home);
 	return 0;
 }

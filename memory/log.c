@@ -366,11 +366,21 @@ int daimon_log_append(daimon_log *log, const char *type, const char *ts, const c
 	return 0;
 }
 
+/* Tells the callbacks of records up to `upto`; later ones keep waiting. */
+static void tell_acks_upto(daimon_log *log, uint64_t upto, int status)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < log->nacks; i++)
+		if (log->acks[i].seq <= upto)
+			log->acks[i].cb(log->acks[i].payload, log->acks[i].seq, status);
+		else
+			log->acks[kept++] = log->acks[i];
+	log->nacks = kept;
+}
+
 static void tell_acks(daimon_log *log, int status)
 {
-	for (size_t i = 0; i < log->nacks; i++)
-		log->acks[i].cb(log->acks[i].payload, log->acks[i].seq, status);
-	log->nacks = 0;
+	tell_acks_upto(log, UINT64_MAX, status);
 }
 
 /* Writes the staged records (one write); they are in the file but not yet
@@ -418,6 +428,35 @@ int daimon_log_commit(daimon_log *log)
 	}
 	log->durable_seq = log->written_seq;
 	tell_acks(log, 0);
+	return 0;
+}
+
+int daimon_log_commit_begin(daimon_log *log, uint64_t *upto, int *fd)
+{
+	*fd = -1;
+	int rc = write_staged(log);
+	*upto = log->written_seq;
+	if (rc < 0 || log->written_seq == log->durable_seq)
+		return rc;
+	if (log->flags & DAIMON_LOG_DEFER_SYNC)
+		return daimon_log_commit_end(log, log->written_seq, 0);
+	if ((*fd = fcntl(log->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return daimon_log_commit(log); /* no fd to spare: sync here */
+	return 0;
+}
+
+int daimon_log_commit_end(daimon_log *log, uint64_t upto, int sync_errno)
+{
+	if (sync_errno) {
+		errno = sync_errno;
+		int rc = daimon_error_errno("cannot sync '%s'", log->path);
+		log->broken = 1;
+		tell_acks(log, rc);
+		return rc;
+	}
+	if (upto > log->durable_seq)
+		log->durable_seq = upto;
+	tell_acks_upto(log, upto, 0);
 	return 0;
 }
 

@@ -57,6 +57,14 @@ int daimon_log_commit(daimon_log *log);
  * overlap the sync with other work (the session sends the model request
  * first, then waits for the disk). */
 int daimon_log_flush(daimon_log *log);
+/* The commit in two halves, for a writer that must not wait for the disk
+ * (an actor): _begin writes what is staged and, if anything written is not
+ * yet durable, sets *fd to a duplicate of the log's descriptor for the
+ * caller to fdatasync(2) elsewhere and close (else *fd = -1), and *upto to
+ * the seq that sync makes durable; _end takes the sync's outcome (0 or its
+ * errno) and tells the callbacks of the records it covers. */
+int daimon_log_commit_begin(daimon_log *log, uint64_t *upto, int *fd);
+int daimon_log_commit_end(daimon_log *log, uint64_t upto, int sync_errno);
 uint64_t daimon_log_last_seq(const daimon_log *log);
 uint64_t daimon_log_durable_seq(const daimon_log *log);
 /* Committed bytes: the offset at which the next commit starts. */

@@ -3,9 +3,11 @@
  */
 #include "sessions/session.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -76,6 +78,12 @@ struct session {
 	struct call *calls; /* the tool calls of the last answer, while they run */
 	int ncalls, nrunning;
 	uint64_t next_ref;
+	/* the log's sync, on the work pool (one at a time) */
+	uint64_t sync_ref, sync_upto;
+	daimon_job *sync_job;
+	/* the turn's outcome, told once what it logged is durable */
+	int done_pending, done_status;
+	char done_error[256];
 };
 
 void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key)
@@ -243,7 +251,10 @@ static void *session_hibernate(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
 	daimon_set_state_label(ctx, "hibernated");
-	daimon_log_close(s->log); /* nothing is staged between turns */
+	daimon_log_close(s->log); /* commits what a sync in flight had not */
+	s->sync_ref = 0;
+	daimon_job_release(s->sync_job);
+	s->sync_job = NULL;
 	s->log = NULL;
 	cJSON_Delete(s->history);
 	s->history = NULL;
@@ -358,16 +369,13 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
 	}
 }
 
-/* Stages a message; with `commit`, makes everything staged durable. The
- * history (what the model is sent) gets it only once it is in the log. */
-static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls, int commit)
+/* Stages a message in the log and adds it to the history. */
+static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls)
 {
 	cJSON *f = message(role, text);
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
 	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, NULL);
-	if (rc == 0 && commit)
-		rc = daimon_log_commit(s->log);
 	if (rc == 0)
 		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
 	cJSON_Delete(f);
@@ -391,6 +399,88 @@ static int append_tool_result(struct session *s, const cJSON *call, const char *
 	}
 	cJSON_Delete(f);
 	return rc;
+}
+
+/* ---- durability off the scheduler threads ----
+ *
+ * What the session logs is written at once (a write(2) into the page
+ * cache is cheap) and made durable by an fdatasync on the work pool, so
+ * no scheduler thread waits for the disk: the question's sync overlaps
+ * the model request, and the answer's is the only wait at the end. The
+ * asker hears "done" only once everything the turn logged is durable. */
+
+struct sync_job {
+	int fd;
+};
+
+static int sync_run(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)out, (void)cancelled;
+	struct sync_job *j = arg;
+	return fdatasync(j->fd) < 0 ? errno : 0;
+}
+
+static void sync_free(void *arg)
+{
+	struct sync_job *j = arg;
+	close(j->fd);
+	free(j);
+}
+
+static int durable(const struct session *s)
+{
+	return !s->log || daimon_log_durable_seq(s->log) == daimon_log_last_seq(s->log);
+}
+
+/* Writes what is staged and starts its sync, unless one is running (the
+ * next starts when it ends). */
+static int commit_async(daimon_ctx *ctx, struct session *s)
+{
+	if (s->sync_ref)
+		return daimon_log_flush(s->log);
+	uint64_t upto;
+	int fd;
+	int rc = daimon_log_commit_begin(s->log, &upto, &fd);
+	if (rc < 0 || fd < 0)
+		return rc;
+	struct sync_job *j = daimon_xcalloc(1, sizeof(*j));
+	j->fd = fd;
+	s->sync_ref = ++s->next_ref;
+	s->sync_upto = upto;
+	s->sync_job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), s->sync_ref, sync_run, j, sync_free);
+	return 0;
+}
+
+/* The turn is over: its outcome goes out once what it logged is durable. */
+static void finish(daimon_ctx *ctx, struct session *s, int status, const char *error)
+{
+	int rc = durable(s) ? 0 : commit_async(ctx, s);
+	if (rc < 0 || durable(s)) {
+		reply_done(ctx, s, rc < 0 ? rc : status, rc < 0 ? daimon_error_last() : error);
+		return;
+	}
+	s->done_pending = 1;
+	s->done_status = status;
+	snprintf(s->done_error, sizeof(s->done_error), "%s", error ? error : "");
+	daimon_set_op(ctx, "waiting for the disk");
+}
+
+static void abort_turn(daimon_ctx *ctx, struct session *s, int rc);
+
+static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
+{
+	s->sync_ref = 0;
+	daimon_job_release(s->sync_job);
+	s->sync_job = NULL;
+	int rc = daimon_log_commit_end(s->log, s->sync_upto, d->status);
+	if (rc == 0 && !durable(s))
+		rc = commit_async(ctx, s); /* written while this sync ran */
+	if (rc < 0 && s->asker) {
+		abort_turn(ctx, s, rc);
+	} else if (s->done_pending && durable(s)) {
+		s->done_pending = 0;
+		reply_done(ctx, s, s->done_status, s->done_error);
+	}
 }
 
 #define MAX_ROUNDS 10
@@ -436,23 +526,20 @@ static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	 * waited for: the sync overlaps the request instead of delaying it.
 	 * Nothing is acknowledged before both the question and the answer
 	 * are durable. */
-	int rc = append_message(s, "user", text, NULL, 0);
+	int rc = append_message(s, "user", text, NULL);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)
 		rc = call_model(ctx, s, 0);
-	if (rc == 0 && (rc = daimon_log_commit(s->log)) < 0 && s->transfer)
-		daimon_http_cancel(ctx, s->http, s->transfer);
+	if (rc == 0)
+		rc = commit_async(ctx, s);
 	if (rc < 0)
-		reply_done(ctx, s, rc, daimon_error_last());
+		abort_turn(ctx, s, rc);
 }
 
-/* Stops the turn: the transfer is aborted, running tool calls cancelled
- * (each logged with what it came to), the log says why, the askers hear. */
-static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason)
+/* Aborts the model call in flight and the tool calls still running. */
+static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 {
-	if (!s->asker)
-		return;
 	if (s->transfer)
 		daimon_http_cancel(ctx, s->http, s->transfer);
 	if (s->retry_timer)
@@ -460,33 +547,69 @@ static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason)
 	if (s->ttft_timer)
 		daimon_timer_cancel(ctx, s->ttft_timer);
 	s->transfer = s->retry_timer = s->ttft_timer = 0;
-	int rc = 0;
-	for (int i = 0; i < s->ncalls && rc == 0; i++) {
+	for (int i = 0; i < s->ncalls; i++) {
 		struct call *c = &s->calls[i];
-		if (c->state != CALL_DONE) {
-			daimon_job_cancel(c->job);
-			if (c->actor)
-				daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
-			if (c->timer)
-				daimon_timer_cancel(ctx, c->timer);
-			daimon_buf_clear(&c->result);
-			daimon_buf_addf(&c->result, "cancelled: %s", reason);
-			c->is_error = 1;
-		}
-		rc = append_tool_result(s, c->call, daimon_buf_cstr(&c->result), c->is_error);
+		if (c->state == CALL_DONE)
+			continue;
+		daimon_job_cancel(c->job);
+		if (c->actor)
+			daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
+		if (c->timer)
+			daimon_timer_cancel(ctx, c->timer);
+		c->timer = 0;
+		daimon_buf_clear(&c->result);
+		daimon_buf_addf(&c->result, "cancelled: %s", reason);
+		c->is_error = 1;
+		c->state = CALL_DONE;
 	}
+}
+
+/* The turn failed where nothing more can be logged (the log is broken). */
+static void abort_turn(daimon_ctx *ctx, struct session *s, int rc)
+{
+	char err[256];
+	snprintf(err, sizeof(err), "%s", daimon_error_last());
+	halt(ctx, s, err);
+	s->done_pending = 0;
+	reply_done(ctx, s, rc, err);
+}
+
+/* Stops the turn: the transfer is aborted, running tool calls cancelled
+ * (each logged with what it came to), the log says why, the askers hear
+ * (with `now`, after a sync here: the session is about to exit). */
+static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, int now)
+{
+	if (!s->asker)
+		return;
+	if (s->done_pending) { /* the turn is over, its log on the way to the disk */
+		if (now) {
+			int rc = daimon_log_commit(s->log);
+			s->done_pending = 0;
+			reply_done(ctx, s, rc < 0 ? rc : s->done_status, rc < 0 ? daimon_error_last() : s->done_error);
+		}
+		return;
+	}
+	halt(ctx, s, reason);
+	int rc = 0;
+	for (int i = 0; i < s->ncalls && rc == 0; i++)
+		rc = append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
+					s->calls[i].is_error);
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "reason", reason);
 	if (!s->ncalls && s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw */
 		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
 	if (rc == 0)
 		rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
-	if (rc == 0)
+	if (rc == 0 && now)
 		rc = daimon_log_commit(s->log);
 	if (rc == 0)
 		cJSON_AddItemToArray(s->history, stopped_message(f));
 	cJSON_Delete(f);
-	reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
+	s->done_pending = 0;
+	if (rc < 0 || now)
+		reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
+	else
+		finish(ctx, s, DAIMON_SESSION_CANCELLED, reason);
 }
 
 static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
@@ -497,7 +620,7 @@ static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		free(text);
 		return;
 	}
-	switch (s->mid_turn) {
+	switch (s->done_pending ? DAIMON_MID_TURN_QUEUE : s->mid_turn) {
 	case DAIMON_MID_TURN_STEER:
 		push(&s->steer, m->from, m->data, m->len);
 		break;
@@ -505,7 +628,7 @@ static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		push(&s->queue, m->from, m->data, m->len);
 		while (s->queue->next) /* only the newest message interrupts; the others are dropped */
 			pending_free(pop(&s->queue));
-		stop_turn(ctx, s, "interrupted by a new message");
+		stop_turn(ctx, s, "interrupted by a new message", 0);
 		break;
 	default:
 		push(&s->queue, m->from, m->data, m->len);
@@ -647,17 +770,19 @@ static void pump(daimon_ctx *ctx, struct session *s)
 	free_calls(s);
 	struct pending *p;
 	while (rc == 0 && (p = pop(&s->steer))) {
-		rc = append_message(s, "user", p->text, NULL, 0);
+		rc = append_message(s, "user", p->text, NULL);
 		if (s->nalso < MAX_ALSO)
 			s->also[s->nalso++] = p->asker;
 		pending_free(p);
 	}
 	if (rc == 0)
-		rc = daimon_log_commit(s->log);
+		rc = daimon_log_flush(s->log);
 	if (rc == 0)
 		rc = call_model(ctx, s, 0);
+	if (rc == 0)
+		rc = commit_async(ctx, s); /* the results' sync overlaps the request */
 	if (rc < 0)
-		reply_done(ctx, s, rc, daimon_error_last());
+		abort_turn(ctx, s, rc);
 }
 
 static void start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
@@ -735,7 +860,7 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	char err[512];
 	if (r->curl_code) {
 		snprintf(err, sizeof(err), "cannot reach the model at '%s': %s", s->cfg->base_url, r->error);
-		reply_done(ctx, s, -1, err);
+		finish(ctx, s, -1, err);
 		return;
 	}
 	if (r->status < 200 || r->status > 299) {
@@ -744,23 +869,23 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		snprintf(err, sizeof(err), "the model answered HTTP %ld%s%s", r->status, msg ? ": " : "",
 			 msg ? msg : "");
 		cJSON_Delete(j);
-		reply_done(ctx, s, -1, err);
+		finish(ctx, s, -1, err);
 		return;
 	}
 	if (daimon_llm_stream_finish(s->stream) < 0) {
-		reply_done(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
+		finish(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
 	int64_t in = 0, out = 0, cached = 0;
 	daimon_llm_stream_usage(s->stream, &in, &out, &cached);
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->stream);
 	int ncalls = cJSON_GetArraySize(calls);
-	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls, !ncalls);
+	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls);
 	if (rc < 0 || !ncalls) {
 		s->tokens_in += in, s->tokens_out += out;
 		daimon_llm_stream_free(s->stream); /* counted */
 		s->stream = NULL;
-		reply_done(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
+		finish(ctx, s, rc, rc < 0 ? daimon_error_last() : NULL);
 		return;
 	}
 	/* The model asked for tools: they run side by side; the results are
@@ -783,7 +908,7 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	} else if (m->ref == s->retry_timer && s->asker) {
 		s->retry_timer = 0;
 		if (call_model(ctx, s, 1) < 0)
-			reply_done(ctx, s, -1, daimon_error_last());
+			finish(ctx, s, -1, daimon_error_last());
 	} else if ((c = call_by(s, by_timer, m->ref))) {
 		on_call_timeout(ctx, s, c);
 	}
@@ -805,7 +930,7 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		}
 		break;
 	case DAIMON_SESSION_STOP:
-		stop_turn(ctx, s, "stopped by the user");
+		stop_turn(ctx, s, "stopped by the user", 0);
 		drop_pending(ctx, s, &s->steer);
 		drop_pending(ctx, s, &s->queue);
 		break;
@@ -816,7 +941,10 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		on_done(ctx, s, m);
 		break;
 	case DAIMON_MSG_JOB_DONE:
-		on_job_done(ctx, s, m);
+		if (s->sync_ref && ((const daimon_job_done *)m->data)->ref == s->sync_ref)
+			on_synced(ctx, s, m->data);
+		else
+			on_job_done(ctx, s, m);
 		break;
 	case DAIMON_MSG_DOWN:
 		if ((c = call_by(s, by_monitor, m->ref)))
@@ -834,7 +962,7 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 static int session_cancel(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
-	stop_turn(ctx, s, "cancelled");
+	stop_turn(ctx, s, "cancelled", 1);
 	drop_pending(ctx, s, &s->steer);
 	drop_pending(ctx, s, &s->queue);
 	return DAIMON_EXIT_CANCELLED;
@@ -847,6 +975,7 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 	for (int i = 0; i < s->ncalls; i++)
 		daimon_job_cancel(s->calls[i].job);
 	free_calls(s);
+	daimon_job_release(s->sync_job);
 	struct pending *p;
 	while ((p = pop(&s->queue)) || (p = pop(&s->steer)))
 		pending_free(p);

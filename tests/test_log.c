@@ -151,6 +151,53 @@ static void test_log__flush_writes_without_acknowledging(void)
 	free(path);
 }
 
+static void test_log__a_commit_in_two_halves_tells_only_what_its_sync_covers(void)
+{
+	daimon_log *log;
+	char *path = new_log(test_tmpdir(), &log);
+	struct acks a = {0, 0, 1};
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "role", "user");
+	cJSON_AddStringToObject(f, "content", "question");
+	daimon_log_append(log, "message", NULL, f, on_durable, &a, NULL); /* seq 2 */
+	uint64_t upto;
+	int fd;
+	CHECK_INT(daimon_log_commit_begin(log, &upto, &fd), 0);
+	CHECK_INT(upto, 2);
+	CHECK(fd >= 0 && fd != -1);
+	char *text = test_read(path);
+	CHECK_CONTAINS(text, "question"); /* written by _begin */
+	free(text);
+	/* While "the sync" runs elsewhere, more is written. */
+	daimon_log_append(log, "message", NULL, f, on_durable, &a, NULL); /* seq 3 */
+	CHECK_INT(daimon_log_flush(log), 0);
+	CHECK_INT(fdatasync(fd), 0);
+	close(fd);
+	CHECK_INT(a.n, 0);
+	CHECK_INT(daimon_log_commit_end(log, upto, 0), 0);
+	CHECK_INT(a.n, 1); /* seq 2 only: seq 3 was written after the sync began */
+	CHECK_INT(a.last, 2);
+	CHECK_INT(daimon_log_durable_seq(log), 2);
+	CHECK_INT(daimon_log_commit_begin(log, &upto, &fd), 0);
+	CHECK_INT(upto, 3);
+	close(fd);
+	/* A failed sync: told, and the log takes no more writes. */
+	CHECK(daimon_log_commit_end(log, upto, EIO) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "cannot sync");
+	CHECK_INT(a.n, 2);
+	CHECK(a.status < 0);
+	CHECK(daimon_log_append(log, "message", NULL, f, NULL, NULL, NULL) < 0);
+	/* Nothing new to sync: no descriptor. */
+	cJSON_Delete(f);
+	daimon_log_close(log);
+	char *path2 = new_log(test_tmpdir(), &log);
+	CHECK_INT(daimon_log_commit_begin(log, &upto, &fd), 0);
+	CHECK_INT(fd, -1);
+	daimon_log_close(log);
+	free(path2);
+	free(path);
+}
+
 static void test_log__torn_tail_is_truncated(void)
 {
 	daimon_log *log;
@@ -347,6 +394,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_log__reader_returns_what_was_written),
 		TEST_CASE(test_log__group_commit_acks_only_after_commit),
 		TEST_CASE(test_log__flush_writes_without_acknowledging),
+		TEST_CASE(test_log__a_commit_in_two_halves_tells_only_what_its_sync_covers),
 		TEST_CASE(test_log__torn_tail_is_truncated),
 		TEST_CASE(test_log__damage_before_the_tail_stops_with_file_line),
 		TEST_CASE(test_log__seq_gap_is_damage),

@@ -8,6 +8,7 @@
  * interrupt it; delegate fans out to sub-agents, one of which fails and
  * one of which runs out of time.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -445,6 +446,58 @@ static void test_agent__delegate_fans_out_and_reports_each_child(void)
 	}
 }
 
+static int file_has(const char *path, const char *needle)
+{
+	char *text = test_read(path);
+	int found = strstr(text, needle) != NULL;
+	free(text);
+	return found;
+}
+
+/* How many session logs the store holds. */
+static int logs(struct harness *h)
+{
+	int n = 0;
+	DIR *d = opendir(h->st.sessions_dir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += strstr(e->d_name, ".jsonl") != NULL;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_agent__a_stop_collapses_the_sub_agents_too(void)
+{
+	struct harness h;
+	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, NULL, 0), 0);
+	h_ask(&h, 0, "fan out the work");
+	EVENTUALLY(logs(&h) == 4); /* the parent and three children */
+	usleep(50000);
+	daimon_send(h.rt, h.session, DAIMON_SESSION_STOP, NULL, 0);
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	CHECK_INT(h.a[0].done.status, DAIMON_SESSION_CANCELLED);
+	char *log = h_log(&h, "cli:agent");
+	char *r = tool_result(log, "d1");
+	CHECK_STR(r, "cancelled: stopped by the user");
+	free(r), free(log);
+	/* The sleepy child was cancelled with its parent's call, and says so. */
+	char *sleepy = NULL;
+	DIR *d = opendir(h.st.sessions_dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char *path = daimon_xasprintf("%s/%s", h.st.sessions_dir, e->d_name);
+		char *text = e->d_name[0] != '.' ? test_read(path) : NULL;
+		if (text && strstr(text, "\"content\":\"subtask sleepy\""))
+			sleepy = daimon_xstrdup(path);
+		free(text);
+		free(path);
+	}
+	closedir(d);
+	CHECK(sleepy);
+	EVENTUALLY(file_has(sleepy, "\"type\":\"cancel\",\"reason\":\"cancelled\""));
+	free(sleepy);
+	h_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -457,6 +510,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__a_steering_message_joins_the_running_turn),
 		TEST_CASE(test_agent__an_interrupting_message_stops_the_turn_and_takes_over),
 		TEST_CASE(test_agent__delegate_fans_out_and_reports_each_child),
+		TEST_CASE(test_agent__a_stop_collapses_the_sub_agents_too),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -31,6 +31,8 @@ static const char fixtures[] =
 	"{\"match\":{\"userMessage\":\"cut\"},\"truncateAfterChunks\":3,\"response\":{\"content\":\"This answer will "
 	"never "
 	"be finished because the connection drops\"}},"
+	"{\"match\":{\"userMessage\":\"snip\"},\"truncateAfterChunks\":6,\"response\":{\"content\":\"This answer "
+	"will never be finished either, because the connection drops\"}},"
 	"{\"match\":{\"userMessage\":\"limit\"},\"response\":{\"error\":{\"message\":\"bad model name\",\"type\":"
 	"\"invalid_request_error\"},\"status\":400}},"
 	"{\"match\":{\"userMessage\":\"flaky\",\"sequenceIndex\":0},\"response\":{\"error\":{\"message\":\"slow "
@@ -132,26 +134,32 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 {
 	struct aimock mk;
 	CHECK_INT(aimock_start(&mk, fixtures, 4, 5), 0); /* truncation needs latency */
-	daimon_store st;
-	daimon_store_open(&st, test_tmpdir());
-	daimon_llm_config cfg = {
-		.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .api_key = NULL, .model = "m", .max_tokens = 256};
-	struct asker a;
-	turn(&st, &cfg, "cut", &a);
-	CHECK(atomic_load(&a.finished));
-	CHECK(a.done.status < 0);
-	CHECK(a.done.error[0]);
-	daimon_buf_release(&a.streamed);
-	turn(&st, &cfg, "limit", &a);
-	CHECK(a.done.status < 0);
-	CHECK_CONTAINS(a.done.error, "HTTP 400");
-	CHECK_CONTAINS(a.done.error, "bad model name");
-	daimon_buf_release(&a.streamed);
-	char *log = log_text(&st);
-	CHECK_CONTAINS(log, "\"content\":\"cut\"");    /* the question is kept ... */
-	CHECK(!strstr(log, "\"role\":\"assistant\"")); /* ... no partial answer is */
-	free(log);
-	daimon_store_release(&st);
+	static const int providers[] = {DAIMON_LLM_OPENAI, DAIMON_LLM_ANTHROPIC};
+	for (int p = 0; p < 2; p++) {
+		daimon_store st;
+		daimon_store_open(&st, test_tmpdir());
+		daimon_llm_config cfg = {
+			.provider = providers[p], .base_url = mk.url, .api_key = NULL, .model = "m", .max_tokens = 256};
+		struct asker a;
+		/* (Anthropic's stream opens with two events before any text) */
+		const char *q = p ? "snip" : "cut";
+		turn(&st, &cfg, q, &a);
+		CHECK(atomic_load(&a.finished));
+		CHECK(a.done.status < 0);
+		CHECK(a.done.error[0]);
+		CHECK(a.streamed.len > 0); /* part of it had streamed ... */
+		daimon_buf_release(&a.streamed);
+		turn(&st, &cfg, "limit", &a);
+		CHECK(a.done.status < 0);
+		CHECK_CONTAINS(a.done.error, "HTTP 400");
+		CHECK_CONTAINS(a.done.error, "bad model name");
+		daimon_buf_release(&a.streamed);
+		char *log = log_text(&st);
+		CHECK_CONTAINS(log, p ? "\"content\":\"snip\"" : "\"content\":\"cut\""); /* the question is kept ... */
+		CHECK(!strstr(log, "\"role\":\"assistant\"")); /* ... no partial answer is */
+		free(log);
+		daimon_store_release(&st);
+	}
 	aimock_stop(&mk);
 }
 

@@ -13,7 +13,8 @@
  *    the sessions on the disk ($TMPDIR), and on tmpfs (/dev/shm), where a
  *    sync costs nothing — so the disk's fdatasync is seen apart from
  *    daimon's own work;
- * 2. load: 1,000 sessions x 10 turns at once: turns/s and peak RSS;
+ * 2. load: 1,000 sessions x 10 turns at once: turns/s and peak RSS, next
+ *    to what the mock serves 1,000 bare request loops (its own bound);
  * 3. the fixed prompt: tokens (bytes / 4) of the request for a one-line
  *    message with the default setup (SOUL.md, empty USER.md and
  *    MEMORY.md, the built-in tools), minus the message itself.
@@ -126,6 +127,29 @@ static int pair_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 
 static const daimon_behaviour pair_b = {.name = "pair", .handle = pair_handle};
 
+/* A bare request loop: the mock's own throughput, for the load figure. */
+struct loop {
+	daimon_aid http;
+	const daimon_llm_request *req;
+	int left;
+	_Atomic int *done;
+};
+
+static int loop_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct loop *l = state;
+	if (m->type == DAIMON_MSG_HTTP_CHUNK)
+		return DAIMON_CONTINUE;
+	if (m->type == DAIMON_MSG_HTTP_DONE && --l->left == 0) {
+		atomic_fetch_add(l->done, 1);
+		return DAIMON_EXIT_NORMAL;
+	}
+	daimon_http_request(ctx, l->http, &l->req->http);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour loop_b = {.name = "loop", .handle = loop_handle};
+
 static void remove_tree(const char *dir)
 {
 	char *rm = daimon_xasprintf("rm -rf '%s'", dir);
@@ -224,8 +248,26 @@ int main(int argc, char **argv)
 	daimon_store_release(&stores[1]);
 	remove_tree(shm);
 
-	/* 2. load */
+	/* 2. load: first what the mock serves to 1,000 bare request loops,
+	 * then 1,000 sessions */
+	struct loop *loops = daimon_xcalloc(1000, sizeof(*loops));
+	_Atomic int loops_done = 0;
+	daimon_llm_request one;
+	cJSON *hello = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hello\"}]");
+	daimon_llm_build(&one, &cfg, soul, hello, NULL);
 	uint64_t t0 = daimon_mono_ns();
+	for (int i = 0; i < 1000; i++) {
+		loops[i] = (struct loop){.http = http, .req = &one, .left = 10, .done = &loops_done};
+		daimon_spawn_opts lo = {.behaviour = &loop_b, .state = &loops[i]};
+		daimon_send(rt, daimon_spawn(rt, &lo), 1, NULL, 0);
+	}
+	while (atomic_load(&loops_done) < 1000)
+		usleep(1000);
+	printf("mock_alone_requests_per_s=%.0f\n", 10000 / ((double)(daimon_mono_ns() - t0) / 1e9));
+	daimon_llm_request_release(&one);
+	cJSON_Delete(hello);
+	free(loops);
+	t0 = daimon_mono_ns();
 	run(rt, &st, http, &cfg, "load", 1000, 10, NULL);
 	double secs = (double)(daimon_mono_ns() - t0) / 1e9;
 	struct rusage ru;

@@ -16,6 +16,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "memory/curated.h"
 #include "memory/log.h"
 #include "memory/text.h"
 #include "core/work.h"
@@ -97,24 +98,29 @@ void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key)
 	daimon_session_id_derived(out, prefix[0] ? prefix : "session", key);
 }
 
-/* SOUL.md, then the frozen snapshots of USER.md and MEMORY.md. */
-static char *system_prompt(const char *home)
+/* SOUL.md, then snapshots of the user's file and MEMORY.md — taken once,
+ * when the session starts (or compresses), so a provider's prefix cache
+ * stays valid; writes reach the prompt at the next session. */
+static char *system_prompt(const char *home, const char *key)
 {
 	daimon_buf b = DAIMON_BUF_INIT;
-	static const char *const files[][2] = {
-		{"SOUL.md", NULL}, {"USER.md", "About the user"}, {"MEMORY.md", "Your notes"}};
-	for (size_t i = 0; i < 3; i++) {
-		char *path = daimon_home_path(home, files[i][0]);
-		daimon_buf f = DAIMON_BUF_INIT;
-		if (daimon_read_file(&f, path) == 0 && f.len) {
-			if (b.len)
-				daimon_buf_adds(&b, "\n\n");
-			if (files[i][1])
-				daimon_buf_addf(&b, "## %s\n", files[i][1]);
-			daimon_buf_add(&b, f.ptr, f.len);
-		}
-		daimon_buf_release(&f);
-		free(path);
+	daimon_mem_file f;
+	daimon_mem_entries soul;
+	if (daimon_mem_file_for(&f, home, "soul", key) == 0 && daimon_mem_read(&f, &soul) == 0) {
+		for (size_t i = 0; i < soul.n; i++)
+			daimon_buf_addf(&b, "%s%s", i ? "\n" : "", soul.entries[i]);
+		daimon_mem_entries_release(&soul);
+	}
+	daimon_mem_file_release(&f);
+	static const char *const parts[][2] = {{"user", "About the user"}, {"memory", "Your notes"}};
+	for (size_t i = 0; i < 2; i++) {
+		daimon_buf part = DAIMON_BUF_INIT;
+		if (daimon_mem_file_for(&f, home, parts[i][0], key) == 0)
+			daimon_mem_prompt(&f, parts[i][1], &part);
+		daimon_mem_file_release(&f);
+		if (part.len)
+			daimon_buf_addf(&b, "%s%s", b.len ? "\n\n" : "", part.ptr);
+		daimon_buf_release(&part);
 	}
 	return daimon_buf_detach(&b);
 }
@@ -687,12 +693,13 @@ struct tool_job {
 	const daimon_tool *tool;
 	cJSON *args;
 	daimon_store *store;
+	char *key;
 };
 
 static int tool_job_run(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	struct tool_job *j = arg;
-	daimon_tool_env env = {.store = j->store, .cancelled = cancelled};
+	daimon_tool_env env = {.store = j->store, .key = j->key, .cancelled = cancelled};
 	return j->tool->run(j->args, out, &env);
 }
 
@@ -700,6 +707,7 @@ static void tool_job_free(void *arg)
 {
 	struct tool_job *j = arg;
 	cJSON_Delete(j->args);
+	free(j->key);
 	free(j);
 }
 
@@ -734,6 +742,7 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		j->tool = c->tool;
 		j->args = c->args;
 		j->store = s->store;
+		j->key = daimon_xstrdup(s->key);
 		c->args = NULL;
 		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
 	} else {
@@ -1022,7 +1031,7 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 		session_terminate(NULL, s, 0);
 		return 0;
 	}
-	s->system = system_prompt(store->home);
+	s->system = system_prompt(store->home, key);
 	daimon_spawn_opts o = {
 		.behaviour = &session_behaviour, .state = s, .flags = opts->child ? DAIMON_SPAWN_CHILD : 0};
 	daimon_aid id = daimon_spawn(rt, &o);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "memory/curated.h"
 #include "memory/index.h"
 #include "memory/search.h"
 #include "memory/text.h"
@@ -152,6 +153,27 @@ static int tool_search(const cJSON *args, daimon_buf *out, const daimon_tool_env
 	return rc < 0 ? -1 : 0;
 }
 
+/* memory: add, replace or remove an entry of MEMORY.md or the user's file. */
+static int tool_memory(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	const char *action = daimon_json_str(args, "action"), *target = daimon_json_str(args, "target");
+	const char *text = daimon_json_str(args, "text"), *old = daimon_json_str(args, "old_text");
+	daimon_mem_file f;
+	if (daimon_mem_file_for(&f, env->store->home, target, env->key) < 0) {
+		daimon_buf_adds(out, daimon_error_last());
+		return -1;
+	}
+	int rc;
+	if (!strcmp(action, "add"))
+		rc = daimon_mem_add(&f, text, out);
+	else if (!strcmp(action, "replace"))
+		rc = daimon_mem_replace(&f, old, text, out);
+	else
+		rc = daimon_mem_remove(&f, old, out);
+	daimon_mem_file_release(&f);
+	return rc < 0 ? -1 : 0;
+}
+
 const daimon_tool daimon_builtin_tools[] = {
 	{.name = "current_time",
 	 .description = "The current date and time.",
@@ -162,6 +184,14 @@ const daimon_tool daimon_builtin_tools[] = {
 	 .parameters = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"limit\":{\"type\":"
 		       "\"integer\",\"minimum\":1,\"maximum\":50}},\"required\":[\"query\"]}",
 	 .run = tool_search},
+	{.name = "memory",
+	 .description = "Keep what should outlast this conversation: add an entry to your notes (target memory) or "
+			"to what you know about the user (target user), or replace/remove the one entry holding "
+			"old_text. Entries are short; the files have a size limit.",
+	 .parameters = "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"add\",\"replace\",\"remove\"]},"
+		       "\"target\":{\"enum\":[\"memory\",\"user\"]},\"text\":{\"type\":\"string\"},"
+		       "\"old_text\":{\"type\":\"string\"}},\"required\":[\"action\",\"target\"]}",
+	 .run = tool_memory},
 	{.name = "delegate",
 	 .description = "Hand tasks to sub-agents that work side by side; each returns its answer or why it failed.",
 	 .parameters = daimon_delegate_schema,
@@ -224,14 +254,14 @@ int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, 
 	return bad;
 }
 
-int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store)
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store, const char *key)
 {
 	const daimon_tool *t;
 	cJSON *args;
 	if (daimon_tool_prepare(tools, 0, call, &t, &args, out))
 		return 1;
 	static const _Atomic int never = 0;
-	daimon_tool_env env = {.store = store, .cancelled = &never};
+	daimon_tool_env env = {.store = store, .key = key, .cancelled = &never};
 	int bad = 1;
 	if (t->run)
 		bad = t->run(args, out, &env) < 0;

@@ -14,7 +14,8 @@
  * side by side, a bounded number at a time.
  *
  * Built in: current_time, session_search (the FTS5 index over every
- * conversation) and delegate (sessions/delegate.c).
+ * conversation), memory (the curated MEMORY.md and USER.md) and delegate
+ * (sessions/delegate.c).
  */
 #ifndef DAIMON_SESSIONS_TOOLS_H
 #define DAIMON_SESSIONS_TOOLS_H
@@ -29,6 +30,7 @@
 /* What a blocking tool sees while it runs. */
 typedef struct {
 	daimon_store *store;
+	const char *key;              /* the calling session's conversation key */
 	const _Atomic int *cancelled; /* non-zero once the call is stopped or timed out: return early */
 } daimon_tool_env;
 
@@ -68,7 +70,7 @@ int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, 
 			cJSON **args, daimon_buf *out);
 /* Prepares and runs a blocking tool here and now (the command line, tests);
  * the result text goes to `out`; returns 1 if it is an error result. */
-int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store);
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store, const char *key);
 /* Checks `value` against the subset of JSON Schema tools use (type,
  * properties, required, enum, minimum/maximum, items); 0 or <0 with the
  * reason. */

@@ -2,6 +2,7 @@
  * session.c — see session.h.
  */
 #include "sessions/session.h"
+#include "sessions/compact.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +83,15 @@ struct session {
 	/* the log's sync, on the work pool (one at a time) */
 	uint64_t sync_ref, sync_upto;
 	daimon_job *sync_job;
+	/* context compression (compact.h) */
+	size_t compress_at;  /* estimated request tokens past which the middle is summarized; 0: never */
+	size_t compress_floor; /* and not again before the request passes this */
+	size_t tail_tokens;
+	int head_messages;
+	uint64_t ctransfer, ctimer; /* the summary's model call */
+	daimon_llm_stream *cstream;
+	daimon_llm_request creq;
+	int cfrom, cto;
 	/* the turn's outcome, told once what it logged is durable */
 	int done_pending, done_status;
 	char done_error[256];
@@ -173,6 +183,22 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 		rc = setting(tools, "tools", "timeout_s", 1, 86400, &timeout_s);
 	if (rc == 0)
 		rc = setting(sessions, "sessions", "idle_minutes", 0, 100000, &idle_min);
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(file, "model");
+	const cJSON *comp = cJSON_GetObjectItemCaseSensitive(file, "compression");
+	int64_t window = 128000, head = 2, tail = 0;
+	if (rc == 0)
+		rc = setting(model, "model", "context_window", 0, 100000000, &window);
+	if (rc == 0)
+		rc = setting(comp, "compression", "head_messages", 1, 1000, &head);
+	if (rc == 0)
+		rc = setting(comp, "compression", "tail_tokens", 0, 100000000, &tail);
+	const cJSON *th = cJSON_GetObjectItemCaseSensitive(comp, "threshold");
+	if (rc == 0 && th && (!cJSON_IsNumber(th) || th->valuedouble < 0.05 || th->valuedouble > 0.95))
+		rc = daimon_error_code(DAIMON_EINVAL, "compression.threshold in config.json must be a number from 0.05 to 0.95");
+	o->context_window = (long)window;
+	o->compress_threshold = cJSON_IsNumber(th) ? th->valuedouble : 0.5;
+	o->head_messages = (int)head;
+	o->tail_tokens = (size_t)tail;
 	o->tool_parallel = (int)parallel;
 	o->tool_timeout_ms = (long)timeout_s * 1000;
 	o->idle_ms = idle_min ? (long)idle_min * 60000 : -1;
@@ -225,9 +251,19 @@ static int load_history(struct session *s, const char *path)
 				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
 		} else if (!strcmp(rec.type, "cancel")) {
 			m = stopped_message(j);
+		} else if (!strcmp(rec.type, "compaction")) { /* resume from the summary */
+			double from = 0, to = 0;
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "from_seq");
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "to_seq");
+			if (cJSON_IsNumber(f) && cJSON_IsNumber(t))
+				from = f->valuedouble, to = t->valuedouble;
+			daimon_compact_restore(s->history, from, to,
+					       daimon_compact_message(daimon_json_str(j, "summary"), from));
 		}
-		if (m)
+		if (m) {
+			cJSON_AddNumberToObject(m, "seq", (double)rec.seq);
 			cJSON_AddItemToArray(s->history, m);
+		}
 		daimon_record_clear(&rec);
 	}
 	daimon_log_reader_free(r);
@@ -381,9 +417,12 @@ static int append_message(struct session *s, const char *role, const char *text,
 	cJSON *f = message(role, text);
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
-	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, NULL);
-	if (rc == 0)
+	uint64_t seq = 0;
+	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, &seq);
+	if (rc == 0) {
+		cJSON_AddNumberToObject(f, "seq", (double)seq);
 		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
+	}
 	cJSON_Delete(f);
 	return rc;
 }
@@ -396,11 +435,13 @@ static int append_tool_result(struct session *s, const cJSON *call, const char *
 	cJSON_AddStringToObject(f, "name", name ? name : "");
 	cJSON_AddStringToObject(f, "content", text);
 	cJSON_AddBoolToObject(f, "is_error", is_error);
-	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, NULL);
+	uint64_t seq = 0;
+	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, &seq);
 	if (rc == 0) {
 		cJSON *h = message("tool", text);
 		cJSON_AddStringToObject(h, "call_id", id ? id : "");
 		cJSON_AddBoolToObject(h, "is_error", is_error);
+		cJSON_AddNumberToObject(h, "seq", (double)seq);
 		cJSON_AddItemToArray(s->history, h);
 	}
 	cJSON_Delete(f);
@@ -472,6 +513,7 @@ static void finish(daimon_ctx *ctx, struct session *s, int status, const char *e
 }
 
 static void abort_turn(daimon_ctx *ctx, struct session *s, int rc);
+static int start_compaction(daimon_ctx *ctx, struct session *s);
 
 static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
 {
@@ -490,6 +532,107 @@ static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done 
 }
 
 #define MAX_ROUNDS 10
+
+/* Sends the request built in s->req. */
+static int send_request(daimon_ctx *ctx, struct session *s)
+{
+	s->stream = daimon_llm_stream_new(s->cfg->provider);
+	if (!(s->transfer = daimon_http_request(ctx, s->http, &s->req.http)))
+		return -1;
+	s->ttft_expired = 0;
+	s->ttft_timer = daimon_timer_start(ctx, s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000, 0);
+	daimon_set_op(ctx, "waiting for the model");
+	return 0;
+}
+
+/* ---- context compression ---- */
+
+static void compaction_clear(daimon_ctx *ctx, struct session *s)
+{
+	if (s->ctransfer)
+		daimon_http_cancel(ctx, s->http, s->ctransfer);
+	if (s->ctimer)
+		daimon_timer_cancel(ctx, s->ctimer);
+	s->ctransfer = s->ctimer = 0;
+	daimon_llm_stream_free(s->cstream);
+	s->cstream = NULL;
+	daimon_llm_request_release(&s->creq);
+}
+
+/* The request is over the threshold: ask the model for a summary of the
+ * middle first (the built request waits in s->req). */
+static int start_compaction(daimon_ctx *ctx, struct session *s)
+{
+	if (!daimon_compact_cut(s->history, s->head_messages, s->tail_tokens, &s->cfrom, &s->cto)) {
+		s->compress_floor = s->req.body.len / 4 * 5 / 4; /* too little to summarize yet */
+		return send_request(ctx, s);
+	}
+	char *system;
+	cJSON *msgs;
+	daimon_compact_request(s->history, s->cfrom, s->cto, &system, &msgs);
+	int rc = daimon_llm_build(&s->creq, s->cfg, system, msgs, NULL);
+	free(system);
+	cJSON_Delete(msgs);
+	if (rc < 0)
+		return rc;
+	s->cstream = daimon_llm_stream_new(s->cfg->provider);
+	if (!(s->ctransfer = daimon_http_request(ctx, s->http, &s->creq.http)))
+		return -1;
+	s->ctimer = daimon_timer_start(ctx, 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000), 0);
+	daimon_set_op(ctx, "compressing the context");
+	return 0;
+}
+
+/* The summary is in (or failed): the history is compacted and logged —
+ * or, on failure, left whole and the failure logged — and the turn's
+ * request goes out. */
+static void compaction_done(daimon_ctx *ctx, struct session *s, const char *failure)
+{
+	const char *summary = s->cstream ? daimon_llm_stream_text(s->cstream) : "";
+	size_t before = s->req.body.len / 4;
+	int rc = 0;
+	if (!failure && !*summary)
+		failure = "the model wrote an empty summary";
+	if (failure) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "reason", failure);
+		rc = daimon_log_append(s->log, "compaction_failed", NULL, f, NULL, NULL, NULL);
+		cJSON_Delete(f);
+		s->compress_floor = before * 5 / 4; /* not again before the history grows */
+	} else {
+		const cJSON *first = cJSON_GetArrayItem(s->history, s->cfrom);
+		const cJSON *last = cJSON_GetArrayItem(s->history, s->cto);
+		double from = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(first, "seq"));
+		double to = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "seq"));
+		daimon_compact_apply(s->history, s->cfrom, s->cto, daimon_compact_message(summary, from));
+		/* A fresh snapshot of the curated files comes with it. */
+		free(s->system);
+		s->system = system_prompt(s->store->home, s->key);
+		daimon_llm_request_release(&s->req);
+		rc = daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools);
+		size_t after = s->req.body.len / 4;
+		if (after * 5 > before * 4) /* saved less than a fifth: do not keep trying */
+			s->compress_floor = (size_t)-1;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "summary", summary);
+		cJSON_AddNumberToObject(f, "from_seq", from);
+		cJSON_AddNumberToObject(f, "to_seq", to);
+		cJSON_AddNumberToObject(f, "tokens_before", (double)before);
+		cJSON_AddNumberToObject(f, "tokens_after", (double)after);
+		if (rc == 0)
+			rc = daimon_log_append(s->log, "compaction", NULL, f, NULL, NULL, NULL);
+		cJSON_Delete(f);
+	}
+	compaction_clear(ctx, s);
+	if (rc == 0)
+		rc = daimon_log_flush(s->log);
+	if (rc == 0)
+		rc = send_request(ctx, s);
+	if (rc == 0)
+		rc = commit_async(ctx, s);
+	if (rc < 0)
+		abort_turn(ctx, s, rc);
+}
 
 /* Asks the model with the history as it stands (`retry`: the same call
  * again, after a failure that is worth retrying). */
@@ -510,13 +653,9 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
 	if (daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools) < 0)
 		return -1;
-	s->stream = daimon_llm_stream_new(s->cfg->provider);
-	if (!(s->transfer = daimon_http_request(ctx, s->http, &s->req.http)))
-		return -1;
-	s->ttft_expired = 0;
-	s->ttft_timer = daimon_timer_start(ctx, s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000, 0);
-	daimon_set_op(ctx, "waiting for the model");
-	return 0;
+	if (!retry && s->compress_at && s->req.body.len / 4 > s->compress_at && s->req.body.len / 4 > s->compress_floor)
+		return start_compaction(ctx, s);
+	return send_request(ctx, s);
 }
 
 static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text)
@@ -553,6 +692,7 @@ static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 	if (s->ttft_timer)
 		daimon_timer_cancel(ctx, s->ttft_timer);
 	s->transfer = s->retry_timer = s->ttft_timer = 0;
+	compaction_clear(ctx, s);
 	for (int i = 0; i < s->ncalls; i++) {
 		struct call *c = &s->calls[i];
 		if (c->state == CALL_DONE)
@@ -645,6 +785,11 @@ static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
+	if (s->ctransfer && c->id == s->ctransfer) {
+		if (!(c->len && c->data[0] == '{')) /* (an error document is judged by the status) */
+			daimon_llm_stream_feed(s->cstream, c->data, c->len);
+		return;
+	}
 	if (!s->stream || c->id != s->transfer)
 		return;      /* from a call that was stopped or replaced */
 	if (s->ttft_timer) { /* the answer has started */
@@ -857,6 +1002,18 @@ static void on_call_down(daimon_ctx *ctx, struct session *s, struct call *c, int
 static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
+	if (s->ctransfer && r->id == s->ctransfer) {
+		char why[300] = "";
+		s->ctransfer = 0;
+		if (r->curl_code)
+			snprintf(why, sizeof(why), "the summary's model call failed: %s", r->error);
+		else if (r->status < 200 || r->status > 299)
+			snprintf(why, sizeof(why), "the summary's model call answered HTTP %ld", r->status);
+		else if (daimon_llm_stream_finish(s->cstream) < 0)
+			snprintf(why, sizeof(why), "the summary was cut off: %s", daimon_error_last());
+		compaction_done(ctx, s, why[0] ? why : NULL);
+		return;
+	}
 	if (!s->stream || r->id != s->transfer)
 		return; /* from a call that was stopped or replaced */
 	s->transfer = 0;
@@ -918,6 +1075,9 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		s->retry_timer = 0;
 		if (call_model(ctx, s, 1) < 0)
 			finish(ctx, s, -1, daimon_error_last());
+	} else if (m->ref == s->ctimer && s->ctransfer) {
+		s->ctimer = 0;
+		compaction_done(ctx, s, "the summary took too long");
 	} else if ((c = call_by(s, by_timer, m->ref))) {
 		on_call_timeout(ctx, s, c);
 	}
@@ -992,7 +1152,9 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 	cJSON_Delete(s->history);
 	cJSON_Delete(s->tools);
 	daimon_llm_stream_free(s->stream);
+	daimon_llm_stream_free(s->cstream);
 	daimon_llm_request_release(&s->req);
+	daimon_llm_request_release(&s->creq);
 	daimon_buf_release(&s->errbody);
 	free(s->system);
 	free(s->key);
@@ -1025,6 +1187,11 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 	s->tool_parallel = opts->tool_parallel > 0 ? opts->tool_parallel : 4;
 	s->tool_timeout_ms = opts->tool_timeout_ms > 0 ? opts->tool_timeout_ms : 120000;
 	s->depth = opts->depth;
+	s->compress_at = opts->context_window > 0 ? (size_t)((double)opts->context_window *
+							     (opts->compress_threshold > 0 ? opts->compress_threshold : 0.5))
+						  : 0;
+	s->tail_tokens = opts->tail_tokens > 0 ? opts->tail_tokens : s->compress_at / 2;
+	s->head_messages = opts->head_messages > 0 ? opts->head_messages : 2;
 	s->tools = daimon_tools_json(s->toolset, s->depth);
 	daimon_session_id_for_key(s->id, key);
 	if (open_log(s) < 0) {

@@ -68,12 +68,21 @@ typedef struct {
 	long tool_timeout_ms;     /* per call unless the tool says; 0: 2 minutes */
 	int depth;                /* 0: talked to; 1: a sub-agent (no delegate of its own) */
 	int child;                /* spawned as the calling actor's child (cancelled with it) */
+	/* Context compression (compact.h): past threshold x window tokens of
+	 * request, the middle of the history is summarized; the first
+	 * head_messages and at least tail_tokens of recent ones stay. */
+	long context_window;       /* tokens; 0: no compression */
+	double compress_threshold; /* 0: 0.5 */
+	size_t tail_tokens;        /* 0: half of the threshold */
+	int head_messages;         /* 0: 2 */
 } daimon_session_opts;
 
 /* The options config.json sets for a session with `key`: the mid-turn
  * mode of its channel ("channels": {"telegram": {"mid_turn": "steer"}}),
  * "tools": {"parallel", "timeout_s"}, "sessions": {"idle_minutes"} (0:
- * never hibernate). A bad value is an error naming it. */
+ * never hibernate), "model": {"context_window"} and "compression":
+ * {"threshold", "head_messages", "tail_tokens"}. A bad value is an error
+ * naming it. */
 int daimon_session_opts_load(daimon_session_opts *o, const char *home, const char *key);
 
 /* Starts the session actor for `key`; `cfg`, `store` and `opts->tools`

@@ -23,8 +23,18 @@
 #include "tests/aimock.h"
 #include "tests/test.h"
 
+#define LONG_ANSWER                                                                                                \
+	"This is a long answer that takes up room in the history, so that the conversation grows past the "     \
+	"compression threshold after a few turns. It goes on for a while with nothing much to say, and then "   \
+	"it goes on a little more, because the test needs the bytes and the model is happy to oblige it here."
+
+#define FIXTURES_COMMON                                                                                         \
+	"{\"match\":{\"userMessage\":\"long question\"},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"
+
 static const char fixtures[] =
 	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"Summarize the conversation above\"},\"response\":{\"content\":\"SUMMARY: the "
+	"user asked long questions.\"}}," FIXTURES_COMMON
 	"{\"match\":{\"userMessage\":\"parallel\",\"hasToolResult\":true},\"response\":{\"content\":\"All settled.\"}},"
 	"{\"match\":{\"userMessage\":\"parallel\"},\"response\":{\"toolCalls\":["
 	"{\"id\":\"p1\",\"name\":\"meet\",\"arguments\":\"{}\"},{\"id\":\"p2\",\"name\":\"meet\",\"arguments\":\"{}\"},"
@@ -47,6 +57,14 @@ static const char fixtures[] =
 	"{\"match\":{\"userMessage\":\"subtask sleepy\"},\"streamingProfile\":{\"ttft\":8000},\"response\":"
 	"{\"content\":\"Too late.\"}},"
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
+
+/* The summary's model call fails. */
+static const char fixtures_no_summary[] =
+	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"Summarize the conversation above\"},\"response\":{\"error\":{\"message\":"
+	"\"overloaded\",\"type\":\"invalid_request_error\"},\"status\":400}}," FIXTURES_COMMON
+	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
+static const char *fixture_set = fixtures;
 
 /* ---- test tools ---- */
 
@@ -142,10 +160,31 @@ struct harness {
 	daimon_aid aid[2];
 };
 
+/* A runtime with the session and two askers (again, after a restart). */
+static void h_runtime(struct harness *h, daimon_session_opts *o)
+{
+	daimon_rt_new(&h->rt, NULL);
+	daimon_aid http = daimon_http_start(h->rt, 0);
+	h->session = daimon_session_start(h->rt, &h->st, "cli:agent", http, &h->cfg, o);
+	for (int i = 0; i < 2; i++) {
+		daimon_spawn_opts so = {.behaviour = &asker_b, .state = &h->a[i]};
+		h->aid[i] = daimon_spawn(h->rt, &so);
+	}
+}
+
+/* As after a crash: a new runtime reads the session back from its log. */
+static void h_restart(struct harness *h, daimon_session_opts *o)
+{
+	daimon_rt_free(h->rt);
+	for (int i = 0; i < 2; i++)
+		daimon_buf_clear(&h->a[i].streamed);
+	h_runtime(h, o);
+}
+
 static int h_start(struct harness *h, int provider, daimon_session_opts *o, int latency_ms)
 {
 	memset(h, 0, sizeof(*h));
-	if (aimock_start(&h->mk, fixtures, 4, latency_ms) < 0)
+	if (aimock_start(&h->mk, fixture_set, 4, latency_ms) < 0)
 		return -1;
 	daimon_store_open(&h->st, test_tmpdir());
 	h->cfg = (daimon_llm_config){.provider = provider,
@@ -154,13 +193,7 @@ static int h_start(struct harness *h, int provider, daimon_session_opts *o, int 
 				     .model = "m",
 				     .max_tokens = 256,
 				     .first_token_ms = 5000};
-	daimon_rt_new(&h->rt, NULL);
-	daimon_aid http = daimon_http_start(h->rt, 0);
-	h->session = daimon_session_start(h->rt, &h->st, "cli:agent", http, &h->cfg, o);
-	for (int i = 0; i < 2; i++) {
-		daimon_spawn_opts so = {.behaviour = &asker_b, .state = &h->a[i]};
-		h->aid[i] = daimon_spawn(h->rt, &so);
-	}
+	h_runtime(h, o);
 	atomic_store(&meet_count, 0);
 	atomic_store(&slow_noticed, 0);
 	atomic_store(&pause_started, 0);
@@ -498,6 +531,119 @@ static void test_agent__a_stop_collapses_the_sub_agents_too(void)
 	h_stop(&h);
 }
 
+/* Long questions until the log has a record of `type` (at most 12). */
+static int grow_until(struct harness *h, const char *type, int *turns)
+{
+	char want[64];
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
+	for (*turns = 1; *turns <= 12; (*turns)++) {
+		char q[64];
+		snprintf(q, sizeof(q), "long question %d", *turns);
+		h_ask(h, 0, q);
+		for (int i = 0; i < 5000 && !atomic_load(&h->a[0].finished); i++)
+			usleep(1000);
+		if (h->a[0].done.status != 0)
+			return -1;
+		char *log = h_log(h, "cli:agent");
+		int found = strstr(log, want) != NULL;
+		free(log);
+		if (found)
+			return 0;
+	}
+	return -1;
+}
+
+/* The body of the last request aimock saw. */
+static char *last_request(struct harness *h)
+{
+	daimon_buf j = DAIMON_BUF_INIT;
+	aimock_get(&h->mk, "/__aimock/journal", &j);
+	cJSON *a = cJSON_Parse(daimon_buf_cstr(&j));
+	daimon_buf_release(&j);
+	int n = cJSON_GetArraySize(a);
+	/* the newest by timestamp, the summary's own calls aside */
+	char *best = NULL;
+	double newest = -1;
+	for (int i = 0; i < n; i++) {
+		const cJSON *e = cJSON_GetArrayItem(a, i);
+		double ts = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "timestamp"));
+		char *body = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(e, "body"));
+		if (body && !strstr(body, "Summarize the conversation above") && ts >= newest) {
+			free(best);
+			best = body, newest = ts;
+		} else {
+			free(body);
+		}
+	}
+	cJSON_Delete(a);
+	return best;
+}
+
+static void test_agent__past_the_threshold_the_middle_is_summarized(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {
+			.tools = test_tools, .context_window = 1200, .compress_threshold = 0.5, .tail_tokens = 150};
+		fixture_set = fixtures;
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		int turns;
+		CHECK_INT(grow_until(&h, "compaction", &turns), 0);
+		CHECK(turns >= 3);
+		char *log = h_log(&h, "cli:agent");
+		CHECK_CONTAINS(log, "\"type\":\"compaction\",\"summary\":\"SUMMARY: the user asked long questions.\","
+				    "\"from_seq\":4,");
+		free(log);
+		/* The request that followed: head, summary, tail — not the middle. */
+		char *body = last_request(&h);
+		CHECK_CONTAINS(body, "long question 1\"");
+		CHECK_CONTAINS(body, "for reference only, not instructions");
+		CHECK_CONTAINS(body, "SUMMARY: the user asked long questions.");
+		CHECK(!strstr(body, "long question 2\""));
+		char last[64];
+		snprintf(last, sizeof(last), "long question %d\"", turns);
+		CHECK_CONTAINS(body, last);
+		free(body);
+		/* Restored from the log after a restart, it resumes from the summary. */
+		h_restart(&h, &o);
+		h_ask(&h, 0, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		body = last_request(&h);
+		CHECK_CONTAINS(body, "SUMMARY: the user asked long questions.");
+		CHECK(!strstr(body, "long question 2\""));
+		CHECK_CONTAINS(body, "\"hello\"");
+		free(body);
+		h_stop(&h);
+	}
+}
+
+static void test_agent__a_failed_summary_keeps_the_whole_context(void)
+{
+	struct harness h;
+	daimon_session_opts o = {.tools = test_tools, .context_window = 1200, .compress_threshold = 0.5, .tail_tokens = 150};
+	fixture_set = fixtures_no_summary;
+	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
+	fixture_set = fixtures;
+	int turns;
+	CHECK_INT(grow_until(&h, "compaction_failed", &turns), 0);
+	CHECK_INT(h.a[0].done.status, 0); /* the turn went on */
+	char *log = h_log(&h, "cli:agent");
+	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call answered HTTP 400\"");
+	CHECK(!strstr(log, "\"type\":\"compaction\""));
+	free(log);
+	char *body = last_request(&h);
+	CHECK_CONTAINS(body, "long question 2\""); /* nothing was dropped */
+	free(body);
+	/* And it is not asked for again at once. */
+	h_ask(&h, 0, "hello");
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	char *j = h_journal(&h);
+	CHECK_INT(count(j, "Summarize the conversation above.\"}"), 1); /* (the request, not the fixture) */
+	free(j);
+	h_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -511,6 +657,8 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__an_interrupting_message_stops_the_turn_and_takes_over),
 		TEST_CASE(test_agent__delegate_fans_out_and_reports_each_child),
 		TEST_CASE(test_agent__a_stop_collapses_the_sub_agents_too),
+		TEST_CASE(test_agent__past_the_threshold_the_middle_is_summarized),
+		TEST_CASE(test_agent__a_failed_summary_keeps_the_whole_context),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -71,6 +71,9 @@ void cli_turn_release(struct cli_turn *t);
  * is set (Ctrl-C), the session is asked to stop the turn. */
 void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
 		  volatile sig_atomic_t *interrupt);
+/* Has the session write its title and summary now (if there is anything
+ * new), waiting until it has; an interrupt gives up waiting. */
+void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt);
 
 /* A progress line on stderr when it is a terminal (throttled). */
 void cli_progress(const char *label, size_t done, size_t total);

@@ -116,6 +116,18 @@ static const char chat_help[] = "/new             start a new conversation\n"
 				"/help            this\n"
 				"/quit            leave (or Ctrl-D)\n";
 
+/* Leaving a conversation: it gets its title and summary (Ctrl-C skips). */
+static void summarize(struct chat *c)
+{
+	if (!c->opts.summarize)
+		return;
+	interrupted = 0;
+	if (c->tty)
+		fprintf(stderr, "[summarizing the conversation; Ctrl-C skips]\n");
+	cli_turn_summarize(&c->turn, c->rt, c->session, &interrupted);
+	interrupted = 0;
+}
+
 /* Handles a line; returns 0 to go on, 1 to quit. */
 static int line(struct chat *c, char *text)
 {
@@ -138,6 +150,7 @@ static int line(struct chat *c, char *text)
 	else if (!strncmp(text, "/search ", 8))
 		cmd_search(c, text + 8);
 	else if (!strcmp(text, "/new")) {
+		summarize(c);
 		daimon_cancel(c->rt, c->session, 1000);
 		char id[DAIMON_ID_MAX + 1];
 		daimon_session_id_new(id, daimon_now_ms());
@@ -210,6 +223,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 		if (quit)
 			break;
 	}
+	summarize(&c);
 out:
 	daimon_rt_free(c.rt);
 	/* Bring the search index up to date with what was said. */

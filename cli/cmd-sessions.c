@@ -42,6 +42,10 @@ static void list_json_row(sqlite3_stmt *s)
 			(long long)sqlite3_column_int64(s, 4), first, last);
 	if (sqlite3_column_text(s, 7))
 		daimon_buf_addf(&b, ",\"source\":%s", col(s, 7));
+	if (sqlite3_column_text(s, 8)) {
+		daimon_buf_adds(&b, ",\"summary\":");
+		daimon_json_quote(&b, col(s, 8));
+	}
 	daimon_buf_adds(&b, "}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
 	daimon_buf_release(&b);
@@ -79,7 +83,7 @@ static int sessions_list(const struct daimon_cmd *cmd, int argc, char **argv)
 	}
 	sqlite3_stmt *s;
 	sqlite3_prepare_v2(daimon_index_db(ix),
-			   "SELECT id, key, channel, title, n_msgs, first_ts, last_ts, source FROM logs"
+			   "SELECT id, key, channel, title, n_msgs, first_ts, last_ts, source, summary FROM logs"
 			   " ORDER BY coalesce(last_ts, created) DESC, id LIMIT ?1",
 			   -1, &s, NULL);
 	sqlite3_bind_int64(s, 1, limit);
@@ -99,6 +103,8 @@ static int sessions_list(const struct daimon_cmd *cmd, int argc, char **argv)
 			       "ID", "CHANNEL", "MSGS", "FIRST", "LAST", "TITLE");
 		printf("%-30s %-12s %6lld  %-16s  %-16s  %s\n", col(s, 0), col(s, 2),
 		       (long long)sqlite3_column_int64(s, 4), first, last, col(s, 3));
+		if (sqlite3_column_text(s, 8)) /* the session's summary, under it */
+			printf(color ? "\033[2m%31s%s\033[0m\n" : "%31s%s\n", "", col(s, 8));
 	}
 	sqlite3_finalize(s);
 	if (!rows && !json)
@@ -260,7 +266,8 @@ static const struct daimon_cmd cmd_list = {
 	"List conversations, most recent first.",
 	"  -n, --limit N   at most N sessions\n"
 	"  -j, --json      one object per line: id, key, channel, title, messages,\n"
-	"                  first, last (RFC 3339), source (for imported ones)\n",
+	"                  first, last (RFC 3339), source (for imported ones), summary\n"
+	"                  (once the session has been summarized)\n",
 	NULL,
 };
 

@@ -55,15 +55,18 @@ void cli_turn_release(struct cli_turn *t)
 	pthread_cond_destroy(&t->cv);
 }
 
-void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
-		  volatile sig_atomic_t *interrupt)
+/* Sends `type` to the session from the listener and waits for its done;
+ * an interrupt (Ctrl-C) becomes a stop request, or — with `give_up` —
+ * ends the wait. */
+static void request(struct cli_turn *t, daimon_rt *rt, daimon_aid session, int type, const char *text,
+		    volatile sig_atomic_t *interrupt, int give_up)
 {
 	pthread_mutex_lock(&t->mu);
 	t->finished = 0;
 	daimon_buf_clear(&t->answer);
 	pthread_mutex_unlock(&t->mu);
 	/* Sent "from" the listener, so the answer goes to it. */
-	daimon_send_from(rt, t->actor, session, DAIMON_SESSION_ASK, text, strlen(text));
+	daimon_send_from(rt, t->actor, session, type, text, text ? strlen(text) : 0);
 	int stopped = 0;
 	pthread_mutex_lock(&t->mu);
 	while (!t->finished) {
@@ -73,12 +76,25 @@ void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const c
 		if (until.tv_nsec >= 1000000000L)
 			until.tv_sec++, until.tv_nsec -= 1000000000L;
 		pthread_cond_timedwait(&t->cv, &t->mu, &until);
+		if (interrupt && *interrupt && give_up)
+			break;
 		if (interrupt && *interrupt && !stopped) {
 			stopped = 1;
 			daimon_send(rt, session, DAIMON_SESSION_STOP, NULL, 0);
 		}
 	}
 	pthread_mutex_unlock(&t->mu);
+}
+
+void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
+		  volatile sig_atomic_t *interrupt)
+{
+	request(t, rt, session, DAIMON_SESSION_ASK, text, interrupt, 0);
 	if (!t->quiet && t->answer.len && t->answer.ptr[t->answer.len - 1] != '\n')
 		putchar('\n');
+}
+
+void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt)
+{
+	request(t, rt, session, DAIMON_SESSION_SUMMARIZE, NULL, interrupt, 1);
 }

@@ -39,7 +39,7 @@
 #include "memory/log.h"
 #include "memory/text.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define TITLE_MAX 80
 #define BATCH_RECORDS 50000
 
@@ -50,7 +50,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_LOG_ADD] = "INSERT INTO logs(id) VALUES(?1)",
 	[S_LOG_SET] = "UPDATE logs SET key=coalesce(?2,key), channel=coalesce(?3,channel),"
 		      " title=?4, source=coalesce(?5,source), created=coalesce(?6,created),"
-		      " first_ts=?7, last_ts=?8, n_msgs=?9, off=?10, line=?11, seq=?12 WHERE sid=?1",
+		      " first_ts=?7, last_ts=?8, n_msgs=?9, off=?10, line=?11, seq=?12,"
+		      " summary=coalesce(?13,summary) WHERE sid=?1",
 	[S_MSG_ADD] = "INSERT INTO msgs(sid, seq, ts, role, off, len) VALUES(?1,?2,?3,?4,?5,?6)",
 	[S_FTS_ADD] = "INSERT INTO fts(rowid, body) VALUES(?1, ?2)",
 	[S_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
@@ -62,7 +63,7 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS logs(sid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
 	" key TEXT, channel TEXT, title TEXT, source TEXT, created INTEGER, first_ts INTEGER,"
 	" last_ts INTEGER, n_msgs INTEGER NOT NULL DEFAULT 0, off INTEGER NOT NULL DEFAULT 0,"
-	" line INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0);"
+	" line INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0, summary TEXT);"
 	"CREATE TABLE IF NOT EXISTS msgs(id INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
 	" seq INTEGER NOT NULL, ts INTEGER NOT NULL, role INTEGER NOT NULL, off INTEGER NOT NULL,"
 	" len INTEGER NOT NULL);"
@@ -248,6 +249,7 @@ struct log_state {
 	int64_t sid, off, line, seq, n_msgs, first_ts, last_ts;
 	char *title;
 	char *key, *channel, *source;
+	char *summary; /* a newer session summary to store, or NULL */
 	int64_t created;
 	int have_created;
 };
@@ -255,6 +257,7 @@ struct log_state {
 static void log_state_release(struct log_state *ls)
 {
 	free(ls->title);
+	free(ls->summary);
 	free(ls->key);
 	free(ls->channel);
 	free(ls->source);
@@ -314,6 +317,7 @@ static int log_state_save(daimon_index *ix, const struct log_state *ls)
 	sqlite3_bind_int64(s, 10, ls->off);
 	sqlite3_bind_int64(s, 11, ls->line);
 	sqlite3_bind_int64(s, 12, ls->seq);
+	bind_opt_text(s, 13, ls->summary);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : db_error(ix, "cannot update the index");
 }
 
@@ -351,6 +355,7 @@ struct parsed_log {
 	size_t n, cap;
 	int have_session;
 	char *key, *channel, *title, *source;
+	char *summary_title, *summary; /* from the newest session summary */
 	int64_t created;
 	int64_t end_off, end_line, end_seq;
 	char *damage; /* "file:line: what" that stopped reading, or NULL */
@@ -368,6 +373,8 @@ static void parsed_log_free(struct parsed_log *pl)
 	free(pl->key);
 	free(pl->channel);
 	free(pl->title);
+	free(pl->summary_title);
+	free(pl->summary);
 	free(pl->source);
 	free(pl->damage);
 	free(pl->error);
@@ -419,6 +426,12 @@ static struct parsed_log *parse_log(const daimon_store *st, const char *id, int6
 		int role;
 		if (!strcmp(rec.type, "session"))
 			take_session_record(pl, &rec);
+		if (!strcmp(rec.type, "summary")) { /* the newest wins */
+			const char *t = daimon_json_str(rec.json, "title");
+			if (t && *t)
+				replace_str(&pl->summary_title, t);
+			replace_str(&pl->summary, daimon_json_str(rec.json, "summary"));
+		}
 		daimon_buf_clear(&text);
 		if (daimon_record_search_text(&rec, &text, &role)) {
 			if (pl->n == pl->cap) {
@@ -496,6 +509,12 @@ static int store_log(daimon_index *ix, struct log_state *ls, const struct parsed
 		ls->created = pl->created;
 		ls->have_created = 1;
 	}
+	if (pl->summary_title) {
+		free(ls->title);
+		ls->title = title_from(pl->summary_title);
+	}
+	if (pl->summary)
+		replace_str(&ls->summary, pl->summary);
 	for (size_t i = 0; i < pl->n; i++)
 		if (add_record(ix, ls, &pl->recs[i]) < 0)
 			return -1;

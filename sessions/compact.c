@@ -52,14 +52,8 @@ int daimon_compact_cut(const cJSON *history, int head, size_t tail_tokens, int *
 	return 1;
 }
 
-void daimon_compact_request(const cJSON *history, int from, int to, char **system, cJSON **messages)
+cJSON *daimon_transcript(const cJSON *history, int from, int to, const char *instruction)
 {
-	*system = daimon_xstrdup(
-		"You compress conversations so they can go on without their full text. Summarize the "
-		"conversation you are given for the assistant who will continue it, in these sections: "
-		"## Topics; ## Facts and decisions (names, numbers, preferences, what was agreed); "
-		"## Tool results worth keeping; ## Open questions; ## Work in progress (as it stood then — "
-		"it may be finished since). Be concise and concrete; do not address the user.");
 	daimon_buf t = DAIMON_BUF_INIT;
 	for (int i = from; i <= to; i++) {
 		const cJSON *m = cJSON_GetArrayItem(history, i);
@@ -74,13 +68,34 @@ void daimon_compact_request(const cJSON *history, int from, int to, char **syste
 			daimon_buf_addf(&t, "(called %s %.300s)\n", daimon_json_str(k, "name"),
 					daimon_json_str(k, "arguments") ? daimon_json_str(k, "arguments") : "");
 	}
-	daimon_buf_adds(&t, "\nSummarize the conversation above.");
-	*messages = cJSON_CreateArray();
+	/* A long one: its start and its recent part. */
+	if (t.len > 48000) {
+		daimon_buf cut = DAIMON_BUF_INIT;
+		daimon_buf_add(&cut, t.ptr, 8000);
+		daimon_buf_adds(&cut, "\n[... the middle of the conversation is left out ...]\n");
+		daimon_buf_add(&cut, t.ptr + t.len - 40000, 40000);
+		daimon_buf_release(&t);
+		t = cut;
+	}
+	daimon_buf_addf(&t, "\n%s", instruction);
+	cJSON *msgs = cJSON_CreateArray();
 	cJSON *u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "role", "user");
 	cJSON_AddStringToObject(u, "content", daimon_buf_cstr(&t));
-	cJSON_AddItemToArray(*messages, u);
+	cJSON_AddItemToArray(msgs, u);
 	daimon_buf_release(&t);
+	return msgs;
+}
+
+void daimon_compact_request(const cJSON *history, int from, int to, char **system, cJSON **messages)
+{
+	*system = daimon_xstrdup(
+		"You compress conversations so they can go on without their full text. Summarize the "
+		"conversation you are given for the assistant who will continue it, in these sections: "
+		"## Topics; ## Facts and decisions (names, numbers, preferences, what was agreed); "
+		"## Tool results worth keeping; ## Open questions; ## Work in progress (as it stood then — "
+		"it may be finished since). Be concise and concrete; do not address the user.");
+	*messages = daimon_transcript(history, from, to, "Summarize the conversation above.");
 }
 
 cJSON *daimon_compact_message(const char *summary, double seq)

@@ -30,6 +30,10 @@ size_t daimon_compact_tokens(const cJSON *msg);
  * between (fewer than two messages). */
 int daimon_compact_cut(const cJSON *history, int head, size_t tail_tokens, int *from, int *to);
 
+/* [{"role":"user","content": transcript of history[from..to], then
+ * `instruction`}] — long transcripts keep their start and recent part. */
+cJSON *daimon_transcript(const cJSON *history, int from, int to, const char *instruction);
+
 /* The request that asks for the summary: a system prompt and one user
  * message holding the transcript of history[from..to]. */
 void daimon_compact_request(const cJSON *history, int from, int to, char **system, cJSON **messages);

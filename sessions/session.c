@@ -88,10 +88,15 @@ struct session {
 	size_t compress_floor; /* and not again before the request passes this */
 	size_t tail_tokens;
 	int head_messages;
-	uint64_t ctransfer, ctimer; /* the summary's model call */
+	uint64_t ctransfer, ctimer; /* the summary's model call (compaction or session summary) */
 	daimon_llm_stream *cstream;
 	daimon_llm_request creq;
 	int cfrom, cto;
+	int csession;         /* the call in flight is for the session's summary */
+	/* session summaries: written when the session goes idle */
+	int summarize;
+	uint64_t summarized_seq; /* the log's seq the last summary covered */
+	daimon_aid summary_asker; /* who asked for one now (DAIMON_SESSION_SUMMARIZE) */
 	/* the turn's outcome, told once what it logged is durable */
 	int done_pending, done_status;
 	char done_error[256];
@@ -199,6 +204,8 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 	o->compress_threshold = cJSON_IsNumber(th) ? th->valuedouble : 0.5;
 	o->head_messages = (int)head;
 	o->tail_tokens = (size_t)tail;
+	const cJSON *sum = cJSON_GetObjectItemCaseSensitive(sessions, "summarize");
+	o->summarize = !sum || cJSON_IsTrue(sum);
 	o->tool_parallel = (int)parallel;
 	o->tool_timeout_ms = (long)timeout_s * 1000;
 	o->idle_ms = idle_min ? (long)idle_min * 60000 : -1;
@@ -251,6 +258,10 @@ static int load_history(struct session *s, const char *path)
 				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
 		} else if (!strcmp(rec.type, "cancel")) {
 			m = stopped_message(j);
+		} else if (!strcmp(rec.type, "summary")) {
+			const cJSON *upto = cJSON_GetObjectItemCaseSensitive(j, "upto_seq");
+			if (cJSON_IsNumber(upto))
+				s->summarized_seq = (uint64_t)upto->valuedouble;
 		} else if (!strcmp(rec.type, "compaction")) { /* resume from the summary */
 			double from = 0, to = 0;
 			const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "from_seq");
@@ -554,9 +565,98 @@ static void compaction_clear(daimon_ctx *ctx, struct session *s)
 	if (s->ctimer)
 		daimon_timer_cancel(ctx, s->ctimer);
 	s->ctransfer = s->ctimer = 0;
+	s->csession = 0;
 	daimon_llm_stream_free(s->cstream);
 	s->cstream = NULL;
 	daimon_llm_request_release(&s->creq);
+}
+
+/* ---- session summaries ---- */
+
+static void summary_told(daimon_ctx *ctx, struct session *s, int status, const char *error)
+{
+	if (!s->summary_asker)
+		return;
+	daimon_session_done d = {.status = status};
+	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
+	snprintf(d.session, sizeof(d.session), "%s", s->id);
+	tell_done(ctx, s->summary_asker, &d);
+	s->summary_asker = 0;
+}
+
+/* Whether there is anything new to summarize: an answer since the last summary. */
+static int worth_summarizing(const struct session *s)
+{
+	for (const cJSON *m = s->history ? s->history->child : NULL; m; m = m->next) {
+		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+		const char *role = daimon_json_str(m, "role");
+		if (role && !strcmp(role, "assistant") && cJSON_IsNumber(seq) &&
+		    (uint64_t)seq->valuedouble > s->summarized_seq)
+			return 1;
+	}
+	return 0;
+}
+
+/* Asks the model for the session's title and summary. 0: started; 1:
+ * nothing to do; <0: failed. */
+static int start_summary(daimon_ctx *ctx, struct session *s)
+{
+	if (s->asker || s->ctransfer || !s->log || !worth_summarizing(s))
+		return 1;
+	cJSON *msgs = daimon_transcript(s->history, 0, cJSON_GetArraySize(s->history) - 1,
+					"Write the title and summary of the conversation above.");
+	static const char system[] =
+		"You name and summarize conversations for a list the user browses and searches later. Answer "
+		"with JSON only: {\"title\": \"at most eight words\", \"summary\": \"one to three sentences: what was "
+		"discussed, decided or found\"}.";
+	int rc = daimon_llm_build(&s->creq, s->cfg, system, msgs, NULL);
+	cJSON_Delete(msgs);
+	if (rc < 0)
+		return rc;
+	s->cstream = daimon_llm_stream_new(s->cfg->provider);
+	if (!(s->ctransfer = daimon_http_request(ctx, s->http, &s->creq.http))) {
+		compaction_clear(ctx, s);
+		return -1;
+	}
+	s->csession = 1;
+	s->ctimer = daimon_timer_start(ctx, 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000), 0);
+	daimon_set_op(ctx, "summarizing the session");
+	return 0;
+}
+
+/* The title and summary, from JSON if the model wrote it, else from the
+ * first line and the rest. */
+static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure)
+{
+	const char *text = s->cstream ? daimon_llm_stream_text(s->cstream) : "";
+	if (!failure && !*text)
+		failure = "the model wrote an empty summary";
+	int rc = failure ? -1 : 0;
+	if (!failure) {
+		const char *open = strchr(text, '{'), *close = strrchr(text, '}');
+		cJSON *j = open && close > open ? cJSON_ParseWithLength(open, (size_t)(close - open + 1)) : NULL;
+		const char *title = daimon_json_str(j, "title"), *summary = daimon_json_str(j, "summary");
+		size_t first = strcspn(text, "\n");
+		char *t = title ? daimon_xstrdup(title) : daimon_xstrndup(text, first);
+		char *sm = summary ? daimon_xstrdup(summary) : daimon_xstrdup(text[first] ? text + first + 1 : "");
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "title", t);
+		cJSON_AddStringToObject(f, "summary", sm);
+		uint64_t upto = daimon_log_last_seq(s->log);
+		cJSON_AddNumberToObject(f, "upto_seq", (double)upto);
+		rc = daimon_log_append(s->log, "summary", NULL, f, NULL, NULL, NULL);
+		if (rc == 0)
+			rc = commit_async(ctx, s);
+		if (rc == 0)
+			s->summarized_seq = upto;
+		cJSON_Delete(f);
+		cJSON_Delete(j);
+		free(t);
+		free(sm);
+	}
+	compaction_clear(ctx, s);
+	daimon_set_op(ctx, NULL);
+	summary_told(ctx, s, rc < 0 ? -1 : 0, failure ? failure : rc < 0 ? daimon_error_last() : NULL);
 }
 
 /* The request is over the threshold: ask the model for a summary of the
@@ -761,6 +861,10 @@ static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, in
 static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	if (!s->asker) {
+		if (s->csession) { /* not idle after all */
+			compaction_clear(ctx, s);
+			summary_told(ctx, s, DAIMON_SESSION_CANCELLED, "a new message came");
+		}
 		char *text = daimon_xstrndup(m->data, m->len);
 		start_turn(ctx, s, m->from, text);
 		free(text);
@@ -1011,7 +1115,10 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 			snprintf(why, sizeof(why), "the summary's model call answered HTTP %ld", r->status);
 		else if (daimon_llm_stream_finish(s->cstream) < 0)
 			snprintf(why, sizeof(why), "the summary was cut off: %s", daimon_error_last());
-		compaction_done(ctx, s, why[0] ? why : NULL);
+		if (s->csession)
+			summary_done(ctx, s, why[0] ? why : NULL);
+		else
+			compaction_done(ctx, s, why[0] ? why : NULL);
 		return;
 	}
 	if (!s->stream || r->id != s->transfer)
@@ -1065,7 +1172,15 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	struct call *c;
 	if (m->ref == s->idle_timer) {
 		s->idle_timer = 0;
-		if (!s->asker)
+		if (s->asker)
+			return;
+		if (s->ctransfer) { /* a summary still being written: later */
+			s->idle_timer = daimon_timer_start(ctx, s->idle_ms > 0 ? s->idle_ms : 600000, 0);
+			return;
+		}
+		if (s->summarize && start_summary(ctx, s) == 0) /* hibernates at the next idle timer */
+			s->idle_timer = daimon_timer_start(ctx, s->idle_ms > 0 ? s->idle_ms : 600000, 0);
+		else
 			daimon_hibernate(ctx);
 	} else if (m->ref == s->ttft_timer && s->transfer) { /* no answer started in time */
 		s->ttft_timer = 0;
@@ -1077,7 +1192,10 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 			finish(ctx, s, -1, daimon_error_last());
 	} else if (m->ref == s->ctimer && s->ctransfer) {
 		s->ctimer = 0;
-		compaction_done(ctx, s, "the summary took too long");
+		if (s->csession)
+			summary_done(ctx, s, "the summary took too long");
+		else
+			compaction_done(ctx, s, "the summary took too long");
 	} else if ((c = call_by(s, by_timer, m->ref))) {
 		on_call_timeout(ctx, s, c);
 	}
@@ -1096,6 +1214,18 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			struct pending *p = pop(&s->queue);
 			start_turn(ctx, s, p->asker, p->text);
 			pending_free(p);
+		}
+		break;
+	case DAIMON_SESSION_SUMMARIZE:
+		if (s->summary_asker || s->asker || s->ctransfer) {
+			daimon_session_done d = {.status = DAIMON_EBUSY};
+			snprintf(d.error, sizeof(d.error), "the session is busy");
+			tell_done(ctx, m->from, &d);
+		} else {
+			s->summary_asker = m->from;
+			int rc = (!s->log && open_log(s) < 0) ? -1 : start_summary(ctx, s);
+			if (rc != 0)
+				summary_told(ctx, s, rc < 0 ? -1 : 0, rc < 0 ? daimon_error_last() : "nothing new to summarize");
 		}
 		break;
 	case DAIMON_SESSION_STOP:
@@ -1192,6 +1322,7 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 						  : 0;
 	s->tail_tokens = opts->tail_tokens > 0 ? opts->tail_tokens : s->compress_at / 2;
 	s->head_messages = opts->head_messages > 0 ? opts->head_messages : 2;
+	s->summarize = opts->summarize;
 	s->tools = daimon_tools_json(s->toolset, s->depth);
 	daimon_session_id_for_key(s->id, key);
 	if (open_log(s) < 0) {

@@ -36,6 +36,10 @@ enum {
 	DAIMON_SESSION_STOP = 0x53450004,  /* to the session: cancel the turn in progress (and drop queued ones) */
 	DAIMON_SESSION_TOOL = 0x53450005,  /* to the asker: one line on a tool call that finished */
 	DAIMON_SESSION_NEXT = 0x53450006,  /* internal: start the next queued turn */
+	/* to the session: write the session's title and summary now (if there
+	 * is anything new); DAIMON_SESSION_DONE when it is written, status 0,
+	 * with error "nothing new to summarize" if there was not */
+	DAIMON_SESSION_SUMMARIZE = 0x53450007,
 };
 
 /* What a message that arrives mid-turn does. */
@@ -75,12 +79,17 @@ typedef struct {
 	double compress_threshold; /* 0: 0.5 */
 	size_t tail_tokens;        /* 0: half of the threshold */
 	int head_messages;         /* 0: 2 */
+	/* When the session goes idle (idle_ms), the model writes its title and
+	 * a short summary: a `summary` record in the log, which the index
+	 * takes as the session's title. */
+	int summarize;
 } daimon_session_opts;
 
 /* The options config.json sets for a session with `key`: the mid-turn
  * mode of its channel ("channels": {"telegram": {"mid_turn": "steer"}}),
  * "tools": {"parallel", "timeout_s"}, "sessions": {"idle_minutes"} (0:
- * never hibernate), "model": {"context_window"} and "compression":
+ * never hibernate), "sessions": {"summarize"} (default true), "model":
+ * {"context_window"} and "compression":
  * {"threshold", "head_messages", "tail_tokens"}. A bad value is an error
  * naming it. */
 int daimon_session_opts_load(daimon_session_opts *o, const char *home, const char *key);

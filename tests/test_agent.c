@@ -18,7 +18,9 @@
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/llm.h"
+#include "memory/index.h"
 #include "memory/log.h"
+#include "memory/search.h"
 #include "sessions/session.h"
 #include "tests/aimock.h"
 #include "tests/test.h"
@@ -33,6 +35,8 @@
 
 static const char fixtures[] =
 	"{\"fixtures\":["
+	"{\"match\":{\"userMessage\":\"Write the title and summary\"},\"response\":{\"content\":\"{\\\"title\\\":"
+	"\\\"Greetings exchanged\\\",\\\"summary\\\":\\\"The user said hello and got an answer.\\\"}\"}},"
 	"{\"match\":{\"userMessage\":\"Summarize the conversation above\"},\"response\":{\"content\":\"SUMMARY: the "
 	"user asked long questions.\"}}," FIXTURES_COMMON
 	"{\"match\":{\"userMessage\":\"parallel\",\"hasToolResult\":true},\"response\":{\"content\":\"All settled.\"}},"
@@ -644,6 +648,46 @@ static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 	h_stop(&h);
 }
 
+static void test_agent__an_idle_session_is_summarized_and_found_by_its_title(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.idle_ms = 300, .summarize = 1};
+		fixture_set = fixtures;
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		h_ask(&h, 0, "hello");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		char *log = NULL;
+		EVENTUALLY((free(log), log = h_log(&h, "cli:agent"), strstr(log, "\"type\":\"summary\"")));
+		CHECK_CONTAINS(log, "\"type\":\"summary\",\"title\":\"Greetings exchanged\",\"summary\":\"The user said "
+				    "hello and got an answer.\",\"upto_seq\":3}");
+		free(log);
+		/* The index takes the title, and search finds the summary. */
+		daimon_index *ix;
+		CHECK_INT(daimon_index_open(&ix, &h.st), 0);
+		CHECK_INT(daimon_index_refresh(ix, NULL), 0);
+		sqlite3_stmt *q;
+		sqlite3_prepare_v2(daimon_index_db(ix), "SELECT title, summary FROM logs", -1, &q, NULL);
+		CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+		CHECK_STR((const char *)sqlite3_column_text(q, 0), "Greetings exchanged");
+		CHECK_STR((const char *)sqlite3_column_text(q, 1), "The user said hello and got an answer.");
+		sqlite3_finalize(q);
+		daimon_search_opts so = {.query = "greetings", .limit = 5, .mark_open = "", .mark_close = ""};
+		daimon_search_result r;
+		CHECK_INT(daimon_search(ix, &so, &r), 0);
+		CHECK_INT(r.n, 1);
+		CHECK_STR(r.hits[0].title, "Greetings exchanged");
+		daimon_search_result_release(&r);
+		daimon_index_close(ix);
+		/* Asked for one now, with nothing new: said so. */
+		daimon_send_from(h.rt, h.aid[1], h.session, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+		EVENTUALLY(atomic_load(&h.a[1].finished));
+		CHECK_INT(h.a[1].done.status, 0);
+		CHECK_STR(h.a[1].done.error, "nothing new to summarize");
+		h_stop(&h);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -659,6 +703,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__a_stop_collapses_the_sub_agents_too),
 		TEST_CASE(test_agent__past_the_threshold_the_middle_is_summarized),
 		TEST_CASE(test_agent__a_failed_summary_keeps_the_whole_context),
+		TEST_CASE(test_agent__an_idle_session_is_summarized_and_found_by_its_title),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -21,6 +21,7 @@ enum {
 	DAIMON_EBUSY = -6,     /* another process holds it */
 	DAIMON_EINVAL = -7,    /* bad input from the caller or the user */
 	DAIMON_ECANCELLED = -8, /* stopped before it finished */
+	DAIMON_ETIMEDOUT = -9,  /* out of time */
 };
 
 /* Sets the thread's last error and returns `code` (so: return daimon_error(...)). */

@@ -47,18 +47,27 @@ static void job_unref(struct daimon_job *j)
 	free(j);
 }
 
+int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref, int status, const char *text,
+		     size_t len)
+{
+	size_t n = sizeof(daimon_job_done) + len + 1;
+	daimon_job_done *d = daimon_xmalloc(n);
+	d->ref = ref;
+	d->status = status;
+	d->len = len;
+	memcpy(d->text, text, len);
+	d->text[len] = 0;
+	int rc = from ? daimon_send_from(rt, from, to, DAIMON_MSG_JOB_DONE, d, n)
+		      : daimon_send(rt, to, DAIMON_MSG_JOB_DONE, d, n);
+	free(d);
+	return rc;
+}
+
 static void run_job(struct daimon_job *j)
 {
 	daimon_buf out = DAIMON_BUF_INIT;
 	int status = atomic_load(&j->cancelled) ? DAIMON_ECANCELLED : j->fn(j->arg, &out, &j->cancelled);
-	size_t n = sizeof(daimon_job_done) + out.len + 1;
-	daimon_job_done *d = daimon_xmalloc(n);
-	d->ref = j->ref;
-	d->status = status;
-	d->len = out.len;
-	memcpy(d->text, daimon_buf_cstr(&out), out.len + 1);
-	daimon_send_from(j->rt, 0, j->reply_to, DAIMON_MSG_JOB_DONE, d, n);
-	free(d);
+	daimon_job_reply(j->rt, 0, j->reply_to, j->ref, status, daimon_buf_cstr(&out), out.len);
 	daimon_buf_release(&out);
 }
 

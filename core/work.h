@@ -30,6 +30,12 @@ typedef struct {
 	char text[]; /* what it wrote to `out`, NUL-terminated */
 } daimon_job_done;
 
+/* Sends a DAIMON_MSG_JOB_DONE: for actors that report the same way a job
+ * does (tool actors, model calls, fan-out items). From `from` (0: the
+ * running actor, inside a handler). */
+int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref, int status, const char *text,
+		     size_t len);
+
 typedef int (*daimon_job_fn)(void *arg, daimon_buf *out, const _Atomic int *cancelled);
 typedef struct daimon_job daimon_job;
 

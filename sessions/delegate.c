@@ -2,21 +2,22 @@
  * delegate.c — the delegate tool: sub-agents, Task.Supervisor.async_stream
  * for conversations.
  *
- * One delegate actor per call, the calling session's child. Each task
- * becomes a child session of its own (its own key and log, no delegate
- * tool of its own), at most `max_parallel` running at once, each with a
- * deadline. A child that answers is stopped and its answer kept; one that
- * fails or runs out of time is reported as such and the rest go on. When
- * every task is settled the actor sends one DAIMON_MSG_JOB_DONE to the
- * session — a JSON array with a result per task, in the tasks' order —
- * and exits. Cancelling it (a stop, the call's own deadline) cancels the
- * child sessions with it: they are its subtree.
+ * One fan-out per call (core/fanout.h), the calling session's child. Each
+ * task is a sub-agent actor holding a child session of its own (its own
+ * key and log, no delegate tool of its own); at most `max_parallel` run at
+ * once, each with a deadline. A child that answers is stopped and its
+ * answer kept; one that fails or runs out of time is reported as such and
+ * the rest go on. When every task is settled the fan-out sends one
+ * DAIMON_MSG_JOB_DONE to the session — a JSON array with a result per
+ * task, in the tasks' order. Cancelling it (a stop, the call's own
+ * deadline) cancels the sub-agents and their sessions: its subtree.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fanout.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
@@ -30,152 +31,133 @@ const char daimon_delegate_schema[] =
 	"\"max_parallel\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":8}},"
 	"\"required\":[\"tasks\"]}";
 
-struct task {
-	char *text; /* what the sub-agent is asked: the task, then any context */
-	char *key;
+/* ---- one sub-agent: a child session asked one task ---- */
+
+struct subagent {
+	daimon_store *store;
+	daimon_aid http;
+	const daimon_llm_config *cfg;
+	char *text, *key;
+	uint64_t ref;
 	daimon_aid session;
-	uint64_t timer;
-	enum { TASK_WAITING, TASK_RUNNING, TASK_DONE } state;
-	const char *outcome; /* "ok", "failed", "timed out" */
 	daimon_buf answer;
-	char error[256];
-	char id[DAIMON_ID_MAX + 1];
 };
+
+static int subagent_reply(daimon_ctx *ctx, struct subagent *a, int status, const char *text)
+{
+	daimon_job_reply(daimon_ctx_rt(ctx), 0, daimon_parent(ctx), a->ref, status, text, strlen(text));
+	if (a->session) /* its turn is over: the log keeps it */
+		daimon_cancel(daimon_ctx_rt(ctx), a->session, 1000);
+	return DAIMON_EXIT_NORMAL;
+}
+
+static int subagent_init(daimon_ctx *ctx, void *state)
+{
+	struct subagent *a = state;
+	daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1};
+	a->session = daimon_session_start(daimon_ctx_rt(ctx), a->store, a->key, a->http, a->cfg, &o);
+	if (!a->session)
+		return subagent_reply(ctx, a, -1, daimon_error_last());
+	daimon_send(daimon_ctx_rt(ctx), a->session, DAIMON_SESSION_ASK, a->text, strlen(a->text));
+	daimon_set_op(ctx, "waiting for a sub-agent");
+	return DAIMON_CONTINUE;
+}
+
+static int subagent_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct subagent *a = state;
+	if (m->from != a->session)
+		return DAIMON_CONTINUE;
+	if (m->type == DAIMON_SESSION_DELTA)
+		daimon_buf_add(&a->answer, m->data, m->len);
+	if (m->type != DAIMON_SESSION_DONE)
+		return DAIMON_CONTINUE;
+	const daimon_session_done *r = m->data;
+	return subagent_reply(ctx, a, r->status == 0 ? 0 : -1, r->status == 0 ? daimon_buf_cstr(&a->answer) : r->error);
+}
+
+static void subagent_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct subagent *a = state;
+	free(a->text);
+	free(a->key);
+	daimon_buf_release(&a->answer);
+	free(a);
+}
+
+static const daimon_behaviour subagent_behaviour = {
+	.name = "sub-agent",
+	.init = subagent_init,
+	.handle = subagent_handle,
+	.terminate = subagent_terminate,
+};
+
+/* ---- the fan-out over the tasks ---- */
 
 struct delegate {
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
-	uint64_t ref;
-	struct task *tasks;
-	int n, running, max_parallel;
-	long timeout_ms;
+	uint64_t ref;   /* the tool call's */
+	char **texts;   /* what each sub-agent is asked: the task, then any context */
+	char **keys;    /* each one's conversation key */
+	size_t n;
 };
 
-static void report(daimon_ctx *ctx, struct delegate *d)
+static daimon_aid start_task(daimon_ctx *ctx, size_t i, void *arg)
 {
+	struct delegate *d = arg;
+	struct subagent *a = daimon_xcalloc(1, sizeof(*a));
+	a->store = d->store;
+	a->http = d->http;
+	a->cfg = d->cfg;
+	a->text = daimon_xstrdup(d->texts[i]);
+	a->key = daimon_xstrdup(d->keys[i]);
+	a->ref = i;
+	daimon_spawn_opts o = {.behaviour = &subagent_behaviour, .state = a, .flags = DAIMON_SPAWN_CHILD};
+	daimon_aid id = daimon_spawn(daimon_ctx_rt(ctx), &o);
+	if (!id)
+		subagent_terminate(NULL, a, 0);
+	return id;
+}
+
+/* Every task settled: one result per task, in order, to the session. */
+static void report(daimon_ctx *ctx, const daimon_fanout_result *r, size_t n, void *arg)
+{
+	struct delegate *d = arg;
 	cJSON *a = cJSON_CreateArray();
-	int failed = 0;
-	for (int i = 0; i < d->n; i++) {
-		struct task *t = &d->tasks[i];
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "status", t->outcome);
-		cJSON_AddStringToObject(o, "session", t->id);
-		if (!strcmp(t->outcome, "ok"))
-			cJSON_AddStringToObject(o, "answer", daimon_buf_cstr(&t->answer));
-		else
-			cJSON_AddStringToObject(o, "error", t->error), failed++;
+		char id[DAIMON_ID_MAX + 1];
+		daimon_session_id_for_key(id, d->keys[i]);
+		cJSON_AddStringToObject(o, "status", r[i].status == 0 ? "ok" : r[i].status == DAIMON_ETIMEDOUT ? "timed out" : "failed");
+		cJSON_AddStringToObject(o, "session", id);
+		cJSON_AddStringToObject(o, r[i].status == 0 ? "answer" : "error", r[i].text);
+		failed += r[i].status != 0;
 		cJSON_AddItemToArray(a, o);
 	}
 	daimon_buf out = DAIMON_BUF_INIT;
 	daimon_json_print(&out, a);
 	cJSON_Delete(a);
-	size_t n = sizeof(daimon_job_done) + out.len + 1;
-	daimon_job_done *done = daimon_xmalloc(n);
-	done->ref = d->ref;
-	done->status = failed == d->n ? -1 : 0; /* the call failed only if every task did */
-	done->len = out.len;
-	memcpy(done->text, daimon_buf_cstr(&out), out.len + 1);
-	daimon_send(daimon_ctx_rt(ctx), daimon_parent(ctx), DAIMON_MSG_JOB_DONE, done, n);
-	free(done);
+	/* the call failed only if every task did */
+	daimon_job_reply(daimon_ctx_rt(ctx), 0, daimon_parent(ctx), d->ref, failed == n ? -1 : 0, daimon_buf_cstr(&out),
+			 out.len);
 	daimon_buf_release(&out);
 }
 
-static void settle(daimon_ctx *ctx, struct delegate *d, struct task *t, const char *outcome, const char *error)
+static void delegate_free(void *arg)
 {
-	t->state = TASK_DONE;
-	t->outcome = outcome;
-	snprintf(t->error, sizeof(t->error), "%s", error ? error : "");
-	d->running--;
-	if (t->timer)
-		daimon_timer_cancel(ctx, t->timer);
-	t->timer = 0;
-	if (t->session) /* its turn is over or abandoned: the log keeps it */
-		daimon_cancel(daimon_ctx_rt(ctx), t->session, 1000);
-	t->session = 0;
-}
-
-/* Starts tasks while there is room; 1 once every task is settled. */
-static int pump(daimon_ctx *ctx, struct delegate *d)
-{
-	int settled = 0;
-	for (int i = 0; i < d->n; i++) {
-		struct task *t = &d->tasks[i];
-		if (t->state == TASK_WAITING && d->running < d->max_parallel) {
-			t->state = TASK_RUNNING;
-			d->running++;
-			daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1};
-			t->session = daimon_session_start(daimon_ctx_rt(ctx), d->store, t->key, d->http, d->cfg, &o);
-			daimon_session_id_for_key(t->id, t->key);
-			if (!t->session) {
-				settle(ctx, d, t, "failed", daimon_error_last());
-			} else {
-				daimon_send(daimon_ctx_rt(ctx), t->session, DAIMON_SESSION_ASK, t->text, strlen(t->text));
-				t->timer = daimon_timer_start(ctx, d->timeout_ms, 0);
-			}
-		}
-		settled += t->state == TASK_DONE;
+	struct delegate *d = arg;
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->texts[i]);
+		free(d->keys[i]);
 	}
-	if (settled < d->n)
-		return 0;
-	report(ctx, d);
-	return 1;
-}
-
-static struct task *task_of(struct delegate *d, daimon_aid session, uint64_t timer)
-{
-	for (int i = 0; i < d->n; i++)
-		if (d->tasks[i].state == TASK_RUNNING &&
-		    ((session && d->tasks[i].session == session) || (timer && d->tasks[i].timer == timer)))
-			return &d->tasks[i];
-	return NULL;
-}
-
-static int delegate_init(daimon_ctx *ctx, void *state)
-{
-	daimon_set_op(ctx, "waiting for sub-agents");
-	return pump(ctx, state) ? DAIMON_EXIT_NORMAL : DAIMON_CONTINUE;
-}
-
-static int delegate_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
-{
-	struct delegate *d = state;
-	struct task *t;
-	if (m->type == DAIMON_SESSION_DELTA && (t = task_of(d, m->from, 0))) {
-		daimon_buf_add(&t->answer, m->data, m->len);
-	} else if (m->type == DAIMON_SESSION_DONE && (t = task_of(d, m->from, 0))) {
-		const daimon_session_done *r = m->data;
-		settle(ctx, d, t, r->status == 0 ? "ok" : "failed", r->error);
-	} else if (m->type == DAIMON_MSG_TIMER && (t = task_of(d, 0, m->ref))) {
-		char why[64];
-		snprintf(why, sizeof(why), "no answer within %.1f s", (double)d->timeout_ms / 1000);
-		t->timer = 0;
-		settle(ctx, d, t, "timed out", why);
-	} else {
-		return DAIMON_CONTINUE;
-	}
-	return pump(ctx, d) ? DAIMON_EXIT_NORMAL : DAIMON_CONTINUE;
-}
-
-static void delegate_terminate(daimon_ctx *ctx, void *state, int reason)
-{
-	(void)ctx, (void)reason;
-	struct delegate *d = state;
-	for (int i = 0; i < d->n; i++) {
-		free(d->tasks[i].text);
-		free(d->tasks[i].key);
-		daimon_buf_release(&d->tasks[i].answer);
-	}
-	free(d->tasks);
+	free(d->texts);
+	free(d->keys);
 	free(d);
 }
-
-static const daimon_behaviour delegate_behaviour = {
-	.name = "delegate",
-	.init = delegate_init,
-	.handle = delegate_handle,
-	.terminate = delegate_terminate,
-};
 
 daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host)
 {
@@ -188,28 +170,29 @@ daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t re
 	d->http = host->http;
 	d->cfg = host->cfg;
 	d->ref = ref;
-	int64_t v = 300;
-	daimon_json_int(args, "timeout_s", &v);
-	d->timeout_ms = (long)v * 1000;
-	v = 3;
-	daimon_json_int(args, "max_parallel", &v);
-	d->max_parallel = (int)v;
+	int64_t timeout_s = 300, parallel = 3;
+	daimon_json_int(args, "timeout_s", &timeout_s);
+	daimon_json_int(args, "max_parallel", &parallel);
 	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(args, "tasks");
-	d->n = cJSON_GetArraySize(tasks);
-	d->tasks = daimon_xcalloc((size_t)d->n, sizeof(*d->tasks));
+	d->n = (size_t)cJSON_GetArraySize(tasks);
+	d->texts = daimon_xcalloc(d->n + 1, sizeof(char *));
+	d->keys = daimon_xcalloc(d->n + 1, sizeof(char *));
 	int64_t now = daimon_now_ms();
-	int i = 0;
+	size_t i = 0;
 	for (const cJSON *j = tasks->child; j; j = j->next, i++) {
 		const char *ctxt = daimon_json_str(j, "context");
-		d->tasks[i].text = daimon_xasprintf("%s%s%s", daimon_json_str(j, "task"), ctxt ? "\n\nContext:\n" : "",
-						    ctxt ? ctxt : "");
-		/* A key of its own: the parent's, the moment, the task's place. */
-		d->tasks[i].key = daimon_xasprintf("%s/sub/%llx-%llu-%d", host->key, (unsigned long long)now,
-						   (unsigned long long)ref, i);
+		d->texts[i] = daimon_xasprintf("%s%s%s", daimon_json_str(j, "task"), ctxt ? "\n\nContext:\n" : "",
+					       ctxt ? ctxt : "");
+		/* A key of its own: the parent's, the moment, the call, the task's place. */
+		d->keys[i] = daimon_xasprintf("%s/sub/%llx-%llu-%zu", host->key, (unsigned long long)now,
+					      (unsigned long long)ref, i);
 	}
-	daimon_spawn_opts o = {.behaviour = &delegate_behaviour, .state = d, .flags = DAIMON_SPAWN_CHILD};
-	daimon_aid id = daimon_spawn(daimon_ctx_rt(ctx), &o);
-	if (!id)
-		delegate_terminate(NULL, d, 0);
-	return id;
+	daimon_fanout_opts o = {.n = d->n,
+				.max_parallel = (int)parallel,
+				.timeout_ms = (long)timeout_s * 1000,
+				.start = start_task,
+				.finish = report,
+				.free_arg = delegate_free,
+				.arg = d};
+	return daimon_fanout_spawn(daimon_ctx_rt(ctx), &o, DAIMON_SPAWN_CHILD);
 }

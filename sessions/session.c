@@ -16,6 +16,7 @@
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/llm_call.h"
 #include "core/timefmt.h"
 #include "memory/curated.h"
 #include "memory/log.h"
@@ -88,9 +89,8 @@ struct session {
 	size_t compress_floor; /* and not again before the request passes this */
 	size_t tail_tokens;
 	int head_messages;
-	uint64_t ctransfer, ctimer; /* the summary's model call (compaction or session summary) */
-	daimon_llm_stream *cstream;
-	daimon_llm_request creq;
+	daimon_aid cactor; /* the summary's model call (compaction or session summary) */
+	uint64_t cref;
 	int cfrom, cto;
 	int csession;         /* the call in flight is for the session's summary */
 	/* session summaries: written when the session goes idle */
@@ -560,15 +560,24 @@ static int send_request(daimon_ctx *ctx, struct session *s)
 
 static void compaction_clear(daimon_ctx *ctx, struct session *s)
 {
-	if (s->ctransfer)
-		daimon_http_cancel(ctx, s->http, s->ctransfer);
-	if (s->ctimer)
-		daimon_timer_cancel(ctx, s->ctimer);
-	s->ctransfer = s->ctimer = 0;
+	if (s->cactor)
+		daimon_cancel(daimon_ctx_rt(ctx), s->cactor, 1000);
+	s->cactor = 0;
+	s->cref = 0;
 	s->csession = 0;
-	daimon_llm_stream_free(s->cstream);
-	s->cstream = NULL;
-	daimon_llm_request_release(&s->creq);
+}
+
+/* Asks for a summary on the side (llm_call.h); its text comes back as a
+ * DAIMON_MSG_JOB_DONE with ref s->cref. */
+static int ask_aside(daimon_ctx *ctx, struct session *s, const char *system, const cJSON *msgs, int for_session)
+{
+	s->cref = ++s->next_ref;
+	long ms = 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000);
+	if (!(s->cactor = daimon_llm_call_spawn(ctx, s->http, s->cfg, system, msgs, s->cref, ms)))
+		return -1;
+	s->csession = for_session;
+	daimon_set_op(ctx, for_session ? "summarizing the session" : "compressing the context");
+	return 0;
 }
 
 /* ---- session summaries ---- */
@@ -601,7 +610,7 @@ static int worth_summarizing(const struct session *s)
  * nothing to do; <0: failed. */
 static int start_summary(daimon_ctx *ctx, struct session *s)
 {
-	if (s->asker || s->ctransfer || !s->log || !worth_summarizing(s))
+	if (s->asker || s->cactor || !s->log || !worth_summarizing(s))
 		return 1;
 	cJSON *msgs = daimon_transcript(s->history, 0, cJSON_GetArraySize(s->history) - 1,
 					"Write the title and summary of the conversation above.");
@@ -609,26 +618,15 @@ static int start_summary(daimon_ctx *ctx, struct session *s)
 		"You name and summarize conversations for a list the user browses and searches later. Answer "
 		"with JSON only: {\"title\": \"at most eight words\", \"summary\": \"one to three sentences: what was "
 		"discussed, decided or found\"}.";
-	int rc = daimon_llm_build(&s->creq, s->cfg, system, msgs, NULL);
+	int rc = ask_aside(ctx, s, system, msgs, 1);
 	cJSON_Delete(msgs);
-	if (rc < 0)
-		return rc;
-	s->cstream = daimon_llm_stream_new(s->cfg->provider);
-	if (!(s->ctransfer = daimon_http_request(ctx, s->http, &s->creq.http))) {
-		compaction_clear(ctx, s);
-		return -1;
-	}
-	s->csession = 1;
-	s->ctimer = daimon_timer_start(ctx, 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000), 0);
-	daimon_set_op(ctx, "summarizing the session");
-	return 0;
+	return rc;
 }
 
 /* The title and summary, from JSON if the model wrote it, else from the
  * first line and the rest. */
-static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure)
+static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure, const char *text)
 {
-	const char *text = s->cstream ? daimon_llm_stream_text(s->cstream) : "";
 	if (!failure && !*text)
 		failure = "the model wrote an empty summary";
 	int rc = failure ? -1 : 0;
@@ -670,25 +668,17 @@ static int start_compaction(daimon_ctx *ctx, struct session *s)
 	char *system;
 	cJSON *msgs;
 	daimon_compact_request(s->history, s->cfrom, s->cto, &system, &msgs);
-	int rc = daimon_llm_build(&s->creq, s->cfg, system, msgs, NULL);
+	int rc = ask_aside(ctx, s, system, msgs, 0);
 	free(system);
 	cJSON_Delete(msgs);
-	if (rc < 0)
-		return rc;
-	s->cstream = daimon_llm_stream_new(s->cfg->provider);
-	if (!(s->ctransfer = daimon_http_request(ctx, s->http, &s->creq.http)))
-		return -1;
-	s->ctimer = daimon_timer_start(ctx, 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000), 0);
-	daimon_set_op(ctx, "compressing the context");
-	return 0;
+	return rc;
 }
 
 /* The summary is in (or failed): the history is compacted and logged —
  * or, on failure, left whole and the failure logged — and the turn's
  * request goes out. */
-static void compaction_done(daimon_ctx *ctx, struct session *s, const char *failure)
+static void compaction_done(daimon_ctx *ctx, struct session *s, const char *failure, const char *summary)
 {
-	const char *summary = s->cstream ? daimon_llm_stream_text(s->cstream) : "";
 	size_t before = s->req.body.len / 4;
 	int rc = 0;
 	if (!failure && !*summary)
@@ -889,11 +879,6 @@ static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
-	if (s->ctransfer && c->id == s->ctransfer) {
-		if (!(c->len && c->data[0] == '{')) /* (an error document is judged by the status) */
-			daimon_llm_stream_feed(s->cstream, c->data, c->len);
-		return;
-	}
 	if (!s->stream || c->id != s->transfer)
 		return;      /* from a call that was stopped or replaced */
 	if (s->ttft_timer) { /* the answer has started */
@@ -1106,21 +1091,6 @@ static void on_call_down(daimon_ctx *ctx, struct session *s, struct call *c, int
 static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
-	if (s->ctransfer && r->id == s->ctransfer) {
-		char why[300] = "";
-		s->ctransfer = 0;
-		if (r->curl_code)
-			snprintf(why, sizeof(why), "the summary's model call failed: %s", r->error);
-		else if (r->status < 200 || r->status > 299)
-			snprintf(why, sizeof(why), "the summary's model call answered HTTP %ld", r->status);
-		else if (daimon_llm_stream_finish(s->cstream) < 0)
-			snprintf(why, sizeof(why), "the summary was cut off: %s", daimon_error_last());
-		if (s->csession)
-			summary_done(ctx, s, why[0] ? why : NULL);
-		else
-			compaction_done(ctx, s, why[0] ? why : NULL);
-		return;
-	}
 	if (!s->stream || r->id != s->transfer)
 		return; /* from a call that was stopped or replaced */
 	s->transfer = 0;
@@ -1174,7 +1144,7 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		s->idle_timer = 0;
 		if (s->asker)
 			return;
-		if (s->ctransfer) { /* a summary still being written: later */
+		if (s->cactor) { /* a summary still being written: later */
 			s->idle_timer = daimon_timer_start(ctx, s->idle_ms > 0 ? s->idle_ms : 600000, 0);
 			return;
 		}
@@ -1190,15 +1160,24 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		s->retry_timer = 0;
 		if (call_model(ctx, s, 1) < 0)
 			finish(ctx, s, -1, daimon_error_last());
-	} else if (m->ref == s->ctimer && s->ctransfer) {
-		s->ctimer = 0;
-		if (s->csession)
-			summary_done(ctx, s, "the summary took too long");
-		else
-			compaction_done(ctx, s, "the summary took too long");
 	} else if ((c = call_by(s, by_timer, m->ref))) {
 		on_call_timeout(ctx, s, c);
 	}
+}
+
+/* The summary asked for on the side is in. */
+static void on_aside_done(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
+{
+	int for_session = s->csession;
+	s->cactor = 0; /* (it has exited) */
+	s->cref = 0;
+	char why[300] = "";
+	if (d->status < 0)
+		snprintf(why, sizeof(why), "the summary's model call failed: %s", d->text);
+	if (for_session)
+		summary_done(ctx, s, why[0] ? why : NULL, d->status < 0 ? "" : d->text);
+	else
+		compaction_done(ctx, s, why[0] ? why : NULL, d->status < 0 ? "" : d->text);
 }
 
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
@@ -1217,7 +1196,7 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		}
 		break;
 	case DAIMON_SESSION_SUMMARIZE:
-		if (s->summary_asker || s->asker || s->ctransfer) {
+		if (s->summary_asker || s->asker || s->cactor) {
 			daimon_session_done d = {.status = DAIMON_EBUSY};
 			snprintf(d.error, sizeof(d.error), "the session is busy");
 			tell_done(ctx, m->from, &d);
@@ -1242,6 +1221,8 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_MSG_JOB_DONE:
 		if (s->sync_ref && ((const daimon_job_done *)m->data)->ref == s->sync_ref)
 			on_synced(ctx, s, m->data);
+		else if (s->cref && ((const daimon_job_done *)m->data)->ref == s->cref)
+			on_aside_done(ctx, s, m->data);
 		else
 			on_job_done(ctx, s, m);
 		break;
@@ -1282,9 +1263,7 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 	cJSON_Delete(s->history);
 	cJSON_Delete(s->tools);
 	daimon_llm_stream_free(s->stream);
-	daimon_llm_stream_free(s->cstream);
 	daimon_llm_request_release(&s->req);
-	daimon_llm_request_release(&s->creq);
 	daimon_buf_release(&s->errbody);
 	free(s->system);
 	free(s->key);

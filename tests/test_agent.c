@@ -633,7 +633,7 @@ static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 	CHECK_INT(grow_until(&h, "compaction_failed", &turns), 0);
 	CHECK_INT(h.a[0].done.status, 0); /* the turn went on */
 	char *log = h_log(&h, "cli:agent");
-	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call answered HTTP 400\"");
+	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call failed: the model answered HTTP 400: overloaded\"");
 	CHECK(!strstr(log, "\"type\":\"compaction\""));
 	free(log);
 	char *body = last_request(&h);

@@ -1207,6 +1207,11 @@ daimon_aid daimon_self(daimon_ctx *ctx)
 {
 	return aid_of(ctx->a);
 }
+int daimon_cancelling(daimon_ctx *ctx)
+{
+	return ctx->a->cancelling;
+}
+
 daimon_aid daimon_parent(daimon_ctx *ctx)
 {
 	return ctx->a->parent;

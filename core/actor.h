@@ -150,6 +150,9 @@ void daimon_set_mem(daimon_ctx *ctx, size_t bytes);
 int daimon_link(daimon_ctx *ctx, daimon_aid other);
 uint64_t daimon_monitor(daimon_ctx *ctx, daimon_aid other);
 void daimon_trap_exit(daimon_ctx *ctx, int on);
+/* Whether the actor is being cancelled (its children go first; it still
+ * handles messages until then): nothing new should start. */
+int daimon_cancelling(daimon_ctx *ctx);
 /* Drops the state through behaviour->hibernate after this message. */
 void daimon_hibernate(daimon_ctx *ctx);
 

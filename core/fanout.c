@@ -36,13 +36,16 @@ static void settle(daimon_ctx *ctx, struct fanout *f, size_t i, int status, cons
 		daimon_timer_cancel(ctx, it->timer);
 	it->timer = 0;
 	f->settled++;
-	if (f->o.item)
+	if (f->o.item && !daimon_cancelling(ctx))
 		f->o.item(ctx, i, &it->r, f->o.arg);
 }
 
-/* Starts items while there is room; 1 once all have settled. */
+/* Starts items while there is room; 1 once all have settled. Being
+ * cancelled, it starts nothing and reports nothing: it is going away. */
 static int pump(daimon_ctx *ctx, struct fanout *f)
 {
+	if (daimon_cancelling(ctx))
+		return 0;
 	for (size_t i = 0; i < f->o.n && f->running < f->o.max_parallel; i++) {
 		struct item *it = &f->items[i];
 		if (it->state != WAITING)

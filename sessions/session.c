@@ -234,8 +234,7 @@ static cJSON *stopped_message(const cJSON *cancel)
 	return m;
 }
 
-/* The conversation so far, from the log: what the model is sent. */
-static int load_history(struct session *s, const char *path)
+int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq)
 {
 	daimon_log_reader *r;
 	int rc = daimon_log_reader_open(&r, path, 0, 0, 0);
@@ -260,20 +259,20 @@ static int load_history(struct session *s, const char *path)
 			m = stopped_message(j);
 		} else if (!strcmp(rec.type, "summary")) {
 			const cJSON *upto = cJSON_GetObjectItemCaseSensitive(j, "upto_seq");
-			if (cJSON_IsNumber(upto))
-				s->summarized_seq = (uint64_t)upto->valuedouble;
+			if (cJSON_IsNumber(upto) && summarized_seq)
+				*summarized_seq = (uint64_t)upto->valuedouble;
 		} else if (!strcmp(rec.type, "compaction")) { /* resume from the summary */
 			double from = 0, to = 0;
 			const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "from_seq");
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "to_seq");
 			if (cJSON_IsNumber(f) && cJSON_IsNumber(t))
 				from = f->valuedouble, to = t->valuedouble;
-			daimon_compact_restore(s->history, from, to,
+			daimon_compact_restore(history, from, to,
 					       daimon_compact_message(daimon_json_str(j, "summary"), from));
 		}
 		if (m) {
 			cJSON_AddNumberToObject(m, "seq", (double)rec.seq);
-			cJSON_AddItemToArray(s->history, m);
+			cJSON_AddItemToArray(history, m);
 		}
 		daimon_record_clear(&rec);
 	}
@@ -294,7 +293,7 @@ static int open_log(struct session *s)
 		daimon_session_meta meta = {.id = s->id, .key = s->key};
 		rc = daimon_store_create(s->store, &meta, 0, &s->log, NULL);
 	} else if (rc == 0) {
-		rc = load_history(s, path);
+		rc = daimon_history_load(path, s->history, &s->summarized_seq);
 	}
 	free(path);
 	return rc;

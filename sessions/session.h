@@ -99,6 +99,11 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
  * log cannot be opened. */
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
 				const daimon_llm_config *cfg, const daimon_session_opts *opts);
+/* The conversation in the log at `path` as a session sends it to the
+ * model (daimon's message shape, compactions applied), appended to
+ * `history`; `summarized_seq` (may be NULL) gets the seq the newest
+ * session summary covers. */
+int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq);
 /* The session id a conversation key's log has. */
 void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key);
 

@@ -102,7 +102,8 @@ expect ask_nothing 2 "what should I ask" -- "$DAIMON" ask </dev/null
 AIM=$(dirname "$FIX")/peers/node_modules/@copilotkit/aimock/dist/cli.js
 if [ -f "$AIM" ]; then
   mkdir -p "$DAIMON_HOME/../aim"
-  echo '{"fixtures":[{"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
+  echo '{"fixtures":[{"match":{"userMessage":"The user searched for"},"response":{"content":"They greeted the mock, and it answered."}},
+    {"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
     {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
     {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}},
@@ -119,6 +120,12 @@ if [ -f "$AIM" ]; then
   expect chat_pipe 0 'Hello from the mock\..*cli-' -- sh -c "printf 'hello\n/search mock\n/quit\n' | '$DAIMON' chat --session cli:pipe | tr '\n' ' '"
   expect chat_summary_on_leaving 0 'A mock greeting' -- sh -c "'$DAIMON' sessions list | grep cli-"
   expect sessions_list_summary_json 0 '"title":"A mock greeting",.*"summary":"Said hello to the mock\."' -- "$DAIMON" sessions list --json
+  expect search_summarize 0 'Hello \*\*from.*== .*They greeted the mock, and it answered\.' -- \
+    sh -c "'$DAIMON' search --summarize 'from the mock' | tr '\n' ' '"
+  expect search_summarize_json 0 '"status":"ok","summary":"They greeted the mock, and it answered\."' -- \
+    "$DAIMON" search --json --summarize 'from the mock'
+  expect search_summarize_no_model 0 "cannot summarize \(no model configured.*\); the hits are above as found" -- \
+    env -u DAIMON_MODEL DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" search --summarize 'from the mock'
   expect chat_tool_status 0 '\[current_time done in [0-9]+ ms\] Time told\.' -- sh -c "printf 'what time is it\n' | '$DAIMON' chat --session cli:tools 2>&1 | tr '\n' ' '"
   cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/config.good"
   sed -i 's/"cli": { "mid_turn": "queue" }/"cli": { "mid_turn": "shout" }/' "$DAIMON_HOME/config.json"

@@ -31,7 +31,11 @@
 	"it goes on a little more, because the test needs the bytes and the model is happy to oblige it here."
 
 #define FIXTURES_COMMON                                                                                         \
-	"{\"match\":{\"userMessage\":\"long question\"},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"
+	"{\"match\":{\"userMessage\":\"long question\"},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"        \
+	"{\"match\":{\"userMessage\":\"long tool question\",\"hasToolResult\":true},\"response\":{\"content\":\""    \
+	LONG_ANSWER "\"}},"                                                                                           \
+	"{\"match\":{\"userMessage\":\"long tool question\"},\"response\":{\"toolCalls\":[{\"id\":\"k1\",\"name\":"  \
+	"\"clock\",\"arguments\":\"{}\"},{\"id\":\"k2\",\"name\":\"clock\",\"arguments\":\"{}\"}]}},"
 
 static const char fixtures[] =
 	"{\"fixtures\":["
@@ -116,7 +120,15 @@ static int tool_pause(const cJSON *args, daimon_buf *out, const daimon_tool_env 
 }
 
 #define EMPTY "{\"type\":\"object\",\"properties\":{}}"
+static int tool_clock(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args, (void)env;
+	daimon_buf_adds(out, "It is noon, and this result is long enough to matter when the history is cut.");
+	return 0;
+}
+
 static const daimon_tool test_tools[] = {
+	{.name = "clock", .description = "The time.", .parameters = EMPTY, .run = tool_clock},
 	{.name = "meet", .description = "Waits for a second caller.", .parameters = EMPTY, .run = tool_meet},
 	{.name = "slow",
 	 .description = "Takes ten seconds.",
@@ -622,6 +634,60 @@ static void test_agent__past_the_threshold_the_middle_is_summarized(void)
 	}
 }
 
+/* Every tool result in the request follows the call that asked for it,
+ * and every call has its result. */
+static int pairs_intact(const char *body)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
+	char calls[16][16];
+	int ncalls = 0, results = 0, ok = 1;
+	for (const cJSON *m = msgs ? msgs->child : NULL; m; m = m->next) {
+		const cJSON *tc = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+		for (const cJSON *c = tc ? tc->child : NULL; c && ncalls < 16; c = c->next)
+			snprintf(calls[ncalls++], 16, "%s", daimon_json_str(c, "id"));
+		const char *id = daimon_json_str(m, "tool_call_id");
+		if (id) {
+			int found = 0;
+			for (int i = 0; i < ncalls; i++)
+				found |= !strcmp(calls[i], id);
+			ok &= found;
+			results++;
+		}
+	}
+	cJSON_Delete(j);
+	return ok && results == ncalls;
+}
+
+static void test_agent__a_compaction_never_parts_a_call_from_its_result(void)
+{
+	/* Tails of several sizes, so the cut falls in different places; every
+	 * other turn calls tools. */
+	for (size_t tail = 60; tail <= 300; tail += 40) {
+		struct harness h;
+		daimon_session_opts o = {
+			.tools = test_tools, .context_window = 1400, .compress_threshold = 0.5, .tail_tokens = tail};
+		fixture_set = fixtures;
+		CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
+		int compacted = 0;
+		for (int t = 1; t <= 10 && !compacted; t++) {
+			char q[64];
+			snprintf(q, sizeof(q), t % 2 == 0 ? "long tool question %d" : "long question %d", t);
+			h_ask(&h, 0, q);
+			EVENTUALLY(atomic_load(&h.a[0].finished));
+			CHECK_INT(h.a[0].done.status, 0);
+			char *body = last_request(&h);
+			CHECK(pairs_intact(body));
+			free(body);
+			char *log = h_log(&h, "cli:agent");
+			compacted = strstr(log, "\"type\":\"compaction\"") != NULL;
+			free(log);
+		}
+		CHECK(compacted);
+		h_stop(&h);
+	}
+}
+
 static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 {
 	struct harness h;
@@ -702,6 +768,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__delegate_fans_out_and_reports_each_child),
 		TEST_CASE(test_agent__a_stop_collapses_the_sub_agents_too),
 		TEST_CASE(test_agent__past_the_threshold_the_middle_is_summarized),
+		TEST_CASE(test_agent__a_compaction_never_parts_a_call_from_its_result),
 		TEST_CASE(test_agent__a_failed_summary_keeps_the_whole_context),
 		TEST_CASE(test_agent__an_idle_session_is_summarized_and_found_by_its_title),
 		{0},

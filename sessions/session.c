@@ -179,24 +179,23 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 				       "channels.%s.mid_turn in config.json is '%s'; it must be queue, steer or interrupt",
 				       channel, mode);
 	o->mid_turn = (daimon_mid_turn)(m < 0 ? 0 : m);
-	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(file, "tools");
+	int64_t parallel = 4, timeout_s = 120, idle_min = 10, window = 128000, head = 2, tail = 0;
+	const struct {
+		const char *obj, *field;
+		int64_t min, max, *out;
+	} ints[] = {
+		{"tools", "parallel", 1, 64, &parallel},
+		{"tools", "timeout_s", 1, 86400, &timeout_s},
+		{"sessions", "idle_minutes", 0, 100000, &idle_min},
+		{"model", "context_window", 0, 100000000, &window},
+		{"compression", "head_messages", 1, 1000, &head},
+		{"compression", "tail_tokens", 0, 100000000, &tail},
+	};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]) && rc == 0; i++)
+		rc = setting(cJSON_GetObjectItemCaseSensitive(file, ints[i].obj), ints[i].obj, ints[i].field, ints[i].min,
+			     ints[i].max, ints[i].out);
 	const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(file, "sessions");
-	int64_t parallel = 4, timeout_s = 120, idle_min = 10;
-	if (rc == 0)
-		rc = setting(tools, "tools", "parallel", 1, 64, &parallel);
-	if (rc == 0)
-		rc = setting(tools, "tools", "timeout_s", 1, 86400, &timeout_s);
-	if (rc == 0)
-		rc = setting(sessions, "sessions", "idle_minutes", 0, 100000, &idle_min);
-	const cJSON *model = cJSON_GetObjectItemCaseSensitive(file, "model");
 	const cJSON *comp = cJSON_GetObjectItemCaseSensitive(file, "compression");
-	int64_t window = 128000, head = 2, tail = 0;
-	if (rc == 0)
-		rc = setting(model, "model", "context_window", 0, 100000000, &window);
-	if (rc == 0)
-		rc = setting(comp, "compression", "head_messages", 1, 1000, &head);
-	if (rc == 0)
-		rc = setting(comp, "compression", "tail_tokens", 0, 100000000, &tail);
 	const cJSON *th = cJSON_GetObjectItemCaseSensitive(comp, "threshold");
 	if (rc == 0 && th && (!cJSON_IsNumber(th) || th->valuedouble < 0.05 || th->valuedouble > 0.95))
 		rc = daimon_error_code(DAIMON_EINVAL, "compression.threshold in config.json must be a number from 0.05 to 0.95");

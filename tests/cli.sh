@@ -130,6 +130,9 @@ if [ -f "$AIM" ]; then
   cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/config.good"
   sed -i 's/"cli": { "mid_turn": "queue" }/"cli": { "mid_turn": "shout" }/' "$DAIMON_HOME/config.json"
   expect ask_bad_mid_turn 1 "^daimon: channels\.cli\.mid_turn in config\.json is 'shout'; it must be queue, steer or interrupt$" -- "$DAIMON" ask hello
+  cp "$DAIMON_HOME/config.good" "$DAIMON_HOME/config.json"
+  sed -i 's/"parallel": 4/"parallel": 0/' "$DAIMON_HOME/config.json"
+  expect ask_bad_parallel 1 "^daimon: tools\.parallel in config\.json must be a number from 1 to 64$" -- "$DAIMON" ask hello
   mv "$DAIMON_HOME/config.good" "$DAIMON_HOME/config.json"
   expect ask_memory_tool 0 '^Noted\.$' -- "$DAIMON" ask --session cli:mem "remember that I drink green tea"
   expect memory_written_by_model 0 '^1\. Drinks green tea, no sugar\.$' -- "$DAIMON" memory show user

@@ -14,5 +14,5 @@ ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
 
 # The actor runtime is concurrent code: its tests also run under TSan.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target test_actor test_fanout test_http test_llm test_session test_agent test_config test_index test_import >/dev/null
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|http|llm|session|agent|index|import)$'
+cmake --build build-tsan -j"$(nproc)" --target test_actor test_fanout test_skills test_http test_llm test_session test_agent test_config test_index test_import >/dev/null
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|skills|http|llm|session|agent|index|import)$'

@@ -1,0 +1,585 @@
+/*
+ * skills.c — see skills.h.
+ *
+ * A version slot goes FREE -> FILLING (a loader claimed it) -> LIVE (it is
+ * or was current) -> DRAINING (replaced; calls may still hold it) ->
+ * FINALIZING (the last holder, or the swapper, won the right to close it)
+ * -> FREE. `refs` counts the calls holding the version; a caller that
+ * pinned a version just as it was replaced sees `current` moved, lets go,
+ * and tries again, so it never runs code that is being closed.
+ */
+#include "skills/skills.h"
+
+#include <cjson/cJSON.h>
+#include <daimon/skill.h>
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+
+#define SKILL_SLOTS 4
+#define MAX_SKILLS 256
+
+enum { SLOT_FREE, SLOT_FILLING, SLOT_LIVE, SLOT_DRAINING, SLOT_FINALIZING };
+
+struct skill;
+
+struct version {
+	_Atomic int state;
+	_Atomic uint32_t refs;
+	void *dl;
+	const daimon_skill *d;
+	struct skill *skill;
+};
+
+struct skill {
+	char name[64];
+	_Atomic(struct version *) current;
+	struct version slots[SKILL_SLOTS];
+	pthread_mutex_t swap_mu;
+	daimon_skills *owner;
+};
+
+struct daimon_skills {
+	char *home;
+	pthread_mutex_t mu; /* the table of skills (not the calls) */
+	struct skill *skills[MAX_SKILLS];
+	_Atomic int n;
+	_Atomic uint64_t copies;
+};
+
+/* What the skill's hooks get: the host table first (skill.h's contract). */
+struct daimon_skill_ctx {
+	const daimon_skill_host *host;
+	struct skill *skill;
+	daimon_buf *out;
+	daimon_buf *saved;
+	const daimon_skill_call_opts *opts;
+};
+
+/* ---- the host table ---- */
+
+static int h_reply(daimon_skill_ctx *ctx, const char *text, size_t len)
+{
+	if (!ctx->out)
+		return -1;
+	daimon_buf_add(ctx->out, text, len);
+	return 0;
+}
+
+static int h_replyf(daimon_skill_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx->out)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	daimon_buf_add(ctx->out, s, (size_t)n);
+	free(s);
+	return 0;
+}
+
+static void h_log(daimon_skill_ctx *ctx, int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"debug", "info", "warning", "error"};
+	if (level < DAIMON_SKILL_INFO && !getenv("DAIMON_DEBUG"))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) >= 0)
+		fprintf(stderr, "daimon: skill %s: %s: %s\n", ctx->skill->name, names[level < 0 || level > 3 ? 1 : level],
+			s);
+	va_end(ap);
+	free(s);
+}
+
+static int h_cancelled(daimon_skill_ctx *ctx)
+{
+	return ctx->opts && ctx->opts->cancelled && atomic_load(ctx->opts->cancelled);
+}
+
+static void h_progress(daimon_skill_ctx *ctx, double done, double total, const char *message)
+{
+	if (ctx->opts && ctx->opts->progress)
+		ctx->opts->progress(ctx->opts->payload, done, total, message);
+}
+
+static void *h_alloc(size_t n)
+{
+	return malloc(n ? n : 1);
+}
+
+static void h_free(void *p)
+{
+	free(p);
+}
+
+static char *h_json_str(const char *json, const char *key)
+{
+	cJSON *j = cJSON_Parse(json ? json : "");
+	const char *v = daimon_json_str(j, key);
+	char *out = v ? strdup(v) : NULL;
+	cJSON_Delete(j);
+	return out;
+}
+
+static double h_json_num(const char *json, const char *key, double fallback)
+{
+	cJSON *j = cJSON_Parse(json ? json : "");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	double out = cJSON_IsNumber(v) ? v->valuedouble : fallback;
+	cJSON_Delete(j);
+	return out;
+}
+
+/* $DAIMON_HOME/skills/.kv/<skill>/<key>, the key made safe for a file name. */
+static char *kv_path(daimon_skill_ctx *ctx, const char *key)
+{
+	const char *home = ctx->skill->owner->home;
+	if (!home || !key || !*key || strlen(key) > 200)
+		return NULL;
+	char *safe = strdup(key);
+	for (char *p = safe; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_'))
+			*p = '_';
+	char *path = daimon_xasprintf("%s/skills/.kv/%s/%s", home, ctx->skill->name, safe);
+	free(safe);
+	return path;
+}
+
+static int h_kv_get(daimon_skill_ctx *ctx, const char *key, char **value, size_t *len)
+{
+	char *path = kv_path(ctx, key);
+	daimon_buf b = DAIMON_BUF_INIT;
+	int rc = path ? daimon_read_file(&b, path) : -1;
+	free(path);
+	if (rc < 0) {
+		daimon_buf_release(&b);
+		return -1;
+	}
+	if (len)
+		*len = b.len;
+	*value = b.ptr ? daimon_buf_detach(&b) : strdup("");
+	return 0;
+}
+
+static int h_kv_set(daimon_skill_ctx *ctx, const char *key, const void *value, size_t len)
+{
+	char *path = kv_path(ctx, key);
+	if (!path)
+		return -1;
+	char *dir = strdup(path);
+	*strrchr(dir, '/') = 0;
+	int rc = daimon_mkdir_p(dir, 0700);
+	if (rc == 0)
+		rc = daimon_write_file_atomic(path, value, len, 0600);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *buf)
+{
+	daimon_buf_add(buf, p, size * n);
+	return size * n;
+}
+
+/* Blocking, with a deadline: a tool runs on the work pool, never on a scheduler. */
+static int h_http(daimon_skill_ctx *ctx, const char *method, const char *url, const char *const *headers,
+		  const void *body, size_t body_len, long *status, char **response, size_t *response_len)
+{
+	(void)ctx;
+	CURL *c = curl_easy_init();
+	if (!c)
+		return -1;
+	daimon_buf b = DAIMON_BUF_INIT;
+	struct curl_slist *hl = NULL;
+	for (size_t i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method ? method : "GET");
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK && status)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		daimon_buf_release(&b);
+		return -1;
+	}
+	if (response_len)
+		*response_len = b.len;
+	if (response)
+		*response = b.ptr ? daimon_buf_detach(&b) : strdup("");
+	daimon_buf_release(&b);
+	return 0;
+}
+
+/* Memory and search are the upper layers' (sessions/ sets them). */
+static int (*svc_memory_read)(const char *home, const char *target, char **text);
+static int (*svc_search)(const char *home, const char *query, int limit, char **json_lines);
+
+static int h_memory_read(daimon_skill_ctx *ctx, const char *target, char **text)
+{
+	return svc_memory_read && ctx->skill->owner->home ? svc_memory_read(ctx->skill->owner->home, target, text) : -1;
+}
+
+static int h_search(daimon_skill_ctx *ctx, const char *query, int limit, char **json_lines)
+{
+	return svc_search && ctx->skill->owner->home ? svc_search(ctx->skill->owner->home, query, limit, json_lines)
+						     : -1;
+}
+
+static int h_save(daimon_skill_ctx *ctx, const void *state, size_t len)
+{
+	if (!ctx->saved)
+		return -1;
+	daimon_buf_clear(ctx->saved);
+	daimon_buf_add(ctx->saved, state, len);
+	return 0;
+}
+
+static const char *h_idempotency_key(daimon_skill_ctx *ctx)
+{
+	return ctx->opts && ctx->opts->idempotency_key ? ctx->opts->idempotency_key : "";
+}
+
+static const daimon_skill_host host_table = {
+	.abi = DAIMON_SKILL_ABI,
+	.size = sizeof(daimon_skill_host),
+	.reply = h_reply,
+	.replyf = h_replyf,
+	.log = h_log,
+	.cancelled = h_cancelled,
+	.progress = h_progress,
+	.alloc = h_alloc,
+	.free = h_free,
+	.json_str = h_json_str,
+	.json_num = h_json_num,
+	.kv_get = h_kv_get,
+	.kv_set = h_kv_set,
+	.http = h_http,
+	.memory_read = h_memory_read,
+	.search = h_search,
+	.save = h_save,
+	.idempotency_key = h_idempotency_key,
+};
+
+void daimon_skills_set_services(int (*memory_read)(const char *home, const char *target, char **text),
+				int (*search)(const char *home, const char *query, int limit, char **json_lines))
+{
+	svc_memory_read = memory_read;
+	svc_search = search;
+}
+
+/* ---- versions ---- */
+
+static void finalize(struct version *v)
+{
+	int draining = SLOT_DRAINING;
+	if (!atomic_compare_exchange_strong(&v->state, &draining, SLOT_FINALIZING))
+		return; /* someone else closes it */
+	if (v->d->fini) {
+		daimon_skill_ctx ctx = {.host = &host_table, .skill = v->skill};
+		v->d->fini(&ctx);
+	}
+	dlclose(v->dl);
+	v->dl = NULL;
+	v->d = NULL;
+	atomic_store(&v->state, SLOT_FREE);
+}
+
+static struct version *pin(struct skill *s)
+{
+	for (;;) {
+		struct version *v = atomic_load(&s->current);
+		if (!v)
+			return NULL;
+		atomic_fetch_add(&v->refs, 1);
+		if (atomic_load(&s->current) == v)
+			return v;
+		/* replaced meanwhile: let go and take the new one */
+		if (atomic_fetch_sub(&v->refs, 1) == 1 && atomic_load(&v->state) == SLOT_DRAINING)
+			finalize(v);
+	}
+}
+
+static void unpin(struct version *v)
+{
+	if (atomic_fetch_sub(&v->refs, 1) == 1 && atomic_load(&v->state) == SLOT_DRAINING)
+		finalize(v);
+}
+
+daimon_skills *daimon_skills_new(const char *home)
+{
+	daimon_skills *sk = daimon_xcalloc(1, sizeof(*sk));
+	sk->home = home ? daimon_xstrdup(home) : NULL;
+	pthread_mutex_init(&sk->mu, NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return sk;
+}
+
+static struct skill *find(daimon_skills *sk, const char *name)
+{
+	int n = atomic_load(&sk->n);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(sk->skills[i]->name, name))
+			return sk->skills[i];
+	return NULL;
+}
+
+/* Opens a uniquely named copy of `so_path`, so a file rebuilt in place is
+ * a new object to dlopen, never the mapping of the old one. */
+static void *open_copy(daimon_skills *sk, const char *so_path)
+{
+	daimon_buf data = DAIMON_BUF_INIT;
+	if (daimon_read_file(&data, so_path) < 0)
+		return NULL;
+	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *copy = daimon_xasprintf("%s/daimon-skill-%d-%llu.so", tmp, (int)getpid(),
+				      (unsigned long long)atomic_fetch_add(&sk->copies, 1));
+	void *dl = NULL;
+	if (daimon_write_file_atomic(copy, data.ptr, data.len, 0700) == 0) {
+		dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+		if (!dl)
+			daimon_error("cannot load '%s': %s", so_path, dlerror());
+		unlink(copy); /* the mapping stays */
+	}
+	free(copy);
+	daimon_buf_release(&data);
+	return dl;
+}
+
+static int check_descriptor(const daimon_skill *d, const char *so_path)
+{
+	if (!d)
+		return daimon_error("'%s': daimon_skill_entry returned nothing", so_path);
+	if (d->abi == 0 || d->abi > DAIMON_SKILL_ABI)
+		return daimon_error("'%s' was built for skill ABI %u; this daimon knows up to %d", so_path, d->abi,
+				    DAIMON_SKILL_ABI);
+	if (d->size < offsetof(daimon_skill, fini) + sizeof(d->fini))
+		return daimon_error("'%s': its descriptor is too small (%u bytes)", so_path, d->size);
+	if (!d->name || !*d->name || strlen(d->name) > 63 || strspn(d->name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+								   strlen(d->name))
+		return daimon_error("'%s': the skill's name must be 1-63 of [a-z0-9_]", so_path);
+	for (size_t i = 0; i < d->ntools; i++) {
+		const daimon_skill_tool *t = &d->tools[i];
+		if (!t->name || !*t->name || strspn(t->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t->name) ||
+		    !t->run)
+			return daimon_error("'%s': tool %zu needs a name of [a-z0-9_] and a run function", so_path, i);
+		cJSON *schema = cJSON_Parse(t->parameters ? t->parameters : "");
+		int ok = cJSON_IsObject(schema);
+		cJSON_Delete(schema);
+		if (!ok)
+			return daimon_error("'%s': the parameters of %s are not a JSON Schema object", so_path, t->name);
+	}
+	return 0;
+}
+
+int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64])
+{
+	void *dl = open_copy(sk, so_path);
+	if (!dl)
+		return -1;
+	daimon_skill_entry_fn entry = (daimon_skill_entry_fn)dlsym(dl, DAIMON_SKILL_ENTRY_SYMBOL);
+	const daimon_skill *d = entry ? entry() : NULL;
+	int rc = entry ? check_descriptor(d, so_path)
+		       : daimon_error("'%s' exports no %s", so_path, DAIMON_SKILL_ENTRY_SYMBOL);
+	if (rc < 0) {
+		dlclose(dl);
+		return rc;
+	}
+	pthread_mutex_lock(&sk->mu);
+	struct skill *s = find(sk, d->name);
+	if (!s && atomic_load(&sk->n) == MAX_SKILLS) {
+		pthread_mutex_unlock(&sk->mu);
+		dlclose(dl);
+		return daimon_error("too many skills (at most %d)", MAX_SKILLS);
+	}
+	if (!s) {
+		s = daimon_xcalloc(1, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", d->name);
+		s->owner = sk;
+		pthread_mutex_init(&s->swap_mu, NULL);
+		for (int i = 0; i < SKILL_SLOTS; i++)
+			s->slots[i].skill = s;
+		sk->skills[atomic_load(&sk->n)] = s;
+		atomic_fetch_add(&sk->n, 1);
+	}
+	pthread_mutex_unlock(&sk->mu);
+	if (name_out)
+		snprintf(name_out, 64, "%s", d->name);
+
+	pthread_mutex_lock(&s->swap_mu);
+	struct version *v = NULL;
+	for (int i = 0; i < SKILL_SLOTS && !v; i++) {
+		int fr = SLOT_FREE;
+		if (atomic_compare_exchange_strong(&s->slots[i].state, &fr, SLOT_FILLING))
+			v = &s->slots[i];
+	}
+	if (!v) {
+		pthread_mutex_unlock(&s->swap_mu);
+		dlclose(dl);
+		return daimon_error("%d versions of %s are still held by calls; try again when they end", SKILL_SLOTS,
+				    d->name);
+	}
+	/* The state the current version hands on, then the new one's init. */
+	struct version *old = pin(s);
+	daimon_buf saved = DAIMON_BUF_INIT;
+	if (old && old->d->save_state) {
+		daimon_skill_ctx ctx = {.host = &host_table, .skill = s, .saved = &saved};
+		old->d->save_state(&ctx);
+	}
+	if (old)
+		unpin(old);
+	if (d->init) {
+		daimon_skill_ctx ctx = {.host = &host_table, .skill = s};
+		if (d->init(&ctx, saved.len ? saved.ptr : NULL, saved.len) < 0)
+			rc = daimon_error("%s %s refused to start (its init failed); the version before stays", d->name,
+					  d->version ? d->version : "");
+	}
+	daimon_buf_release(&saved);
+	if (rc < 0) {
+		dlclose(dl);
+		atomic_store(&v->state, SLOT_FREE);
+		pthread_mutex_unlock(&s->swap_mu);
+		return rc;
+	}
+	v->dl = dl;
+	v->d = d;
+	atomic_store(&v->state, SLOT_LIVE);
+	old = atomic_exchange(&s->current, v); /* published */
+	if (old) {
+		atomic_store(&old->state, SLOT_DRAINING);
+		if (atomic_load(&old->refs) == 0)
+			finalize(old);
+	}
+	pthread_mutex_unlock(&s->swap_mu);
+	return 0;
+}
+
+int daimon_skills_unload(daimon_skills *sk, const char *name)
+{
+	pthread_mutex_lock(&sk->mu);
+	struct skill *s = find(sk, name);
+	pthread_mutex_unlock(&sk->mu);
+	if (!s)
+		return daimon_error_code(DAIMON_ENOTFOUND, "no skill '%s' is loaded", name);
+	pthread_mutex_lock(&s->swap_mu);
+	struct version *old = atomic_exchange(&s->current, NULL);
+	if (old) {
+		atomic_store(&old->state, SLOT_DRAINING);
+		if (atomic_load(&old->refs) == 0)
+			finalize(old);
+	}
+	pthread_mutex_unlock(&s->swap_mu);
+	return 0;
+}
+
+int daimon_skills_call(daimon_skills *sk, const char *skill, const char *tool, const char *args, daimon_buf *out,
+		       const daimon_skill_call_opts *opts)
+{
+	struct skill *s = find(sk, skill);
+	struct version *v = s ? pin(s) : NULL;
+	if (!v) {
+		daimon_buf_addf(out, "no skill '%s' is loaded", skill);
+		return DAIMON_ENOTFOUND;
+	}
+	const daimon_skill_tool *t = NULL;
+	for (size_t i = 0; i < v->d->ntools && !t; i++)
+		if (!strcmp(v->d->tools[i].name, tool))
+			t = &v->d->tools[i];
+	int rc;
+	if (!t) {
+		daimon_buf_addf(out, "skill %s has no tool '%s'", skill, tool);
+		rc = DAIMON_ENOTFOUND;
+	} else {
+		daimon_skill_ctx ctx = {.host = &host_table, .skill = s, .out = out, .opts = opts};
+		rc = t->run(&ctx, args && *args ? args : "{}") < 0 ? -1 : 0;
+	}
+	unpin(v);
+	return rc;
+}
+
+char *daimon_skills_describe(daimon_skills *sk)
+{
+	cJSON *a = cJSON_CreateArray();
+	int n = atomic_load(&sk->n);
+	for (int i = 0; i < n; i++) {
+		struct version *v = pin(sk->skills[i]);
+		if (!v)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", v->d->name);
+		cJSON_AddStringToObject(o, "version", v->d->version ? v->d->version : "");
+		cJSON_AddStringToObject(o, "description", v->d->description ? v->d->description : "");
+		cJSON *tools = cJSON_AddArrayToObject(o, "tools");
+		for (size_t k = 0; k < v->d->ntools; k++) {
+			const daimon_skill_tool *t = &v->d->tools[k];
+			cJSON *to = cJSON_CreateObject();
+			cJSON_AddStringToObject(to, "name", t->name);
+			cJSON_AddStringToObject(to, "description", t->description ? t->description : "");
+			cJSON *p = cJSON_Parse(t->parameters);
+			cJSON_AddItemToObject(to, "parameters", p ? p : cJSON_CreateObject());
+			cJSON_AddNumberToObject(to, "flags", t->flags);
+			cJSON_AddItemToArray(tools, to);
+		}
+		cJSON_AddItemToArray(a, o);
+		unpin(v);
+	}
+	char *text = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return text;
+}
+
+int daimon_skills_live_versions(daimon_skills *sk, const char *name)
+{
+	struct skill *s = find(sk, name);
+	int n = 0;
+	for (int i = 0; s && i < SKILL_SLOTS; i++) {
+		int st = atomic_load(&s->slots[i].state);
+		n += st == SLOT_LIVE || st == SLOT_DRAINING;
+	}
+	return n;
+}
+
+void daimon_skills_free(daimon_skills *sk)
+{
+	if (!sk)
+		return;
+	int n = atomic_load(&sk->n);
+	for (int i = 0; i < n; i++) {
+		struct skill *s = sk->skills[i];
+		daimon_skills_unload(sk, s->name);
+		pthread_mutex_destroy(&s->swap_mu);
+		free(s);
+	}
+	pthread_mutex_destroy(&sk->mu);
+	free(sk->home);
+	free(sk);
+}

@@ -19,7 +19,7 @@
 static const struct daimon_cmd *const commands[] = {
 	&daimon_cmd_init,  &daimon_cmd_search, &daimon_cmd_sessions,
 	&daimon_cmd_index, &daimon_cmd_import, &daimon_cmd_chat,
-	&daimon_cmd_ask,   &daimon_cmd_memory, &daimon_cmd_debug, NULL,
+	&daimon_cmd_ask,   &daimon_cmd_memory, &daimon_cmd_skill, &daimon_cmd_debug, NULL,
 };
 
 int cli_error(const char *fmt, ...)
@@ -64,7 +64,7 @@ int cli_options_json(const struct daimon_cmd *cmd, int argc, char **argv, int *j
 	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help(cmd);
-		if (c != 'j')
+		if (c != 'j' || !json) /* (json NULL: the command has no --json) */
 			return cli_usage_error(cmd, "unknown option");
 		*json = 1;
 	}

@@ -1,9 +1,12 @@
 # Turns each file in FILES into a C string in OUT:
-#   const struct daimon_data_file daimon_data_files[] = {{"SOUL.md", "...", n}, ...};
+#   const struct daimon_data_file VAR[] = {{"SOUL.md", "...", n}, ...};  (VAR: daimon_data_files)
 string(REPLACE "|" ";" FILES "${FILES}")
 set(src "/* generated from data/ by scripts/embed.cmake — do not edit */\n#include <stddef.h>\n")
 string(APPEND src "struct daimon_data_file { const char *name; const char *text; size_t len; };\n")
-string(APPEND src "const struct daimon_data_file daimon_data_files[] = {\n")
+if(NOT VAR)
+  set(VAR daimon_data_files)
+endif()
+string(APPEND src "const struct daimon_data_file ${VAR}[] = {\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)
   file(READ ${f} hex HEX)

@@ -25,7 +25,7 @@ expect() {
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
-for c in init search sessions index import chat ask memory debug; do
+for c in init search sessions index import chat ask memory skill debug; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help
@@ -156,6 +156,38 @@ expect memory_unknown_target 1 "unknown memory 'diary'" -- "$DAIMON" memory add 
 expect memory_edit 0 '^saved; MEMORY\.md' -- env EDITOR="sed -i s/Sundays/Mondays/" "$DAIMON" memory edit memory
 expect memory_edited 0 'Backups run on Mondays' -- "$DAIMON" memory show memory
 expect memory_edit_editor_fails 1 "the editor failed; MEMORY\.md is unchanged" -- env EDITOR=false "$DAIMON" memory edit memory
+
+# native skills: scaffold, build (compile + tests + commit), call, history, rollback
+SK="$DAIMON_HOME/skills/hello"
+expect skill_new 0 "created $DAIMON_HOME/skills/hello/" -- "$DAIMON" skill new hello
+expect skill_new_again 1 "there is already a skill 'hello'" -- "$DAIMON" skill new hello
+expect skill_bad_name 1 "a skill's name is 1 to 63 of a-z, 0-9 and _" -- "$DAIMON" skill new 'Hello!'
+expect skill_build 0 'built hello [0-9a-f]{12}: compiled in [0-9]+ ms, 2 tests passed' -- "$DAIMON" skill build hello
+expect skill_list 0 'hello-greet: Greets someone by name\.' -- "$DAIMON" skill list
+expect skill_call 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
+expect skill_call_fails 1 '^daimon: say whom to greet$' -- "$DAIMON" skill call hello greet '{"name":""}'
+expect skill_call_bad_json 2 'must be a JSON object' -- "$DAIMON" skill call hello greet 'nope'
+cp "$SK/skill.c" "$SK/skill.c.good"
+echo 'this is not C' >> "$SK/skill.c"
+expect skill_compile_error 1 'error: .*hello did not compile \(the compiler.s messages are above\); nothing changed' -- \
+  bash -o pipefail -c "'$DAIMON' skill build hello 2>&1 | tr '\n' ' '"
+cp "$SK/skill.c.good" "$SK/skill.c" && rm "$SK/skill.c.good"
+sed -i 's/Hello, %s!/Hi, %s!/' "$SK/skill.c"
+expect skill_diff 0 '^\+.*Hi, %s!' -- "$DAIMON" skill diff hello
+expect skill_failing_test 1 'FAIL test 1 greet: answered something else — got: Hi, Ana!' -- \
+  bash -o pipefail -c "'$DAIMON' skill build hello 2>&1 | tr '\n' ' '"
+expect skill_still_old 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
+sed -i 's/"expect": "Hello, Ana!"/"expect": "Hi, Ana!"/' "$SK/tests.json"
+expect skill_build_v2 0 'built hello' -- "$DAIMON" skill build hello
+expect skill_call_v2 0 '^Hi, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
+first=$("$DAIMON" skill log hello --json | tail -1 | sed 's/.*"commit":"\([0-9a-f]*\)".*/\1/')
+expect skill_log 0 "^[0-9a-f]{12}  .*  build hello .*${first:0:12}  .*  build hello" -- sh -c "'$DAIMON' skill log hello | tr '\n' ' '"
+expect skill_diff_revs 0 '^-.*Hello, %s!' -- "$DAIMON" skill diff hello "$first" HEAD
+expect skill_rollback 0 "hello is back to ${first:0:12} as [0-9a-f]{12}" -- "$DAIMON" skill rollback hello "$first"
+expect skill_call_rolled_back 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
+expect skill_remove 0 'removed hello' -- "$DAIMON" skill remove hello
+expect skill_log_after_remove 0 'remove hello' -- "$DAIMON" skill log hello
+expect skill_gone 1 "skill 'hello' has not been built" -- "$DAIMON" skill call hello greet '{}'
 
 expect debug_runtime 0 'supervisor:root +supervisor +supervising' -- "$DAIMON" debug runtime
 expect debug_runtime_json 0 '"name":"session:cli:default","behaviour":"demo","state":"working","op":"pretending to call a model","op_age_ms":[0-9]+' -- \

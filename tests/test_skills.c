@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "skills/skills.h"
+#include "skills/workspace.h"
 #include "tests/test.h"
 
 static const char counter_src[] =
@@ -212,12 +213,74 @@ static void test_skills__swaps_under_load_lose_no_call(void)
 	daimon_skills_free(sk);
 }
 
+static const char wild_src[] =
+	"#include <daimon/skill.h>\n"
+	"#include <signal.h>\n"
+	"#include <stdlib.h>\n"
+	"#include <string.h>\n"
+	"static int ok(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, \"fine\"); }\n"
+	"static int segv(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; raise(SIGSEGV); return 0; }\n"
+	"static int boom(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; abort(); }\n"
+	"static int spin(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; for (volatile int i = 0; i >= 0; i = 0) ; return 0; }\n"
+	"static int hog(daimon_skill_ctx *c, const char *a)\n"
+	"{ (void)a; for (;;) { char *p = malloc(1 << 24); if (!p) abort(); memset(p, 1, 1 << 24); }\n"
+	"  return daimon_skill_host_of(c)->replyf(c, \"never\"); }\n"
+	"#define T(n) {#n, #n, \"{}\", 0, n}\n"
+	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog)};\n"
+	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 5);\n";
+
+/* One call in a child process: its status and text. */
+static int isolated(const char *so_path, const char *tool, long timeout_ms, char text[256])
+{
+	cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "tool", tool);
+	cJSON_AddItemToArray(calls, c);
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "tool", "ok"); /* after it: not run if it took the process down */
+	cJSON_AddItemToArray(calls, c);
+	cJSON *results = NULL;
+	daimon_buf why = DAIMON_BUF_INIT;
+	int rc = daimon_skill_run_isolated(so_path, NULL, calls, timeout_ms, 256u << 20, &results, &why);
+	int status = rc < 0 ? -9 : cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, 0), "status")->valueint;
+	snprintf(text, 256, "%s|%d", rc < 0 ? why.ptr : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+								cJSON_GetArrayItem(results, 0), "text")),
+		 cJSON_GetArraySize(results));
+	daimon_buf_release(&why);
+	cJSON_Delete(results);
+	cJSON_Delete(calls);
+	return status;
+}
+
+static void test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call(void)
+{
+	const char *dir = test_tmpdir();
+	CHECK_INT(build(dir, "wild", wild_src, "c", ""), 0);
+	char *path = so(dir, "wild"), text[256];
+	CHECK_INT(isolated(path, "ok", 1000, text), 0);
+	CHECK_STR(text, "fine|2");
+	/* (under a sanitizer, its own handler ends the process instead of the signal) */
+	static const char *const crashes[] = {"segv", "boom", "hog"};
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(isolated(path, crashes[i], 5000, text), -2);
+		CHECK(strstr(text, "the skill crashed: signal") || strstr(text, "the skill's process ended"));
+		CHECK_CONTAINS(text, "|1"); /* the call after it was not run */
+	}
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(__has_feature)
+	CHECK_INT(isolated(path, "segv", 1000, text), -2);
+	CHECK_STR(text, "the skill crashed: signal 11 (Segmentation fault)|1");
+#endif
+	CHECK_INT(isolated(path, "spin", 300, text), -2);
+	CHECK_STR(text, "the skill did not finish within 0.3 s and was stopped|1");
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		TEST_CASE(test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings),
 		TEST_CASE(test_skills__a_new_version_swaps_in_with_the_old_ones_state),
 		TEST_CASE(test_skills__swaps_under_load_lose_no_call),
+		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
 		{0},
 	};
 	return test_main(argc, argv, cases);

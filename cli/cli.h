@@ -55,6 +55,16 @@ int cli_tty_stderr(void);
 /* "2026-11-24 03:28" in local time. */
 void cli_local_time(char out[32], int64_t ms);
 
+/* The skills a session offers (ask, chat): the built skills' tools join
+ * the built-in ones in opts->tools; without a skills folder, just those. */
+struct cli_skills {
+	struct daimon_skillws *ws;
+	struct daimon_skills *sk;
+	struct daimon_skill_toolset *ts;
+};
+void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_opts *opts);
+void cli_skills_detach(struct cli_skills *s);
+
 /* The CLI's side of a session turn (turn.c): a listener actor that prints
  * the answer as it streams (unless quiet) and keeps it. */
 struct cli_turn {

@@ -75,6 +75,8 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		rc = cli_fail();
 		goto out_settings;
 	}
+	struct cli_skills skills;
+	cli_skills_attach(&skills, st.home, &so);
 	struct cli_turn t;
 	cli_turn_init(&t, rt, json);
 	daimon_aid http = daimon_http_start(rt, 0);
@@ -97,6 +99,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		}
 	}
 	daimon_rt_free(rt);
+	cli_skills_detach(&skills);
 	if (t.done.session[0])
 		daimon_index_update_session(ix, t.done.session, NULL);
 	cli_turn_release(&t);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "sessions/skilltools.h"
 #include "core/actor.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -39,6 +40,7 @@ struct chat {
 	daimon_store *st;
 	daimon_model_settings *ms;
 	daimon_session_opts opts;
+	struct cli_skills skills;
 	daimon_aid http, session;
 	struct cli_turn turn;
 	char key[128];
@@ -51,9 +53,14 @@ static int start_session(struct chat *c)
 	return c->session ? 0 : -1;
 }
 
-/* One turn; Ctrl-C stops it. */
+/* One turn; Ctrl-C stops it. New builds of in-process skills swap in first. */
 static void turn(struct chat *c, const char *text)
 {
+	int swapped = c->skills.ts ? daimon_skill_toolset_refresh(c->skills.ts) : 0;
+	if (swapped > 0 && c->tty)
+		fprintf(stderr, "[%d skill%s swapped in]\n", swapped, swapped == 1 ? "" : "s");
+	else if (swapped < 0)
+		fprintf(stderr, "daimon: a skill's new version is left out: %s\n", daimon_error_last());
 	interrupted = 0;
 	cli_turn_run(&c->turn, c->rt, c->session, text, &interrupted);
 	if (c->turn.done.status == DAIMON_SESSION_CANCELLED)
@@ -193,6 +200,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	c.ms = &ms;
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
+	cli_skills_attach(&c.skills, st.home, &c.opts);
 	daimon_rt_new(&c.rt, NULL);
 	c.http = daimon_http_start(c.rt, 0);
 	cli_turn_init(&c.turn, c.rt, 0);
@@ -226,6 +234,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	summarize(&c);
 out:
 	daimon_rt_free(c.rt);
+	cli_skills_detach(&c.skills);
 	/* Bring the search index up to date with what was said. */
 	daimon_index *ix;
 	if (daimon_index_open(&ix, &st) == 0) {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/error.h"
+#include "sessions/skilltools.h"
 
 static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
@@ -97,4 +99,24 @@ void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const c
 void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt)
 {
 	request(t, rt, session, DAIMON_SESSION_SUMMARIZE, NULL, interrupt, 1);
+}
+
+void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_opts *opts)
+{
+	memset(s, 0, sizeof(*s));
+	if (daimon_skillws_open(&s->ws, home) < 0) {
+		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
+		return;
+	}
+	s->sk = daimon_skills_new(home);
+	s->ts = daimon_skill_toolset_new(s->ws, s->sk, daimon_builtin_tools);
+	opts->tools = daimon_skill_toolset_tools(s->ts);
+}
+
+void cli_skills_detach(struct cli_skills *s)
+{
+	daimon_skill_toolset_free(s->ts);
+	daimon_skills_free(s->sk);
+	daimon_skillws_close(s->ws);
+	memset(s, 0, sizeof(*s));
 }

@@ -931,7 +931,7 @@ struct tool_job {
 static int tool_job_run(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	struct tool_job *j = arg;
-	daimon_tool_env env = {.store = j->store, .key = j->key, .cancelled = cancelled};
+	daimon_tool_env env = {.store = j->store, .key = j->key, .cancelled = cancelled, .payload = j->tool->payload};
 	return j->tool->run(j->args, out, &env);
 }
 

@@ -261,7 +261,7 @@ int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *ou
 	if (daimon_tool_prepare(tools, 0, call, &t, &args, out))
 		return 1;
 	static const _Atomic int never = 0;
-	daimon_tool_env env = {.store = store, .key = key, .cancelled = &never};
+	daimon_tool_env env = {.store = store, .key = key, .cancelled = &never, .payload = t->payload};
 	int bad = 1;
 	if (t->run)
 		bad = t->run(args, out, &env) < 0;

@@ -32,6 +32,7 @@ typedef struct {
 	daimon_store *store;
 	const char *key;              /* the calling session's conversation key */
 	const _Atomic int *cancelled; /* non-zero once the call is stopped or timed out: return early */
+	void *payload;                /* the tool's own (daimon_tool.payload) */
 } daimon_tool_env;
 
 /* The calling session, for tools that are actors. */
@@ -56,6 +57,7 @@ typedef struct {
 	daimon_aid (*spawn)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
 	long timeout_ms;   /* per call; 0: the session's default */
 	int top_level_only; /* not offered to sub-agents */
+	void *payload;      /* handed to run in its env */
 } daimon_tool;
 
 /* The built-in tools (NULL-terminated by name). */

@@ -372,6 +372,17 @@ int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message
 	return rc;
 }
 
+char *daimon_skill_live_so(const char *home, const char *name)
+{
+	daimon_skillws ws = {.root = daimon_home_path(home, "skills")};
+	cJSON *live = live_read(&ws);
+	const char *so = daimon_json_str(cJSON_GetObjectItemCaseSensitive(live, name), "so");
+	char *out = so ? daimon_xstrdup(so) : NULL;
+	cJSON_Delete(live);
+	free(ws.root);
+	return out;
+}
+
 int daimon_skill_live(daimon_skillws *ws, const char *name, char **so, char commit_id[41])
 {
 	cJSON *live = live_read(ws);
@@ -401,6 +412,9 @@ static void describe(const char *so, cJSON *o)
 			cJSON *t = cJSON_CreateObject();
 			cJSON_AddStringToObject(t, "name", d->tools[i].name);
 			cJSON_AddStringToObject(t, "description", d->tools[i].description ? d->tools[i].description : "");
+			cJSON *p = cJSON_Parse(d->tools[i].parameters ? d->tools[i].parameters : "");
+			cJSON_AddItemToObject(t, "parameters", p ? p : cJSON_CreateObject());
+			cJSON_AddNumberToObject(t, "flags", d->tools[i].flags);
 			cJSON_AddItemToArray(tools, t);
 		}
 	}
@@ -420,6 +434,12 @@ int daimon_skill_list(daimon_skillws *ws, cJSON **out)
 		cJSON *m = read_json(ws, e->string, "skill.json");
 		const char *iso = daimon_json_str(m, "isolation");
 		cJSON_AddStringToObject(o, "isolation", iso ? iso : "host");
+		cJSON_AddStringToObject(o, "so", daimon_json_str(e, "so"));
+		int64_t timeout_s = 30, memory_mb = 512;
+		daimon_json_int(m, "timeout_s", &timeout_s);
+		daimon_json_int(m, "memory_mb", &memory_mb);
+		cJSON_AddNumberToObject(o, "timeout_s", (double)timeout_s);
+		cJSON_AddNumberToObject(o, "memory_mb", (double)memory_mb);
 		cJSON_Delete(m);
 		describe(daimon_json_str(e, "so"), o);
 		cJSON_AddItemToArray(*out, o);

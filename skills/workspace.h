@@ -42,7 +42,11 @@ int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message
 
 /* The live build of NAME: its object and commit (0), or DAIMON_ENOTFOUND. */
 int daimon_skill_live(daimon_skillws *ws, const char *name, char **so, char commit[41]);
-/* [{"name","commit","built","isolation","description","version","tools":[...]}] of the live skills. */
+/* The same from the file alone (any thread): NULL if not built. */
+char *daimon_skill_live_so(const char *home, const char *name);
+/* [{"name","commit","built","so","isolation","timeout_s","memory_mb",
+ * "description","version","tools":[{"name","description","parameters",
+ * "flags"}]}] of the live skills. */
 int daimon_skill_list(daimon_skillws *ws, cJSON **out);
 /* [{"commit","time","message"}] of the commits that changed NAME, newest first. */
 int daimon_skill_log(daimon_skillws *ws, const char *name, cJSON **out);

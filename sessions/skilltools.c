@@ -1,0 +1,161 @@
+/*
+ * skilltools.c — see skilltools.h.
+ */
+#include "sessions/skilltools.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+
+struct entry {
+	char *skill, *tool, *name, *description, *parameters;
+	int inprocess;
+	long timeout_ms;
+	size_t mem_limit;
+	daimon_skills *sk;
+	const char *home;
+};
+
+struct daimon_skill_toolset {
+	daimon_skillws *ws;
+	daimon_skills *sk;
+	char *home;
+	daimon_tool *tools;
+	struct entry *entries;
+	size_t nentries;
+	cJSON *loaded; /* {"skill": "commit"} of the in-process ones */
+};
+
+static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	const struct entry *e = env->payload;
+	char *a = cJSON_PrintUnformatted(args);
+	int rc;
+	if (e->inprocess) {
+		daimon_skill_call_opts o = {.cancelled = env->cancelled};
+		rc = daimon_skills_call(e->sk, e->skill, e->tool, a, out, &o) < 0 ? -1 : 0;
+	} else {
+		char *so = daimon_skill_live_so(e->home, e->skill);
+		cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *results = NULL;
+		cJSON_AddStringToObject(c, "tool", e->tool);
+		cJSON_AddItemToObject(c, "args", cJSON_Duplicate(args, 1));
+		cJSON_AddItemToArray(calls, c);
+		daimon_buf why = DAIMON_BUF_INIT;
+		if (!so) {
+			daimon_buf_addf(out, "skill %s is no longer built", e->skill);
+			rc = -1;
+		} else if (daimon_skill_run_isolated(so, e->home, calls, e->timeout_ms, e->mem_limit, &results, &why) < 0) {
+			daimon_buf_addf(out, "skill %s: %s", e->skill, daimon_buf_cstr(&why));
+			rc = -1;
+		} else {
+			const cJSON *r = cJSON_GetArrayItem(results, 0);
+			daimon_buf_adds(out, daimon_json_str(r, "text"));
+			rc = cJSON_GetObjectItemCaseSensitive(r, "status")->valueint == 0 ? 0 : -1;
+		}
+		daimon_buf_release(&why);
+		cJSON_Delete(results);
+		cJSON_Delete(calls);
+		free(so);
+	}
+	free(a);
+	return rc;
+}
+
+daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const daimon_tool *base)
+{
+	daimon_skill_toolset *ts = daimon_xcalloc(1, sizeof(*ts));
+	ts->ws = ws;
+	ts->sk = sk;
+	ts->loaded = cJSON_CreateObject();
+	const char *root = daimon_skillws_root(ws);
+	ts->home = daimon_xstrndup(root, strlen(root) - strlen("/skills"));
+	cJSON *list = NULL;
+	daimon_skill_list(ws, &list);
+	size_t nbase = 0, nskill = 0;
+	while (base && base[nbase].name)
+		nbase++;
+	for (const cJSON *s = list->child; s; s = s->next)
+		nskill += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "tools"));
+	ts->tools = daimon_xcalloc(nbase + nskill + 1, sizeof(daimon_tool));
+	ts->entries = daimon_xcalloc(nskill + 1, sizeof(struct entry));
+	memcpy(ts->tools, base, nbase * sizeof(daimon_tool));
+	size_t k = nbase;
+	for (const cJSON *s = list->child; s; s = s->next) {
+		const char *skill = daimon_json_str(s, "name");
+		int inprocess = daimon_json_str(s, "isolation") && !strcmp(daimon_json_str(s, "isolation"), "inprocess");
+		if (inprocess) {
+			if (daimon_skills_load(sk, daimon_json_str(s, "so"), NULL) < 0) {
+				fprintf(stderr, "daimon: skill %s is left out: %s\n", skill, daimon_error_last());
+				continue;
+			}
+			cJSON_AddStringToObject(ts->loaded, skill, daimon_json_str(s, "commit"));
+		}
+		const cJSON *tools = cJSON_GetObjectItemCaseSensitive(s, "tools");
+		for (const cJSON *t = tools ? tools->child : NULL; t; t = t->next) {
+			struct entry *e = &ts->entries[ts->nentries++];
+			e->skill = daimon_xstrdup(skill);
+			e->tool = daimon_xstrdup(daimon_json_str(t, "name"));
+			e->name = daimon_xasprintf("%s-%s", skill, e->tool);
+			e->description = daimon_xstrdup(daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
+			e->parameters = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(t, "parameters"));
+			e->inprocess = inprocess;
+			e->timeout_ms = (long)(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "timeout_s")) * 1000);
+			e->mem_limit = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "memory_mb")) << 20;
+			e->sk = sk;
+			e->home = ts->home;
+			ts->tools[k++] = (daimon_tool){.name = e->name,
+						       .description = e->description,
+						       .parameters = e->parameters,
+						       .run = run_skill_tool,
+						       .timeout_ms = e->timeout_ms + 1000,
+						       .payload = e};
+		}
+	}
+	cJSON_Delete(list);
+	return ts;
+}
+
+const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts)
+{
+	return ts->tools;
+}
+
+int daimon_skill_toolset_refresh(daimon_skill_toolset *ts)
+{
+	cJSON *list = NULL;
+	daimon_skill_list(ts->ws, &list);
+	int swapped = 0, rc = 0;
+	for (const cJSON *s = list->child; s; s = s->next) {
+		const char *skill = daimon_json_str(s, "name"), *commit = daimon_json_str(s, "commit");
+		const char *was = daimon_json_str(ts->loaded, skill);
+		if (!was || !strcmp(was, commit))
+			continue; /* not in-process here, or unchanged */
+		if (daimon_skills_load(ts->sk, daimon_json_str(s, "so"), NULL) < 0) {
+			rc = -1;
+			continue;
+		}
+		cJSON_ReplaceItemInObjectCaseSensitive(ts->loaded, skill, cJSON_CreateString(commit));
+		swapped++;
+	}
+	cJSON_Delete(list);
+	return rc < 0 ? rc : swapped;
+}
+
+void daimon_skill_toolset_free(daimon_skill_toolset *ts)
+{
+	if (!ts)
+		return;
+	for (size_t i = 0; i < ts->nentries; i++) {
+		struct entry *e = &ts->entries[i];
+		free(e->skill), free(e->tool), free(e->name), free(e->description);
+		cJSON_free(e->parameters);
+	}
+	free(ts->entries);
+	free(ts->tools);
+	free(ts->home);
+	cJSON_Delete(ts->loaded);
+	free(ts);
+}

@@ -4,16 +4,22 @@
  * history, compare versions, roll back. Calls from the command line run
  * in a child process, so a skill that crashes or hangs costs that call.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 #include "skills/workspace.h"
 
 /* --help and --json; -1 to go on (optind at the first operand). */
@@ -264,6 +270,69 @@ static int skill_remove(const struct daimon_cmd *cmd, int argc, char **argv)
 	return rc;
 }
 
+static volatile sig_atomic_t stop_watching;
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_watching = 1;
+}
+
+/* watch: every save rebuilds, tests and makes the new version live (running
+ * sessions swap it in at their next turn), each step timed. */
+static int skill_watch(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	int rc = options(cmd, argc, argv, NULL);
+	if (rc >= 0 || (rc = need(cmd, argc, 1, "which skill?")) >= 0)
+		return rc;
+	rc = 0;
+	daimon_skillws *ws;
+	if (open_ws(&ws) < 0)
+		return cli_fail();
+	const char *name = argv[optind];
+	char *dir = daimon_xasprintf("%s/%s", daimon_skillws_root(ws), name);
+	int fd = inotify_init1(IN_CLOEXEC);
+	if (fd < 0 || inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+		rc = cli_error("cannot watch %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	printf("watching %s (Ctrl-C stops); saving a file rebuilds, tests and swaps it in\n", dir);
+	fflush(stdout);
+	while (!stop_watching) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		uint64_t saved = daimon_mono_ns();
+		char buf[4096];
+		/* an editor's save is several events: let them settle */
+		do {
+			if (read(fd, buf, sizeof(buf)) < 0 && errno != EAGAIN)
+				break;
+		} while (poll(&p, 1, 100) > 0);
+		daimon_skill_built b;
+		daimon_buf report = DAIMON_BUF_INIT;
+		int ok = daimon_skill_build(ws, name, NULL, 1, &b, &report) == 0;
+		fputs(daimon_buf_cstr(&report), stdout);
+		if (ok)
+			printf("live %.12s: compiled %.0f ms, %d test%s %.0f ms, %.0f ms from save to live\n", b.commit,
+			       b.build_ms, b.tests, b.tests == 1 ? "" : "s", b.test_ms,
+			       (double)(daimon_mono_ns() - saved) / 1e6);
+		else
+			printf("not live: %s\n", daimon_error_last());
+		fflush(stdout);
+		daimon_buf_release(&report);
+		daimon_skill_built_release(&b);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	daimon_skillws_close(ws);
+	return rc;
+}
+
 #define SUB(n, u, s, h, f) static const struct daimon_cmd cmd_##n = {"skill " #n, u, s, h, f}
 SUB(new, "skill new NAME", "Scaffold a working skill: source, manifest, tests.", "", skill_new);
 SUB(build, "skill build NAME [--json]", "Compile, run the tests, commit; the new version becomes live.",
@@ -279,9 +348,11 @@ SUB(diff, "skill diff NAME [REV [REV]]", "What changed: the working files agains
 SUB(rollback, "skill rollback NAME REV", "Bring back the version at REV: rebuilt, tested, committed, live.", "",
     skill_rollback);
 SUB(remove, "skill remove NAME", "Remove a skill (its history stays).", "", skill_remove);
+SUB(watch, "skill watch NAME", "On every save: rebuild, test, make live; each step timed (Ctrl-C stops).", "",
+    skill_watch);
 
 static const struct daimon_cmd *const subs[] = {&cmd_new,  &cmd_build,    &cmd_test,   &cmd_list, &cmd_call,
-						&cmd_log,  &cmd_diff,     &cmd_rollback, &cmd_remove, NULL};
+						&cmd_log,  &cmd_diff,     &cmd_rollback, &cmd_remove, &cmd_watch, NULL};
 
 static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 {
@@ -297,7 +368,7 @@ static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 
 const struct daimon_cmd daimon_cmd_skill = {
 	"skill",
-	"skill new|build|test|list|call|log|diff|rollback|remove ...",
+	"skill new|build|test|list|call|log|diff|rollback|remove|watch ...",
 	"Write, build and manage native skills.",
 	"Skills are C in $DAIMON_HOME/skills/NAME (a git repository: every build is\n"
 	"a commit). The header is $DAIMON_HOME/skills/.include/daimon/skill.h.\n\n"
@@ -309,6 +380,7 @@ const struct daimon_cmd daimon_cmd_skill = {
 	"  daimon skill log NAME [--json]\n"
 	"  daimon skill diff NAME [REV [REV]]\n"
 	"  daimon skill rollback NAME REV\n"
-	"  daimon skill remove NAME\n",
+	"  daimon skill remove NAME\n"
+	"  daimon skill watch NAME\n",
 	exec_skill,
 };

@@ -127,6 +127,16 @@ expect skill_diff_revs 0 '^-.*Hello, %s!' -- "$DAIMON" skill diff hello "$first"
 expect skill_rollback 0 "hello is back to ${first:0:12} as [0-9a-f]{12}" -- "$DAIMON" skill rollback hello "$first"
 expect skill_call_rolled_back 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
 
+# skill watch: a save becomes live
+"$DAIMON" skill watch hello > "$DAIMON_HOME/../watch.out" 2>&1 &
+watch_pid=$!
+for _ in $(seq 50); do grep -q watching "$DAIMON_HOME/../watch.out" 2>/dev/null && break; sleep 0.1; done
+sed -i 's/greet_marker//' "$SK/skill.c"; touch "$SK/skill.c"
+for _ in $(seq 100); do grep -q '^live ' "$DAIMON_HOME/../watch.out" && break; sleep 0.1; done
+kill -INT "$watch_pid"; wait "$watch_pid"
+expect skill_watch 0 '^live [0-9a-f]{12}: compiled [0-9]+ ms, 2 tests [0-9]+ ms, [0-9]+ ms from save to live$' -- \
+  cat "$DAIMON_HOME/../watch.out"
+
 # chat and ask against the real model mock (aimock), in a pipe
 AIM=$(dirname "$FIX")/peers/node_modules/@copilotkit/aimock/dist/cli.js
 if [ -f "$AIM" ]; then

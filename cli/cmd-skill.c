@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,6 +21,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "skills/host.h"
 #include "skills/workspace.h"
 
 /* --help and --json; -1 to go on (optind at the first operand). */
@@ -333,6 +335,48 @@ out:
 	return rc;
 }
 
+/* serve: the skill as an MCP server on stdin/stdout (what daimon runs as
+ * a skill's host; any MCP client can use it too). */
+static int skill_serve(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, 0, 'h'}, {"memory-mb", required_argument, 0, 'm'}, {0}};
+	long memory_mb = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "hm:", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		if (c != 'm' || (memory_mb = atol(optarg)) <= 0)
+			return cli_usage_error(cmd, c == 'm' ? "--memory-mb wants a positive number" : "unknown option");
+	}
+	int rc = need(cmd, argc, 1, "which skill?");
+	if (rc >= 0)
+		return rc;
+	daimon_skillws *ws;
+	if (open_ws(&ws) < 0)
+		return cli_fail();
+	char *so = NULL;
+	rc = daimon_skill_live(ws, argv[optind], &so, NULL) < 0 ? cli_fail() : 0;
+	char *home = daimon_home_dir();
+	daimon_skillws_close(ws);
+	if (rc == 0 && memory_mb > 0) { /* what the skill may add to what is mapped now */
+		unsigned long pages = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+		if (f && fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		if (f)
+			fclose(f);
+		rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)memory_mb << 20);
+		struct rlimit rl = {limit, limit};
+		setrlimit(RLIMIT_AS, &rl);
+	}
+	if (rc == 0 && daimon_skill_serve(so, home, 0, 1) < 0)
+		rc = cli_fail();
+	free(home);
+	free(so);
+	return rc;
+}
+
 #define SUB(n, u, s, h, f) static const struct daimon_cmd cmd_##n = {"skill " #n, u, s, h, f}
 SUB(new, "skill new NAME", "Scaffold a working skill: source, manifest, tests.", "", skill_new);
 SUB(build, "skill build NAME [--json]", "Compile, run the tests, commit; the new version becomes live.",
@@ -348,11 +392,13 @@ SUB(diff, "skill diff NAME [REV [REV]]", "What changed: the working files agains
 SUB(rollback, "skill rollback NAME REV", "Bring back the version at REV: rebuilt, tested, committed, live.", "",
     skill_rollback);
 SUB(remove, "skill remove NAME", "Remove a skill (its history stays).", "", skill_remove);
+SUB(serve, "skill serve NAME [--memory-mb N]", "Serve the skill's tools over MCP on stdin/stdout.",
+    "  -m, --memory-mb N   limit what the skill may allocate\n", skill_serve);
 SUB(watch, "skill watch NAME", "On every save: rebuild, test, make live; each step timed (Ctrl-C stops).", "",
     skill_watch);
 
 static const struct daimon_cmd *const subs[] = {&cmd_new,  &cmd_build,    &cmd_test,   &cmd_list, &cmd_call,
-						&cmd_log,  &cmd_diff,     &cmd_rollback, &cmd_remove, &cmd_watch, NULL};
+						&cmd_log,  &cmd_diff,     &cmd_rollback, &cmd_remove, &cmd_watch, &cmd_serve, NULL};
 
 static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 {
@@ -368,7 +414,7 @@ static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 
 const struct daimon_cmd daimon_cmd_skill = {
 	"skill",
-	"skill new|build|test|list|call|log|diff|rollback|remove|watch ...",
+	"skill new|build|test|list|call|log|diff|rollback|remove|watch|serve ...",
 	"Write, build and manage native skills.",
 	"Skills are C in $DAIMON_HOME/skills/NAME (a git repository: every build is\n"
 	"a commit). The header is $DAIMON_HOME/skills/.include/daimon/skill.h.\n\n"
@@ -381,6 +427,7 @@ const struct daimon_cmd daimon_cmd_skill = {
 	"  daimon skill diff NAME [REV [REV]]\n"
 	"  daimon skill rollback NAME REV\n"
 	"  daimon skill remove NAME\n"
-	"  daimon skill watch NAME\n",
+	"  daimon skill watch NAME\n"
+	"  daimon skill serve NAME [--memory-mb N]\n",
 	exec_skill,
 };

@@ -109,7 +109,11 @@ void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_op
 		return;
 	}
 	s->sk = daimon_skills_new(home);
-	s->ts = daimon_skill_toolset_new(s->ws, s->sk, daimon_builtin_tools);
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0)
+		exe[n] = 0;
+	s->ts = daimon_skill_toolset_new(s->ws, s->sk, n > 0 ? exe : NULL, daimon_builtin_tools);
 	opts->tools = daimon_skill_toolset_tools(s->ts);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/jsonutil.h"
+#include "skills/host.h"
 
 struct entry {
 	char *skill, *tool, *name, *description, *parameters;
@@ -17,6 +18,7 @@ struct entry {
 	size_t mem_limit;
 	daimon_skills *sk;
 	const char *home;
+	daimon_skill_hostp *host; /* isolated skills: their host process (NULL: a process per call) */
 };
 
 struct daimon_skill_toolset {
@@ -37,6 +39,8 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 	if (e->inprocess) {
 		daimon_skill_call_opts o = {.cancelled = env->cancelled};
 		rc = daimon_skills_call(e->sk, e->skill, e->tool, a, out, &o) < 0 ? -1 : 0;
+	} else if (e->host) {
+		rc = daimon_skill_hostp_call(e->host, e->tool, a, e->timeout_ms, out) == 0 ? 0 : -1;
 	} else {
 		char *so = daimon_skill_live_so(e->home, e->skill);
 		cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *results = NULL;
@@ -64,7 +68,8 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 	return rc;
 }
 
-daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const daimon_tool *base)
+daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
+					       const daimon_tool *base)
 {
 	daimon_skill_toolset *ts = daimon_xcalloc(1, sizeof(*ts));
 	ts->ws = ws;
@@ -106,6 +111,9 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 			e->mem_limit = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "memory_mb")) << 20;
 			e->sk = sk;
 			e->home = ts->home;
+			if (!inprocess && exe) /* one host per skill, shared by its tools */
+				e->host = t == tools->child ? daimon_skill_hostp_new(exe, skill, e->mem_limit >> 20)
+							    : ts->entries[ts->nentries - 2].host;
 			ts->tools[k++] = (daimon_tool){.name = e->name,
 						       .description = e->description,
 						       .parameters = e->parameters,
@@ -150,6 +158,8 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 		return;
 	for (size_t i = 0; i < ts->nentries; i++) {
 		struct entry *e = &ts->entries[i];
+		if (e->host && (i + 1 == ts->nentries || ts->entries[i + 1].host != e->host))
+			daimon_skill_hostp_free(e->host); /* (the last entry sharing it) */
 		free(e->skill), free(e->tool), free(e->name), free(e->description);
 		cJSON_free(e->parameters);
 	}

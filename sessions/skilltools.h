@@ -3,8 +3,9 @@
  * to the built-in ones as SKILL-TOOL (the model APIs allow [a-zA-Z0-9_-]
  * in a tool's name). A skill whose manifest says "isolation": "inprocess"
  * runs in daimon's process, through the registry (hot-swappable); the
- * others (the default) run each call in a child process, where a crash,
- * a hang or a memory hog costs that call only.
+ * others (the default) run in a skill host of their own (host.h: `exe
+ * skill serve NAME`, restarted after a failure), where a crash, a hang or
+ * a memory hog costs that call only.
  */
 #ifndef DAIMON_SESSIONS_SKILLTOOLS_H
 #define DAIMON_SESSIONS_SKILLTOOLS_H
@@ -16,8 +17,10 @@
 typedef struct daimon_skill_toolset daimon_skill_toolset;
 
 /* `base` (NULL-terminated) followed by the tools of every live skill;
- * in-process skills are loaded into `sk`. The set owns what it makes. */
-daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const daimon_tool *base);
+ * in-process skills are loaded into `sk`; isolated ones get a host run as
+ * `exe` (NULL: a child process per call). The set owns what it makes. */
+daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
+					       const daimon_tool *base);
 const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
 /* Loads the live builds that changed since (in-process skills swap in);
  * the number swapped, or < 0 (the reason) — the versions before stay. */

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "skills/host.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 #include "tests/test.h"
@@ -274,6 +275,49 @@ static void test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call(void)
 	free(path);
 }
 
+static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
+{
+	const char *home = test_tmpdir();
+	setenv("DAIMON_HOME", home, 1);
+	daimon_skillws *ws;
+	CHECK_INT(daimon_skillws_open(&ws, home), 0);
+	CHECK_INT(daimon_skill_new(ws, "wild"), 0);
+	char *src = daimon_xasprintf("%s/wild/skill.c", daimon_skillws_root(ws));
+	char *tests = daimon_xasprintf("%s/wild/tests.json", daimon_skillws_root(ws));
+	test_write(src, wild_src);
+	test_write(tests, "[{\"tool\": \"ok\", \"expect\": \"fine\"}]");
+	daimon_skill_built b;
+	daimon_buf report = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_skill_build(ws, "wild", NULL, 1, &b, &report), 0);
+	daimon_skill_hostp *h = daimon_skill_hostp_new(DAIMON_EXE, "wild", 256);
+	daimon_buf out = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+	CHECK_STR(out.ptr, "fine");
+	static const char *const crashes[] = {"segv", "boom", "hog"};
+	for (int i = 0; i < 3; i++) {
+		daimon_buf_clear(&out);
+		CHECK_INT(daimon_skill_hostp_call(h, crashes[i], "{}", 10000, &out), -2);
+		CHECK(strstr(out.ptr, "the skill crashed: signal") || strstr(out.ptr, "the skill's process ended"));
+		daimon_buf_clear(&out); /* the next call gets a new host */
+		CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+		CHECK_STR(out.ptr, "fine");
+	}
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "spin", "{}", 300, &out), -2);
+	CHECK_STR(out.ptr, "the skill did not finish within 0.3 s and was stopped");
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "nope", "{}", 5000, &out), -1); /* a failed call, the host fine */
+	CHECK_STR(out.ptr, "skill wild has no tool 'nope'");
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+	daimon_buf_release(&out);
+	daimon_skill_hostp_free(h);
+	daimon_buf_release(&report);
+	daimon_skill_built_release(&b);
+	free(src), free(tests);
+	daimon_skillws_close(ws);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -281,6 +325,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_new_version_swaps_in_with_the_old_ones_state),
 		TEST_CASE(test_skills__swaps_under_load_lose_no_call),
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
+		TEST_CASE(test_skills__a_skill_host_contains_crashes_and_comes_back),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -200,6 +200,21 @@ static int read_msg(daimon_skill_hostp *h, int64_t deadline, cJSON **msg)
 				return 1;
 			continue;
 		}
+		/* An answer usually comes within microseconds: look again for a
+		 * moment before sleeping in poll (a wake-up costs more). */
+		char buf[65536];
+		ssize_t got = -1;
+		for (int spin = 0; spin < 200 && got < 0; spin++) {
+			got = read(h->from, buf, sizeof(buf));
+			if (got < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+		}
+		if (got == 0)
+			return 0;
+		if (got > 0) {
+			daimon_buf_add(&h->pending, buf, (size_t)got);
+			continue;
+		}
 		int64_t left = deadline - (int64_t)(daimon_mono_ns() / 1000000);
 		if (left <= 0)
 			return -1;
@@ -209,9 +224,8 @@ static int read_msg(daimon_skill_hostp *h, int64_t deadline, cJSON **msg)
 			continue;
 		if (pr == 0)
 			return -1;
-		char buf[65536];
-		ssize_t got = read(h->from, buf, sizeof(buf));
-		if (got < 0 && errno == EINTR)
+		got = read(h->from, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got <= 0)
 			return 0;
@@ -265,6 +279,7 @@ static int start(daimon_skill_hostp *h, int64_t deadline)
 	close(out[1]);
 	h->to = in[1];
 	h->from = out[0];
+	fcntl(h->from, F_SETFL, O_NONBLOCK);
 	if (rc != 0) {
 		errno = rc;
 		h->pid = -1;

@@ -14,6 +14,7 @@
 #include <daimon/skill.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -364,12 +365,20 @@ static void *open_copy(daimon_skills *sk, const char *so_path)
 	char *copy = daimon_xasprintf("%s/daimon-skill-%d-%llu.so", tmp, (int)getpid(),
 				      (unsigned long long)atomic_fetch_add(&sk->copies, 1));
 	void *dl = NULL;
-	if (daimon_write_file_atomic(copy, data.ptr, data.len, 0700) == 0) {
+	/* (no fsync: the copy only has to outlive the dlopen below) */
+	int fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (fd < 0 || daimon_write_all(fd, data.ptr, data.len) < 0) {
+		daimon_error_errno("cannot copy '%s' to load it", so_path);
+	} else {
+		close(fd);
+		fd = -1;
 		dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
 		if (!dl)
 			daimon_error("cannot load '%s': %s", so_path, dlerror());
-		unlink(copy); /* the mapping stays */
 	}
+	if (fd >= 0)
+		close(fd);
+	unlink(copy); /* the mapping stays */
 	free(copy);
 	daimon_buf_release(&data);
 	return dl;

@@ -1,0 +1,218 @@
+/*
+ * skills.c — the C side of `bench/run skills`:
+ *
+ *   daimon_bench_skills DAIMON_EXE
+ *
+ * 1. swaps: 1,000 hot swaps (two versions, alternately) while two threads
+ *    call the skill without pause: calls that failed, the longest single
+ *    call a caller saw (max_pause_us) and how many took over 100 us —
+ *    next to the longest call the same two threads see with no swap at
+ *    all (on a machine with as many cores as busy threads, that is the
+ *    kernel's preemption, not daimon's);
+ * 2. inproc_call_ns: a call through the registry to a tool that does
+ *    nothing — all of it is daimon's overhead (pin, find, context, unpin);
+ * 3. host_call_us: the round trip of the same call through a skill host
+ *    (MCP over pipes to `daimon skill serve`), median of 2,000;
+ * 4. edit_to_live_ms: a change to the scaffolded skill's source, then
+ *    build (compile + tests + commit) and the swap into a registry —
+ *    median of 5.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/timefmt.h"
+#include "skills/host.h"
+#include "skills/skills.h"
+#include "skills/workspace.h"
+
+static const char noop_src[] = "#include <daimon/skill.h>\n"
+			       "static int noop(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; return 0; }\n"
+			       "static int add(daimon_skill_ctx *c, const char *a) { (void)a;\n"
+			       "  return daimon_skill_host_of(c)->reply(c, VERSION, 2); }\n"
+			       "static const daimon_skill_tool tools[] = {{\"noop\", \"Nothing.\", \"{}\", 0, noop},\n"
+			       "  {\"add\", \"Version.\", \"{}\", 0, add}};\n"
+			       "DAIMON_SKILL(.name = \"bench\", .version = VERSION, .description = \"Bench.\", .tools = tools,\n"
+			       "  .ntools = 2);\n";
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct caller {
+	daimon_skills *sk;
+	_Atomic int *stop;
+	long calls, failed, over_100us;
+	double max_us;
+};
+
+static void *call_loop(void *arg)
+{
+	struct caller *c = arg;
+	daimon_buf out = DAIMON_BUF_INIT;
+	while (!atomic_load(c->stop)) {
+		daimon_buf_clear(&out);
+		uint64_t t0 = daimon_mono_ns();
+		int rc = daimon_skills_call(c->sk, "bench", "add", "{}", &out, NULL);
+		double us = (double)(daimon_mono_ns() - t0) / 1e3;
+		if (us > c->max_us)
+			c->max_us = us;
+		c->over_100us += us > 100;
+		c->failed += rc < 0 || out.len != 2;
+		c->calls++;
+	}
+	daimon_buf_release(&out);
+	return NULL;
+}
+
+/* Builds `src` with -DVERSION into dir/name.so (the same flags a skill build uses). */
+static char *compile(const char *dir, const char *inc, const char *name, const char *version)
+{
+	char *c = daimon_xasprintf("%s/%s.c", dir, name), *so = daimon_xasprintf("%s/%s.so", dir, name);
+	daimon_write_file_atomic(c, noop_src, strlen(noop_src), 0600);
+	char *cmd = daimon_xasprintf("cc -std=c11 -O2 -fPIC -shared -fvisibility=hidden -I%s -DVERSION='\"%s\"' %s -o %s",
+				     inc, version, c, so);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "daimon_bench_skills: cannot compile\n");
+		exit(1);
+	}
+	free(cmd);
+	free(c);
+	return so;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: daimon_bench_skills DAIMON_EXE\n");
+		return 2;
+	}
+	char home[] = "/tmp/daimon-bench-skills.XXXXXX";
+	if (!mkdtemp(home))
+		return 1;
+	setenv("DAIMON_HOME", home, 1);
+	daimon_skillws *ws;
+	if (daimon_skillws_open(&ws, home) < 0) {
+		fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
+		return 1;
+	}
+	char *inc = daimon_xasprintf("%s/.include", daimon_skillws_root(ws));
+	char *v[2] = {compile(home, inc, "v1", "v1"), compile(home, inc, "v2", "v2")};
+
+	/* 1. swaps under load — first the same calls with no swap, for the
+	 * pauses this machine gives a busy thread anyway */
+	daimon_skills *sk = daimon_skills_new(home);
+	daimon_skills_load(sk, v[0], NULL);
+	_Atomic int stop = 0;
+	{
+		struct caller q[2] = {{sk, &stop, 0, 0, 0, 0}, {sk, &stop, 0, 0, 0, 0}};
+		pthread_t qt[2];
+		for (int i = 0; i < 2; i++)
+			pthread_create(&qt[i], NULL, call_loop, &q[i]);
+		usleep(2500000);
+		atomic_store(&stop, 1);
+		for (int i = 0; i < 2; i++)
+			pthread_join(qt[i], NULL);
+		atomic_store(&stop, 0);
+		printf("max_pause_us_without_swaps=%.1f\n", q[0].max_us > q[1].max_us ? q[0].max_us : q[1].max_us);
+	}
+	struct caller c[2] = {{sk, &stop, 0, 0, 0, 0}, {sk, &stop, 0, 0, 0, 0}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, call_loop, &c[i]);
+	int swaps = 0, refused = 0;
+	uint64_t t0 = daimon_mono_ns();
+	while (swaps < 1000) {
+		if (daimon_skills_load(sk, v[swaps % 2], NULL) == 0)
+			swaps++;
+		else if (++refused > 100000)
+			break;
+	}
+	double swap_s = (double)(daimon_mono_ns() - t0) / 1e9;
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("swaps=%d\nswaps_refused_busy=%d\nswap_us_mean=%.1f\ncalls_during_swaps=%ld\nfailed_calls=%ld\n"
+	       "max_pause_us=%.1f\ncalls_over_100us=%ld\n",
+	       swaps, refused, swap_s * 1e6 / (swaps ? swaps : 1), c[0].calls + c[1].calls, c[0].failed + c[1].failed,
+	       c[0].max_us > c[1].max_us ? c[0].max_us : c[1].max_us, c[0].over_100us + c[1].over_100us);
+	fflush(stdout);
+
+	/* 2. in-process call overhead */
+	daimon_buf out = DAIMON_BUF_INIT;
+	long n = 2000000;
+	t0 = daimon_mono_ns();
+	for (long i = 0; i < n; i++)
+		daimon_skills_call(sk, "bench", "noop", "{}", &out, NULL);
+	printf("inproc_call_ns=%.1f\n", (double)(daimon_mono_ns() - t0) / (double)n);
+	fflush(stdout);
+	daimon_skills_free(sk);
+
+	/* 3. through a skill host: the scaffolded layout, built and served */
+	daimon_skill_new(ws, "bench");
+	char *src = daimon_xasprintf("%s/bench/skill.c", daimon_skillws_root(ws));
+	char *tests = daimon_xasprintf("%s/bench/tests.json", daimon_skillws_root(ws));
+	char *vsrc = daimon_xasprintf("#define VERSION \"h1\"\n%s", noop_src);
+	daimon_write_file_atomic(src, vsrc, strlen(vsrc), 0600);
+	daimon_write_file_atomic(tests, "[]", 2, 0600);
+	daimon_skill_built b;
+	daimon_buf report = DAIMON_BUF_INIT;
+	if (daimon_skill_build(ws, "bench", NULL, 1, &b, &report) < 0) {
+		fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
+		return 1;
+	}
+	daimon_skill_built_release(&b);
+	daimon_skill_hostp *h = daimon_skill_hostp_new(argv[1], "bench", 256);
+	daimon_skill_hostp_call(h, "noop", "{}", 5000, &out); /* (starts it) */
+	double lat[2000];
+	for (int i = 0; i < 2000; i++) {
+		t0 = daimon_mono_ns();
+		daimon_buf_clear(&out);
+		daimon_skill_hostp_call(h, "noop", "{}", 5000, &out);
+		lat[i] = (double)(daimon_mono_ns() - t0) / 1e3;
+	}
+	qsort(lat, 2000, sizeof(double), cmp);
+	printf("host_call_us=%.1f\nhost_call_us_p99=%.1f\n", lat[1000], lat[1980]);
+	fflush(stdout);
+	daimon_skill_hostp_free(h);
+
+	/* 4. edit to live: change the source, build (compile, test, commit), swap */
+	daimon_write_file_atomic(tests, "[{\"tool\":\"noop\"}]", 17, 0600);
+	sk = daimon_skills_new(home);
+	double e2l[5];
+	for (int i = 0; i < 5; i++) {
+		free(vsrc);
+		vsrc = daimon_xasprintf("#define VERSION \"e%d\"\n%s", i, noop_src);
+		t0 = daimon_mono_ns();
+		daimon_write_file_atomic(src, vsrc, strlen(vsrc), 0600);
+		daimon_buf_clear(&report);
+		if (daimon_skill_build(ws, "bench", NULL, 1, &b, &report) < 0 || daimon_skills_load(sk, b.so, NULL) < 0) {
+			fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
+			return 1;
+		}
+		e2l[i] = (double)(daimon_mono_ns() - t0) / 1e6;
+		if (i == 4)
+			printf("edit_build_ms=%.0f\nedit_test_ms=%.0f\n", b.build_ms, b.test_ms);
+		daimon_skill_built_release(&b);
+	}
+	qsort(e2l, 5, sizeof(double), cmp);
+	printf("edit_to_live_ms=%.0f\n", e2l[2]);
+	daimon_skills_free(sk);
+	daimon_buf_release(&out);
+	daimon_buf_release(&report);
+	daimon_skillws_close(ws);
+	char *rm = daimon_xasprintf("rm -rf '%s'", home);
+	if (system(rm) != 0)
+		fprintf(stderr, "could not remove %s\n", home);
+	free(rm);
+	free(src), free(tests), free(vsrc), free(inc), free(v[0]), free(v[1]);
+	return 0;
+}

@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	daimon_write_file_atomic(tests, "[]", 2, 0600);
 	daimon_skill_built b;
 	daimon_buf report = DAIMON_BUF_INIT;
-	if (daimon_skill_build(ws, "bench", NULL, 1, &b, &report) < 0) {
+	if (daimon_skill_build(ws, "bench", NULL, DAIMON_SKILL_COMMIT, &b, &report) < 0) {
 		fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
 		return 1;
 	}
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 		t0 = daimon_mono_ns();
 		daimon_write_file_atomic(src, vsrc, strlen(vsrc), 0600);
 		daimon_buf_clear(&report);
-		if (daimon_skill_build(ws, "bench", NULL, 1, &b, &report) < 0 || daimon_skills_load(sk, b.so, NULL) < 0) {
+		if (daimon_skill_build(ws, "bench", NULL, DAIMON_SKILL_COMMIT, &b, &report) < 0 || daimon_skills_load(sk, b.so, NULL) < 0) {
 			fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
 			return 1;
 		}

@@ -75,7 +75,7 @@ static int skill_build(const struct daimon_cmd *cmd, int argc, char **argv)
 		return cli_fail();
 	daimon_skill_built b;
 	daimon_buf report = DAIMON_BUF_INIT;
-	rc = daimon_skill_build(ws, argv[optind], NULL, commit, &b, &report);
+	rc = daimon_skill_build(ws, argv[optind], NULL, commit ? DAIMON_SKILL_COMMIT : 0, &b, &report);
 	fputs(daimon_buf_cstr(&report), stdout);
 	if (rc < 0) {
 		rc = cli_fail();
@@ -241,7 +241,7 @@ static int skill_rollback(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_skill_built b = {0};
 	daimon_buf report = DAIMON_BUF_INIT;
 	char *msg = daimon_xasprintf("rollback %s to %.12s", name, rev);
-	if (daimon_skill_checkout(ws, name, rev) < 0 || daimon_skill_build(ws, name, msg, 1, &b, &report) < 0) {
+	if (daimon_skill_checkout(ws, name, rev) < 0 || daimon_skill_build(ws, name, msg, DAIMON_SKILL_COMMIT, &b, &report) < 0) {
 		fputs(daimon_buf_cstr(&report), stdout);
 		rc = cli_fail();
 	} else {
@@ -315,7 +315,7 @@ static int skill_watch(const struct daimon_cmd *cmd, int argc, char **argv)
 		} while (poll(&p, 1, 100) > 0);
 		daimon_skill_built b;
 		daimon_buf report = DAIMON_BUF_INIT;
-		int ok = daimon_skill_build(ws, name, NULL, 1, &b, &report) == 0;
+		int ok = daimon_skill_build(ws, name, NULL, DAIMON_SKILL_COMMIT, &b, &report) == 0;
 		fputs(daimon_buf_cstr(&report), stdout);
 		if (ok)
 			printf("live %.12s: compiled %.0f ms, %d test%s %.0f ms, %.0f ms from save to live\n", b.commit,

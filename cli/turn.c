@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/config.h"
 #include "core/error.h"
+#include "core/jsonutil.h"
 #include "sessions/skilltools.h"
 
 static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
@@ -113,7 +115,14 @@ void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_op
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0)
 		exe[n] = 0;
-	s->ts = daimon_skill_toolset_new(s->ws, s->sk, n > 0 ? exe : NULL, daimon_builtin_tools);
+	cJSON *cfg = NULL;
+	daimon_config_load(&cfg, home);
+	const char *a = daimon_json_str(cJSON_GetObjectItemCaseSensitive(cfg, "skills"), "authoring");
+	daimon_authoring authoring = !a || !strcmp(a, "approve") ? DAIMON_AUTHORING_APPROVE
+				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
+								 : DAIMON_AUTHORING_OFF;
+	cJSON_Delete(cfg);
+	s->ts = daimon_skill_toolset_new(s->ws, s->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring);
 	opts->tools = daimon_skill_toolset_tools(s->ts);
 }
 

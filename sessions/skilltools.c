@@ -3,6 +3,7 @@
  */
 #include "sessions/skilltools.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ struct entry {
 };
 
 struct daimon_skill_toolset {
+	daimon_authoring authoring;
+	pthread_mutex_t ws_mu; /* the workspace (its git repository) is one thread's at a time */
 	daimon_skillws *ws;
 	daimon_skills *sk;
 	char *home;
@@ -68,10 +71,57 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 	return rc;
 }
 
+/* skill_author: the model writes, tests and (if allowed) builds skills. */
+static int run_author(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	daimon_skill_toolset *ts = env->payload;
+	const char *action = daimon_json_str(args, "action"), *name = daimon_json_str(args, "name");
+	int rc = 0;
+	pthread_mutex_lock(&ts->ws_mu);
+	if (!strcmp(action, "read")) {
+		char *src, *tests;
+		if (daimon_skill_read(ts->ws, name, &src, &tests) < 0) {
+			daimon_buf_addf(out, "%s (write it first)", daimon_error_last());
+			rc = -1;
+		} else {
+			daimon_buf_addf(out, "skill.c:\n%s\ntests.json:\n%s", src, tests);
+		}
+		free(src);
+		free(tests);
+	} else if (!strcmp(action, "write")) {
+		rc = daimon_skill_write(ts->ws, name, daimon_json_str(args, "source"), daimon_json_str(args, "tests"));
+		daimon_buf_addf(out, rc < 0 ? "%s" : "written; test it next", rc < 0 ? daimon_error_last() : "");
+	} else if (!strcmp(action, "build") && ts->authoring != DAIMON_AUTHORING_AUTO) {
+		daimon_buf_addf(out, "the user makes new skills live: tell them to review it and run `daimon skill build %s`",
+				name);
+		rc = -1;
+	} else { /* test, or build when allowed */
+		int live = !strcmp(action, "build");
+		daimon_skill_built b;
+		rc = daimon_skill_build(ts->ws, name, live ? "build by the assistant" : NULL,
+					DAIMON_SKILL_CAPTURE | (live ? DAIMON_SKILL_COMMIT : 0), &b, out);
+		if (rc < 0)
+			daimon_buf_addf(out, "\n%s", daimon_error_last());
+		else
+			daimon_buf_addf(out, live ? "live as %.12s (%d tests passed)" : "%s%d tests passed", live ? b.commit : "",
+					b.tests);
+		daimon_skill_built_release(&b);
+	}
+	pthread_mutex_unlock(&ts->ws_mu);
+	return rc;
+}
+
+static const char author_schema[] =
+	"{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"read\",\"write\",\"test\",\"build\"]},"
+	"\"name\":{\"type\":\"string\"},\"source\":{\"type\":\"string\"},\"tests\":{\"type\":\"string\"}},"
+	"\"required\":[\"action\",\"name\"]}";
+
 daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
-					       const daimon_tool *base)
+					       const daimon_tool *base, daimon_authoring authoring)
 {
 	daimon_skill_toolset *ts = daimon_xcalloc(1, sizeof(*ts));
+	ts->authoring = authoring;
+	pthread_mutex_init(&ts->ws_mu, NULL);
 	ts->ws = ws;
 	ts->sk = sk;
 	ts->loaded = cJSON_CreateObject();
@@ -84,7 +134,7 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 		nbase++;
 	for (const cJSON *s = list->child; s; s = s->next)
 		nskill += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "tools"));
-	ts->tools = daimon_xcalloc(nbase + nskill + 1, sizeof(daimon_tool));
+	ts->tools = daimon_xcalloc(nbase + nskill + 2, sizeof(daimon_tool));
 	ts->entries = daimon_xcalloc(nskill + 1, sizeof(struct entry));
 	memcpy(ts->tools, base, nbase * sizeof(daimon_tool));
 	size_t k = nbase;
@@ -122,6 +172,16 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 						       .payload = e};
 		}
 	}
+	if (authoring != DAIMON_AUTHORING_OFF)
+		ts->tools[k++] = (daimon_tool){
+			.name = "skill_author",
+			.description = "Write native skills in C against <daimon/skill.h>: read a skill's skill.c and "
+				       "tests.json, write them, test (compile + run tests: compiler errors come back), build "
+				       "(make it live, if the user allows).",
+			.parameters = author_schema,
+			.run = run_author,
+			.timeout_ms = 120000,
+			.payload = ts};
 	cJSON_Delete(list);
 	return ts;
 }
@@ -136,6 +196,7 @@ int daimon_skill_toolset_refresh(daimon_skill_toolset *ts)
 	cJSON *list = NULL;
 	daimon_skill_list(ts->ws, &list);
 	int swapped = 0, rc = 0;
+	pthread_mutex_lock(&ts->ws_mu);
 	for (const cJSON *s = list->child; s; s = s->next) {
 		const char *skill = daimon_json_str(s, "name"), *commit = daimon_json_str(s, "commit");
 		const char *was = daimon_json_str(ts->loaded, skill);
@@ -148,6 +209,7 @@ int daimon_skill_toolset_refresh(daimon_skill_toolset *ts)
 		cJSON_ReplaceItemInObjectCaseSensitive(ts->loaded, skill, cJSON_CreateString(commit));
 		swapped++;
 	}
+	pthread_mutex_unlock(&ts->ws_mu);
 	cJSON_Delete(list);
 	return rc < 0 ? rc : swapped;
 }
@@ -165,6 +227,7 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 	}
 	free(ts->entries);
 	free(ts->tools);
+	pthread_mutex_destroy(&ts->ws_mu);
 	free(ts->home);
 	cJSON_Delete(ts->loaded);
 	free(ts);

@@ -16,11 +16,18 @@
 
 typedef struct daimon_skill_toolset daimon_skill_toolset;
 
-/* `base` (NULL-terminated) followed by the tools of every live skill;
- * in-process skills are loaded into `sk`; isolated ones get a host run as
- * `exe` (NULL: a child process per call). The set owns what it makes. */
+/* How far the model may write skills itself (config.json
+ * "skills": {"authoring": "off" | "approve" | "auto"}): not at all; write
+ * and test them, the user making them live with `daimon skill build`
+ * (the default); or build them live too. */
+typedef enum { DAIMON_AUTHORING_OFF, DAIMON_AUTHORING_APPROVE, DAIMON_AUTHORING_AUTO } daimon_authoring;
+
+/* `base` (NULL-terminated) followed by the tools of every live skill, and
+ * skill_author unless authoring is off; in-process skills are loaded into
+ * `sk`; isolated ones get a host run as `exe` (NULL: a child process per
+ * call). The set owns what it makes. */
 daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
-					       const daimon_tool *base);
+					       const daimon_tool *base, daimon_authoring authoring);
 const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
 /* Loads the live builds that changed since (in-process skills swap in);
  * the number swapped, or < 0 (the reason) — the versions before stay. */

@@ -154,6 +154,47 @@ int daimon_skill_new(daimon_skillws *ws, const char *name)
 	return rc;
 }
 
+/* ---- writing ---- */
+
+int daimon_skill_write(daimon_skillws *ws, const char *name, const char *source, const char *tests)
+{
+	char *dir = path_of(ws, name, NULL);
+	struct stat st;
+	int rc = stat(dir, &st) == 0 ? 0 : daimon_skill_new(ws, name);
+	free(dir);
+	char *p = path_of(ws, name, "skill.c");
+	if (rc == 0 && source)
+		rc = daimon_write_file_atomic(p, source, strlen(source), 0600);
+	free(p);
+	p = path_of(ws, name, "tests.json");
+	if (rc == 0 && tests) {
+		cJSON *t = cJSON_Parse(tests);
+		rc = cJSON_IsArray(t) ? daimon_write_file_atomic(p, tests, strlen(tests), 0600)
+				      : daimon_error_code(DAIMON_EINVAL, "the tests must be a JSON list");
+		cJSON_Delete(t);
+	}
+	free(p);
+	return rc;
+}
+
+int daimon_skill_read(daimon_skillws *ws, const char *name, char **source, char **tests)
+{
+	if (valid_name(name) < 0)
+		return -1;
+	daimon_buf a = DAIMON_BUF_INIT, b = DAIMON_BUF_INIT;
+	char *p = path_of(ws, name, "skill.c"), *q = path_of(ws, name, "tests.json");
+	int rc = daimon_read_file(&a, p);
+	if (rc == 0)
+		daimon_read_file(&b, q);
+	free(p);
+	free(q);
+	*source = rc == 0 ? daimon_xstrdup(daimon_buf_cstr(&a)) : NULL;
+	*tests = rc == 0 ? daimon_xstrdup(daimon_buf_cstr(&b)) : NULL;
+	daimon_buf_release(&a);
+	daimon_buf_release(&b);
+	return rc == DAIMON_ENOTFOUND ? daimon_error_code(rc, "there is no skill '%s'", name) : rc;
+}
+
 /* ---- build ---- */
 
 void daimon_skill_built_release(daimon_skill_built *b)
@@ -305,9 +346,10 @@ static int live_write(daimon_skillws *ws, cJSON *live)
 	return rc;
 }
 
-int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int do_commit,
+int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags,
 		       daimon_skill_built *out, daimon_buf *report)
 {
+	int do_commit = flags & DAIMON_SKILL_COMMIT;
 	memset(out, 0, sizeof(*out));
 	if (valid_name(name) < 0)
 		return -1;
@@ -322,18 +364,23 @@ int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message
 	char *dir = daimon_xasprintf("%s/.build/%s", ws->root, name);
 	daimon_mkdir_p(dir, 0700);
 	char *tmp = daimon_xasprintf("%s/building-%d.so", dir, (int)getpid());
-	char *flags = pc_cflags(ws);
+	char *cflags = pc_cflags(ws);
 	const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
 	const char *extra = daimon_json_str(manifest, "cflags"), *libs = daimon_json_str(manifest, "libs");
-	char *cmd = daimon_xasprintf("%s %s %s '%s' -o '%s' %s", cc, flags, extra ? extra : "", src, tmp,
-				     libs ? libs : "");
+	char *errs = daimon_xasprintf("%s/building-%d.errors", dir, (int)getpid());
+	char *cmd = daimon_xasprintf("%s %s %s '%s' -o '%s' %s%s%s%s", cc, cflags, extra ? extra : "", src, tmp,
+				     libs ? libs : "", flags & DAIMON_SKILL_CAPTURE ? " 2>'" : "",
+				     flags & DAIMON_SKILL_CAPTURE ? errs : "", flags & DAIMON_SKILL_CAPTURE ? "'" : "");
 	uint64_t t0 = daimon_mono_ns();
 	fflush(NULL);
 	int st = system(cmd);
 	out->build_ms = (double)(daimon_mono_ns() - t0) / 1e6;
+	if (flags & DAIMON_SKILL_CAPTURE)
+		daimon_read_file(report, errs);
 	int rc = 0;
 	if (st != 0)
-		rc = daimon_error("%s did not compile (the compiler's messages are above); nothing changed", name);
+		rc = daimon_error("%s did not compile (the compiler's messages are %s); nothing changed", name,
+				  flags & DAIMON_SKILL_CAPTURE ? "with it" : "above");
 	if (rc == 0) {
 		t0 = daimon_mono_ns();
 		rc = run_tests(ws, name, tmp, out, report);
@@ -364,8 +411,10 @@ int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message
 	if (rc < 0 || do_commit)
 		unlink(tmp);
 	free(cmd);
-	free(flags);
+	free(cflags);
 	free(tmp);
+	unlink(errs);
+	free(errs);
 	free(dir);
 	free(src);
 	cJSON_Delete(manifest);

@@ -33,12 +33,22 @@ typedef struct {
 } daimon_skill_built;
 void daimon_skill_built_release(daimon_skill_built *b);
 
-/* Compiles NAME (the compiler's messages go to stderr as they are), runs
- * its tests.json in a child process (a line per test in `report`), and
- * with `commit`, commits its source (`message`; NULL: "build NAME") and
- * records the build as live. A failing build or test changes nothing. */
-int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int commit,
+enum {
+	DAIMON_SKILL_COMMIT = 1 << 0,  /* commit the source and make the build live */
+	DAIMON_SKILL_CAPTURE = 1 << 1, /* the compiler's messages into `report`, not stderr */
+};
+/* Compiles NAME (the compiler's messages go to stderr as they are, or to
+ * `report`), runs its tests.json in a child process (a line per test in
+ * `report`), and with DAIMON_SKILL_COMMIT, commits its source (`message`;
+ * NULL: "build NAME") and records the build as live. A failing build or
+ * test changes nothing. */
+int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags,
 		       daimon_skill_built *out, daimon_buf *report);
+/* Writes NAME's skill.c (and tests.json if given), scaffolding the skill
+ * first if it is new. */
+int daimon_skill_write(daimon_skillws *ws, const char *name, const char *source, const char *tests);
+/* NAME's skill.c and tests.json as they are now (caller frees). */
+int daimon_skill_read(daimon_skillws *ws, const char *name, char **source, char **tests);
 
 /* The live build of NAME: its object and commit (0), or DAIMON_ENOTFOUND. */
 int daimon_skill_live(daimon_skillws *ws, const char *name, char **so, char commit[41]);

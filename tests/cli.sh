@@ -146,6 +146,12 @@ if [ -f "$AIM" ]; then
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
     {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
     {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}},
+    {"match":{"userMessage":"scaffold buddy","hasToolResult":true},"response":{"content":"Scaffolded."}},
+    {"match":{"userMessage":"scaffold buddy"},"response":{"toolCalls":[{"id":"a1","name":"skill_author","arguments":"{\"action\":\"write\",\"name\":\"buddy\"}"}]}},
+    {"match":{"userMessage":"test buddy","hasToolResult":true},"response":{"content":"Tested."}},
+    {"match":{"userMessage":"test buddy"},"response":{"toolCalls":[{"id":"a2","name":"skill_author","arguments":"{\"action\":\"test\",\"name\":\"buddy\"}"},{"id":"a3","name":"skill_author","arguments":"{\"action\":\"build\",\"name\":\"buddy\"}"}]}},
+    {"match":{"userMessage":"break buddy","hasToolResult":true},"response":{"content":"Broken."}},
+    {"match":{"userMessage":"break buddy"},"response":{"toolCalls":[{"id":"a4","name":"skill_author","arguments":"{\"action\":\"write\",\"name\":\"buddy\",\"source\":\"int x = ;\"}"}]}},
     {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
     {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\"name\":\"Ana\"}"}]}},
     {"match":{"userMessage":"remember","hasToolResult":true},"response":{"content":"Noted."}},
@@ -178,6 +184,17 @@ if [ -f "$AIM" ]; then
   expect ask_skill_tool 0 '^The skill answered\.$' -- "$DAIMON" ask --session cli:skill "use the skill to greet Ana"
   expect skill_tool_result_logged 0 '"call_id":"g1","name":"hello-greet","content":"Hello, Ana!","is_error":false' -- \
     "$DAIMON" sessions show --json cli:skill
+  # the model writes a skill: scaffold, test, a build the user must approve, a compile error it can read
+  expect author_scaffold 0 '^Scaffolded\.$' -- "$DAIMON" ask --session cli:author "scaffold buddy"
+  expect author_test 0 '^Tested\.$' -- "$DAIMON" ask --session cli:author "test buddy"
+  expect author_test_result 0 '"call_id":"a2","name":"skill_author","content":"ok   test 1 greet\\nok   test 2 greet\\n2 tests passed","is_error":false' -- \
+    "$DAIMON" sessions show --json cli:author
+  expect author_build_needs_approval 0 '"call_id":"a3","name":"skill_author","content":"the user makes new skills live: tell them to review it and run `daimon skill build buddy`","is_error":true' -- \
+    "$DAIMON" sessions show --json cli:author
+  expect author_not_live 1 "skill 'buddy' has not been built" -- "$DAIMON" skill call buddy greet '{"name":"x"}'
+  expect author_break 0 '^Broken\.$' -- "$DAIMON" ask --session cli:author "break buddy"
+  expect author_compile_error 0 'error: expected expression.*buddy did not compile \(the compiler.s messages are with it\)' -- \
+    sh -c "'$DAIMON' ask --session cli:author 'test buddy again' >/dev/null; '$DAIMON' sessions show --json cli:author | tail -3"
   expect ask_memory_tool 0 '^Noted\.$' -- "$DAIMON" ask --session cli:mem "remember that I drink green tea"
   expect memory_written_by_model 0 '^1\. Drinks green tea, no sugar\.$' -- "$DAIMON" memory show user
   expect ask_logged 0 '"role":"assistant","content":"Hello from the mock\."' -- "$DAIMON" sessions show --json cli:shell

@@ -22,6 +22,7 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "skills/host.h"
+#include "skills/instructions.h"
 #include "skills/workspace.h"
 
 /* --help and --json; -1 to go on (optind at the first operand). */
@@ -120,8 +121,25 @@ static int skill_list(const struct daimon_cmd *cmd, int argc, char **argv)
 			printf("    %s-%s: %s\n", daimon_json_str(s, "name"), daimon_json_str(t, "name"),
 			       daimon_json_str(t, "description"));
 	}
-	if (!list->child && !json)
+	cJSON *instr = daimon_instructions_scan(daimon_skillws_root(ws));
+	for (const cJSON *s = instr->child; s; s = s->next) {
+		if (json) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", daimon_json_str(s, "name"));
+			cJSON_AddStringToObject(o, "kind", "instructions");
+			cJSON_AddStringToObject(o, "description", daimon_json_str(s, "description"));
+			char *t = cJSON_PrintUnformatted(o);
+			puts(t);
+			cJSON_free(t);
+			cJSON_Delete(o);
+		} else {
+			printf("%-20s %-12s  %-9s %s\n", daimon_json_str(s, "name"), "SKILL.md", "-",
+			       daimon_json_str(s, "description"));
+		}
+	}
+	if (!list->child && !instr->child && !json)
 		printf("no skills yet (`daimon skill new NAME`)\n");
+	cJSON_Delete(instr);
 	cJSON_Delete(list);
 	daimon_skillws_close(ws);
 	return 0;

@@ -20,6 +20,7 @@
 #include "core/timefmt.h"
 #include "memory/curated.h"
 #include "memory/log.h"
+#include "skills/instructions.h"
 #include "memory/text.h"
 #include "core/work.h"
 
@@ -137,6 +138,15 @@ static char *system_prompt(const char *home, const char *key)
 			daimon_buf_addf(&b, "%s%s", b.len ? "\n\n" : "", part.ptr);
 		daimon_buf_release(&part);
 	}
+	/* The index of instruction skills: names and what they are for. */
+	char *dir = daimon_home_path(home, "skills");
+	cJSON *skills = daimon_instructions_scan(dir);
+	free(dir);
+	for (const cJSON *sk = skills->child; sk; sk = sk->next)
+		daimon_buf_addf(&b, "%s- %s: %s", sk == skills->child ? "\n\n## Skills (read one with skill_read before following it)\n"
+								    : "\n",
+				daimon_json_str(sk, "name"), daimon_json_str(sk, "description"));
+	cJSON_Delete(skills);
 	return daimon_buf_detach(&b);
 }
 

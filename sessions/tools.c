@@ -11,10 +11,12 @@
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "core/home.h"
 #include "memory/curated.h"
 #include "memory/index.h"
 #include "memory/search.h"
 #include "memory/text.h"
+#include "skills/instructions.h"
 
 static int type_ok(const char *type, const cJSON *v)
 {
@@ -174,6 +176,17 @@ static int tool_memory(const cJSON *args, daimon_buf *out, const daimon_tool_env
 	return rc < 0 ? -1 : 0;
 }
 
+/* skill_read: an instruction skill's SKILL.md, or a file of its folder. */
+static int tool_skill_read(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	char *dir = daimon_home_path(env->store->home, "skills");
+	int rc = daimon_instructions_read(dir, daimon_json_str(args, "name"), daimon_json_str(args, "file"), out);
+	if (rc < 0)
+		daimon_buf_adds(out, daimon_error_last());
+	free(dir);
+	return rc < 0 ? -1 : 0;
+}
+
 const daimon_tool daimon_builtin_tools[] = {
 	{.name = "current_time",
 	 .description = "The current date and time.",
@@ -192,6 +205,11 @@ const daimon_tool daimon_builtin_tools[] = {
 		       "\"target\":{\"enum\":[\"memory\",\"user\"]},\"text\":{\"type\":\"string\"},"
 		       "\"old_text\":{\"type\":\"string\"}},\"required\":[\"action\",\"target\"]}",
 	 .run = tool_memory},
+	{.name = "skill_read",
+	 .description = "Read the instructions of a skill listed in the prompt (or a file they mention).",
+	 .parameters = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"file\":{\"type\":"
+		       "\"string\"}},\"required\":[\"name\"]}",
+	 .run = tool_skill_read},
 	{.name = "delegate",
 	 .description = "Hand tasks to sub-agents that work side by side; each returns its answer or why it failed.",
 	 .parameters = daimon_delegate_schema,

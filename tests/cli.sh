@@ -152,6 +152,8 @@ if [ -f "$AIM" ]; then
     {"match":{"userMessage":"test buddy"},"response":{"toolCalls":[{"id":"a2","name":"skill_author","arguments":"{\"action\":\"test\",\"name\":\"buddy\"}"},{"id":"a3","name":"skill_author","arguments":"{\"action\":\"build\",\"name\":\"buddy\"}"}]}},
     {"match":{"userMessage":"break buddy","hasToolResult":true},"response":{"content":"Broken."}},
     {"match":{"userMessage":"break buddy"},"response":{"toolCalls":[{"id":"a4","name":"skill_author","arguments":"{\"action\":\"write\",\"name\":\"buddy\",\"source\":\"int x = ;\"}"}]}},
+    {"match":{"userMessage":"merge pdfs","hasToolResult":true},"response":{"content":"Read the skill."}},
+    {"match":{"userMessage":"merge pdfs"},"response":{"toolCalls":[{"id":"r1","name":"skill_read","arguments":"{\"name\":\"pdf-tools\"}"}]}},
     {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
     {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\"name\":\"Ana\"}"}]}},
     {"match":{"userMessage":"remember","hasToolResult":true},"response":{"content":"Noted."}},
@@ -184,6 +186,15 @@ if [ -f "$AIM" ]; then
   expect ask_skill_tool 0 '^The skill answered\.$' -- "$DAIMON" ask --session cli:skill "use the skill to greet Ana"
   expect skill_tool_result_logged 0 '"call_id":"g1","name":"hello-greet","content":"Hello, Ana!","is_error":false' -- \
     "$DAIMON" sessions show --json cli:skill
+  # an instruction skill (agentskills.io SKILL.md): indexed in the prompt, read on demand
+  mkdir -p "$DAIMON_HOME/skills/pdf-tools"
+  printf -- '---\nname: pdf-tools\ndescription: Merge and split PDF files.\n---\nUse qpdf to merge.\n' > "$DAIMON_HOME/skills/pdf-tools/SKILL.md"
+  expect skill_md_listed 0 '^pdf-tools +SKILL\.md +- +Merge and split PDF files\.$' -- "$DAIMON" skill list
+  expect skill_md_read 0 '^Read the skill\.$' -- "$DAIMON" ask --session cli:pdf "merge pdfs please"
+  expect skill_md_in_prompt 0 'Skills \(read one with skill_read before following it\)\\n- pdf-tools: Merge and split PDF files\.' -- \
+    curl -s "http://127.0.0.1:$port/__aimock/journal"
+  expect skill_md_result 0 '"call_id":"r1","name":"skill_read","content":"Use qpdf to merge\.\\n","is_error":false' -- \
+    "$DAIMON" sessions show --json cli:pdf
   # the model writes a skill: scaffold, test, a build the user must approve, a compile error it can read
   expect author_scaffold 0 '^Scaffolded\.$' -- "$DAIMON" ask --session cli:author "scaffold buddy"
   expect author_test 0 '^Tested\.$' -- "$DAIMON" ask --session cli:author "test buddy"

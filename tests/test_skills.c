@@ -13,7 +13,9 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "skills/host.h"
+#include "skills/instructions.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 #include "tests/test.h"
@@ -321,6 +323,40 @@ static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
 	daimon_skillws_close(ws);
 }
 
+static void test_skills__instruction_skills_are_indexed_and_read(void)
+{
+	const char *dir = test_tmpdir();
+	char *a = daimon_xasprintf("%s/pdf-tools", dir), *b = daimon_xasprintf("%s/notes", dir);
+	char *c = daimon_xasprintf("%s/broken", dir);
+	daimon_mkdir_p(a, 0700), daimon_mkdir_p(b, 0700), daimon_mkdir_p(c, 0700);
+	char *pa = daimon_xasprintf("%s/SKILL.md", a), *pb = daimon_xasprintf("%s/SKILL.md", b);
+	char *pc = daimon_xasprintf("%s/SKILL.md", c), *ref = daimon_xasprintf("%s/reference.md", a);
+	test_write(pa, "---\nname: pdf-tools\ndescription: >\n  Extract text from PDFs\n  and merge them.\nlicense: MIT\n"
+		       "metadata:\n  author: x\n---\n# PDF tools\nUse qpdf --empty --pages a.pdf b.pdf -- out.pdf\n");
+	test_write(pb, "---\nname: \"notes\"\ndescription: 'Keep notes tidy.'\n---\nWrite short notes.\n");
+	test_write(pc, "---\nname: broken\n---\nNo description.\n");
+	test_write(ref, "Reference text.\n");
+	cJSON *all = daimon_instructions_scan(dir);
+	CHECK_INT(cJSON_GetArraySize(all), 2); /* broken left out */
+	char *text = cJSON_PrintUnformatted(all);
+	CHECK_CONTAINS(text, "\"name\":\"notes\",\"description\":\"Keep notes tidy.\"");
+	CHECK_CONTAINS(text, "\"name\":\"pdf-tools\",\"description\":\"Extract text from PDFs and merge them.\"");
+	CHECK(strstr(text, "notes") < strstr(text, "pdf-tools")); /* by name */
+	free(text);
+	cJSON_Delete(all);
+	daimon_buf out = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_instructions_read(dir, "pdf-tools", NULL, &out), 0);
+	CHECK_STR(out.ptr, "# PDF tools\nUse qpdf --empty --pages a.pdf b.pdf -- out.pdf\n");
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_instructions_read(dir, "pdf-tools", "reference.md", &out), 0);
+	CHECK_STR(out.ptr, "Reference text.\n");
+	CHECK(daimon_instructions_read(dir, "pdf-tools", "../notes/SKILL.md", &out) < 0);
+	CHECK(daimon_instructions_read(dir, "nope", NULL, &out) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "there is no instruction skill 'nope'");
+	daimon_buf_release(&out);
+	free(a), free(b), free(c), free(pa), free(pb), free(pc), free(ref);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -329,6 +365,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__swaps_under_load_lose_no_call),
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
 		TEST_CASE(test_skills__a_skill_host_contains_crashes_and_comes_back),
+		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -23,6 +23,7 @@
 #include "core/timefmt.h"
 #include "skills/host.h"
 #include "skills/instructions.h"
+#include "sessions/skilltools.h"
 #include "skills/workspace.h"
 
 /* --help and --json; -1 to go on (optind at the first operand). */
@@ -424,6 +425,7 @@ static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 		cli_help(cmd);
 		return argc < 2 ? 2 : 0;
 	}
+	daimon_skill_services_install(); /* (tests, calls and serve reach memory and search) */
 	for (const struct daimon_cmd *const *s = subs; *s; s++)
 		if (!strcmp((*s)->name + 6, argv[1]))
 			return (*s)->exec(*s, argc - 1, argv + 1);

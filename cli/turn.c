@@ -110,6 +110,7 @@ void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_op
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
 		return;
 	}
+	daimon_skill_services_install();
 	s->sk = daimon_skills_new(home);
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

@@ -10,6 +10,10 @@
 
 #include "core/error.h"
 #include "core/jsonutil.h"
+#include "core/fsutil.h"
+#include "memory/curated.h"
+#include "memory/index.h"
+#include "memory/search.h"
 #include "skills/host.h"
 
 struct entry {
@@ -231,4 +235,58 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 	free(ts->home);
 	cJSON_Delete(ts->loaded);
 	free(ts);
+}
+
+/* ---- what skills reach through the host table: memory and search ---- */
+
+static int svc_memory_read(const char *home, const char *target, char **text)
+{
+	daimon_mem_file f;
+	if (daimon_mem_file_for(&f, home, target, NULL) < 0)
+		return -1;
+	daimon_buf b = DAIMON_BUF_INIT;
+	int rc = daimon_read_file(&b, f.path);
+	daimon_mem_file_release(&f);
+	if (rc == DAIMON_ENOTFOUND)
+		rc = 0;
+	*text = rc == 0 ? daimon_xstrdup(daimon_buf_cstr(&b)) : NULL;
+	daimon_buf_release(&b);
+	return rc;
+}
+
+static int svc_search(const char *home, const char *query, int limit, char **json_lines)
+{
+	daimon_store st;
+	daimon_index *ix = NULL;
+	if (daimon_store_open(&st, home) < 0)
+		return -1;
+	int rc = daimon_index_open(&ix, &st);
+	daimon_search_result r;
+	daimon_search_opts o = {.query = query, .limit = (size_t)(limit > 0 ? limit : 10), .mark_open = "", .mark_close = ""};
+	if (rc == 0 && (rc = daimon_index_refresh(ix, NULL)) == 0 && (rc = daimon_search(ix, &o, &r)) == 0) {
+		daimon_buf b = DAIMON_BUF_INIT;
+		for (size_t i = 0; i < r.n; i++) {
+			cJSON *h = cJSON_CreateObject();
+			cJSON_AddStringToObject(h, "session", r.hits[i].session);
+			cJSON_AddNumberToObject(h, "seq", (double)r.hits[i].seq);
+			cJSON_AddStringToObject(h, "title", r.hits[i].title);
+			cJSON_AddStringToObject(h, "snippet", r.hits[i].snippet);
+			char *line = cJSON_PrintUnformatted(h);
+			daimon_buf_addf(&b, "%s\n", line);
+			cJSON_free(line);
+			cJSON_Delete(h);
+		}
+		daimon_search_result_release(&r);
+		*json_lines = daimon_xstrdup(daimon_buf_cstr(&b));
+		daimon_buf_release(&b);
+	}
+	if (ix)
+		daimon_index_close(ix);
+	daimon_store_release(&st);
+	return rc;
+}
+
+void daimon_skill_services_install(void)
+{
+	daimon_skills_set_services(svc_memory_read, svc_search);
 }

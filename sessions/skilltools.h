@@ -34,4 +34,8 @@ const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
 int daimon_skill_toolset_refresh(daimon_skill_toolset *ts);
 void daimon_skill_toolset_free(daimon_skill_toolset *ts);
 
+/* Lets skills read memory and search through their host table (the
+ * skills layer cannot reach memory/ itself). */
+void daimon_skill_services_install(void);
+
 #endif

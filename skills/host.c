@@ -25,6 +25,10 @@
 extern char **environ;
 
 #define MCP_VERSION "2025-11-25"
+/* Restart intensity, as a supervisor's: this many failures within the
+ * period, and the skill rests for a period before it is tried again. */
+#define HOST_INTENSITY 5
+#define HOST_PERIOD_MS 60000
 
 /* ---- the server ---- */
 
@@ -152,6 +156,8 @@ struct daimon_skill_hostp {
 	int to, from; /* its stdin, its stdout */
 	daimon_buf pending;
 	int64_t next_id;
+	int64_t failures[HOST_INTENSITY]; /* when the host last failed (ms), a ring */
+	int nfail;
 };
 
 daimon_skill_hostp *daimon_skill_hostp_new(const char *exe, const char *name, size_t memory_mb)
@@ -311,10 +317,22 @@ int daimon_skill_hostp_call(daimon_skill_hostp *h, const char *tool, const char 
 			    daimon_buf *out)
 {
 	pthread_mutex_lock(&h->mu);
-	int64_t deadline = (int64_t)(daimon_mono_ns() / 1000000) + (timeout_ms > 0 ? timeout_ms : 30000);
+	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
+	int64_t oldest = h->failures[h->nfail % HOST_INTENSITY];
+	if (h->nfail >= HOST_INTENSITY && now - oldest < HOST_PERIOD_MS) {
+		int64_t newest = h->failures[(h->nfail - 1) % HOST_INTENSITY];
+		if (now - newest < HOST_PERIOD_MS) {
+			daimon_buf_addf(out, "skill %s failed %d times within %d s; it rests for %lld s more", h->name,
+					HOST_INTENSITY, HOST_PERIOD_MS / 1000, (long long)(HOST_PERIOD_MS - (now - newest)) / 1000);
+			pthread_mutex_unlock(&h->mu);
+			return -2;
+		}
+	}
+	int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 30000);
 	int rc = h->pid > 0 ? 0 : start(h, deadline);
 	if (rc < 0) {
 		daimon_buf_adds(out, daimon_error_last());
+		h->failures[h->nfail++ % HOST_INTENSITY] = now;
 		pthread_mutex_unlock(&h->mu);
 		return -2;
 	}
@@ -342,6 +360,7 @@ int daimon_skill_hostp_call(daimon_skill_hostp *h, const char *tool, const char 
 		else
 			daimon_buf_addf(out, "the skill's process ended (exit %d) during the call",
 					WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		h->failures[h->nfail++ % HOST_INTENSITY] = now;
 		rc = -2;
 	}
 	cJSON_Delete(res);

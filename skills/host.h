@@ -9,7 +9,9 @@
  * The client side starts it, keeps it, and calls its tools with a
  * deadline: a host that crashes, hangs past the deadline (it is killed)
  * or runs out of its memory limit costs the call in progress, and the
- * next call starts a new one.
+ * next call starts a new one — unless it failed five times within a
+ * minute: then it rests for a minute (a supervisor's restart intensity),
+ * and calls say so.
  */
 #ifndef DAIMON_SKILLS_HOST_H
 #define DAIMON_SKILLS_HOST_H

@@ -229,6 +229,32 @@ expect memory_edit 0 '^saved; MEMORY\.md' -- env EDITOR="sed -i s/Sundays/Monday
 expect memory_edited 0 'Backups run on Mondays' -- "$DAIMON" memory show memory
 expect memory_edit_editor_fails 1 "the editor failed; MEMORY\.md is unchanged" -- env EDITOR=false "$DAIMON" memory edit memory
 
+# a skill reads memory and keeps a value in its key-value store, through its host
+"$DAIMON" skill new recall >/dev/null
+cat > "$DAIMON_HOME/skills/recall/skill.c" <<'EOF_C'
+#include <daimon/skill.h>
+static int notes(daimon_skill_ctx *c, const char *a)
+{
+	const daimon_skill_host *h = daimon_skill_host_of(c);
+	char *text = 0, *seen = 0;
+	(void)a;
+	if (h->memory_read(c, "memory", &text) < 0)
+		return h->replyf(c, "no memory"), -1;
+	int had = h->kv_get(c, "calls", &seen, 0) == 0;
+	h->kv_set(c, "calls", "x", 1);
+	h->replyf(c, "%s|%s", had ? "again" : "first", text);
+	h->free(text);
+	h->free(seen);
+	return 0;
+}
+static const daimon_skill_tool tools[] = {{"notes", "Reads MEMORY.md.", "{\"type\":\"object\"}", 0, notes}};
+DAIMON_SKILL(.name = "recall", .version = "1", .description = "Reads memory.", .tools = tools, .ntools = 1);
+EOF_C
+echo '[{"tool": "notes", "contains": "|"}]' > "$DAIMON_HOME/skills/recall/tests.json"
+expect skill_recall_build 0 'built recall' -- "$DAIMON" skill build recall
+expect skill_recall_memory 0 '^(first|again)\|Backups run on Mondays' -- "$DAIMON" skill call recall notes
+expect skill_recall_kv 0 '^again\|' -- "$DAIMON" skill call recall notes
+
 expect skill_remove 0 'removed hello' -- "$DAIMON" skill remove hello
 expect skill_log_after_remove 0 'remove hello' -- "$DAIMON" skill log hello
 expect skill_gone 1 "skill 'hello' has not been built" -- "$DAIMON" skill call hello greet '{}'

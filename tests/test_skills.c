@@ -315,6 +315,12 @@ static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
 	CHECK_STR(out.ptr, "skill wild has no tool 'nope'");
 	daimon_buf_clear(&out);
 	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+	/* The fifth failure within the minute: the skill rests. */
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "boom", "{}", 60000, &out), -2);
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), -2);
+	CHECK_CONTAINS(out.ptr, "skill wild failed 5 times within 60 s; it rests for ");
 	daimon_buf_release(&out);
 	daimon_skill_hostp_free(h);
 	daimon_buf_release(&report);

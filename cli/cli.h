@@ -71,6 +71,9 @@ struct cli_turn {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int quiet, finished;
+	int interactive;      /* a tool call that needs approval is asked on the terminal */
+	uint64_t approve_ref; /* a call waiting for the user's approval (0: none) */
+	char *approve_what;
 	daimon_buf answer;
 	daimon_session_done done;
 	daimon_aid actor;

@@ -204,6 +204,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_rt_new(&c.rt, NULL);
 	c.http = daimon_http_start(c.rt, 0);
 	cli_turn_init(&c.turn, c.rt, 0);
+	c.turn.interactive = c.tty;
 	if (start_session(&c) < 0) {
 		rc = cli_fail();
 		goto out;

@@ -5,6 +5,7 @@
  * (Ctrl-C) into a stop request to the session.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,14 @@ static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		int tty = isatty(STDERR_FILENO);
 		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
 			tty ? "\033[0m" : "");
+	} else if (m->type == DAIMON_SESSION_APPROVE && m->len >= sizeof(daimon_session_approval)) {
+		const daimon_session_approval *a = m->data;
+		pthread_mutex_lock(&t->mu);
+		free(t->approve_what);
+		t->approve_what = daimon_xstrdup(a->what);
+		t->approve_ref = a->ref;
+		pthread_cond_signal(&t->cv);
+		pthread_mutex_unlock(&t->mu);
 	} else if (m->type == DAIMON_SESSION_DONE) {
 		pthread_mutex_lock(&t->mu);
 		memcpy(&t->done, m->data, sizeof(t->done));
@@ -54,6 +63,7 @@ void cli_turn_init(struct cli_turn *t, daimon_rt *rt, int quiet)
 
 void cli_turn_release(struct cli_turn *t)
 {
+	free(t->approve_what);
 	daimon_buf_release(&t->answer);
 	pthread_mutex_destroy(&t->mu);
 	pthread_cond_destroy(&t->cv);
@@ -80,6 +90,25 @@ static void request(struct cli_turn *t, daimon_rt *rt, daimon_aid session, int t
 		if (until.tv_nsec >= 1000000000L)
 			until.tv_sec++, until.tv_nsec -= 1000000000L;
 		pthread_cond_timedwait(&t->cv, &t->mu, &until);
+		if (t->approve_ref) { /* the user decides, here and now */
+			uint64_t ref = t->approve_ref;
+			char *what = t->approve_what;
+			t->approve_ref = 0;
+			t->approve_what = NULL;
+			pthread_mutex_unlock(&t->mu);
+			int allow = 0;
+			if (t->interactive) {
+				fprintf(stderr, "\nAllow %s? [y/N] ", what);
+				char line[64];
+				allow = fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+			} else {
+				fprintf(stderr, "[declined %s: it needs your approval; run it from `daimon chat`]\n", what);
+			}
+			daimon_session_approval a = {.ref = ref, .allow = allow};
+			daimon_send_from(rt, t->actor, session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+			free(what);
+			pthread_mutex_lock(&t->mu);
+		}
 		if (interrupt && *interrupt && give_up)
 			break;
 		if (interrupt && *interrupt && !stopped) {

@@ -30,7 +30,8 @@ struct call {
 	const daimon_tool *tool;
 	cJSON *args; /* checked against the schema; NULL once handed over */
 	uint64_t ref;
-	enum { CALL_WAITING, CALL_RUNNING, CALL_DONE } state;
+	enum { CALL_WAITING, CALL_ASKING, CALL_RUNNING, CALL_DONE } state;
+	int approved;
 	daimon_buf result;
 	int is_error;
 	uint64_t timer, monitor;
@@ -955,7 +956,7 @@ static void tool_job_free(void *arg)
 
 static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error)
 {
-	if (c->state == CALL_RUNNING)
+	if (c->state == CALL_RUNNING || c->state == CALL_ASKING)
 		s->nrunning--;
 	c->state = CALL_DONE;
 	c->is_error = is_error;
@@ -974,11 +975,37 @@ static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, in
 	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_TOOL, line, strlen(line));
 }
 
+#define APPROVAL_MS (5 * 60 * 1000)
+
+/* A tool that needs the user's approval: the asker is asked first. */
+static void ask_approval(daimon_ctx *ctx, struct session *s, struct call *c)
+{
+	c->state = CALL_ASKING;
+	s->nrunning++;
+	char *args = c->args ? cJSON_PrintUnformatted(c->args) : daimon_xstrdup("{}");
+	char *what = daimon_xasprintf("%s %s", c->tool->name, args);
+	size_t n = sizeof(daimon_session_approval) + strlen(what) + 1;
+	daimon_session_approval *a = daimon_xcalloc(1, n);
+	a->ref = c->ref;
+	memcpy(a->what, what, strlen(what) + 1);
+	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_APPROVE, a, n);
+	free(a);
+	free(what);
+	free(args);
+	c->timer = daimon_timer_start(ctx, APPROVAL_MS, 0);
+	daimon_set_op(ctx, "waiting for the user's approval");
+}
+
 static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 {
+	if (c->tool->needs_approval && !c->approved) {
+		ask_approval(ctx, s, c);
+		return;
+	}
+	if (c->state != CALL_ASKING)
+		s->nrunning++;
 	c->state = CALL_RUNNING;
 	c->started = daimon_mono_ns();
-	s->nrunning++;
 	if (c->tool->run) {
 		struct tool_job *j = daimon_xcalloc(1, sizeof(*j));
 		j->tool = c->tool;
@@ -1055,7 +1082,7 @@ static void start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
 static struct call *call_by(struct session *s, int (*match)(const struct call *c, uint64_t v), uint64_t v)
 {
 	for (int i = 0; i < s->ncalls; i++)
-		if (s->calls[i].state == CALL_RUNNING && match(&s->calls[i], v))
+		if ((s->calls[i].state == CALL_RUNNING || s->calls[i].state == CALL_ASKING) && match(&s->calls[i], v))
 			return &s->calls[i];
 	return NULL;
 }
@@ -1075,9 +1102,33 @@ static void on_job_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	pump(ctx, s);
 }
 
+static void on_approval(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	const daimon_session_approval *a = m->data;
+	struct call *c = m->len >= sizeof(*a) ? call_by(s, by_ref, a->ref) : NULL;
+	if (!c || c->state != CALL_ASKING)
+		return; /* too late, or never asked */
+	daimon_timer_cancel(ctx, c->timer);
+	c->timer = 0;
+	if (a->allow) {
+		c->approved = 1;
+		launch(ctx, s, c);
+		return;
+	}
+	daimon_buf_addf(&c->result, "the user did not allow this call of %s", c->tool->name);
+	call_finished(ctx, s, c, 1);
+	pump(ctx, s);
+}
+
 static void on_call_timeout(daimon_ctx *ctx, struct session *s, struct call *c)
 {
 	c->timer = 0;
+	if (c->state == CALL_ASKING) {
+		daimon_buf_addf(&c->result, "no answer from the user about this call of %s", c->tool->name);
+		call_finished(ctx, s, c, 1);
+		pump(ctx, s);
+		return;
+	}
 	daimon_job_cancel(c->job);
 	if (c->actor)
 		daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
@@ -1214,6 +1265,9 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			if (rc != 0)
 				summary_told(ctx, s, rc < 0 ? -1 : 0, rc < 0 ? daimon_error_last() : "nothing new to summarize");
 		}
+		break;
+	case DAIMON_SESSION_APPROVAL:
+		on_approval(ctx, s, m);
 		break;
 	case DAIMON_SESSION_STOP:
 		stop_turn(ctx, s, "stopped by the user", 0);

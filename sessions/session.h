@@ -40,6 +40,11 @@ enum {
 	 * is anything new); DAIMON_SESSION_DONE when it is written, status 0,
 	 * with error "nothing new to summarize" if there was not */
 	DAIMON_SESSION_SUMMARIZE = 0x53450007,
+	/* to the asker: a call of a tool that needs the user's approval waits;
+	 * data = daimon_session_approval (allow unused), then what is asked */
+	DAIMON_SESSION_APPROVE = 0x53450008,
+	/* to the session: the user's answer; data = daimon_session_approval */
+	DAIMON_SESSION_APPROVAL = 0x53450009,
 };
 
 /* What a message that arrives mid-turn does. */
@@ -53,6 +58,12 @@ typedef enum {
 int daimon_mid_turn_parse(const char *name);
 
 #define DAIMON_SESSION_CANCELLED (-100) /* daimon_session_done.status of a stopped turn */
+
+typedef struct {
+	uint64_t ref; /* which call */
+	int allow;
+	char what[]; /* (APPROVE) "TOOL {arguments}" */
+} daimon_session_approval;
 
 typedef struct {
 	int status; /* 0: answered and logged; <0: failed */

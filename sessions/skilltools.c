@@ -15,6 +15,7 @@
 #include "memory/index.h"
 #include "memory/search.h"
 #include "skills/host.h"
+#include <daimon/skill.h>
 
 struct entry {
 	char *skill, *tool, *name, *description, *parameters;
@@ -173,7 +174,10 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 						       .parameters = e->parameters,
 						       .run = run_skill_tool,
 						       .timeout_ms = e->timeout_ms + 1000,
-						       .payload = e};
+						       .payload = e,
+						       .needs_approval = ((int)cJSON_GetNumberValue(
+									  cJSON_GetObjectItemCaseSensitive(t, "flags")) &
+									  DAIMON_SKILL_NEEDS_APPROVAL) != 0};
 		}
 	}
 	if (authoring != DAIMON_AUTHORING_OFF)

@@ -58,6 +58,7 @@ typedef struct {
 	long timeout_ms;   /* per call; 0: the session's default */
 	int top_level_only; /* not offered to sub-agents */
 	void *payload;      /* handed to run in its env */
+	int needs_approval; /* the user allows each call (DAIMON_SESSION_APPROVE) */
 } daimon_tool;
 
 /* The built-in tools (NULL-terminated by name). */

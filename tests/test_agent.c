@@ -64,6 +64,9 @@ static const char fixtures[] =
 	"\"type\":\"invalid_request_error\"},\"status\":400}},"
 	"{\"match\":{\"userMessage\":\"subtask sleepy\"},\"streamingProfile\":{\"ttft\":8000},\"response\":"
 	"{\"content\":\"Too late.\"}},"
+	"{\"match\":{\"userMessage\":\"guarded\",\"hasToolResult\":true},\"response\":{\"content\":\"Guarded done.\"}},"
+	"{\"match\":{\"userMessage\":\"guarded\"},\"response\":{\"toolCalls\":[{\"id\":\"g1\",\"name\":\"guarded\","
+	"\"arguments\":\"{}\"}]}},"
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
 
 /* The summary's model call fails. */
@@ -129,6 +132,7 @@ static int tool_clock(const cJSON *args, daimon_buf *out, const daimon_tool_env 
 
 static const daimon_tool test_tools[] = {
 	{.name = "clock", .description = "The time.", .parameters = EMPTY, .run = tool_clock},
+	{.name = "guarded", .description = "Asks first.", .parameters = EMPTY, .run = tool_clock, .needs_approval = 1},
 	{.name = "meet", .description = "Waits for a second caller.", .parameters = EMPTY, .run = tool_meet},
 	{.name = "slow",
 	 .description = "Takes ten seconds.",
@@ -143,20 +147,25 @@ static const daimon_tool test_tools[] = {
 /* ---- the harness: one runtime, one session, askers ---- */
 
 struct asker {
-	_Atomic int deltas, tools, finished;
+	_Atomic int deltas, tools, finished, asked;
+	int allow; /* the answer to a call that needs approval */
 	daimon_buf streamed;  /* read once finished */
 	daimon_session_done done;
 };
 
 static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
-	(void)ctx;
 	struct asker *a = state;
 	if (m->type == DAIMON_SESSION_DELTA) {
 		daimon_buf_add(&a->streamed, m->data, m->len);
 		atomic_fetch_add(&a->deltas, 1);
 	} else if (m->type == DAIMON_SESSION_TOOL) {
 		atomic_fetch_add(&a->tools, 1);
+	} else if (m->type == DAIMON_SESSION_APPROVE) {
+		const daimon_session_approval *q = m->data;
+		atomic_fetch_add(&a->asked, 1);
+		daimon_session_approval r = {.ref = q->ref, .allow = a->allow};
+		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &r, sizeof(r));
 	} else if (m->type == DAIMON_SESSION_DONE) {
 		memcpy(&a->done, m->data, sizeof(a->done));
 		atomic_store(&a->finished, 1);
@@ -754,6 +763,27 @@ static void test_agent__an_idle_session_is_summarized_and_found_by_its_title(voi
 	}
 }
 
+static void test_agent__a_tool_that_needs_approval_asks_the_asker_first(void)
+{
+	for (int allow = 1; allow >= 0; allow--) {
+		struct harness h;
+		daimon_session_opts o = {.tools = test_tools};
+		fixture_set = fixtures;
+		CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
+		h.a[0].allow = allow;
+		h_ask(&h, 0, "guarded call please");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_INT(atomic_load(&h.a[0].asked), 1);
+		char *log = h_log(&h, "cli:agent");
+		char *r = tool_result(log, "g1");
+		CHECK_STR(r, allow ? "It is noon, and this result is long enough to matter when the history is cut."
+				   : "the user did not allow this call of guarded");
+		free(r), free(log);
+		h_stop(&h);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -771,6 +801,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__a_compaction_never_parts_a_call_from_its_result),
 		TEST_CASE(test_agent__a_failed_summary_keeps_the_whole_context),
 		TEST_CASE(test_agent__an_idle_session_is_summarized_and_found_by_its_title),
+		TEST_CASE(test_agent__a_tool_that_needs_approval_asks_the_asker_first),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -45,15 +45,24 @@ static int need(const struct daimon_cmd *cmd, int argc, int want, const char *wh
 	return argc - optind == want ? -1 : cli_usage_error(cmd, "%s", what);
 }
 
+/* What most subcommands start with: options, `want` operands, the
+ * workspace. -1 to go on; otherwise the exit status. */
+static int begin(const struct daimon_cmd *cmd, int argc, char **argv, int *json, int want, const char *what,
+		 daimon_skillws **ws)
+{
+	int rc = options(cmd, argc, argv, json);
+	if (rc >= 0 || (rc = need(cmd, argc, want, what)) >= 0)
+		return rc;
+	return open_ws(ws) < 0 ? cli_fail() : -1;
+}
+
 static int skill_new(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int rc = options(cmd, argc, argv, NULL);
-	if (rc >= 0 || (rc = need(cmd, argc, 1, "give the new skill's name")) >= 0)
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, NULL, 1, "give the new skill's name", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	const char *name = argv[optind];
 	if (daimon_skill_new(ws, name) < 0)
 		rc = cli_fail();
@@ -99,13 +108,12 @@ static int skill_build(const struct daimon_cmd *cmd, int argc, char **argv)
 
 static int skill_list(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int json = 0, rc = options(cmd, argc, argv, &json);
-	if (rc >= 0 || (rc = need(cmd, argc, 0, "list takes no operands")) >= 0)
+	int json = 0;
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, &json, 0, "list takes no operands", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	cJSON *list;
 	daimon_skill_list(ws, &list);
 	for (const cJSON *s = list->child; s; s = s->next) {
@@ -199,13 +207,12 @@ static int skill_call(const struct daimon_cmd *cmd, int argc, char **argv)
 
 static int skill_log(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int json = 0, rc = options(cmd, argc, argv, &json);
-	if (rc >= 0 || (rc = need(cmd, argc, 1, "which skill?")) >= 0)
+	int json = 0;
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, &json, 1, "which skill?", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	cJSON *log;
 	daimon_skill_log(ws, argv[optind], &log);
 	for (const cJSON *e = log->child; e; e = e->next) {
@@ -249,13 +256,11 @@ static int skill_diff(const struct daimon_cmd *cmd, int argc, char **argv)
 
 static int skill_rollback(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int rc = options(cmd, argc, argv, NULL);
-	if (rc >= 0 || (rc = need(cmd, argc, 2, "give the skill and the revision to go back to")) >= 0)
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, NULL, 2, "give the skill and the revision to go back to", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	const char *name = argv[optind], *rev = argv[optind + 1];
 	daimon_skill_built b = {0};
 	daimon_buf report = DAIMON_BUF_INIT;
@@ -276,13 +281,11 @@ static int skill_rollback(const struct daimon_cmd *cmd, int argc, char **argv)
 
 static int skill_remove(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int rc = options(cmd, argc, argv, NULL);
-	if (rc >= 0 || (rc = need(cmd, argc, 1, "which skill?")) >= 0)
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, NULL, 1, "which skill?", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	if (daimon_skill_remove(ws, argv[optind]) < 0)
 		rc = cli_fail();
 	else
@@ -302,13 +305,11 @@ static void on_sigint(int sig)
  * sessions swap it in at their next turn), each step timed. */
 static int skill_watch(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int rc = options(cmd, argc, argv, NULL);
-	if (rc >= 0 || (rc = need(cmd, argc, 1, "which skill?")) >= 0)
+	daimon_skillws *ws;
+	int rc = begin(cmd, argc, argv, NULL, 1, "which skill?", &ws);
+	if (rc >= 0)
 		return rc;
 	rc = 0;
-	daimon_skillws *ws;
-	if (open_ws(&ws) < 0)
-		return cli_fail();
 	const char *name = argv[optind];
 	char *dir = daimon_xasprintf("%s/%s", daimon_skillws_root(ws), name);
 	int fd = inotify_init1(IN_CLOEXEC);
@@ -378,17 +379,8 @@ static int skill_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 	rc = daimon_skill_live(ws, argv[optind], &so, NULL) < 0 ? cli_fail() : 0;
 	char *home = daimon_home_dir();
 	daimon_skillws_close(ws);
-	if (rc == 0 && memory_mb > 0) { /* what the skill may add to what is mapped now */
-		unsigned long pages = 0;
-		FILE *f = fopen("/proc/self/statm", "r");
-		if (f && fscanf(f, "%lu", &pages) != 1)
-			pages = 0;
-		if (f)
-			fclose(f);
-		rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)memory_mb << 20);
-		struct rlimit rl = {limit, limit};
-		setrlimit(RLIMIT_AS, &rl);
-	}
+	if (rc == 0 && memory_mb > 0)
+		daimon_skill_limit_memory((size_t)memory_mb << 20);
 	if (rc == 0 && daimon_skill_serve(so, home, 0, 1) < 0)
 		rc = cli_fail();
 	free(home);

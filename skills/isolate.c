@@ -27,6 +27,20 @@
 #include "skills/skills.h"
 #include "skills/workspace.h"
 
+void daimon_skill_limit_memory(size_t bytes)
+{
+	/* what the skill may add to what the process maps already */
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f && fscanf(f, "%lu", &pages) != 1)
+		pages = 0;
+	if (f)
+		fclose(f);
+	rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)bytes;
+	struct rlimit rl = {limit, limit};
+	setrlimit(RLIMIT_AS, &rl);
+}
+
 static void write_line(int fd, cJSON *o)
 {
 	char *s = cJSON_PrintUnformatted(o);
@@ -41,17 +55,8 @@ static void write_line(int fd, cJSON *o)
 
 static void child(int fd, const char *so_path, const char *home, const cJSON *calls, size_t mem_limit)
 {
-	if (mem_limit) { /* what the skill may add to what the process already maps */
-		unsigned long pages = 0;
-		FILE *f = fopen("/proc/self/statm", "r");
-		if (f && fscanf(f, "%lu", &pages) != 1)
-			pages = 0;
-		if (f)
-			fclose(f);
-		rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + mem_limit;
-		struct rlimit rl = {limit, limit};
-		setrlimit(RLIMIT_AS, &rl);
-	}
+	if (mem_limit)
+		daimon_skill_limit_memory(mem_limit);
 	daimon_skills *sk = daimon_skills_new(home);
 	char name[64];
 	if (daimon_skills_load(sk, so_path, name) < 0) {

@@ -315,6 +315,16 @@ static void finalize(struct version *v)
 	atomic_store(&v->state, SLOT_FREE);
 }
 
+/* No longer current: closed now if nothing holds it, else by the last holder. */
+static void retire(struct version *old)
+{
+	if (!old)
+		return;
+	atomic_store(&old->state, SLOT_DRAINING);
+	if (atomic_load(&old->refs) == 0)
+		finalize(old);
+}
+
 static struct version *pin(struct skill *s)
 {
 	for (;;) {
@@ -482,12 +492,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	v->dl = dl;
 	v->d = d;
 	atomic_store(&v->state, SLOT_LIVE);
-	old = atomic_exchange(&s->current, v); /* published */
-	if (old) {
-		atomic_store(&old->state, SLOT_DRAINING);
-		if (atomic_load(&old->refs) == 0)
-			finalize(old);
-	}
+	retire(atomic_exchange(&s->current, v)); /* published */
 	pthread_mutex_unlock(&s->swap_mu);
 	return 0;
 }
@@ -500,12 +505,7 @@ int daimon_skills_unload(daimon_skills *sk, const char *name)
 	if (!s)
 		return daimon_error_code(DAIMON_ENOTFOUND, "no skill '%s' is loaded", name);
 	pthread_mutex_lock(&s->swap_mu);
-	struct version *old = atomic_exchange(&s->current, NULL);
-	if (old) {
-		atomic_store(&old->state, SLOT_DRAINING);
-		if (atomic_load(&old->refs) == 0)
-			finalize(old);
-	}
+	retire(atomic_exchange(&s->current, NULL));
 	pthread_mutex_unlock(&s->swap_mu);
 	return 0;
 }

@@ -73,6 +73,8 @@ int daimon_skill_remove(daimon_skillws *ws, const char *name);
  * killed) or ran out of memory (`mem_limit` bytes of address space; 0:
  * none); the calls after such a one are not run. <0 (why in `why`) if the
  * skill cannot be loaded. */
+/* Limits what this process may map from now on to `bytes` more. */
+void daimon_skill_limit_memory(size_t bytes);
 int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,
 			      size_t mem_limit, cJSON **results, daimon_buf *why);
 

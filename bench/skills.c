@@ -171,12 +171,12 @@ int main(int argc, char **argv)
 	}
 	daimon_skill_built_release(&b);
 	daimon_skill_hostp *h = daimon_skill_hostp_new(argv[1], "bench", 256);
-	daimon_skill_hostp_call(h, "noop", "{}", 5000, &out); /* (starts it) */
+	daimon_skill_hostp_call(h, "noop", "{}", 5000, NULL, NULL, &out); /* (starts it) */
 	double lat[2000];
 	for (int i = 0; i < 2000; i++) {
 		t0 = daimon_mono_ns();
 		daimon_buf_clear(&out);
-		daimon_skill_hostp_call(h, "noop", "{}", 5000, &out);
+		daimon_skill_hostp_call(h, "noop", "{}", 5000, NULL, NULL, &out);
 		lat[i] = (double)(daimon_mono_ns() - t0) / 1e3;
 	}
 	qsort(lat, 2000, sizeof(double), cmp);

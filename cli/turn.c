@@ -31,6 +31,10 @@ static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		int tty = isatty(STDERR_FILENO);
 		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
 			tty ? "\033[0m" : "");
+	} else if (m->type == DAIMON_SESSION_PROGRESS && !t->quiet) {
+		int tty = isatty(STDERR_FILENO);
+		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
+			tty ? "\033[0m" : "");
 	} else if (m->type == DAIMON_SESSION_APPROVE && m->len >= sizeof(daimon_session_approval)) {
 		const daimon_session_approval *a = m->data;
 		pthread_mutex_lock(&t->mu);

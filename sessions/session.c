@@ -937,12 +937,32 @@ struct tool_job {
 	cJSON *args;
 	daimon_store *store;
 	char *key;
+	daimon_rt *rt;
+	daimon_aid asker;
 };
+
+/* A tool's progress, as a line to whoever asked (from the work pool). */
+static void tool_progress(void *payload, double done, double total, const char *message)
+{
+	struct tool_job *j = payload;
+	char line[256];
+	if (total > 0)
+		snprintf(line, sizeof(line), "%s: %.0f%%%s%s", j->tool->name, 100 * done / total, message ? " " : "",
+			 message ? message : "");
+	else
+		snprintf(line, sizeof(line), "%s: %g%s%s", j->tool->name, done, message ? " " : "", message ? message : "");
+	daimon_send_from(j->rt, 0, j->asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
+}
 
 static int tool_job_run(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	struct tool_job *j = arg;
-	daimon_tool_env env = {.store = j->store, .key = j->key, .cancelled = cancelled, .payload = j->tool->payload};
+	daimon_tool_env env = {.store = j->store,
+			       .key = j->key,
+			       .cancelled = cancelled,
+			       .payload = j->tool->payload,
+			       .progress = tool_progress,
+			       .progress_payload = j};
 	return j->tool->run(j->args, out, &env);
 }
 
@@ -1012,6 +1032,8 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		j->args = c->args;
 		j->store = s->store;
 		j->key = daimon_xstrdup(s->key);
+		j->rt = daimon_ctx_rt(ctx);
+		j->asker = s->asker;
 		c->args = NULL;
 		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
 	} else {

@@ -45,6 +45,8 @@ enum {
 	DAIMON_SESSION_APPROVE = 0x53450008,
 	/* to the session: the user's answer; data = daimon_session_approval */
 	DAIMON_SESSION_APPROVAL = 0x53450009,
+	/* to the asker: how far a running tool call is (one line of text) */
+	DAIMON_SESSION_PROGRESS = 0x5345000A,
 };
 
 /* What a message that arrives mid-turn does. */

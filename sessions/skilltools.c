@@ -45,10 +45,14 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 	char *a = cJSON_PrintUnformatted(args);
 	int rc;
 	if (e->inprocess) {
-		daimon_skill_call_opts o = {.cancelled = env->cancelled};
+		daimon_skill_call_opts o = {
+			.cancelled = env->cancelled, .progress = env->progress, .payload = env->progress_payload};
 		rc = daimon_skills_call(e->sk, e->skill, e->tool, a, out, &o) < 0 ? -1 : 0;
 	} else if (e->host) {
-		rc = daimon_skill_hostp_call(e->host, e->tool, a, e->timeout_ms, out) == 0 ? 0 : -1;
+		rc = daimon_skill_hostp_call(e->host, e->tool, a, e->timeout_ms, env->progress, env->progress_payload,
+					     out) == 0
+			     ? 0
+			     : -1;
 	} else {
 		char *so = daimon_skill_live_so(e->home, e->skill);
 		cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *results = NULL;

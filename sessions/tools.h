@@ -33,6 +33,9 @@ typedef struct {
 	const char *key;              /* the calling session's conversation key */
 	const _Atomic int *cancelled; /* non-zero once the call is stopped or timed out: return early */
 	void *payload;                /* the tool's own (daimon_tool.payload) */
+	/* How far a long call is, for the user (may be NULL). */
+	void (*progress)(void *progress_payload, double done, double total, const char *message);
+	void *progress_payload;
 } daimon_tool_env;
 
 /* The calling session, for tools that are actors. */

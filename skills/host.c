@@ -50,6 +50,30 @@ static cJSON *reply_to(const cJSON *req)
 	return r;
 }
 
+struct progress_to {
+	int fd;
+	const cJSON *token;
+};
+
+/* notifications/progress for the call in hand (the client's progressToken). */
+static void notify_progress(void *payload, double done, double total, const char *message)
+{
+	struct progress_to *p = payload;
+	if (!p->token)
+		return;
+	cJSON *n = cJSON_CreateObject();
+	cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+	cJSON_AddStringToObject(n, "method", "notifications/progress");
+	cJSON *params = cJSON_AddObjectToObject(n, "params");
+	cJSON_AddItemToObject(params, "progressToken", cJSON_Duplicate(p->token, 1));
+	cJSON_AddNumberToObject(params, "progress", done);
+	if (total > 0)
+		cJSON_AddNumberToObject(params, "total", total);
+	if (message)
+		cJSON_AddStringToObject(params, "message", message);
+	send_json(p->fd, n);
+}
+
 static void handle(daimon_skills *sk, const char *skill, const cJSON *req, int out)
 {
 	const char *method = daimon_json_str(req, "method");
@@ -88,8 +112,11 @@ static void handle(daimon_skills *sk, const char *skill, const cJSON *req, int o
 		const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
 		char *a = args ? cJSON_PrintUnformatted(args) : daimon_xstrdup("{}");
 		daimon_buf text = DAIMON_BUF_INIT;
+		struct progress_to pt = {
+			out, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken")};
+		daimon_skill_call_opts o = {.progress = notify_progress, .payload = &pt};
 		int rc = daimon_skills_call(sk, skill, daimon_json_str(params, "name") ? daimon_json_str(params, "name") : "",
-					    a, &text, NULL);
+					    a, &text, &o);
 		cJSON *res = cJSON_AddObjectToObject(r, "result");
 		cJSON *c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "type", "text");
@@ -239,7 +266,13 @@ static int read_msg(daimon_skill_hostp *h, int64_t deadline, cJSON **msg)
 	}
 }
 
-static int request(daimon_skill_hostp *h, const char *method, cJSON *params, int64_t deadline, cJSON **result)
+struct progress_sink {
+	void (*fn)(void *payload, double done, double total, const char *message);
+	void *payload;
+};
+
+static int request(daimon_skill_hostp *h, const char *method, cJSON *params, int64_t deadline, cJSON **result,
+		   const struct progress_sink *sink)
 {
 	int64_t id = ++h->next_id;
 	cJSON *m = cJSON_CreateObject();
@@ -258,6 +291,13 @@ static int request(daimon_skill_hostp *h, const char *method, cJSON *params, int
 		if (cJSON_IsNumber(rid) && (int64_t)rid->valuedouble == id) {
 			*result = r;
 			return 0;
+		}
+		const char *what = daimon_json_str(r, "method");
+		if (what && !strcmp(what, "notifications/progress") && sink && sink->fn) {
+			const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "params");
+			const cJSON *total = cJSON_GetObjectItemCaseSensitive(p, "total");
+			sink->fn(sink->payload, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "progress")),
+				 cJSON_IsNumber(total) ? total->valuedouble : 0, daimon_json_str(p, "message"));
 		}
 		cJSON_Delete(r); /* (a notification, or a late answer) */
 	}
@@ -298,7 +338,7 @@ static int start(daimon_skill_hostp *h, int64_t deadline)
 	cJSON *ci = cJSON_AddObjectToObject(params, "clientInfo");
 	cJSON_AddStringToObject(ci, "name", "daimon");
 	cJSON_AddStringToObject(ci, "version", DAIMON_VERSION);
-	rc = request(h, "initialize", params, deadline, &res);
+	rc = request(h, "initialize", params, deadline, &res, NULL);
 	int ok = rc == 0 && cJSON_GetObjectItemCaseSensitive(res, "result");
 	cJSON_Delete(res);
 	if (!ok) {
@@ -314,8 +354,10 @@ static int start(daimon_skill_hostp *h, int64_t deadline)
 }
 
 int daimon_skill_hostp_call(daimon_skill_hostp *h, const char *tool, const char *args_json, long timeout_ms,
-			    daimon_buf *out)
+			    void (*progress)(void *payload, double done, double total, const char *message),
+			    void *payload, daimon_buf *out)
 {
+	struct progress_sink sink = {progress, payload};
 	pthread_mutex_lock(&h->mu);
 	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
 	int64_t oldest = h->failures[h->nfail % HOST_INTENSITY];
@@ -340,7 +382,8 @@ int daimon_skill_hostp_call(daimon_skill_hostp *h, const char *tool, const char 
 	cJSON_AddStringToObject(params, "name", tool);
 	cJSON *args = cJSON_Parse(args_json ? args_json : "{}");
 	cJSON_AddItemToObject(params, "arguments", args ? args : cJSON_CreateObject());
-	rc = request(h, "tools/call", params, deadline, &res);
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(params, "_meta"), "progressToken", (double)(h->next_id + 1));
+	rc = request(h, "tools/call", params, deadline, &res, &sink);
 	if (rc == 0) {
 		const cJSON *result = cJSON_GetObjectItemCaseSensitive(res, "result");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(result, "content");

@@ -29,9 +29,12 @@ typedef struct daimon_skill_hostp daimon_skill_hostp;
  * (exe: the daimon binary); started at the first call. */
 daimon_skill_hostp *daimon_skill_hostp_new(const char *exe, const char *name, size_t memory_mb);
 /* 0 answered, -1 the tool failed, -2 the host failed (crash, deadline,
- * memory): the text in `out` says which. One call at a time per host. */
+ * memory): the text in `out` says which. The host's progress
+ * notifications go to `progress` (may be NULL). One call at a time per
+ * host. */
 int daimon_skill_hostp_call(daimon_skill_hostp *h, const char *tool, const char *args_json, long timeout_ms,
-			    daimon_buf *out);
+			    void (*progress)(void *payload, double done, double total, const char *message),
+			    void *payload, daimon_buf *out);
 /* Closes its stdin, then SIGTERM, then SIGKILL, each after a moment. */
 void daimon_skill_hostp_free(daimon_skill_hostp *h);
 

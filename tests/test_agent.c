@@ -64,6 +64,9 @@ static const char fixtures[] =
 	"\"type\":\"invalid_request_error\"},\"status\":400}},"
 	"{\"match\":{\"userMessage\":\"subtask sleepy\"},\"streamingProfile\":{\"ttft\":8000},\"response\":"
 	"{\"content\":\"Too late.\"}},"
+	"{\"match\":{\"userMessage\":\"stepper\",\"hasToolResult\":true},\"response\":{\"content\":\"Stepped.\"}},"
+	"{\"match\":{\"userMessage\":\"stepper\"},\"response\":{\"toolCalls\":[{\"id\":\"t1\",\"name\":\"stepper\","
+	"\"arguments\":\"{}\"}]}},"
 	"{\"match\":{\"userMessage\":\"guarded\",\"hasToolResult\":true},\"response\":{\"content\":\"Guarded done.\"}},"
 	"{\"match\":{\"userMessage\":\"guarded\"},\"response\":{\"toolCalls\":[{\"id\":\"g1\",\"name\":\"guarded\","
 	"\"arguments\":\"{}\"}]}},"
@@ -130,7 +133,17 @@ static int tool_clock(const cJSON *args, daimon_buf *out, const daimon_tool_env 
 	return 0;
 }
 
+static int tool_stepper(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	(void)args;
+	env->progress(env->progress_payload, 1, 2, "halfway");
+	env->progress(env->progress_payload, 2, 2, "there");
+	daimon_buf_adds(out, "stepped");
+	return 0;
+}
+
 static const daimon_tool test_tools[] = {
+	{.name = "stepper", .description = "Reports progress.", .parameters = EMPTY, .run = tool_stepper},
 	{.name = "clock", .description = "The time.", .parameters = EMPTY, .run = tool_clock},
 	{.name = "guarded", .description = "Asks first.", .parameters = EMPTY, .run = tool_clock, .needs_approval = 1},
 	{.name = "meet", .description = "Waits for a second caller.", .parameters = EMPTY, .run = tool_meet},
@@ -147,7 +160,8 @@ static const daimon_tool test_tools[] = {
 /* ---- the harness: one runtime, one session, askers ---- */
 
 struct asker {
-	_Atomic int deltas, tools, finished, asked;
+	_Atomic int deltas, tools, finished, asked, progress;
+	char last_progress[64];
 	int allow; /* the answer to a call that needs approval */
 	daimon_buf streamed;  /* read once finished */
 	daimon_session_done done;
@@ -161,6 +175,9 @@ static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		atomic_fetch_add(&a->deltas, 1);
 	} else if (m->type == DAIMON_SESSION_TOOL) {
 		atomic_fetch_add(&a->tools, 1);
+	} else if (m->type == DAIMON_SESSION_PROGRESS) {
+		snprintf(a->last_progress, sizeof(a->last_progress), "%.*s", (int)m->len, (const char *)m->data);
+		atomic_fetch_add(&a->progress, 1);
 	} else if (m->type == DAIMON_SESSION_APPROVE) {
 		const daimon_session_approval *q = m->data;
 		atomic_fetch_add(&a->asked, 1);
@@ -784,6 +801,20 @@ static void test_agent__a_tool_that_needs_approval_asks_the_asker_first(void)
 	}
 }
 
+static void test_agent__a_tools_progress_reaches_the_asker(void)
+{
+	struct harness h;
+	daimon_session_opts o = {.tools = test_tools};
+	fixture_set = fixtures;
+	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
+	h_ask(&h, 0, "stepper please");
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	CHECK_INT(h.a[0].done.status, 0);
+	CHECK_INT(atomic_load(&h.a[0].progress), 2);
+	CHECK_STR(h.a[0].last_progress, "stepper: 100% there");
+	h_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -802,6 +833,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__a_failed_summary_keeps_the_whole_context),
 		TEST_CASE(test_agent__an_idle_session_is_summarized_and_found_by_its_title),
 		TEST_CASE(test_agent__a_tool_that_needs_approval_asks_the_asker_first),
+		TEST_CASE(test_agent__a_tools_progress_reaches_the_asker),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -228,9 +228,13 @@ static const char wild_src[] =
 	"static int hog(daimon_skill_ctx *c, const char *a)\n"
 	"{ (void)a; for (;;) { char *p = malloc(1 << 24); if (!p) abort(); memset(p, 1, 1 << 24); }\n"
 	"  return daimon_skill_host_of(c)->replyf(c, \"never\"); }\n"
+	"static int steps(daimon_skill_ctx *c, const char *a)\n"
+	"{ const daimon_skill_host *h = daimon_skill_host_of(c); (void)a;\n"
+	"  for (int i = 1; i <= 3; i++) h->progress(c, i, 3, \"step\");\n"
+	"  return h->replyf(c, \"stepped\"); }\n"
 	"#define T(n) {#n, #n, \"{}\", 0, n}\n"
-	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog)};\n"
-	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 5);\n";
+	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog), T(steps)};\n"
+	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 6);\n";
 
 /* One call in a child process: its status and text. */
 static int isolated(const char *so_path, const char *tool, long timeout_ms, char text[256])
@@ -290,6 +294,20 @@ static void test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call(void)
 #define SANITIZED 0
 #endif
 
+struct seen {
+	int n;
+	double done, total;
+	char message[32];
+};
+
+static void saw_progress(void *payload, double done, double total, const char *message)
+{
+	struct seen *p = payload;
+	p->n++;
+	p->done = done, p->total = total;
+	snprintf(p->message, sizeof(p->message), "%s", message ? message : "");
+}
+
 static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
 {
 	const char *home = test_tmpdir();
@@ -306,35 +324,43 @@ static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
 	CHECK_INT(daimon_skill_build(ws, "wild", NULL, DAIMON_SKILL_COMMIT, &b, &report), 0);
 	daimon_skill_hostp *h = daimon_skill_hostp_new(DAIMON_EXE, "wild", 256);
 	daimon_buf out = DAIMON_BUF_INIT;
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
 	CHECK_STR(out.ptr, "fine");
+	/* Progress comes back as MCP notifications while the call runs. */
+	struct seen p = {0};
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skill_hostp_call(h, "steps", "{}", 5000, saw_progress, &p, &out), 0);
+	CHECK_STR(out.ptr, "stepped");
+	CHECK_INT(p.n, 3);
+	CHECK(p.done == 3 && p.total == 3);
+	CHECK_STR(p.message, "step");
 	static const char *const crashes[] = {"segv", "boom", "hog"};
 	for (int i = 0; i < 3 - SANITIZED; i++) {
 		daimon_buf_clear(&out);
 		/* (a sanitizer's crash report can take seconds on a loaded machine) */
-		CHECK_INT(daimon_skill_hostp_call(h, crashes[i], "{}", 60000, &out), -2);
+		CHECK_INT(daimon_skill_hostp_call(h, crashes[i], "{}", 60000, NULL, NULL, &out), -2);
 		if (!strstr(out.ptr, "the skill crashed: signal") && !strstr(out.ptr, "the skill's process ended"))
 			fprintf(stderr, "host call %s: %s\n", crashes[i], out.ptr);
 		CHECK(strstr(out.ptr, "the skill crashed: signal") || strstr(out.ptr, "the skill's process ended"));
 		daimon_buf_clear(&out); /* the next call gets a new host */
-		CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+		CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
 		CHECK_STR(out.ptr, "fine");
 	}
 	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "spin", "{}", 300, &out), -2);
+	CHECK_INT(daimon_skill_hostp_call(h, "spin", "{}", 300, NULL, NULL, &out), -2);
 	CHECK_STR(out.ptr, "the skill did not finish within 0.3 s and was stopped");
 	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "nope", "{}", 5000, &out), -1); /* a failed call, the host fine */
+	CHECK_INT(daimon_skill_hostp_call(h, "nope", "{}", 5000, NULL, NULL, &out), -1); /* a failed call, the host fine */
 	CHECK_STR(out.ptr, "skill wild has no tool 'nope'");
 	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), 0);
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
 	/* The fifth failure within the minute: the skill rests. */
 	for (int i = 0; i < 1 + SANITIZED; i++) {
 		daimon_buf_clear(&out);
-		CHECK_INT(daimon_skill_hostp_call(h, "boom", "{}", 60000, &out), -2);
+		CHECK_INT(daimon_skill_hostp_call(h, "boom", "{}", 60000, NULL, NULL, &out), -2);
 	}
 	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, &out), -2);
+	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), -2);
 	CHECK_CONTAINS(out.ptr, "skill wild failed 5 times within 60 s; it rests for ");
 	daimon_buf_release(&out);
 	daimon_skill_hostp_free(h);

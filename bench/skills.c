@@ -146,6 +146,23 @@ int main(int argc, char **argv)
 	       c[0].max_us > c[1].max_us ? c[0].max_us : c[1].max_us, c[0].over_100us + c[1].over_100us);
 	fflush(stdout);
 
+	/* The same with one caller: on two cores the caller and the swapper
+	 * each have one, so what a caller waits for is daimon's doing. */
+	{
+		atomic_store(&stop, 0);
+		struct caller one = {sk, &stop, 0, 0, 0, 0};
+		pthread_t ot;
+		pthread_create(&ot, NULL, call_loop, &one);
+		int n1 = 0;
+		while (n1 < 1000)
+			n1 += daimon_skills_load(sk, v[n1 % 2], NULL) == 0;
+		atomic_store(&stop, 1);
+		pthread_join(ot, NULL);
+		printf("one_caller_failed_calls=%ld\none_caller_max_pause_us=%.1f\none_caller_calls_over_100us=%ld\n",
+		       one.failed, one.max_us, one.over_100us);
+	}
+	fflush(stdout);
+
 	/* 2. in-process call overhead */
 	daimon_buf out = DAIMON_BUF_INIT;
 	long n = 2000000;

@@ -127,6 +127,17 @@ expect skill_diff_revs 0 '^-.*Hello, %s!' -- "$DAIMON" skill diff hello "$first"
 expect skill_rollback 0 "hello is back to ${first:0:12} as [0-9a-f]{12}" -- "$DAIMON" skill rollback hello "$first"
 expect skill_call_rolled_back 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello greet '{"name":"Ana"}'
 
+# a skill whose tool needs the user's approval (used through aimock below)
+"$DAIMON" skill new guard >/dev/null
+cat > "$DAIMON_HOME/skills/guard/skill.c" <<'EOF_C'
+#include <daimon/skill.h>
+static int act(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, "acted"); }
+static const daimon_skill_tool tools[] = {{"act", "Acts.", "{\"type\":\"object\"}", DAIMON_SKILL_NEEDS_APPROVAL, act}};
+DAIMON_SKILL(.name = "guard", .version = "1", .description = "Asks first.", .tools = tools, .ntools = 1);
+EOF_C
+echo '[{"tool": "act", "expect": "acted"}]' > "$DAIMON_HOME/skills/guard/tests.json"
+expect skill_guard_build 0 'built guard' -- "$DAIMON" skill build guard
+
 # skill watch: a save becomes live
 "$DAIMON" skill watch hello > "$DAIMON_HOME/../watch.out" 2>&1 &
 watch_pid=$!
@@ -154,6 +165,8 @@ if [ -f "$AIM" ]; then
     {"match":{"userMessage":"break buddy"},"response":{"toolCalls":[{"id":"a4","name":"skill_author","arguments":"{\"action\":\"write\",\"name\":\"buddy\",\"source\":\"int x = ;\"}"}]}},
     {"match":{"userMessage":"merge pdfs","hasToolResult":true},"response":{"content":"Read the skill."}},
     {"match":{"userMessage":"merge pdfs"},"response":{"toolCalls":[{"id":"r1","name":"skill_read","arguments":"{\"name\":\"pdf-tools\"}"}]}},
+    {"match":{"userMessage":"guarded act","hasToolResult":true},"response":{"content":"Guard done."}},
+    {"match":{"userMessage":"guarded act"},"response":{"toolCalls":[{"id":"q1","name":"guard-act","arguments":"{}"}]}},
     {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
     {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\"name\":\"Ana\"}"}]}},
     {"match":{"userMessage":"remember","hasToolResult":true},"response":{"content":"Noted."}},
@@ -195,6 +208,11 @@ if [ -f "$AIM" ]; then
     curl -s "http://127.0.0.1:$port/__aimock/journal"
   expect skill_md_result 0 '"call_id":"r1","name":"skill_read","content":"Use qpdf to merge\.\\n","is_error":false' -- \
     "$DAIMON" sessions show --json cli:pdf
+  # a call that needs approval: ask cannot ask, so it declines and says why
+  expect approval_declined 0 '\[declined guard-act \{\}: it needs your approval; run it from `daimon chat`\].*Guard done\.' -- \
+    sh -c "'$DAIMON' ask --session cli:guard 'guarded act now' 2>&1 | tr '\n' ' '"
+  expect approval_result 0 '"call_id":"q1","name":"guard-act","content":"the user did not allow this call of guard-act","is_error":true' -- \
+    "$DAIMON" sessions show --json cli:guard
   # the model writes a skill: scaffold, test, a build the user must approve, a compile error it can read
   expect author_scaffold 0 '^Scaffolded\.$' -- "$DAIMON" ask --session cli:author "scaffold buddy"
   expect author_test 0 '^Tested\.$' -- "$DAIMON" ask --session cli:author "test buddy"

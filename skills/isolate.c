@@ -65,6 +65,12 @@ static void child(int fd, const char *so_path, const char *home, const cJSON *ca
 		write_line(fd, o);
 		_exit(0);
 	}
+	/* what it is, for whoever keeps skill code out of its own process */
+	char *desc = daimon_skills_describe(sk);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddItemToObject(d, "describe", cJSON_Parse(desc));
+	free(desc);
+	write_line(fd, d);
 	int i = 0;
 	for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next, i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -93,8 +99,8 @@ static cJSON *result(int status, const char *text)
 	return o;
 }
 
-int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,
-			      size_t mem_limit, cJSON **results, daimon_buf *why)
+static int run(const char *so_path, const char *home, const cJSON *calls, long timeout_ms, size_t mem_limit,
+	       cJSON **results, cJSON **describe, daimon_buf *why)
 {
 	*results = NULL;
 	int p[2];
@@ -139,7 +145,10 @@ int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON
 			size_t used = (size_t)(nl - pending.ptr) + 1;
 			memmove(pending.ptr, pending.ptr + used, pending.len - used);
 			pending.len -= used;
-			if (daimon_json_str(o, "load_error")) {
+			if (cJSON_GetObjectItemCaseSensitive(o, "describe")) {
+				if (describe && !*describe)
+					*describe = cJSON_DetachItemFromObjectCaseSensitive(o, "describe");
+			} else if (daimon_json_str(o, "load_error")) {
 				daimon_buf_adds(why, daimon_json_str(o, "load_error"));
 				rc = -1;
 			} else if (cJSON_GetObjectItemCaseSensitive(o, "start")) {
@@ -183,4 +192,26 @@ int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON
 	}
 	*results = out;
 	return 0;
+}
+
+int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,
+			      size_t mem_limit, cJSON **results, daimon_buf *why)
+{
+	return run(so_path, home, calls, timeout_ms, mem_limit, results, NULL, why);
+}
+
+cJSON *daimon_skill_describe_isolated(const char *so_path, const char *home)
+{
+	cJSON *none = cJSON_CreateArray(), *results = NULL, *desc = NULL;
+	daimon_buf why = DAIMON_BUF_INIT;
+	if (run(so_path, home, none, 10000, 0, &results, &desc, &why) < 0) {
+		cJSON_Delete(desc);
+		desc = NULL;
+	}
+	cJSON *one = desc ? cJSON_DetachItemFromArray(desc, 0) : NULL;
+	cJSON_Delete(desc);
+	cJSON_Delete(results);
+	cJSON_Delete(none);
+	daimon_buf_release(&why);
+	return one;
 }

@@ -4,7 +4,6 @@
 #include "skills/workspace.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <git2.h>
 #include <stdio.h>
@@ -405,6 +404,9 @@ int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message
 		char ts[DAIMON_TS_LEN];
 		daimon_ts_format(ts, daimon_now_ms());
 		cJSON_AddStringToObject(e, "built", ts);
+		cJSON *d = daimon_skill_describe_isolated(out->so, ws->home);
+		if (d)
+			cJSON_AddItemToObject(e, "describe", d);
 		rc = live_write(ws, live);
 		cJSON_Delete(live);
 	}
@@ -447,30 +449,6 @@ int daimon_skill_live(daimon_skillws *ws, const char *name, char **so, char comm
 	return rc;
 }
 
-/* The descriptor of a built object, read without running its init. */
-static void describe(const char *so, cJSON *o)
-{
-	void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-	daimon_skill_entry_fn entry = dl ? (daimon_skill_entry_fn)dlsym(dl, DAIMON_SKILL_ENTRY_SYMBOL) : NULL;
-	const daimon_skill *d = entry ? entry() : NULL;
-	if (d && d->abi >= 1 && d->abi <= DAIMON_SKILL_ABI) {
-		cJSON_AddStringToObject(o, "version", d->version ? d->version : "");
-		cJSON_AddStringToObject(o, "description", d->description ? d->description : "");
-		cJSON *tools = cJSON_AddArrayToObject(o, "tools");
-		for (size_t i = 0; i < d->ntools; i++) {
-			cJSON *t = cJSON_CreateObject();
-			cJSON_AddStringToObject(t, "name", d->tools[i].name);
-			cJSON_AddStringToObject(t, "description", d->tools[i].description ? d->tools[i].description : "");
-			cJSON *p = cJSON_Parse(d->tools[i].parameters ? d->tools[i].parameters : "");
-			cJSON_AddItemToObject(t, "parameters", p ? p : cJSON_CreateObject());
-			cJSON_AddNumberToObject(t, "flags", d->tools[i].flags);
-			cJSON_AddItemToArray(tools, t);
-		}
-	}
-	if (dl)
-		dlclose(dl);
-}
-
 int daimon_skill_list(daimon_skillws *ws, cJSON **out)
 {
 	cJSON *live = live_read(ws);
@@ -490,7 +468,13 @@ int daimon_skill_list(daimon_skillws *ws, cJSON **out)
 		cJSON_AddNumberToObject(o, "timeout_s", (double)timeout_s);
 		cJSON_AddNumberToObject(o, "memory_mb", (double)memory_mb);
 		cJSON_Delete(m);
-		describe(daimon_json_str(e, "so"), o);
+		/* what it is was read (in a child) when it was built */
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "describe");
+		cJSON *fresh = d ? NULL : daimon_skill_describe_isolated(daimon_json_str(e, "so"), ws->home);
+		for (const cJSON *f = (d ? d : fresh) ? (d ? d : fresh)->child : NULL; f; f = f->next)
+			if (strcmp(f->string, "name"))
+				cJSON_AddItemToObject(o, f->string, cJSON_Duplicate(f, 1));
+		cJSON_Delete(fresh);
 		cJSON_AddItemToArray(*out, o);
 	}
 	cJSON_Delete(live);

@@ -73,6 +73,10 @@ int daimon_skill_remove(daimon_skillws *ws, const char *name);
  * killed) or ran out of memory (`mem_limit` bytes of address space; 0:
  * none); the calls after such a one are not run. <0 (why in `why`) if the
  * skill cannot be loaded. */
+/* What the skill in `so_path` says it is — {"name","version","description",
+ * "tools":[{"name","description","parameters","flags"}]} — read in a child
+ * process (no skill code runs in this one); NULL if it does not load. */
+cJSON *daimon_skill_describe_isolated(const char *so_path, const char *home);
 /* Limits what this process may map from now on to `bytes` more. */
 void daimon_skill_limit_memory(size_t bytes);
 int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,

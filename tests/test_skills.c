@@ -14,6 +14,8 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/port.h"
+#include "core/work.h"
 #include "skills/host.h"
 #include "skills/instructions.h"
 #include "skills/skills.h"
@@ -404,6 +406,110 @@ static void test_skills__instruction_skills_are_indexed_and_read(void)
 	free(a), free(b), free(c), free(pa), free(pb), free(pc), free(ref);
 }
 
+/* ---- the skill host as a port of the runtime ---- */
+
+struct collector {
+	pthread_mutex_t mu;
+	int answers, progress, status;
+	char text[512];
+};
+
+static int collector_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct collector *c = state;
+	pthread_mutex_lock(&c->mu);
+	if (m->type == DAIMON_MSG_JOB_DONE) {
+		const daimon_job_done *d = m->data;
+		c->status = d->status;
+		snprintf(c->text, sizeof(c->text), "%s", d->text);
+		c->answers++;
+	} else if (m->type == DAIMON_PORT_PROGRESS) {
+		c->progress++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour collector_b = {.name = "collector", .handle = collector_handle};
+
+/* One tools/call through the port, waited for: the status; the text in c->text. */
+static int port_call(daimon_rt *rt, daimon_aid port, daimon_aid me, struct collector *c, const char *tool,
+		     long timeout_ms)
+{
+	pthread_mutex_lock(&c->mu);
+	int before = c->answers;
+	pthread_mutex_unlock(&c->mu);
+	char *params = daimon_xasprintf("{\"name\":\"%s\",\"arguments\":{}}", tool);
+	size_t n = sizeof(daimon_port_call) + strlen(params) + 1;
+	daimon_port_call *call = calloc(1, n);
+	call->ref = (uint64_t)before + 1;
+	call->timeout_ms = timeout_ms;
+	snprintf(call->method, sizeof(call->method), "tools/call");
+	memcpy(call->params, params, strlen(params) + 1);
+	daimon_send_from(rt, me, port, DAIMON_PORT_CALL, call, n);
+	free(call), free(params);
+	for (int i = 0; i < 70000; i++) {
+		pthread_mutex_lock(&c->mu);
+		int done = c->answers > before;
+		pthread_mutex_unlock(&c->mu);
+		if (done)
+			break;
+		usleep(1000);
+	}
+	pthread_mutex_lock(&c->mu);
+	int status = c->answers > before ? c->status : -99;
+	pthread_mutex_unlock(&c->mu);
+	return status;
+}
+
+static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
+{
+	const char *home = test_tmpdir();
+	setenv("DAIMON_HOME", home, 1);
+	daimon_skillws *ws;
+	CHECK_INT(daimon_skillws_open(&ws, home), 0);
+	CHECK_INT(daimon_skill_new(ws, "wild"), 0);
+	char *src = daimon_xasprintf("%s/wild/skill.c", daimon_skillws_root(ws));
+	char *tests = daimon_xasprintf("%s/wild/tests.json", daimon_skillws_root(ws));
+	test_write(src, wild_src);
+	test_write(tests, "[]");
+	daimon_skill_built b;
+	daimon_buf report = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_skill_build(ws, "wild", NULL, DAIMON_SKILL_COMMIT, &b, &report), 0);
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	static const char *const argv[] = {DAIMON_EXE, "skill", "serve", "wild", "--memory-mb", "256", NULL};
+	daimon_port_opts po = {.name = "skill-wild",
+			       .argv = argv,
+			       .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+					     "\"clientInfo\":{\"name\":\"test\",\"version\":\"1\"}}",
+			       .intensity = 3};
+	daimon_aid port = daimon_port_start(rt, &po);
+	CHECK(port);
+	CHECK_INT(daimon_whereis(rt, "port:skill-wild"), port);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	CHECK_INT(port_call(rt, port, me, &c, "ok", 5000), 0);
+	CHECK_CONTAINS(c.text, "\"text\":\"fine\"");
+	CHECK_INT(port_call(rt, port, me, &c, "steps", 5000), 0);
+	CHECK_INT(c.progress, 3); /* progress notifications came back as messages */
+	CHECK_INT(port_call(rt, port, me, &c, "segv", 60000), -2);
+	CHECK(strstr(c.text, "skill-wild crashed: signal") || strstr(c.text, "skill-wild ended"));
+	CHECK_INT(port_call(rt, port, me, &c, "ok", 5000), 0); /* started again */
+	CHECK_INT(port_call(rt, port, me, &c, "spin", 300), -2);
+	CHECK_STR(c.text, "skill-wild did not answer within 0.3 s and was stopped");
+	CHECK_INT(port_call(rt, port, me, &c, "boom", 60000), -2); /* the third failure: it rests */
+	CHECK_INT(port_call(rt, port, me, &c, "ok", 5000), -2);
+	CHECK_STR(c.text, "skill-wild failed 3 times within 60 s; it rests");
+	daimon_rt_free(rt);
+	daimon_buf_release(&report);
+	daimon_skill_built_release(&b);
+	free(src), free(tests);
+	daimon_skillws_close(ws);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -413,6 +519,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
 		TEST_CASE(test_skills__a_skill_host_contains_crashes_and_comes_back),
 		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),
+		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -1,0 +1,417 @@
+/*
+ * port.c — see port.h.
+ */
+#include "core/port.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+#include "core/work.h"
+
+extern char **environ;
+
+struct pending {
+	int64_t id;      /* 0: not sent yet (the port is starting) */
+	uint64_t ref;
+	daimon_aid caller;
+	uint64_t timer;
+	long timeout_ms;
+	char *method, *params;
+};
+
+struct port {
+	char *name;
+	char **argv;
+	char *initialize;
+	int intensity;
+	long period_ms, rest_ms;
+	enum { DOWN, STARTING, READY, RESTING } state;
+	pid_t pid;
+	int to, from; /* from: the runtime's while watched (it closes it) */
+	uint64_t watch;
+	int64_t init_id, next_id;
+	daimon_buf in;
+	struct pending *p;
+	size_t np, cap;
+	int64_t *failures; /* ring of failure times (ms) */
+	int nfail;
+	uint64_t rest_timer;
+};
+
+static void answer(daimon_ctx *ctx, const struct pending *p, int status, const char *text)
+{
+	daimon_job_reply(daimon_ctx_rt(ctx), 0, p->caller, p->ref, status, text, strlen(text));
+}
+
+static void drop(daimon_ctx *ctx, struct port *pt, size_t i)
+{
+	if (pt->p[i].timer)
+		daimon_timer_cancel(ctx, pt->p[i].timer);
+	free(pt->p[i].method);
+	free(pt->p[i].params);
+	pt->p[i] = pt->p[--pt->np];
+}
+
+static int send_line(struct port *pt, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	size_t n = strlen(s);
+	s[n] = '\n';
+	/* (small and non-blocking: a program that does not read its input is failing) */
+	int rc = pt->to >= 0 && daimon_write_all(pt->to, s, n + 1) == 0 ? 0 : -1;
+	cJSON_free(s);
+	return rc;
+}
+
+static cJSON *request(int64_t id, const char *method, const char *params)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "jsonrpc", "2.0");
+	cJSON_AddNumberToObject(m, "id", (double)id);
+	cJSON_AddStringToObject(m, "method", method);
+	cJSON *p = params && *params ? cJSON_Parse(params) : NULL;
+	if (p)
+		cJSON_AddItemToObject(m, "params", p);
+	return m;
+}
+
+static void send_pending(struct port *pt, struct pending *p)
+{
+	p->id = ++pt->next_id;
+	cJSON *m = request(p->id, p->method, p->params);
+	/* the caller's ref is the progress token, so progress finds its way back */
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
+	if (cJSON_IsObject(params)) {
+		cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+		if (!meta)
+			meta = cJSON_AddObjectToObject(params, "_meta");
+		cJSON_AddNumberToObject(meta, "progressToken", (double)p->ref);
+	}
+	send_line(pt, m);
+}
+
+/* The program is gone (or must go): every call in flight fails with `why`. */
+static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
+{
+	if (pt->pid > 0)
+		kill(pt->pid, SIGKILL); /* (the runtime reaps it) */
+	pt->pid = -1;
+	if (pt->to >= 0)
+		close(pt->to);
+	pt->to = -1;
+	if (pt->watch)
+		daimon_unwatch_fd(ctx, pt->watch);
+	pt->watch = 0;
+	pt->from = -1;
+	daimon_buf_clear(&pt->in);
+	while (pt->np) {
+		answer(ctx, &pt->p[0], -2, why);
+		drop(ctx, pt, 0);
+	}
+	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
+	pt->failures[pt->nfail++ % pt->intensity] = now;
+	int64_t oldest = pt->failures[pt->nfail % pt->intensity];
+	if (pt->nfail >= pt->intensity && now - oldest < pt->period_ms) {
+		pt->state = RESTING;
+		pt->rest_timer = daimon_timer_start(ctx, pt->rest_ms, 0);
+		daimon_set_state_label(ctx, "resting");
+	} else {
+		pt->state = DOWN;
+		daimon_set_state_label(ctx, "down");
+	}
+}
+
+static int start(daimon_ctx *ctx, struct port *pt)
+{
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return daimon_error_errno("cannot start %s", pt->name);
+	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0) {
+		close(in[0]), close(in[1]);
+		return daimon_error_errno("cannot start %s", pt->name);
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	int rc = posix_spawn(&pt->pid, pt->argv[0], &fa, NULL, pt->argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	if (rc != 0) {
+		close(in[1]), close(out[0]);
+		pt->pid = -1;
+		errno = rc;
+		return daimon_error_errno("cannot start %s ('%s')", pt->name, pt->argv[0]);
+	}
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	pt->to = in[1];
+	daimon_adopt_child(ctx, pt->pid);
+	pt->from = out[0];
+	pt->watch = daimon_watch_fd(ctx, out[0], EPOLLIN);
+	if (pt->initialize) {
+		pt->state = STARTING;
+		pt->init_id = ++pt->next_id;
+		send_line(pt, request(pt->init_id, "initialize", pt->initialize));
+		daimon_set_state_label(ctx, "starting");
+	} else {
+		pt->state = READY;
+		daimon_set_state_label(ctx, "ready");
+	}
+	return 0;
+}
+
+static void on_call(daimon_ctx *ctx, struct port *pt, const daimon_msg *m)
+{
+	const daimon_port_call *c = m->data;
+	struct pending p = {.ref = c->ref, .caller = m->from, .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000};
+	if (pt->state == RESTING) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s failed %d times within %ld s; it rests", pt->name, pt->intensity,
+			 pt->period_ms / 1000);
+		answer(ctx, &p, -2, why);
+		return;
+	}
+	if (pt->state == DOWN && start(ctx, pt) < 0) {
+		answer(ctx, &p, -2, daimon_error_last());
+		went_down(ctx, pt, daimon_error_last());
+		return;
+	}
+	p.method = daimon_xstrdup(c->method);
+	p.params = daimon_xstrdup(c->params);
+	p.timer = daimon_timer_start(ctx, p.timeout_ms, 0);
+	if (pt->np == pt->cap) {
+		pt->cap = pt->cap ? 2 * pt->cap : 8;
+		pt->p = daimon_xrealloc(pt->p, pt->cap * sizeof(*pt->p));
+	}
+	pt->p[pt->np++] = p;
+	if (pt->state == READY)
+		send_pending(pt, &pt->p[pt->np - 1]);
+}
+
+static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	const char *method = daimon_json_str(msg, "method");
+	if (method) {
+		if (id) { /* a request of the program's: not served here */
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+			cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
+			cJSON *e = cJSON_AddObjectToObject(r, "error");
+			cJSON_AddNumberToObject(e, "code", -32601);
+			cJSON_AddStringToObject(e, "message", "method not found");
+			send_line(pt, r);
+		} else if (!strcmp(method, "notifications/progress")) {
+			const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+			const cJSON *token = cJSON_GetObjectItemCaseSensitive(params, "progressToken");
+			for (size_t i = 0; cJSON_IsNumber(token) && i < pt->np; i++)
+				if (pt->p[i].ref == (uint64_t)token->valuedouble) {
+					char *text = cJSON_PrintUnformatted(params);
+					size_t n = sizeof(daimon_job_done) + strlen(text) + 1;
+					daimon_job_done *d = daimon_xcalloc(1, n);
+					d->ref = pt->p[i].ref;
+					d->len = strlen(text);
+					memcpy(d->text, text, d->len + 1);
+					daimon_send(daimon_ctx_rt(ctx), pt->p[i].caller, DAIMON_PORT_PROGRESS, d, n);
+					free(d);
+					cJSON_free(text);
+				}
+		}
+		return;
+	}
+	if (!cJSON_IsNumber(id))
+		return;
+	int64_t rid = (int64_t)id->valuedouble;
+	if (pt->state == STARTING && rid == pt->init_id) {
+		pt->state = READY;
+		daimon_set_state_label(ctx, "ready");
+		cJSON *n = cJSON_CreateObject();
+		cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+		cJSON_AddStringToObject(n, "method", "notifications/initialized");
+		send_line(pt, n);
+		for (size_t i = 0; i < pt->np; i++)
+			send_pending(pt, &pt->p[i]);
+		return;
+	}
+	for (size_t i = 0; i < pt->np; i++) {
+		if (pt->p[i].id != rid)
+			continue;
+		const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+		if (result) {
+			char *text = cJSON_PrintUnformatted(result);
+			answer(ctx, &pt->p[i], 0, text);
+			cJSON_free(text);
+		} else {
+			const char *why = daimon_json_str(cJSON_GetObjectItemCaseSensitive(msg, "error"), "message");
+			answer(ctx, &pt->p[i], -1, why ? why : "an error without a message");
+		}
+		drop(ctx, pt, i);
+		return;
+	}
+}
+
+static void on_readable(daimon_ctx *ctx, struct port *pt, int fd)
+{
+	char buf[65536];
+	ssize_t got;
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		daimon_buf_add(&pt->in, buf, (size_t)got);
+		char *nl;
+		while (pt->in.len && (nl = memchr(pt->in.ptr, '\n', pt->in.len))) {
+			cJSON *msg = cJSON_ParseWithLength(pt->in.ptr, (size_t)(nl - pt->in.ptr));
+			size_t used = (size_t)(nl - pt->in.ptr) + 1;
+			memmove(pt->in.ptr, pt->in.ptr + used, pt->in.len - used);
+			pt->in.len -= used;
+			if (msg)
+				on_message(ctx, pt, msg);
+			cJSON_Delete(msg);
+			if (pt->pid < 0)
+				return;
+		}
+	}
+}
+
+static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct port *pt = state;
+	switch (m->type) {
+	case DAIMON_PORT_CALL:
+		if (m->len >= sizeof(daimon_port_call))
+			on_call(ctx, pt, m);
+		break;
+	case DAIMON_PORT_CANCEL:
+		for (size_t i = 0; m->len == sizeof(uint64_t) && i < pt->np; i++)
+			if (pt->p[i].ref == *(const uint64_t *)m->data) {
+				if (pt->p[i].id) {
+					cJSON *n = cJSON_CreateObject();
+					cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+					cJSON_AddStringToObject(n, "method", "notifications/cancelled");
+					cJSON *p = cJSON_AddObjectToObject(n, "params");
+					cJSON_AddNumberToObject(p, "requestId", (double)pt->p[i].id);
+					cJSON_AddStringToObject(p, "reason", "cancelled by daimon");
+					send_line(pt, n);
+				}
+				answer(ctx, &pt->p[i], DAIMON_ECANCELLED, "cancelled");
+				drop(ctx, pt, i);
+				break;
+			}
+		break;
+	case DAIMON_MSG_FD:
+		if (m->ref == pt->watch && pt->from >= 0)
+			on_readable(ctx, pt, pt->from);
+		break;
+	case DAIMON_MSG_CHILD:
+		if ((pid_t)m->ref == pt->pid) {
+			char why[160];
+			int st = (int)m->arg;
+			if (WIFSIGNALED(st))
+				snprintf(why, sizeof(why), "%s crashed: signal %d (%s)", pt->name, WTERMSIG(st),
+					 strsignal(WTERMSIG(st)));
+			else
+				snprintf(why, sizeof(why), "%s ended (exit %d)", pt->name, WEXITSTATUS(st));
+			pt->pid = -1; /* (reaped) */
+			went_down(ctx, pt, why);
+		}
+		break;
+	case DAIMON_MSG_TIMER:
+		if (m->ref == pt->rest_timer) {
+			pt->rest_timer = 0;
+			pt->state = DOWN;
+			daimon_set_state_label(ctx, "down");
+			break;
+		}
+		for (size_t i = 0; i < pt->np; i++)
+			if (pt->p[i].timer == m->ref) {
+				char why[160];
+				snprintf(why, sizeof(why), "%s did not answer within %.1f s and was stopped", pt->name,
+					 (double)pt->p[i].timeout_ms / 1000);
+				pt->p[i].timer = 0;
+				answer(ctx, &pt->p[i], -2, why);
+				drop(ctx, pt, i);
+				went_down(ctx, pt, why);
+				break;
+			}
+		break;
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void port_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct port *pt = state;
+	if (pt->to >= 0)
+		close(pt->to);
+	for (size_t i = 0; i < pt->np; i++)
+		free(pt->p[i].method), free(pt->p[i].params);
+	free(pt->p);
+	for (char **a = pt->argv; a && *a; a++)
+		free(*a);
+	free(pt->argv);
+	free(pt->failures);
+	free(pt->initialize);
+	free(pt->name);
+	daimon_buf_release(&pt->in);
+	free(pt);
+}
+
+static const daimon_behaviour port_behaviour = {.name = "port", .handle = port_handle, .terminate = port_terminate};
+
+daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
+{
+	struct port *pt = daimon_xcalloc(1, sizeof(*pt));
+	pt->name = daimon_xstrdup(o->name);
+	size_t n = 0;
+	while (o->argv[n])
+		n++;
+	pt->argv = daimon_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		pt->argv[i] = daimon_xstrdup(o->argv[i]);
+	pt->initialize = o->initialize ? daimon_xstrdup(o->initialize) : NULL;
+	pt->intensity = o->intensity > 0 ? o->intensity : 5;
+	pt->period_ms = o->period_ms > 0 ? o->period_ms : 60000;
+	pt->rest_ms = o->rest_ms > 0 ? o->rest_ms : 60000;
+	pt->failures = daimon_xcalloc((size_t)pt->intensity, sizeof(int64_t));
+	pt->pid = -1;
+	pt->to = pt->from = -1;
+	daimon_spawn_opts so = {.behaviour = &port_behaviour, .state = pt};
+	daimon_aid id = daimon_spawn(rt, &so);
+	if (!id) {
+		port_terminate(NULL, pt, 0);
+		return 0;
+	}
+	char *reg = daimon_xasprintf("port:%s", o->name);
+	daimon_register(rt, reg, id);
+	free(reg);
+	return id;
+}
+
+int daimon_port_call_send(daimon_ctx *ctx, daimon_aid port, uint64_t ref, const char *method, const char *params,
+			  long timeout_ms)
+{
+	size_t len = params ? strlen(params) : 0, n = sizeof(daimon_port_call) + len + 1;
+	daimon_port_call *c = daimon_xcalloc(1, n);
+	c->ref = ref;
+	c->timeout_ms = timeout_ms;
+	snprintf(c->method, sizeof(c->method), "%s", method);
+	memcpy(c->params, params ? params : "", len + 1);
+	int rc = daimon_send(daimon_ctx_rt(ctx), port, DAIMON_PORT_CALL, c, n);
+	free(c);
+	return rc;
+}

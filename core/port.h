@@ -1,0 +1,55 @@
+/*
+ * port.h — a port: a child process that speaks JSON-RPC 2.0, one message
+ * per line, on its stdin and stdout (an MCP server over stdio, a skill
+ * host), owned by an actor — Erlang's ports, for JSON-RPC.
+ *
+ * The actor starts the program on the first call (with an MCP initialize
+ * handshake when asked), writes each call as a request, reads its output
+ * as the runtime reports it readable — never blocking a scheduler — and
+ * answers each caller with a DAIMON_MSG_JOB_DONE (work.h): status 0 and
+ * the result as JSON text, -1 and the error's message, -2 when the port
+ * failed (the program died, the call passed its deadline — the program is
+ * then killed — or the port is resting), DAIMON_ECANCELLED for a call
+ * cancelled with DAIMON_PORT_CANCEL (the program is told with
+ * notifications/cancelled). Progress notifications reach the caller as
+ * DAIMON_PORT_PROGRESS. The next call after a failure starts the program
+ * again — unless it failed `intensity` times within `period_ms`: then
+ * the port rests for `rest_ms` and says so, a supervisor's restart
+ * intensity. Requests from the program get -32601.
+ */
+#ifndef DAIMON_CORE_PORT_H
+#define DAIMON_CORE_PORT_H
+
+#include <stdint.h>
+
+#include "core/actor.h"
+
+enum {
+	DAIMON_PORT_CALL = 0x504F0001,     /* to the port: data = daimon_port_call */
+	DAIMON_PORT_CANCEL = 0x504F0002,   /* to the port: data = the call's ref (uint64_t) */
+	DAIMON_PORT_PROGRESS = 0x504F0003, /* to the caller: data = daimon_job_done (ref; text = the params) */
+};
+
+typedef struct {
+	uint64_t ref;     /* the caller's, echoed in the answer */
+	long timeout_ms;  /* 0: 30 s */
+	char method[48];  /* "tools/call" */
+	char params[];    /* JSON text, NUL-terminated ("" for none) */
+} daimon_port_call;
+
+typedef struct {
+	const char *name;        /* registered as "port:NAME" */
+	const char *const *argv; /* argv[0] is the program's path; NULL-terminated */
+	const char *initialize;  /* MCP initialize params as JSON; NULL: no handshake */
+	int intensity;           /* failures ... 0: 5 */
+	long period_ms;          /* ... within this long ... 0: 60 s */
+	long rest_ms;            /* ... and it rests this long; 0: 60 s */
+} daimon_port_opts;
+
+/* Spawns the port actor (the program starts with the first call). */
+daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o);
+/* Inside a handler: asks the port; the answer comes as DAIMON_MSG_JOB_DONE. */
+int daimon_port_call_send(daimon_ctx *ctx, daimon_aid port, uint64_t ref, const char *method, const char *params,
+			  long timeout_ms);
+
+#endif

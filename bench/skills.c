@@ -12,7 +12,8 @@
  * 2. inproc_call_ns: a call through the registry to a tool that does
  *    nothing — all of it is daimon's overhead (pin, find, context, unpin);
  * 3. host_call_us: the round trip of the same call through a skill host
- *    (MCP over pipes to `daimon skill serve`), median of 2,000;
+ *    (MCP over pipes to `daimon skill serve`) as sessions make it — an
+ *    actor asks the host's port actor — median of 2,000;
  * 4. edit_to_live_ms: a change to the scaffolded skill's source, then
  *    build (compile + tests + commit) and the swap into a registry —
  *    median of 5.
@@ -28,7 +29,9 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/timefmt.h"
-#include "skills/host.h"
+#include "core/actor.h"
+#include "core/port.h"
+#include "core/work.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 
@@ -40,6 +43,32 @@ static const char noop_src[] = "#include <daimon/skill.h>\n"
 			       "  {\"add\", \"Version.\", \"{}\", 0, add}};\n"
 			       "DAIMON_SKILL(.name = \"bench\", .version = VERSION, .description = \"Bench.\", .tools = tools,\n"
 			       "  .ntools = 2);\n";
+
+/* Asks the port for the noop tool, one call after another, timing each. */
+struct pinger {
+	daimon_aid port;
+	int left, n;
+	uint64_t t0;
+	double lat[2001];
+	_Atomic int done;
+};
+
+static int pinger_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct pinger *p = state;
+	if (m->type == DAIMON_MSG_JOB_DONE)
+		p->lat[p->n++] = (double)(daimon_mono_ns() - p->t0) / 1e3;
+	if (p->left-- == 0) {
+		atomic_store(&p->done, 1);
+		return DAIMON_EXIT_NORMAL;
+	}
+	p->t0 = daimon_mono_ns();
+	daimon_port_call_send(ctx, p->port, (uint64_t)p->n + 1, "tools/call", "{\"name\":\"noop\",\"arguments\":{}}",
+			      5000);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour pinger_b = {.name = "pinger", .handle = pinger_handle};
 
 static int cmp(const void *a, const void *b)
 {
@@ -187,19 +216,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	daimon_skill_built_release(&b);
-	daimon_skill_hostp *h = daimon_skill_hostp_new(argv[1], "bench", 256);
-	daimon_skill_hostp_call(h, "noop", "{}", 5000, NULL, NULL, &out); /* (starts it) */
-	double lat[2000];
-	for (int i = 0; i < 2000; i++) {
-		t0 = daimon_mono_ns();
-		daimon_buf_clear(&out);
-		daimon_skill_hostp_call(h, "noop", "{}", 5000, NULL, NULL, &out);
-		lat[i] = (double)(daimon_mono_ns() - t0) / 1e3;
-	}
-	qsort(lat, 2000, sizeof(double), cmp);
-	printf("host_call_us=%.1f\nhost_call_us_p99=%.1f\n", lat[1000], lat[1980]);
+	/* through the port the sessions use: an actor asks, the port answers */
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	const char *pargv[] = {argv[1], "skill", "serve", "bench", "--memory-mb", "256", NULL};
+	daimon_port_opts po = {.name = "skill-bench",
+			       .argv = pargv,
+			       .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+					     "\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}"};
+	struct pinger pg = {.port = daimon_port_start(rt, &po), .left = 2001};
+	daimon_spawn_opts so = {.behaviour = &pinger_b, .state = &pg};
+	daimon_send(rt, daimon_spawn(rt, &so), 1, NULL, 0);
+	while (!atomic_load(&pg.done))
+		usleep(1000);
+	qsort(pg.lat + 1, 2000, sizeof(double), cmp); /* (the first started the host) */
+	printf("host_call_us=%.1f\nhost_call_us_p99=%.1f\n", pg.lat[1 + 1000], pg.lat[1 + 1980]);
 	fflush(stdout);
-	daimon_skill_hostp_free(h);
+	daimon_rt_free(rt);
 
 	/* 4. edit to live: change the source, build (compile, test, commit), swap */
 	daimon_write_file_atomic(tests, "[{\"tool\":\"noop\"}]", 17, 0600);

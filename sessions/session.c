@@ -17,6 +17,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/llm_call.h"
+#include "core/port.h"
 #include "core/timefmt.h"
 #include "memory/curated.h"
 #include "memory/log.h"
@@ -799,6 +800,8 @@ static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 		daimon_job_cancel(c->job);
 		if (c->actor)
 			daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
+		if (c->state == CALL_RUNNING && c->tool->cancel)
+			c->tool->cancel(ctx, c->ref, c->tool->payload);
 		if (c->timer)
 			daimon_timer_cancel(ctx, c->timer);
 		c->timer = 0;
@@ -1026,7 +1029,13 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		s->nrunning++;
 	c->state = CALL_RUNNING;
 	c->started = daimon_mono_ns();
-	if (c->tool->run) {
+	if (c->tool->send) {
+		if (c->tool->send(ctx, c->args, c->ref, c->tool->payload) < 0) {
+			daimon_buf_addf(&c->result, "%s could not be asked: %s", c->tool->name, daimon_error_last());
+			call_finished(ctx, s, c, 1);
+			return;
+		}
+	} else if (c->tool->run) {
 		struct tool_job *j = daimon_xcalloc(1, sizeof(*j));
 		j->tool = c->tool;
 		j->args = c->args;
@@ -1117,10 +1126,14 @@ static void on_job_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_job_done *d = m->data;
 	struct call *c = call_by(s, by_ref, d->ref);
-	if (!c)
+	if (!c || c->state != CALL_RUNNING)
 		return; /* timed out or stopped: too late */
-	daimon_buf_add(&c->result, d->text, d->len);
-	call_finished(ctx, s, c, d->status < 0);
+	int is_error = d->status < 0;
+	if (d->status == 0 && c->tool->result)
+		is_error = c->tool->result(d->text, &c->result, c->tool->payload);
+	else
+		daimon_buf_add(&c->result, d->text, d->len);
+	call_finished(ctx, s, c, is_error);
 	pump(ctx, s);
 }
 
@@ -1145,6 +1158,8 @@ static void on_approval(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static void on_call_timeout(daimon_ctx *ctx, struct session *s, struct call *c)
 {
 	c->timer = 0;
+	if (c->state == CALL_RUNNING && c->tool->cancel)
+		c->tool->cancel(ctx, c->ref, c->tool->payload);
 	if (c->state == CALL_ASKING) {
 		daimon_buf_addf(&c->result, "no answer from the user about this call of %s", c->tool->name);
 		call_finished(ctx, s, c, 1);
@@ -1302,6 +1317,26 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_MSG_HTTP_DONE:
 		on_done(ctx, s, m);
 		break;
+	case DAIMON_PORT_PROGRESS: { /* a port's progress, told to the asker as a line */
+		const daimon_job_done *d = m->data;
+		struct call *pc = call_by(s, by_ref, d->ref);
+		cJSON *p = pc ? cJSON_Parse(d->text) : NULL;
+		if (p) {
+			const cJSON *done = cJSON_GetObjectItemCaseSensitive(p, "progress");
+			const cJSON *total = cJSON_GetObjectItemCaseSensitive(p, "total");
+			const char *msg = daimon_json_str(p, "message");
+			char line[256];
+			if (cJSON_IsNumber(total) && total->valuedouble > 0)
+				snprintf(line, sizeof(line), "%s: %.0f%%%s%s", pc->tool->name,
+					 100 * cJSON_GetNumberValue(done) / total->valuedouble, msg ? " " : "", msg ? msg : "");
+			else
+				snprintf(line, sizeof(line), "%s: %g%s%s", pc->tool->name, cJSON_GetNumberValue(done),
+					 msg ? " " : "", msg ? msg : "");
+			daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
+		}
+		cJSON_Delete(p);
+		break;
+	}
 	case DAIMON_MSG_JOB_DONE:
 		if (s->sync_ref && ((const daimon_job_done *)m->data)->ref == s->sync_ref)
 			on_synced(ctx, s, m->data);

@@ -14,7 +14,7 @@
 #include "memory/curated.h"
 #include "memory/index.h"
 #include "memory/search.h"
-#include "skills/host.h"
+#include "core/port.h"
 #include <daimon/skill.h>
 
 struct entry {
@@ -24,8 +24,75 @@ struct entry {
 	size_t mem_limit;
 	daimon_skills *sk;
 	const char *home;
-	daimon_skill_hostp *host; /* isolated skills: their host process (NULL: a process per call) */
+	struct skillport *port; /* isolated skills: their host, a port of the runtime (NULL: a process per call) */
 };
+
+/* One skill host per isolated skill, shared by its tools, started by the
+ * first call (in the calling session's runtime) and started again if it
+ * is gone. */
+struct skillport {
+	pthread_mutex_t mu;
+	daimon_aid aid;
+	char *exe, *skill;
+	size_t memory_mb;
+	int users;
+};
+
+static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
+{
+	pthread_mutex_lock(&sp->mu);
+	if (!sp->aid || !daimon_alive(daimon_ctx_rt(ctx), sp->aid)) {
+		char mem[32];
+		snprintf(mem, sizeof(mem), "%zu", sp->memory_mb);
+		const char *argv[] = {sp->exe, "skill", "serve", sp->skill, "--memory-mb", mem, NULL};
+		char *name = daimon_xasprintf("skill-%s", sp->skill);
+		daimon_port_opts o = {.name = name,
+				      .argv = argv,
+				      .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+						    "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"};
+		sp->aid = daimon_port_start(daimon_ctx_rt(ctx), &o);
+		free(name);
+	}
+	daimon_aid aid = sp->aid;
+	pthread_mutex_unlock(&sp->mu);
+	return aid;
+}
+
+static int port_send(daimon_ctx *ctx, const cJSON *args, uint64_t ref, void *payload)
+{
+	const struct entry *e = payload;
+	daimon_aid port = port_of(ctx, e->port);
+	if (!port)
+		return -1;
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "name", e->tool);
+	cJSON_AddItemToObject(p, "arguments", args ? cJSON_Duplicate(args, 1) : cJSON_CreateObject());
+	char *params = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	int rc = daimon_port_call_send(ctx, port, ref, "tools/call", params, e->timeout_ms);
+	cJSON_free(params);
+	return rc;
+}
+
+static void port_cancel(daimon_ctx *ctx, uint64_t ref, void *payload)
+{
+	const struct entry *e = payload;
+	if (e->port->aid)
+		daimon_send(daimon_ctx_rt(ctx), e->port->aid, DAIMON_PORT_CANCEL, &ref, sizeof(ref));
+}
+
+/* An MCP tools/call result: its text content, and whether it is an error. */
+static int port_result(const char *answer, daimon_buf *out, void *payload)
+{
+	(void)payload;
+	cJSON *r = cJSON_Parse(answer);
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(r, "content");
+	for (const cJSON *c = content ? content->child : NULL; c; c = c->next)
+		daimon_buf_adds(out, daimon_json_str(c, "text") ? daimon_json_str(c, "text") : "");
+	int is_error = !r || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError"));
+	cJSON_Delete(r);
+	return is_error;
+}
 
 struct daimon_skill_toolset {
 	daimon_authoring authoring;
@@ -48,11 +115,6 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 		daimon_skill_call_opts o = {
 			.cancelled = env->cancelled, .progress = env->progress, .payload = env->progress_payload};
 		rc = daimon_skills_call(e->sk, e->skill, e->tool, a, out, &o) < 0 ? -1 : 0;
-	} else if (e->host) {
-		rc = daimon_skill_hostp_call(e->host, e->tool, a, e->timeout_ms, env->progress, env->progress_payload,
-					     out) == 0
-			     ? 0
-			     : -1;
 	} else {
 		char *so = daimon_skill_live_so(e->home, e->skill);
 		cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *results = NULL;
@@ -170,15 +232,26 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 			e->mem_limit = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "memory_mb")) << 20;
 			e->sk = sk;
 			e->home = ts->home;
-			if (!inprocess && exe) /* one host per skill, shared by its tools */
-				e->host = t == tools->child ? daimon_skill_hostp_new(exe, skill, e->mem_limit >> 20)
-							    : ts->entries[ts->nentries - 2].host;
+			if (!inprocess && exe) { /* one host per skill, shared by its tools */
+				if (t == tools->child) {
+					e->port = daimon_xcalloc(1, sizeof(*e->port));
+					pthread_mutex_init(&e->port->mu, NULL);
+					e->port->exe = daimon_xstrdup(exe);
+					e->port->skill = daimon_xstrdup(skill);
+					e->port->memory_mb = e->mem_limit >> 20;
+				} else {
+					e->port = ts->entries[ts->nentries - 2].port;
+				}
+			}
 			ts->tools[k++] = (daimon_tool){.name = e->name,
 						       .description = e->description,
 						       .parameters = e->parameters,
 						       .run = run_skill_tool,
 						       .timeout_ms = e->timeout_ms + 1000,
 						       .payload = e,
+						       .send = e->port ? port_send : NULL,
+						       .cancel = e->port ? port_cancel : NULL,
+						       .result = e->port ? port_result : NULL,
 						       .needs_approval = ((int)cJSON_GetNumberValue(
 									  cJSON_GetObjectItemCaseSensitive(t, "flags")) &
 									  DAIMON_SKILL_NEEDS_APPROVAL) != 0};
@@ -232,8 +305,11 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 		return;
 	for (size_t i = 0; i < ts->nentries; i++) {
 		struct entry *e = &ts->entries[i];
-		if (e->host && (i + 1 == ts->nentries || ts->entries[i + 1].host != e->host))
-			daimon_skill_hostp_free(e->host); /* (the last entry sharing it) */
+		if (e->port && (i + 1 == ts->nentries || ts->entries[i + 1].port != e->port)) {
+			/* (the last entry sharing it; the port actor goes with its runtime) */
+			pthread_mutex_destroy(&e->port->mu);
+			free(e->port->exe), free(e->port->skill), free(e->port);
+		}
 		free(e->skill), free(e->tool), free(e->name), free(e->description);
 		cJSON_free(e->parameters);
 	}

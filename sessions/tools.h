@@ -62,6 +62,13 @@ typedef struct {
 	int top_level_only; /* not offered to sub-agents */
 	void *payload;      /* handed to run in its env */
 	int needs_approval; /* the user allows each call (DAIMON_SESSION_APPROVE) */
+	/* Or a request to another actor (a port): `send` asks it, inside the
+	 * session's handler, to answer the session with a DAIMON_MSG_JOB_DONE
+	 * of ref `ref`; `cancel` takes it back; `result` (may be NULL) turns
+	 * the answer's text into the call's result (1 if it is an error). */
+	int (*send)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, void *payload);
+	void (*cancel)(daimon_ctx *ctx, uint64_t ref, void *payload);
+	int (*result)(const char *answer, daimon_buf *out, void *payload);
 } daimon_tool;
 
 /* The built-in tools (NULL-terminated by name). */

@@ -283,94 +283,6 @@ static void test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call(void)
 	free(path);
 }
 
-/* Under a sanitizer, a memory hog in an exec'd host meets the sanitizer's
- * own allocator limits (and its report can hang): left to the fork test. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
-struct seen {
-	int n;
-	double done, total;
-	char message[32];
-};
-
-static void saw_progress(void *payload, double done, double total, const char *message)
-{
-	struct seen *p = payload;
-	p->n++;
-	p->done = done, p->total = total;
-	snprintf(p->message, sizeof(p->message), "%s", message ? message : "");
-}
-
-static void test_skills__a_skill_host_contains_crashes_and_comes_back(void)
-{
-	const char *home = test_tmpdir();
-	setenv("DAIMON_HOME", home, 1);
-	daimon_skillws *ws;
-	CHECK_INT(daimon_skillws_open(&ws, home), 0);
-	CHECK_INT(daimon_skill_new(ws, "wild"), 0);
-	char *src = daimon_xasprintf("%s/wild/skill.c", daimon_skillws_root(ws));
-	char *tests = daimon_xasprintf("%s/wild/tests.json", daimon_skillws_root(ws));
-	test_write(src, wild_src);
-	test_write(tests, "[{\"tool\": \"ok\", \"expect\": \"fine\"}]");
-	daimon_skill_built b;
-	daimon_buf report = DAIMON_BUF_INIT;
-	CHECK_INT(daimon_skill_build(ws, "wild", NULL, DAIMON_SKILL_COMMIT, &b, &report), 0);
-	daimon_skill_hostp *h = daimon_skill_hostp_new(DAIMON_EXE, "wild", 256);
-	daimon_buf out = DAIMON_BUF_INIT;
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
-	CHECK_STR(out.ptr, "fine");
-	/* Progress comes back as MCP notifications while the call runs. */
-	struct seen p = {0};
-	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "steps", "{}", 5000, saw_progress, &p, &out), 0);
-	CHECK_STR(out.ptr, "stepped");
-	CHECK_INT(p.n, 3);
-	CHECK(p.done == 3 && p.total == 3);
-	CHECK_STR(p.message, "step");
-	static const char *const crashes[] = {"segv", "boom", "hog"};
-	for (int i = 0; i < 3 - SANITIZED; i++) {
-		daimon_buf_clear(&out);
-		/* (a sanitizer's crash report can take seconds on a loaded machine) */
-		CHECK_INT(daimon_skill_hostp_call(h, crashes[i], "{}", 60000, NULL, NULL, &out), -2);
-		if (!strstr(out.ptr, "the skill crashed: signal") && !strstr(out.ptr, "the skill's process ended"))
-			fprintf(stderr, "host call %s: %s\n", crashes[i], out.ptr);
-		CHECK(strstr(out.ptr, "the skill crashed: signal") || strstr(out.ptr, "the skill's process ended"));
-		daimon_buf_clear(&out); /* the next call gets a new host */
-		CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
-		CHECK_STR(out.ptr, "fine");
-	}
-	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "spin", "{}", 300, NULL, NULL, &out), -2);
-	CHECK_STR(out.ptr, "the skill did not finish within 0.3 s and was stopped");
-	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "nope", "{}", 5000, NULL, NULL, &out), -1); /* a failed call, the host fine */
-	CHECK_STR(out.ptr, "skill wild has no tool 'nope'");
-	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), 0);
-	/* The fifth failure within the minute: the skill rests. */
-	for (int i = 0; i < 1 + SANITIZED; i++) {
-		daimon_buf_clear(&out);
-		CHECK_INT(daimon_skill_hostp_call(h, "boom", "{}", 60000, NULL, NULL, &out), -2);
-	}
-	daimon_buf_clear(&out);
-	CHECK_INT(daimon_skill_hostp_call(h, "ok", "{}", 5000, NULL, NULL, &out), -2);
-	CHECK_CONTAINS(out.ptr, "skill wild failed 5 times within 60 s; it rests for ");
-	daimon_buf_release(&out);
-	daimon_skill_hostp_free(h);
-	daimon_buf_release(&report);
-	daimon_skill_built_release(&b);
-	free(src), free(tests);
-	daimon_skillws_close(ws);
-}
 
 static void test_skills__instruction_skills_are_indexed_and_read(void)
 {
@@ -517,7 +429,6 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_new_version_swaps_in_with_the_old_ones_state),
 		TEST_CASE(test_skills__swaps_under_load_lose_no_call),
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
-		TEST_CASE(test_skills__a_skill_host_contains_crashes_and_comes_back),
 		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),
 		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
 		{0},

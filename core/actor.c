@@ -1018,8 +1018,15 @@ void daimon_rt_free(daimon_rt *rt)
 			if (atomic_load(&chunk[i].live))
 				post_sys(rt, aid_of(&chunk[i]), SYS_KILL, 0, 0);
 	}
-	if (rt->scheds)
+	if (rt->scheds) {
 		daimon_rt_wait_idle(rt, 5000);
+		/* Children of the actors that went were killed: let the event
+		 * thread reap them (and free their watches) before it stops. */
+		for (int i = 0; i < 1000 && atomic_load_explicit(&rt->nwatch_live, memory_order_acquire); i++) {
+			poke_event_thread(rt);
+			usleep(1000);
+		}
+	}
 	atomic_store(&rt->stop, 1);
 	pthread_mutex_lock(&rt->sleep_mu);
 	pthread_cond_broadcast(&rt->sleep_cv);

@@ -572,6 +572,35 @@ static void test_actor__a_child_process_exit_is_a_message(void)
 	daimon_rt_free(rt);
 }
 
+/* A runtime freed while an actor's child still runs: the child is killed,
+ * reaped, and its watch freed (ASan's leak check holds us to it). */
+static _Atomic int sleeper_pid;
+
+static int sleeper_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)state, (void)m;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	daimon_adopt_child(ctx, pid);
+	atomic_store(&sleeper_pid, pid);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour sleeper_b = {.name = "sleeper", .handle = sleeper_handle};
+
+static void test_actor__freeing_the_runtime_reaps_children_still_running(void)
+{
+	daimon_rt *rt = rt_new(2);
+	daimon_spawn_opts o = {.behaviour = &sleeper_b};
+	daimon_send(rt, daimon_spawn(rt, &o), 1, NULL, 0);
+	EVENTUALLY(atomic_load(&sleeper_pid) > 0);
+	daimon_rt_free(rt);
+	CHECK(kill(atomic_load(&sleeper_pid), 0) < 0 && errno == ESRCH); /* gone, not a zombie */
+}
+
 /* ---- supervision ---- */
 
 static _Atomic int starts[3];
@@ -735,6 +764,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_actor__bounded_mailbox_can_slow_the_sender_instead),
 		TEST_CASE(test_actor__cancel_deadline_stops_an_actor_that_does_not_finish),
 		TEST_CASE(test_actor__a_child_process_exit_is_a_message),
+		TEST_CASE(test_actor__freeing_the_runtime_reaps_children_still_running),
 		TEST_CASE(test_supervisor__one_for_one_restarts_only_the_crashed_child),
 		TEST_CASE(test_supervisor__one_for_all_restarts_every_child),
 		TEST_CASE(test_supervisor__rest_for_one_restarts_it_and_those_after),

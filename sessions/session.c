@@ -944,16 +944,21 @@ struct tool_job {
 	daimon_aid asker;
 };
 
+/* "NAME: 40% message" (or the count, without a total). */
+static void progress_line(char *line, size_t size, const char *name, double done, double total, const char *message)
+{
+	if (total > 0)
+		snprintf(line, size, "%s: %.0f%%%s%s", name, 100 * done / total, message ? " " : "", message ? message : "");
+	else
+		snprintf(line, size, "%s: %g%s%s", name, done, message ? " " : "", message ? message : "");
+}
+
 /* A tool's progress, as a line to whoever asked (from the work pool). */
 static void tool_progress(void *payload, double done, double total, const char *message)
 {
 	struct tool_job *j = payload;
 	char line[256];
-	if (total > 0)
-		snprintf(line, sizeof(line), "%s: %.0f%%%s%s", j->tool->name, 100 * done / total, message ? " " : "",
-			 message ? message : "");
-	else
-		snprintf(line, sizeof(line), "%s: %g%s%s", j->tool->name, done, message ? " " : "", message ? message : "");
+	progress_line(line, sizeof(line), j->tool->name, done, total, message);
 	daimon_send_from(j->rt, 0, j->asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
 }
 
@@ -1322,16 +1327,11 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		struct call *pc = call_by(s, by_ref, d->ref);
 		cJSON *p = pc ? cJSON_Parse(d->text) : NULL;
 		if (p) {
-			const cJSON *done = cJSON_GetObjectItemCaseSensitive(p, "progress");
 			const cJSON *total = cJSON_GetObjectItemCaseSensitive(p, "total");
-			const char *msg = daimon_json_str(p, "message");
 			char line[256];
-			if (cJSON_IsNumber(total) && total->valuedouble > 0)
-				snprintf(line, sizeof(line), "%s: %.0f%%%s%s", pc->tool->name,
-					 100 * cJSON_GetNumberValue(done) / total->valuedouble, msg ? " " : "", msg ? msg : "");
-			else
-				snprintf(line, sizeof(line), "%s: %g%s%s", pc->tool->name, cJSON_GetNumberValue(done),
-					 msg ? " " : "", msg ? msg : "");
+			progress_line(line, sizeof(line), pc->tool->name,
+				      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "progress")),
+				      cJSON_IsNumber(total) ? total->valuedouble : 0, daimon_json_str(p, "message"));
 			daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
 		}
 		cJSON_Delete(p);

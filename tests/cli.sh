@@ -132,8 +132,17 @@ expect skill_call_rolled_back 0 '^Hello, Ana!$' -- "$DAIMON" skill call hello gr
 cat > "$DAIMON_HOME/skills/guard/skill.c" <<'EOF_C'
 #include <daimon/skill.h>
 static int act(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, "acted"); }
-static const daimon_skill_tool tools[] = {{"act", "Acts.", "{\"type\":\"object\"}", DAIMON_SKILL_NEEDS_APPROVAL, act}};
-DAIMON_SKILL(.name = "guard", .version = "1", .description = "Asks first.", .tools = tools, .ntools = 1);
+static int count(daimon_skill_ctx *c, const char *a)
+{
+	const daimon_skill_host *h = daimon_skill_host_of(c);
+	(void)a;
+	h->progress(c, 1, 2, "one");
+	h->progress(c, 2, 2, "two");
+	return h->replyf(c, "counted");
+}
+static const daimon_skill_tool tools[] = {{"act", "Acts.", "{\"type\":\"object\"}", DAIMON_SKILL_NEEDS_APPROVAL, act},
+					  {"count", "Counts.", "{\"type\":\"object\"}", 0, count}};
+DAIMON_SKILL(.name = "guard", .version = "1", .description = "Asks first.", .tools = tools, .ntools = 2);
 EOF_C
 echo '[{"tool": "act", "expect": "acted"}]' > "$DAIMON_HOME/skills/guard/tests.json"
 expect skill_guard_build 0 'built guard' -- "$DAIMON" skill build guard
@@ -165,6 +174,8 @@ if [ -f "$AIM" ]; then
     {"match":{"userMessage":"break buddy"},"response":{"toolCalls":[{"id":"a4","name":"skill_author","arguments":"{\"action\":\"write\",\"name\":\"buddy\",\"source\":\"int x = ;\"}"}]}},
     {"match":{"userMessage":"merge pdfs","hasToolResult":true},"response":{"content":"Read the skill."}},
     {"match":{"userMessage":"merge pdfs"},"response":{"toolCalls":[{"id":"r1","name":"skill_read","arguments":"{\"name\":\"pdf-tools\"}"}]}},
+    {"match":{"userMessage":"count for me","hasToolResult":true},"response":{"content":"Counted."}},
+    {"match":{"userMessage":"count for me"},"response":{"toolCalls":[{"id":"k1","name":"guard-count","arguments":"{}"}]}},
     {"match":{"userMessage":"guarded act","hasToolResult":true},"response":{"content":"Guard done."}},
     {"match":{"userMessage":"guarded act"},"response":{"toolCalls":[{"id":"q1","name":"guard-act","arguments":"{}"}]}},
     {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
@@ -208,6 +219,9 @@ if [ -f "$AIM" ]; then
     curl -s "http://127.0.0.1:$port/__aimock/journal"
   expect skill_md_result 0 '"call_id":"r1","name":"skill_read","content":"Use qpdf to merge\.\\n","is_error":false' -- \
     "$DAIMON" sessions show --json cli:pdf
+  # a skill host's progress reaches the user
+  expect skill_progress 0 '\[guard-count: 50% one\] \[guard-count: 100% two\] .*Counted\.' -- \
+    sh -c "'$DAIMON' ask --session cli:count 'count for me' 2>&1 | tr '\n' ' '"
   # a call that needs approval: ask cannot ask, so it declines and says why
   expect approval_declined 0 '\[declined guard-act \{\}: it needs your approval; run it from `daimon chat`\].*Guard done\.' -- \
     sh -c "'$DAIMON' ask --session cli:guard 'guarded act now' 2>&1 | tr '\n' ' '"

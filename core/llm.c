@@ -194,6 +194,8 @@ struct call {
 struct daimon_llm_stream {
 	daimon_llm_provider provider;
 	daimon_buf line, event, data; /* the SSE line being read, the event being built */
+	daimon_buf errdoc;            /* a body that is a JSON error document, not a stream */
+	size_t fed;                   /* bytes fed so far */
 	daimon_buf text;
 	size_t taken;
 	struct call *calls;
@@ -216,6 +218,7 @@ void daimon_llm_stream_free(daimon_llm_stream *s)
 	if (!s)
 		return;
 	daimon_buf_release(&s->line);
+	daimon_buf_release(&s->errdoc);
 	daimon_buf_release(&s->event);
 	daimon_buf_release(&s->data);
 	daimon_buf_release(&s->text);
@@ -384,6 +387,12 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 {
 	if (s->failed)
 		return -1;
+	/* A body that starts as JSON is an error document, kept for the message. */
+	if (s->errdoc.len || (!s->fed && len && data[0] == '{')) {
+		daimon_buf_add(&s->errdoc, data, len);
+		return 0;
+	}
+	s->fed += len;
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
@@ -404,6 +413,20 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 		i += n + 1;
 	}
 	return 0;
+}
+
+int daimon_llm_stream_end(daimon_llm_stream *s, const daimon_llm_config *cfg, const daimon_http_result *r)
+{
+	if (r->curl_code)
+		return daimon_error("cannot reach the model at '%s': %s", cfg->base_url, r->error);
+	if (r->status < 200 || r->status > 299) {
+		cJSON *j = cJSON_Parse(daimon_buf_cstr(&s->errdoc));
+		const char *msg = daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "message");
+		int rc = daimon_error("the model answered HTTP %ld%s%s", r->status, msg ? ": " : "", msg ? msg : "");
+		cJSON_Delete(j);
+		return rc;
+	}
+	return daimon_llm_stream_finish(s);
 }
 
 int daimon_llm_stream_finish(daimon_llm_stream *s)

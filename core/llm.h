@@ -59,6 +59,12 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len);
 /* The response ended: 0 if the stream was complete, <0 (DAIMON_ECORRUPT)
  * if it was cut off. */
 int daimon_llm_stream_finish(daimon_llm_stream *s);
+/* The transfer `r` the stream was fed from is over: 0 if it brought a
+ * whole answer; otherwise why not, as a message for the user — the model
+ * unreachable, an HTTP error (with the error document's message: a body
+ * that starts as JSON is kept as one, not read as a stream), or an answer
+ * cut off before its end. */
+int daimon_llm_stream_end(daimon_llm_stream *s, const daimon_llm_config *cfg, const daimon_http_result *r);
 /* Appends the text that arrived since the last call (for live output). */
 size_t daimon_llm_stream_take_delta(daimon_llm_stream *s, daimon_buf *out);
 const char *daimon_llm_stream_text(const daimon_llm_stream *s);

@@ -18,7 +18,6 @@ struct call {
 	const daimon_llm_config *cfg;
 	daimon_llm_request req;
 	daimon_llm_stream *stream;
-	daimon_buf errbody;
 	uint64_t ref, transfer, timer;
 	long timeout_ms;
 };
@@ -45,10 +44,7 @@ static int call_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	struct call *c = state;
 	if (m->type == DAIMON_MSG_HTTP_CHUNK) {
 		const daimon_http_chunk *k = m->data;
-		if (daimon_buf_cstr(&c->errbody)[0] || (k->len && k->data[0] == '{'))
-			daimon_buf_add(&c->errbody, k->data, k->len); /* an error document, not a stream */
-		else
-			daimon_llm_stream_feed(c->stream, k->data, k->len);
+		daimon_llm_stream_feed(c->stream, k->data, k->len);
 		return DAIMON_CONTINUE;
 	}
 	if (m->type == DAIMON_MSG_TIMER && m->ref == c->timer) {
@@ -59,20 +55,7 @@ static int call_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	}
 	if (m->type != DAIMON_MSG_HTTP_DONE)
 		return DAIMON_CONTINUE;
-	const daimon_http_result *r = m->data;
-	char err[512];
-	if (r->curl_code) {
-		snprintf(err, sizeof(err), "cannot reach the model at '%s': %s", c->cfg->base_url, r->error);
-		return reply(ctx, c, -1, err);
-	}
-	if (r->status < 200 || r->status > 299) {
-		cJSON *j = cJSON_Parse(daimon_buf_cstr(&c->errbody));
-		const char *msg = daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "message");
-		snprintf(err, sizeof(err), "the model answered HTTP %ld%s%s", r->status, msg ? ": " : "", msg ? msg : "");
-		cJSON_Delete(j);
-		return reply(ctx, c, -1, err);
-	}
-	if (daimon_llm_stream_finish(c->stream) < 0)
+	if (daimon_llm_stream_end(c->stream, c->cfg, m->data) < 0)
 		return reply(ctx, c, -1, daimon_error_last());
 	return reply(ctx, c, 0, daimon_llm_stream_text(c->stream));
 }
@@ -91,7 +74,6 @@ static void call_terminate(daimon_ctx *ctx, void *state, int reason)
 	struct call *c = state;
 	daimon_llm_request_release(&c->req);
 	daimon_llm_stream_free(c->stream);
-	daimon_buf_release(&c->errbody);
 	free(c);
 }
 

@@ -79,7 +79,6 @@ struct session {
 	int ttft_expired;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
-	daimon_buf errbody;
 	int64_t tokens_in, tokens_out;
 	struct call *calls; /* the tool calls of the last answer, while they run */
 	int ncalls, nrunning;
@@ -412,7 +411,6 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
 	daimon_llm_stream_free(s->stream);
 	s->stream = NULL;
 	daimon_llm_request_release(&s->req);
-	daimon_buf_clear(&s->errbody);
 	free_calls(s);
 	s->asker = 0;
 	s->nalso = 0;
@@ -746,7 +744,6 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	daimon_llm_request_release(&s->req);
 	daimon_llm_stream_free(s->stream);
 	s->stream = NULL;
-	daimon_buf_clear(&s->errbody);
 	if (!retry)
 		s->attempts = 0;
 	if (!retry && ++s->rounds > MAX_ROUNDS)
@@ -896,11 +893,6 @@ static void on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if (s->ttft_timer) { /* the answer has started */
 		daimon_timer_cancel(ctx, s->ttft_timer);
 		s->ttft_timer = 0;
-	}
-	if (daimon_buf_cstr(&s->errbody)[0] || (c->len && c->data[0] == '{')) {
-		/* Not a stream: an error document (kept for the message). */
-		daimon_buf_add(&s->errbody, c->data, c->len);
-		return;
 	}
 	daimon_llm_stream_feed(s->stream, c->data, c->len);
 	daimon_buf delta = DAIMON_BUF_INIT;
@@ -1201,22 +1193,7 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	}
 	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
 		return;
-	char err[512];
-	if (r->curl_code) {
-		snprintf(err, sizeof(err), "cannot reach the model at '%s': %s", s->cfg->base_url, r->error);
-		finish(ctx, s, -1, err);
-		return;
-	}
-	if (r->status < 200 || r->status > 299) {
-		cJSON *j = cJSON_Parse(daimon_buf_cstr(&s->errbody));
-		const char *msg = daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "message");
-		snprintf(err, sizeof(err), "the model answered HTTP %ld%s%s", r->status, msg ? ": " : "",
-			 msg ? msg : "");
-		cJSON_Delete(j);
-		finish(ctx, s, -1, err);
-		return;
-	}
-	if (daimon_llm_stream_finish(s->stream) < 0) {
+	if (daimon_llm_stream_end(s->stream, s->cfg, r) < 0) {
 		finish(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
@@ -1383,7 +1360,6 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 	cJSON_Delete(s->tools);
 	daimon_llm_stream_free(s->stream);
 	daimon_llm_request_release(&s->req);
-	daimon_buf_release(&s->errbody);
 	free(s->system);
 	free(s->key);
 	free(s);

@@ -173,6 +173,36 @@ static void ask(daimon_rt *rt, daimon_aid http, struct asker *a, daimon_llm_prov
 	daimon_send(rt, daimon_spawn(rt, &o), 1, NULL, 0);
 }
 
+static void test_llm__the_end_of_a_transfer_says_what_went_wrong(void)
+{
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI, .base_url = "http://127.0.0.1:1", .model = "m"};
+	/* an error document, in two pieces, is kept for its message */
+	daimon_llm_stream *s = daimon_llm_stream_new(DAIMON_LLM_OPENAI);
+	static const char a[] = "{\"error\":{\"mess", b[] = "age\":\"bad model name\"}}";
+	CHECK_INT(daimon_llm_stream_feed(s, a, strlen(a)), 0);
+	CHECK_INT(daimon_llm_stream_feed(s, b, strlen(b)), 0);
+	daimon_http_result r = {.status = 400};
+	CHECK(daimon_llm_stream_end(s, &cfg, &r) < 0);
+	CHECK_STR(daimon_error_last(), "the model answered HTTP 400: bad model name");
+	daimon_llm_stream_free(s);
+	/* a stream whose chunk starts with '{' mid-way is still a stream */
+	s = daimon_llm_stream_new(DAIMON_LLM_OPENAI);
+	const char *split = strstr(openai_stream, "{");
+	CHECK_INT(daimon_llm_stream_feed(s, openai_stream, (size_t)(split - openai_stream)), 0);
+	CHECK_INT(daimon_llm_stream_feed(s, split, strlen(split)), 0);
+	r.status = 200;
+	CHECK_INT(daimon_llm_stream_end(s, &cfg, &r), 0);
+	CHECK(daimon_llm_stream_text(s)[0]);
+	daimon_llm_stream_free(s);
+	/* no connection */
+	s = daimon_llm_stream_new(DAIMON_LLM_OPENAI);
+	daimon_http_result gone = {.curl_code = 7};
+	snprintf(gone.error, sizeof(gone.error), "Couldn't connect to server");
+	CHECK(daimon_llm_stream_end(s, &cfg, &gone) < 0);
+	CHECK_STR(daimon_error_last(), "cannot reach the model at 'http://127.0.0.1:1': Couldn't connect to server");
+	daimon_llm_stream_free(s);
+}
+
 static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
 {
 	struct aimock mk;
@@ -229,6 +259,7 @@ int main(int argc, char **argv)
 	static const struct test_case cases[] = {
 		TEST_CASE(test_llm__streams_decode_at_every_split),
 		TEST_CASE(test_llm__a_cut_stream_is_an_error_not_an_answer),
+		TEST_CASE(test_llm__the_end_of_a_transfer_says_what_went_wrong),
 		TEST_CASE(test_llm__answers_and_fragmented_tool_calls_from_aimock),
 		{0},
 	};

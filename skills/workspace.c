@@ -47,6 +47,16 @@ static int git_fail(const char *what)
 	return daimon_error("%s: %s", what, e && e->message ? e->message : "libgit2 failed");
 }
 
+/* Writes `path` only if it does not hold `text` already (opening the
+ * workspace is part of every ask's start-up: no needless syncs there). */
+static int write_if_changed(const char *path, const char *text)
+{
+	daimon_buf now = DAIMON_BUF_INIT;
+	int same = daimon_read_file(&now, path) == 0 && !strcmp(daimon_buf_cstr(&now), text);
+	daimon_buf_release(&now);
+	return same ? 0 : daimon_write_file_atomic(path, text, strlen(text), 0644);
+}
+
 static int valid_name(const char *name)
 {
 	if (!name || !*name || strlen(name) > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
@@ -81,7 +91,7 @@ int daimon_skillws_open(daimon_skillws **out, const char *home)
 	char *h = path_of(ws, ".include/daimon", "skill.h");
 	const char *hdr = embedded("skill.h");
 	if (rc == 0)
-		rc = daimon_write_file_atomic(h, hdr, strlen(hdr), 0644);
+		rc = write_if_changed(h, hdr);
 	free(h);
 	char *pc = path_of(ws, ".include", "skill.pc");
 	char *pct = daimon_xasprintf("prefix=%s/.include\nName: daimon-skill\nDescription: building daimon skills\n"
@@ -89,7 +99,7 @@ int daimon_skillws_open(daimon_skillws **out, const char *home)
 				     "-Wextra -I${prefix}\n",
 				     ws->root, DAIMON_SKILL_ABI);
 	if (rc == 0)
-		rc = daimon_write_file_atomic(pc, pct, strlen(pct), 0644);
+		rc = write_if_changed(pc, pct);
 	free(pc);
 	free(pct);
 	if (rc < 0) {
@@ -117,20 +127,20 @@ const char *daimon_skillws_root(const daimon_skillws *ws)
 
 /* ---- new ---- */
 
-static char *fill(const char *text, const char *name)
+/* `text` with every `from` replaced by `to` (never NULL). */
+static char *replace_all(const char *text, const char *from, const char *to)
 {
 	daimon_buf b = DAIMON_BUF_INIT;
-	for (const char *p = text; *p;) {
-		const char *at = strstr(p, "@NAME@");
-		if (!at) {
+	size_t n = strlen(from);
+	for (const char *p = text, *at; *p; p = at + n) {
+		if (!(at = strstr(p, from))) {
 			daimon_buf_adds(&b, p);
 			break;
 		}
 		daimon_buf_add(&b, p, (size_t)(at - p));
-		daimon_buf_adds(&b, name);
-		p = at + 6;
+		daimon_buf_adds(&b, to);
 	}
-	return daimon_buf_detach(&b);
+	return b.ptr ? daimon_buf_detach(&b) : daimon_xstrdup("");
 }
 
 int daimon_skill_new(daimon_skillws *ws, const char *name)
@@ -144,7 +154,7 @@ int daimon_skill_new(daimon_skillws *ws, const char *name)
 	static const char *const files[] = {"skill.c", "skill.json", "tests.json"};
 	for (int i = 0; i < 3 && rc == 0; i++) {
 		char *p = path_of(ws, name, files[i]);
-		char *t = fill(embedded(files[i]), name);
+		char *t = replace_all(embedded(files[i]), "@NAME@", name);
 		rc = daimon_write_file_new(p, t, strlen(t), 0600) < 0 ? -1 : 0;
 		free(t);
 		free(p);
@@ -213,13 +223,7 @@ static char *pc_cflags(daimon_skillws *ws)
 	char *line = c ? daimon_xstrndup(c + 7, strcspn(c + 7, "\n")) : daimon_xstrdup("");
 	daimon_buf_release(&t);
 	char *prefix = daimon_xasprintf("%s/.include", ws->root);
-	char *out = fill(line, ""); /* (a copy) */
-	char *at;
-	while ((at = strstr(out, "${prefix}"))) {
-		char *n = daimon_xasprintf("%.*s%s%s", (int)(at - out), out, prefix, at + 9);
-		free(out);
-		out = n;
-	}
+	char *out = replace_all(line, "${prefix}", prefix);
 	free(line);
 	free(prefix);
 	return out;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fsutil.h"
+
 const char *daimon_json_str(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -69,4 +71,27 @@ void daimon_json_print(daimon_buf *b, const cJSON *item)
 	} else {
 		daimon_buf_adds(b, "null");
 	}
+}
+
+int daimon_json_write_line(int fd, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	size_t n = strlen(s);
+	s[n] = '\n'; /* (over the NUL: written with its length) */
+	int rc = fd >= 0 && daimon_write_all(fd, s, n + 1) == 0 ? 0 : -1;
+	cJSON_free(s);
+	return rc;
+}
+
+long daimon_json_take_line(daimon_buf *in, cJSON **msg)
+{
+	char *nl = in->len ? memchr(in->ptr, '\n', in->len) : NULL;
+	if (!nl)
+		return -1;
+	size_t len = (size_t)(nl - in->ptr);
+	*msg = cJSON_ParseWithLength(in->ptr, len);
+	memmove(in->ptr, nl + 1, in->len - len - 1);
+	in->len -= len + 1;
+	return (long)len;
 }

@@ -19,4 +19,11 @@ void daimon_json_quote(daimon_buf *b, const char *s);
 /* Appends the unformatted JSON of `item` to `b`. */
 void daimon_json_print(daimon_buf *b, const cJSON *item);
 
+/* JSON lines (JSON-RPC over pipes): writes `msg` as one line to `fd` and
+ * frees it; 0 or -1. */
+int daimon_json_write_line(int fd, cJSON *msg);
+/* Takes the first whole line out of `in`: -1 if there is none yet, else
+ * the line's length, with *msg its JSON (NULL if it is not JSON). */
+long daimon_json_take_line(daimon_buf *in, cJSON **msg);
+
 #endif

@@ -66,16 +66,10 @@ static void drop(daimon_ctx *ctx, struct port *pt, size_t i)
 	pt->p[i] = pt->p[--pt->np];
 }
 
+/* (small and non-blocking: a program that does not read its input is failing) */
 static int send_line(struct port *pt, cJSON *msg)
 {
-	char *s = cJSON_PrintUnformatted(msg);
-	cJSON_Delete(msg);
-	size_t n = strlen(s);
-	s[n] = '\n';
-	/* (small and non-blocking: a program that does not read its input is failing) */
-	int rc = pt->to >= 0 && daimon_write_all(pt->to, s, n + 1) == 0 ? 0 : -1;
-	cJSON_free(s);
-	return rc;
+	return daimon_json_write_line(pt->to, msg);
 }
 
 static cJSON *request(int64_t id, const char *method, const char *params)
@@ -272,12 +266,8 @@ static void on_readable(daimon_ctx *ctx, struct port *pt, int fd)
 	ssize_t got;
 	while ((got = read(fd, buf, sizeof(buf))) > 0) {
 		daimon_buf_add(&pt->in, buf, (size_t)got);
-		char *nl;
-		while (pt->in.len && (nl = memchr(pt->in.ptr, '\n', pt->in.len))) {
-			cJSON *msg = cJSON_ParseWithLength(pt->in.ptr, (size_t)(nl - pt->in.ptr));
-			size_t used = (size_t)(nl - pt->in.ptr) + 1;
-			memmove(pt->in.ptr, pt->in.ptr + used, pt->in.len - used);
-			pt->in.len -= used;
+		cJSON *msg;
+		while (daimon_json_take_line(&pt->in, &msg) >= 0) {
 			if (msg)
 				on_message(ctx, pt, msg);
 			cJSON_Delete(msg);

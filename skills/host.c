@@ -19,16 +19,6 @@
 
 /* ---- the server ---- */
 
-static void send_json(int fd, cJSON *msg)
-{
-	char *s = cJSON_PrintUnformatted(msg);
-	size_t n = strlen(s);
-	s[n] = '\n'; /* (replaces the NUL; written with its length) */
-	daimon_write_all(fd, s, n + 1);
-	cJSON_free(s);
-	cJSON_Delete(msg);
-}
-
 static cJSON *reply_to(const cJSON *req)
 {
 	cJSON *r = cJSON_CreateObject();
@@ -58,7 +48,7 @@ static void notify_progress(void *payload, double done, double total, const char
 		cJSON_AddNumberToObject(params, "total", total);
 	if (message)
 		cJSON_AddStringToObject(params, "message", message);
-	send_json(p->fd, n);
+	daimon_json_write_line(p->fd, n);
 }
 
 static void handle(daimon_skills *sk, const char *skill, const cJSON *req, int out)
@@ -117,7 +107,7 @@ static void handle(daimon_skills *sk, const char *skill, const cJSON *req, int o
 		cJSON_AddNumberToObject(e, "code", -32601);
 		cJSON_AddStringToObject(e, "message", "method not found");
 	}
-	send_json(out, r);
+	daimon_json_write_line(out, r);
 }
 
 int daimon_skill_serve(const char *so_path, const char *home, int in_fd, int out_fd)
@@ -135,24 +125,21 @@ int daimon_skill_serve(const char *so_path, const char *home, int in_fd, int out
 		if (got < 0)
 			continue;
 		daimon_buf_add(&in, buf, (size_t)got);
-		char *nl;
-		while (in.len && (nl = memchr(in.ptr, '\n', in.len))) {
-			cJSON *req = cJSON_ParseWithLength(in.ptr, (size_t)(nl - in.ptr));
-			size_t used = (size_t)(nl - in.ptr) + 1;
+		cJSON *req;
+		long len;
+		while ((len = daimon_json_take_line(&in, &req)) >= 0) {
 			if (req) {
 				handle(sk, name, req, out_fd);
-			} else if (nl > in.ptr) {
+			} else if (len > 0) {
 				cJSON *r = cJSON_CreateObject();
 				cJSON_AddStringToObject(r, "jsonrpc", "2.0");
 				cJSON_AddNullToObject(r, "id");
 				cJSON *e = cJSON_AddObjectToObject(r, "error");
 				cJSON_AddNumberToObject(e, "code", -32700);
 				cJSON_AddStringToObject(e, "message", "parse error");
-				send_json(out_fd, r);
+				daimon_json_write_line(out_fd, r);
 			}
 			cJSON_Delete(req);
-			memmove(in.ptr, in.ptr + used, in.len - used);
-			in.len -= used;
 		}
 	}
 	daimon_buf_release(&in);

@@ -41,18 +41,6 @@ void daimon_skill_limit_memory(size_t bytes)
 	setrlimit(RLIMIT_AS, &rl);
 }
 
-static void write_line(int fd, cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
-	daimon_buf b = DAIMON_BUF_INIT;
-	daimon_buf_adds(&b, s);
-	daimon_buf_addc(&b, '\n');
-	daimon_write_all(fd, b.ptr, b.len);
-	daimon_buf_release(&b);
-	cJSON_free(s);
-	cJSON_Delete(o);
-}
-
 static void child(int fd, const char *so_path, const char *home, const cJSON *calls, size_t mem_limit)
 {
 	if (mem_limit)
@@ -62,7 +50,7 @@ static void child(int fd, const char *so_path, const char *home, const cJSON *ca
 	if (daimon_skills_load(sk, so_path, name) < 0) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "load_error", daimon_error_last());
-		write_line(fd, o);
+		daimon_json_write_line(fd, o);
 		_exit(0);
 	}
 	/* what it is, for whoever keeps skill code out of its own process */
@@ -70,12 +58,12 @@ static void child(int fd, const char *so_path, const char *home, const cJSON *ca
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "describe", cJSON_Parse(desc));
 	free(desc);
-	write_line(fd, d);
+	daimon_json_write_line(fd, d);
 	int i = 0;
 	for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next, i++) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "start", i);
-		write_line(fd, o);
+		daimon_json_write_line(fd, o);
 		const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
 		char *a = args ? cJSON_PrintUnformatted(args) : strdup("{}");
 		daimon_buf out = DAIMON_BUF_INIT;
@@ -84,7 +72,7 @@ static void child(int fd, const char *so_path, const char *home, const cJSON *ca
 		cJSON_AddNumberToObject(o, "done", i);
 		cJSON_AddNumberToObject(o, "status", rc < 0 ? -1 : 0);
 		cJSON_AddStringToObject(o, "text", daimon_buf_cstr(&out));
-		write_line(fd, o);
+		daimon_json_write_line(fd, o);
 		daimon_buf_release(&out);
 		free(a);
 	}
@@ -139,12 +127,8 @@ static int run(const char *so_path, const char *home, const cJSON *calls, long t
 		if (got <= 0)
 			break; /* the child is gone */
 		daimon_buf_add(&pending, buf, (size_t)got);
-		char *nl;
-		while (pending.len && (nl = memchr(pending.ptr, '\n', pending.len))) {
-			cJSON *o = cJSON_ParseWithLength(pending.ptr, (size_t)(nl - pending.ptr));
-			size_t used = (size_t)(nl - pending.ptr) + 1;
-			memmove(pending.ptr, pending.ptr + used, pending.len - used);
-			pending.len -= used;
+		cJSON *o;
+		while (daimon_json_take_line(&pending, &o) >= 0) {
 			if (cJSON_GetObjectItemCaseSensitive(o, "describe")) {
 				if (describe && !*describe)
 					*describe = cJSON_DetachItemFromObjectCaseSensitive(o, "describe");

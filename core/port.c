@@ -217,13 +217,8 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 			for (size_t i = 0; cJSON_IsNumber(token) && i < pt->np; i++)
 				if (pt->p[i].ref == (uint64_t)token->valuedouble) {
 					char *text = cJSON_PrintUnformatted(params);
-					size_t n = sizeof(daimon_job_done) + strlen(text) + 1;
-					daimon_job_done *d = daimon_xcalloc(1, n);
-					d->ref = pt->p[i].ref;
-					d->len = strlen(text);
-					memcpy(d->text, text, d->len + 1);
-					daimon_send(daimon_ctx_rt(ctx), pt->p[i].caller, DAIMON_PORT_PROGRESS, d, n);
-					free(d);
+					daimon_job_send(daimon_ctx_rt(ctx), 0, pt->p[i].caller, DAIMON_PORT_PROGRESS, pt->p[i].ref, 0,
+							text, strlen(text));
 					cJSON_free(text);
 				}
 		}

@@ -50,6 +50,12 @@ static void job_unref(struct daimon_job *j)
 int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref, int status, const char *text,
 		     size_t len)
 {
+	return daimon_job_send(rt, from, to, DAIMON_MSG_JOB_DONE, ref, status, text, len);
+}
+
+int daimon_job_send(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, uint64_t ref, int status,
+		    const char *text, size_t len)
+{
 	size_t n = sizeof(daimon_job_done) + len + 1;
 	daimon_job_done *d = daimon_xmalloc(n);
 	d->ref = ref;
@@ -57,8 +63,7 @@ int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref
 	d->len = len;
 	memcpy(d->text, text, len);
 	d->text[len] = 0;
-	int rc = from ? daimon_send_from(rt, from, to, DAIMON_MSG_JOB_DONE, d, n)
-		      : daimon_send(rt, to, DAIMON_MSG_JOB_DONE, d, n);
+	int rc = from ? daimon_send_from(rt, from, to, type, d, n) : daimon_send(rt, to, type, d, n);
 	free(d);
 	return rc;
 }

@@ -394,6 +394,12 @@ static void *open_copy(daimon_skills *sk, const char *so_path)
 	return dl;
 }
 
+int daimon_skill_name_ok(const char *name, size_t max)
+{
+	size_t n = name ? strlen(name) : 0;
+	return n && n <= max && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
 static int check_descriptor(const daimon_skill *d, const char *so_path)
 {
 	if (!d)
@@ -403,13 +409,11 @@ static int check_descriptor(const daimon_skill *d, const char *so_path)
 				    DAIMON_SKILL_ABI);
 	if (d->size < offsetof(daimon_skill, fini) + sizeof(d->fini))
 		return daimon_error("'%s': its descriptor is too small (%u bytes)", so_path, d->size);
-	if (!d->name || !*d->name || strlen(d->name) > 63 || strspn(d->name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-								   strlen(d->name))
+	if (!daimon_skill_name_ok(d->name, 63))
 		return daimon_error("'%s': the skill's name must be 1-63 of [a-z0-9_]", so_path);
 	for (size_t i = 0; i < d->ntools; i++) {
 		const daimon_skill_tool *t = &d->tools[i];
-		if (!t->name || !*t->name || strspn(t->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t->name) ||
-		    !t->run)
+		if (!daimon_skill_name_ok(t->name, (size_t)-1) || !t->run)
 			return daimon_error("'%s': tool %zu needs a name of [a-z0-9_] and a run function", so_path, i);
 		cJSON *schema = cJSON_Parse(t->parameters ? t->parameters : "");
 		int ok = cJSON_IsObject(schema);

@@ -23,6 +23,9 @@
 
 typedef struct daimon_skills daimon_skills;
 
+/* A skill's or a tool's name: 1 to `max` of a-z, 0-9 and _. */
+int daimon_skill_name_ok(const char *name, size_t max);
+
 /* An empty registry; `home` (may be NULL) is where skills keep their
  * key-value stores and reach memory and search. */
 daimon_skills *daimon_skills_new(const char *home);

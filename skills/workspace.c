@@ -20,6 +20,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "skills/skills.h"
 
 struct daimon_data_file {
 	const char *name;
@@ -59,7 +60,7 @@ static int write_if_changed(const char *path, const char *text)
 
 static int valid_name(const char *name)
 {
-	if (!name || !*name || strlen(name) > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+	if (!daimon_skill_name_ok(name, 63))
 		return daimon_error_code(DAIMON_EINVAL, "a skill's name is 1 to 63 of a-z, 0-9 and _ ('%s' is not)",
 					 name ? name : "");
 	return 0;

@@ -21,6 +21,7 @@
 #include "memory/index.h"
 #include "memory/store.h"
 #include "sessions/session.h"
+#include "sessions/skilltools.h"
 
 struct daimon_cmd {
 	const char *name;
@@ -31,7 +32,8 @@ struct daimon_cmd {
 };
 
 extern const struct daimon_cmd daimon_cmd_init, daimon_cmd_search, daimon_cmd_sessions, daimon_cmd_index,
-	daimon_cmd_import, daimon_cmd_debug, daimon_cmd_ask, daimon_cmd_chat, daimon_cmd_memory, daimon_cmd_skill;
+	daimon_cmd_import, daimon_cmd_debug, daimon_cmd_ask, daimon_cmd_chat, daimon_cmd_memory, daimon_cmd_skill, daimon_cmd_serve, daimon_cmd_status, daimon_cmd_stop, daimon_cmd_ps,
+	daimon_cmd_pairing;
 
 /* Prints "daimon: <message>" to stderr and returns 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -56,14 +58,9 @@ int cli_tty_stderr(void);
 void cli_local_time(char out[32], int64_t ms);
 
 /* The skills a session offers (ask, chat): the built skills' tools join
- * the built-in ones in opts->tools; without a skills folder, just those. */
-struct cli_skills {
-	struct daimon_skillws *ws;
-	struct daimon_skills *sk;
-	struct daimon_skill_toolset *ts;
-};
-void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_opts *opts);
-void cli_skills_detach(struct cli_skills *s);
+ * the built-in ones in opts->tools; without a skills folder, just those
+ * (said on stderr). */
+void cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts);
 
 /* The CLI's side of a session turn (turn.c): a listener actor that prints
  * the answer as it streams (unless quiet) and keeps it. */
@@ -87,6 +84,35 @@ void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const c
 /* Has the session write its title and summary now (if there is anything
  * new), waiting until it has; an interrupt gives up waiting. */
 void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt);
+
+/* A connection to the running daemon (client.c; the protocol is in
+ * gateway/control.h). */
+struct cli_conn {
+	int fd;
+	daimon_buf in;
+};
+/* Connects and says hello: 1 connected, 0 no daemon runs for
+ * $DAIMON_HOME, < 0 an error (last error). */
+int cli_daemon_open(struct cli_conn *c);
+void cli_daemon_close(struct cli_conn *c);
+int cli_daemon_send(struct cli_conn *c, const cJSON *req);
+/* The next line from the daemon: 1 (*out set), 0 nothing within
+ * timeout_ms (-1: wait), < 0 the connection is gone. */
+int cli_daemon_recv(struct cli_conn *c, cJSON **out, int timeout_ms);
+/* Sends `req` and waits for its {"ok":...} reply; a refusal is an error
+ * carrying the daemon's reason. */
+int cli_daemon_request(struct cli_conn *c, const cJSON *req, cJSON **reply);
+/* The same for {"op": op}. */
+int cli_daemon_op(struct cli_conn *c, const char *op, cJSON **reply);
+/* {"op": op} to the running daemon if there is one: 1 done, 0 none runs. */
+int cli_daemon_tell(const char *op);
+
+/* A turn through the daemon: the same printing and outcome as
+ * cli_turn_run, with the session named by key. */
+void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, const char *text,
+		     volatile sig_atomic_t *interrupt);
+/* The session's title and summary now, through the daemon. */
+int cli_summarize_remote(struct cli_conn *c, const char *key);
 
 /* A progress line on stderr when it is a terminal (throttled). */
 void cli_progress(const char *label, size_t done, size_t total);

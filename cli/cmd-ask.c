@@ -19,6 +19,19 @@
 #include "core/jsonutil.h"
 #include "sessions/session.h"
 
+static void print_json(const struct cli_turn *t)
+{
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_adds(&b, "{\"session\":");
+	daimon_json_quote(&b, t->done.session);
+	daimon_buf_adds(&b, ",\"answer\":");
+	daimon_json_quote(&b, daimon_buf_cstr(&t->answer));
+	daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)t->done.tokens_in,
+			(long long)t->done.tokens_out);
+	fwrite(b.ptr, 1, b.len, stdout);
+	daimon_buf_release(&b);
+}
+
 static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -55,6 +68,24 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		daimon_buf_release(&question);
 		return cli_usage_error(cmd, "what should I ask? (give the text, or pipe it in)");
 	}
+	struct cli_conn conn;
+	int remote = cli_daemon_open(&conn);
+	if (remote < 0) {
+		daimon_buf_release(&question);
+		return cli_fail();
+	}
+	if (remote) {
+		struct cli_turn t;
+		cli_turn_init(&t, NULL, json);
+		cli_turn_remote(&t, &conn, key, question.ptr, NULL);
+		int rc = t.done.status < 0 ? cli_error("%s", t.done.error) : 0;
+		if (rc == 0 && json)
+			print_json(&t);
+		cli_turn_release(&t);
+		cli_daemon_close(&conn);
+		daimon_buf_release(&question);
+		return rc;
+	}
 	daimon_store st;
 	daimon_index *ix;
 	daimon_model_settings ms;
@@ -75,7 +106,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		rc = cli_fail();
 		goto out_settings;
 	}
-	struct cli_skills skills;
+	daimon_skill_env skills;
 	cli_skills_attach(&skills, st.home, &so);
 	struct cli_turn t;
 	cli_turn_init(&t, rt, json);
@@ -87,19 +118,11 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		if (t.done.status < 0) {
 			rc = cli_error("%s", t.done.error);
 		} else if (json) {
-			daimon_buf b = DAIMON_BUF_INIT;
-			daimon_buf_adds(&b, "{\"session\":");
-			daimon_json_quote(&b, t.done.session);
-			daimon_buf_adds(&b, ",\"answer\":");
-			daimon_json_quote(&b, daimon_buf_cstr(&t.answer));
-			daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)t.done.tokens_in,
-					(long long)t.done.tokens_out);
-			fwrite(b.ptr, 1, b.len, stdout);
-			daimon_buf_release(&b);
+			print_json(&t);
 		}
 	}
 	daimon_rt_free(rt);
-	cli_skills_detach(&skills);
+	daimon_skill_env_close(&skills);
 	if (t.done.session[0])
 		daimon_index_update_session(ix, t.done.session, NULL);
 	cli_turn_release(&t);
@@ -117,7 +140,8 @@ const struct daimon_cmd daimon_cmd_ask = {
 	"ask [--session KEY] [--json] TEXT...",
 	"Ask the assistant one thing; the answer streams to stdout.",
 	"TEXT may also come on stdin. The question and the answer are kept in the\n"
-	"session's log (KEY, default cli:default) and indexed for search.\n\n"
+	"session's log (KEY, default cli:default) and indexed for search. With a\n"
+	"daemon running (`daimon serve`), the daemon's session answers.\n\n"
 	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
 	"  -j, --json          print one JSON object at the end: session, answer,\n"
 	"                      tokens_in, tokens_out\n\n"

@@ -40,11 +40,13 @@ struct chat {
 	daimon_store *st;
 	daimon_model_settings *ms;
 	daimon_session_opts opts;
-	struct cli_skills skills;
+	daimon_skill_env skills;
 	daimon_aid http, session;
 	struct cli_turn turn;
 	char key[128];
 	int tty;
+	struct cli_conn conn; /* with a daemon running: the turns go there */
+	int remote;
 };
 
 static int start_session(struct chat *c)
@@ -56,6 +58,11 @@ static int start_session(struct chat *c)
 /* One turn; Ctrl-C stops it. New builds of in-process skills swap in first. */
 static void turn(struct chat *c, const char *text)
 {
+	interrupted = 0;
+	if (c->remote) {
+		cli_turn_remote(&c->turn, &c->conn, c->key, text, &interrupted);
+		goto told;
+	}
 	int swapped = c->skills.ts ? daimon_skill_toolset_refresh(c->skills.ts) : 0;
 	if (swapped > 0 && c->tty)
 		fprintf(stderr, "[%d skill%s swapped in]\n", swapped, swapped == 1 ? "" : "s");
@@ -63,6 +70,7 @@ static void turn(struct chat *c, const char *text)
 		fprintf(stderr, "daimon: a skill's new version is left out: %s\n", daimon_error_last());
 	interrupted = 0;
 	cli_turn_run(&c->turn, c->rt, c->session, text, &interrupted);
+told:
 	if (c->turn.done.status == DAIMON_SESSION_CANCELLED)
 		fprintf(stderr, "[stopped]\n");
 	else if (c->turn.done.status < 0)
@@ -131,7 +139,12 @@ static void summarize(struct chat *c)
 	interrupted = 0;
 	if (c->tty)
 		fprintf(stderr, "[summarizing the conversation; Ctrl-C skips]\n");
-	cli_turn_summarize(&c->turn, c->rt, c->session, &interrupted);
+	if (c->remote) {
+		if (cli_summarize_remote(&c->conn, c->key) < 0 && strcmp(daimon_error_last(), "nothing new to summarize"))
+			fprintf(stderr, "daimon: %s\n", daimon_error_last());
+	} else {
+		cli_turn_summarize(&c->turn, c->rt, c->session, &interrupted);
+	}
 	interrupted = 0;
 }
 
@@ -158,11 +171,12 @@ static int line(struct chat *c, char *text)
 		cmd_search(c, text + 8);
 	else if (!strcmp(text, "/new")) {
 		summarize(c);
-		daimon_cancel(c->rt, c->session, 1000);
+		if (!c->remote)
+			daimon_cancel(c->rt, c->session, 1000);
 		char id[DAIMON_ID_MAX + 1];
 		daimon_session_id_new(id, daimon_now_ms());
 		snprintf(c->key, sizeof(c->key), "cli:%s", id);
-		if (start_session(c) < 0)
+		if (!c->remote && start_session(c) < 0)
 			fprintf(stderr, "daimon: %s\n", daimon_error_last());
 		else
 			printf("new conversation %s\n", c->key);
@@ -186,11 +200,13 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 		snprintf(c.key, sizeof(c.key), "%s", optarg);
 	}
 	daimon_store st;
-	daimon_model_settings ms;
+	daimon_model_settings ms = {0};
 	if (cli_open(&st, NULL, 0) < 0)
 		return cli_fail();
 	int rc = daimon_session_opts_load(&c.opts, st.home, c.key);
-	if (rc == 0)
+	if (rc == 0 && (c.remote = cli_daemon_open(&c.conn)) < 0)
+		rc = -1;
+	if (rc == 0 && !c.remote)
 		rc = daimon_model_settings_load(&ms, st.home);
 	if (rc < 0) {
 		daimon_store_release(&st);
@@ -200,12 +216,14 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	c.ms = &ms;
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
-	cli_skills_attach(&c.skills, st.home, &c.opts);
+	if (!c.remote)
+		cli_skills_attach(&c.skills, st.home, &c.opts);
 	daimon_rt_new(&c.rt, NULL);
-	c.http = daimon_http_start(c.rt, 0);
+	if (!c.remote)
+		c.http = daimon_http_start(c.rt, 0);
 	cli_turn_init(&c.turn, c.rt, 0);
 	c.turn.interactive = c.tty;
-	if (start_session(&c) < 0) {
+	if (!c.remote && start_session(&c) < 0) {
 		rc = cli_fail();
 		goto out;
 	}
@@ -213,7 +231,8 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	if (c.tty)
-		printf("daimon chat (%s, model %s) — /help for commands\n", c.key, ms.model);
+		printf("daimon chat (%s, %s%s) — /help for commands\n", c.key, c.remote ? "through the daemon" : "model ",
+		       c.remote ? "" : ms.model);
 	for (;;) {
 		char *text = NULL;
 		if (c.tty) {
@@ -235,7 +254,8 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	summarize(&c);
 out:
 	daimon_rt_free(c.rt);
-	cli_skills_detach(&c.skills);
+	daimon_skill_env_close(&c.skills);
+	cli_daemon_close(&c.conn);
 	/* Bring the search index up to date with what was said. */
 	daimon_index *ix;
 	if (daimon_index_open(&ix, &st) == 0) {

@@ -11,30 +11,49 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/config.h"
 #include "core/error.h"
 #include "core/jsonutil.h"
-#include "sessions/skilltools.h"
+
+/* The answer's text as it streams (stdout), and a line on a tool call
+ * or its progress (stderr, dimmed on a terminal). */
+static void show_delta(struct cli_turn *t, const char *text, size_t len)
+{
+	daimon_buf_add(&t->answer, text, len);
+	if (!t->quiet) {
+		fwrite(text, 1, len, stdout);
+		fflush(stdout);
+	}
+}
+
+static void show_line(struct cli_turn *t, const char *text, size_t len)
+{
+	if (t->quiet)
+		return;
+	int tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)len, text, tty ? "\033[0m" : "");
+}
+
+/* Asks the user about a tool call that needs approval (on a terminal;
+ * declined, saying why, otherwise). */
+static int ask_user(struct cli_turn *t, const char *what)
+{
+	if (!t->interactive) {
+		fprintf(stderr, "[declined %s: it needs your approval; run it from `daimon chat`]\n", what);
+		return 0;
+	}
+	fprintf(stderr, "\nAllow %s? [y/N] ", what);
+	char line[64];
+	return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+}
 
 static int turn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	(void)ctx;
 	struct cli_turn *t = state;
 	if (m->type == DAIMON_SESSION_DELTA && m->len) {
-		daimon_buf_add(&t->answer, m->data, m->len);
-		if (!t->quiet) {
-			fwrite(m->data, 1, m->len, stdout);
-			fflush(stdout);
-		}
-	} else if (m->type == DAIMON_SESSION_TOOL && !t->quiet) {
-		/* One line per finished tool call, beside the answer (stderr). */
-		int tty = isatty(STDERR_FILENO);
-		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
-			tty ? "\033[0m" : "");
-	} else if (m->type == DAIMON_SESSION_PROGRESS && !t->quiet) {
-		int tty = isatty(STDERR_FILENO);
-		fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)m->len, (const char *)m->data,
-			tty ? "\033[0m" : "");
+		show_delta(t, m->data, m->len);
+	} else if (m->type == DAIMON_SESSION_TOOL || m->type == DAIMON_SESSION_PROGRESS) {
+		show_line(t, m->data, m->len);
 	} else if (m->type == DAIMON_SESSION_APPROVE && m->len >= sizeof(daimon_session_approval)) {
 		const daimon_session_approval *a = m->data;
 		pthread_mutex_lock(&t->mu);
@@ -62,7 +81,7 @@ void cli_turn_init(struct cli_turn *t, daimon_rt *rt, int quiet)
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	daimon_spawn_opts o = {.behaviour = &turn_b, .state = t};
-	t->actor = daimon_spawn(rt, &o);
+	t->actor = rt ? daimon_spawn(rt, &o) : 0; /* no runtime: a turn through the daemon */
 }
 
 void cli_turn_release(struct cli_turn *t)
@@ -100,15 +119,7 @@ static void request(struct cli_turn *t, daimon_rt *rt, daimon_aid session, int t
 			t->approve_ref = 0;
 			t->approve_what = NULL;
 			pthread_mutex_unlock(&t->mu);
-			int allow = 0;
-			if (t->interactive) {
-				fprintf(stderr, "\nAllow %s? [y/N] ", what);
-				char line[64];
-				allow = fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
-			} else {
-				fprintf(stderr, "[declined %s: it needs your approval; run it from `daimon chat`]\n", what);
-			}
-			daimon_session_approval a = {.ref = ref, .allow = allow};
+			daimon_session_approval a = {.ref = ref, .allow = ask_user(t, what)};
 			daimon_send_from(rt, t->actor, session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
 			free(what);
 			pthread_mutex_lock(&t->mu);
@@ -136,34 +147,82 @@ void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, v
 	request(t, rt, session, DAIMON_SESSION_SUMMARIZE, NULL, interrupt, 1);
 }
 
-void cli_skills_attach(struct cli_skills *s, const char *home, daimon_session_opts *opts)
+void cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts)
 {
-	memset(s, 0, sizeof(*s));
-	if (daimon_skillws_open(&s->ws, home) < 0) {
+	if (daimon_skill_env_open(s, home, &opts->tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
-		return;
-	}
-	daimon_skill_services_install();
-	s->sk = daimon_skills_new(home);
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0)
-		exe[n] = 0;
-	cJSON *cfg = NULL;
-	daimon_config_load(&cfg, home);
-	const char *a = daimon_json_str(cJSON_GetObjectItemCaseSensitive(cfg, "skills"), "authoring");
-	daimon_authoring authoring = !a || !strcmp(a, "approve") ? DAIMON_AUTHORING_APPROVE
-				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
-								 : DAIMON_AUTHORING_OFF;
-	cJSON_Delete(cfg);
-	s->ts = daimon_skill_toolset_new(s->ws, s->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring);
-	opts->tools = daimon_skill_toolset_tools(s->ts);
 }
 
-void cli_skills_detach(struct cli_skills *s)
+void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, const char *text,
+		     volatile sig_atomic_t *interrupt)
 {
-	daimon_skill_toolset_free(s->ts);
-	daimon_skills_free(s->sk);
-	daimon_skillws_close(s->ws);
-	memset(s, 0, sizeof(*s));
+	daimon_buf_clear(&t->answer);
+	memset(&t->done, 0, sizeof(t->done));
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "ask");
+	cJSON_AddStringToObject(req, "session", key);
+	cJSON_AddStringToObject(req, "text", text);
+	int rc = cli_daemon_send(c, req);
+	cJSON_Delete(req);
+	int stopped = 0;
+	while (rc >= 0) {
+		cJSON *e = NULL;
+		rc = cli_daemon_recv(c, &e, 100);
+		if (interrupt && *interrupt && !stopped) {
+			stopped = 1;
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "op", "cancel");
+			cli_daemon_send(c, r);
+			cJSON_Delete(r);
+		}
+		if (rc <= 0)
+			continue;
+		const char *ev = daimon_json_str(e, "event"), *s = daimon_json_str(e, "text");
+		if (!ev) {
+			ev = "done"; /* a refused request */
+		}
+		if (!strcmp(ev, "delta") && s) {
+			show_delta(t, s, strlen(s));
+		} else if ((!strcmp(ev, "tool") || !strcmp(ev, "progress")) && s) {
+			show_line(t, s, strlen(s));
+		} else if (!strcmp(ev, "approve")) {
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "op", "approval");
+			cJSON_AddItemToObject(r, "ref", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(e, "ref"), 1));
+			const char *what = daimon_json_str(e, "what");
+			cJSON_AddBoolToObject(r, "allow", ask_user(t, what ? what : "a tool call"));
+			cli_daemon_send(c, r);
+			cJSON_Delete(r);
+		} else if (!strcmp(ev, "done")) {
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
+			t->done.status = cJSON_IsNumber(st) ? st->valueint : -1;
+			snprintf(t->done.error, sizeof(t->done.error), "%s",
+				 daimon_json_str(e, "error") ? daimon_json_str(e, "error") : "");
+			snprintf(t->done.session, sizeof(t->done.session), "%s",
+				 daimon_json_str(e, "session") ? daimon_json_str(e, "session") : "");
+			t->done.tokens_in = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "tokens_in"));
+			t->done.tokens_out =
+				(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "tokens_out"));
+			cJSON_Delete(e);
+			break;
+		}
+		cJSON_Delete(e);
+	}
+	if (rc < 0) {
+		t->done.status = -1;
+		snprintf(t->done.error, sizeof(t->done.error), "%s", daimon_error_last());
+	}
+	if (!t->quiet && t->answer.len && t->answer.ptr[t->answer.len - 1] != '\n')
+		putchar('\n');
+}
+
+int cli_summarize_remote(struct cli_conn *c, const char *key)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddStringToObject(req, "op", "summarize");
+	cJSON_AddStringToObject(req, "session", key);
+	int rc = cli_daemon_request(c, req, &reply);
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+	return rc;
 }

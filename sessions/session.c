@@ -45,6 +45,7 @@ struct call {
 struct pending {
 	daimon_aid asker;
 	char *text;
+	char *mid; /* the channel's id of the message, or NULL */
 	struct pending *next;
 };
 
@@ -265,6 +266,9 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 				cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(calls, 1));
 			if (!is_msg)
 				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
+			const char *mid = daimon_json_str(j, "mid");
+			if (mid)
+				cJSON_AddStringToObject(m, "mid", mid);
 		} else if (!strcmp(rec.type, "cancel")) {
 			m = stopped_message(j);
 		} else if (!strcmp(rec.type, "summary")) {
@@ -335,9 +339,10 @@ static void *session_wake(daimon_ctx *ctx, void *state)
 
 /* ---- mid-turn messages ---- */
 
-static void push(struct pending **list, daimon_aid asker, const void *text, size_t len)
+static void push(struct pending **list, daimon_aid asker, const void *text, size_t len, const char *mid)
 {
 	struct pending *p = daimon_xcalloc(1, sizeof(*p));
+	p->mid = mid ? daimon_xstrdup(mid) : NULL;
 	p->asker = asker;
 	p->text = daimon_xstrndup(text, len);
 	while (*list)
@@ -355,8 +360,10 @@ static struct pending *pop(struct pending **list)
 
 static void pending_free(struct pending *p)
 {
-	if (p)
+	if (p) {
 		free(p->text);
+		free(p->mid);
+	}
 	free(p);
 }
 
@@ -431,9 +438,11 @@ static void reply_done(daimon_ctx *ctx, struct session *s, int status, const cha
 }
 
 /* Stages a message in the log and adds it to the history. */
-static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls)
+static int append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid)
 {
 	cJSON *f = message(role, text);
+	if (mid && *mid)
+		cJSON_AddStringToObject(f, "mid", mid);
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
 	uint64_t seq = 0;
@@ -755,7 +764,46 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	return send_request(ctx, s);
 }
 
-static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text)
+/* A message a channel may deliver again after a crash carries its id
+ * (`mid`); one already in the log is not logged or answered twice: its
+ * logged answer is told again, or, when the daemon died before the
+ * answer, the turn runs again from the logged message (resumed). Returns
+ * 1 when it was handled so. */
+static int seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *mid)
+{
+	int n = cJSON_GetArraySize(s->history), at = -1;
+	for (int i = n - 1; i >= 0 && i >= n - 400 && at < 0; i--) {
+		const char *m = daimon_json_str(cJSON_GetArrayItem(s->history, i), "mid");
+		if (m && !strcmp(m, mid))
+			at = i;
+	}
+	if (at < 0)
+		return 0;
+	for (int i = at + 1; i < n; i++) {
+		const cJSON *m = cJSON_GetArrayItem(s->history, i);
+		const char *role = daimon_json_str(m, "role");
+		if (role && !strcmp(role, "user"))
+			break; /* the next turn began: this one never ended */
+		if (role && !strcmp(role, "assistant") && !cJSON_GetObjectItemCaseSensitive(m, "tool_calls")) {
+			const char *text = daimon_json_str(m, "content");
+			daimon_send(daimon_ctx_rt(ctx), asker, DAIMON_SESSION_DELTA, text, strlen(text ? text : ""));
+			daimon_session_done d = {.status = 0};
+			snprintf(d.session, sizeof(d.session), "%s", s->id);
+			tell_done(ctx, asker, &d);
+			return 1;
+		}
+	}
+	/* Logged, never answered: ask the model again from the log. */
+	s->asker = asker;
+	s->rounds = 0;
+	s->tokens_in = s->tokens_out = 0;
+	int rc = call_model(ctx, s, 0);
+	if (rc < 0)
+		abort_turn(ctx, s, rc);
+	return 1;
+}
+
+static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
 {
 	s->asker = asker;
 	s->rounds = 0;
@@ -768,7 +816,9 @@ static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	 * waited for: the sync overlaps the request instead of delaying it.
 	 * Nothing is acknowledged before both the question and the answer
 	 * are durable. */
-	int rc = append_message(s, "user", text, NULL);
+	if (mid && *mid && seen_before(ctx, s, asker, mid))
+		return;
+	int rc = append_message(s, "user", text, NULL, mid);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)
@@ -859,28 +909,38 @@ static void stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, in
 
 static void on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
+	const char *text = m->data, *mid = NULL;
+	size_t len = m->len;
+	if (m->type == DAIMON_SESSION_ASK_ONCE) { /* "mid\0text" */
+		const char *nul = memchr(m->data, 0, m->len);
+		if (!nul)
+			return;
+		mid = m->data;
+		text = nul + 1;
+		len = m->len - (size_t)(text - mid);
+	}
 	if (!s->asker) {
 		if (s->csession) { /* not idle after all */
 			compaction_clear(ctx, s);
 			summary_told(ctx, s, DAIMON_SESSION_CANCELLED, "a new message came");
 		}
-		char *text = daimon_xstrndup(m->data, m->len);
-		start_turn(ctx, s, m->from, text);
-		free(text);
+		char *t = daimon_xstrndup(text, len);
+		start_turn(ctx, s, m->from, t, mid);
+		free(t);
 		return;
 	}
 	switch (s->done_pending ? DAIMON_MID_TURN_QUEUE : s->mid_turn) {
 	case DAIMON_MID_TURN_STEER:
-		push(&s->steer, m->from, m->data, m->len);
+		push(&s->steer, m->from, text, len, mid);
 		break;
 	case DAIMON_MID_TURN_INTERRUPT:
-		push(&s->queue, m->from, m->data, m->len);
+		push(&s->queue, m->from, text, len, mid);
 		while (s->queue->next) /* only the newest message interrupts; the others are dropped */
 			pending_free(pop(&s->queue));
 		stop_turn(ctx, s, "interrupted by a new message", 0);
 		break;
 	default:
-		push(&s->queue, m->from, m->data, m->len);
+		push(&s->queue, m->from, text, len, mid);
 		break;
 	}
 }
@@ -1076,7 +1136,7 @@ static void pump(daimon_ctx *ctx, struct session *s)
 	free_calls(s);
 	struct pending *p;
 	while (rc == 0 && (p = pop(&s->steer))) {
-		rc = append_message(s, "user", p->text, NULL);
+		rc = append_message(s, "user", p->text, NULL, p->mid);
 		if (s->nalso < MAX_ALSO)
 			s->also[s->nalso++] = p->asker;
 		pending_free(p);
@@ -1201,7 +1261,7 @@ static void on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	daimon_llm_stream_usage(s->stream, &in, &out, &cached);
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->stream);
 	int ncalls = cJSON_GetArraySize(calls);
-	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls);
+	int rc = append_message(s, "assistant", daimon_llm_stream_text(s->stream), calls, NULL);
 	if (rc < 0 || !ncalls) {
 		s->tokens_in += in, s->tokens_out += out;
 		daimon_llm_stream_free(s->stream); /* counted */
@@ -1264,12 +1324,13 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	struct call *c;
 	switch (m->type) {
 	case DAIMON_SESSION_ASK:
+	case DAIMON_SESSION_ASK_ONCE:
 		on_ask(ctx, s, m);
 		break;
 	case DAIMON_SESSION_NEXT:
 		if (!s->asker && s->queue) {
 			struct pending *p = pop(&s->queue);
-			start_turn(ctx, s, p->asker, p->text);
+			start_turn(ctx, s, p->asker, p->text, p->mid);
 			pending_free(p);
 		}
 		break;

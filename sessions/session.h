@@ -47,6 +47,11 @@ enum {
 	DAIMON_SESSION_APPROVAL = 0x53450009,
 	/* to the asker: how far a running tool call is (one line of text) */
 	DAIMON_SESSION_PROGRESS = 0x5345000A,
+	/* to the session: a message a channel may deliver again after a
+	 * crash; data = its id, a NUL, then the text. The id is logged with
+	 * the message ("mid"); one already logged is answered from the log
+	 * (or, unanswered, its turn runs again) instead of twice. */
+	DAIMON_SESSION_ASK_ONCE = 0x5345000B,
 };
 
 /* What a message that arrives mid-turn does. */

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/fsutil.h"
@@ -373,4 +375,35 @@ static int svc_search(const char *home, const char *query, int limit, char **jso
 void daimon_skill_services_install(void)
 {
 	daimon_skills_set_services(svc_memory_read, svc_search);
+}
+
+int daimon_skill_env_open(daimon_skill_env *e, const char *home, const daimon_tool **tools)
+{
+	memset(e, 0, sizeof(*e));
+	if (daimon_skillws_open(&e->ws, home) < 0)
+		return -1;
+	daimon_skill_services_install();
+	e->sk = daimon_skills_new(home);
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0)
+		exe[n] = 0;
+	cJSON *cfg = NULL;
+	daimon_config_load(&cfg, home);
+	const char *a = daimon_json_str(cJSON_GetObjectItemCaseSensitive(cfg, "skills"), "authoring");
+	daimon_authoring authoring = !a || !strcmp(a, "approve") ? DAIMON_AUTHORING_APPROVE
+				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
+								 : DAIMON_AUTHORING_OFF;
+	cJSON_Delete(cfg);
+	e->ts = daimon_skill_toolset_new(e->ws, e->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring);
+	*tools = daimon_skill_toolset_tools(e->ts);
+	return 0;
+}
+
+void daimon_skill_env_close(daimon_skill_env *e)
+{
+	daimon_skill_toolset_free(e->ts);
+	daimon_skills_free(e->sk);
+	daimon_skillws_close(e->ws);
+	memset(e, 0, sizeof(*e));
 }

@@ -38,4 +38,17 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts);
  * skills layer cannot reach memory/ itself). */
 void daimon_skill_services_install(void);
 
+/* Everything a session needs to offer the built skills (ask, chat, the
+ * daemon): the workspace, the in-process registry and the toolset, its
+ * authoring setting from config.json. On success *tools is the toolset's
+ * list; on failure (the workspace cannot be opened: last error) *tools
+ * is left alone and the env is empty. */
+typedef struct {
+	daimon_skillws *ws;
+	daimon_skills *sk;
+	daimon_skill_toolset *ts;
+} daimon_skill_env;
+int daimon_skill_env_open(daimon_skill_env *e, const char *home, const daimon_tool **tools);
+void daimon_skill_env_close(daimon_skill_env *e);
+
 #endif

@@ -1,0 +1,627 @@
+/*
+ * control.c — the control socket (the protocol is in control.h).
+ *
+ * Two behaviours. The listener owns the listening socket and a signalfd:
+ * it accepts (checking the peer's uid with SO_PEERCRED) and spawns one
+ * connection actor per client, and turns SIGTERM/SIGINT into a stop and
+ * SIGHUP into a reload. A connection actor owns its socket: it reads
+ * lines as the runtime reports the socket readable, answers requests,
+ * and for an ask is the session's listener, turning the session's
+ * messages into event lines. Writes never block: what the socket does
+ * not take waits in the actor's buffer until it is writable again, and a
+ * client that reads nothing past a bound is dropped.
+ */
+#include "gateway/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+#include "core/work.h"
+#include "gateway/access.h"
+#include "sessions/session.h"
+
+#define OUT_BOUND (16u << 20) /* bytes a client may leave unread before it is dropped */
+#define LINE_BOUND (8u << 20) /* the longest request line */
+
+struct daimon_control {
+	daimon_gateway *g;
+	char *path, *lock_path;
+	int lock_fd, listen_fd, sig_fd;
+	daimon_aid listener;
+};
+
+char *daimon_control_path(const char *home)
+{
+	return daimon_home_path(home, "run/daimon.sock");
+}
+
+char *daimon_control_lock_path(const char *home)
+{
+	return daimon_home_path(home, "run/daimon.lock");
+}
+
+/* ---- a connection ---- */
+
+struct conn {
+	daimon_gateway *g;
+	int fd;
+	uint64_t watch;
+	uint32_t events;
+	daimon_buf in, out;
+	int hello, closing;
+	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS } waiting;
+	daimon_aid session;
+	daimon_job *job;
+};
+
+static void conn_flush(daimon_ctx *ctx, struct conn *c)
+{
+	size_t off = 0;
+	while (off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.ptr + off, c->out.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				c->closing = 2; /* the client is gone */
+			break;
+		}
+		off += (size_t)n;
+	}
+	memmove(c->out.ptr, c->out.ptr + off, c->out.len - off);
+	c->out.len -= off;
+	if (c->out.len > OUT_BOUND)
+		c->closing = 2;
+	uint32_t want = EPOLLIN | (c->out.len ? EPOLLOUT : 0);
+	if (want != c->events && c->closing != 2) {
+		daimon_watch_fd_modify(ctx, c->watch, want);
+		c->events = want;
+	}
+}
+
+/* Sends one line (takes `msg`). */
+static void conn_send(daimon_ctx *ctx, struct conn *c, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	daimon_buf_adds(&c->out, s);
+	daimon_buf_addc(&c->out, '\n');
+	cJSON_free(s);
+	conn_flush(ctx, c);
+}
+
+static void conn_ok(daimon_ctx *ctx, struct conn *c, cJSON *msg)
+{
+	if (!msg)
+		msg = cJSON_CreateObject();
+	cJSON_AddBoolToObject(msg, "ok", 1);
+	conn_send(ctx, c, msg);
+}
+
+static void conn_err(daimon_ctx *ctx, struct conn *c, const char *error)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddBoolToObject(m, "ok", 0);
+	cJSON_AddStringToObject(m, "error", error);
+	conn_send(ctx, c, m);
+}
+
+static void event(daimon_ctx *ctx, struct conn *c, const char *name, const void *text, size_t len)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "event", name);
+	char *t = daimon_xstrndup(text, len);
+	cJSON_AddStringToObject(m, "text", t);
+	free(t);
+	conn_send(ctx, c, m);
+}
+
+static cJSON *status_json(daimon_gateway *g)
+{
+	cJSON *m = cJSON_CreateObject();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	cJSON_AddNumberToObject(m, "pid", getpid());
+	cJSON_AddStringToObject(m, "version", DAIMON_VERSION);
+	cJSON_AddNumberToObject(m, "uptime_ms", (double)(now - g->started_ms));
+	cJSON_AddNumberToObject(m, "ready_ms", (double)g->ready_ms);
+	cJSON_AddNumberToObject(m, "rss_kb", (double)daimon_gateway_rss_kb());
+	cJSON_AddStringToObject(m, "home", g->store.home);
+	daimon_actor_info *rows = NULL;
+	size_t n = daimon_rt_snapshot(g->rt, &rows), live = 0, hib = 0, busy = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(rows[i].behaviour, "session"))
+			continue;
+		if (!strcmp(rows[i].state, "hibernated"))
+			hib++;
+		else
+			live++;
+		busy += rows[i].op[0] != 0;
+	}
+	free(rows);
+	cJSON_AddNumberToObject(m, "actors", (double)n);
+	cJSON *s = cJSON_AddObjectToObject(m, "sessions");
+	cJSON_AddNumberToObject(s, "live", (double)live);
+	cJSON_AddNumberToObject(s, "hibernated", (double)hib);
+	cJSON_AddNumberToObject(s, "busy", (double)busy);
+	cJSON *ch = cJSON_AddArrayToObject(m, "channels");
+	pthread_mutex_lock(&g->mu);
+	for (int i = 0; i < g->nchannels; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", g->channels[i].name);
+		cJSON_AddStringToObject(o, "state", g->channels[i].state);
+		cJSON_AddStringToObject(o, "error", g->channels[i].error);
+		cJSON_AddNumberToObject(o, "restarts", g->channels[i].restarts);
+		cJSON_AddItemToArray(ch, o);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return m;
+}
+
+static cJSON *ps_json(daimon_gateway *g)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(m, "actors");
+	daimon_actor_info *rows = NULL;
+	size_t n = daimon_rt_snapshot(g->rt, &rows);
+	for (size_t i = 0; i < n; i++) {
+		const daimon_actor_info *r = &rows[i];
+		cJSON *o = cJSON_CreateObject();
+		char id[24];
+		snprintf(id, sizeof(id), "%llx", (unsigned long long)r->id);
+		cJSON_AddStringToObject(o, "id", id);
+		snprintf(id, sizeof(id), "%llx", (unsigned long long)r->parent);
+		cJSON_AddStringToObject(o, "parent", r->parent ? id : "");
+		cJSON_AddStringToObject(o, "name", r->name);
+		cJSON_AddStringToObject(o, "behaviour", r->behaviour);
+		cJSON_AddStringToObject(o, "state", r->state);
+		cJSON_AddStringToObject(o, "op", r->op);
+		cJSON_AddNumberToObject(o, "op_age_ms", (double)r->op_age_ms);
+		cJSON_AddNumberToObject(o, "mailbox", (double)r->mailbox);
+		cJSON_AddNumberToObject(o, "handled", (double)r->handled);
+		cJSON_AddNumberToObject(o, "mem", (double)r->mem);
+		cJSON_AddNumberToObject(o, "children", (double)r->children);
+		cJSON_AddNumberToObject(o, "timers", (double)r->timers);
+		cJSON_AddNumberToObject(o, "fds", (double)r->fds);
+		cJSON_AddNumberToObject(o, "procs", (double)r->procs);
+		cJSON_AddItemToArray(a, o);
+	}
+	free(rows);
+	cJSON_AddNumberToObject(m, "rss_kb", (double)daimon_gateway_rss_kb());
+	return m;
+}
+
+static int skills_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)cancelled;
+	daimon_gateway *g = arg;
+	int n = g->skills.ts ? daimon_skill_toolset_refresh(g->skills.ts) : 0;
+	if (n < 0)
+		daimon_buf_adds(out, daimon_error_last());
+	else
+		daimon_buf_addf(out, "%d", n);
+	return n < 0 ? -1 : 0;
+}
+
+static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	const char *key = daimon_json_str(req, "session"), *text = daimon_json_str(req, "text");
+	if (!key || !*key)
+		key = "cli:default";
+	if (!text || !*text) {
+		conn_err(ctx, c, "an ask needs \"text\"");
+		return;
+	}
+	daimon_aid s = daimon_gateway_session(c->g, key);
+	if (!s) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "event", "done");
+		cJSON_AddBoolToObject(m, "ok", 0);
+		cJSON_AddNumberToObject(m, "status", -1);
+		cJSON_AddStringToObject(m, "error", daimon_error_last());
+		conn_send(ctx, c, m);
+		return;
+	}
+	c->session = s;
+	c->waiting = WAIT_ASK;
+	daimon_set_op(ctx, key);
+	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, text, strlen(text));
+}
+
+static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	daimon_gateway *g = c->g;
+	const char *op = daimon_json_str(req, "op");
+	if (!op) {
+		conn_err(ctx, c, "a request needs \"op\"");
+		return;
+	}
+	if (!c->hello) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "version");
+		if (strcmp(op, "hello") || !cJSON_IsNumber(v) || v->valueint != DAIMON_CONTROL_VERSION) {
+			char why[160];
+			snprintf(why, sizeof(why),
+				 "this daemon speaks control protocol %d; start with {\"op\":\"hello\",\"version\":%d}",
+				 DAIMON_CONTROL_VERSION, DAIMON_CONTROL_VERSION);
+			conn_err(ctx, c, why);
+			c->closing = 1;
+			return;
+		}
+		c->hello = 1;
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddNumberToObject(m, "version", DAIMON_CONTROL_VERSION);
+		cJSON_AddNumberToObject(m, "pid", getpid());
+		cJSON_AddStringToObject(m, "daimon", DAIMON_VERSION);
+		conn_ok(ctx, c, m);
+		return;
+	}
+	if (c->waiting == WAIT_ASK && !strcmp(op, "cancel")) {
+		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
+	} else if (c->waiting == WAIT_ASK && !strcmp(op, "approval")) {
+		daimon_session_approval a = {.ref = (uint64_t)cJSON_GetNumberValue(
+						     cJSON_GetObjectItemCaseSensitive(req, "ref")),
+					     .allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
+		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+	} else if (c->waiting != WAIT_NONE) {
+		conn_err(ctx, c, "one request at a time: the last one is still running");
+	} else if (!strcmp(op, "status")) {
+		conn_ok(ctx, c, status_json(g));
+	} else if (!strcmp(op, "ps")) {
+		conn_ok(ctx, c, ps_json(g));
+	} else if (!strcmp(op, "stop")) {
+		conn_ok(ctx, c, NULL);
+		daimon_gateway_request_stop(g);
+	} else if (!strcmp(op, "reload")) {
+		if (daimon_gateway_reload(g) < 0)
+			conn_err(ctx, c, daimon_error_last());
+		else
+			conn_ok(ctx, c, NULL);
+	} else if (!strcmp(op, "ask")) {
+		on_ask(ctx, c, req);
+	} else if (!strcmp(op, "summarize")) {
+		const char *key = daimon_json_str(req, "session");
+		daimon_aid s = daimon_gateway_session(g, key && *key ? key : "cli:default");
+		if (!s) {
+			conn_err(ctx, c, daimon_error_last());
+			return;
+		}
+		c->session = s;
+		c->waiting = WAIT_SUMMARY;
+		daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+	} else if (!strcmp(op, "skills")) {
+		c->waiting = WAIT_SKILLS;
+		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 1, skills_job, g, NULL);
+	} else if (!strcmp(op, "pairing")) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON *list = NULL;
+		if (daimon_access_pending(g->store.home, &list) < 0) {
+			cJSON_Delete(m);
+			conn_err(ctx, c, daimon_error_last());
+			return;
+		}
+		cJSON_AddItemToObject(m, "pending", list);
+		conn_ok(ctx, c, m);
+	} else if (!strcmp(op, "pair")) {
+		char who[128];
+		if (daimon_access_approve(g->store.home, daimon_json_str(req, "code"), who, sizeof(who)) < 0) {
+			conn_err(ctx, c, daimon_error_last());
+		} else {
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "sender", who);
+			conn_ok(ctx, c, m);
+		}
+	} else {
+		char why[96];
+		snprintf(why, sizeof(why), "unknown op '%.40s'", op);
+		conn_err(ctx, c, why);
+	}
+}
+
+static void on_readable(daimon_ctx *ctx, struct conn *c)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->closing = 2;
+			return;
+		}
+		daimon_buf_add(&c->in, buf, (size_t)n);
+	}
+	cJSON *req;
+	while (!c->closing && daimon_json_take_line(&c->in, &req) >= 0) {
+		if (!cJSON_IsObject(req))
+			conn_err(ctx, c, "a request is one JSON object per line");
+		else
+			on_request(ctx, c, req);
+		cJSON_Delete(req);
+	}
+	if (c->in.len > LINE_BOUND) {
+		conn_err(ctx, c, "request line too long");
+		c->closing = 1;
+	}
+}
+
+static void on_session(daimon_ctx *ctx, struct conn *c, const daimon_msg *m)
+{
+	if (m->type == DAIMON_SESSION_DELTA) {
+		event(ctx, c, "delta", m->data, m->len);
+	} else if (m->type == DAIMON_SESSION_TOOL) {
+		event(ctx, c, "tool", m->data, m->len);
+	} else if (m->type == DAIMON_SESSION_PROGRESS) {
+		event(ctx, c, "progress", m->data, m->len);
+	} else if (m->type == DAIMON_SESSION_APPROVE && m->len >= sizeof(daimon_session_approval)) {
+		const daimon_session_approval *a = m->data;
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "event", "approve");
+		cJSON_AddNumberToObject(e, "ref", (double)a->ref);
+		cJSON_AddStringToObject(e, "what", a->what);
+		conn_send(ctx, c, e);
+	} else if (m->type == DAIMON_SESSION_DONE && m->len >= sizeof(daimon_session_done)) {
+		const daimon_session_done *d = m->data;
+		cJSON *e = cJSON_CreateObject();
+		if (c->waiting == WAIT_ASK)
+			cJSON_AddStringToObject(e, "event", "done");
+		cJSON_AddBoolToObject(e, "ok", d->status >= 0);
+		cJSON_AddNumberToObject(e, "status", d->status);
+		cJSON_AddStringToObject(e, "error", d->error);
+		cJSON_AddStringToObject(e, "session", d->session);
+		cJSON_AddNumberToObject(e, "tokens_in", (double)d->tokens_in);
+		cJSON_AddNumberToObject(e, "tokens_out", (double)d->tokens_out);
+		c->waiting = WAIT_NONE;
+		c->session = 0;
+		daimon_set_op(ctx, NULL);
+		conn_send(ctx, c, e);
+	}
+}
+
+static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct conn *c = state;
+	if (m->type == DAIMON_MSG_FD) {
+		if (m->arg & EPOLLOUT)
+			conn_flush(ctx, c);
+		if (m->arg & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			on_readable(ctx, c);
+	} else if (m->type == DAIMON_MSG_JOB_DONE && c->waiting == WAIT_SKILLS) {
+		const daimon_job_done *d = m->data;
+		daimon_job_release(c->job);
+		c->job = NULL;
+		c->waiting = WAIT_NONE;
+		if (d->status < 0) {
+			conn_err(ctx, c, d->text);
+		} else {
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddNumberToObject(r, "swapped", atoi(d->text));
+			conn_ok(ctx, c, r);
+		}
+	} else if (m->from && m->from == c->session) {
+		on_session(ctx, c, m);
+	}
+	if (c->closing == 2 || (c->closing && !c->out.len))
+		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
+	return DAIMON_CONTINUE;
+}
+
+static int conn_init(daimon_ctx *ctx, void *state)
+{
+	struct conn *c = state;
+	c->events = EPOLLIN;
+	c->watch = daimon_watch_fd(ctx, c->fd, c->events);
+	return c->watch ? DAIMON_CONTINUE : DAIMON_STOP(DAIMON_EXIT_CRASHED);
+}
+
+static void conn_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct conn *c = state;
+	if (!c->watch)
+		close(c->fd);
+	daimon_job_cancel(c->job);
+	daimon_job_release(c->job);
+	daimon_buf_release(&c->in);
+	daimon_buf_release(&c->out);
+	free(c);
+}
+
+static const daimon_behaviour conn_behaviour = {
+	.name = "control-client", .init = conn_init, .handle = conn_handle, .terminate = conn_terminate};
+
+/* ---- the listener ---- */
+
+static void on_accept(daimon_ctx *ctx, daimon_control *ctl)
+{
+	for (;;) {
+		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or a client that went before we took it */
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != getuid()) {
+			static const char no[] = "{\"ok\":false,\"error\":\"this daemon serves its own user only\"}\n";
+			ssize_t w = send(fd, no, sizeof(no) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)w;
+			close(fd);
+			continue;
+		}
+		struct conn *c = daimon_xcalloc(1, sizeof(*c));
+		c->g = ctl->g;
+		c->fd = fd;
+		/* Not the listener's children: a client waiting for `stop` keeps
+		 * its connection until the process is gone. */
+		daimon_spawn_opts o = {.behaviour = &conn_behaviour, .state = c};
+		if (!daimon_spawn(daimon_ctx_rt(ctx), &o)) {
+			close(fd);
+			free(c);
+		}
+	}
+}
+
+static void on_signal(daimon_ctx *ctx, daimon_control *ctl)
+{
+	(void)ctx;
+	struct signalfd_siginfo si;
+	while (read(ctl->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (daimon_gateway_reload(ctl->g) < 0)
+				fprintf(stderr, "daimon: the configuration is not reloaded: %s\n", daimon_error_last());
+			else
+				fprintf(stderr, "daimon: configuration reloaded\n");
+		} else {
+			fprintf(stderr, "daimon: %s: stopping\n", strsignal((int)si.ssi_signo));
+			daimon_gateway_request_stop(ctl->g);
+		}
+	}
+}
+
+static int listener_init(daimon_ctx *ctx, void *state)
+{
+	daimon_control *ctl = state;
+	if (!daimon_watch_fd_borrowed(ctx, ctl->listen_fd, EPOLLIN) ||
+	    !daimon_watch_fd_borrowed(ctx, ctl->sig_fd, EPOLLIN))
+		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
+	daimon_set_state_label(ctx, "listening");
+	return DAIMON_CONTINUE;
+}
+
+static int listener_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	daimon_control *ctl = state;
+	if (m->type == DAIMON_MSG_FD) {
+		on_accept(ctx, ctl);
+		on_signal(ctx, ctl);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour listener_behaviour = {
+	.name = "control", .init = listener_init, .handle = listener_handle};
+
+static int bind_socket(daimon_control *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(c->path) >= sizeof(sa.sun_path))
+		return daimon_error("the control socket path '%s' is too long for a Unix socket; use a shorter DAIMON_HOME",
+				    c->path);
+	strcpy(sa.sun_path, c->path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0)
+		return daimon_error_errno("cannot make the control socket");
+	unlink(c->path); /* a stale one: the lock says no daemon holds it */
+	mode_t old = umask(0177);
+	int rc = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(c->path, 0600) < 0 || listen(c->listen_fd, 64) < 0)
+		return daimon_error_errno("cannot listen on '%s'", c->path);
+	return 0;
+}
+
+int daimon_control_start(daimon_control **out, daimon_gateway *g)
+{
+	daimon_control *c = daimon_xcalloc(1, sizeof(*c));
+	c->g = g;
+	c->lock_fd = c->listen_fd = c->sig_fd = -1;
+	c->path = daimon_control_path(g->store.home);
+	c->lock_path = daimon_control_lock_path(g->store.home);
+	char *run = daimon_home_path(g->store.home, "run");
+	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
+		daimon_error_errno("cannot create '%s'", run);
+		free(run);
+		goto fail;
+	}
+	free(run);
+	c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0) {
+		daimon_error_errno("cannot open '%s'", c->lock_path);
+		goto fail;
+	}
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(c->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		daimon_error("a daemon is already running for '%s' (pid %s); `daimon stop` stops it", g->store.home,
+			     pid[0] ? pid : "?");
+		goto fail;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)n, 0) != n) {
+		daimon_error_errno("cannot write '%s'", c->lock_path);
+		goto fail;
+	}
+	if (bind_socket(c) < 0)
+		goto fail;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	c->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (c->sig_fd < 0) {
+		daimon_error_errno("cannot watch signals");
+		goto fail;
+	}
+	daimon_spawn_opts o = {.behaviour = &listener_behaviour, .state = c};
+	c->listener = daimon_spawn(g->rt, &o);
+	if (!c->listener)
+		goto fail;
+	daimon_register(g->rt, "control", c->listener);
+	*out = c;
+	return 0;
+fail:
+	daimon_control_free(c);
+	return -1;
+}
+
+void daimon_control_close(daimon_control *c)
+{
+	if (c->listener) {
+		daimon_kill(c->g->rt, c->listener);
+		c->listener = 0;
+	}
+	if (c->listen_fd >= 0) {
+		unlink(c->path);
+	}
+}
+
+void daimon_control_free(daimon_control *c)
+{
+	if (!c)
+		return;
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	if (c->sig_fd >= 0)
+		close(c->sig_fd);
+	if (c->lock_fd >= 0) {
+		if (c->listen_fd >= 0) /* ours: no daemon any more */
+			ftruncate(c->lock_fd, 0) == 0 ? (void)0 : (void)0;
+		close(c->lock_fd);
+	}
+	free(c->path);
+	free(c->lock_path);
+	free(c);
+}

@@ -1,0 +1,61 @@
+/*
+ * control.h — the control socket: how `daimon chat`, `ask`, `status`,
+ * `ps`, `stop`, `skill build` and `pairing` talk to a running daemon.
+ *
+ * A Unix stream socket at $DAIMON_HOME/run/daimon.sock, mode 0600, in a
+ * 0700 folder; a connecting process whose uid is not the daemon's is
+ * turned away. At most one daemon per home: it holds an flock on
+ * run/daimon.lock for as long as it runs (tmux's <socket>.lock).
+ *
+ * The protocol, version 1: JSON objects, one per line, both ways.
+ *   client  {"op":"hello","version":1}            first, always
+ *   daemon  {"ok":true,"version":1,"pid":N,"daimon":"0.1.0"}
+ *           or {"ok":false,"error":"..."} and the connection closes
+ * Then requests, one at a time, each answered by one line {"ok":true,...}
+ * or {"ok":false,"error":"..."}:
+ *   {"op":"status"}     pid, version, uptime_ms, ready_ms, rss_kb, home,
+ *                       model, actors, sessions {live, hibernated, busy},
+ *                       channels [{name, state, error, restarts}]
+ *   {"op":"ps"}         actors [{id, parent, name, behaviour, state, op,
+ *                       op_age_ms, mailbox, handled, mem, children,
+ *                       timers, fds, procs}], rss_kb
+ *   {"op":"stop"}       the daemon stops; the connection closes when it is gone
+ *   {"op":"reload"}     config.json read again (SIGHUP does the same)
+ *   {"op":"skills"}     built skills swapped in; "swapped": N
+ *   {"op":"summarize","session":KEY}   the session's title and summary now
+ *   {"op":"pairing"}    "pending": [{code, channel, sender, name, expires}]
+ *   {"op":"pair","code":C}             approves a pairing code
+ * and one that streams:
+ *   {"op":"ask","session":KEY,"text":T}
+ *       events {"event":"delta","text":...}, {"event":"tool","text":...},
+ *       {"event":"progress","text":...}, {"event":"approve","ref":R,
+ *       "what":...}, then {"event":"done","ok":bool,"status":N,"error":...,
+ *       "session":ID,"tokens_in":N,"tokens_out":N}. While it runs the client
+ *       may send {"op":"cancel"} (stop the turn) and {"op":"approval",
+ *       "ref":R,"allow":bool}.
+ * A client that goes away mid-turn does not stop the turn: it is logged
+ * like any other.
+ */
+#ifndef DAIMON_GATEWAY_CONTROL_H
+#define DAIMON_GATEWAY_CONTROL_H
+
+#include "gateway/gateway.h"
+
+#define DAIMON_CONTROL_VERSION 1
+
+/* "<home>/run/daimon.sock" and "<home>/run/daimon.lock" (caller frees). */
+char *daimon_control_path(const char *home);
+char *daimon_control_lock_path(const char *home);
+
+typedef struct daimon_control daimon_control;
+/* Takes the lock (fails naming the running daemon's pid if it is held),
+ * binds the socket and starts the listener actor, which also turns
+ * SIGTERM, SIGINT and SIGHUP (blocked by the caller before the runtime
+ * started) into a stop or a reload. */
+int daimon_control_start(daimon_control **out, daimon_gateway *g);
+/* Closes the listener (no new connections), then, after the runtime is
+ * gone, removes the socket and lets the lock go. */
+void daimon_control_close(daimon_control *c);
+void daimon_control_free(daimon_control *c);
+
+#endif

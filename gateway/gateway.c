@@ -1,0 +1,242 @@
+/*
+ * gateway.c — the daemon's shared state and its sessions.
+ *
+ * Sessions are found by name in the runtime's registry (a session
+ * registers its key); a key with no live actor gets one started from its
+ * log under the gateway's lock, so two channels asking at once for the
+ * same key cannot start two writers of one log. That makes the gateway a
+ * simple_one_for_one supervisor of sessions with lazy restarts: a
+ * session that crashed or was stopped is started again, from its log, by
+ * the next message for it.
+ *
+ * The model settings a session starts with are kept for as long as the
+ * gateway lives: a session holds a pointer to them, and a reload
+ * (SIGHUP) only changes what sessions started after it get.
+ */
+#include "gateway/gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "sessions/session.h"
+
+struct daimon_gateway_settings {
+	daimon_model_settings ms;
+	int have_model; /* 0: none configured; `why` says what is wrong */
+	char why[256];
+	struct daimon_gateway_settings *older;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long daimon_gateway_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The daemon's own settings ("daemon": {"stop_timeout_s"}) and the model's. */
+static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out, long *stop_timeout_ms)
+{
+	cJSON *cfg = NULL;
+	if (daimon_config_load(&cfg, g->store.home) < 0)
+		return -1;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "daemon"),
+							  "stop_timeout_s");
+	*stop_timeout_ms = 10000;
+	if (t && (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 3600)) {
+		cJSON_Delete(cfg);
+		return daimon_error("daemon.stop_timeout_s in config.json must be a number of seconds (0 to 3600)");
+	}
+	if (t)
+		*stop_timeout_ms = (long)(t->valuedouble * 1000);
+	cJSON_Delete(cfg);
+	struct daimon_gateway_settings *s = daimon_xcalloc(1, sizeof(*s));
+	/* No model is no error for the daemon: search, memory and skills work
+	 * without one, and a message gets the reason as its answer. */
+	s->have_model = daimon_model_settings_load(&s->ms, g->store.home) == 0;
+	if (!s->have_model)
+		snprintf(s->why, sizeof(s->why), "%s", daimon_error_last());
+	*out = s;
+	return 0;
+}
+
+int daimon_gateway_init(daimon_gateway *g, const char *home)
+{
+	memset(g, 0, sizeof(*g));
+	g->started_ms = now_ms();
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	if (daimon_store_open(&g->store, home) < 0)
+		return -1;
+	if (load_settings(g, &g->settings, &g->stop_timeout_ms) < 0) {
+		daimon_store_release(&g->store);
+		return -1;
+	}
+	if (daimon_rt_new(&g->rt, NULL) < 0) {
+		daimon_gateway_release(g);
+		return -1;
+	}
+	g->http = daimon_http_start(g->rt, 0);
+	g->tools = NULL;
+	if (daimon_skill_env_open(&g->skills, home, &g->tools) < 0)
+		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
+	return 0;
+}
+
+void daimon_gateway_release(daimon_gateway *g)
+{
+	if (g->rt)
+		daimon_rt_free(g->rt);
+	g->rt = NULL;
+	daimon_skill_env_close(&g->skills);
+	struct daimon_gateway_settings *s = g->settings, *next;
+	for (; s; s = next) {
+		next = s->older;
+		if (s->have_model)
+			daimon_model_settings_release(&s->ms);
+		free(s);
+	}
+	g->settings = NULL;
+	daimon_store_release(&g->store);
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+}
+
+daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key)
+{
+	daimon_aid id = daimon_whereis(g->rt, key);
+	if (id)
+		return id;
+	pthread_mutex_lock(&g->mu);
+	id = daimon_whereis(g->rt, key); /* another thread may have just started it */
+	if (!id && g->stopping) {
+		daimon_error("the daemon is stopping");
+	} else if (!id && !g->settings->have_model) {
+		daimon_error("%s", g->settings->why);
+	} else if (!id) {
+		daimon_session_opts so;
+		if (daimon_session_opts_load(&so, g->store.home, key) == 0) {
+			so.tools = g->tools;
+			id = daimon_session_start(g->rt, &g->store, key, g->http, &g->settings->ms.llm, &so);
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	return id;
+}
+
+/* The sessions, as the runtime sees them now. */
+static size_t sessions(daimon_gateway *g, daimon_actor_info **rows)
+{
+	size_t n = daimon_rt_snapshot(g->rt, rows), k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp((*rows)[i].behaviour, "session") && !(*rows)[i].parent)
+			(*rows)[k++] = (*rows)[i];
+	return k;
+}
+
+int daimon_gateway_reload(daimon_gateway *g)
+{
+	struct daimon_gateway_settings *s;
+	long stop_timeout_ms;
+	if (load_settings(g, &s, &stop_timeout_ms) < 0)
+		return -1;
+	pthread_mutex_lock(&g->mu);
+	s->older = g->settings;
+	g->settings = s;
+	g->stop_timeout_ms = stop_timeout_ms;
+	pthread_mutex_unlock(&g->mu);
+	/* Idle sessions go; their next message starts them with the new
+	 * settings. A session in a turn keeps the old ones until it idles. */
+	daimon_actor_info *rows = NULL;
+	size_t n = sessions(g, &rows);
+	for (size_t i = 0; i < n; i++)
+		if (!rows[i].op[0])
+			daimon_cancel(g->rt, rows[i].id, 2000);
+	free(rows);
+	return 0;
+}
+
+void daimon_gateway_request_stop(daimon_gateway *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->stopping = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void daimon_gateway_wait_stop(daimon_gateway *g)
+{
+	pthread_mutex_lock(&g->mu);
+	while (!g->stopping)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void daimon_gateway_drain(daimon_gateway *g)
+{
+	int64_t until = now_ms() + g->stop_timeout_ms;
+	for (;;) {
+		daimon_actor_info *rows = NULL;
+		size_t n = sessions(g, &rows), busy = 0;
+		for (size_t i = 0; i < n; i++)
+			busy += rows[i].op[0] != 0;
+		if (!busy || now_ms() >= until) {
+			for (size_t i = 0; i < n; i++) /* a running turn is logged as cancelled */
+				daimon_cancel(g->rt, rows[i].id, 2000);
+			free(rows);
+			break;
+		}
+		free(rows);
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	/* Give the cancelled sessions their deadline to commit and exit. */
+	for (int i = 0; i < 150; i++) {
+		daimon_actor_info *rows = NULL;
+		size_t n = sessions(g, &rows);
+		free(rows);
+		if (!n)
+			break;
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void daimon_gateway_channel_state(daimon_gateway *g, const char *name, const char *state, const char *error)
+{
+	pthread_mutex_lock(&g->mu);
+	daimon_channel_status *c = NULL;
+	for (int i = 0; i < g->nchannels; i++)
+		if (!strcmp(g->channels[i].name, name))
+			c = &g->channels[i];
+	if (!c && g->nchannels < DAIMON_GATEWAY_CHANNELS) {
+		c = &g->channels[g->nchannels++];
+		snprintf(c->name, sizeof(c->name), "%s", name);
+	}
+	if (c) {
+		if (!strcmp(state, "starting") && c->state[0] && strcmp(c->state, "starting"))
+			c->restarts++;
+		snprintf(c->state, sizeof(c->state), "%s", state);
+		if (error)
+			snprintf(c->error, sizeof(c->error), "%s", error);
+	}
+	pthread_mutex_unlock(&g->mu);
+}

@@ -1,0 +1,87 @@
+/*
+ * gateway.h — the daemon: the long-lived process every channel fans into.
+ *
+ * `daimon serve` builds one gateway: the runtime, the store, the http
+ * actor, the skills, and one session actor per conversation key, started
+ * on the first message for that key (from its log: a session that
+ * crashed, was stopped by a reload or hibernated comes back the same) and
+ * found again by name through the runtime's registry. Channels (the
+ * control socket's clients, Telegram, the web page, mail) all ask
+ * daimon_gateway_session for the actor of a key, so `daimon chat` and a
+ * Telegram chat talk to the same kind of actor, and the same actor when
+ * they name the same key.
+ *
+ * Layering: cli -> gateway -> sessions -> core, memory, skills.
+ */
+#ifndef DAIMON_GATEWAY_GATEWAY_H
+#define DAIMON_GATEWAY_GATEWAY_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/actor.h"
+#include "core/config.h"
+#include "memory/store.h"
+#include "sessions/skilltools.h"
+
+/* A channel's health, for `daimon status` and `daimon ps`. */
+typedef struct {
+	char name[32];
+	char state[16];  /* starting, running, failed, stopped */
+	char error[200]; /* why it last failed, or "" */
+	int restarts;
+} daimon_channel_status;
+
+#define DAIMON_GATEWAY_CHANNELS 8
+
+typedef struct daimon_gateway {
+	daimon_rt *rt;
+	daimon_store store;
+	daimon_aid http;
+	daimon_skill_env skills;
+	const daimon_tool *tools;
+	int64_t started_ms; /* CLOCK_MONOTONIC */
+	int64_t ready_ms;   /* how long start-up took */
+	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */
+	pthread_mutex_t mu;   /* what follows */
+	pthread_cond_t cv;
+	/* The model settings sessions start with; a reload makes new ones
+	 * and keeps the old (sessions hold a pointer) until the gateway goes. */
+	struct daimon_gateway_settings *settings;
+	int stopping;
+	daimon_channel_status channels[DAIMON_GATEWAY_CHANNELS];
+	int nchannels;
+} daimon_gateway;
+
+/* Everything but the control socket and the channels; `home` is copied. */
+int daimon_gateway_init(daimon_gateway *g, const char *home);
+/* Cancels every session (running turns are logged as cancelled), frees
+ * the runtime and the rest. */
+void daimon_gateway_release(daimon_gateway *g);
+
+/* The session actor for `key`, started from its log if it is not live.
+ * 0 with the last error set when it cannot be (no model configured, a
+ * damaged log). Callable from any thread or handler. */
+daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key);
+
+/* Re-reads config.json and the model settings for the sessions started
+ * from now on; idle sessions are stopped, to come back with them on their
+ * next message. Fails (last error) on a bad configuration, changing
+ * nothing. */
+int daimon_gateway_reload(daimon_gateway *g);
+
+/* Asks the daemon to stop (from a handler: a signal, `daimon stop`). */
+void daimon_gateway_request_stop(daimon_gateway *g);
+/* Blocks until a stop is requested. */
+void daimon_gateway_wait_stop(daimon_gateway *g);
+/* Waits up to stop_timeout_ms for running turns to end, then cancels
+ * every session, so what they logged is committed. */
+void daimon_gateway_drain(daimon_gateway *g);
+
+/* Records a channel's state ("running", "failed"...) and the reason. */
+void daimon_gateway_channel_state(daimon_gateway *g, const char *name, const char *state, const char *error);
+
+/* The daemon's resident memory in kB (from /proc/self/status). */
+long daimon_gateway_rss_kb(void);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * telegram.c — the Telegram channel: the Bot API over the http actor.
+ *
+ * getUpdates polling (long polls of `poll_timeout_s` against Telegram; a
+ * server that answers at once, like a test server, is asked again after
+ * `poll_interval_ms`). Each batch of updates is written to the channel's
+ * journal and synced, with the next offset, before anything else happens
+ * — the next getUpdates, which confirms the offset to Telegram, comes
+ * after — so a crash loses nothing Telegram considers delivered. Each
+ * message then goes to the session "telegram:<chat id>" with its id
+ * ("telegram:<update id>"), and the answer goes back with sendMessage,
+ * split at Telegram's 4,096-character limit; "out" is journaled once
+ * every part is sent. Senders pass the access check first (access.h):
+ * an unknown one gets a pairing code, once.
+ *
+ * Settings: config.json "channels": {"telegram": {"token", "api_url",
+ * "poll_timeout_s", "poll_interval_ms", "allow", "pairing"}};
+ * TELEGRAM_BOT_TOKEN and DAIMON_TELEGRAM_API_URL win over the file. The
+ * channel is on when there is a token (and "enabled" is not false).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "gateway/access.h"
+#include "gateway/channels.h"
+#include "gateway/journal.h"
+#include "sessions/session.h"
+
+#define TG_LIMIT 4096
+#define TG_SEND_TRIES 5
+
+struct tg_conf {
+	daimon_gateway *g;
+	char *token, *api;
+	long poll_timeout_s, poll_interval_ms;
+};
+
+/* A message at its session, and then its answer on the way out. */
+struct item {
+	char id[32];   /* the update id */
+	char chat[32];
+	daimon_aid session;
+	daimon_buf answer;
+	size_t sent;   /* bytes of the answer sent so far */
+	uint64_t xfer; /* the sendMessage in flight */
+	uint64_t retry_timer;
+	int tries;
+	int answered; /* the session is done; what is left is sending */
+	struct item *next;
+};
+
+struct tg {
+	const struct tg_conf *cf;
+	daimon_journal *j;
+	double offset;
+	uint64_t poll, poll_timer;
+	int64_t poll_started;
+	int failures;
+	struct item *items;
+	int nitems;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *method_url(const struct tg_conf *cf, const char *method)
+{
+	return daimon_xasprintf("%s/bot%s/%s", cf->api, cf->token, method);
+}
+
+static void state(daimon_ctx *ctx, struct tg *t, const char *label, const char *error)
+{
+	daimon_set_state_label(ctx, label);
+	daimon_gateway_channel_state(t->cf->g, "telegram", label, error);
+}
+
+/* ---- sending ---- */
+
+static uint64_t post(daimon_ctx *ctx, struct tg *t, const char *method, cJSON *body)
+{
+	static const char *const headers[] = {"Content-Type: application/json", NULL};
+	char *url = method_url(t->cf, method), *s = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	daimon_http_req r = {.url = url, .body = s, .body_len = strlen(s), .headers = headers, .timeout_ms = 30000};
+	uint64_t id = daimon_http_request(ctx, t->cf->g->http, &r);
+	free(url);
+	cJSON_free(s);
+	return id;
+}
+
+static void send_text(daimon_ctx *ctx, struct tg *t, const char *chat, const char *text, size_t len,
+		      uint64_t *xfer)
+{
+	cJSON *b = cJSON_CreateObject();
+	if (chat[strspn(chat, "-0123456789")] == 0)
+		cJSON_AddRawToObject(b, "chat_id", chat);
+	else
+		cJSON_AddStringToObject(b, "chat_id", chat);
+	char *part = daimon_xstrndup(text, len);
+	cJSON_AddStringToObject(b, "text", part);
+	free(part);
+	uint64_t id = post(ctx, t, "sendMessage", b);
+	if (xfer)
+		*xfer = id;
+}
+
+static void item_free(struct item *it)
+{
+	daimon_buf_release(&it->answer);
+	free(it);
+}
+
+static void item_drop(daimon_ctx *ctx, struct tg *t, struct item *it)
+{
+	for (struct item **p = &t->items; *p; p = &(*p)->next)
+		if (*p == it) {
+			*p = it->next;
+			break;
+		}
+	if (it->retry_timer)
+		daimon_timer_cancel(ctx, it->retry_timer);
+	t->nitems--;
+	item_free(it);
+}
+
+/* Sends the next part of the answer, or, all sent, journals "out". */
+static void send_next(daimon_ctx *ctx, struct tg *t, struct item *it)
+{
+	size_t left = it->answer.len - it->sent;
+	if (!left) {
+		if (daimon_journal_out(t->j, it->id) < 0 || daimon_journal_commit(t->j) < 0)
+			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
+		item_drop(ctx, t, it);
+		return;
+	}
+	size_t n = daimon_channel_split(it->answer.ptr + it->sent, left, TG_LIMIT);
+	send_text(ctx, t, it->chat, it->answer.ptr + it->sent, n, &it->xfer);
+}
+
+static void on_sent(daimon_ctx *ctx, struct tg *t, struct item *it, const daimon_http_result *r)
+{
+	it->xfer = 0;
+	cJSON *doc = r->curl_code == 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	int ok = r->status == 200 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+	cJSON_Delete(doc);
+	if (ok) {
+		size_t left = it->answer.len - it->sent;
+		it->sent += daimon_channel_split(it->answer.ptr + it->sent, left, TG_LIMIT);
+		it->tries = 0;
+		send_next(ctx, t, it);
+		return;
+	}
+	if (++it->tries >= TG_SEND_TRIES) { /* journaled "in" without "out": a restart tries again */
+		fprintf(stderr, "daimon: telegram: cannot send the answer to %s for now (HTTP %ld %s)\n", it->id,
+			r->status, r->error);
+		item_drop(ctx, t, it);
+		return;
+	}
+	it->retry_timer = daimon_timer_start(ctx, 1000L << it->tries, 0);
+}
+
+/* ---- receiving ---- */
+
+static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *chat, const char *text)
+{
+	char key[64], mid[48];
+	snprintf(key, sizeof(key), "telegram:%s", chat);
+	snprintf(mid, sizeof(mid), "telegram:%s", id);
+	struct item *it = daimon_xcalloc(1, sizeof(*it));
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	snprintf(it->chat, sizeof(it->chat), "%s", chat);
+	struct item **tail = &t->items;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = it;
+	t->nitems++;
+	it->session = daimon_gateway_session(t->cf->g, key);
+	if (!it->session) { /* told to the sender, as the answer */
+		daimon_buf_addf(&it->answer, "(daimon cannot answer: %s)", daimon_error_last());
+		it->answered = 1;
+		send_next(ctx, t, it);
+		return;
+	}
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_add(&b, mid, strlen(mid) + 1);
+	daimon_buf_adds(&b, text);
+	daimon_send(daimon_ctx_rt(ctx), it->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
+	daimon_buf_release(&b);
+}
+
+static const char *num_str(const cJSON *v, char *buf, size_t size)
+{
+	if (cJSON_IsNumber(v))
+		snprintf(buf, size, "%.0f", v->valuedouble);
+	else if (cJSON_IsString(v))
+		snprintf(buf, size, "%s", v->valuestring);
+	else
+		return NULL;
+	return buf;
+}
+
+static void schedule_poll(daimon_ctx *ctx, struct tg *t, long ms);
+
+/* A batch of updates: journal what passes the access check, with the
+ * new offset, in one sync; then hand the messages to their sessions. */
+static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
+{
+	struct taken {
+		char id[32], chat[32];
+		const char *text;
+	} *taken = daimon_xcalloc((size_t)cJSON_GetArraySize(result) + 1, sizeof(*taken));
+	int n = 0;
+	double offset = t->offset;
+	const cJSON *u;
+	cJSON_ArrayForEach(u, result)
+	{
+		const cJSON *uid = cJSON_GetObjectItemCaseSensitive(u, "update_id");
+		if (!cJSON_IsNumber(uid) || uid->valuedouble < t->offset)
+			continue; /* seen: a server that ignores the offset sends it again */
+		if (uid->valuedouble + 1 > offset)
+			offset = uid->valuedouble + 1;
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(u, "message");
+		const cJSON *from = cJSON_GetObjectItemCaseSensitive(msg, "from");
+		const char *text = daimon_json_str(msg, "text");
+		char chat[32], sender[32], id[32];
+		if (!text || !num_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "chat"), "id"),
+				      chat, sizeof(chat)) ||
+		    !num_str(cJSON_GetObjectItemCaseSensitive(from, "id"), sender, sizeof(sender)))
+			continue; /* not a text message: nothing to answer */
+		num_str(uid, id, sizeof(id));
+		const char *name = daimon_json_str(from, "username");
+		if (!name)
+			name = daimon_json_str(from, "first_name");
+		char code[DAIMON_PAIRING_CODE_LEN + 1];
+		int fresh = 0;
+		int access = daimon_access_check(t->cf->g->store.home, "telegram", sender, name, code, &fresh);
+		if (access < 0) {
+			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
+			continue;
+		}
+		if (access == DAIMON_ACCESS_PAIRING && fresh) {
+			char *hello = daimon_xasprintf("I don't know you yet. To talk with me, ask my owner to run:\n"
+						       "daimon pairing approve %s\n(the code is valid for an hour)",
+						       code);
+			send_text(ctx, t, chat, hello, strlen(hello), NULL);
+			free(hello);
+		}
+		if (access != DAIMON_ACCESS_ALLOW)
+			continue; /* nothing of theirs reaches the model */
+		daimon_journal_in(t->j, id, chat, sender, text);
+		snprintf(taken[n].id, sizeof(taken[n].id), "%s", id);
+		snprintf(taken[n].chat, sizeof(taken[n].chat), "%s", chat);
+		taken[n++].text = text;
+	}
+	int rc = 0;
+	if (offset != t->offset)
+		rc = daimon_journal_mark(t->j, offset);
+	if (rc == 0)
+		rc = daimon_journal_commit(t->j);
+	if (rc < 0) { /* nothing acknowledged: the same updates come again */
+		state(ctx, t, "failed", daimon_error_last());
+		free(taken);
+		schedule_poll(ctx, t, 5000);
+		return;
+	}
+	t->offset = offset;
+	for (int i = 0; i < n; i++)
+		dispatch(ctx, t, taken[i].id, taken[i].chat, taken[i].text);
+	free(taken);
+}
+
+static void start_poll(daimon_ctx *ctx, struct tg *t)
+{
+	char *base = method_url(t->cf, "getUpdates");
+	char *url = daimon_xasprintf("%s?offset=%.0f&timeout=%ld&allowed_updates=%%5B%%22message%%22%%5D", base,
+				     t->offset, t->cf->poll_timeout_s);
+	free(base);
+	daimon_http_req r = {.url = url, .timeout_ms = (t->cf->poll_timeout_s + 15) * 1000};
+	t->poll = daimon_http_request(ctx, t->cf->g->http, &r);
+	t->poll_started = mono_ms();
+	free(url);
+	daimon_set_op(ctx, "polling");
+}
+
+static void schedule_poll(daimon_ctx *ctx, struct tg *t, long ms)
+{
+	daimon_set_op(ctx, NULL);
+	if (ms <= 0)
+		start_poll(ctx, t);
+	else
+		t->poll_timer = daimon_timer_start(ctx, ms, 0);
+}
+
+static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r)
+{
+	t->poll = 0;
+	cJSON *doc = r->curl_code == 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(doc, "result");
+	if (r->curl_code || r->status != 200 || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok")) ||
+	    !cJSON_IsArray(result)) {
+		char why[600];
+		const char *desc = daimon_json_str(doc, "description");
+		if (r->curl_code)
+			snprintf(why, sizeof(why), "cannot reach %s: %s", t->cf->api, r->error);
+		else if (r->status == 401 || r->status == 404)
+			snprintf(why, sizeof(why), "the bot token was refused (HTTP %ld%s%s)", r->status, desc ? ": " : "",
+				 desc ? desc : "");
+		else
+			snprintf(why, sizeof(why), "getUpdates answered HTTP %ld%s%s", r->status, desc ? ": " : "",
+				 desc ? desc : "");
+		cJSON_Delete(doc);
+		t->failures++;
+		state(ctx, t, "failed", why);
+		long backoff = 1000L << (t->failures < 6 ? t->failures : 6); /* 2 s ... 64 s */
+		schedule_poll(ctx, t, backoff);
+		return;
+	}
+	if (t->failures) /* it came back: that was a restart */
+		daimon_gateway_channel_state(t->cf->g, "telegram", "starting", NULL);
+	t->failures = 0;
+	state(ctx, t, "running", "");
+	int had = cJSON_GetArraySize(result);
+	on_updates(ctx, t, result);
+	cJSON_Delete(doc);
+	if (t->poll_timer)
+		return; /* the journal failed: on_updates set the retry */
+	long waited = (long)(mono_ms() - t->poll_started);
+	schedule_poll(ctx, t, had || waited >= t->cf->poll_interval_ms ? 0 : t->cf->poll_interval_ms - waited);
+}
+
+/* ---- the actor ---- */
+
+static struct item *by_session(struct tg *t, daimon_aid s)
+{
+	for (struct item *it = t->items; it; it = it->next)
+		if (it->session == s && !it->answered)
+			return it;
+	return NULL;
+}
+
+static int tg_init(daimon_ctx *ctx, void *state_)
+{
+	struct tg *t = state_;
+	cJSON *pending = NULL;
+	if (daimon_journal_open(&t->j, t->cf->g->store.home, "telegram", &pending, &t->offset) < 0) {
+		state(ctx, t, "failed", daimon_error_last());
+		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
+	}
+	state(ctx, t, "starting", "");
+	/* What was taken but not answered before the last stop goes again;
+	 * its session answers from its log what it already answered. */
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pending)
+		dispatch(ctx, t, daimon_json_str(p, "in"), daimon_json_str(p, "chat"),
+			 daimon_json_str(p, "text") ? daimon_json_str(p, "text") : "");
+	cJSON_Delete(pending);
+	start_poll(ctx, t);
+	return DAIMON_CONTINUE;
+}
+
+static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
+{
+	struct tg *t = state_;
+	struct item *it;
+	switch (m->type) {
+	case DAIMON_MSG_HTTP_DONE: {
+		const daimon_http_result *r = m->data;
+		if (r->id == t->poll) {
+			on_polled(ctx, t, r);
+			break;
+		}
+		for (it = t->items; it; it = it->next)
+			if (it->xfer == r->id) {
+				on_sent(ctx, t, it, r);
+				break;
+			}
+		break; /* (a pairing message's answer: nothing to do) */
+	}
+	case DAIMON_MSG_TIMER:
+		if (m->ref == t->poll_timer) {
+			t->poll_timer = 0;
+			start_poll(ctx, t);
+			break;
+		}
+		for (it = t->items; it; it = it->next)
+			if (it->retry_timer == m->ref) {
+				it->retry_timer = 0;
+				send_next(ctx, t, it);
+				break;
+			}
+		break;
+	case DAIMON_SESSION_DELTA:
+		if ((it = by_session(t, m->from)))
+			daimon_buf_add(&it->answer, m->data, m->len);
+		break;
+	case DAIMON_SESSION_DONE: {
+		if (!(it = by_session(t, m->from)) || m->len < sizeof(daimon_session_done))
+			break;
+		const daimon_session_done *d = m->data;
+		it->answered = 1;
+		if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
+			daimon_buf_clear(&it->answer);
+			daimon_buf_addf(&it->answer, "(daimon cannot answer: %s)", d->error);
+		}
+		send_next(ctx, t, it);
+		break;
+	}
+	case DAIMON_SESSION_APPROVE: { /* nobody at a terminal to ask: declined */
+		const daimon_session_approval *a = m->data;
+		daimon_session_approval no = {.ref = a->ref, .allow = 0};
+		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+		break;
+	}
+	}
+	char op[64];
+	if (t->nitems) {
+		snprintf(op, sizeof(op), "%d message%s at sessions", t->nitems, t->nitems == 1 ? "" : "s");
+		daimon_set_op(ctx, op);
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void tg_terminate(daimon_ctx *ctx, void *state_, int reason)
+{
+	(void)ctx, (void)reason;
+	struct tg *t = state_;
+	struct item *it;
+	while ((it = t->items)) {
+		t->items = it->next;
+		item_free(it);
+	}
+	daimon_journal_close(t->j);
+	daimon_gateway_channel_state(t->cf->g, "telegram", "stopped", NULL);
+	free(t);
+}
+
+static const daimon_behaviour tg_behaviour = {
+	.name = "telegram", .init = tg_init, .handle = tg_handle, .terminate = tg_terminate};
+
+static void *tg_make_state(void *conf)
+{
+	struct tg *t = daimon_xcalloc(1, sizeof(*t));
+	t->cf = conf;
+	return t;
+}
+
+static void tg_conf_free(void *conf)
+{
+	struct tg_conf *cf = conf;
+	if (!cf)
+		return;
+	free(cf->token);
+	free(cf->api);
+	free(cf);
+}
+
+static int tg_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+{
+	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *api = getenv("DAIMON_TELEGRAM_API_URL");
+	if (!token || !*token)
+		token = daimon_json_str(cfg, "token");
+	if (!api || !*api)
+		api = daimon_json_str(cfg, "api_url");
+	const cJSON *en = cJSON_GetObjectItemCaseSensitive(cfg, "enabled");
+	if (!token || !*token || cJSON_IsFalse(en))
+		return 0;
+	struct tg_conf *cf = daimon_xcalloc(1, sizeof(*cf));
+	cf->g = g;
+	cf->token = daimon_xstrdup(token);
+	cf->api = daimon_xstrdup(api && *api ? api : "https://api.telegram.org");
+	size_t n = strlen(cf->api);
+	while (n && cf->api[n - 1] == '/')
+		cf->api[--n] = 0;
+	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "poll_timeout_s");
+	const cJSON *pi = cJSON_GetObjectItemCaseSensitive(cfg, "poll_interval_ms");
+	if ((pt && (!cJSON_IsNumber(pt) || pt->valuedouble < 0 || pt->valuedouble > 50)) ||
+	    (pi && (!cJSON_IsNumber(pi) || pi->valuedouble < 0 || pi->valuedouble > 600000))) {
+		tg_conf_free(cf);
+		return daimon_error("channels.telegram.%s in config.json is out of range",
+				    pt && (!cJSON_IsNumber(pt) || pt->valuedouble < 0 || pt->valuedouble > 50)
+					    ? "poll_timeout_s (0 to 50)"
+					    : "poll_interval_ms (0 to 600000)");
+	}
+	cf->poll_timeout_s = pt ? (long)pt->valuedouble : 25;
+	cf->poll_interval_ms = pi ? (long)pi->valuedouble : 1000;
+	*out = cf;
+	return 1;
+}
+
+const daimon_channel_kind daimon_channel_telegram = {
+	.name = "telegram",
+	.configure = tg_configure,
+	.conf_free = tg_conf_free,
+	.behaviour = &tg_behaviour,
+	.make_state = tg_make_state,
+};

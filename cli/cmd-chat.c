@@ -63,7 +63,7 @@ static void turn(struct chat *c, const char *text)
 		cli_turn_remote(&c->turn, &c->conn, c->key, text, &interrupted);
 		goto told;
 	}
-	int swapped = c->skills.ts ? daimon_skill_toolset_refresh(c->skills.ts) : 0;
+	int swapped = c->skills.ts ? daimon_skill_toolset_refresh(c->skills.ts, c->rt, NULL) : 0;
 	if (swapped > 0 && c->tty)
 		fprintf(stderr, "[%d skill%s swapped in]\n", swapped, swapped == 1 ? "" : "s");
 	else if (swapped < 0)

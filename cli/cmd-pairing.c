@@ -44,7 +44,7 @@ static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 			const char *name = daimon_json_str(p, "name");
 			printf("%s  %s:%s%s%s%s  expires in %.0f min\n", daimon_json_str(p, "code"),
 			       daimon_json_str(p, "channel"), daimon_json_str(p, "sender"), name && *name ? " (" : "",
-			       name && *name ? name : "", name && *name ? ")" : "", left / 60 + 0.5);
+			       name && *name ? name : "", name && *name ? ")" : "", left / 60);
 		}
 		cJSON_Delete(list);
 	} else if (!strcmp(sub, "approve")) {

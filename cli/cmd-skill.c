@@ -73,6 +73,21 @@ static int skill_new(const struct daimon_cmd *cmd, int argc, char **argv)
 	return rc;
 }
 
+/* A running daemon swaps the new live build in now (said on stderr). */
+static void swap_into_daemon(void)
+{
+	struct cli_conn c;
+	cJSON *r = NULL;
+	if (cli_daemon_open(&c) <= 0)
+		return;
+	if (cli_daemon_op(&c, "skills", &r) < 0)
+		fprintf(stderr, "daimon: the running daemon keeps the version before: %s\n", daimon_error_last());
+	else
+		fprintf(stderr, "[the running daemon swapped it in]\n");
+	cJSON_Delete(r);
+	cli_daemon_close(&c);
+}
+
 /* build and test: compile, run the tests; build also commits and records it. */
 static int skill_build(const struct daimon_cmd *cmd, int argc, char **argv)
 {
@@ -88,6 +103,8 @@ static int skill_build(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_buf report = DAIMON_BUF_INIT;
 	rc = daimon_skill_build(ws, argv[optind], NULL, commit ? DAIMON_SKILL_COMMIT : 0, &b, &report);
 	fputs(daimon_buf_cstr(&report), stdout);
+	if (rc == 0 && commit)
+		swap_into_daemon();
 	if (rc < 0) {
 		rc = cli_fail();
 	} else if (json) {
@@ -269,6 +286,7 @@ static int skill_rollback(const struct daimon_cmd *cmd, int argc, char **argv)
 		fputs(daimon_buf_cstr(&report), stdout);
 		rc = cli_fail();
 	} else {
+		swap_into_daemon();
 		printf("%s is back to %.12s as %.12s (%d test%s passed)\n", name, rev, b.commit, b.tests,
 		       b.tests == 1 ? "" : "s");
 	}
@@ -337,6 +355,8 @@ static int skill_watch(const struct daimon_cmd *cmd, int argc, char **argv)
 		daimon_buf report = DAIMON_BUF_INIT;
 		int ok = daimon_skill_build(ws, name, NULL, DAIMON_SKILL_COMMIT, &b, &report) == 0;
 		fputs(daimon_buf_cstr(&report), stdout);
+		if (ok)
+			swap_into_daemon();
 		if (ok)
 			printf("live %.12s: compiled %.0f ms, %d test%s %.0f ms, %.0f ms from save to live\n", b.commit,
 			       b.build_ms, b.tests, b.tests == 1 ? "" : "s", b.test_ms,

@@ -50,6 +50,7 @@ struct port {
 	int64_t *failures; /* ring of failure times (ms) */
 	int nfail;
 	uint64_t rest_timer;
+	int draining; /* cancelled: exits once the calls in flight are answered */
 };
 
 static void answer(daimon_ctx *ctx, const struct pending *p, int status, const char *text)
@@ -334,6 +335,8 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			}
 		break;
 	}
+	if (pt->draining && !pt->np)
+		return DAIMON_STOP(DAIMON_EXIT_CANCELLED);
 	return DAIMON_CONTINUE;
 }
 
@@ -356,7 +359,20 @@ static void port_terminate(daimon_ctx *ctx, void *state, int reason)
 	free(pt);
 }
 
-static const daimon_behaviour port_behaviour = {.name = "port", .handle = port_handle, .terminate = port_terminate};
+/* Cancelled (a new version of its program replaces it, the runtime
+ * stops): the calls in flight may finish, within the deadline. */
+static int port_on_cancel(daimon_ctx *ctx, void *state)
+{
+	struct port *pt = state;
+	if (!pt->np)
+		return DAIMON_EXIT_CANCELLED;
+	pt->draining = 1;
+	daimon_set_state_label(ctx, "draining");
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour port_behaviour = {
+	.name = "port", .handle = port_handle, .terminate = port_terminate, .on_cancel = port_on_cancel};
 
 daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 {

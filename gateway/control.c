@@ -212,7 +212,7 @@ static int skills_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	(void)cancelled;
 	daimon_gateway *g = arg;
-	int n = g->skills.ts ? daimon_skill_toolset_refresh(g->skills.ts) : 0;
+	int n = daimon_gateway_skills_changed(g);
 	if (n < 0)
 		daimon_buf_adds(out, daimon_error_last());
 	else

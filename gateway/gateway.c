@@ -25,6 +25,11 @@
 #include "core/jsonutil.h"
 #include "sessions/session.h"
 
+struct daimon_gateway_skills {
+	daimon_skill_env env;
+	struct daimon_gateway_skills *older;
+};
+
 struct daimon_gateway_settings {
 	daimon_model_settings ms;
 	int have_model; /* 0: none configured; `why` says what is wrong */
@@ -96,7 +101,8 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	}
 	g->http = daimon_http_start(g->rt, 0);
 	g->tools = NULL;
-	if (daimon_skill_env_open(&g->skills, home, &g->tools) < 0)
+	g->skills = daimon_xcalloc(1, sizeof(*g->skills));
+	if (daimon_skill_env_open(&g->skills->env, home, &g->tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
 	return 0;
 }
@@ -106,7 +112,12 @@ void daimon_gateway_release(daimon_gateway *g)
 	if (g->rt)
 		daimon_rt_free(g->rt);
 	g->rt = NULL;
-	daimon_skill_env_close(&g->skills);
+	for (struct daimon_gateway_skills *k = g->skills, *older; k; k = older) {
+		older = k->older;
+		daimon_skill_env_close(&k->env);
+		free(k);
+	}
+	g->skills = NULL;
 	struct daimon_gateway_settings *s = g->settings, *next;
 	for (; s; s = next) {
 		next = s->older;
@@ -152,6 +163,42 @@ static size_t sessions(daimon_gateway *g, daimon_actor_info **rows)
 	return k;
 }
 
+/* Idle sessions go: their next message starts them with what is new. A
+ * session in a turn keeps what it has until it idles. */
+static void restart_idle_sessions(daimon_gateway *g)
+{
+	daimon_actor_info *rows = NULL;
+	size_t n = sessions(g, &rows);
+	for (size_t i = 0; i < n; i++)
+		if (!rows[i].op[0])
+			daimon_cancel(g->rt, rows[i].id, 2000);
+	free(rows);
+}
+
+int daimon_gateway_skills_changed(daimon_gateway *g)
+{
+	pthread_mutex_lock(&g->mu);
+	struct daimon_gateway_skills *cur = g->skills;
+	pthread_mutex_unlock(&g->mu);
+	int added = 0;
+	int n = cur->env.ts ? daimon_skill_toolset_refresh(cur->env.ts, g->rt, &added) : 0;
+	if (n < 0 || (!added && cur->env.ts))
+		return n;
+	struct daimon_gateway_skills *k = daimon_xcalloc(1, sizeof(*k));
+	const daimon_tool *tools = NULL;
+	if (daimon_skill_env_open(&k->env, g->store.home, &tools) < 0) {
+		free(k);
+		return -1;
+	}
+	pthread_mutex_lock(&g->mu);
+	k->older = g->skills;
+	g->skills = k;
+	g->tools = tools;
+	pthread_mutex_unlock(&g->mu);
+	restart_idle_sessions(g);
+	return n + 1;
+}
+
 int daimon_gateway_reload(daimon_gateway *g)
 {
 	struct daimon_gateway_settings *s;
@@ -163,14 +210,7 @@ int daimon_gateway_reload(daimon_gateway *g)
 	g->settings = s;
 	g->stop_timeout_ms = stop_timeout_ms;
 	pthread_mutex_unlock(&g->mu);
-	/* Idle sessions go; their next message starts them with the new
-	 * settings. A session in a turn keeps the old ones until it idles. */
-	daimon_actor_info *rows = NULL;
-	size_t n = sessions(g, &rows);
-	for (size_t i = 0; i < n; i++)
-		if (!rows[i].op[0])
-			daimon_cancel(g->rt, rows[i].id, 2000);
-	free(rows);
+	restart_idle_sessions(g);
 	return 0;
 }
 

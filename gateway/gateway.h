@@ -38,7 +38,10 @@ typedef struct daimon_gateway {
 	daimon_rt *rt;
 	daimon_store store;
 	daimon_aid http;
-	daimon_skill_env skills;
+	/* The skills sessions start with: a skill built while the daemon runs
+	 * makes a new set; the old ones stay (sessions hold their tools)
+	 * until the gateway goes. */
+	struct daimon_gateway_skills *skills;
 	const daimon_tool *tools;
 	int64_t started_ms; /* CLOCK_MONOTONIC */
 	int64_t ready_ms;   /* how long start-up took */
@@ -69,6 +72,12 @@ daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key);
  * next message. Fails (last error) on a bad configuration, changing
  * nothing. */
 int daimon_gateway_reload(daimon_gateway *g);
+
+/* A skill was built: in-process ones swap in, isolated hosts are
+ * replaced; a new skill makes a new tool set, offered to sessions
+ * started from now on (idle ones are restarted). The number swapped or
+ * added, or < 0 (last error). Blocks (dlopen, git): not in a handler. */
+int daimon_gateway_skills_changed(daimon_gateway *g);
 
 /* Asks the daemon to stop (from a handler: a signal, `daimon stop`). */
 void daimon_gateway_request_stop(daimon_gateway *g);

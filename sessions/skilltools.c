@@ -219,8 +219,8 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 				fprintf(stderr, "daimon: skill %s is left out: %s\n", skill, daimon_error_last());
 				continue;
 			}
-			cJSON_AddStringToObject(ts->loaded, skill, daimon_json_str(s, "commit"));
 		}
+		cJSON_AddStringToObject(ts->loaded, skill, daimon_json_str(s, "commit"));
 		const cJSON *tools = cJSON_GetObjectItemCaseSensitive(s, "tools");
 		for (const cJSON *t = tools ? tools->child : NULL; t; t = t->next) {
 			struct entry *e = &ts->entries[ts->nentries++];
@@ -278,8 +278,32 @@ const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts)
 	return ts->tools;
 }
 
-int daimon_skill_toolset_refresh(daimon_skill_toolset *ts)
+/* An isolated skill rebuilt: its host is let go (the calls in flight
+ * finish on the old version) and the next call starts the new one. */
+static int replace_host(daimon_skill_toolset *ts, daimon_rt *rt, const char *skill)
 {
+	for (size_t i = 0; i < ts->nentries; i++) {
+		struct skillport *sp = ts->entries[i].port;
+		if (!sp || strcmp(sp->skill, skill))
+			continue;
+		pthread_mutex_lock(&sp->mu);
+		if (sp->aid && rt) {
+			char *reg = daimon_xasprintf("port:skill-%s", skill);
+			daimon_unregister(rt, reg);
+			free(reg);
+			daimon_cancel(rt, sp->aid, (int)ts->entries[i].timeout_ms + 5000);
+		}
+		sp->aid = 0;
+		pthread_mutex_unlock(&sp->mu);
+		return 1;
+	}
+	return 0;
+}
+
+int daimon_skill_toolset_refresh(daimon_skill_toolset *ts, daimon_rt *rt, int *added)
+{
+	if (added)
+		*added = 0;
 	cJSON *list = NULL;
 	daimon_skill_list(ts->ws, &list);
 	int swapped = 0, rc = 0;
@@ -287,8 +311,18 @@ int daimon_skill_toolset_refresh(daimon_skill_toolset *ts)
 	for (const cJSON *s = list->child; s; s = s->next) {
 		const char *skill = daimon_json_str(s, "name"), *commit = daimon_json_str(s, "commit");
 		const char *was = daimon_json_str(ts->loaded, skill);
+		if (!was && added)
+			*added = 1; /* new since the set was made: a new set offers it */
 		if (!was || !strcmp(was, commit))
-			continue; /* not in-process here, or unchanged */
+			continue;
+		const char *iso = daimon_json_str(s, "isolation");
+		if (!(iso && !strcmp(iso, "inprocess"))) {
+			if (replace_host(ts, rt, skill)) {
+				cJSON_ReplaceItemInObjectCaseSensitive(ts->loaded, skill, cJSON_CreateString(commit));
+				swapped++;
+			}
+			continue;
+		}
 		if (daimon_skills_load(ts->sk, daimon_json_str(s, "so"), NULL) < 0) {
 			rc = -1;
 			continue;

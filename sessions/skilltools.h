@@ -29,9 +29,12 @@ typedef enum { DAIMON_AUTHORING_OFF, DAIMON_AUTHORING_APPROVE, DAIMON_AUTHORING_
 daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
 					       const daimon_tool *base, daimon_authoring authoring);
 const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
-/* Loads the live builds that changed since (in-process skills swap in);
- * the number swapped, or < 0 (the reason) — the versions before stay. */
-int daimon_skill_toolset_refresh(daimon_skill_toolset *ts);
+/* Loads the live builds that changed since: in-process skills swap in;
+ * an isolated skill's host (in `rt`) is replaced, the calls in flight
+ * finishing on the old one. The number swapped, or < 0 (the reason) —
+ * the versions before stay. *added (may be NULL) is set when a skill was
+ * built that the set does not offer: only a new set can. */
+int daimon_skill_toolset_refresh(daimon_skill_toolset *ts, daimon_rt *rt, int *added);
 void daimon_skill_toolset_free(daimon_skill_toolset *ts);
 
 /* Lets skills read memory and search through their host table (the

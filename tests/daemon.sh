@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# daemon.sh — drives `daimon serve` as a user does: a real daemon on a
+# temporary $DAIMON_HOME, the command line attached to it through the
+# control socket, the model played by aimock and Telegram by
+# telegram-test-api (shared/PEERS.md), both on loopback.
+# Usage: daemon.sh DAIMON PEERS   (PEERS: tests/peers with node_modules)
+set -u
+DAIMON=$1
+PEERS=$2
+TMP=$(mktemp -d /tmp/daimon-d.XXXXXX)
+export DAIMON_HOME=$TMP/home
+export NO_COLOR=1
+pass=0 fail=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
+expect() {
+  local name=$1 want=$2 pat=$3; shift 4
+  local out st
+  out=$("$@" 2>&1); st=$?
+  if [ "$st" != "$want" ]; then bad "$name" "exit $st, expected $want" "$out"; return; fi
+  if ! grep -Eq -- "$pat" <<<"$out"; then bad "$name" "output does not match /$pat/" "$out"; return; fi
+  ok "$name"
+}
+# until NAME SECONDS CMD...: waits for CMD to succeed
+until_ok() {
+  local name=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && { ok "$name"; return 0; }; sleep 0.1; done
+  bad "$name" "not within $secs s: $*"; return 1
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
+if [ ! -f "$AIM" ] || [ ! -d "$PEERS/node_modules/telegram-test-api" ]; then
+  bad peers_installed "run scripts/setup.sh: the test peers are missing in $PEERS"
+  echo "$pass passed, $fail failed"; exit 1
+fi
+
+for c in serve status stop ps pairing; do
+  expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
+done
+"$DAIMON" init >/dev/null
+expect status_not_running 3 '^not running' -- "$DAIMON" status
+expect status_json_not_running 3 '^\{"running":false\}$' -- "$DAIMON" status --json
+expect stop_not_running 1 '^daimon: no daemon is running$' -- "$DAIMON" stop
+expect ps_not_running 1 'no daemon is running' -- "$DAIMON" ps
+
+# the peers
+mkdir -p "$TMP/aim"
+long=$(printf 'word%.0s ' $(seq 1500))  # ~7,500 characters: two Telegram messages
+cat >"$TMP/aim/f.json" <<EOF
+{"fixtures":[
+ {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+ {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
+ {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
+ {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
+ {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\\"name\\":\\"Ana\\"}"}]}},
+ {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
+ {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}}]}
+EOF
+aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1))
+node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
+node "$PEERS/telegram.js" "$tport" >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do port_open "$aport" && port_open "$tport" && break; sleep 0.1; done
+export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport
+export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tport
+# a quick poll: the test server answers getUpdates at once
+sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "allow": ["77"] }/' \
+  "$DAIMON_HOME/config.json"
+
+start_daemon() {
+  "$DAIMON" serve 2>>"$TMP/serve.err" & pids+=($!)
+  daemon_pid=$!
+  for _ in $(seq 100); do "$DAIMON" status >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
+expect serve_says_ready 0 '^daimon: ready in [0-9]+ ms on .*/run/daimon\.sock \(pid [0-9]+\)$' -- cat "$TMP/serve.err"
+[ "$(stat -c %a "$DAIMON_HOME/run/daimon.sock")" = 600 ] && ok socket_mode_0600 || bad socket_mode_0600
+expect second_serve_refused 1 "^daimon: a daemon is already running for '.*' \(pid $daemon_pid\); \`daimon stop\` stops it$" -- \
+  "$DAIMON" serve
+expect status_running 0 "^running, pid $daemon_pid, .*kB resident" -- "$DAIMON" status
+expect status_json 0 "^\\{\"pid\":$daemon_pid,.*\"sessions\":\\{\"live\":0,\"hibernated\":0,\"busy\":0\\},\"channels\":\\[\\{\"name\":\"telegram\"" -- \
+  "$DAIMON" status --json
+expect protocol_version_checked 0 'this daemon speaks control protocol 1' -- node -e "
+  const s = require('net').connect('$DAIMON_HOME/run/daimon.sock');
+  s.on('connect', () => s.write('{\"op\":\"hello\",\"version\":99}\n'));
+  s.on('data', d => { process.stdout.write(d); s.end(); });"
+expect protocol_hello_first 0 'this daemon speaks control protocol 1' -- node -e "
+  const s = require('net').connect('$DAIMON_HOME/run/daimon.sock');
+  s.on('connect', () => s.write('{\"op\":\"status\"}\n'));
+  s.on('data', d => { process.stdout.write(d); s.end(); });"
+
+# the command line talks to the daemon's sessions
+expect ask_through_daemon 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
+expect ask_json_through_daemon 0 '^\{"session":"cli-[0-9a-f]{16}","answer":"Hello from the mock\.","tokens_in":[0-9]+' -- \
+  "$DAIMON" ask --json --session cli:d hello
+expect ps_shows_session 0 '^[0-9a-f]+ +session cli:d +alive' -- "$DAIMON" ps
+expect ps_tree 0 'supervisor channels.*   telegram telegram +running' -- sh -c "'$DAIMON' ps | tr '\n' '~'"
+expect ps_json 0 '^\{"id":"[0-9a-f]+","parent":"","name":"cli:d","behaviour":"session","state":"alive","op":"","op_age_ms":0,"mailbox":0,"handled":[0-9]+,"mem":[0-9]+' -- \
+  "$DAIMON" ps --json
+expect chat_through_daemon 0 'through the daemon|\[current_time done in [0-9]+ ms\] Time told\.' -- \
+  sh -c "printf 'what time is it\n/quit\n' | '$DAIMON' chat --session cli:dchat 2>&1 | tr '\n' ' '"
+expect daemon_logged_chat 0 '"role":"assistant","content":"Time told\."' -- "$DAIMON" sessions show --json cli:dchat
+expect status_counts_sessions 0 '^sessions  2 live' -- "$DAIMON" status
+
+# Telegram: an unknown sender gets a pairing code and nothing reaches the model
+tg_send() { # tg_send FROM TEXT
+  curl -s -XPOST -H 'Content-Type: application/json' \
+    -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U$1\"},\"chat\":{\"id\":$1},\"text\":\"$2\"}" \
+    "http://127.0.0.1:$tport/sendMessage" >/dev/null
+}
+tg_replies() { # the bot's messages to chat $1 not read before, one per line
+  curl -s -XPOST -H 'Content-Type: application/json' -d "{\"token\":\"123:abc\",\"chatId\":$1}" \
+    "http://127.0.0.1:$tport/getUpdates" | node -e '
+      let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+        for (const u of JSON.parse(s).result || []) console.log(JSON.stringify(u.message.text)); });'
+}
+tg_wait() { # tg_wait CHAT N: until N replies came (collected in $TMP/tg.$CHAT)
+  : >"$TMP/tg.$1"
+  for _ in $(seq 100); do
+    tg_replies "$1" >>"$TMP/tg.$1"
+    [ "$(wc -l <"$TMP/tg.$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+tg_send 42 "hello"
+tg_wait 42 1
+expect tg_pairing_code 0 '^"I don.t know you yet\. .*daimon pairing approve [A-HJ-KM-NP-Z2-9]{8}\\n\(the code is valid for an hour\)"$' -- \
+  cat "$TMP/tg.42"
+code=$(grep -o 'approve [A-Z0-9]*' "$TMP/tg.42" | cut -d' ' -f2)
+expect pairing_list 0 "^$code  telegram:42 \\(U42\\)  expires in 60 min$" -- "$DAIMON" pairing list
+tg_send 42 "hello again"
+sleep 0.5
+tg_replies 42 >"$TMP/tg.42b"
+[ ! -s "$TMP/tg.42b" ] && ok tg_unpaired_not_answered || bad tg_unpaired_not_answered "$(cat "$TMP/tg.42b")"
+expect tg_unpaired_not_logged 1 '' -- sh -c "'$DAIMON' sessions show --json telegram:42 | grep -q 'hello again'"
+expect pairing_wrong_code 1 "^daimon: no pending code 'AAAAAAAA' \(it may have expired\); 4 tries left$" -- \
+  "$DAIMON" pairing approve AAAAAAAA
+expect pairing_approve 0 '^approved telegram:42: its messages now reach the assistant$' -- "$DAIMON" pairing approve "$code"
+tg_send 42 "hello"
+tg_wait 42 1
+expect tg_answer 0 '^"Hello from the mock\."$' -- cat "$TMP/tg.42"
+# on the allowlist: answered at once; a long answer comes in parts under the limit
+tg_send 77 "tell me everything"
+tg_wait 77 2
+expect tg_split_in_two 0 '^2$' -- sh -c "wc -l <'$TMP/tg.77'"
+joined=$(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+  if (l.some(t => t.length > 4096)) { console.log("too long"); process.exit(); } console.log(l.join(""));' "$TMP/tg.77")
+[ "$joined" = "$long" ] && ok tg_split_parts_whole || bad tg_split_parts_whole "${joined:0:200}"
+expect tg_logged 0 '"role":"user","content":"tell me everything","mid":"telegram:[0-9]+"' -- \
+  "$DAIMON" sessions show --json telegram:77
+
+# skills built while the daemon runs: a new one is offered, a rebuilt one answers the next call
+"$DAIMON" skill new hello >/dev/null
+expect skill_build_swaps_into_daemon 0 '\[the running daemon swapped it in\]' -- "$DAIMON" skill build hello
+expect daemon_offers_new_skill 0 '^The skill answered\.$' -- "$DAIMON" ask --session cli:skill "use the skill"
+sed -i 's/"Hello, %s!"/"Howdy, %s!"/' "$DAIMON_HOME/skills/hello/skill.c"
+sed -i 's/"Hello, Ana!"/"Howdy, Ana!"/' "$DAIMON_HOME/skills/hello/tests.json"
+expect skill_rebuild_swaps 0 '\[the running daemon swapped it in\]' -- "$DAIMON" skill build hello
+expect daemon_uses_new_version 0 '^The skill answered\.$' -- "$DAIMON" ask --session cli:skill "use the skill again"
+expect skill_versions_in_log 0 'Hello, Ana!.*Howdy, Ana!' -- sh -c "'$DAIMON' sessions show --json cli:skill | tr '\n' ' '"
+expect ps_shows_skill_host 0 '^[0-9a-f]+ +port port:skill-hello ' -- "$DAIMON" ps
+
+# killed (SIGKILL) mid-turn: the taken message is answered once after the restart
+tg_send 77 "slow"
+for _ in $(seq 50); do grep -q '"text":"slow"' "$DAIMON_HOME/channels/telegram.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
+start_daemon && ok restart_after_kill || bad restart_after_kill "$(tail -3 "$TMP/serve.err")"
+tg_wait 77 1
+sleep 3 # anything sent twice would arrive by now
+tg_replies 77 >>"$TMP/tg.77"
+expect tg_answered_once_after_kill 0 '^"Slow answer\."$' -- cat "$TMP/tg.77"
+expect tg_logged_once 0 '^1 1$' -- sh -c "echo \$('$DAIMON' sessions show --json telegram:77 | grep -c '\"content\":\"slow\"') \
+  \$('$DAIMON' sessions show --json telegram:77 | grep -c '\"content\":\"Slow answer\.\"')"
+
+# SIGHUP: a bad configuration is refused and the daemon keeps going
+cp "$DAIMON_HOME/config.json" "$TMP/config.good"
+echo '{ not json' >"$DAIMON_HOME/config.json"
+kill -HUP "$daemon_pid"
+sleep 0.3
+expect reload_bad_config 0 'the configuration is not reloaded: .*config\.json' -- cat "$TMP/serve.err"
+cp "$TMP/config.good" "$DAIMON_HOME/config.json"
+kill -HUP "$daemon_pid"
+sleep 0.3
+expect reload_ok 0 'configuration reloaded' -- tail -1 "$TMP/serve.err"
+expect ask_after_reload 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
+
+# stop while a turn runs: the turn finishes, then the daemon is gone
+"$DAIMON" ask --session cli:slow slow >"$TMP/slow.out" 2>&1 & slow=$!
+sleep 0.5
+expect stop_graceful 0 '^stopped$' -- "$DAIMON" stop
+wait "$slow"
+expect stop_let_turn_finish 0 '^Slow answer\.$' -- cat "$TMP/slow.out"
+expect stopped_status 3 '^not running' -- "$DAIMON" status
+[ ! -e "$DAIMON_HOME/run/daimon.sock" ] && ok socket_removed || bad socket_removed
+expect ask_without_daemon 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
+
+# SIGTERM the same; a channel that cannot reach its peer is reported, the rest keeps running
+DAIMON_TELEGRAM_API_URL=http://127.0.0.1:1 start_daemon && ok serve_with_dead_peer || bad serve_with_dead_peer
+sleep 0.5
+expect channel_failure_reported 0 '^channel   telegram   failed.*cannot reach http://127\.0\.0\.1:1' -- "$DAIMON" status
+expect others_keep_running 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+expect sigterm_stops 0 'Terminated: stopping.*daimon: stopped' -- sh -c "tail -2 '$TMP/serve.err' | tr '\n' ' '"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

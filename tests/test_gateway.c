@@ -1,0 +1,140 @@
+/*
+ * test_gateway.c — the gateway's own pieces: access control (allowlist,
+ * pairing codes and their limits), a channel's inbox journal across a
+ * restart and a torn tail, and how answers are split for a peer's limit.
+ * The daemon as a whole is driven by daemon.sh.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
+#include "gateway/access.h"
+#include "gateway/channels.h"
+#include "gateway/journal.h"
+#include "tests/test.h"
+
+static void test_access__allowlist_pairing_and_its_limits(void)
+{
+	const char *home = test_tmpdir();
+	char path[256], code[DAIMON_PAIRING_CODE_LEN + 1], again[DAIMON_PAIRING_CODE_LEN + 1], who[64];
+	snprintf(path, sizeof(path), "%s/config.json", home);
+	test_write(path, "{\"channels\":{\"telegram\":{\"allow\":[\"7\", 8]},\"mail\":{\"pairing\":false}}}");
+	int fresh;
+	CHECK_INT(daimon_access_check(home, "telegram", "7", NULL, code, &fresh), DAIMON_ACCESS_ALLOW);
+	CHECK_INT(daimon_access_check(home, "telegram", "8", NULL, code, &fresh), DAIMON_ACCESS_ALLOW);
+	CHECK_INT(daimon_access_check(home, "mail", "a@b", NULL, code, &fresh), DAIMON_ACCESS_DENY);
+	/* an unknown sender: a code, made once */
+	CHECK_INT(daimon_access_check(home, "telegram", "1", "Ana", code, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK_INT(fresh, 1);
+	CHECK_INT(strlen(code), 8);
+	CHECK_INT(strspn(code, "ABCDEFGHJKMNPQRSTUVWXYZ23456789"), 8);
+	CHECK_INT(daimon_access_check(home, "telegram", "1", "Ana", again, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK_INT(fresh, 0);
+	CHECK_STR(again, code);
+	/* at most 3 pending per channel */
+	CHECK_INT(daimon_access_check(home, "telegram", "2", NULL, again, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK_INT(daimon_access_check(home, "telegram", "3", NULL, again, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK_INT(daimon_access_check(home, "telegram", "4", NULL, again, &fresh), DAIMON_ACCESS_DENY);
+	cJSON *list = NULL;
+	CHECK_INT(daimon_access_pending(home, &list), 0);
+	CHECK_INT(cJSON_GetArraySize(list), 3);
+	CHECK_STR(daimon_json_str(cJSON_GetArrayItem(list, 0), "name"), "Ana");
+	cJSON_Delete(list);
+	/* approved: allowed from now on, and the code is gone */
+	CHECK_INT(daimon_access_approve(home, code, who, sizeof(who)), 0);
+	CHECK_STR(who, "telegram:1");
+	CHECK_INT(daimon_access_check(home, "telegram", "1", NULL, again, &fresh), DAIMON_ACCESS_ALLOW);
+	CHECK_INT(daimon_access_approve(home, code, who, sizeof(who)), DAIMON_ENOTFOUND);
+	/* five wrong codes lock approving, even the right code */
+	for (int i = 0; i < 3; i++)
+		CHECK(daimon_access_approve(home, "ZZZZZZZZ", who, sizeof(who)) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "1 tries left");
+	CHECK(daimon_access_approve(home, "ZZZZZZZZ", who, sizeof(who)) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "pairing is locked for an hour");
+	CHECK_INT(daimon_access_check(home, "telegram", "2", NULL, again, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK(daimon_access_approve(home, again, who, sizeof(who)) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "pairing is locked after 5 wrong codes");
+	CHECK_INT(daimon_access_check(home, "telegram", "2", NULL, again, &fresh), DAIMON_ACCESS_PAIRING);
+}
+
+static void test_access__expired_codes_go(void)
+{
+	const char *home = test_tmpdir();
+	char path[256], code[DAIMON_PAIRING_CODE_LEN + 1], who[64];
+	snprintf(path, sizeof(path), "%s/access.json", home);
+	test_write(path, "{\"pending\":[{\"code\":\"ABCDEFGH\",\"channel\":\"telegram\",\"sender\":\"5\",\"name\":\"\","
+			 "\"created\":1,\"expires\":2}]}");
+	CHECK(daimon_access_approve(home, "ABCDEFGH", who, sizeof(who)) < 0);
+	int fresh;
+	CHECK_INT(daimon_access_check(home, "telegram", "5", NULL, code, &fresh), DAIMON_ACCESS_PAIRING);
+	CHECK_INT(fresh, 1);
+	CHECK(strcmp(code, "ABCDEFGH") != 0);
+	/* a damaged file is an error naming it, never silently emptied */
+	test_write(path, "{ torn");
+	CHECK(daimon_access_check(home, "telegram", "5", NULL, code, &fresh) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "access.json' is not a JSON object");
+}
+
+static void test_journal__pending_survive_a_restart_and_a_torn_tail(void)
+{
+	const char *home = test_tmpdir();
+	daimon_journal *j;
+	cJSON *pending;
+	double mark;
+	CHECK_INT(daimon_journal_open(&j, home, "telegram", &pending, &mark), 0);
+	CHECK_INT(cJSON_GetArraySize(pending), 0);
+	cJSON_Delete(pending);
+	CHECK_INT(daimon_journal_in(j, "10", "42", "42", "first"), 0);
+	CHECK_INT(daimon_journal_in(j, "11", "42", "42", "second"), 0);
+	CHECK_INT(daimon_journal_mark(j, 12), 0);
+	CHECK_INT(daimon_journal_commit(j), 0);
+	CHECK_INT(daimon_journal_out(j, "10"), 0);
+	CHECK_INT(daimon_journal_commit(j), 0);
+	CHECK_INT(daimon_journal_in(j, "12", "42", "42", "staged, never committed"), 0);
+	daimon_journal_close(j);
+	/* a crash mid-write leaves half a line */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/channels/telegram.jsonl", home);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "{\"in\":\"13\",\"ch", 14) == 14);
+	close(fd);
+	CHECK_INT(daimon_journal_open(&j, home, "telegram", &pending, &mark), 0);
+	CHECK_INT(mark, 12);
+	CHECK_INT(cJSON_GetArraySize(pending), 1);
+	CHECK_STR(daimon_json_str(cJSON_GetArrayItem(pending, 0), "in"), "11");
+	CHECK_STR(daimon_json_str(cJSON_GetArrayItem(pending, 0), "text"), "second");
+	cJSON_Delete(pending);
+	daimon_journal_close(j);
+	/* rewritten short at open: what is pending and the mark */
+	daimon_buf b = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_read_file(&b, path), 0);
+	CHECK_STR(b.ptr, "{\"in\":\"11\",\"chat\":\"42\",\"sender\":\"42\",\"text\":\"second\"}\n{\"mark\":12}\n");
+	daimon_buf_release(&b);
+}
+
+static void test_channel__split_at_breaks_never_inside_a_character(void)
+{
+	CHECK_INT(daimon_channel_split("short", 5, 10), 5);
+	const char *para = "aaaa bbbb\n\ncccc dddd";
+	CHECK_INT(daimon_channel_split(para, strlen(para), 15), 11); /* after the paragraph */
+	const char *words = "aaaa bbbb cccc dddd";
+	CHECK_INT(daimon_channel_split(words, strlen(words), 12), 10); /* after a space */
+	/* no break: never cut a UTF-8 character (é is two bytes) */
+	const char *accents = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+	CHECK_INT(daimon_channel_split(accents, strlen(accents), 5), 4);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		TEST_CASE(test_access__allowlist_pairing_and_its_limits),
+		TEST_CASE(test_access__expired_codes_go),
+		TEST_CASE(test_journal__pending_survive_a_restart_and_a_torn_tail),
+		TEST_CASE(test_channel__split_at_breaks_never_inside_a_character),
+		{0},
+	};
+	return test_main(argc, argv, cases);
+}

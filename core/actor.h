@@ -142,7 +142,9 @@ int daimon_unregister(daimon_rt *rt, const char *name);
 daimon_rt *daimon_ctx_rt(daimon_ctx *ctx);
 daimon_aid daimon_self(daimon_ctx *ctx);
 daimon_aid daimon_parent(daimon_ctx *ctx);
-/* What the actor is doing, for introspection ("calling model"); NULL clears. */
+/* What the actor is doing, for introspection ("calling model"); NULL
+ * clears. Only the pointer is kept: pass a string that lives as long as
+ * the runtime (a literal), as for the state label. */
 void daimon_set_op(daimon_ctx *ctx, const char *op);
 void daimon_set_state_label(daimon_ctx *ctx, const char *label);
 /* Memory held by the state, as the behaviour counts it (introspection). */

@@ -241,7 +241,7 @@ static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 	}
 	c->session = s;
 	c->waiting = WAIT_ASK;
-	daimon_set_op(ctx, key);
+	daimon_set_op(ctx, "asking a session");
 	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, text, strlen(text));
 }
 

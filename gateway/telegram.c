@@ -421,11 +421,8 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 		break;
 	}
 	}
-	char op[64];
-	if (t->nitems) {
-		snprintf(op, sizeof(op), "%d message%s at sessions", t->nitems, t->nitems == 1 ? "" : "s");
-		daimon_set_op(ctx, op);
-	}
+	if (t->nitems && !t->poll)
+		daimon_set_op(ctx, "answering");
 	return DAIMON_CONTINUE;
 }
 

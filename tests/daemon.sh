@@ -214,5 +214,9 @@ kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 expect sigterm_stops 0 'Terminated: stopping.*daimon: stopped' -- sh -c "tail -2 '$TMP/serve.err' | tr '\n' ' '"
 
+# (under ASan/UBSan: whatever the sanitizers said lands in the daemon's stderr)
+if grep -q 'Sanitizer\|runtime error:' "$TMP/serve.err"; then bad no_sanitizer_reports "$(grep -m3 'Sanitizer\|runtime error:' "$TMP/serve.err")"
+else ok no_sanitizer_reports; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

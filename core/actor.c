@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/cold.h"
 #include "core/error.h"
 #include "core/timefmt.h"
 
@@ -156,6 +157,7 @@ struct daimon_actor {
 	_Atomic uint32_t nchildren;
 	int flags; /* DAIMON_SPAWN_* */
 	int trap_exit, cancelling, hibernated, want_hibernate, exiting;
+	_Atomic int named; /* names registered for it (exit skips the registry when 0) */
 	struct idset links, children;
 	struct monitor *monitors;
 	uint32_t nmonitors, capmonitors;
@@ -203,7 +205,10 @@ struct timer {
 	uint64_t id;
 	_Atomic int refs; /* the heap's and the owner's */
 	_Atomic int cancelled;
+	size_t slot; /* its index in the heap (under ev_mu); NOT_IN_HEAP once out */
 };
+
+#define NOT_IN_HEAP ((size_t)-1)
 
 struct watch {
 	uint64_t id;
@@ -216,11 +221,16 @@ struct watch {
 	struct watch *next_dead;
 };
 
-struct name_entry {
-	char *name;
+struct name_entry { /* in cold memory (cold.h): names live as long as their actors */
 	daimon_aid id;
 	struct name_entry *next;
+	char name[];
 };
+
+static size_t name_size(const char *name)
+{
+	return sizeof(struct name_entry) + strlen(name) + 1;
+}
 
 struct daimon_rt {
 	int nsched, batch;
@@ -243,6 +253,7 @@ struct daimon_rt {
 	/* registry */
 	pthread_mutex_t reg_mu;
 	struct name_entry *names[1024];
+	daimon_cold *cold; /* names and hibernated states (cold.h) */
 	/* event thread */
 	pthread_t event_thread;
 	int epfd, evfd;
@@ -433,6 +444,7 @@ enum {
 	SYS_LINK = -100,
 	SYS_UNLINK,
 	SYS_MONITOR,
+	SYS_DEMONITOR,
 	SYS_EXIT_SIGNAL, /* a linked actor exited; arg = reason */
 	SYS_CHILD_GONE,
 	SYS_KILL,
@@ -472,6 +484,17 @@ static void idset_del(struct idset *s, daimon_aid id)
 		(arr)[(n)++] = (item);                                          \
 	} while (0)
 
+/* An actor with no timer left keeps no array: an idle (hibernated) actor
+ * holds nothing that pins the heap. */
+#define timers_shrink(a)                      \
+	do {                                  \
+		if (!(a)->ntimers) {          \
+			free((a)->timers);    \
+			(a)->timers = NULL;   \
+			(a)->captimers = 0;   \
+		}                             \
+	} while (0)
+
 /* ---- timers: a heap owned by the event thread, under ev_mu ---- */
 
 static void heap_swap(daimon_rt *rt, size_t i, size_t j)
@@ -479,6 +502,8 @@ static void heap_swap(daimon_rt *rt, size_t i, size_t j)
 	struct timer *t = rt->heap[i];
 	rt->heap[i] = rt->heap[j];
 	rt->heap[j] = t;
+	rt->heap[i]->slot = i;
+	rt->heap[j]->slot = j;
 }
 
 static void heap_up(daimon_rt *rt, size_t i)
@@ -527,6 +552,7 @@ static struct timer *timer_add(daimon_rt *rt, daimon_actor *owner, int64_t ms, i
 	t->id = atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
 	atomic_store_explicit(&t->refs, 2, memory_order_relaxed);
 	pthread_mutex_lock(&rt->ev_mu);
+	t->slot = rt->nheap;
 	PUSH(rt->heap, rt->nheap, rt->capheap, t);
 	heap_up(rt, rt->nheap - 1);
 	int first = rt->heap[0] == t;
@@ -536,9 +562,25 @@ static struct timer *timer_add(daimon_rt *rt, daimon_actor *owner, int64_t ms, i
 	return t;
 }
 
-static void timer_drop(struct timer *t)
+/* A cancelled timer leaves the heap now, not at its deadline: an idle
+ * actor leaves nothing behind (a minute's first-token timer per turn of
+ * ten thousand sessions would otherwise hold their memory that long). */
+static void timer_drop(daimon_rt *rt, struct timer *t)
 {
 	atomic_store_explicit(&t->cancelled, 1, memory_order_release);
+	pthread_mutex_lock(&rt->ev_mu);
+	size_t i = t->slot;
+	if (i != NOT_IN_HEAP && i < rt->nheap && rt->heap[i] == t) {
+		rt->heap[i] = rt->heap[--rt->nheap];
+		rt->heap[i]->slot = i;
+		t->slot = NOT_IN_HEAP;
+		if (i < rt->nheap) {
+			heap_down(rt, i);
+			heap_up(rt, i);
+		}
+		timer_unref(t); /* the heap's reference */
+	}
+	pthread_mutex_unlock(&rt->ev_mu);
 	timer_unref(t);
 }
 
@@ -632,9 +674,9 @@ static void actor_exit(daimon_actor *a, int reason)
 	for (uint32_t i = 0; i < a->children.n; i++) /* nothing outlives its parent */
 		post_sys(rt, a->children.v[i], SYS_KILL, 0, 0);
 	for (uint32_t i = 0; i < a->ntimers; i++)
-		timer_drop(a->timers[i]);
+		timer_drop(a->rt, a->timers[i]);
 	if (a->deadline)
-		timer_drop(a->deadline);
+		timer_drop(a->rt, a->deadline);
 	for (uint32_t i = 0; i < a->nwatches; i++)
 		close_watch(rt, a->watches[i]);
 	unregister_all(rt, a);
@@ -691,6 +733,18 @@ static int system_message(daimon_actor *a, struct msg *m)
 		PUSH(a->monitors, a->nmonitors, a->capmonitors, mon);
 		return 0;
 	}
+	case SYS_DEMONITOR:
+		for (uint32_t i = 0; i < a->nmonitors; i++)
+			if (a->monitors[i].watcher == m->from && a->monitors[i].ref == m->ref) {
+				a->monitors[i] = a->monitors[--a->nmonitors];
+				break;
+			}
+		if (!a->nmonitors) { /* (an actor watched once keeps no array) */
+			free(a->monitors);
+			a->monitors = NULL;
+			a->capmonitors = 0;
+		}
+		return 0;
 	case SYS_CHILD_GONE:
 		idset_del(&a->children, m->from);
 		atomic_store_explicit(&a->nchildren, a->children.n, memory_order_relaxed);
@@ -733,8 +787,9 @@ static int system_message(daimon_actor *a, struct msg *m)
 			if (a->timers[i]->id != m->ref)
 				continue;
 			if (!a->timers[i]->interval) { /* one-shot: done */
-				timer_drop(a->timers[i]);
+				timer_drop(a->rt, a->timers[i]);
 				a->timers[i] = a->timers[--a->ntimers];
+				timers_shrink(a);
 			}
 			return 1;
 		}
@@ -854,6 +909,8 @@ static void fire_timers(daimon_rt *rt)
 			}
 		}
 		rt->heap[0] = rt->heap[--rt->nheap];
+		rt->heap[0]->slot = 0;
+		t->slot = NOT_IN_HEAP;
 		heap_down(rt, 0);
 		timer_unref(t);
 	}
@@ -936,6 +993,7 @@ int daimon_rt_new(daimon_rt **out, const daimon_rt_opts *opts)
 	pthread_mutex_init(&rt->idle_mu, NULL);
 	pthread_cond_init(&rt->idle_cv, NULL);
 	pthread_mutex_init(&rt->reg_mu, NULL);
+	rt->cold = daimon_cold_new();
 	pthread_mutex_init(&rt->svc_mu, NULL);
 	pthread_mutex_init(&rt->ev_mu, NULL);
 	rt->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1065,8 +1123,7 @@ void daimon_rt_free(daimon_rt *rt)
 		while (rt->names[i]) {
 			struct name_entry *e = rt->names[i];
 			rt->names[i] = e->next;
-			free(e->name);
-			free(e);
+			daimon_cold_free(rt->cold, e, name_size(e->name));
 		}
 	if (rt->epfd >= 0)
 		close(rt->epfd);
@@ -1074,7 +1131,13 @@ void daimon_rt_free(daimon_rt *rt)
 		close(rt->evfd);
 	free(rt->scheds);
 	free(rt->free_slots);
+	daimon_cold_free_all(rt->cold);
 	free(rt);
+}
+
+daimon_cold *daimon_rt_cold(daimon_rt *rt)
+{
+	return rt->cold;
 }
 
 /* ---- spawning ---- */
@@ -1284,6 +1347,14 @@ uint64_t daimon_monitor(daimon_ctx *ctx, daimon_aid other)
 	return ref;
 }
 
+int daimon_demonitor(daimon_ctx *ctx, daimon_aid other, uint64_t ref)
+{
+	struct msg *m = msg_new(SYS_DEMONITOR, NULL, 0);
+	m->from = aid_of(ctx->a);
+	m->ref = ref;
+	return post(ctx->a->rt, other, m) < 0 ? DAIMON_ENOTFOUND : 0;
+}
+
 uint64_t daimon_timer_start(daimon_ctx *ctx, int64_t ms, int64_t interval_ms)
 {
 	daimon_actor *a = ctx->a;
@@ -1297,8 +1368,9 @@ int daimon_timer_cancel(daimon_ctx *ctx, uint64_t timer)
 	daimon_actor *a = ctx->a;
 	for (uint32_t i = 0; i < a->ntimers; i++)
 		if (a->timers[i]->id == timer) {
-			timer_drop(a->timers[i]);
+			timer_drop(a->rt, a->timers[i]);
 			a->timers[i] = a->timers[--a->ntimers];
+			timers_shrink(a);
 			return 0;
 		}
 	return DAIMON_ENOTFOUND;
@@ -1400,8 +1472,9 @@ int daimon_register(daimon_rt *rt, const char *name, daimon_aid id)
 			pthread_mutex_unlock(&rt->reg_mu);
 			return daimon_error_code(DAIMON_EEXISTS, "the name '%s' is taken", name);
 		}
-	struct name_entry *e = daimon_xmalloc(sizeof(*e));
-	e->name = daimon_xstrdup(name);
+	struct name_entry *e = daimon_cold_alloc(rt->cold, name_size(name));
+	strcpy(e->name, name);
+	atomic_fetch_add_explicit(&a->named, 1, memory_order_relaxed);
 	e->id = id;
 	e->next = rt->names[h];
 	rt->names[h] = e;
@@ -1430,8 +1503,7 @@ int daimon_unregister(daimon_rt *rt, const char *name)
 		if (!strcmp((*p)->name, name)) {
 			struct name_entry *e = *p;
 			*p = e->next;
-			free(e->name);
-			free(e);
+			daimon_cold_free(rt->cold, e, name_size(e->name));
 			rc = 0;
 		} else {
 			p = &(*p)->next;
@@ -1443,6 +1515,8 @@ int daimon_unregister(daimon_rt *rt, const char *name)
 
 static void unregister_all(daimon_rt *rt, daimon_actor *a)
 {
+	if (!atomic_exchange_explicit(&a->named, 0, memory_order_relaxed))
+		return; /* never named: nothing to look for */
 	daimon_aid self = make_aid(a->index, atomic_load(&a->gen) - 1);
 	pthread_mutex_lock(&rt->reg_mu);
 	for (size_t i = 0; i < sizeof(rt->names) / sizeof(rt->names[0]); i++) {
@@ -1451,8 +1525,7 @@ static void unregister_all(daimon_rt *rt, daimon_actor *a)
 			if ((*p)->id == self) {
 				struct name_entry *e = *p;
 				*p = e->next;
-				free(e->name);
-				free(e);
+				daimon_cold_free(rt->cold, e, name_size(e->name));
 			} else {
 				p = &(*p)->next;
 			}
@@ -1518,9 +1591,7 @@ size_t daimon_rt_snapshot(daimon_rt *rt, daimon_actor_info **out)
 void daimon_rt_io(daimon_rt *rt, daimon_rt_io_stats *out)
 {
 	pthread_mutex_lock(&rt->ev_mu);
-	out->timers = 0;
-	for (size_t i = 0; i < rt->nheap; i++)
-		out->timers += !atomic_load_explicit(&rt->heap[i]->cancelled, memory_order_acquire);
+	out->timers = rt->nheap; /* (a cancelled timer leaves the heap at once) */
 	pthread_mutex_unlock(&rt->ev_mu);
 	out->watches = atomic_load_explicit(&rt->nwatch_live, memory_order_acquire);
 }

@@ -83,7 +83,9 @@ typedef struct {
 	 * reason to exit now. NULL: exit now with DAIMON_EXIT_CANCELLED. */
 	int (*on_cancel)(daimon_ctx *ctx, void *state);
 	/* Hibernation: drop the in-memory state (returns the state to keep,
-	 * usually NULL) and bring it back on the next message. May be NULL. */
+	 * usually NULL) and bring it back on the next message. May be NULL.
+	 * An actor cancelled or stopped while hibernated is not woken first:
+	 * on_cancel and terminate get the state hibernate returned. */
 	void *(*hibernate)(daimon_ctx *ctx, void *state);
 	void *(*wake)(daimon_ctx *ctx, void *state);
 } daimon_behaviour;
@@ -151,6 +153,9 @@ void daimon_set_state_label(daimon_ctx *ctx, const char *label);
 void daimon_set_mem(daimon_ctx *ctx, size_t bytes);
 int daimon_link(daimon_ctx *ctx, daimon_aid other);
 uint64_t daimon_monitor(daimon_ctx *ctx, daimon_aid other);
+/* Stops watching: no DOWN for `ref` from now on (one already sent may
+ * still arrive). DAIMON_ENOTFOUND if `other` is gone. */
+int daimon_demonitor(daimon_ctx *ctx, daimon_aid other, uint64_t ref);
 void daimon_trap_exit(daimon_ctx *ctx, int on);
 /* Whether the actor is being cancelled (its children go first; it still
  * handles messages until then): nothing new should start. */
@@ -197,6 +202,8 @@ typedef struct {
 enum { DAIMON_RT_SERVICE_WORK = 0, DAIMON_RT_SERVICES = 4 };
 void *daimon_rt_service(daimon_rt *rt, int slot, void *(*create)(daimon_rt *rt), void (*destroy)(void *svc));
 
+/* The runtime's cold memory (cold.h): for a hibernated actor's state. */
+struct daimon_cold *daimon_rt_cold(daimon_rt *rt);
 /* Fills `out` (caller frees) with a snapshot of every live actor. */
 size_t daimon_rt_snapshot(daimon_rt *rt, daimon_actor_info **out);
 

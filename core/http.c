@@ -47,6 +47,7 @@ struct http {
 	uint64_t timer;
 	struct idmon {
 		daimon_aid who;
+		uint64_t ref;
 		struct idmon *next;
 	} * monitored;
 };
@@ -132,6 +133,23 @@ static void send_chunk(daimon_ctx *ctx, struct transfer *t, const char *data, si
 	free(c);
 }
 
+/* A requester with no transfer left is no longer watched: thousands of
+ * sessions that asked once each leave nothing behind here. */
+static void forget_requester(struct http *h, daimon_aid who)
+{
+	for (struct transfer *o = h->transfers; o; o = o->next)
+		if (o->requester == who)
+			return;
+	for (struct idmon **p = &h->monitored; *p; p = &(*p)->next)
+		if ((*p)->who == who) {
+			struct idmon *w = *p;
+			*p = w->next;
+			daimon_demonitor(h->ctx, who, w->ref);
+			free(w);
+			return;
+		}
+}
+
 static void transfer_free(struct http *h, struct transfer *t)
 {
 	curl_multi_remove_handle(h->multi, t->easy);
@@ -181,7 +199,9 @@ static void check_done(struct http *h)
 		int code = m->data.result;
 		unlink_transfer(h, t);
 		finish(h, t, code);
+		daimon_aid who = t->requester;
 		transfer_free(h, t);
+		forget_requester(h, who);
 	}
 }
 
@@ -260,7 +280,7 @@ static void start_transfer(struct http *h, const daimon_msg *m)
 		w->who = t->requester;
 		w->next = h->monitored;
 		h->monitored = w;
-		daimon_monitor(h->ctx, t->requester);
+		w->ref = daimon_monitor(h->ctx, t->requester);
 	}
 	CURLMcode rc = curl_multi_add_handle(h->multi, e);
 	if (rc != CURLM_OK) {
@@ -280,7 +300,9 @@ static void abort_where(struct http *h, int (*match)(struct transfer *, uint64_t
 		}
 		*p = t->next;
 		finish(h, t, CURLE_ABORTED_BY_CALLBACK);
+		daimon_aid who = t->requester;
 		transfer_free(h, t);
+		forget_requester(h, who);
 	}
 }
 

@@ -15,6 +15,7 @@
  */
 #include "gateway/gateway.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,36 @@ static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out
 	return 0;
 }
 
+/* The daemon's housekeeping: memory that hibernated sessions and
+ * finished turns gave back to malloc goes back to the system, so a daemon
+ * that was busy an hour ago is small again when idle. */
+static int keeper_init(daimon_ctx *ctx, void *state)
+{
+	(void)state;
+	daimon_timer_start(ctx, 5000, 5000);
+	daimon_set_state_label(ctx, "idle");
+	return DAIMON_CONTINUE;
+}
+
+static int keeper_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)state;
+	if (m->type == DAIMON_MSG_TIMER)
+		malloc_trim(0);
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour keeper_behaviour = {.name = "housekeeper", .init = keeper_init, .handle = keeper_handle};
+
 int daimon_gateway_init(daimon_gateway *g, const char *home)
 {
+	/* Few malloc arenas: the scheduler and pool threads share them, and
+	 * what one frees serves the others instead of staying resident. */
+	mallopt(M_ARENA_MAX, 2);
+	/* Large buffers (requests, answers, histories) always come from mmap
+	 * and go back whole, instead of growing the heap around long-lived
+	 * small objects (glibc otherwise raises this threshold as it goes). */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	memset(g, 0, sizeof(*g));
 	g->started_ms = now_ms();
 	pthread_mutex_init(&g->mu, NULL);
@@ -100,6 +129,8 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 		return -1;
 	}
 	g->http = daimon_http_start(g->rt, 0);
+	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
+	daimon_spawn(g->rt, &ko);
 	g->tools = NULL;
 	g->skills = daimon_xcalloc(1, sizeof(*g->skills));
 	if (daimon_skill_env_open(&g->skills->env, home, &g->tools) < 0)

@@ -17,6 +17,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/llm_call.h"
+#include "core/cold.h"
 #include "core/port.h"
 #include "core/timefmt.h"
 #include "memory/curated.h"
@@ -52,6 +53,7 @@ struct pending {
 #define MAX_ALSO 8
 
 struct session {
+	int asleep; /* 0 here, 1 in struct sleeping: what terminate/on_cancel were given */
 	daimon_store *store;
 	char *key;
 	char id[DAIMON_ID_MAX + 1];
@@ -220,6 +222,10 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 	o->tool_parallel = (int)parallel;
 	o->tool_timeout_ms = (long)timeout_s * 1000;
 	o->idle_ms = idle_min ? (long)idle_min * 60000 : -1;
+	/* (a fraction of a minute is taken too: 0.05 is 3 s) */
+	const cJSON *im = cJSON_GetObjectItemCaseSensitive(sessions, "idle_minutes");
+	if (cJSON_IsNumber(im) && im->valuedouble > 0 && im->valuedouble < 1)
+		o->idle_ms = (long)(im->valuedouble * 60000);
 	cJSON_Delete(file);
 	return rc;
 }
@@ -313,27 +319,64 @@ static int open_log(struct session *s)
 	return rc;
 }
 
+static void session_terminate(daimon_ctx *ctx, void *state, int reason);
+
+/* What a hibernated session keeps: its settings and its name; the rest
+ * (history, prompt, tool list, the log) comes back from disk at wake. */
+struct sleeping { /* in the runtime's cold memory (core/cold.h) */
+	int asleep;
+	daimon_mid_turn mid_turn;
+	daimon_store *store;
+	daimon_aid http;
+	const daimon_llm_config *cfg;
+	const daimon_tool *toolset;
+	int tool_parallel, depth, head_messages, summarize;
+	long tool_timeout_ms, idle_ms;
+	size_t compress_at, compress_floor, tail_tokens;
+	uint64_t summarized_seq;
+	char key[];
+};
+
+static size_t sleeping_size(const char *key)
+{
+	return sizeof(struct sleeping) + strlen(key) + 1;
+}
+
+#define KEEP(f) z->f = s->f
+#define BRING(f) s->f = z->f
+
 static void *session_hibernate(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
 	daimon_set_state_label(ctx, "hibernated");
-	daimon_log_close(s->log); /* commits what a sync in flight had not */
-	s->sync_ref = 0;
-	daimon_job_release(s->sync_job);
-	s->sync_job = NULL;
-	s->log = NULL;
-	cJSON_Delete(s->history);
-	s->history = NULL;
-	daimon_set_mem(ctx, sizeof(*s));
-	return s;
+	size_t size = sleeping_size(s->key);
+	struct sleeping *z = daimon_cold_alloc(daimon_rt_cold(daimon_ctx_rt(ctx)), size);
+	z->asleep = 1;
+	strcpy(z->key, s->key);
+	KEEP(store), KEEP(http), KEEP(cfg), KEEP(toolset), KEEP(mid_turn), KEEP(tool_parallel);
+	KEEP(depth), KEEP(head_messages), KEEP(summarize), KEEP(tool_timeout_ms), KEEP(idle_ms), KEEP(compress_at);
+	KEEP(compress_floor), KEEP(tail_tokens), KEEP(summarized_seq);
+	session_terminate(ctx, s, 0); /* the log is closed: it commits what a sync in flight had not */
+	daimon_set_mem(ctx, size);
+	return z;
 }
 
 static void *session_wake(daimon_ctx *ctx, void *state)
 {
-	struct session *s = state;
+	struct sleeping *z = state;
+	struct session *s = daimon_xcalloc(1, sizeof(*s));
+	s->key = daimon_xstrdup(z->key);
+	BRING(store), BRING(http), BRING(cfg), BRING(toolset), BRING(mid_turn), BRING(tool_parallel);
+	BRING(depth), BRING(head_messages), BRING(summarize), BRING(tool_timeout_ms), BRING(idle_ms), BRING(compress_at);
+	BRING(compress_floor), BRING(tail_tokens), BRING(summarized_seq);
+	daimon_cold_free(daimon_rt_cold(daimon_ctx_rt(ctx)), z, sleeping_size(z->key));
+	daimon_session_id_for_key(s->id, s->key);
 	daimon_set_state_label(ctx, NULL);
 	if (open_log(s) < 0) /* the next turn says why */
 		s->log = NULL;
+	s->tools = daimon_tools_json(s->toolset, s->depth);
+	s->system = system_prompt(s->store->home, s->key); /* a fresh snapshot of the curated files */
+	daimon_set_mem(ctx, sizeof(*s));
 	return s;
 }
 
@@ -1399,6 +1442,8 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 static int session_cancel(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
+	if (s->asleep) /* hibernated: nothing running, nothing to log */
+		return DAIMON_EXIT_CANCELLED;
 	stop_turn(ctx, s, "cancelled", 1);
 	drop_pending(ctx, s, &s->steer);
 	drop_pending(ctx, s, &s->queue);
@@ -1409,6 +1454,11 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason)
 {
 	(void)ctx, (void)reason;
 	struct session *s = state;
+	if (s->asleep) {
+		struct sleeping *z = state;
+		daimon_cold_free(daimon_rt_cold(daimon_ctx_rt(ctx)), z, sleeping_size(z->key));
+		return;
+	}
 	for (int i = 0; i < s->ncalls; i++)
 		daimon_job_cancel(s->calls[i].job);
 	free_calls(s);

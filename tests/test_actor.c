@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/actor.h"
+#include "core/cold.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/supervisor.h"
@@ -174,10 +175,13 @@ static int watcher_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	struct watcher *w = state;
 	if (m->type == 1) { /* start watching */
 		daimon_trap_exit(ctx, w->trap);
-		if (w->link)
+		if (w->link) {
 			daimon_link(ctx, w->target);
-		else
-			daimon_monitor(ctx, w->target);
+		} else {
+			uint64_t ref = daimon_monitor(ctx, w->target);
+			if (w->trap == 2) /* watched, then not: no DOWN */
+				daimon_demonitor(ctx, w->target, ref);
+		}
 	} else if (m->type == DAIMON_MSG_EXIT) {
 		atomic_store(&w->reason, m->arg);
 		atomic_fetch_add(&w->exits, 1);
@@ -242,6 +246,41 @@ static void test_actor__monitors_get_down_with_the_reason(void)
 	CHECK_INT(atomic_load(&w.term_reason), DAIMON_EXIT_KILLED); /* it survived until the end */
 }
 
+static void test_actor__a_demonitored_actor_sends_no_down(void)
+{
+	struct watcher w = {0};
+	struct counter c = {0};
+	link_case(2, 0, &w, &c);
+	CHECK_INT(atomic_load(&w.downs), 0);
+	CHECK_INT(atomic_load(&w.term_reason), DAIMON_EXIT_KILLED);
+}
+
+/* Cold memory: packed in its own chunks, zeroed, reused after a free;
+ * what is too big for a class is plain malloc. */
+static void test_cold__objects_are_packed_reused_and_zeroed(void)
+{
+	daimon_cold *c = daimon_cold_new();
+	char *v[2000];
+	for (int i = 0; i < 2000; i++) {
+		v[i] = daimon_cold_alloc(c, 100);
+		CHECK(v[i][0] == 0 && v[i][99] == 0);
+		memset(v[i], 0xab, 100);
+	}
+	size_t bytes = daimon_cold_bytes(c);
+	CHECK(bytes >= 2000 * 128 && bytes <= 2000 * 128 + 2 * 65536); /* packed: 128 bytes each */
+	for (int i = 0; i < 2000; i++)
+		daimon_cold_free(c, v[i], 100);
+	for (int i = 0; i < 2000; i++) {
+		v[i] = daimon_cold_alloc(c, 120);
+		CHECK(v[i][0] == 0 && v[i][119] == 0);
+	}
+	CHECK_INT(daimon_cold_bytes(c), bytes); /* the same chunks serve again */
+	char *big = daimon_cold_alloc(c, 1000);
+	CHECK(big && big[999] == 0);
+	daimon_cold_free(c, big, 1000);
+	daimon_cold_free_all(c);
+}
+
 /* ---- timers ---- */
 
 struct tstate {
@@ -269,6 +308,39 @@ static int timer_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 }
 
 static const daimon_behaviour timer_b = {.name = "timer", .handle = timer_handle};
+
+static int canceller_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)state;
+	if (m->type == 1)
+		for (int i = 0; i < 1000; i++)
+			daimon_timer_cancel(ctx, daimon_timer_start(ctx, 60000, 0));
+	return DAIMON_CONTINUE;
+}
+
+/* A cancelled timer is gone from the runtime at once, not at its
+ * deadline: an idle actor leaves nothing behind. */
+static void test_actor__a_cancelled_timer_leaves_nothing_behind(void)
+{
+	daimon_rt *rt = rt_new(2);
+	static const daimon_behaviour b = {.name = "canceller", .handle = canceller_handle};
+	daimon_spawn_opts o = {.behaviour = &b};
+	daimon_aid id = daimon_spawn(rt, &o);
+	daimon_send(rt, id, 1, NULL, 0);
+	daimon_actor_info *v = NULL;
+	int done = 0;
+	for (int i = 0; i < 5000 && !done; i++) {
+		size_t n = daimon_rt_snapshot(rt, &v);
+		for (size_t k = 0; k < n; k++)
+			done |= v[k].id == id && v[k].handled >= 1;
+		free(v);
+		usleep(1000);
+	}
+	daimon_rt_io_stats io;
+	daimon_rt_io(rt, &io);
+	CHECK_INT(io.timers, 0);
+	daimon_rt_free(rt);
+}
 
 static void test_actor__timers_fire_repeat_and_cancel(void)
 {
@@ -756,6 +828,9 @@ int main(int argc, char **argv)
 		TEST_CASE(test_actor__a_stale_id_never_reaches_a_new_actor),
 		TEST_CASE(test_actor__a_crash_propagates_over_links_unless_trapped),
 		TEST_CASE(test_actor__monitors_get_down_with_the_reason),
+		TEST_CASE(test_actor__a_demonitored_actor_sends_no_down),
+		TEST_CASE(test_cold__objects_are_packed_reused_and_zeroed),
+		TEST_CASE(test_actor__a_cancelled_timer_leaves_nothing_behind),
 		TEST_CASE(test_actor__timers_fire_repeat_and_cancel),
 		TEST_CASE(test_actor__cancelling_a_tree_of_10000_leaves_nothing_behind),
 		TEST_CASE(test_actor__hibernate_drops_state_and_the_next_message_wakes_it),

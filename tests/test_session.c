@@ -298,6 +298,20 @@ static void test_session__an_idle_session_hibernates_and_wakes_with_its_history(
 	CHECK_CONTAINS(j.ptr, "[{\"role\":\"user\",\"content\":\"hello\"},{\"role\":\"assistant\",\"content\":\"Hello "
 			      "there!\"},{\"role\":\"user\",\"content\":\"and again\"}]");
 	daimon_buf_release(&j);
+	/* Asleep again it keeps only its settings and name (thousands of
+	 * sessions fit in a few megabytes); cancelled so, it just goes. */
+	size_t mem = 0;
+	for (int i = 0; i < 2000 && !mem; i++) {
+		n = daimon_rt_snapshot(rt, &v);
+		for (size_t k = 0; k < n; k++)
+			if (v[k].id == s && !strcmp(v[k].state, "hibernated"))
+				mem = v[k].mem;
+		free(v);
+		usleep(1000);
+	}
+	CHECK(mem > 0 && mem < 600);
+	daimon_cancel(rt, s, 1000);
+	EVENTUALLY(!daimon_alive(rt, s));
 	daimon_buf_release(&a.streamed);
 	free(path);
 	daimon_rt_free(rt);

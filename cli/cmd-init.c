@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "gateway/web.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -50,6 +51,9 @@ static int exec_init(const struct daimon_cmd *cmd, int argc, char **argv)
 			printf("%s %s\n", made ? "created" : "kept   ", path);
 		free(path);
 	}
+	char token[65];
+	if (rc == 0) /* the web chat's access token (`daimon web` prints the link) */
+		rc = daimon_web_token(home, token);
 	if (rc == 0 && !quiet)
 		printf("daimon home is %s\n", home);
 	free(home);

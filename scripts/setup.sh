@@ -9,6 +9,9 @@ PACKAGES=(
   build-essential cmake pkg-config
   clang libclang-rt-14-dev            # ASan/UBSan/TSan runtimes and libFuzzer (only recommended by clang)
   libsqlite3-dev libcurl4-openssl-dev libcjson-dev libgit2-dev libedit-dev
+  libmicrohttpd-dev                   # the daemon's web chat
+  chromium                            # the web chat's end-to-end test (headless, through playwright-core)
+  dovecot-imapd python3-aiosmtpd      # the mail channel's end-to-end test (IMAP and SMTP peers)
   ripgrep                             # bench/run search compares against it
   erlang-base                         # bench/run actors compares against the BEAM
 )

@@ -60,12 +60,13 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
  {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
  {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
+ {"match":{"userMessage":"stream please"},"response":{"content":"Streaming words arrive one by one."},"chunkSize":4,"latency":60},
  {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
  {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\\"name\\":\\"Ana\\"}"}]}},
  {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
  {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}}]}
 EOF
-aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1))
+aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1)); wport=$((aport + 2))
 node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
 node "$PEERS/telegram.js" "$tport" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do port_open "$aport" && port_open "$tport" && break; sleep 0.1; done
@@ -74,6 +75,7 @@ export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tpor
 # a quick poll: the test server answers getUpdates at once
 sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "allow": ["77"] }/' \
   "$DAIMON_HOME/config.json"
+sed -i "s/\"web\": { \"mid_turn\": \"queue\" }/\"web\": { \"mid_turn\": \"queue\", \"port\": $wport }/" "$DAIMON_HOME/config.json"
 
 start_daemon() {
   "$DAIMON" serve 2>>"$TMP/serve.err" & pids+=($!)
@@ -87,7 +89,7 @@ expect serve_says_ready 0 '^daimon: ready in [0-9]+ ms on .*/run/daimon\.sock \(
 expect second_serve_refused 1 "^daimon: a daemon is already running for '.*' \(pid $daemon_pid\); \`daimon stop\` stops it$" -- \
   "$DAIMON" serve
 expect status_running 0 "^running, pid $daemon_pid, .*kB resident" -- "$DAIMON" status
-expect status_json 0 "^\\{\"pid\":$daemon_pid,.*\"sessions\":\\{\"live\":0,\"hibernated\":0,\"busy\":0\\},\"channels\":\\[\\{\"name\":\"telegram\"" -- \
+expect status_json 0 "^\\{\"pid\":$daemon_pid,.*\"sessions\":\\{\"live\":0,\"hibernated\":0,\"busy\":0\\},\"channels\":\\[\\{\"name\":\"web\",\"state\":\"running\".*\\{\"name\":\"telegram\"" -- \
   "$DAIMON" status --json
 expect protocol_version_checked 0 'this daemon speaks control protocol 1' -- node -e "
   const s = require('net').connect('$DAIMON_HOME/run/daimon.sock');
@@ -110,6 +112,20 @@ expect chat_through_daemon 0 'through the daemon|\[current_time done in [0-9]+ m
   sh -c "printf 'what time is it\n/quit\n' | '$DAIMON' chat --session cli:dchat 2>&1 | tr '\n' ' '"
 expect daemon_logged_chat 0 '"role":"assistant","content":"Time told\."' -- "$DAIMON" sessions show --json cli:dchat
 expect status_counts_sessions 0 '^sessions  2 live' -- "$DAIMON" status
+
+# the web chat: the token guards it; in headless Chromium a typed message is answered as it streams
+expect web_url 0 "^http://127\\.0\\.0\\.1:$wport/\\?token=[0-9a-f]{64}$" -- "$DAIMON" web
+[ "$(stat -c %a "$DAIMON_HOME/web-token")" = 600 ] && ok web_token_0600 || bad web_token_0600
+expect web_needs_token 0 'open the link `daimon web` prints"\} 401$' -- curl -s -w ' %{http_code}' "http://127.0.0.1:$wport/api/sessions"
+expect web_wrong_token 0 '^401$' -- curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "http://127.0.0.1:$wport/api/sessions"
+node "$(dirname "$0")/web.js" "$("$DAIMON" web)" "$PEERS" >"$TMP/web.out" 2>&1
+expect web_link_sets_cookie 0 '^landed /$' -- grep '^landed' "$TMP/web.out"
+expect web_streamed_answer 0 '^answer "Streaming words arrive one by one\."$' -- grep '^answer' "$TMP/web.out"
+expect web_answer_grew 0 '^partials [1-9][0-9]*$' -- grep '^partials' "$TMP/web.out"
+expect web_history_kept 0 '^after reload \["user: stream please","assistant: Streaming words arrive one by one\."\]$' -- \
+  grep '^after reload' "$TMP/web.out"
+expect web_search 0 '^search .*<mark>arrive</mark>.*web:default' -- grep '^search' "$TMP/web.out"
+expect web_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json web:default
 
 # Telegram: an unknown sender gets a pairing code and nothing reaches the model
 tg_send() { # tg_send FROM TEXT

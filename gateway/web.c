@@ -1,0 +1,567 @@
+/*
+ * web.c — the web chat: HTTP on 127.0.0.1 (libmicrohttpd), the page from
+ * data/web/, answers streamed token by token as server-sent events.
+ *
+ * The channel actor owns the HTTP server (started in its init, stopped
+ * when it exits, so the channel supervisor restarts it like any other).
+ * libmicrohttpd runs a thread per connection; those threads never touch
+ * a session directly: a chat request spawns a small actor that asks the
+ * session for "web:<id>" and turns what the session sends into SSE
+ * events in a buffer the connection's thread drains (a mutex and a
+ * condition variable between them). A browser that goes away mid-answer
+ * does not stop the turn: it is logged like any other.
+ *
+ * Access: a secret token, made at `daimon init` (or the first serve) in
+ * $DAIMON_HOME/web-token. Opening /?token=T sets it as an HttpOnly,
+ * SameSite=Strict cookie; every API call needs that cookie or an
+ * "Authorization: Bearer T" header. `daimon web` prints the URL.
+ *
+ * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
+ * GET /api/history?session=KEY, POST /api/chat {"session","text"} (SSE:
+ * "delta", "tool", "done").
+ * Settings: "channels": {"web": {"enabled": true, "port": 8377}}.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+#include "gateway/channels.h"
+#include "gateway/web.h"
+#include "memory/index.h"
+#include "memory/search.h"
+#include "sessions/session.h"
+
+struct daimon_data_file {
+	const char *name;
+	const char *text;
+	size_t len;
+};
+extern const struct daimon_data_file daimon_web_files[];
+
+#define BODY_LIMIT (1u << 20)
+
+struct web_conf {
+	daimon_gateway *g;
+	int port;
+};
+
+struct web {
+	const struct web_conf *cf;
+	struct MHD_Daemon *mhd;
+	daimon_aid self;
+	char token[65];
+};
+
+/* ---- the token ---- */
+
+int daimon_web_token(const char *home, char out[65])
+{
+	char *path = daimon_home_path(home, "web-token");
+	daimon_buf b = DAIMON_BUF_INIT;
+	int rc = daimon_read_file(&b, path);
+	if (rc == 0 && b.len >= 32) {
+		snprintf(out, 65, "%.*s", (int)strcspn(b.ptr, "\r\n"), b.ptr);
+	} else if (rc == 0 || rc == DAIMON_ENOTFOUND) {
+		unsigned char r[32];
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+			free(path);
+			daimon_buf_release(&b);
+			return daimon_error_errno("cannot make the web token");
+		}
+		for (int i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", r[i]);
+		rc = daimon_write_file_atomic(path, out, 64, 0600);
+	}
+	daimon_buf_release(&b);
+	free(path);
+	return rc;
+}
+
+/* ---- a chat request: the actor and the stream between it and MHD ---- */
+
+struct stream {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	daimon_buf out; /* SSE bytes not yet sent */
+	int done;       /* the last event is in `out` */
+	int refs;       /* the actor's and the connection's */
+	daimon_gateway *g;
+	char *key, *text;
+};
+
+static void stream_unref(struct stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	int left = --st->refs;
+	pthread_mutex_unlock(&st->mu);
+	if (left)
+		return;
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	daimon_buf_release(&st->out);
+	free(st->key);
+	free(st->text);
+	free(st);
+}
+
+static void sse(struct stream *st, const char *event, cJSON *data, int last)
+{
+	char *s = cJSON_PrintUnformatted(data);
+	cJSON_Delete(data);
+	pthread_mutex_lock(&st->mu);
+	daimon_buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, s);
+	st->done |= last;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	cJSON_free(s);
+}
+
+static cJSON *text_obj(const void *text, size_t len)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *t = daimon_xstrndup(text, len);
+	cJSON_AddStringToObject(o, "text", t);
+	free(t);
+	return o;
+}
+
+static void sse_done(struct stream *st, int status, const char *error, const char *session)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", status >= 0);
+	cJSON_AddNumberToObject(o, "status", status);
+	cJSON_AddStringToObject(o, "error", error ? error : "");
+	cJSON_AddStringToObject(o, "session", session ? session : "");
+	sse(st, "done", o, 1);
+}
+
+static int asker_init(daimon_ctx *ctx, void *state)
+{
+	struct stream *st = state;
+	daimon_aid s = daimon_gateway_session(st->g, st->key);
+	if (!s) {
+		sse_done(st, -1, daimon_error_last(), NULL);
+		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
+	}
+	daimon_set_op(ctx, "answering a browser");
+	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, st->text, strlen(st->text));
+	return DAIMON_CONTINUE;
+}
+
+static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct stream *st = state;
+	switch (m->type) {
+	case DAIMON_SESSION_DELTA:
+		sse(st, "delta", text_obj(m->data, m->len), 0);
+		break;
+	case DAIMON_SESSION_TOOL:
+	case DAIMON_SESSION_PROGRESS:
+		sse(st, "tool", text_obj(m->data, m->len), 0);
+		break;
+	case DAIMON_SESSION_APPROVE: { /* no one to ask in a browser (yet): declined, and said */
+		const daimon_session_approval *a = m->data;
+		char line[300];
+		snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`", a->what);
+		sse(st, "tool", text_obj(line, strlen(line)), 0);
+		daimon_session_approval no = {.ref = a->ref, .allow = 0};
+		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+		break;
+	}
+	case DAIMON_SESSION_DONE: {
+		const daimon_session_done *d = m->data;
+		sse_done(st, d->status, d->error, d->session);
+		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
+	}
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void asker_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx;
+	struct stream *st = state;
+	if (reason != DAIMON_EXIT_NORMAL)
+		sse_done(st, -1, "the daemon is stopping", NULL);
+	stream_unref(st);
+}
+
+static const daimon_behaviour asker_behaviour = {
+	.name = "web-client", .init = asker_init, .handle = asker_handle, .terminate = asker_terminate};
+
+/* MHD's side: hands out what the actor wrote, waiting for more. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *st = cls;
+	pthread_mutex_lock(&st->mu);
+	while (!st->out.len && !st->done) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 15;
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &until) == ETIMEDOUT && !st->out.len) {
+			pthread_mutex_unlock(&st->mu);
+			static const char ping[] = ": still working\n\n"; /* keeps proxies and browsers patient */
+			memcpy(buf, ping, sizeof(ping) - 1 < max ? sizeof(ping) - 1 : max);
+			return (ssize_t)(sizeof(ping) - 1 < max ? sizeof(ping) - 1 : max);
+		}
+	}
+	size_t n = st->out.len < max ? st->out.len : max;
+	if (!n) {
+		pthread_mutex_unlock(&st->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	memcpy(buf, st->out.ptr, n);
+	memmove(st->out.ptr, st->out.ptr + n, st->out.len - n);
+	st->out.len -= n;
+	pthread_mutex_unlock(&st->mu);
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	stream_unref(cls);
+}
+
+/* ---- requests ---- */
+
+struct request {
+	daimon_buf body;
+	int too_big;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
+			     size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	enum MHD_Result ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned code, cJSON *doc)
+{
+	char *s = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	enum MHD_Result ret = reply(c, code, "application/json", s, strlen(s));
+	cJSON_free(s);
+	return ret;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, const char *error)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", error);
+	return reply_json(c, code, o);
+}
+
+/* Constant time: the token is a password. */
+static int token_ok(const char *given, const char *token)
+{
+	if (!given || strlen(given) != strlen(token))
+		return 0;
+	unsigned char diff = 0;
+	for (size_t i = 0; token[i]; i++)
+		diff |= (unsigned char)(given[i] ^ token[i]);
+	return diff == 0;
+}
+
+static int authorized(struct MHD_Connection *c, const struct web *w)
+{
+	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "daimon");
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	return token_ok(cookie, w->token) ||
+	       (auth && !strncmp(auth, "Bearer ", 7) && token_ok(auth + 7, w->token));
+}
+
+static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	if (t && token_ok(t, w->token)) { /* the link `daimon web` printed: into a cookie, out of the URL */
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		char cookie[160];
+		snprintf(cookie, sizeof(cookie), "daimon=%s; HttpOnly; SameSite=Strict; Path=/", w->token);
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+		MHD_add_response_header(r, "Location", "/");
+		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	if (!authorized(c, w)) {
+		static const char no[] = "<!doctype html><title>daimon</title><p>Open the link <code>daimon web</code> "
+					 "prints: it carries this daemon's access token.</p>";
+		return reply(c, MHD_HTTP_UNAUTHORIZED, "text/html; charset=utf-8", no, sizeof(no) - 1);
+	}
+	for (const struct daimon_data_file *f = daimon_web_files; f->name; f++)
+		if (!strcmp(f->name, "index.html"))
+			return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", f->text, f->len);
+	return reply_error(c, MHD_HTTP_NOT_FOUND, "no page");
+}
+
+static enum MHD_Result api_sessions(struct MHD_Connection *c, struct web *w)
+{
+	daimon_index *ix;
+	if (daimon_index_open(&ix, &w->cf->g->store) < 0 || daimon_index_refresh(ix, NULL) < 0)
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+	cJSON *list = cJSON_CreateArray();
+	sqlite3_stmt *s;
+	sqlite3_prepare_v2(daimon_index_db(ix),
+			   "SELECT key, title, n_msgs, last_ts FROM logs ORDER BY last_ts DESC LIMIT 100", -1, &s, NULL);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", (const char *)sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
+		cJSON_AddStringToObject(o, "title", (const char *)sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
+		cJSON_AddNumberToObject(o, "messages", (double)sqlite3_column_int64(s, 2));
+		cJSON_AddNumberToObject(o, "last_ts", (double)sqlite3_column_int64(s, 3));
+		cJSON_AddItemToArray(list, o);
+	}
+	sqlite3_finalize(s);
+	daimon_index_close(ix);
+	return reply_json(c, MHD_HTTP_OK, list);
+}
+
+static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
+{
+	const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+	if (!q || !*q)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "search needs q");
+	daimon_index *ix;
+	daimon_search_result r;
+	daimon_search_opts o = {.query = q, .limit = 30, .mark_open = "\x01", .mark_close = "\x02"};
+	if (daimon_index_open(&ix, &w->cf->g->store) < 0)
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+	if (daimon_index_refresh(ix, NULL) < 0 || daimon_search(ix, &o, &r) < 0) {
+		daimon_index_close(ix);
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+	}
+	cJSON *list = cJSON_CreateArray();
+	sqlite3_stmt *k;
+	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT key FROM logs WHERE id = ?1", -1, &k, NULL);
+	for (size_t i = 0; i < r.n; i++) {
+		cJSON *h = cJSON_CreateObject();
+		sqlite3_reset(k);
+		sqlite3_bind_text(k, 1, r.hits[i].session, -1, SQLITE_STATIC);
+		const char *key = sqlite3_step(k) == SQLITE_ROW ? (const char *)sqlite3_column_text(k, 0) : NULL;
+		cJSON_AddStringToObject(h, "session", r.hits[i].session);
+		cJSON_AddStringToObject(h, "key", key ? key : "");
+		cJSON_AddStringToObject(h, "title", r.hits[i].title ? r.hits[i].title : "");
+		cJSON_AddNumberToObject(h, "ts", (double)r.hits[i].ts);
+		cJSON_AddStringToObject(h, "snippet", r.hits[i].snippet); /* matches between \x01 and \x02 */
+		cJSON_AddItemToArray(list, h);
+	}
+	sqlite3_finalize(k);
+	daimon_search_result_release(&r);
+	daimon_index_close(ix);
+	return reply_json(c, MHD_HTTP_OK, list);
+}
+
+static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
+{
+	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
+	if (!key || strncmp(key, "web:", 4))
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=web:...");
+	char id[DAIMON_ID_MAX + 1];
+	daimon_session_id_for_key(id, key);
+	char *path = daimon_store_log_path(&w->cf->g->store, id);
+	cJSON *history = cJSON_CreateArray(), *out = cJSON_CreateArray();
+	int rc = access(path, F_OK) == 0 ? daimon_history_load(path, history, NULL) : 0;
+	free(path);
+	if (rc < 0) {
+		cJSON_Delete(history);
+		cJSON_Delete(out);
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+	}
+	const cJSON *m;
+	cJSON_ArrayForEach(m, history)
+	{
+		const char *role = daimon_json_str(m, "role"), *text = daimon_json_str(m, "content");
+		if (!role || (strcmp(role, "user") && strcmp(role, "assistant")) || !text || !*text)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "role", role);
+		cJSON_AddStringToObject(o, "text", text);
+		cJSON_AddItemToArray(out, o);
+	}
+	cJSON_Delete(history);
+	return reply_json(c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+{
+	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
+	const char *key = daimon_json_str(req, "session"), *text = daimon_json_str(req, "text");
+	if (!key || strncmp(key, "web:", 4) || strlen(key) > 100 || !text || !*text) {
+		cJSON_Delete(req);
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": \"web:...\", \"text\": \"...\"}");
+	}
+	struct stream *st = daimon_xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	st->refs = 2;
+	st->g = w->cf->g;
+	st->key = daimon_xstrdup(key);
+	st->text = daimon_xstrdup(text);
+	cJSON_Delete(req);
+	/* The web actor's child: when the channel stops, its streams end. */
+	daimon_spawn_opts o = {.behaviour = &asker_behaviour, .state = st, .flags = DAIMON_SPAWN_CHILD, .parent = w->self};
+	if (!daimon_spawn(w->cf->g->rt, &o)) {
+		st->refs = 1;
+		stream_unref(st);
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+	}
+	struct MHD_Response *r =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct web *w = cls;
+	struct request *rq = *con_cls;
+	if (!rq) { /* the headers: the body (if any) comes in the next calls */
+		*con_cls = daimon_xcalloc(1, sizeof(struct request));
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (rq->body.len + *upload_size > BODY_LIMIT)
+			rq->too_big = 1;
+		else
+			daimon_buf_add(&rq->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!strcmp(url, "/") && !strcmp(method, "GET"))
+		return page(c, w);
+	if (strncmp(url, "/api/", 5))
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	if (!authorized(c, w))
+		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
+	if (rq->too_big)
+		return reply_error(c, 413, "the message is larger than 1 MiB");
+	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
+		return api_chat(c, w, &rq->body);
+	if (strcmp(method, "GET"))
+		return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+	if (!strcmp(url, "/api/sessions"))
+		return api_sessions(c, w);
+	if (!strcmp(url, "/api/search"))
+		return api_search(c, w);
+	if (!strcmp(url, "/api/history"))
+		return api_history(c, w);
+	return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why)
+{
+	(void)cls, (void)c, (void)why;
+	struct request *rq = *con_cls;
+	if (rq) {
+		daimon_buf_release(&rq->body);
+		free(rq);
+	}
+	*con_cls = NULL;
+}
+
+/* ---- the channel actor ---- */
+
+static int web_init(daimon_ctx *ctx, void *state)
+{
+	struct web *w = state;
+	daimon_gateway *g = w->cf->g;
+	w->self = daimon_self(ctx);
+	if (daimon_web_token(g->store.home, w->token) < 0) {
+		daimon_gateway_channel_state(g, "web", "failed", daimon_error_last());
+		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
+	}
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cf->port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)w->cf->port,
+				  NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
+				  MHD_OPTION_END);
+	if (!w->mhd) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot listen on 127.0.0.1:%d (in use? set channels.web.port)", w->cf->port);
+		daimon_gateway_channel_state(g, "web", "failed", why);
+		fprintf(stderr, "daimon: web: %s\n", why);
+		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
+	}
+	daimon_set_state_label(ctx, "listening");
+	daimon_gateway_channel_state(g, "web", "running", "");
+	return DAIMON_CONTINUE;
+}
+
+static int web_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)state, (void)m;
+	return DAIMON_CONTINUE;
+}
+
+static void web_terminate(daimon_ctx *ctx, void *state, int reason)
+{
+	(void)ctx, (void)reason;
+	struct web *w = state;
+	if (w->mhd)
+		MHD_stop_daemon(w->mhd); /* (waits for its connection threads) */
+	daimon_gateway_channel_state(w->cf->g, "web", "stopped", NULL);
+	free(w);
+}
+
+static const daimon_behaviour web_behaviour = {
+	.name = "web", .init = web_init, .handle = web_handle, .terminate = web_terminate};
+
+static void *web_make_state(void *conf)
+{
+	struct web *w = daimon_xcalloc(1, sizeof(*w));
+	w->cf = conf;
+	return w;
+}
+
+static int web_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+{
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "enabled")))
+		return 0;
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "port");
+	if (p && (!cJSON_IsNumber(p) || p->valuedouble < 1 || p->valuedouble > 65535))
+		return daimon_error("channels.web.port in config.json must be a port number (1 to 65535)");
+	struct web_conf *cf = daimon_xcalloc(1, sizeof(*cf));
+	cf->g = g;
+	cf->port = p ? (int)p->valuedouble : DAIMON_WEB_PORT;
+	*out = cf;
+	return 1;
+}
+
+int daimon_web_port(const cJSON *cfg)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "port");
+	return cJSON_IsNumber(p) ? (int)p->valuedouble : DAIMON_WEB_PORT;
+}
+
+const daimon_channel_kind daimon_channel_web = {
+	.name = "web",
+	.configure = web_configure,
+	.conf_free = free,
+	.behaviour = &web_behaviour,
+	.make_state = web_make_state,
+};

@@ -11,7 +11,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, NULL};
+static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail, NULL};
 
 struct daimon_channels {
 	daimon_gateway *g;

@@ -36,7 +36,7 @@ typedef struct {
 	void *(*make_state)(void *conf);
 } daimon_channel_kind;
 
-extern const daimon_channel_kind daimon_channel_telegram, daimon_channel_web;
+extern const daimon_channel_kind daimon_channel_telegram, daimon_channel_web, daimon_channel_mail;
 
 /* Splits `text` for a peer that takes at most `limit` bytes a message:
  * the length of the first part — at a paragraph, line or word break when

@@ -121,13 +121,16 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 	return 0;
 }
 
-int daimon_journal_in(daimon_journal *j, const char *id, const char *chat, const char *sender, const char *text)
+int daimon_journal_in(daimon_journal *j, const char *id, const char *chat, const char *sender, const char *text,
+		      const cJSON *extra)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "in", id);
 	cJSON_AddStringToObject(r, "chat", chat);
 	cJSON_AddStringToObject(r, "sender", sender);
 	cJSON_AddStringToObject(r, "text", text);
+	for (const cJSON *e = extra ? extra->child : NULL; e; e = e->next)
+		cJSON_AddItemToObject(r, e->string, cJSON_Duplicate(e, 1));
 	return append(j, r);
 }
 

@@ -12,7 +12,9 @@
  * model again.
  *
  * Format: $DAIMON_HOME/channels/<name>.jsonl, one JSON object per line:
- *   {"in":ID,"chat":C,"sender":S,"text":T}   taken from the peer (ID: text)
+ *   {"in":ID,"chat":C,"sender":S,"text":T,...} taken from the peer (ID: text;
+ *                                             what else the channel needs to
+ *                                             answer, such as a mail's subject)
  *   {"out":ID}                                its reply was sent
  *   {"mark":M}                                the peer's position (Telegram's
  *                                             next offset), kept across restarts
@@ -31,7 +33,8 @@ typedef struct daimon_journal daimon_journal;
  * mark (0 if none). */
 int daimon_journal_open(daimon_journal **out, const char *home, const char *name, cJSON **pending, double *mark);
 /* Stage a record: a message taken, its reply sent, the peer's mark... */
-int daimon_journal_in(daimon_journal *j, const char *id, const char *chat, const char *sender, const char *text);
+int daimon_journal_in(daimon_journal *j, const char *id, const char *chat, const char *sender, const char *text,
+		      const cJSON *extra);
 int daimon_journal_out(daimon_journal *j, const char *id);
 int daimon_journal_mark(daimon_journal *j, double mark);
 /* ...and make what is staged durable: one write, one fdatasync. */

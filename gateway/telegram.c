@@ -256,7 +256,7 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 		}
 		if (access != DAIMON_ACCESS_ALLOW)
 			continue; /* nothing of theirs reaches the model */
-		daimon_journal_in(t->j, id, chat, sender, text);
+		daimon_journal_in(t->j, id, chat, sender, text, NULL);
 		snprintf(taken[n].id, sizeof(taken[n].id), "%s", id);
 		snprintf(taken[n].chat, sizeof(taken[n].chat), "%s", chat);
 		taken[n++].text = text;

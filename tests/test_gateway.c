@@ -13,6 +13,7 @@
 #include "gateway/access.h"
 #include "gateway/channels.h"
 #include "gateway/journal.h"
+#include "gateway/mailmsg.h"
 #include "tests/test.h"
 
 static void test_access__allowlist_pairing_and_its_limits(void)
@@ -86,13 +87,13 @@ static void test_journal__pending_survive_a_restart_and_a_torn_tail(void)
 	CHECK_INT(daimon_journal_open(&j, home, "telegram", &pending, &mark), 0);
 	CHECK_INT(cJSON_GetArraySize(pending), 0);
 	cJSON_Delete(pending);
-	CHECK_INT(daimon_journal_in(j, "10", "42", "42", "first"), 0);
-	CHECK_INT(daimon_journal_in(j, "11", "42", "42", "second"), 0);
+	CHECK_INT(daimon_journal_in(j, "10", "42", "42", "first", NULL), 0);
+	CHECK_INT(daimon_journal_in(j, "11", "42", "42", "second", NULL), 0);
 	CHECK_INT(daimon_journal_mark(j, 12), 0);
 	CHECK_INT(daimon_journal_commit(j), 0);
 	CHECK_INT(daimon_journal_out(j, "10"), 0);
 	CHECK_INT(daimon_journal_commit(j), 0);
-	CHECK_INT(daimon_journal_in(j, "12", "42", "42", "staged, never committed"), 0);
+	CHECK_INT(daimon_journal_in(j, "12", "42", "42", "staged, never committed", NULL), 0);
 	daimon_journal_close(j);
 	/* a crash mid-write leaves half a line */
 	char path[256];
@@ -127,6 +128,34 @@ static void test_channel__split_at_breaks_never_inside_a_character(void)
 	CHECK_INT(daimon_channel_split(accents, strlen(accents), 5), 4);
 }
 
+static void test_mail__the_text_of_a_multipart_mail_and_the_reply(void)
+{
+	const char *raw = "From: \"Bob B.\" <Bob@Example.ORG>\r\n"
+			  "Subject: a long\r\n subject\r\n"
+			  "Message-ID: <x1@example.org>\r\n"
+			  "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+			  "--b1\r\nContent-Type: text/html\r\n\r\n<p>not this</p>\r\n"
+			  "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			  "aGVsbG8g4piVCg==\r\n--b1--\r\n";
+	daimon_mail m;
+	CHECK_INT(daimon_mail_parse(&m, raw, strlen(raw)), 0);
+	CHECK_STR(m.from, "bob@example.org");
+	CHECK_STR(m.name, "Bob B.");
+	CHECK_STR(m.subject, "a long subject");
+	CHECK_STR(m.message_id, "<x1@example.org>");
+	CHECK_STR(m.text, "hello \xe2\x98\x95");
+	char *r = daimon_mail_reply("me@example.org", m.from, m.subject, m.message_id, m.references, "line 1\nline 2");
+	CHECK_CONTAINS(r, "Subject: Re: a long subject\r\nIn-Reply-To: <x1@example.org>\r\nReferences: <x1@example.org>\r\n");
+	CHECK_CONTAINS(r, "\r\n\r\nline 1\r\nline 2\r\n");
+	free(r);
+	daimon_mail_release(&m);
+	const char *soft = "From: a@b.c\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak =3D ok\r\n";
+	CHECK_INT(daimon_mail_parse(&m, soft, strlen(soft)), 0);
+	CHECK_STR(m.text, "softbreak = ok");
+	daimon_mail_release(&m);
+	CHECK_INT(daimon_mail_parse(&m, "Subject: no sender\r\n\r\nx", 26), -1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -134,6 +163,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_access__expired_codes_go),
 		TEST_CASE(test_journal__pending_survive_a_restart_and_a_torn_tail),
 		TEST_CASE(test_channel__split_at_breaks_never_inside_a_character),
+		TEST_CASE(test_mail__the_text_of_a_multipart_mail_and_the_reply),
 		{0},
 	};
 	return test_main(argc, argv, cases);

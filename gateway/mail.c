@@ -1,0 +1,544 @@
+/*
+ * mail.c — the mail channel: IMAP polling for new mail, SMTP replies,
+ * both through libcurl (blocking transfers on the runtime's work pool;
+ * libcurl has no IMAP IDLE, so the inbox is polled every `poll_s`).
+ *
+ * What counts as "acknowledged" is our own mark, not the \Seen flag:
+ * libcurl fetches a message with BODY[], which marks it seen, so a crash
+ * between the fetch and the journal would lose a mail that relied on
+ * \Seen. Instead the journal keeps the highest UID taken; a poll asks for
+ * UIDs above it (the first poll of a mailbox takes what is unseen), and
+ * each message is journaled, with the new mark, before its session sees
+ * it. A reply goes out by SMTP as "Re: <subject>" with In-Reply-To and
+ * References; "out" is journaled once the server took it. Each sender is
+ * a conversation ("mail:<address>") and passes the access check first.
+ *
+ * Settings: "channels": {"mail": {"imap_url": "imap://host:143/INBOX",
+ * "smtp_url": "smtp://host:25", "username", "password", "address" (the
+ * From of replies), "poll_s" (60), "allow", "pairing"}};
+ * DAIMON_MAIL_PASSWORD wins over the file. On when both URLs are set.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "core/work.h"
+#include "gateway/access.h"
+#include "gateway/channels.h"
+#include "gateway/journal.h"
+#include "gateway/mailmsg.h"
+#include "sessions/session.h"
+
+#define MAX_PER_POLL 50
+
+struct mail_conf {
+	daimon_gateway *g;
+	char *imap, *smtp, *user, *pass, *address;
+	long poll_ms;
+};
+
+struct reply {
+	char id[40]; /* the UID (or "pair:UID" for a pairing code) */
+	char *to, *subject, *message_id, *references;
+	daimon_aid session;
+	daimon_buf answer;
+	int answered;
+	uint64_t ref; /* the SMTP job */
+	daimon_job *job;
+	int tries;
+	uint64_t retry_timer;
+	struct reply *next;
+};
+
+struct mail {
+	const struct mail_conf *cf;
+	daimon_journal *j;
+	double mark; /* the highest UID taken (0: none yet) */
+	daimon_job *poll;
+	uint64_t timer, next_ref;
+	int failures;
+	struct reply *replies;
+};
+
+/* ---- blocking work (the pool) ---- */
+
+static size_t to_buf(char *p, size_t size, size_t n, void *b)
+{
+	daimon_buf_add(b, p, size * n);
+	return size * n;
+}
+
+static CURL *imap_easy(const struct mail_conf *cf, const char *url, daimon_buf *out)
+{
+	CURL *e = curl_easy_init();
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (cf->user)
+		curl_easy_setopt(e, CURLOPT_USERNAME, cf->user);
+	if (cf->pass)
+		curl_easy_setopt(e, CURLOPT_PASSWORD, cf->pass);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	return e;
+}
+
+struct poll_arg {
+	const struct mail_conf *cf;
+	double mark;
+};
+
+/* Searches for new UIDs and fetches each: out = {"mark":..., "mails":
+ * [{"uid","from","name","subject","message_id","references","text"}]}
+ * or the reason it failed. */
+static int poll_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	const struct poll_arg *pa = arg;
+	const struct mail_conf *cf = pa->cf;
+	daimon_buf res = DAIMON_BUF_INIT;
+	CURL *e = imap_easy(cf, cf->imap, &res);
+	char cmd[64];
+	if (pa->mark > 0)
+		snprintf(cmd, sizeof(cmd), "UID SEARCH UID %.0f:*", pa->mark + 1);
+	else
+		snprintf(cmd, sizeof(cmd), "UID SEARCH UNSEEN");
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, cmd);
+	CURLcode rc = curl_easy_perform(e);
+	curl_easy_cleanup(e);
+	if (rc != CURLE_OK) {
+		daimon_buf_addf(out, "cannot search %s: %s", cf->imap, curl_easy_strerror(rc));
+		daimon_buf_release(&res);
+		return -1;
+	}
+	cJSON *doc = cJSON_CreateObject(), *mails = cJSON_AddArrayToObject(doc, "mails");
+	double mark = pa->mark;
+	const char *p = strstr(daimon_buf_cstr(&res), "* SEARCH");
+	int n = 0;
+	for (p = p ? p + 8 : ""; *p && *p != '\r' && *p != '\n' && n < MAX_PER_POLL && !*cancelled;) {
+		char *endp;
+		double uid = strtod(p, &endp);
+		if (endp == p)
+			break;
+		p = endp;
+		if (uid <= pa->mark) /* "N:*" names the last message even when it is older */
+			continue;
+		daimon_buf raw = DAIMON_BUF_INIT;
+		char *url = daimon_xasprintf("%s;UID=%.0f", cf->imap, uid);
+		CURL *f = imap_easy(cf, url, &raw);
+		free(url);
+		rc = curl_easy_perform(f);
+		curl_easy_cleanup(f);
+		if (rc != CURLE_OK) { /* stop here: the mark stays below it, it comes again */
+			daimon_buf_release(&raw);
+			break;
+		}
+		daimon_mail m;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "uid", uid);
+		if (daimon_mail_parse(&m, raw.ptr ? raw.ptr : "", raw.len) == 0) {
+			cJSON_AddStringToObject(o, "from", m.from);
+			cJSON_AddStringToObject(o, "name", m.name ? m.name : "");
+			cJSON_AddStringToObject(o, "subject", m.subject ? m.subject : "");
+			cJSON_AddStringToObject(o, "message_id", m.message_id ? m.message_id : "");
+			cJSON_AddStringToObject(o, "references", m.references ? m.references : "");
+			cJSON_AddStringToObject(o, "text", m.text);
+			daimon_mail_release(&m);
+		}
+		cJSON_AddItemToArray(mails, o);
+		daimon_buf_release(&raw);
+		if (uid > mark)
+			mark = uid;
+		n++;
+	}
+	daimon_buf_release(&res);
+	cJSON_AddNumberToObject(doc, "mark", mark);
+	char *s = cJSON_PrintUnformatted(doc);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(doc);
+	return 0;
+}
+
+struct send_arg {
+	const struct mail_conf *cf;
+	char *to;
+	char *message;
+	size_t off;
+};
+
+static size_t from_msg(char *p, size_t size, size_t n, void *arg)
+{
+	struct send_arg *s = arg;
+	size_t left = strlen(s->message) - s->off, k = size * n < left ? size * n : left;
+	memcpy(p, s->message + s->off, k);
+	s->off += k;
+	return k;
+}
+
+static int send_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)cancelled;
+	struct send_arg *s = arg;
+	CURL *e = curl_easy_init();
+	curl_easy_setopt(e, CURLOPT_URL, s->cf->smtp);
+	if (s->cf->user)
+		curl_easy_setopt(e, CURLOPT_USERNAME, s->cf->user);
+	if (s->cf->pass)
+		curl_easy_setopt(e, CURLOPT_PASSWORD, s->cf->pass);
+	curl_easy_setopt(e, CURLOPT_MAIL_FROM, s->cf->address);
+	struct curl_slist *rcpt = curl_slist_append(NULL, s->to);
+	curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, from_msg);
+	curl_easy_setopt(e, CURLOPT_READDATA, s);
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(e);
+	curl_slist_free_all(rcpt);
+	curl_easy_cleanup(e);
+	if (rc != CURLE_OK)
+		daimon_buf_addf(out, "cannot send to %s through %s: %s", s->to, s->cf->smtp, curl_easy_strerror(rc));
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static void send_free(void *arg)
+{
+	struct send_arg *s = arg;
+	free(s->to);
+	free(s->message);
+	free(s);
+}
+
+/* ---- the actor ---- */
+
+static void state(daimon_ctx *ctx, struct mail *ml, const char *label, const char *error)
+{
+	daimon_set_state_label(ctx, label);
+	daimon_gateway_channel_state(ml->cf->g, "mail", label, error);
+}
+
+static void start_send(daimon_ctx *ctx, struct mail *ml, struct reply *r)
+{
+	struct send_arg *s = daimon_xcalloc(1, sizeof(*s));
+	s->cf = ml->cf;
+	s->to = daimon_xstrdup(r->to);
+	s->message = daimon_mail_reply(ml->cf->address, r->to, r->subject, r->message_id, r->references,
+				       daimon_buf_cstr(&r->answer));
+	r->ref = ++ml->next_ref;
+	r->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), r->ref, send_job, s, send_free);
+}
+
+static void reply_free(struct mail *ml, struct reply *r)
+{
+	for (struct reply **p = &ml->replies; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
+	daimon_job_release(r->job);
+	free(r->to);
+	free(r->subject);
+	free(r->message_id);
+	free(r->references);
+	daimon_buf_release(&r->answer);
+	free(r);
+}
+
+/* A mail for its session ("mail:<address>"), answered by mail. */
+static void dispatch(daimon_ctx *ctx, struct mail *ml, const char *uid, const cJSON *m)
+{
+	struct reply *r = daimon_xcalloc(1, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", uid);
+	r->to = daimon_xstrdup(daimon_json_str(m, "from") ? daimon_json_str(m, "from") : "");
+	r->subject = daimon_xstrdup(daimon_json_str(m, "subject") ? daimon_json_str(m, "subject") : "");
+	r->message_id = daimon_xstrdup(daimon_json_str(m, "message_id") ? daimon_json_str(m, "message_id") : "");
+	r->references = daimon_xstrdup(daimon_json_str(m, "references") ? daimon_json_str(m, "references") : "");
+	r->next = ml->replies;
+	ml->replies = r;
+	char key[300], mid[48];
+	snprintf(key, sizeof(key), "mail:%s", r->to);
+	snprintf(mid, sizeof(mid), "mail:%s", uid);
+	r->session = daimon_gateway_session(ml->cf->g, key);
+	if (!r->session) {
+		daimon_buf_addf(&r->answer, "(daimon cannot answer: %s)", daimon_error_last());
+		r->answered = 1;
+		start_send(ctx, ml, r);
+		return;
+	}
+	const char *text = daimon_json_str(m, "text");
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_add(&b, mid, strlen(mid) + 1);
+	daimon_buf_adds(&b, text && *text ? text : daimon_json_str(m, "subject") ? daimon_json_str(m, "subject") : "");
+	daimon_send(daimon_ctx_rt(ctx), r->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
+	daimon_buf_release(&b);
+}
+
+static void schedule_poll(daimon_ctx *ctx, struct mail *ml, long ms)
+{
+	ml->timer = daimon_timer_start(ctx, ms, 0);
+}
+
+static void start_poll(daimon_ctx *ctx, struct mail *ml)
+{
+	struct poll_arg *pa = daimon_xcalloc(1, sizeof(*pa));
+	pa->cf = ml->cf;
+	pa->mark = ml->mark;
+	ml->poll = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 0, poll_job, pa, free);
+	daimon_set_op(ctx, "polling");
+}
+
+/* New mail: journaled (with the new mark) before anything else. */
+static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d)
+{
+	daimon_job_release(ml->poll);
+	ml->poll = NULL;
+	daimon_set_op(ctx, NULL);
+	cJSON *doc = d->status == 0 ? cJSON_Parse(d->text) : NULL;
+	if (!doc) {
+		ml->failures++;
+		state(ctx, ml, "failed", d->status ? d->text : "the poll's answer could not be read");
+		schedule_poll(ctx, ml, ml->cf->poll_ms < 2000L << ml->failures ? ml->cf->poll_ms : 2000L << ml->failures);
+		return;
+	}
+	if (ml->failures)
+		daimon_gateway_channel_state(ml->cf->g, "mail", "starting", NULL);
+	ml->failures = 0;
+	state(ctx, ml, "running", "");
+	const cJSON *m, *mails = cJSON_GetObjectItemCaseSensitive(doc, "mails");
+	cJSON *taken = cJSON_CreateArray();
+	cJSON_ArrayForEach(m, mails)
+	{
+		const char *from = daimon_json_str(m, "from");
+		char uid[32];
+		snprintf(uid, sizeof(uid), "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "uid")));
+		if (!from)
+			continue; /* unreadable: nobody to answer */
+		char code[DAIMON_PAIRING_CODE_LEN + 1];
+		int fresh = 0;
+		int access = daimon_access_check(ml->cf->g->store.home, "mail", from, daimon_json_str(m, "name"), code, &fresh);
+		if (access == DAIMON_ACCESS_PAIRING && fresh) {
+			struct reply *r = daimon_xcalloc(1, sizeof(*r));
+			snprintf(r->id, sizeof(r->id), "pair:%s", uid);
+			r->to = daimon_xstrdup(from);
+			r->subject = daimon_xstrdup(daimon_json_str(m, "subject"));
+			r->message_id = daimon_xstrdup(daimon_json_str(m, "message_id"));
+			daimon_buf_addf(&r->answer,
+					"I don't know you yet. To write with me, ask my owner to run:\n\n"
+					"    daimon pairing approve %s\n\n(the code is valid for an hour)\n",
+					code);
+			r->answered = 1;
+			r->next = ml->replies;
+			ml->replies = r;
+			start_send(ctx, ml, r);
+		}
+		if (access != DAIMON_ACCESS_ALLOW)
+			continue;
+		cJSON *extra = cJSON_CreateObject();
+		cJSON_AddStringToObject(extra, "subject", daimon_json_str(m, "subject"));
+		cJSON_AddStringToObject(extra, "message_id", daimon_json_str(m, "message_id"));
+		cJSON_AddStringToObject(extra, "references", daimon_json_str(m, "references"));
+		daimon_journal_in(ml->j, uid, from, from, daimon_json_str(m, "text"), extra);
+		cJSON_Delete(extra);
+		cJSON *t = cJSON_Duplicate(m, 1);
+		cJSON_AddStringToObject(t, "id", uid);
+		cJSON_AddItemToArray(taken, t);
+	}
+	double mark = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "mark"));
+	int rc = mark > ml->mark ? daimon_journal_mark(ml->j, mark) : 0;
+	if (rc == 0)
+		rc = daimon_journal_commit(ml->j);
+	if (rc < 0) {
+		state(ctx, ml, "failed", daimon_error_last());
+	} else {
+		ml->mark = mark > ml->mark ? mark : ml->mark;
+		cJSON_ArrayForEach(m, taken)
+			dispatch(ctx, ml, daimon_json_str(m, "id"), m);
+	}
+	cJSON_Delete(taken);
+	cJSON_Delete(doc);
+	schedule_poll(ctx, ml, ml->cf->poll_ms);
+}
+
+static void on_sent(daimon_ctx *ctx, struct mail *ml, struct reply *r, const daimon_job_done *d)
+{
+	daimon_job_release(r->job);
+	r->job = NULL;
+	if (d->status == 0) {
+		if (strncmp(r->id, "pair:", 5) &&
+		    (daimon_journal_out(ml->j, r->id) < 0 || daimon_journal_commit(ml->j) < 0))
+			fprintf(stderr, "daimon: mail: %s\n", daimon_error_last());
+		reply_free(ml, r);
+		return;
+	}
+	fprintf(stderr, "daimon: mail: %s\n", d->text);
+	if (++r->tries >= 5) { /* journaled "in" without "out": a restart tries again */
+		reply_free(ml, r);
+		return;
+	}
+	r->retry_timer = daimon_timer_start(ctx, 2000L << r->tries, 0);
+}
+
+static struct reply *by_session(struct mail *ml, daimon_aid s)
+{
+	struct reply *found = NULL; /* the oldest waiting: the list is newest first */
+	for (struct reply *r = ml->replies; r; r = r->next)
+		if (r->session == s && !r->answered)
+			found = r;
+	return found;
+}
+
+static int mail_init(daimon_ctx *ctx, void *st)
+{
+	struct mail *ml = st;
+	cJSON *pending = NULL;
+	if (daimon_journal_open(&ml->j, ml->cf->g->store.home, "mail", &pending, &ml->mark) < 0) {
+		state(ctx, ml, "failed", daimon_error_last());
+		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
+	}
+	state(ctx, ml, "starting", "");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pending)
+	{
+		cJSON *m = cJSON_Duplicate(p, 1);
+		cJSON_AddStringToObject(m, "from", daimon_json_str(p, "chat"));
+		dispatch(ctx, ml, daimon_json_str(p, "in"), m);
+		cJSON_Delete(m);
+	}
+	cJSON_Delete(pending);
+	start_poll(ctx, ml);
+	return DAIMON_CONTINUE;
+}
+
+static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
+{
+	struct mail *ml = st;
+	struct reply *r;
+	switch (m->type) {
+	case DAIMON_MSG_JOB_DONE: {
+		const daimon_job_done *d = m->data;
+		if (ml->poll && d->ref == 0) {
+			on_polled(ctx, ml, d);
+			break;
+		}
+		for (r = ml->replies; r; r = r->next)
+			if (r->job && r->ref == d->ref) {
+				on_sent(ctx, ml, r, d);
+				break;
+			}
+		break;
+	}
+	case DAIMON_MSG_TIMER:
+		if (m->ref == ml->timer) {
+			ml->timer = 0;
+			start_poll(ctx, ml);
+			break;
+		}
+		for (r = ml->replies; r; r = r->next)
+			if (r->retry_timer == m->ref) {
+				r->retry_timer = 0;
+				start_send(ctx, ml, r);
+				break;
+			}
+		break;
+	case DAIMON_SESSION_DELTA:
+		if ((r = by_session(ml, m->from)))
+			daimon_buf_add(&r->answer, m->data, m->len);
+		break;
+	case DAIMON_SESSION_DONE: {
+		if (!(r = by_session(ml, m->from)) || m->len < sizeof(daimon_session_done))
+			break;
+		const daimon_session_done *d = m->data;
+		r->answered = 1;
+		if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
+			daimon_buf_clear(&r->answer);
+			daimon_buf_addf(&r->answer, "(daimon cannot answer: %s)", d->error);
+		}
+		start_send(ctx, ml, r);
+		break;
+	}
+	case DAIMON_SESSION_APPROVE: { /* nobody to ask by mail: declined */
+		const daimon_session_approval *a = m->data;
+		daimon_session_approval no = {.ref = a->ref, .allow = 0};
+		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+		break;
+	}
+	}
+	return DAIMON_CONTINUE;
+}
+
+static void mail_terminate(daimon_ctx *ctx, void *st, int reason)
+{
+	(void)ctx, (void)reason;
+	struct mail *ml = st;
+	daimon_job_cancel(ml->poll);
+	daimon_job_release(ml->poll);
+	while (ml->replies) {
+		daimon_job_cancel(ml->replies->job);
+		reply_free(ml, ml->replies);
+	}
+	daimon_journal_close(ml->j);
+	daimon_gateway_channel_state(ml->cf->g, "mail", "stopped", NULL);
+	free(ml);
+}
+
+static const daimon_behaviour mail_behaviour = {
+	.name = "mail", .init = mail_init, .handle = mail_handle, .terminate = mail_terminate};
+
+static void *mail_make_state(void *conf)
+{
+	struct mail *ml = daimon_xcalloc(1, sizeof(*ml));
+	ml->cf = conf;
+	return ml;
+}
+
+static void mail_conf_free(void *conf)
+{
+	struct mail_conf *cf = conf;
+	if (!cf)
+		return;
+	free(cf->imap), free(cf->smtp), free(cf->user), free(cf->pass), free(cf->address);
+	free(cf);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? daimon_xstrdup(s) : NULL;
+}
+
+static int mail_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+{
+	const char *imap = daimon_json_str(cfg, "imap_url"), *smtp = daimon_json_str(cfg, "smtp_url");
+	if (!imap || !*imap || !smtp || !*smtp || cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "enabled")))
+		return 0;
+	const char *address = daimon_json_str(cfg, "address");
+	if (!address || !strchr(address, '@'))
+		return daimon_error("channels.mail.address in config.json must be the address replies come from");
+	const cJSON *poll = cJSON_GetObjectItemCaseSensitive(cfg, "poll_s");
+	if (poll && (!cJSON_IsNumber(poll) || poll->valuedouble <= 0 || poll->valuedouble > 86400))
+		return daimon_error("channels.mail.poll_s in config.json must be a number of seconds (up to 86400)");
+	struct mail_conf *cf = daimon_xcalloc(1, sizeof(*cf));
+	cf->g = g;
+	cf->imap = daimon_xstrdup(imap);
+	cf->smtp = daimon_xstrdup(smtp);
+	cf->user = dup_or_null(daimon_json_str(cfg, "username"));
+	const char *pass = getenv("DAIMON_MAIL_PASSWORD");
+	cf->pass = dup_or_null(pass && *pass ? pass : daimon_json_str(cfg, "password"));
+	cf->address = daimon_xstrdup(address);
+	cf->poll_ms = poll ? (long)(poll->valuedouble * 1000) : 60000;
+	*out = cf;
+	return 1;
+}
+
+const daimon_channel_kind daimon_channel_mail = {
+	.name = "mail",
+	.configure = mail_configure,
+	.conf_free = mail_conf_free,
+	.behaviour = &mail_behaviour,
+	.make_state = mail_make_state,
+};

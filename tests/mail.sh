@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# mail.sh — the mail channel end to end: a real IMAP server (Debian's
+# dovecot, run from a config in a temporary folder) and a real SMTP server
+# (aiosmtpd, which prints what it receives), the model played by aimock,
+# all on loopback (shared/PEERS.md). Usage: mail.sh DAIMON PEERS
+set -u
+DAIMON=$1
+PEERS=$2
+TMP=$(mktemp -d /tmp/daimon-m.XXXXXX)
+chmod 755 "$TMP"
+export DAIMON_HOME=$TMP/home
+export NO_COLOR=1
+pass=0 fail=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -f "$TMP/dovecot.conf" ] && /usr/sbin/dovecot -c "$TMP/dovecot.conf" stop 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
+expect() {
+  local name=$1 want=$2 pat=$3; shift 4
+  local out st
+  out=$("$@" 2>&1); st=$?
+  if [ "$st" != "$want" ]; then bad "$name" "exit $st, expected $want" "$out"; return; fi
+  if ! grep -Eq -- "$pat" <<<"$out"; then bad "$name" "output does not match /$pat/" "$out"; return; fi
+  ok "$name"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
+if [ ! -x /usr/sbin/dovecot ] || ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || [ ! -f "$AIM" ]; then
+  bad mail_peers_installed "run scripts/setup.sh: dovecot-imapd, python3-aiosmtpd and the npm peers are needed"
+  echo "$pass passed, $fail failed"; exit 1
+fi
+
+base=$((20000 + RANDOM % 20000)); iport=$base; sport=$((base + 1)); aport=$((base + 2))
+# dovecot, unprivileged processes, from a config of its own
+mkdir -p "$TMP/dv/run" "$TMP/dv/state" "$TMP/mail/ana/Maildir/"{new,cur,tmp}
+echo "ana:{PLAIN}secret::::::" >"$TMP/dv/passwd"
+cat >"$TMP/dovecot.conf" <<EOF
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+base_dir = $TMP/dv/run
+state_dir = $TMP/dv/state
+log_path = $TMP/dv/dovecot.log
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = $(id -u dovecot)
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $TMP/dv/passwd
+}
+userdb {
+  driver = static
+  args = uid=$(id -u dovecot) gid=$(id -g dovecot) home=$TMP/mail/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = $iport
+  }
+}
+service anvil {
+  chroot =
+}
+EOF
+chown -R dovecot:dovecot "$TMP/mail"
+/usr/sbin/dovecot -F -c "$TMP/dovecot.conf" >"$TMP/dv/out" 2>&1 & pids+=($!)
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$sport" >"$TMP/smtp.out" 2>&1 & pids+=($!)
+mkdir -p "$TMP/aim"
+cat >"$TMP/aim/f.json" <<'EOF'
+{"fixtures":[
+ {"match":{"userMessage":"lunch on friday"},"response":{"content":"Friday at noon works.\nSee you then."}},
+ {"match":{"userMessage":"are you there"},"response":{"content":"Yes, here."}}]}
+EOF
+node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do port_open "$iport" && port_open "$sport" && port_open "$aport" && break; sleep 0.1; done
+export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport DAIMON_MAIL_PASSWORD=secret
+
+"$DAIMON" init >/dev/null
+node -e '
+  const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+  c.channels.web.enabled = false;
+  c.channels.mail = { mid_turn: "queue", imap_url: `imap://127.0.0.1:${process.argv[2]}/INBOX`,
+    smtp_url: `smtp://127.0.0.1:${process.argv[3]}`, username: "ana", address: "ana@example.org",
+    poll_s: 0.2, allow: ["bob@example.org"] };
+  fs.writeFileSync(f, JSON.stringify(c, null, 2));' "$DAIMON_HOME/config.json" "$iport" "$sport"
+
+seed() { # seed NAME FROM SUBJECT BODY: an unread mail in ana's inbox
+  printf 'From: %s\r\nTo: ana@example.org\r\nSubject: %s\r\nMessage-ID: <%s@example.org>\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n' \
+    "$2" "$3" "$1" "$4" >"$TMP/mail/ana/Maildir/tmp/$1"
+  chown dovecot:dovecot "$TMP/mail/ana/Maildir/tmp/$1"
+  mv "$TMP/mail/ana/Maildir/tmp/$1" "$TMP/mail/ana/Maildir/new/$1"
+}
+smtp_has() { for _ in $(seq 100); do grep -q -- "$1" "$TMP/smtp.out" && return 0; sleep 0.1; done; return 1; }
+
+# one mail there before the daemon starts, read (seen) mail left alone on the first poll
+seed m0 'Bob <bob@example.org>' 'old news' 'already read'
+mv "$TMP/mail/ana/Maildir/new/m0" "$TMP/mail/ana/Maildir/cur/m0:2,S"
+seed m1 'Bob <bob@example.org>' 'Lunch?' 'Hi, lunch on friday =E2=98=95?'
+"$DAIMON" serve 2>>"$TMP/serve.err" & daemon=$!; pids+=($daemon)
+smtp_has 'Friday at noon works' && ok mail_answered || bad mail_answered "$(cat "$TMP/smtp.out" "$TMP/serve.err")"
+expect mail_reply_headers 0 'From: ana@example.org.*To: bob@example.org.*Subject: Re: Lunch\?.*In-Reply-To: <m1@example\.org>.*References: <m1@example\.org>' -- \
+  sh -c "tr '\n' ' ' <'$TMP/smtp.out'"
+expect mail_reply_body 0 'Friday at noon works\. *See you then\.' -- sh -c "tr '\n' ' ' <'$TMP/smtp.out'"
+expect mail_qp_decoded 0 '"content":"Hi, lunch on friday ☕\?","mid":"mail:[0-9]+"' -- \
+  "$DAIMON" sessions show --json mail:bob@example.org
+expect mail_seen_left_alone 1 '' -- grep -q 'old news' "$TMP/smtp.out"
+expect mail_status 0 '^channel   mail       running' -- "$DAIMON" status
+
+# an unknown sender gets a pairing code by mail, and nothing reaches the model
+seed m2 'Eve <eve@example.org>' 'hello' 'are you there'
+smtp_has 'daimon pairing approve' && ok mail_pairing_code || bad mail_pairing_code "$(cat "$TMP/smtp.out")"
+expect mail_pairing_pending 0 '^[A-Z0-9]{8}  mail:eve@example\.org \(Eve\)  expires in 60 min$' -- "$DAIMON" pairing list
+expect mail_unpaired_not_logged 1 '' -- sh -c "'$DAIMON' sessions show --json mail:eve@example.org 2>/dev/null | grep -q 'are you there'"
+
+# killed between taking a mail and answering it: answered once after the restart
+: >"$TMP/smtp.out.before"; cp "$TMP/smtp.out" "$TMP/smtp.out.before"
+kill -STOP "${pids[2]}" # the model hangs: the mail is taken and logged, never answered
+seed m3 'Bob <bob@example.org>' 'Ping' 'are you there'
+for _ in $(seq 100); do grep -q '"text":"are you there"' "$DAIMON_HOME/channels/mail.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -9 "$daemon"; wait "$daemon" 2>/dev/null
+kill -CONT "${pids[2]}"
+"$DAIMON" serve 2>>"$TMP/serve.err" & daemon=$!; pids+=($daemon)
+smtp_has 'Yes, here' && ok mail_answered_after_kill || bad mail_answered_after_kill "$(tail -5 "$TMP/serve.err")"
+sleep 1.5
+expect mail_answered_once 0 '^1$' -- grep -c 'Yes, here' "$TMP/smtp.out"
+expect mail_logged_once 0 '^1$' -- sh -c "'$DAIMON' sessions show --json mail:bob@example.org | grep -c '\"content\":\"are you there\"'"
+"$DAIMON" stop >/dev/null
+if grep -q 'Sanitizer\|runtime error:' "$TMP/serve.err"; then bad no_sanitizer_reports "$(grep -m3 'Sanitizer\|runtime error:' "$TMP/serve.err")"
+else ok no_sanitizer_reports; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1213,7 +1213,9 @@ daimon_aid daimon_spawn(daimon_rt *rt, const daimon_spawn_opts *o)
 	atomic_store_explicit(&a->op, NULL, memory_order_relaxed);
 	atomic_store_explicit(&a->label, NULL, memory_order_relaxed);
 	atomic_store_explicit(&a->mem, 0, memory_order_relaxed);
-	daimon_aid parent = this_actor ? aid_of(this_actor) : o->parent;
+	/* An explicit parent wins (a port started from a session's handler
+	 * joins the skill hosts' tree); else whoever spawns. */
+	daimon_aid parent = o->parent ? o->parent : this_actor ? aid_of(this_actor) : 0;
 	a->parent = (o->flags & (DAIMON_SPAWN_LINK | DAIMON_SPAWN_CHILD)) ? parent : 0;
 	atomic_store_explicit(&a->shown_b, a->b, memory_order_relaxed);
 	atomic_store_explicit(&a->shown_parent, a->parent, memory_order_relaxed);

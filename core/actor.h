@@ -107,7 +107,7 @@ typedef struct {
 	int flags;
 	size_t mailbox_bound; /* 0: unbounded */
 	enum daimon_overload overload;
-	daimon_aid parent; /* with DAIMON_SPAWN_LINK/CHILD outside a handler */
+	daimon_aid parent; /* with DAIMON_SPAWN_LINK/CHILD: the parent (0: the spawning actor) */
 } daimon_spawn_opts;
 
 typedef struct {

@@ -391,7 +391,10 @@ daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 	pt->failures = daimon_xcalloc((size_t)pt->intensity, sizeof(int64_t));
 	pt->pid = -1;
 	pt->to = pt->from = -1;
-	daimon_spawn_opts so = {.behaviour = &port_behaviour, .state = pt};
+	daimon_spawn_opts so = {.behaviour = &port_behaviour,
+				.state = pt,
+				.parent = o->parent,
+				.flags = o->parent ? DAIMON_SPAWN_CHILD : 0};
 	daimon_aid id = daimon_spawn(rt, &so);
 	if (!id) {
 		port_terminate(NULL, pt, 0);

@@ -44,6 +44,7 @@ typedef struct {
 	int intensity;           /* failures ... 0: 5 */
 	long period_ms;          /* ... within this long ... 0: 60 s */
 	long rest_ms;            /* ... and it rests this long; 0: 60 s */
+	daimon_aid parent;       /* the tree it joins (cancelled with it); 0: none */
 } daimon_port_opts;
 
 /* Spawns the port actor (the program starts with the first call). */

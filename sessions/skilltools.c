@@ -35,10 +35,32 @@ struct entry {
 struct skillport {
 	pthread_mutex_t mu;
 	daimon_aid aid;
+	struct daimon_skill_toolset *ts;
 	char *exe, *skill;
 	size_t memory_mb;
 	int users;
 };
+
+/* The skill hosts' parent in the actor tree ("skill-hosts", shown by
+ * `daimon ps` with its ports below it): cancelling it collapses them. Each
+ * port restarts its program itself, within its intensity. */
+static int hosts_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx, (void)state, (void)m;
+	return DAIMON_CONTINUE;
+}
+
+static int hosts_init(daimon_ctx *ctx, void *state)
+{
+	(void)state;
+	daimon_trap_exit(ctx, 1);
+	daimon_set_state_label(ctx, "supervising");
+	return DAIMON_CONTINUE;
+}
+
+static const daimon_behaviour hosts_behaviour = {.name = "skill-hosts", .init = hosts_init, .handle = hosts_handle};
+
+static daimon_aid hosts_of(daimon_rt *rt, daimon_skill_toolset *ts);
 
 static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
 {
@@ -49,6 +71,7 @@ static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
 		const char *argv[] = {sp->exe, "skill", "serve", sp->skill, "--memory-mb", mem, NULL};
 		char *name = daimon_xasprintf("skill-%s", sp->skill);
 		daimon_port_opts o = {.name = name,
+				      .parent = hosts_of(daimon_ctx_rt(ctx), sp->ts),
 				      .argv = argv,
 				      .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
 						    "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"};
@@ -105,8 +128,24 @@ struct daimon_skill_toolset {
 	daimon_tool *tools;
 	struct entry *entries;
 	size_t nentries;
-	cJSON *loaded; /* {"skill": "commit"} of the in-process ones */
+	cJSON *loaded; /* {"skill": "commit"} of the built ones */
+	pthread_mutex_t hosts_mu;
+	daimon_aid hosts; /* the skill hosts' parent, made with the first host */
 };
+
+static daimon_aid hosts_of(daimon_rt *rt, daimon_skill_toolset *ts)
+{
+	pthread_mutex_lock(&ts->hosts_mu);
+	if (!ts->hosts || !daimon_alive(rt, ts->hosts)) {
+		daimon_spawn_opts o = {.behaviour = &hosts_behaviour};
+		ts->hosts = daimon_spawn(rt, &o);
+		daimon_unregister(rt, "skill-hosts"); /* (a set made before, after a reload) */
+		daimon_register(rt, "skill-hosts", ts->hosts);
+	}
+	daimon_aid id = ts->hosts;
+	pthread_mutex_unlock(&ts->hosts_mu);
+	return id;
+}
 
 static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
 {
@@ -195,6 +234,7 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 	daimon_skill_toolset *ts = daimon_xcalloc(1, sizeof(*ts));
 	ts->authoring = authoring;
 	pthread_mutex_init(&ts->ws_mu, NULL);
+	pthread_mutex_init(&ts->hosts_mu, NULL);
 	ts->ws = ws;
 	ts->sk = sk;
 	ts->loaded = cJSON_CreateObject();
@@ -239,6 +279,7 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 					e->port = daimon_xcalloc(1, sizeof(*e->port));
 					pthread_mutex_init(&e->port->mu, NULL);
 					e->port->exe = daimon_xstrdup(exe);
+					e->port->ts = ts;
 					e->port->skill = daimon_xstrdup(skill);
 					e->port->memory_mb = e->mem_limit >> 20;
 				} else {
@@ -352,6 +393,7 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 	free(ts->entries);
 	free(ts->tools);
 	pthread_mutex_destroy(&ts->ws_mu);
+	pthread_mutex_destroy(&ts->hosts_mu);
 	free(ts->home);
 	cJSON_Delete(ts->loaded);
 	free(ts);

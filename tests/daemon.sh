@@ -184,7 +184,8 @@ sed -i 's/"Hello, Ana!"/"Howdy, Ana!"/' "$DAIMON_HOME/skills/hello/tests.json"
 expect skill_rebuild_swaps 0 '\[the running daemon swapped it in\]' -- "$DAIMON" skill build hello
 expect daemon_uses_new_version 0 '^The skill answered\.$' -- "$DAIMON" ask --session cli:skill "use the skill again"
 expect skill_versions_in_log 0 'Hello, Ana!.*Howdy, Ana!' -- sh -c "'$DAIMON' sessions show --json cli:skill | tr '\n' ' '"
-expect ps_shows_skill_host 0 '^[0-9a-f]+ +port port:skill-hello ' -- "$DAIMON" ps
+expect ps_shows_skill_host 0 'skill-hosts skill-hosts +supervising[^~]*~[0-9a-f]+ +  port port:skill-hello ' -- \
+  sh -c "'$DAIMON' ps | tr '\n' '~'"
 
 # killed (SIGKILL) mid-turn: the taken message is answered once after the restart
 tg_send 77 "slow"

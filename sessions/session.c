@@ -348,7 +348,6 @@ static size_t sleeping_size(const char *key)
 static void *session_hibernate(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
-	daimon_set_state_label(ctx, "hibernated");
 	size_t size = sleeping_size(s->key);
 	struct sleeping *z = daimon_cold_alloc(daimon_rt_cold(daimon_ctx_rt(ctx)), size);
 	z->asleep = 1;
@@ -358,6 +357,7 @@ static void *session_hibernate(daimon_ctx *ctx, void *state)
 	KEEP(compress_floor), KEEP(tail_tokens), KEEP(summarized_seq);
 	session_terminate(ctx, s, 0); /* the log is closed: it commits what a sync in flight had not */
 	daimon_set_mem(ctx, size);
+	daimon_set_state_label(ctx, "hibernated");
 	return z;
 }
 

@@ -20,21 +20,15 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/home.h"
 #include "gateway/channels.h"
 #include "gateway/control.h"
 #include "gateway/gateway.h"
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int64_t t0 = mono_ms();
+	int64_t t0 = daimon_mono_ms();
 	static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -69,7 +63,7 @@ static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 		daimon_gateway_release(&g);
 		return rc;
 	}
-	g.ready_ms = mono_ms() - t0;
+	g.ready_ms = daimon_mono_ms() - t0;
 	char *sock = daimon_control_path(g.store.home);
 	fprintf(stderr, "daimon: ready in %lld ms on %s (pid %d)\n", (long long)g.ready_ms, sock, (int)getpid());
 	free(sock);

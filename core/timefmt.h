@@ -16,6 +16,11 @@
 int64_t daimon_now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations. */
 uint64_t daimon_mono_ns(void);
+/* The same in milliseconds. */
+static inline int64_t daimon_mono_ms(void)
+{
+	return (int64_t)(daimon_mono_ns() / 1000000);
+}
 void daimon_ts_format(char out[DAIMON_TS_LEN], int64_t ms);
 /* Parses RFC 3339 ("T" or space, optional fraction, "Z" or ±HH:MM, or no
  * zone meaning UTC) and plain dates "YYYY-MM-DD". 0 ok, -1 not a time. */

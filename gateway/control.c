@@ -30,6 +30,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/work.h"
@@ -135,9 +136,7 @@ static void event(daimon_ctx *ctx, struct conn *c, const char *name, const void 
 static cJSON *status_json(daimon_gateway *g)
 {
 	cJSON *m = cJSON_CreateObject();
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now = daimon_mono_ms();
 	cJSON_AddNumberToObject(m, "pid", getpid());
 	cJSON_AddStringToObject(m, "version", DAIMON_VERSION);
 	cJSON_AddNumberToObject(m, "uptime_ms", (double)(now - g->started_ms));

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "sessions/session.h"
@@ -37,13 +38,6 @@ struct daimon_gateway_settings {
 	char why[256];
 	struct daimon_gateway_settings *older;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long daimon_gateway_rss_kb(void)
 {
@@ -115,7 +109,7 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	 * small objects (glibc otherwise raises this threshold as it goes). */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	memset(g, 0, sizeof(*g));
-	g->started_ms = now_ms();
+	g->started_ms = daimon_mono_ms();
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	if (daimon_store_open(&g->store, home) < 0)
@@ -263,13 +257,13 @@ void daimon_gateway_wait_stop(daimon_gateway *g)
 
 void daimon_gateway_drain(daimon_gateway *g)
 {
-	int64_t until = now_ms() + g->stop_timeout_ms;
+	int64_t until = daimon_mono_ms() + g->stop_timeout_ms;
 	for (;;) {
 		daimon_actor_info *rows = NULL;
 		size_t n = sessions(g, &rows), busy = 0;
 		for (size_t i = 0; i < n; i++)
 			busy += rows[i].op[0] != 0;
-		if (!busy || now_ms() >= until) {
+		if (!busy || daimon_mono_ms() >= until) {
 			for (size_t i = 0; i < n; i++) /* a running turn is logged as cancelled */
 				daimon_cancel(g->rt, rows[i].id, 2000);
 			free(rows);

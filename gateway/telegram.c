@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "gateway/access.h"
@@ -64,13 +65,6 @@ struct tg {
 	struct item *items;
 	int nitems;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *method_url(const struct tg_conf *cf, const char *method)
 {
@@ -286,7 +280,7 @@ static void start_poll(daimon_ctx *ctx, struct tg *t)
 	free(base);
 	daimon_http_req r = {.url = url, .timeout_ms = (t->cf->poll_timeout_s + 15) * 1000};
 	t->poll = daimon_http_request(ctx, t->cf->g->http, &r);
-	t->poll_started = mono_ms();
+	t->poll_started = daimon_mono_ms();
 	free(url);
 	daimon_set_op(ctx, "polling");
 }
@@ -333,7 +327,7 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 	cJSON_Delete(doc);
 	if (t->poll_timer)
 		return; /* the journal failed: on_updates set the retry */
-	long waited = (long)(mono_ms() - t->poll_started);
+	long waited = (long)(daimon_mono_ms() - t->poll_started);
 	schedule_poll(ctx, t, had || waited >= t->cf->poll_interval_ms ? 0 : t->cf->poll_interval_ms - waited);
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "sessions/session.h"
 
 static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail, NULL};
 
@@ -105,4 +106,75 @@ size_t daimon_channel_split(const char *text, size_t len, size_t limit)
 			cut--;
 	}
 	return cut;
+}
+
+void daimon_answer_append(daimon_answer **list, daimon_answer *a)
+{
+	while (*list)
+		list = &(*list)->next;
+	a->next = NULL;
+	*list = a;
+}
+
+void daimon_answer_unlink(daimon_answer **list, daimon_answer *a)
+{
+	for (; *list; list = &(*list)->next)
+		if (*list == a) {
+			*list = a->next;
+			return;
+		}
+}
+
+int daimon_answer_ask(daimon_ctx *ctx, daimon_gateway *g, daimon_answer *a, const char *key, const char *mid,
+		      const char *text)
+{
+	a->session = daimon_gateway_session(g, key);
+	if (!a->session) { /* told to the sender, as the answer */
+		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", daimon_error_last());
+		a->answered = 1;
+		return -1;
+	}
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_add(&b, mid, strlen(mid) + 1);
+	daimon_buf_adds(&b, text);
+	daimon_send(daimon_ctx_rt(ctx), a->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
+	daimon_buf_release(&b);
+	return 0;
+}
+
+void daimon_answer_decline(daimon_ctx *ctx, const daimon_msg *m)
+{
+	if (m->len < sizeof(daimon_session_approval))
+		return;
+	const daimon_session_approval *a = m->data;
+	daimon_session_approval no = {.ref = a->ref, .allow = 0};
+	daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+}
+
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m)
+{
+	if (m->type == DAIMON_SESSION_APPROVE) {
+		daimon_answer_decline(ctx, m);
+		return NULL;
+	}
+	if (m->type != DAIMON_SESSION_DELTA && m->type != DAIMON_SESSION_DONE)
+		return NULL;
+	daimon_answer *a = list;
+	while (a && (a->session != m->from || a->answered))
+		a = a->next;
+	if (!a)
+		return NULL;
+	if (m->type == DAIMON_SESSION_DELTA) {
+		daimon_buf_add(&a->text, m->data, m->len);
+		return NULL;
+	}
+	if (m->len < sizeof(daimon_session_done))
+		return NULL;
+	const daimon_session_done *d = m->data;
+	a->answered = 1;
+	if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
+		daimon_buf_clear(&a->text);
+		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", d->error);
+	}
+	return a;
 }

@@ -12,6 +12,7 @@
 #ifndef DAIMON_GATEWAY_CHANNELS_H
 #define DAIMON_GATEWAY_CHANNELS_H
 
+#include "core/buf.h"
 #include "core/supervisor.h"
 #include "gateway/gateway.h"
 
@@ -37,6 +38,33 @@ typedef struct {
 } daimon_channel_kind;
 
 extern const daimon_channel_kind daimon_channel_telegram, daimon_channel_web, daimon_channel_mail;
+
+/* The answer a channel awaits from a session for one message taken from
+ * its peer: the first member of the channel's own record of the message,
+ * kept in a list, oldest first (a session answers its messages in turn). */
+typedef struct daimon_answer {
+	struct daimon_answer *next;
+	daimon_aid session;
+	daimon_buf text;
+	int answered; /* the session is done: what is left is sending it */
+} daimon_answer;
+
+void daimon_answer_append(daimon_answer **list, daimon_answer *a);
+void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
+/* Hands the message to the session of `key` with its id (`mid`, so the
+ * session answers a repeat from its log); the answer comes to the running
+ * actor. Without a session, the reason becomes the answer (answered) and
+ * -1 is returned: the channel sends it as it is. */
+int daimon_answer_ask(daimon_ctx *ctx, daimon_gateway *g, daimon_answer *a, const char *key, const char *mid,
+		      const char *text);
+/* A session's message to the channel: DELTA grows the oldest unanswered
+ * answer of that session; DONE finishes it — a failure's reason becomes
+ * its text — and returns it, to be sent; APPROVE is declined. NULL for
+ * everything else. */
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m);
+/* Declines a tool call that waits for approval (DAIMON_SESSION_APPROVE):
+ * nobody can be asked through a channel. */
+void daimon_answer_decline(daimon_ctx *ctx, const daimon_msg *m);
 
 /* Splits `text` for a peer that takes at most `limit` bytes a message:
  * the length of the first part — at a paragraph, line or word break when

@@ -31,7 +31,6 @@
 #include "gateway/channels.h"
 #include "gateway/journal.h"
 #include "gateway/mailmsg.h"
-#include "sessions/session.h"
 
 #define MAX_PER_POLL 50
 
@@ -42,16 +41,13 @@ struct mail_conf {
 };
 
 struct reply {
-	char id[40]; /* the UID (or "pair:UID" for a pairing code) */
+	daimon_answer a; /* first: the list is of answers (channels.h) */
+	char id[40];     /* the UID (or "pair:UID" for a pairing code) */
 	char *to, *subject, *message_id, *references;
-	daimon_aid session;
-	daimon_buf answer;
-	int answered;
 	uint64_t ref; /* the SMTP job */
 	daimon_job *job;
 	int tries;
 	uint64_t retry_timer;
-	struct reply *next;
 };
 
 struct mail {
@@ -61,7 +57,7 @@ struct mail {
 	daimon_job *poll;
 	uint64_t timer, next_ref;
 	int failures;
-	struct reply *replies;
+	daimon_answer *replies; /* struct reply, oldest first */
 };
 
 /* ---- blocking work (the pool) ---- */
@@ -229,24 +225,20 @@ static void start_send(daimon_ctx *ctx, struct mail *ml, struct reply *r)
 	s->cf = ml->cf;
 	s->to = daimon_xstrdup(r->to);
 	s->message = daimon_mail_reply(ml->cf->address, r->to, r->subject, r->message_id, r->references,
-				       daimon_buf_cstr(&r->answer));
+				       daimon_buf_cstr(&r->a.text));
 	r->ref = ++ml->next_ref;
 	r->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), r->ref, send_job, s, send_free);
 }
 
 static void reply_free(struct mail *ml, struct reply *r)
 {
-	for (struct reply **p = &ml->replies; *p; p = &(*p)->next)
-		if (*p == r) {
-			*p = r->next;
-			break;
-		}
+	daimon_answer_unlink(&ml->replies, &r->a);
 	daimon_job_release(r->job);
 	free(r->to);
 	free(r->subject);
 	free(r->message_id);
 	free(r->references);
-	daimon_buf_release(&r->answer);
+	daimon_buf_release(&r->a.text);
 	free(r);
 }
 
@@ -259,24 +251,13 @@ static void dispatch(daimon_ctx *ctx, struct mail *ml, const char *uid, const cJ
 	r->subject = daimon_xstrdup(daimon_json_str(m, "subject") ? daimon_json_str(m, "subject") : "");
 	r->message_id = daimon_xstrdup(daimon_json_str(m, "message_id") ? daimon_json_str(m, "message_id") : "");
 	r->references = daimon_xstrdup(daimon_json_str(m, "references") ? daimon_json_str(m, "references") : "");
-	r->next = ml->replies;
-	ml->replies = r;
+	daimon_answer_append(&ml->replies, &r->a);
 	char key[300], mid[48];
 	snprintf(key, sizeof(key), "mail:%s", r->to);
 	snprintf(mid, sizeof(mid), "mail:%s", uid);
-	r->session = daimon_gateway_session(ml->cf->g, key);
-	if (!r->session) {
-		daimon_buf_addf(&r->answer, "(daimon cannot answer: %s)", daimon_error_last());
-		r->answered = 1;
-		start_send(ctx, ml, r);
-		return;
-	}
 	const char *text = daimon_json_str(m, "text");
-	daimon_buf b = DAIMON_BUF_INIT;
-	daimon_buf_add(&b, mid, strlen(mid) + 1);
-	daimon_buf_adds(&b, text && *text ? text : daimon_json_str(m, "subject") ? daimon_json_str(m, "subject") : "");
-	daimon_send(daimon_ctx_rt(ctx), r->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
-	daimon_buf_release(&b);
+	if (daimon_answer_ask(ctx, ml->cf->g, &r->a, key, mid, text && *text ? text : r->subject) < 0)
+		start_send(ctx, ml, r);
 }
 
 static void schedule_poll(daimon_ctx *ctx, struct mail *ml, long ms)
@@ -328,13 +309,12 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 			r->to = daimon_xstrdup(from);
 			r->subject = daimon_xstrdup(daimon_json_str(m, "subject"));
 			r->message_id = daimon_xstrdup(daimon_json_str(m, "message_id"));
-			daimon_buf_addf(&r->answer,
+			daimon_buf_addf(&r->a.text,
 					"I don't know you yet. To write with me, ask my owner to run:\n\n"
 					"    daimon pairing approve %s\n\n(the code is valid for an hour)\n",
 					code);
-			r->answered = 1;
-			r->next = ml->replies;
-			ml->replies = r;
+			r->a.answered = 1;
+			daimon_answer_append(&ml->replies, &r->a);
 			start_send(ctx, ml, r);
 		}
 		if (access != DAIMON_ACCESS_ALLOW)
@@ -384,15 +364,6 @@ static void on_sent(daimon_ctx *ctx, struct mail *ml, struct reply *r, const dai
 	r->retry_timer = daimon_timer_start(ctx, 2000L << r->tries, 0);
 }
 
-static struct reply *by_session(struct mail *ml, daimon_aid s)
-{
-	struct reply *found = NULL; /* the oldest waiting: the list is newest first */
-	for (struct reply *r = ml->replies; r; r = r->next)
-		if (r->session == s && !r->answered)
-			found = r;
-	return found;
-}
-
 static int mail_init(daimon_ctx *ctx, void *st)
 {
 	struct mail *ml = st;
@@ -418,7 +389,7 @@ static int mail_init(daimon_ctx *ctx, void *st)
 static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
 {
 	struct mail *ml = st;
-	struct reply *r;
+	daimon_answer *a;
 	switch (m->type) {
 	case DAIMON_MSG_JOB_DONE: {
 		const daimon_job_done *d = m->data;
@@ -426,9 +397,9 @@ static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
 			on_polled(ctx, ml, d);
 			break;
 		}
-		for (r = ml->replies; r; r = r->next)
-			if (r->job && r->ref == d->ref) {
-				on_sent(ctx, ml, r, d);
+		for (a = ml->replies; a; a = a->next)
+			if (((struct reply *)a)->job && ((struct reply *)a)->ref == d->ref) {
+				on_sent(ctx, ml, (struct reply *)a, d);
 				break;
 			}
 		break;
@@ -439,35 +410,16 @@ static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
 			start_poll(ctx, ml);
 			break;
 		}
-		for (r = ml->replies; r; r = r->next)
-			if (r->retry_timer == m->ref) {
-				r->retry_timer = 0;
-				start_send(ctx, ml, r);
+		for (a = ml->replies; a; a = a->next)
+			if (((struct reply *)a)->retry_timer == m->ref) {
+				((struct reply *)a)->retry_timer = 0;
+				start_send(ctx, ml, (struct reply *)a);
 				break;
 			}
 		break;
-	case DAIMON_SESSION_DELTA:
-		if ((r = by_session(ml, m->from)))
-			daimon_buf_add(&r->answer, m->data, m->len);
-		break;
-	case DAIMON_SESSION_DONE: {
-		if (!(r = by_session(ml, m->from)) || m->len < sizeof(daimon_session_done))
-			break;
-		const daimon_session_done *d = m->data;
-		r->answered = 1;
-		if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
-			daimon_buf_clear(&r->answer);
-			daimon_buf_addf(&r->answer, "(daimon cannot answer: %s)", d->error);
-		}
-		start_send(ctx, ml, r);
-		break;
-	}
-	case DAIMON_SESSION_APPROVE: { /* nobody to ask by mail: declined */
-		const daimon_session_approval *a = m->data;
-		daimon_session_approval no = {.ref = a->ref, .allow = 0};
-		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
-		break;
-	}
+	default: /* the sessions' answers */
+		if ((a = daimon_answer_take(ctx, ml->replies, m)))
+			start_send(ctx, ml, (struct reply *)a);
 	}
 	return DAIMON_CONTINUE;
 }
@@ -479,8 +431,9 @@ static void mail_terminate(daimon_ctx *ctx, void *st, int reason)
 	daimon_job_cancel(ml->poll);
 	daimon_job_release(ml->poll);
 	while (ml->replies) {
-		daimon_job_cancel(ml->replies->job);
-		reply_free(ml, ml->replies);
+		struct reply *r = (struct reply *)ml->replies;
+		daimon_job_cancel(r->job);
+		reply_free(ml, r);
 	}
 	daimon_journal_close(ml->j);
 	daimon_gateway_channel_state(ml->cf->g, "mail", "stopped", NULL);

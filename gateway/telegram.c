@@ -30,7 +30,6 @@
 #include "gateway/access.h"
 #include "gateway/channels.h"
 #include "gateway/journal.h"
-#include "sessions/session.h"
 
 #define TG_LIMIT 4096
 #define TG_SEND_TRIES 5
@@ -43,16 +42,13 @@ struct tg_conf {
 
 /* A message at its session, and then its answer on the way out. */
 struct item {
-	char id[32];   /* the update id */
+	daimon_answer a; /* first: the list is of answers (channels.h) */
+	char id[32];     /* the update id */
 	char chat[32];
-	daimon_aid session;
-	daimon_buf answer;
 	size_t sent;   /* bytes of the answer sent so far */
 	uint64_t xfer; /* the sendMessage in flight */
 	uint64_t retry_timer;
 	int tries;
-	int answered; /* the session is done; what is left is sending */
-	struct item *next;
 };
 
 struct tg {
@@ -62,8 +58,7 @@ struct tg {
 	uint64_t poll, poll_timer;
 	int64_t poll_started;
 	int failures;
-	struct item *items;
-	int nitems;
+	daimon_answer *items; /* struct item, oldest first */
 };
 
 static char *method_url(const struct tg_conf *cf, const char *method)
@@ -109,35 +104,30 @@ static void send_text(daimon_ctx *ctx, struct tg *t, const char *chat, const cha
 
 static void item_free(struct item *it)
 {
-	daimon_buf_release(&it->answer);
+	daimon_buf_release(&it->a.text);
 	free(it);
 }
 
 static void item_drop(daimon_ctx *ctx, struct tg *t, struct item *it)
 {
-	for (struct item **p = &t->items; *p; p = &(*p)->next)
-		if (*p == it) {
-			*p = it->next;
-			break;
-		}
+	daimon_answer_unlink(&t->items, &it->a);
 	if (it->retry_timer)
 		daimon_timer_cancel(ctx, it->retry_timer);
-	t->nitems--;
 	item_free(it);
 }
 
 /* Sends the next part of the answer, or, all sent, journals "out". */
 static void send_next(daimon_ctx *ctx, struct tg *t, struct item *it)
 {
-	size_t left = it->answer.len - it->sent;
+	size_t left = it->a.text.len - it->sent;
 	if (!left) {
 		if (daimon_journal_out(t->j, it->id) < 0 || daimon_journal_commit(t->j) < 0)
 			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
 		item_drop(ctx, t, it);
 		return;
 	}
-	size_t n = daimon_channel_split(it->answer.ptr + it->sent, left, TG_LIMIT);
-	send_text(ctx, t, it->chat, it->answer.ptr + it->sent, n, &it->xfer);
+	size_t n = daimon_channel_split(it->a.text.ptr + it->sent, left, TG_LIMIT);
+	send_text(ctx, t, it->chat, it->a.text.ptr + it->sent, n, &it->xfer);
 }
 
 static void on_sent(daimon_ctx *ctx, struct tg *t, struct item *it, const daimon_http_result *r)
@@ -147,8 +137,8 @@ static void on_sent(daimon_ctx *ctx, struct tg *t, struct item *it, const daimon
 	int ok = r->status == 200 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
 	cJSON_Delete(doc);
 	if (ok) {
-		size_t left = it->answer.len - it->sent;
-		it->sent += daimon_channel_split(it->answer.ptr + it->sent, left, TG_LIMIT);
+		size_t left = it->a.text.len - it->sent;
+		it->sent += daimon_channel_split(it->a.text.ptr + it->sent, left, TG_LIMIT);
 		it->tries = 0;
 		send_next(ctx, t, it);
 		return;
@@ -172,23 +162,9 @@ static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *
 	struct item *it = daimon_xcalloc(1, sizeof(*it));
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	snprintf(it->chat, sizeof(it->chat), "%s", chat);
-	struct item **tail = &t->items;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = it;
-	t->nitems++;
-	it->session = daimon_gateway_session(t->cf->g, key);
-	if (!it->session) { /* told to the sender, as the answer */
-		daimon_buf_addf(&it->answer, "(daimon cannot answer: %s)", daimon_error_last());
-		it->answered = 1;
+	daimon_answer_append(&t->items, &it->a);
+	if (daimon_answer_ask(ctx, t->cf->g, &it->a, key, mid, text) < 0)
 		send_next(ctx, t, it);
-		return;
-	}
-	daimon_buf b = DAIMON_BUF_INIT;
-	daimon_buf_add(&b, mid, strlen(mid) + 1);
-	daimon_buf_adds(&b, text);
-	daimon_send(daimon_ctx_rt(ctx), it->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
-	daimon_buf_release(&b);
 }
 
 static const char *num_str(const cJSON *v, char *buf, size_t size)
@@ -333,14 +309,6 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 
 /* ---- the actor ---- */
 
-static struct item *by_session(struct tg *t, daimon_aid s)
-{
-	for (struct item *it = t->items; it; it = it->next)
-		if (it->session == s && !it->answered)
-			return it;
-	return NULL;
-}
-
 static int tg_init(daimon_ctx *ctx, void *state_)
 {
 	struct tg *t = state_;
@@ -364,7 +332,7 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 {
 	struct tg *t = state_;
-	struct item *it;
+	daimon_answer *a;
 	switch (m->type) {
 	case DAIMON_MSG_HTTP_DONE: {
 		const daimon_http_result *r = m->data;
@@ -372,9 +340,9 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			on_polled(ctx, t, r);
 			break;
 		}
-		for (it = t->items; it; it = it->next)
-			if (it->xfer == r->id) {
-				on_sent(ctx, t, it, r);
+		for (a = t->items; a; a = a->next)
+			if (((struct item *)a)->xfer == r->id) {
+				on_sent(ctx, t, (struct item *)a, r);
 				break;
 			}
 		break; /* (a pairing message's answer: nothing to do) */
@@ -385,37 +353,18 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			start_poll(ctx, t);
 			break;
 		}
-		for (it = t->items; it; it = it->next)
-			if (it->retry_timer == m->ref) {
-				it->retry_timer = 0;
-				send_next(ctx, t, it);
+		for (a = t->items; a; a = a->next)
+			if (((struct item *)a)->retry_timer == m->ref) {
+				((struct item *)a)->retry_timer = 0;
+				send_next(ctx, t, (struct item *)a);
 				break;
 			}
 		break;
-	case DAIMON_SESSION_DELTA:
-		if ((it = by_session(t, m->from)))
-			daimon_buf_add(&it->answer, m->data, m->len);
-		break;
-	case DAIMON_SESSION_DONE: {
-		if (!(it = by_session(t, m->from)) || m->len < sizeof(daimon_session_done))
-			break;
-		const daimon_session_done *d = m->data;
-		it->answered = 1;
-		if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
-			daimon_buf_clear(&it->answer);
-			daimon_buf_addf(&it->answer, "(daimon cannot answer: %s)", d->error);
-		}
-		send_next(ctx, t, it);
-		break;
+	default: /* the sessions' answers */
+		if ((a = daimon_answer_take(ctx, t->items, m)))
+			send_next(ctx, t, (struct item *)a);
 	}
-	case DAIMON_SESSION_APPROVE: { /* nobody at a terminal to ask: declined */
-		const daimon_session_approval *a = m->data;
-		daimon_session_approval no = {.ref = a->ref, .allow = 0};
-		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
-		break;
-	}
-	}
-	if (t->nitems && !t->poll)
+	if (t->items && !t->poll)
 		daimon_set_op(ctx, "answering");
 	return DAIMON_CONTINUE;
 }
@@ -424,9 +373,9 @@ static void tg_terminate(daimon_ctx *ctx, void *state_, int reason)
 {
 	(void)ctx, (void)reason;
 	struct tg *t = state_;
-	struct item *it;
-	while ((it = t->items)) {
-		t->items = it->next;
+	while (t->items) {
+		struct item *it = (struct item *)t->items;
+		t->items = it->a.next;
 		item_free(it);
 	}
 	daimon_journal_close(t->j);

@@ -176,8 +176,7 @@ static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		char line[300];
 		snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`", a->what);
 		sse(st, "tool", text_obj(line, strlen(line)), 0);
-		daimon_session_approval no = {.ref = a->ref, .allow = 0};
-		daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+		daimon_answer_decline(ctx, m);
 		break;
 	}
 	case DAIMON_SESSION_DONE: {

@@ -143,19 +143,9 @@ static cJSON *status_json(daimon_gateway *g)
 	cJSON_AddNumberToObject(m, "ready_ms", (double)g->ready_ms);
 	cJSON_AddNumberToObject(m, "rss_kb", (double)daimon_gateway_rss_kb());
 	cJSON_AddStringToObject(m, "home", g->store.home);
-	daimon_actor_info *rows = NULL;
-	size_t n = daimon_rt_snapshot(g->rt, &rows), live = 0, hib = 0, busy = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(rows[i].behaviour, "session"))
-			continue;
-		if (!strcmp(rows[i].state, "hibernated"))
-			hib++;
-		else
-			live++;
-		busy += rows[i].op[0] != 0;
-	}
-	free(rows);
-	cJSON_AddNumberToObject(m, "actors", (double)n);
+	size_t live, hib, busy;
+	daimon_gateway_session_counts(g, &live, &hib, &busy);
+	cJSON_AddNumberToObject(m, "actors", (double)daimon_rt_count(g->rt));
 	cJSON *s = cJSON_AddObjectToObject(m, "sessions");
 	cJSON_AddNumberToObject(s, "live", (double)live);
 	cJSON_AddNumberToObject(s, "hibernated", (double)hib);

@@ -188,6 +188,21 @@ static size_t sessions(daimon_gateway *g, daimon_actor_info **rows)
 	return k;
 }
 
+void daimon_gateway_session_counts(daimon_gateway *g, size_t *live, size_t *hibernated, size_t *busy)
+{
+	daimon_actor_info *rows = NULL;
+	size_t n = sessions(g, &rows);
+	*live = *hibernated = *busy = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(rows[i].state, "hibernated"))
+			++*hibernated;
+		else
+			++*live;
+		*busy += rows[i].op[0] != 0;
+	}
+	free(rows);
+}
+
 /* Idle sessions go: their next message starts them with what is new. A
  * session in a turn keeps what it has until it idles. */
 static void restart_idle_sessions(daimon_gateway *g)

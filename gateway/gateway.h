@@ -67,6 +67,10 @@ void daimon_gateway_release(daimon_gateway *g);
  * damaged log). Callable from any thread or handler. */
 daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key);
 
+/* The conversations' session actors now (sub-agents not counted): awake,
+ * hibernated, and in a turn. */
+void daimon_gateway_session_counts(daimon_gateway *g, size_t *live, size_t *hibernated, size_t *busy);
+
 /* Re-reads config.json and the model settings for the sessions started
  * from now on; idle sessions are stopped, to come back with them on their
  * next message. Fails (last error) on a bad configuration, changing

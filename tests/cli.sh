@@ -9,19 +9,7 @@ trap 'rm -rf "$(dirname "$DAIMON_HOME")"' EXIT
 export NO_COLOR=1
 pass=0 fail=0
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
-
-# expect NAME STATUS PATTERN -- CMD...: runs CMD, checks exit status and
-# that stdout+stderr matches the extended regex PATTERN.
-expect() {
-  local name=$1 want=$2 pat=$3; shift 4
-  local out st
-  out=$("$@" 2>&1); st=$?
-  if [ "$st" != "$want" ]; then bad "$name" "exit $st, expected $want" "$out"; return; fi
-  if ! grep -Eq -- "$pat" <<<"$out"; then bad "$name" "output does not match /$pat/" "$out"; return; fi
-  ok "$name"
-}
+. "$(dirname "$0")/harness.sh"
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
@@ -186,7 +174,7 @@ if [ -f "$AIM" ]; then
   port=$((20000 + RANDOM % 20000))
   node "$AIM" -h 127.0.0.1 -p "$port" -f "$DAIMON_HOME/../aim" -c 4 >/dev/null 2>&1 &
   aim_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do port_open "$port" && break; sleep 0.1; done
   export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$port
   expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello

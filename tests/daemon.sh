@@ -19,23 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
-expect() {
-  local name=$1 want=$2 pat=$3; shift 4
-  local out st
-  out=$("$@" 2>&1); st=$?
-  if [ "$st" != "$want" ]; then bad "$name" "exit $st, expected $want" "$out"; return; fi
-  if ! grep -Eq -- "$pat" <<<"$out"; then bad "$name" "output does not match /$pat/" "$out"; return; fi
-  ok "$name"
-}
-# until NAME SECONDS CMD...: waits for CMD to succeed
-until_ok() {
-  local name=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && { ok "$name"; return 0; }; sleep 0.1; done
-  bad "$name" "not within $secs s: $*"; return 1
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$(dirname "$0")/harness.sh"
 
 AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
 if [ ! -f "$AIM" ] || [ ! -d "$PEERS/node_modules/telegram-test-api" ]; then
@@ -232,8 +216,7 @@ wait "$daemon_pid"
 expect sigterm_stops 0 'Terminated: stopping.*daimon: stopped' -- sh -c "tail -2 '$TMP/serve.err' | tr '\n' ' '"
 
 # (under ASan/UBSan: whatever the sanitizers said lands in the daemon's stderr)
-if grep -q 'Sanitizer\|runtime error:' "$TMP/serve.err"; then bad no_sanitizer_reports "$(grep -m3 'Sanitizer\|runtime error:' "$TMP/serve.err")"
-else ok no_sanitizer_reports; fi
+no_sanitizer_reports "$TMP/serve.err"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

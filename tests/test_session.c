@@ -279,12 +279,18 @@ static void test_session__an_idle_session_hibernates_and_wakes_with_its_history(
 	}
 	CHECK_INT(opened, 0);
 	daimon_log_close(other);
+	/* (it says so once it is done letting go: just after the log) */
 	daimon_actor_info *v;
-	size_t n = daimon_rt_snapshot(rt, &v);
+	size_t n = 0;
 	int hibernated = 0;
-	for (size_t i = 0; i < n; i++)
-		hibernated |= v[i].id == s && !strcmp(v[i].state, "hibernated");
-	free(v);
+	for (int k = 0; k < 5000 && !hibernated; k++) {
+		n = daimon_rt_snapshot(rt, &v);
+		for (size_t i = 0; i < n; i++)
+			hibernated |= v[i].id == s && !strcmp(v[i].state, "hibernated");
+		free(v);
+		if (!hibernated)
+			usleep(1000);
+	}
 	CHECK(hibernated);
 	/* The next message wakes it, history and all. */
 	atomic_store(&a.finished, 0);

@@ -33,7 +33,7 @@ struct daimon_cmd {
 
 extern const struct daimon_cmd daimon_cmd_init, daimon_cmd_search, daimon_cmd_sessions, daimon_cmd_index,
 	daimon_cmd_import, daimon_cmd_debug, daimon_cmd_ask, daimon_cmd_chat, daimon_cmd_memory, daimon_cmd_skill, daimon_cmd_serve, daimon_cmd_status, daimon_cmd_stop, daimon_cmd_ps,
-	daimon_cmd_pairing, daimon_cmd_web;
+	daimon_cmd_pairing, daimon_cmd_web, daimon_cmd_mcp;
 
 /* Prints "daimon: <message>" to stderr and returns 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,10 +57,11 @@ int cli_tty_stderr(void);
 /* "2026-11-24 03:28" in local time. */
 void cli_local_time(char out[32], int64_t ms);
 
-/* The skills a session offers (ask, chat): the built skills' tools join
- * the built-in ones in opts->tools; without a skills folder, just those
- * (said on stderr). */
-void cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts);
+/* The skills a session offers (ask, chat): the configured MCP servers are
+ * started in `rt` (returned: daimon_mcp_stop it before the runtime goes)
+ * and, with the built skills' tools, join the built-in ones in
+ * opts->tools; without a skills folder, just those (said on stderr). */
+daimon_mcp *cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts, daimon_rt *rt);
 
 /* The CLI's side of a session turn (turn.c): a listener actor that prints
  * the answer as it streams (unless quiet) and keeps it. */
@@ -113,6 +114,10 @@ void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, co
 		     volatile sig_atomic_t *interrupt);
 /* The session's title and summary now, through the daemon. */
 int cli_summarize_remote(struct cli_conn *c, const char *key);
+
+/* The file MCP servers started by a command write their stderr to
+ * ($DAIMON_HOME/logs/mcp.log; 0 when it cannot be opened: stderr). */
+int cli_mcp_log(const char *home);
 
 /* A progress line on stderr when it is a terminal (throttled). */
 void cli_progress(const char *label, size_t done, size_t total);

@@ -107,7 +107,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		goto out_settings;
 	}
 	daimon_skill_env skills;
-	cli_skills_attach(&skills, st.home, &so);
+	daimon_mcp *mcp = cli_skills_attach(&skills, st.home, &so, rt);
 	struct cli_turn t;
 	cli_turn_init(&t, rt, json);
 	daimon_aid http = daimon_http_start(rt, 0);
@@ -121,6 +121,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 			print_json(&t);
 		}
 	}
+	daimon_mcp_stop(mcp);
 	daimon_rt_free(rt);
 	daimon_skill_env_close(&skills);
 	if (t.done.session[0])

@@ -216,9 +216,10 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	c.ms = &ms;
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
-	if (!c.remote)
-		cli_skills_attach(&c.skills, st.home, &c.opts);
 	daimon_rt_new(&c.rt, NULL);
+	daimon_mcp *mcp = NULL;
+	if (!c.remote)
+		mcp = cli_skills_attach(&c.skills, st.home, &c.opts, c.rt);
 	if (!c.remote)
 		c.http = daimon_http_start(c.rt, 0);
 	cli_turn_init(&c.turn, c.rt, 0);
@@ -253,6 +254,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	}
 	summarize(&c);
 out:
+	daimon_mcp_stop(mcp);
 	daimon_rt_free(c.rt);
 	daimon_skill_env_close(&c.skills);
 	cli_daemon_close(&c.conn);

@@ -147,10 +147,16 @@ void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, v
 	request(t, rt, session, DAIMON_SESSION_SUMMARIZE, NULL, interrupt, 1);
 }
 
-void cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts)
+daimon_mcp *cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts, daimon_rt *rt)
 {
-	if (daimon_skill_env_open(s, home, &opts->tools) < 0)
+	daimon_mcp *mcp = daimon_mcp_start(rt, home, NULL, cli_mcp_log(home));
+	if (!mcp)
+		fprintf(stderr, "daimon: MCP servers are left out: %s\n", daimon_error_last());
+	else if (!daimon_mcp_wait(mcp, 15000))
+		fprintf(stderr, "daimon: some MCP servers did not list their tools within 15 s\n");
+	if (daimon_skill_env_open(s, home, mcp, &opts->tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
+	return mcp;
 }
 
 void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, const char *text,

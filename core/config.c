@@ -5,8 +5,11 @@
 
 #include <curl/curl.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -101,6 +104,36 @@ int daimon_config_load(cJSON **out, const char *home)
 	}
 	daimon_buf_release(&text);
 	free(path);
+	return rc;
+}
+
+int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), void *arg)
+{
+	char *lockpath = daimon_home_path(home, "config.json.lock");
+	int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lockpath);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		if (lock >= 0)
+			close(lock);
+		return daimon_error_errno("cannot lock config.json");
+	}
+	cJSON *cfg = NULL;
+	int rc = daimon_config_load(&cfg, home);
+	if (rc == 0 && !cfg)
+		cfg = cJSON_CreateObject();
+	if (rc == 0)
+		rc = edit(cfg, arg);
+	if (rc == 0) {
+		char *text = cJSON_Print(cfg), *path = daimon_home_path(home, "config.json");
+		size_t len = strlen(text);
+		text = daimon_xrealloc(text, len + 2);
+		text[len] = '\n', text[len + 1] = 0;
+		rc = daimon_write_file_atomic(path, text, len + 1, 0600);
+		free(path);
+		free(text);
+	}
+	cJSON_Delete(cfg);
+	close(lock);
 	return rc;
 }
 

@@ -15,6 +15,11 @@ typedef struct {
 /* $DAIMON_HOME/config.json parsed (*out NULL when there is none); a file
  * that is not a JSON object is an error naming it. */
 int daimon_config_load(cJSON **out, const char *home);
+/* Changes config.json under its lock: `edit` gets the file as it is now
+ * (an empty object when there is none) and returns 0 to have it written
+ * back (atomically; comments and layout are not kept), or < 0 to leave
+ * it (its error is returned). */
+int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), void *arg);
 
 /* DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL, DAIMON_API_KEY,
  * DAIMON_MODEL; OPENAI_API_KEY, OPENAI_BASE_URL and ANTHROPIC_API_KEY are

@@ -35,8 +35,17 @@ struct pending {
 
 struct port {
 	char *name;
-	char **argv;
-	char *initialize;
+	char **argv, **envp;
+	char *initialize, *roots;
+	daimon_aid notify;
+	int log_fd;
+	long restart_ms, stop_ms;
+	uint64_t restart_timer, stop_timer;
+	int stop_step; /* shutting down: 1 stdin closed, 2 SIGTERM sent, 3 SIGKILL sent */
+	int streak;    /* failures since it was last ready */
+	int err;       /* the program's stderr (runtime's while watched) */
+	uint64_t err_watch;
+	daimon_buf errbuf;
 	int intensity;
 	long period_ms, rest_ms;
 	enum { DOWN, STARTING, READY, RESTING } state;
@@ -52,6 +61,8 @@ struct port {
 	uint64_t rest_timer;
 	int draining; /* cancelled: exits once the calls in flight are answered */
 };
+
+static int start(daimon_ctx *ctx, struct port *pt);
 
 static void answer(daimon_ctx *ctx, const struct pending *p, int status, const char *text)
 {
@@ -121,6 +132,11 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
 	pt->failures[pt->nfail++ % pt->intensity] = now;
 	int64_t oldest = pt->failures[pt->nfail % pt->intensity];
+	if (pt->err_watch)
+		daimon_unwatch_fd(ctx, pt->err_watch);
+	pt->err_watch = 0;
+	pt->err = -1;
+	daimon_buf_clear(&pt->errbuf);
 	if (pt->nfail >= pt->intensity && now - oldest < pt->period_ms) {
 		pt->state = RESTING;
 		pt->rest_timer = daimon_timer_start(ctx, pt->rest_ms, 0);
@@ -128,6 +144,58 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 	} else {
 		pt->state = DOWN;
 		daimon_set_state_label(ctx, "down");
+		if (pt->restart_ms > 0 && !pt->draining && !pt->restart_timer) {
+			int shift = pt->streak < 10 ? pt->streak : 10;
+			pt->restart_timer = daimon_timer_start(ctx, pt->restart_ms << shift, 0);
+		}
+	}
+	pt->streak++;
+}
+
+static void reply(struct port *pt, const cJSON *id, cJSON *result, int code, const char *why)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+	cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
+	if (result) {
+		cJSON_AddItemToObject(r, "result", result);
+	} else {
+		cJSON *e = cJSON_AddObjectToObject(r, "error");
+		cJSON_AddNumberToObject(e, "code", code);
+		cJSON_AddStringToObject(e, "message", why);
+	}
+	send_line(pt, r);
+}
+
+static void tell(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
+{
+	if (!pt->notify)
+		return;
+	char *text = cJSON_PrintUnformatted(msg);
+	daimon_send(daimon_ctx_rt(ctx), pt->notify, DAIMON_PORT_NOTE, text, strlen(text) + 1);
+	cJSON_free(text);
+}
+
+/* The program's stderr, line by line into the log, named. */
+static void on_stderr(daimon_ctx *ctx, struct port *pt)
+{
+	char buf[8192];
+	ssize_t got;
+	while ((got = read(pt->err, buf, sizeof(buf))) > 0)
+		daimon_buf_add(&pt->errbuf, buf, (size_t)got);
+	char *nl;
+	while (pt->errbuf.len && ((nl = memchr(pt->errbuf.ptr, '\n', pt->errbuf.len)) || pt->errbuf.len > 4096 || got == 0)) {
+		size_t n = nl ? (size_t)(nl - pt->errbuf.ptr) : pt->errbuf.len, used = nl ? n + 1 : n;
+		char *line = daimon_xasprintf("daimon: %s: %.*s\n", pt->name, (int)n, pt->errbuf.ptr);
+		daimon_write_all(pt->log_fd, line, strlen(line));
+		free(line);
+		memmove(pt->errbuf.ptr, pt->errbuf.ptr + used, pt->errbuf.len - used);
+		pt->errbuf.len -= used;
+	}
+	if (got == 0) { /* closed: no more to read */
+		daimon_unwatch_fd(ctx, pt->err_watch);
+		pt->err_watch = 0;
+		pt->err = -1;
 	}
 }
 
@@ -140,16 +208,24 @@ static int start(daimon_ctx *ctx, struct port *pt)
 		close(in[0]), close(in[1]);
 		return daimon_error_errno("cannot start %s", pt->name);
 	}
+	int err[2];
+	if (pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
+		close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+		return daimon_error_errno("cannot start %s", pt->name);
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	int rc = posix_spawn(&pt->pid, pt->argv[0], &fa, NULL, pt->argv, environ);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	/* (a bare command name is looked for on PATH) */
+	int rc = posix_spawnp(&pt->pid, pt->argv[0], &fa, NULL, pt->argv, pt->envp ? pt->envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
+	close(err[1]);
 	if (rc != 0) {
-		close(in[1]), close(out[0]);
+		close(in[1]), close(out[0]), close(err[0]);
 		pt->pid = -1;
 		errno = rc;
 		return daimon_error_errno("cannot start %s ('%s')", pt->name, pt->argv[0]);
@@ -159,6 +235,8 @@ static int start(daimon_ctx *ctx, struct port *pt)
 	daimon_adopt_child(ctx, pt->pid);
 	pt->from = out[0];
 	pt->watch = daimon_watch_fd(ctx, out[0], EPOLLIN);
+	pt->err = err[0];
+	pt->err_watch = daimon_watch_fd(ctx, err[0], EPOLLIN);
 	if (pt->initialize) {
 		pt->state = STARTING;
 		pt->init_id = ++pt->next_id;
@@ -204,14 +282,16 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 	const char *method = daimon_json_str(msg, "method");
 	if (method) {
-		if (id) { /* a request of the program's: not served here */
-			cJSON *r = cJSON_CreateObject();
-			cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-			cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
-			cJSON *e = cJSON_AddObjectToObject(r, "error");
-			cJSON_AddNumberToObject(e, "code", -32601);
-			cJSON_AddStringToObject(e, "message", "method not found");
-			send_line(pt, r);
+		if (id) { /* a request of the program's */
+			if (!strcmp(method, "ping")) {
+				reply(pt, id, cJSON_CreateObject(), 0, NULL);
+			} else if (!strcmp(method, "roots/list")) {
+				cJSON *res = cJSON_CreateObject(), *roots = pt->roots ? cJSON_Parse(pt->roots) : NULL;
+				cJSON_AddItemToObject(res, "roots", roots ? roots : cJSON_CreateArray());
+				reply(pt, id, res, 0, NULL);
+			} else {
+				reply(pt, id, NULL, -32601, "method not found");
+			}
 		} else if (!strcmp(method, "notifications/progress")) {
 			const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
 			const cJSON *token = cJSON_GetObjectItemCaseSensitive(params, "progressToken");
@@ -222,12 +302,21 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 							text, strlen(text));
 					cJSON_free(text);
 				}
+		} else {
+			tell(ctx, pt, msg);
 		}
 		return;
 	}
 	if (!cJSON_IsNumber(id))
 		return;
 	int64_t rid = (int64_t)id->valuedouble;
+	if (pt->state == STARTING && rid == pt->init_id && !cJSON_GetObjectItemCaseSensitive(msg, "result")) {
+		const char *why = daimon_json_str(cJSON_GetObjectItemCaseSensitive(msg, "error"), "message");
+		char *text = daimon_xasprintf("%s refused to start: %s", pt->name, why ? why : "an error without a message");
+		went_down(ctx, pt, text);
+		free(text);
+		return;
+	}
 	if (pt->state == STARTING && rid == pt->init_id) {
 		pt->state = READY;
 		daimon_set_state_label(ctx, "ready");
@@ -235,6 +324,12 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 		cJSON_AddStringToObject(n, "jsonrpc", "2.0");
 		cJSON_AddStringToObject(n, "method", "notifications/initialized");
 		send_line(pt, n);
+		pt->streak = 0;
+		cJSON *ready = cJSON_CreateObject();
+		cJSON_AddStringToObject(ready, "method", "daimon/ready");
+		cJSON_AddItemToObject(ready, "result", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
+		tell(ctx, pt, ready);
+		cJSON_Delete(ready);
 		for (size_t i = 0; i < pt->np; i++)
 			send_pending(pt, &pt->p[i]);
 		return;
@@ -271,6 +366,27 @@ static void on_readable(daimon_ctx *ctx, struct port *pt, int fd)
 				return;
 		}
 	}
+	if (got == 0) { /* its output closed: its exit follows */
+		daimon_unwatch_fd(ctx, pt->watch);
+		pt->watch = 0;
+		pt->from = -1;
+	}
+}
+
+/* The next step of a shutdown: stdin closed, then SIGTERM, then SIGKILL. */
+static void shutdown_step(daimon_ctx *ctx, struct port *pt)
+{
+	pt->stop_step++;
+	if (pt->stop_step == 1) {
+		if (pt->to >= 0)
+			close(pt->to);
+		pt->to = -1;
+		daimon_set_state_label(ctx, "stopping");
+	} else if (pt->pid > 0) {
+		kill(pt->pid, pt->stop_step == 2 ? SIGTERM : SIGKILL);
+	}
+	if (pt->stop_step < 3)
+		pt->stop_timer = daimon_timer_start(ctx, pt->stop_ms, 0);
 }
 
 static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
@@ -301,6 +417,8 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_MSG_FD:
 		if (m->ref == pt->watch && pt->from >= 0)
 			on_readable(ctx, pt, pt->from);
+		else if (m->ref == pt->err_watch && pt->err >= 0)
+			on_stderr(ctx, pt);
 		break;
 	case DAIMON_MSG_CHILD:
 		if ((pid_t)m->ref == pt->pid) {
@@ -312,14 +430,29 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			else
 				snprintf(why, sizeof(why), "%s ended (exit %d)", pt->name, WEXITSTATUS(st));
 			pt->pid = -1; /* (reaped) */
+			if (pt->stop_step)
+				return DAIMON_STOP(DAIMON_EXIT_CANCELLED);
 			went_down(ctx, pt, why);
 		}
 		break;
 	case DAIMON_MSG_TIMER:
+		if (m->ref == pt->stop_timer) {
+			pt->stop_timer = 0;
+			shutdown_step(ctx, pt);
+			break;
+		}
+		if (m->ref == pt->restart_timer) {
+			pt->restart_timer = 0;
+			if (pt->state == DOWN && !pt->draining && start(ctx, pt) < 0)
+				went_down(ctx, pt, daimon_error_last());
+			break;
+		}
 		if (m->ref == pt->rest_timer) {
 			pt->rest_timer = 0;
 			pt->state = DOWN;
 			daimon_set_state_label(ctx, "down");
+			if (pt->restart_ms > 0 && !pt->draining && start(ctx, pt) < 0)
+				went_down(ctx, pt, daimon_error_last());
 			break;
 		}
 		for (size_t i = 0; i < pt->np; i++)
@@ -335,8 +468,10 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			}
 		break;
 	}
-	if (pt->draining && !pt->np)
+	if (pt->draining && !pt->np && pt->pid <= 0)
 		return DAIMON_STOP(DAIMON_EXIT_CANCELLED);
+	if (pt->draining && !pt->np && !pt->stop_step)
+		shutdown_step(ctx, pt);
 	return DAIMON_CONTINUE;
 }
 
@@ -354,8 +489,13 @@ static void port_terminate(daimon_ctx *ctx, void *state, int reason)
 	free(pt->argv);
 	free(pt->failures);
 	free(pt->initialize);
+	free(pt->roots);
+	for (char **e = pt->envp; e && *e; e++)
+		free(*e);
+	free(pt->envp);
 	free(pt->name);
 	daimon_buf_release(&pt->in);
+	daimon_buf_release(&pt->errbuf);
 	free(pt);
 }
 
@@ -364,10 +504,16 @@ static void port_terminate(daimon_ctx *ctx, void *state, int reason)
 static int port_on_cancel(daimon_ctx *ctx, void *state)
 {
 	struct port *pt = state;
-	if (!pt->np)
-		return DAIMON_EXIT_CANCELLED;
 	pt->draining = 1;
-	daimon_set_state_label(ctx, "draining");
+	if (pt->restart_timer)
+		daimon_timer_cancel(ctx, pt->restart_timer);
+	pt->restart_timer = 0;
+	if (pt->pid <= 0 && !pt->np)
+		return DAIMON_EXIT_CANCELLED;
+	if (pt->np)
+		daimon_set_state_label(ctx, "draining");
+	else
+		shutdown_step(ctx, pt);
 	return DAIMON_CONTINUE;
 }
 
@@ -385,6 +531,30 @@ daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 	for (size_t i = 0; i < n; i++)
 		pt->argv[i] = daimon_xstrdup(o->argv[i]);
 	pt->initialize = o->initialize ? daimon_xstrdup(o->initialize) : NULL;
+	pt->roots = o->roots ? daimon_xstrdup(o->roots) : NULL;
+	pt->notify = o->notify;
+	pt->log_fd = o->log_fd > 0 ? o->log_fd : 2;
+	pt->restart_ms = o->restart_ms;
+	pt->stop_ms = o->stop_ms > 0 ? o->stop_ms : 2000;
+	pt->err = -1;
+	if (o->env && o->env[0]) { /* the environment, with o->env set over it */
+		size_t ne = 0, k = 0, nx = 0;
+		while (environ[ne])
+			ne++;
+		while (o->env[nx])
+			nx++;
+		pt->envp = daimon_xcalloc(ne + nx + 1, sizeof(char *));
+		for (size_t i = 0; i < ne; i++) {
+			size_t klen = strcspn(environ[i], "=");
+			int over = 0;
+			for (size_t j = 0; j < nx && !over; j++)
+				over = !strncmp(o->env[j], environ[i], klen) && o->env[j][klen] == '=';
+			if (!over)
+				pt->envp[k++] = daimon_xstrdup(environ[i]);
+		}
+		for (size_t j = 0; j < nx; j++)
+			pt->envp[k++] = daimon_xstrdup(o->env[j]);
+	}
 	pt->intensity = o->intensity > 0 ? o->intensity : 5;
 	pt->period_ms = o->period_ms > 0 ? o->period_ms : 60000;
 	pt->rest_ms = o->rest_ms > 0 ? o->rest_ms : 60000;

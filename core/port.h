@@ -15,7 +15,21 @@
  * DAIMON_PORT_PROGRESS. The next call after a failure starts the program
  * again — unless it failed `intensity` times within `period_ms`: then
  * the port rests for `rest_ms` and says so, a supervisor's restart
- * intensity. Requests from the program get -32601.
+ * intensity. With `restart_ms`, a program that went down is started
+ * again without waiting for a call (a permanent child), after a delay
+ * that doubles with each failure in a row.
+ *
+ * Requests from the program are answered: ping, roots/list (from
+ * `roots`), -32601 for anything else. Other notifications, and
+ * "daimon/ready" each time the handshake completes, go to `notify` as
+ * DAIMON_PORT_NOTE (the message's JSON text). The program's stderr is
+ * written to `log_fd` (default 2), each line prefixed with its name.
+ * Messages are told apart by shape (id+result/error: a response,
+ * method+id: a request, method alone: a notification); ids may be 0.
+ *
+ * Cancelled, the port lets the calls in flight finish, then shuts the
+ * program down: its stdin is closed, then after `stop_ms` SIGTERM, after
+ * `stop_ms` more SIGKILL; the actor exits once the program has.
  */
 #ifndef DAIMON_CORE_PORT_H
 #define DAIMON_CORE_PORT_H
@@ -28,6 +42,7 @@ enum {
 	DAIMON_PORT_CALL = 0x504F0001,     /* to the port: data = daimon_port_call */
 	DAIMON_PORT_CANCEL = 0x504F0002,   /* to the port: data = the call's ref (uint64_t) */
 	DAIMON_PORT_PROGRESS = 0x504F0003, /* to the caller: data = daimon_job_done (ref; text = the params) */
+	DAIMON_PORT_NOTE = 0x504F0004,     /* to opts.notify: data = the notification as JSON text */
 };
 
 typedef struct {
@@ -45,6 +60,12 @@ typedef struct {
 	long period_ms;          /* ... within this long ... 0: 60 s */
 	long rest_ms;            /* ... and it rests this long; 0: 60 s */
 	daimon_aid parent;       /* the tree it joins (cancelled with it); 0: none */
+	const char *const *env;  /* "K=V" set over the environment (NULL-terminated; may be NULL) */
+	const char *roots;       /* JSON array answering roots/list; NULL: [] */
+	daimon_aid notify;       /* who hears DAIMON_PORT_NOTE; 0: nobody */
+	int log_fd;              /* where the program's stderr goes; 0: 2 */
+	long restart_ms;         /* first delay before a restart; 0: at the next call */
+	long stop_ms;            /* each step of the shutdown; 0: 2 s */
 } daimon_port_opts;
 
 /* Spawns the port actor (the program starts with the first call). */

@@ -99,6 +99,35 @@ static int keeper_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 
 static const daimon_behaviour keeper_behaviour = {.name = "housekeeper", .init = keeper_init, .handle = keeper_handle};
 
+static int new_toolset(daimon_gateway *g);
+
+/* A server's tools changed (listed for the first time, list_changed, back
+ * after a crash): sessions started from now on get them. */
+static void mcp_changed(void *arg)
+{
+	new_toolset(arg);
+}
+
+static char *mcp_conf(const char *home)
+{
+	cJSON *servers = NULL;
+	daimon_mcp_config(&servers, home);
+	char *text = servers ? cJSON_PrintUnformatted(servers) : daimon_xstrdup("{}");
+	cJSON_Delete(servers);
+	return text;
+}
+
+/* The MCP servers start in the background: the daemon is ready before
+ * they are, and their tools join as each lists them. */
+static void start_mcp(daimon_gateway *g)
+{
+	g->mcp_conf = mcp_conf(g->store.home);
+	g->mcp = daimon_mcp_start(g->rt, g->store.home, NULL, 0);
+	if (!g->mcp)
+		fprintf(stderr, "daimon: MCP servers are left out: %s\n", daimon_error_last());
+	daimon_mcp_on_change(g->mcp, mcp_changed, g);
+}
+
 int daimon_gateway_init(daimon_gateway *g, const char *home)
 {
 	/* Few malloc arenas: the scheduler and pool threads share them, and
@@ -127,13 +156,18 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	daimon_spawn(g->rt, &ko);
 	g->tools = NULL;
 	g->skills = daimon_xcalloc(1, sizeof(*g->skills));
-	if (daimon_skill_env_open(&g->skills->env, home, &g->tools) < 0)
+	if (daimon_skill_env_open(&g->skills->env, home, NULL, &g->tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
+	start_mcp(g);
 	return 0;
 }
 
 void daimon_gateway_release(daimon_gateway *g)
 {
+	daimon_mcp_stop(g->mcp);
+	g->mcp = NULL;
+	free(g->mcp_conf);
+	g->mcp_conf = NULL;
 	if (g->rt)
 		daimon_rt_free(g->rt);
 	g->rt = NULL;
@@ -224,9 +258,19 @@ int daimon_gateway_skills_changed(daimon_gateway *g)
 	int n = cur->env.ts ? daimon_skill_toolset_refresh(cur->env.ts, g->rt, &added) : 0;
 	if (n < 0 || (!added && cur->env.ts))
 		return n;
+	return new_toolset(g) < 0 ? -1 : n + 1;
+}
+
+/* A new set of tools for the sessions started from now on; idle ones
+ * restart to take it. */
+static int new_toolset(daimon_gateway *g)
+{
 	struct daimon_gateway_skills *k = daimon_xcalloc(1, sizeof(*k));
 	const daimon_tool *tools = NULL;
-	if (daimon_skill_env_open(&k->env, g->store.home, &tools) < 0) {
+	pthread_mutex_lock(&g->mu);
+	daimon_mcp *mcp = g->mcp;
+	pthread_mutex_unlock(&g->mu);
+	if (daimon_skill_env_open(&k->env, g->store.home, mcp, &tools) < 0) {
 		free(k);
 		return -1;
 	}
@@ -236,7 +280,7 @@ int daimon_gateway_skills_changed(daimon_gateway *g)
 	g->tools = tools;
 	pthread_mutex_unlock(&g->mu);
 	restart_idle_sessions(g);
-	return n + 1;
+	return 0;
 }
 
 int daimon_gateway_reload(daimon_gateway *g)
@@ -250,6 +294,18 @@ int daimon_gateway_reload(daimon_gateway *g)
 	g->settings = s;
 	g->stop_timeout_ms = stop_timeout_ms;
 	pthread_mutex_unlock(&g->mu);
+	char *conf = mcp_conf(g->store.home);
+	if (strcmp(conf, g->mcp_conf ? g->mcp_conf : "")) { /* servers added, removed or changed */
+		daimon_mcp *old = g->mcp;
+		pthread_mutex_lock(&g->mu);
+		g->mcp = NULL;
+		pthread_mutex_unlock(&g->mu);
+		daimon_mcp_stop(old);
+		free(g->mcp_conf);
+		start_mcp(g);
+		new_toolset(g);
+	}
+	free(conf);
 	restart_idle_sessions(g);
 	return 0;
 }

@@ -43,6 +43,10 @@ typedef struct daimon_gateway {
 	 * until the gateway goes. */
 	struct daimon_gateway_skills *skills;
 	const daimon_tool *tools;
+	/* The MCP servers (their tools join the skills'; a new list makes a
+	 * new set) and their settings as started, to see a reload change them. */
+	daimon_mcp *mcp;
+	char *mcp_conf;
 	int64_t started_ms; /* CLOCK_MONOTONIC */
 	int64_t ready_ms;   /* how long start-up took */
 	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */

@@ -1130,7 +1130,7 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 	c->state = CALL_RUNNING;
 	c->started = daimon_mono_ns();
 	if (c->tool->send) {
-		if (c->tool->send(ctx, c->args, c->ref, c->tool->payload) < 0) {
+		if (c->tool->send(ctx, c->args, c->ref, "", c->tool->payload) < 0) {
 			daimon_buf_addf(&c->result, "%s could not be asked: %s", c->tool->name, daimon_error_last());
 			call_finished(ctx, s, c, 1);
 			return;

@@ -17,10 +17,12 @@
 #include "memory/index.h"
 #include "memory/search.h"
 #include "core/port.h"
+#include "skills/mcp.h"
 #include <daimon/skill.h>
 
 struct entry {
 	char *skill, *tool, *name, *description, *parameters;
+	char *server; /* an MCP server's tool (skill is NULL) */
 	int inprocess;
 	long timeout_ms;
 	size_t mem_limit;
@@ -83,17 +85,25 @@ static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
 	return aid;
 }
 
-static int port_send(daimon_ctx *ctx, const cJSON *args, uint64_t ref, void *payload)
+/* The port serving an entry: its skill host, or its MCP server's. */
+static daimon_aid entry_port(daimon_ctx *ctx, const struct entry *e)
+{
+	if (e->server) {
+		daimon_aid id = daimon_mcp_port(daimon_ctx_rt(ctx), e->server);
+		if (!id)
+			daimon_error("the MCP server %s is not running", e->server);
+		return id;
+	}
+	return port_of(ctx, e->port);
+}
+
+static int port_send(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const char *key, void *payload)
 {
 	const struct entry *e = payload;
-	daimon_aid port = port_of(ctx, e->port);
+	daimon_aid port = entry_port(ctx, e);
 	if (!port)
 		return -1;
-	cJSON *p = cJSON_CreateObject();
-	cJSON_AddStringToObject(p, "name", e->tool);
-	cJSON_AddItemToObject(p, "arguments", args ? cJSON_Duplicate(args, 1) : cJSON_CreateObject());
-	char *params = cJSON_PrintUnformatted(p);
-	cJSON_Delete(p);
+	char *params = daimon_mcp_call_params(e->tool, args, key);
 	int rc = daimon_port_call_send(ctx, port, ref, "tools/call", params, e->timeout_ms);
 	cJSON_free(params);
 	return rc;
@@ -102,21 +112,16 @@ static int port_send(daimon_ctx *ctx, const cJSON *args, uint64_t ref, void *pay
 static void port_cancel(daimon_ctx *ctx, uint64_t ref, void *payload)
 {
 	const struct entry *e = payload;
-	if (e->port->aid)
-		daimon_send(daimon_ctx_rt(ctx), e->port->aid, DAIMON_PORT_CANCEL, &ref, sizeof(ref));
+	daimon_aid port = e->server ? daimon_mcp_port(daimon_ctx_rt(ctx), e->server) : e->port->aid;
+	if (port)
+		daimon_send(daimon_ctx_rt(ctx), port, DAIMON_PORT_CANCEL, &ref, sizeof(ref));
 }
 
 /* An MCP tools/call result: its text content, and whether it is an error. */
 static int port_result(const char *answer, daimon_buf *out, void *payload)
 {
 	(void)payload;
-	cJSON *r = cJSON_Parse(answer);
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(r, "content");
-	for (const cJSON *c = content ? content->child : NULL; c; c = c->next)
-		daimon_buf_adds(out, daimon_json_str(c, "text") ? daimon_json_str(c, "text") : "");
-	int is_error = !r || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError"));
-	cJSON_Delete(r);
-	return is_error;
+	return daimon_mcp_result_text(answer, out);
 }
 
 struct daimon_skill_toolset {
@@ -153,8 +158,10 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 	char *a = cJSON_PrintUnformatted(args);
 	int rc;
 	if (e->inprocess) {
-		daimon_skill_call_opts o = {
-			.cancelled = env->cancelled, .progress = env->progress, .payload = env->progress_payload};
+		daimon_skill_call_opts o = {.cancelled = env->cancelled,
+					    .progress = env->progress,
+					    .payload = env->progress_payload,
+					    .idempotency_key = env->idempotency_key};
 		rc = daimon_skills_call(e->sk, e->skill, e->tool, a, out, &o) < 0 ? -1 : 0;
 	} else {
 		char *so = daimon_skill_live_so(e->home, e->skill);
@@ -229,7 +236,7 @@ static const char author_schema[] =
 	"\"required\":[\"action\",\"name\"]}";
 
 daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
-					       const daimon_tool *base, daimon_authoring authoring)
+					       const daimon_tool *base, daimon_authoring authoring, const cJSON *mcp)
 {
 	daimon_skill_toolset *ts = daimon_xcalloc(1, sizeof(*ts));
 	ts->authoring = authoring;
@@ -246,6 +253,8 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 	while (base && base[nbase].name)
 		nbase++;
 	for (const cJSON *s = list->child; s; s = s->next)
+		nskill += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "tools"));
+	for (const cJSON *s = mcp ? mcp->child : NULL; s; s = s->next)
 		nskill += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "tools"));
 	ts->tools = daimon_xcalloc(nbase + nskill + 2, sizeof(daimon_tool));
 	ts->entries = daimon_xcalloc(nskill + 1, sizeof(struct entry));
@@ -286,6 +295,7 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 					e->port = ts->entries[ts->nentries - 2].port;
 				}
 			}
+			int flags = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "flags"));
 			ts->tools[k++] = (daimon_tool){.name = e->name,
 						       .description = e->description,
 						       .parameters = e->parameters,
@@ -295,9 +305,33 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 						       .send = e->port ? port_send : NULL,
 						       .cancel = e->port ? port_cancel : NULL,
 						       .result = e->port ? port_result : NULL,
-						       .needs_approval = ((int)cJSON_GetNumberValue(
-									  cJSON_GetObjectItemCaseSensitive(t, "flags")) &
-									  DAIMON_SKILL_NEEDS_APPROVAL) != 0};
+						       .needs_approval = (flags & DAIMON_SKILL_NEEDS_APPROVAL) != 0,
+						       .side_effecting = (flags & DAIMON_SKILL_SIDE_EFFECTS) != 0,
+						       .idempotent = (flags & DAIMON_SKILL_IDEMPOTENT) != 0};
+		}
+	}
+	/* MCP servers' tools, as SERVER.TOOL */
+	for (const cJSON *s = mcp ? mcp->child : NULL; s; s = s->next) {
+		const cJSON *tools = cJSON_GetObjectItemCaseSensitive(s, "tools");
+		for (const cJSON *t = tools ? tools->child : NULL; t; t = t->next) {
+			struct entry *e = &ts->entries[ts->nentries++];
+			e->server = daimon_xstrdup(daimon_json_str(s, "name"));
+			e->tool = daimon_xstrdup(daimon_json_str(t, "name"));
+			e->name = daimon_xasprintf("%s.%s", e->server, e->tool);
+			e->description = daimon_xstrdup(daimon_json_str(t, "description"));
+			e->parameters = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"));
+			e->timeout_ms = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "timeout_ms"));
+			ts->tools[k++] = (daimon_tool){
+				.name = e->name,
+				.description = e->description,
+				.parameters = e->parameters,
+				.timeout_ms = e->timeout_ms + 1000,
+				.payload = e,
+				.send = port_send,
+				.cancel = port_cancel,
+				.result = port_result,
+				.side_effecting = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "side_effecting")),
+				.idempotent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "idempotent"))};
 		}
 	}
 	if (authoring != DAIMON_AUTHORING_OFF)
@@ -387,7 +421,7 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 			pthread_mutex_destroy(&e->port->mu);
 			free(e->port->exe), free(e->port->skill), free(e->port);
 		}
-		free(e->skill), free(e->tool), free(e->name), free(e->description);
+		free(e->skill), free(e->server), free(e->tool), free(e->name), free(e->description);
 		cJSON_free(e->parameters);
 	}
 	free(ts->entries);
@@ -453,7 +487,7 @@ void daimon_skill_services_install(void)
 	daimon_skills_set_services(svc_memory_read, svc_search);
 }
 
-int daimon_skill_env_open(daimon_skill_env *e, const char *home, const daimon_tool **tools)
+int daimon_skill_env_open(daimon_skill_env *e, const char *home, daimon_mcp *mcp, const daimon_tool **tools)
 {
 	memset(e, 0, sizeof(*e));
 	if (daimon_skillws_open(&e->ws, home) < 0)
@@ -471,7 +505,9 @@ int daimon_skill_env_open(daimon_skill_env *e, const char *home, const daimon_to
 				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
 								 : DAIMON_AUTHORING_OFF;
 	cJSON_Delete(cfg);
-	e->ts = daimon_skill_toolset_new(e->ws, e->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring);
+	cJSON *servers = daimon_mcp_snapshot(mcp);
+	e->ts = daimon_skill_toolset_new(e->ws, e->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring, servers);
+	cJSON_Delete(servers);
 	*tools = daimon_skill_toolset_tools(e->ts);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #define DAIMON_SESSIONS_SKILLTOOLS_H
 
 #include "sessions/tools.h"
+#include "skills/mcp.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 
@@ -22,12 +23,13 @@ typedef struct daimon_skill_toolset daimon_skill_toolset;
  * (the default); or build them live too. */
 typedef enum { DAIMON_AUTHORING_OFF, DAIMON_AUTHORING_APPROVE, DAIMON_AUTHORING_AUTO } daimon_authoring;
 
-/* `base` (NULL-terminated) followed by the tools of every live skill, and
- * skill_author unless authoring is off; in-process skills are loaded into
+/* `base` (NULL-terminated) followed by the tools of every live skill, the
+ * tools of the MCP servers in `mcp` (daimon_mcp_snapshot; may be NULL) as
+ * SERVER.TOOL, and skill_author unless authoring is off; in-process skills are loaded into
  * `sk`; isolated ones get a host run as `exe` (NULL: a child process per
  * call). The set owns what it makes. */
 daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills *sk, const char *exe,
-					       const daimon_tool *base, daimon_authoring authoring);
+					       const daimon_tool *base, daimon_authoring authoring, const cJSON *mcp);
 const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
 /* Loads the live builds that changed since: in-process skills swap in;
  * an isolated skill's host (in `rt`) is replaced, the calls in flight
@@ -41,7 +43,8 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts);
  * skills layer cannot reach memory/ itself). */
 void daimon_skill_services_install(void);
 
-/* Everything a session needs to offer the built skills (ask, chat, the
+/* Everything a session needs to offer the built skills and the MCP
+ * servers' tools (`mcp` may be NULL; it is the caller's) (ask, chat, the
  * daemon): the workspace, the in-process registry and the toolset, its
  * authoring setting from config.json. On success *tools is the toolset's
  * list; on failure (the workspace cannot be opened: last error) *tools
@@ -51,7 +54,7 @@ typedef struct {
 	daimon_skills *sk;
 	daimon_skill_toolset *ts;
 } daimon_skill_env;
-int daimon_skill_env_open(daimon_skill_env *e, const char *home, const daimon_tool **tools);
+int daimon_skill_env_open(daimon_skill_env *e, const char *home, daimon_mcp *mcp, const daimon_tool **tools);
 void daimon_skill_env_close(daimon_skill_env *e);
 
 #endif

@@ -224,6 +224,22 @@ static int offered(const daimon_tool *t, int depth)
 	return !(depth > 0 && t->top_level_only);
 }
 
+/* The name as the model APIs take it. */
+static void wire_name(char out[128], const char *name)
+{
+	snprintf(out, 128, "%s", name);
+	for (char *p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			*p = '_';
+}
+
+static int named(const daimon_tool *t, const char *name)
+{
+	char w[128];
+	wire_name(w, t->name);
+	return !strcmp(t->name, name) || !strcmp(w, name);
+}
+
 cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -231,7 +247,9 @@ cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
 		if (!offered(t, depth))
 			continue;
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", t->name);
+		char w[128];
+		wire_name(w, t->name);
+		cJSON_AddStringToObject(o, "name", w);
 		cJSON_AddStringToObject(o, "description", t->description);
 		cJSON *p = cJSON_Parse(t->parameters);
 		cJSON_AddItemToObject(o, "parameters", p ? p : cJSON_CreateObject());
@@ -245,7 +263,7 @@ int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, 
 {
 	const char *name = daimon_json_str(call, "name");
 	const daimon_tool *t = tools;
-	while (t && t->name && (!name || strcmp(t->name, name) || !offered(t, depth)))
+	while (t && t->name && (!name || !named(t, name) || !offered(t, depth)))
 		t++;
 	if (!t || !t->name) {
 		daimon_buf_addf(out, "there is no tool '%s'", name ? name : "");

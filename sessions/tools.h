@@ -36,6 +36,7 @@ typedef struct {
 	/* How far a long call is, for the user (may be NULL). */
 	void (*progress)(void *progress_payload, double done, double total, const char *message);
 	void *progress_payload;
+	const char *idempotency_key; /* of a side-effecting call ("" when none) */
 } daimon_tool_env;
 
 /* The calling session, for tools that are actors. */
@@ -62,11 +63,16 @@ typedef struct {
 	int top_level_only; /* not offered to sub-agents */
 	void *payload;      /* handed to run in its env */
 	int needs_approval; /* the user allows each call (DAIMON_SESSION_APPROVE) */
+	/* Durable turns: a side-effecting call is journaled with an
+	 * idempotency key before it runs and its outcome after; after a crash
+	 * it is not run again blindly — only an idempotent one is retried
+	 * (with the same key) when its outcome is unknown. */
+	int side_effecting, idempotent;
 	/* Or a request to another actor (a port): `send` asks it, inside the
 	 * session's handler, to answer the session with a DAIMON_MSG_JOB_DONE
 	 * of ref `ref`; `cancel` takes it back; `result` (may be NULL) turns
 	 * the answer's text into the call's result (1 if it is an error). */
-	int (*send)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, void *payload);
+	int (*send)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const char *idempotency_key, void *payload);
 	void (*cancel)(daimon_ctx *ctx, uint64_t ref, void *payload);
 	int (*result)(const char *answer, daimon_buf *out, void *payload);
 } daimon_tool;
@@ -74,7 +80,10 @@ typedef struct {
 /* The built-in tools (NULL-terminated by name). */
 extern const daimon_tool daimon_builtin_tools[];
 /* [{"name","description","parameters"}] for daimon_llm_build (caller
- * frees); with `depth` > 0, without the tools kept for the top level. */
+ * frees); with `depth` > 0, without the tools kept for the top level.
+ * Model APIs take [A-Za-z0-9_-] in a name: an MCP tool's SERVER.TOOL is
+ * offered as SERVER_TOOL (server names have no '_'), and a call of
+ * either name finds it. */
 cJSON *daimon_tools_json(const daimon_tool *tools, int depth);
 /* Finds the tool the call {"name","arguments"} names and checks its
  * arguments against the schema. 0: *tool and *args (caller frees) are

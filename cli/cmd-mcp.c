@@ -1,0 +1,569 @@
+/*
+ * cmd-mcp.c — `daimon mcp add | remove | list | call | serve`: the MCP
+ * servers daimon uses (skills/mcp.h), and daimon as an MCP server itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+#include "core/port.h"
+#include "core/work.h"
+#include "sessions/tools.h"
+#include "skills/mcp.h"
+
+int cli_mcp_log(const char *home)
+{
+	static int fd = -1;
+	if (fd < 0) {
+		char *dir = daimon_home_path(home, "logs");
+		daimon_mkdir_p(dir, 0700);
+		char *path = daimon_xasprintf("%s/mcp.log", dir);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		free(path);
+		free(dir);
+	}
+	return fd > 0 ? fd : 0;
+}
+
+/* ---- add, remove ---- */
+
+struct add {
+	const char *name;
+	cJSON *server;
+};
+
+static int add_edit(cJSON *cfg, void *arg)
+{
+	struct add *a = arg;
+	cJSON *mcp = cJSON_GetObjectItemCaseSensitive(cfg, "mcp");
+	if (!cJSON_IsObject(mcp)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "mcp");
+		mcp = cJSON_AddObjectToObject(cfg, "mcp");
+	}
+	cJSON *servers = cJSON_GetObjectItemCaseSensitive(mcp, "servers");
+	if (!cJSON_IsObject(servers)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(mcp, "servers");
+		servers = cJSON_AddObjectToObject(mcp, "servers");
+	}
+	if (!a->server) { /* remove */
+		if (!cJSON_GetObjectItemCaseSensitive(servers, a->name))
+			return daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)", a->name);
+		cJSON_DeleteItemFromObjectCaseSensitive(servers, a->name);
+		return 0;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(servers, a->name))
+		return daimon_error("an MCP server '%s' is already configured (`daimon mcp remove %s` first)", a->name,
+				    a->name);
+	cJSON_AddItemToObject(servers, a->name, a->server);
+	a->server = NULL;
+	return 0;
+}
+
+/* A running daemon takes the change now. */
+static void tell_daemon(void)
+{
+	if (cli_daemon_tell("reload") == 1)
+		fprintf(stderr, "daimon: the running daemon reloaded its settings\n");
+}
+
+static int mcp_add(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"env", required_argument, 0, 'e'},
+					     {"root", required_argument, 0, 'r'},
+					     {"timeout", required_argument, 0, 't'},
+					     {"side-effecting", no_argument, 0, 's'},
+					     {"idempotent", no_argument, 0, 'i'},
+					     {0}};
+	const char *name = NULL;
+	if (argc > 1 && argv[1][0] != '-') { /* NAME, then its options */
+		name = argv[1];
+		argv[1] = argv[0];
+		argc--, argv++;
+	}
+	cJSON *server = cJSON_CreateObject(), *env = cJSON_CreateObject(), *roots = cJSON_CreateArray();
+	int c, rc = -1;
+	while (rc < 0 && (c = getopt_long(argc, argv, "+he:r:t:si", opts, NULL)) != -1) {
+		if (c == 'h') {
+			rc = cli_help(cmd);
+		} else if (c == 'e') {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				rc = cli_usage_error(cmd, "--env takes KEY=VALUE, not '%s'", optarg);
+			} else {
+				char *k = daimon_xstrndup(optarg, (size_t)(eq - optarg));
+				cJSON_DeleteItemFromObjectCaseSensitive(env, k);
+				cJSON_AddStringToObject(env, k, eq + 1);
+				free(k);
+			}
+		} else if (c == 'r') {
+			char *abs = realpath(optarg, NULL);
+			cJSON_AddItemToArray(roots, cJSON_CreateString(abs ? abs : optarg));
+			free(abs);
+		} else if (c == 't') {
+			char *end;
+			double s = strtod(optarg, &end);
+			if (*end || s <= 0)
+				rc = cli_usage_error(cmd, "--timeout takes seconds");
+			else
+				cJSON_AddNumberToObject(server, "timeout_s", s);
+		} else if (c == 's' || c == 'i') {
+			cJSON_AddTrueToObject(server, c == 's' ? "side_effecting" : "idempotent");
+		} else {
+			rc = cli_usage_error(cmd, "unknown option");
+		}
+	}
+	if (rc < 0 && (!name || optind >= argc))
+		rc = cli_usage_error(cmd, "mcp add needs NAME -- COMMAND [ARGS...]");
+	else if (rc < 0 && !daimon_mcp_name_ok(name))
+		rc = cli_usage_error(cmd, "'%s' cannot name a server: use letters, digits and '-' (at most 32)", name);
+	if (rc >= 0) {
+		cJSON_Delete(server), cJSON_Delete(env), cJSON_Delete(roots);
+		return rc;
+	}
+	cJSON_AddStringToObject(server, "command", argv[optind++]);
+	cJSON *args = cJSON_AddArrayToObject(server, "args");
+	while (optind < argc)
+		cJSON_AddItemToArray(args, cJSON_CreateString(argv[optind++]));
+	cJSON_AddItemToObject(server, "env", env);
+	if (cJSON_GetArraySize(roots))
+		cJSON_AddItemToObject(server, "roots", roots);
+	else
+		cJSON_Delete(roots);
+	char *home = daimon_home_dir();
+	struct add a = {name, server};
+	rc = daimon_config_edit(home, add_edit, &a);
+	cJSON_Delete(a.server);
+	free(home);
+	if (rc < 0)
+		return cli_fail();
+	printf("added MCP server %s (`daimon mcp list` starts it and shows its tools)\n", name);
+	tell_daemon();
+	return 0;
+}
+
+static int mcp_remove(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	int rc = cli_options_json(cmd, argc, argv, NULL);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return cli_usage_error(cmd, "mcp remove needs the server's NAME");
+	char *home = daimon_home_dir();
+	struct add a = {argv[optind], NULL};
+	rc = daimon_config_edit(home, add_edit, &a);
+	free(home);
+	if (rc < 0)
+		return cli_fail();
+	printf("removed MCP server %s\n", argv[optind]);
+	tell_daemon();
+	return 0;
+}
+
+/* ---- list ---- */
+
+static int mcp_list(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
+	if (rc >= 0)
+		return rc;
+	char *home = daimon_home_dir();
+	daimon_rt *rt;
+	if (daimon_rt_new(&rt, NULL) < 0) {
+		free(home);
+		return cli_fail();
+	}
+	daimon_mcp *m = daimon_mcp_start(rt, home, optind < argc ? argv[optind] : NULL, cli_mcp_log(home));
+	rc = m ? 0 : cli_fail();
+	cJSON *list = NULL;
+	if (m) {
+		daimon_mcp_wait(m, 20000);
+		list = daimon_mcp_snapshot(m);
+		daimon_mcp_stop(m);
+	}
+	daimon_rt_free(rt);
+	free(home);
+	if (rc == 0 && !json && !cJSON_GetArraySize(list))
+		printf("no MCP servers (add one: daimon mcp add NAME -- COMMAND [ARGS...])\n");
+	for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
+		if (json) {
+			char *line = cJSON_PrintUnformatted(s);
+			printf("%s\n", line);
+			cJSON_free(line);
+			continue;
+		}
+		const cJSON *tools = cJSON_GetObjectItemCaseSensitive(s, "tools");
+		printf("%s  %s  %d tools", daimon_json_str(s, "name"), daimon_json_str(s, "state"),
+		       cJSON_GetArraySize(tools));
+		if (daimon_json_str(s, "error"))
+			printf("  (%s)", daimon_json_str(s, "error"));
+		printf("\n");
+		for (const cJSON *t = tools->child; t; t = t->next) {
+			const char *d = daimon_json_str(t, "description");
+			printf("  %s.%s%s  %.*s\n", daimon_json_str(s, "name"), daimon_json_str(t, "name"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "side_effecting")) ? " [side effects]" : "",
+			       (int)strcspn(d, "\n"), d);
+		}
+	}
+	cJSON_Delete(list);
+	return rc;
+}
+
+/* ---- call ---- */
+
+struct caller {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	daimon_aid port;
+	const char *params;
+	long timeout_ms;
+	int done, status;
+	char *text;
+};
+
+static int caller_init(daimon_ctx *ctx, void *state)
+{
+	struct caller *c = state;
+	daimon_port_call_send(ctx, c->port, 1, "tools/call", c->params, c->timeout_ms);
+	return DAIMON_CONTINUE;
+}
+
+static int caller_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	(void)ctx;
+	struct caller *c = state;
+	if (m->len < sizeof(daimon_job_done))
+		return DAIMON_CONTINUE;
+	const daimon_job_done *d = m->data;
+	if (m->type == DAIMON_PORT_PROGRESS) {
+		cJSON *p = cJSON_ParseWithLength(d->text, d->len);
+		double done = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "progress"));
+		double total = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "total"));
+		const char *msg = daimon_json_str(p, "message");
+		if (total > 0)
+			fprintf(stderr, "progress: %g/%g%s%s\n", done, total, msg ? " " : "", msg ? msg : "");
+		else
+			fprintf(stderr, "progress: %g%s%s\n", done, msg ? " " : "", msg ? msg : "");
+		cJSON_Delete(p);
+		return DAIMON_CONTINUE;
+	}
+	if (m->type != DAIMON_MSG_JOB_DONE)
+		return DAIMON_CONTINUE;
+	pthread_mutex_lock(&c->mu);
+	c->done = 1;
+	c->status = d->status;
+	c->text = daimon_xstrndup(d->text, d->len);
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return DAIMON_STOP(DAIMON_EXIT_NORMAL);
+}
+
+static const daimon_behaviour caller_behaviour = {.name = "mcp-call", .init = caller_init, .handle = caller_handle};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int mcp_call(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {"timeout", required_argument, 0, 't'}, {0}};
+	int c, json = 0;
+	long timeout_ms = 0;
+	while ((c = getopt_long(argc, argv, "hjt:", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		if (c == 'j')
+			json = 1;
+		else if (c == 't' && atof(optarg) > 0)
+			timeout_ms = (long)(atof(optarg) * 1000);
+		else
+			return cli_usage_error(cmd, c == 't' ? "--timeout takes seconds" : "unknown option");
+	}
+	if (optind + 1 >= argc)
+		return cli_usage_error(cmd, "mcp call needs SERVER TOOL [JSON]");
+	const char *server = argv[optind], *tool = argv[optind + 1];
+	cJSON *args = cJSON_Parse(optind + 2 < argc ? argv[optind + 2] : "{}");
+	if (!cJSON_IsObject(args)) {
+		cJSON_Delete(args);
+		return cli_usage_error(cmd, "the tool's arguments must be a JSON object");
+	}
+	char *home = daimon_home_dir();
+	cJSON *servers = NULL;
+	int rc = daimon_mcp_config(&servers, home);
+	const cJSON *conf = cJSON_GetObjectItemCaseSensitive(servers, server);
+	if (rc == 0 && !conf)
+		rc = daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)", server);
+	if (rc == 0 && !timeout_ms) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(conf, "timeout_s");
+		timeout_ms = cJSON_IsNumber(t) && t->valuedouble > 0 ? (long)(t->valuedouble * 1000) : 60000;
+	}
+	cJSON_Delete(servers);
+	daimon_rt *rt = NULL;
+	if (rc < 0 || daimon_rt_new(&rt, NULL) < 0) {
+		cJSON_Delete(args);
+		free(home);
+		return cli_fail();
+	}
+	daimon_mcp *m = daimon_mcp_start(rt, home, server, cli_mcp_log(home));
+	struct caller k = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .timeout_ms = timeout_ms};
+	char *params = daimon_mcp_call_params(tool, args, NULL);
+	k.params = params;
+	daimon_mcp_wait(m, timeout_ms); /* started and listed (or failed) */
+	k.port = daimon_mcp_port(rt, server);
+	cJSON *snap = daimon_mcp_snapshot(m);
+	const char *why = daimon_json_str(cJSON_GetArrayItem(snap, 0), "error");
+	char *failed = why ? daimon_xstrdup(why) : NULL;
+	cJSON_Delete(snap);
+	struct sigaction sa = {0}, old;
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, &old);
+	daimon_spawn_opts so = {.behaviour = &caller_behaviour, .state = &k};
+	if (k.port && daimon_spawn(rt, &so)) {
+		int told = 0;
+		pthread_mutex_lock(&k.mu);
+		while (!k.done) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			pthread_cond_timedwait(&k.cv, &k.mu, &ts);
+			if (interrupted && !told) { /* the server is told (notifications/cancelled) */
+				uint64_t ref = 1;
+				daimon_send(rt, k.port, DAIMON_PORT_CANCEL, &ref, sizeof(ref));
+				told = 1;
+			}
+		}
+		pthread_mutex_unlock(&k.mu);
+	} else {
+		k.status = -2;
+		k.text = daimon_xstrdup(failed ? failed : "the server could not be started");
+	}
+	free(failed);
+	sigaction(SIGINT, &old, NULL);
+	daimon_mcp_stop(m);
+	daimon_rt_free(rt);
+	cJSON_free(params);
+	cJSON_Delete(args);
+	free(home);
+	rc = 0;
+	if (k.status == DAIMON_ECANCELLED) {
+		rc = cli_error("cancelled");
+		rc = 130;
+	} else if (k.status < 0) {
+		rc = cli_error("%s.%s failed: %s", server, tool, k.text);
+	} else if (json) {
+		printf("%s\n", k.text);
+		cJSON *r = cJSON_Parse(k.text);
+		rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError")) ? 1 : 0;
+		cJSON_Delete(r);
+	} else {
+		daimon_buf out = DAIMON_BUF_INIT;
+		int is_error = daimon_mcp_result_text(k.text, &out);
+		fprintf(is_error ? stderr : stdout, "%s\n", daimon_buf_cstr(&out));
+		daimon_buf_release(&out);
+		rc = is_error ? 1 : 0;
+	}
+	free(k.text);
+	return rc;
+}
+
+/* ---- serve ---- */
+
+static int session_read(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	const char *which = daimon_json_str(args, "session");
+	char id[DAIMON_ID_MAX + 1];
+	if (daimon_session_id_valid(which))
+		snprintf(id, sizeof(id), "%s", which);
+	else
+		daimon_session_id_for_key(id, which); /* a conversation key: cli:default, telegram:42 */
+	char *path = daimon_store_log_path(env->store, id);
+	cJSON *history = cJSON_CreateArray();
+	int rc = daimon_history_load(path, history, NULL);
+	free(path);
+	if (rc < 0) {
+		daimon_buf_addf(out, "%s", rc == DAIMON_ENOTFOUND ? "no such session" : daimon_error_last());
+		cJSON_Delete(history);
+		return -1;
+	}
+	int64_t last = 40, from = 0;
+	daimon_json_int(args, "last", &last);
+	daimon_json_int(args, "from_seq", &from);
+	int n = cJSON_GetArraySize(history), start = n - (int)last > 0 ? n - (int)last : 0;
+	for (int i = from > 0 ? 0 : start; i < n; i++) {
+		const cJSON *m = cJSON_GetArrayItem(history, i);
+		double seq = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "seq"));
+		if (from > 0 && seq < (double)from)
+			continue;
+		daimon_buf_addf(out, "[#%.0f %s] %s\n", seq, daimon_json_str(m, "role"),
+				daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+	}
+	if (!n)
+		daimon_buf_adds(out, "the session is empty");
+	cJSON_Delete(history);
+	return 0;
+}
+
+static int memory_read(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
+{
+	const char *target = daimon_json_str(args, "target");
+	char *path = daimon_home_path(env->store->home, !strcmp(target, "user") ? "USER.md" : "MEMORY.md");
+	int rc = daimon_read_file(out, path);
+	free(path);
+	if (rc == DAIMON_ENOTFOUND)
+		rc = 0;
+	if (rc < 0)
+		daimon_buf_adds(out, daimon_error_last());
+	return rc < 0 ? -1 : 0;
+}
+
+static const daimon_tool served_tools[] = {
+	{.name = "session_read",
+	 .description = "Read a conversation of daimon's: its last messages (or those from from_seq on). "
+			"session is an id (from session_search) or a key such as cli:default.",
+	 .parameters = "{\"type\":\"object\",\"properties\":{\"session\":{\"type\":\"string\"},\"last\":{\"type\":"
+		       "\"integer\",\"minimum\":1,\"maximum\":1000},\"from_seq\":{\"type\":\"integer\",\"minimum\":1}},"
+		       "\"required\":[\"session\"]}",
+	 .run = session_read},
+	{.name = "memory_read",
+	 .description = "Read daimon's curated memory: its notes (target memory) or what it knows about the user "
+			"(target user).",
+	 .parameters = "{\"type\":\"object\",\"properties\":{\"target\":{\"enum\":[\"memory\",\"user\"]}},\"required\":"
+		       "[\"target\"]}",
+	 .run = memory_read},
+	{0}};
+
+struct served {
+	daimon_store *st;
+	const daimon_tool *tools[8];
+};
+
+static cJSON *served_list(void *arg)
+{
+	struct served *s = arg;
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; s->tools[i]; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", s->tools[i]->name);
+		cJSON_AddStringToObject(o, "description", s->tools[i]->description);
+		cJSON_AddItemToObject(o, "inputSchema", cJSON_Parse(s->tools[i]->parameters));
+		cJSON *ann = cJSON_AddObjectToObject(o, "annotations");
+		cJSON_AddBoolToObject(ann, "readOnlyHint", strcmp(s->tools[i]->name, "memory") != 0);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+static int served_call(void *arg, const char *tool, const cJSON *args, const char *key, daimon_buf *out,
+		       void (*progress)(void *pp, double done, double total, const char *message), void *pp)
+{
+	(void)key, (void)progress, (void)pp;
+	struct served *s = arg;
+	const daimon_tool *t = NULL;
+	for (int i = 0; s->tools[i] && !t; i++)
+		if (!strcmp(s->tools[i]->name, tool))
+			t = s->tools[i];
+	if (!t) {
+		daimon_buf_addf(out, "there is no tool '%s'", tool);
+		return -1;
+	}
+	/* (one tool table, so the schema is checked as for the model) */
+	const daimon_tool one[2] = {*t, {0}};
+	cJSON *call = cJSON_CreateObject();
+	cJSON_AddStringToObject(call, "name", tool);
+	char *a = cJSON_PrintUnformatted(args);
+	cJSON_AddStringToObject(call, "arguments", a);
+	cJSON_free(a);
+	int bad = daimon_tool_call(one, call, out, s->st, "mcp:client");
+	cJSON_Delete(call);
+	return bad ? -1 : 0;
+}
+
+static const daimon_tool *builtin(const char *name)
+{
+	for (const daimon_tool *t = daimon_builtin_tools; t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+static int mcp_serve(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	int rc = cli_options_json(cmd, argc, argv, NULL);
+	if (rc >= 0)
+		return rc;
+	daimon_store st;
+	if (cli_open(&st, NULL, 0) < 0)
+		return cli_fail();
+	struct served s = {.st = &st,
+			   .tools = {builtin("session_search"), &served_tools[0], builtin("memory"), &served_tools[1]}};
+	daimon_mcp_server srv = {
+		.name = "daimon",
+		.instructions = "daimon's memory: search every conversation (session_search), read one (session_read), "
+				"read and edit the curated notes (memory_read, memory).",
+		.tools = served_list,
+		.call = served_call,
+		.arg = &s};
+	signal(SIGPIPE, SIG_IGN);
+	rc = daimon_mcp_serve(&srv, STDIN_FILENO, STDOUT_FILENO);
+	daimon_store_release(&st);
+	return rc < 0 ? cli_fail() : 0;
+}
+
+static int exec_mcp(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return argc < 2 ? cli_usage_error(cmd, "mcp needs a subcommand") : cli_help(cmd);
+	static const struct {
+		const char *name;
+		int (*fn)(const struct daimon_cmd *, int, char **);
+	} subs[] = {{"add", mcp_add}, {"remove", mcp_remove}, {"list", mcp_list}, {"call", mcp_call}, {"serve", mcp_serve}};
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(argv[1], subs[i].name)) {
+			optind = 1;
+			return subs[i].fn(cmd, argc - 1, argv + 1);
+		}
+	return cli_usage_error(cmd, "unknown subcommand '%s'", argv[1]);
+}
+
+const struct daimon_cmd daimon_cmd_mcp = {
+	.name = "mcp",
+	.usage = "mcp add NAME [--env K=V]... [--root DIR]... [--timeout S] [--side-effecting] [--idempotent] -- "
+		 "COMMAND [ARGS...]\n"
+		 "       daimon mcp remove NAME\n"
+		 "       daimon mcp list [NAME] [--json]\n"
+		 "       daimon mcp call SERVER TOOL [JSON] [--timeout S] [--json]\n"
+		 "       daimon mcp serve",
+	.summary = "MCP servers as tools (supervised child processes over stdio), and daimon as an MCP server",
+	.help = "  add       configure a server: started by COMMAND with ARGS, its tools offered to the model\n"
+		"            as NAME.TOOL; --env sets its environment, --root a folder it may see (roots/list),\n"
+		"            --timeout a call's deadline (default 60 s); --side-effecting / --idempotent mark\n"
+		"            its tools for durable turns when its own annotations do not say\n"
+		"  remove    forget a server\n"
+		"  list      start the servers and show their state and tools (--json: one object per server)\n"
+		"  call      call one tool with JSON arguments and print its text (exit 1 when the result is an\n"
+		"            error; Ctrl-C cancels the call; progress on stderr; --json: the whole result)\n"
+		"  serve     speak MCP on stdin/stdout: session_search, session_read, memory_read and memory,\n"
+		"            so another assistant can use daimon's memory\n"
+		"\nServers live in config.json under mcp.servers; their stderr goes to $DAIMON_HOME/logs/mcp.log\n"
+		"(the daemon's own log when the daemon runs them). A running daemon reloads after add/remove.\n",
+	.exec = exec_mcp,
+};

@@ -1,0 +1,622 @@
+/*
+ * mcp.c — see mcp.h.
+ */
+#include "skills/mcp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "core/port.h"
+#include "core/timefmt.h"
+#include "core/work.h"
+
+#define LIST_TIMEOUT_MS 30000
+
+struct server {
+	char *name;
+	daimon_aid port;
+	long timeout_ms;
+	int side_effecting, idempotent; /* -1: as the tool's annotations say */
+	enum { S_STARTING, S_READY, S_FAILED } state;
+	char error[256];
+	cJSON *tools;   /* the last complete list */
+	cJSON *listing; /* the list being read (pages so far); NULL: none */
+	int relist;     /* list again once this listing ends */
+	uint32_t seq;   /* of the listing in flight */
+	int settled;    /* listed or failed at least once */
+};
+
+struct daimon_mcp {
+	daimon_rt *rt;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct server *s;
+	int n;
+	unsigned generation;
+	daimon_aid actor;
+	void (*on_change)(void *arg);
+	void *change_arg;
+	cJSON *conf; /* the servers' settings, until the actor has started them */
+	int log_fd;
+};
+
+int daimon_mcp_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > 32)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return 0;
+	return 1;
+}
+
+int daimon_mcp_config(cJSON **servers, const char *home)
+{
+	cJSON *cfg = NULL;
+	*servers = NULL;
+	if (daimon_config_load(&cfg, home) < 0)
+		return -1;
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "mcp"), "servers");
+	*servers = cJSON_IsObject(s) ? cJSON_Duplicate(s, 1) : cJSON_CreateObject();
+	cJSON_Delete(cfg);
+	return 0;
+}
+
+static int flag(const cJSON *conf, const char *name)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(conf, name);
+	return cJSON_IsBool(f) ? cJSON_IsTrue(f) : -1;
+}
+
+char *daimon_mcp_call_params(const char *tool, const cJSON *args, const char *idempotency_key)
+{
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "name", tool);
+	cJSON_AddItemToObject(p, "arguments", args ? cJSON_Duplicate(args, 1) : cJSON_CreateObject());
+	if (idempotency_key && *idempotency_key)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "_meta"), "daimon/idempotencyKey", idempotency_key);
+	char *text = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	return text;
+}
+
+int daimon_mcp_result_text(const char *result, daimon_buf *out)
+{
+	cJSON *r = cJSON_Parse(result);
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(r, "content");
+	int first = 1;
+	for (const cJSON *c = content ? content->child : NULL; c; c = c->next) {
+		const char *type = daimon_json_str(c, "type"), *text = daimon_json_str(c, "text");
+		if (!first)
+			daimon_buf_addc(out, '\n');
+		first = 0;
+		if (text)
+			daimon_buf_adds(out, text);
+		else /* an image, a resource: said, not shown */
+			daimon_buf_addf(out, "[%s content]", type ? type : "unknown");
+	}
+	const cJSON *structured = cJSON_GetObjectItemCaseSensitive(r, "structuredContent");
+	if (first && structured)
+		daimon_json_print(out, structured);
+	int is_error = !r || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError"));
+	if (!r)
+		daimon_buf_adds(out, "the server's answer is not JSON");
+	cJSON_Delete(r);
+	return is_error;
+}
+
+/* ---- the "mcp" actor ---- */
+
+static uint64_t ref_of(int server, uint32_t seq)
+{
+	return ((uint64_t)(unsigned)server << 32) | seq;
+}
+
+static void list(daimon_ctx *ctx, daimon_mcp *m, int i, const char *cursor)
+{
+	struct server *sv = &m->s[i];
+	char *params = NULL;
+	if (cursor) {
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "cursor", cursor);
+		params = cJSON_PrintUnformatted(p);
+		cJSON_Delete(p);
+	} else {
+		cJSON_Delete(sv->listing);
+		sv->listing = cJSON_CreateArray();
+		sv->relist = 0;
+	}
+	sv->seq++;
+	daimon_port_call_send(ctx, sv->port, ref_of(i, sv->seq), "tools/list", params ? params : "{}", LIST_TIMEOUT_MS);
+	cJSON_free(params);
+}
+
+static int server_of(daimon_mcp *m, daimon_aid port)
+{
+	for (int i = 0; i < m->n; i++)
+		if (m->s[i].port == port)
+			return i;
+	return -1;
+}
+
+static void settle(daimon_mcp *m, struct server *sv)
+{
+	sv->settled = 1;
+	pthread_cond_broadcast(&m->cv);
+}
+
+static void listed(daimon_ctx *ctx, daimon_mcp *m, int i, const daimon_job_done *d)
+{
+	struct server *sv = &m->s[i];
+	if (!sv->listing || (uint32_t)d->ref != sv->seq)
+		return; /* an old listing's */
+	if (d->status != 0) {
+		pthread_mutex_lock(&m->mu);
+		sv->state = S_FAILED;
+		snprintf(sv->error, sizeof(sv->error), "%.*s", (int)d->len, d->text);
+		cJSON_Delete(sv->listing);
+		sv->listing = NULL;
+		settle(m, sv);
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	cJSON *r = cJSON_ParseWithLength(d->text, d->len);
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(r, "tools");
+	for (const cJSON *t = cJSON_IsArray(tools) ? tools->child : NULL; t; t = t->next) {
+		const char *name = daimon_json_str(t, "name");
+		if (!name)
+			continue;
+		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(t, "annotations");
+		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t, "inputSchema");
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddStringToObject(o, "description", daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
+		cJSON_AddItemToObject(o, "inputSchema", cJSON_IsObject(schema) ? cJSON_Duplicate(schema, 1)
+									: cJSON_Parse("{\"type\":\"object\"}"));
+		/* MCP's defaults: not read-only (it may change the world), not idempotent */
+		int fx = sv->side_effecting >= 0 ? sv->side_effecting
+						 : !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "readOnlyHint"));
+		int idem = sv->idempotent >= 0 ? sv->idempotent
+					       : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "idempotentHint"));
+		cJSON_AddBoolToObject(o, "side_effecting", fx);
+		cJSON_AddBoolToObject(o, "idempotent", idem);
+		cJSON_AddItemToArray(sv->listing, o);
+	}
+	const char *next = daimon_json_str(r, "nextCursor");
+	if (next && *next && cJSON_GetArraySize(sv->listing) < 10000) {
+		list(ctx, m, i, next);
+		cJSON_Delete(r);
+		return;
+	}
+	cJSON_Delete(r);
+	pthread_mutex_lock(&m->mu);
+	cJSON_Delete(sv->tools);
+	sv->tools = sv->listing;
+	sv->listing = NULL;
+	sv->state = S_READY;
+	sv->error[0] = 0;
+	m->generation++;
+	settle(m, sv);
+	void (*fn)(void *) = m->on_change;
+	void *arg = m->change_arg;
+	int again = sv->relist;
+	pthread_mutex_unlock(&m->mu);
+	if (fn)
+		fn(arg);
+	if (again)
+		list(ctx, m, i, NULL);
+}
+
+static void noted(daimon_ctx *ctx, daimon_mcp *m, int i, const char *text)
+{
+	struct server *sv = &m->s[i];
+	cJSON *n = cJSON_Parse(text);
+	const char *method = daimon_json_str(n, "method");
+	if (method && (!strcmp(method, "notifications/tools/list_changed") || !strcmp(method, "daimon/ready"))) {
+		/* (a ready after the first means the server came back: its tools may differ) */
+		if (!strcmp(method, "daimon/ready") && !sv->settled)
+			; /* the first listing is on its way */
+		else if (sv->listing)
+			sv->relist = 1;
+		else
+			list(ctx, m, i, NULL);
+	} else if (method && !strcmp(method, "notifications/message")) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(n, "params");
+		char *data = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(p, "data"));
+		fprintf(stderr, "daimon: mcp-%s: %s: %s\n", sv->name,
+			daimon_json_str(p, "level") ? daimon_json_str(p, "level") : "log", data ? data : "");
+		cJSON_free(data);
+	}
+	cJSON_Delete(n);
+}
+
+static int mcp_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	daimon_mcp *mcp = state;
+	int i = server_of(mcp, m->from);
+	if (m->type == DAIMON_MSG_JOB_DONE && m->len >= sizeof(daimon_job_done)) {
+		const daimon_job_done *d = m->data;
+		int k = (int)(d->ref >> 32);
+		if (k >= 0 && k < mcp->n)
+			listed(ctx, mcp, k, d);
+	} else if (m->type == DAIMON_PORT_NOTE && i >= 0 && m->len) {
+		noted(ctx, mcp, i, m->data);
+	} else if (m->type == DAIMON_MSG_EXIT && i >= 0) { /* a port went (cancelled): it is not coming back */
+		pthread_mutex_lock(&mcp->mu);
+		mcp->s[i].state = S_FAILED;
+		snprintf(mcp->s[i].error, sizeof(mcp->s[i].error), "stopped");
+		settle(mcp, &mcp->s[i]);
+		pthread_mutex_unlock(&mcp->mu);
+	}
+	return DAIMON_CONTINUE;
+}
+
+/* Cancelled: the ports (its children) shut their servers down; it goes
+ * when they have. */
+static int mcp_on_cancel(daimon_ctx *ctx, void *state)
+{
+	(void)state;
+	daimon_set_state_label(ctx, "stopping");
+	return DAIMON_EXIT_CANCELLED;
+}
+
+
+/* roots: ["/path", …] as MCP roots [{"uri":"file:///path","name":"path"}] */
+static char *roots_json(const cJSON *roots)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (const cJSON *r = cJSON_IsArray(roots) ? roots->child : NULL; r; r = r->next) {
+		if (!cJSON_IsString(r))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		char *uri = strstr(r->valuestring, "://") ? daimon_xstrdup(r->valuestring)
+							  : daimon_xasprintf("file://%s", r->valuestring);
+		cJSON_AddStringToObject(o, "uri", uri);
+		const char *base = strrchr(r->valuestring, '/');
+		cJSON_AddStringToObject(o, "name", base && base[1] ? base + 1 : r->valuestring);
+		cJSON_AddItemToArray(a, o);
+		free(uri);
+	}
+	char *text = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return text;
+}
+
+static const daimon_behaviour mcp_behaviour;
+
+static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify, const char *name,
+			     const cJSON *conf, int log_fd)
+{
+	const char *cmd = daimon_json_str(conf, "command");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(conf, "args");
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(conf, "env");
+	int nargs = cJSON_IsArray(args) ? cJSON_GetArraySize(args) : 0, nenv = cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0;
+	const char **argv = daimon_xcalloc((size_t)nargs + 2, sizeof(char *));
+	char **envp = daimon_xcalloc((size_t)nenv + 1, sizeof(char *));
+	int k = 0;
+	argv[k++] = cmd;
+	for (const cJSON *a = nargs ? args->child : NULL; a; a = a->next)
+		if (cJSON_IsString(a))
+			argv[k++] = a->valuestring;
+	k = 0;
+	for (const cJSON *e = nenv ? env->child : NULL; e; e = e->next)
+		if (cJSON_IsString(e))
+			envp[k++] = daimon_xasprintf("%s=%s", e->string, e->valuestring);
+	char *roots = roots_json(cJSON_GetObjectItemCaseSensitive(conf, "roots"));
+	char *port = daimon_xasprintf("mcp-%s", name);
+	/* Roots are offered only when there are some: a server told of them
+	 * asks for them, and one that asks as its stdin closes waits for an
+	 * answer that cannot come (then SIGTERM ends it, 2 s later). */
+	const char *init = strcmp(roots, "[]")
+				   ? "{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{\"roots\":{}},"
+				     "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"
+				   : "{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{},"
+				     "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}";
+	daimon_port_opts o = {
+		.name = port,
+		.argv = argv,
+		.env = (const char *const *)envp,
+		.roots = roots,
+		.notify = notify,
+		.parent = parent,
+		.log_fd = log_fd,
+		.restart_ms = 250,
+		.initialize = init,
+	};
+	daimon_aid id = daimon_port_start(rt, &o);
+	for (int i = 0; i < nenv; i++)
+		free(envp[i]);
+	free(envp);
+	free(argv);
+	free(roots);
+	free(port);
+	return id;
+}
+
+/* The actor starts its ports (its children) and lists their tools. */
+static int mcp_init(daimon_ctx *ctx, void *state)
+{
+	daimon_mcp *m = state;
+	daimon_trap_exit(ctx, 1);
+	int k = 0;
+	for (const cJSON *c = m->conf->child; c; c = c->next)
+		if (k < m->n && !strcmp(c->string, m->s[k].name)) {
+			daimon_aid port = start_port(daimon_ctx_rt(ctx), daimon_self(ctx), daimon_self(ctx), c->string, c, m->log_fd);
+			pthread_mutex_lock(&m->mu);
+			m->s[k].port = port;
+			pthread_mutex_unlock(&m->mu);
+			list(ctx, m, k++, NULL); /* (starts the server) */
+		}
+	cJSON_Delete(m->conf);
+	m->conf = NULL;
+	daimon_set_state_label(ctx, "supervising");
+	return DAIMON_CONTINUE;
+}
+
+daimon_mcp *daimon_mcp_start(daimon_rt *rt, const char *home, const char *only, int log_fd)
+{
+	cJSON *servers;
+	if (daimon_mcp_config(&servers, home) < 0)
+		return NULL;
+	daimon_mcp *m = daimon_xcalloc(1, sizeof(*m));
+	m->rt = rt;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	m->s = daimon_xcalloc((size_t)cJSON_GetArraySize(servers) + 1, sizeof(*m->s));
+	for (const cJSON *c = servers->child; c; c = c->next) {
+		if (only && strcmp(c->string, only))
+			continue;
+		if (!daimon_mcp_name_ok(c->string) || !daimon_json_str(c, "command")) {
+			fprintf(stderr, "daimon: MCP server '%s' is left out: it needs a name of letters, digits and '-' "
+					"and a command\n", c->string);
+			continue;
+		}
+		struct server *sv = &m->s[m->n++];
+		sv->name = daimon_xstrdup(c->string);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "timeout_s");
+		sv->timeout_ms = cJSON_IsNumber(t) && t->valuedouble > 0 ? (long)(t->valuedouble * 1000) : 60000;
+		sv->side_effecting = flag(c, "side_effecting");
+		sv->idempotent = flag(c, "idempotent");
+	}
+	m->conf = servers;
+	m->log_fd = log_fd;
+	daimon_spawn_opts so = {.behaviour = &mcp_behaviour, .state = m};
+	m->actor = daimon_spawn(rt, &so);
+	daimon_register(rt, "mcp", m->actor);
+	return m;
+}
+
+int daimon_mcp_wait(daimon_mcp *m, long timeout_ms)
+{
+	if (!m)
+		return 1;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L)
+		until.tv_sec++, until.tv_nsec -= 1000000000L;
+	pthread_mutex_lock(&m->mu);
+	int all = 0;
+	for (;;) {
+		all = 1;
+		for (int i = 0; i < m->n; i++)
+			all &= m->s[i].settled;
+		if (all || pthread_cond_timedwait(&m->cv, &m->mu, &until))
+			break;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return all;
+}
+
+cJSON *daimon_mcp_snapshot(daimon_mcp *m)
+{
+	cJSON *a = cJSON_CreateArray();
+	if (!m)
+		return a;
+	pthread_mutex_lock(&m->mu);
+	for (int i = 0; i < m->n; i++) {
+		struct server *sv = &m->s[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", sv->name);
+		cJSON_AddStringToObject(o, "state", sv->state == S_READY ? "ready" : sv->state == S_FAILED ? "failed" : "starting");
+		if (sv->error[0])
+			cJSON_AddStringToObject(o, "error", sv->error);
+		cJSON_AddNumberToObject(o, "timeout_ms", (double)sv->timeout_ms);
+		cJSON_AddItemToObject(o, "tools", sv->tools ? cJSON_Duplicate(sv->tools, 1) : cJSON_CreateArray());
+		cJSON_AddItemToArray(a, o);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return a;
+}
+
+unsigned daimon_mcp_generation(daimon_mcp *m)
+{
+	if (!m)
+		return 0;
+	pthread_mutex_lock(&m->mu);
+	unsigned g = m->generation;
+	pthread_mutex_unlock(&m->mu);
+	return g;
+}
+
+void daimon_mcp_on_change(daimon_mcp *m, void (*fn)(void *arg), void *arg)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->on_change = fn;
+	m->change_arg = arg;
+	pthread_mutex_unlock(&m->mu);
+}
+
+daimon_aid daimon_mcp_port(daimon_rt *rt, const char *server)
+{
+	char *reg = daimon_xasprintf("port:mcp-%s", server);
+	daimon_aid id = daimon_whereis(rt, reg);
+	free(reg);
+	return id;
+}
+
+void daimon_mcp_stop(daimon_mcp *m)
+{
+	if (!m)
+		return;
+	daimon_mcp_on_change(m, NULL, NULL);
+	/* each port: stdin closed, SIGTERM after 2 s, SIGKILL after 2 more */
+	daimon_aid *ports = daimon_xcalloc((size_t)m->n + 1, sizeof(daimon_aid));
+	pthread_mutex_lock(&m->mu);
+	for (int i = 0; i < m->n; i++)
+		ports[i] = m->s[i].port;
+	pthread_mutex_unlock(&m->mu);
+	for (int i = 0; i < m->n; i++)
+		if (ports[i])
+			daimon_cancel(m->rt, ports[i], 6000);
+	for (int tries = 0; tries < 600; tries++) {
+		int alive = 0;
+		for (int i = 0; i < m->n; i++)
+			alive += ports[i] && daimon_alive(m->rt, ports[i]);
+		if (!alive)
+			break;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	free(ports);
+	daimon_cancel(m->rt, m->actor, 1000);
+	for (int tries = 0; tries < 100 && daimon_alive(m->rt, m->actor); tries++) {
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < m->n; i++) {
+		free(m->s[i].name);
+		cJSON_Delete(m->s[i].tools);
+		cJSON_Delete(m->s[i].listing);
+	}
+	free(m->s);
+	cJSON_Delete(m->conf);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	free(m);
+}
+
+static const daimon_behaviour mcp_behaviour = {
+	.name = "mcp", .init = mcp_init, .handle = mcp_handle, .on_cancel = mcp_on_cancel};
+
+/* ---- the server side ---- */
+
+const char *daimon_mcp_meta_key(const cJSON *params)
+{
+	return daimon_json_str(cJSON_GetObjectItemCaseSensitive(params, "_meta"), "daimon/idempotencyKey");
+}
+
+struct progress_to {
+	int fd;
+	const cJSON *token;
+};
+
+/* notifications/progress for the call in hand (the client's progressToken). */
+static void notify_progress(void *payload, double done, double total, const char *message)
+{
+	struct progress_to *p = payload;
+	if (!p->token)
+		return;
+	cJSON *n = cJSON_CreateObject();
+	cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+	cJSON_AddStringToObject(n, "method", "notifications/progress");
+	cJSON *params = cJSON_AddObjectToObject(n, "params");
+	cJSON_AddItemToObject(params, "progressToken", cJSON_Duplicate(p->token, 1));
+	cJSON_AddNumberToObject(params, "progress", done);
+	if (total > 0)
+		cJSON_AddNumberToObject(params, "total", total);
+	if (message)
+		cJSON_AddStringToObject(params, "message", message);
+	daimon_json_write_line(p->fd, n);
+}
+
+static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
+{
+	const char *method = daimon_json_str(req, "method");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+	if (!method || !id)
+		return; /* a notification or a response: nothing to answer */
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+	cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
+	if (!strcmp(method, "initialize")) {
+		cJSON *res = cJSON_AddObjectToObject(r, "result");
+		cJSON_AddStringToObject(res, "protocolVersion", DAIMON_MCP_VERSION);
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(res, "capabilities"), "tools");
+		cJSON *info = cJSON_AddObjectToObject(res, "serverInfo");
+		cJSON_AddStringToObject(info, "name", srv->name);
+		cJSON_AddStringToObject(info, "version", DAIMON_VERSION);
+		if (srv->instructions)
+			cJSON_AddStringToObject(res, "instructions", srv->instructions);
+	} else if (!strcmp(method, "ping")) {
+		cJSON_AddObjectToObject(r, "result");
+	} else if (!strcmp(method, "tools/list")) {
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(r, "result"), "tools", srv->tools(srv->arg));
+	} else if (!strcmp(method, "tools/call")) {
+		const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+		cJSON *empty = cJSON_CreateObject();
+		daimon_buf text = DAIMON_BUF_INIT;
+		struct progress_to pt = {
+			out, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken")};
+		const char *key = daimon_mcp_meta_key(params);
+		int rc = srv->call(srv->arg, daimon_json_str(params, "name") ? daimon_json_str(params, "name") : "",
+				   cJSON_IsObject(args) ? args : empty, key ? key : "", &text, notify_progress, &pt);
+		cJSON *res = cJSON_AddObjectToObject(r, "result");
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "type", "text");
+		cJSON_AddStringToObject(c, "text", daimon_buf_cstr(&text));
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(res, "content"), c);
+		cJSON_AddBoolToObject(res, "isError", rc < 0);
+		daimon_buf_release(&text);
+		cJSON_Delete(empty);
+	} else {
+		cJSON *e = cJSON_AddObjectToObject(r, "error");
+		cJSON_AddNumberToObject(e, "code", -32601);
+		cJSON_AddStringToObject(e, "message", "method not found");
+	}
+	daimon_json_write_line(out, r);
+}
+
+int daimon_mcp_serve(const daimon_mcp_server *srv, int in_fd, int out_fd)
+{
+	daimon_buf in = DAIMON_BUF_INIT;
+	char buf[65536];
+	ssize_t got;
+	while ((got = read(in_fd, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR)) {
+		if (got < 0)
+			continue;
+		daimon_buf_add(&in, buf, (size_t)got);
+		cJSON *req;
+		long len;
+		while ((len = daimon_json_take_line(&in, &req)) >= 0) {
+			if (req) {
+				serve_one(srv, req, out_fd);
+			} else if (len > 0) {
+				cJSON *r = cJSON_CreateObject();
+				cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+				cJSON_AddNullToObject(r, "id");
+				cJSON *e = cJSON_AddObjectToObject(r, "error");
+				cJSON_AddNumberToObject(e, "code", -32700);
+				cJSON_AddStringToObject(e, "message", "parse error");
+				daimon_json_write_line(out_fd, r);
+			}
+			cJSON_Delete(req);
+		}
+	}
+	daimon_buf_release(&in);
+	return 0;
+}

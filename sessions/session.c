@@ -18,6 +18,7 @@
 #include "core/jsonutil.h"
 #include "core/llm_call.h"
 #include "core/cold.h"
+#include "core/fault.h"
 #include "core/port.h"
 #include "core/timefmt.h"
 #include "memory/curated.h"
@@ -32,8 +33,13 @@ struct call {
 	const daimon_tool *tool;
 	cJSON *args; /* checked against the schema; NULL once handed over */
 	uint64_t ref;
-	enum { CALL_WAITING, CALL_ASKING, CALL_RUNNING, CALL_DONE } state;
+	enum { CALL_WAITING, CALL_ASKING, CALL_JOURNALING, CALL_RUNNING, CALL_DONE } state;
 	int approved;
+	/* durable turns: a side-effecting call's idempotency key, and whether
+	 * its intent is on the disk (it runs only then) */
+	char *key;
+	int journaled;
+	uint64_t intent_seq;
 	daimon_buf result;
 	int is_error;
 	uint64_t timer, monitor;
@@ -438,6 +444,7 @@ static void free_calls(struct session *s)
 		struct call *c = &s->calls[i];
 		cJSON_Delete(c->call);
 		cJSON_Delete(c->args);
+		free(c->key);
 		daimon_buf_release(&c->result);
 		daimon_job_release(c->job);
 	}
@@ -586,17 +593,40 @@ static void finish(daimon_ctx *ctx, struct session *s, int status, const char *e
 static void abort_turn(daimon_ctx *ctx, struct session *s, int rc);
 static int start_compaction(daimon_ctx *ctx, struct session *s);
 
+static void pump(daimon_ctx *ctx, struct session *s);
+static void launch(daimon_ctx *ctx, struct session *s, struct call *c);
+static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error);
+
 static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
 {
 	s->sync_ref = 0;
 	daimon_job_release(s->sync_job);
 	s->sync_job = NULL;
-	int rc = daimon_log_commit_end(s->log, s->sync_upto, d->status);
+	int rc = daimon_log_commit_end(s->log, s->sync_upto, d->status), moved = 0;
+	for (int i = 0; i < s->ncalls; i++) { /* intents now on the disk: those calls run */
+		struct call *c = &s->calls[i];
+		if (c->state != CALL_JOURNALING || c->intent_seq > daimon_log_durable_seq(s->log))
+			continue;
+		if (rc < 0) {
+			daimon_buf_addf(&c->result, "%s was not run: its intent could not be journaled: %s", c->tool->name,
+					daimon_error_last());
+			call_finished(ctx, s, c, 1);
+			moved = 1;
+			continue;
+		}
+		daimon_fault_point("intent");
+		c->journaled = 1;
+		launch(ctx, s, c);
+		moved = 1;
+	}
+	if (moved)
+		pump(ctx, s);
 	if (rc == 0 && !durable(s))
 		rc = commit_async(ctx, s); /* written while this sync ran */
 	if (rc < 0 && s->asker) {
 		abort_turn(ctx, s, rc);
 	} else if (s->done_pending && durable(s)) {
+		daimon_fault_point("answer");
 		s->done_pending = 0;
 		reply_done(ctx, s, s->done_status, s->done_error);
 	}
@@ -807,6 +837,103 @@ static int call_model(daimon_ctx *ctx, struct session *s, int retry)
 	return send_request(ctx, s);
 }
 
+/* The journal of a turn the daemon died in: the tool_intent and
+ * tool_outcome records after seq `after`, by call id. */
+static void read_journal(struct session *s, uint64_t after, cJSON *intents, cJSON *outcomes)
+{
+	char *path = daimon_store_log_path(s->store, s->id);
+	daimon_log_reader *r;
+	if (daimon_log_reader_open(&r, path, 0, 0, 0) == 0) {
+		daimon_record rec;
+		while (daimon_log_reader_next(r, &rec) == 1) {
+			int intent = !strcmp(rec.type, "tool_intent"), outcome = !strcmp(rec.type, "tool_outcome");
+			const char *id = daimon_json_str(rec.json, "call_id");
+			if (rec.seq > after && (intent || outcome) && id) {
+				cJSON *to = intent ? intents : outcomes;
+				cJSON_DeleteItemFromObjectCaseSensitive(to, id);
+				cJSON_AddItemToObject(to, id, cJSON_Duplicate(rec.json, 1));
+			}
+			daimon_record_clear(&rec);
+		}
+		daimon_log_reader_free(r);
+	}
+	free(path);
+}
+
+/* A turn the daemon died in, taken up where it stopped: the tool calls of
+ * the model's last answer that have no result run now — except that a
+ * call whose outcome was journaled is not run again (its logged result
+ * is used), and one that was started (its intent journaled) but whose
+ * outcome is unknown runs again, with the same idempotency key, only if
+ * its tool is idempotent; otherwise its result, for the model and the
+ * user, says that its outcome is unknown. Returns 1 if calls were taken
+ * up (the turn goes on from them), 0 if there were none. */
+static int resume_calls(daimon_ctx *ctx, struct session *s)
+{
+	int n = cJSON_GetArraySize(s->history), at = -1;
+	for (int i = n - 1; i >= 0 && at < 0; i--) {
+		const cJSON *m = cJSON_GetArrayItem(s->history, i);
+		const char *role = daimon_json_str(m, "role");
+		if (role && !strcmp(role, "assistant") && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "tool_calls")))
+			at = i;
+		else if (!role || strcmp(role, "tool"))
+			break;
+	}
+	if (at < 0)
+		return 0;
+	const cJSON *asked = cJSON_GetArrayItem(s->history, at);
+	cJSON *missing = cJSON_CreateArray();
+	const cJSON *tc = cJSON_GetObjectItemCaseSensitive(asked, "tool_calls");
+	for (const cJSON *c = tc->child; c; c = c->next) {
+		const char *id = daimon_json_str(c, "id");
+		int have = 0;
+		for (int i = at + 1; i < n && !have; i++) {
+			const char *cid = daimon_json_str(cJSON_GetArrayItem(s->history, i), "call_id");
+			have = cid && id && !strcmp(cid, id);
+		}
+		if (!have)
+			cJSON_AddItemToArray(missing, cJSON_Duplicate(c, 1));
+	}
+	if (!cJSON_GetArraySize(missing)) {
+		cJSON_Delete(missing);
+		return 0;
+	}
+	cJSON *intents = cJSON_CreateObject(), *outcomes = cJSON_CreateObject();
+	read_journal(s, (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(asked, "seq")), intents, outcomes);
+	daimon_set_op(ctx, "resuming a turn");
+	s->ncalls = cJSON_GetArraySize(missing);
+	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
+	int i = 0;
+	for (const cJSON *j = missing->child; j; j = j->next, i++) {
+		struct call *c = &s->calls[i];
+		const char *id = daimon_json_str(j, "id");
+		const cJSON *intent = id ? cJSON_GetObjectItemCaseSensitive(intents, id) : NULL;
+		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(outcomes, id) : NULL;
+		c->call = cJSON_Duplicate(j, 1);
+		c->ref = ++s->next_ref;
+		if (daimon_tool_prepare(s->toolset, s->depth, j, &c->tool, &c->args, &c->result)) {
+			call_finished(ctx, s, c, 1);
+		} else if (outcome) { /* it finished before the crash: its result stands */
+			daimon_buf_adds(&c->result, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "");
+			call_finished(ctx, s, c, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
+		} else if (intent && c->tool->idempotent) { /* again, with the same key: the tool sees it is a repeat */
+			c->key = daimon_xstrdup(daimon_json_str(intent, "key") ? daimon_json_str(intent, "key") : "");
+			c->journaled = 1;
+		} else if (intent) {
+			daimon_buf_addf(&c->result,
+					"outcome unknown: %s was started before daimon stopped, and whether it took effect is "
+					"not known; it was not run again (it is not idempotent). Check before doing it again.",
+					c->tool->name);
+			call_finished(ctx, s, c, 1);
+		}
+	}
+	cJSON_Delete(intents);
+	cJSON_Delete(outcomes);
+	cJSON_Delete(missing);
+	pump(ctx, s);
+	return 1;
+}
+
 /* A message a channel may deliver again after a crash carries its id
  * (`mid`); one already in the log is not logged or answered twice: its
  * logged answer is told again, or, when the daemon died before the
@@ -836,10 +963,13 @@ static int seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 			return 1;
 		}
 	}
-	/* Logged, never answered: ask the model again from the log. */
+	/* Logged, never answered: the turn goes on from its journal, or the
+	 * model is asked again from the log. */
 	s->asker = asker;
 	s->rounds = 0;
 	s->tokens_in = s->tokens_out = 0;
+	if (resume_calls(ctx, s))
+		return 1;
 	int rc = call_model(ctx, s, 0);
 	if (rc < 0)
 		abort_turn(ctx, s, rc);
@@ -1037,6 +1167,7 @@ struct tool_job {
 	char *key;
 	daimon_rt *rt;
 	daimon_aid asker;
+	const char *idempotency_key; /* the call's (it outlives the job) */
 };
 
 /* "NAME: 40% message" (or the count, without a total). */
@@ -1065,7 +1196,8 @@ static int tool_job_run(void *arg, daimon_buf *out, const _Atomic int *cancelled
 			       .cancelled = cancelled,
 			       .payload = j->tool->payload,
 			       .progress = tool_progress,
-			       .progress_payload = j};
+			       .progress_payload = j,
+			       .idempotency_key = j->idempotency_key ? j->idempotency_key : ""};
 	return j->tool->run(j->args, out, &env);
 }
 
@@ -1077,9 +1209,29 @@ static void tool_job_free(void *arg)
 	free(j);
 }
 
+static int commit_async(daimon_ctx *ctx, struct session *s);
+
+/* A journaled call's outcome goes to the disk as soon as it is known: a
+ * crash after this point finds it and does not run the call again. */
+static void journal_outcome(daimon_ctx *ctx, struct session *s, struct call *c, int is_error)
+{
+	daimon_fault_point("returned");
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "call_id", daimon_json_str(c->call, "id") ? daimon_json_str(c->call, "id") : "");
+	cJSON_AddStringToObject(f, "name", c->tool->name);
+	cJSON_AddStringToObject(f, "key", c->key);
+	cJSON_AddStringToObject(f, "content", daimon_buf_cstr(&c->result));
+	cJSON_AddBoolToObject(f, "is_error", is_error);
+	if (daimon_log_append(s->log, "tool_outcome", NULL, f, NULL, NULL, NULL) == 0 && commit_async(ctx, s) == 0)
+		daimon_fault_point("outcome");
+	cJSON_Delete(f);
+}
+
 static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error)
 {
-	if (c->state == CALL_RUNNING || c->state == CALL_ASKING)
+	if (c->state == CALL_RUNNING && c->journaled)
+		journal_outcome(ctx, s, c, is_error);
+	if (c->state == CALL_RUNNING || c->state == CALL_ASKING || c->state == CALL_JOURNALING)
 		s->nrunning--;
 	c->state = CALL_DONE;
 	c->is_error = is_error;
@@ -1119,18 +1271,49 @@ static void ask_approval(daimon_ctx *ctx, struct session *s, struct call *c)
 	daimon_set_op(ctx, "waiting for the user's approval");
 }
 
+/* Before a side-effecting call runs, its intent and idempotency key go to
+ * the disk; it runs once they are there (on_synced). */
+static int journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
+{
+	const char *id = daimon_json_str(c->call, "id");
+	if (!c->key)
+		c->key = daimon_xasprintf("%s/%s", s->id, id ? id : "");
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "call_id", id ? id : "");
+	cJSON_AddStringToObject(f, "name", c->tool->name);
+	cJSON_AddStringToObject(f, "key", c->key);
+	cJSON_AddBoolToObject(f, "idempotent", c->tool->idempotent);
+	int rc = daimon_log_append(s->log, "tool_intent", NULL, f, NULL, NULL, &c->intent_seq);
+	cJSON_Delete(f);
+	if (rc == 0)
+		rc = commit_async(ctx, s);
+	return rc;
+}
+
 static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 {
 	if (c->tool->needs_approval && !c->approved) {
 		ask_approval(ctx, s, c);
 		return;
 	}
-	if (c->state != CALL_ASKING)
+	if (c->tool->side_effecting && !c->journaled && s->log) {
+		if (c->state != CALL_ASKING)
+			s->nrunning++;
+		c->state = CALL_JOURNALING;
+		if (journal_intent(ctx, s, c) < 0) {
+			daimon_buf_addf(&c->result, "%s was not run: its intent could not be journaled: %s", c->tool->name,
+					daimon_error_last());
+			call_finished(ctx, s, c, 1);
+		}
+		daimon_set_op(ctx, "journaling a tool call");
+		return;
+	}
+	if (c->state != CALL_ASKING && c->state != CALL_JOURNALING)
 		s->nrunning++;
 	c->state = CALL_RUNNING;
 	c->started = daimon_mono_ns();
 	if (c->tool->send) {
-		if (c->tool->send(ctx, c->args, c->ref, "", c->tool->payload) < 0) {
+		if (c->tool->send(ctx, c->args, c->ref, c->key ? c->key : "", c->tool->payload) < 0) {
 			daimon_buf_addf(&c->result, "%s could not be asked: %s", c->tool->name, daimon_error_last());
 			call_finished(ctx, s, c, 1);
 			return;
@@ -1143,6 +1326,7 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		j->key = daimon_xstrdup(s->key);
 		j->rt = daimon_ctx_rt(ctx);
 		j->asker = s->asker;
+		j->idempotency_key = c->key;
 		c->args = NULL;
 		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
 	} else {
@@ -1176,6 +1360,8 @@ static void pump(daimon_ctx *ctx, struct session *s)
 	for (int i = 0; i < s->ncalls && rc == 0; i++)
 		rc = append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
 					s->calls[i].is_error);
+	if (rc == 0 && daimon_log_flush(s->log) == 0)
+		daimon_fault_point("results");
 	free_calls(s);
 	struct pending *p;
 	while (rc == 0 && (p = pop(&s->steer))) {

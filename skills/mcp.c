@@ -233,7 +233,7 @@ static void noted(daimon_ctx *ctx, daimon_mcp *m, int i, const char *text)
 	} else if (method && !strcmp(method, "notifications/message")) {
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(n, "params");
 		char *data = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(p, "data"));
-		fprintf(stderr, "daimon: mcp-%s: %s: %s\n", sv->name,
+		dprintf(m->log_fd > 0 ? m->log_fd : 2, "daimon: mcp-%s: %s: %s\n", sv->name,
 			daimon_json_str(p, "level") ? daimon_json_str(p, "level") : "log", data ? data : "");
 		cJSON_free(data);
 	}

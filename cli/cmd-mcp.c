@@ -492,7 +492,7 @@ static int served_call(void *arg, const char *tool, const cJSON *args, const cha
 	char *a = cJSON_PrintUnformatted(args);
 	cJSON_AddStringToObject(call, "arguments", a);
 	cJSON_free(a);
-	int bad = daimon_tool_call(one, call, out, s->st, "mcp:client");
+	int bad = daimon_tool_call(one, call, out, s->st, "cli:mcp");
 	cJSON_Delete(call);
 	return bad ? -1 : 0;
 }

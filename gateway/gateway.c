@@ -117,8 +117,7 @@ static char *mcp_conf(const char *home)
 	return text;
 }
 
-/* The MCP servers start in the background: the daemon is ready before
- * they are, and their tools join as each lists them. */
+/* The MCP servers: their tools join as each lists them (a new toolset). */
 static void start_mcp(daimon_gateway *g)
 {
 	g->mcp_conf = mcp_conf(g->store.home);
@@ -159,6 +158,10 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	if (daimon_skill_env_open(&g->skills->env, home, NULL, &g->tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
 	start_mcp(g);
+	/* The first sessions should have the servers' tools: the daemon is
+	 * ready once they are listed (or failed), 15 s at most. */
+	if (g->mcp && !daimon_mcp_wait(g->mcp, 15000))
+		fprintf(stderr, "daimon: some MCP servers did not list their tools within 15 s; they join when they do\n");
 	return 0;
 }
 

@@ -153,10 +153,11 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	g->http = daimon_http_start(g->rt, 0);
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
 	daimon_spawn(g->rt, &ko);
-	g->tools = NULL;
+	const daimon_tool *tools = NULL;
 	g->skills = daimon_xcalloc(1, sizeof(*g->skills));
-	if (daimon_skill_env_open(&g->skills->env, home, NULL, &g->tools) < 0)
+	if (daimon_skill_env_open(&g->skills->env, home, NULL, &tools) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
+	atomic_store(&g->tools, tools);
 	start_mcp(g);
 	/* The first sessions should have the servers' tools: the daemon is
 	 * ready once they are listed (or failed), 15 s at most. */
@@ -207,7 +208,8 @@ daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key)
 	} else if (!id) {
 		daimon_session_opts so;
 		if (daimon_session_opts_load(&so, g->store.home, key) == 0) {
-			so.tools = g->tools;
+			so.tools = atomic_load(&g->tools);
+			so.tools_live = &g->tools;
 			id = daimon_session_start(g->rt, &g->store, key, g->http, &g->settings->ms.llm, &so);
 		}
 	}
@@ -264,8 +266,8 @@ int daimon_gateway_skills_changed(daimon_gateway *g)
 	return new_toolset(g) < 0 ? -1 : n + 1;
 }
 
-/* A new set of tools for the sessions started from now on; idle ones
- * restart to take it. */
+/* A new set of tools: sessions take it as their next turn starts (the
+ * sets before stay: a turn in progress holds its own). */
 static int new_toolset(daimon_gateway *g)
 {
 	struct daimon_gateway_skills *k = daimon_xcalloc(1, sizeof(*k));
@@ -280,9 +282,8 @@ static int new_toolset(daimon_gateway *g)
 	pthread_mutex_lock(&g->mu);
 	k->older = g->skills;
 	g->skills = k;
-	g->tools = tools;
+	atomic_store(&g->tools, tools); /* each session's next turn takes it */
 	pthread_mutex_unlock(&g->mu);
-	restart_idle_sessions(g);
 	return 0;
 }
 

@@ -42,7 +42,7 @@ typedef struct daimon_gateway {
 	 * makes a new set; the old ones stay (sessions hold their tools)
 	 * until the gateway goes. */
 	struct daimon_gateway_skills *skills;
-	const daimon_tool *tools;
+	daimon_tools_live tools;
 	/* The MCP servers (their tools join the skills'; a new list makes a
 	 * new set) and their settings as started, to see a reload change them. */
 	daimon_mcp *mcp;
@@ -82,8 +82,9 @@ void daimon_gateway_session_counts(daimon_gateway *g, size_t *live, size_t *hibe
 int daimon_gateway_reload(daimon_gateway *g);
 
 /* A skill was built: in-process ones swap in, isolated hosts are
- * replaced; a new skill makes a new tool set, offered to sessions
- * started from now on (idle ones are restarted). The number swapped or
+ * replaced; a new skill makes a new tool set, which every session takes
+ * as its next turn starts (so does a new list of an MCP server's
+ * tools). The number swapped or
  * added, or < 0 (last error). Blocks (dlopen, git): not in a handler. */
 int daimon_gateway_skills_changed(daimon_gateway *g);
 

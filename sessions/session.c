@@ -69,6 +69,7 @@ struct session {
 	daimon_aid http;
 	const daimon_llm_config *cfg;
 	const daimon_tool *toolset;
+	daimon_tools_live *tools_live;
 	cJSON *tools; /* what the model is offered */
 	daimon_mid_turn mid_turn;
 	int tool_parallel, depth;
@@ -336,6 +337,7 @@ struct sleeping { /* in the runtime's cold memory (core/cold.h) */
 	daimon_aid http;
 	const daimon_llm_config *cfg;
 	const daimon_tool *toolset;
+	daimon_tools_live *tools_live;
 	int tool_parallel, depth, head_messages, summarize;
 	long tool_timeout_ms, idle_ms;
 	size_t compress_at, compress_floor, tail_tokens;
@@ -358,7 +360,7 @@ static void *session_hibernate(daimon_ctx *ctx, void *state)
 	struct sleeping *z = daimon_cold_alloc(daimon_rt_cold(daimon_ctx_rt(ctx)), size);
 	z->asleep = 1;
 	strcpy(z->key, s->key);
-	KEEP(store), KEEP(http), KEEP(cfg), KEEP(toolset), KEEP(mid_turn), KEEP(tool_parallel);
+	KEEP(store), KEEP(http), KEEP(cfg), KEEP(toolset), KEEP(tools_live), KEEP(mid_turn), KEEP(tool_parallel);
 	KEEP(depth), KEEP(head_messages), KEEP(summarize), KEEP(tool_timeout_ms), KEEP(idle_ms), KEEP(compress_at);
 	KEEP(compress_floor), KEEP(tail_tokens), KEEP(summarized_seq);
 	session_terminate(ctx, s, 0); /* the log is closed: it commits what a sync in flight had not */
@@ -372,7 +374,7 @@ static void *session_wake(daimon_ctx *ctx, void *state)
 	struct sleeping *z = state;
 	struct session *s = daimon_xcalloc(1, sizeof(*s));
 	s->key = daimon_xstrdup(z->key);
-	BRING(store), BRING(http), BRING(cfg), BRING(toolset), BRING(mid_turn), BRING(tool_parallel);
+	BRING(store), BRING(http), BRING(cfg), BRING(toolset), BRING(tools_live), BRING(mid_turn), BRING(tool_parallel);
 	BRING(depth), BRING(head_messages), BRING(summarize), BRING(tool_timeout_ms), BRING(idle_ms), BRING(compress_at);
 	BRING(compress_floor), BRING(tail_tokens), BRING(summarized_seq);
 	daimon_cold_free(daimon_rt_cold(daimon_ctx_rt(ctx)), z, sleeping_size(z->key));
@@ -976,8 +978,20 @@ static int seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	return 1;
 }
 
+/* A turn starts with the newest set of tools, where there is one. */
+static void take_tools(struct session *s)
+{
+	const daimon_tool *t = s->tools_live ? atomic_load(s->tools_live) : NULL;
+	if (!t || t == s->toolset)
+		return;
+	s->toolset = t;
+	cJSON_Delete(s->tools);
+	s->tools = daimon_tools_json(t, s->depth);
+}
+
 static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
 {
+	take_tools(s);
 	s->asker = asker;
 	s->rounds = 0;
 	s->tokens_in = s->tokens_out = 0;
@@ -1685,6 +1699,7 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 	s->idle_ms = opts->idle_ms;
 	s->mid_turn = opts->mid_turn;
 	s->toolset = opts->tools ? opts->tools : daimon_builtin_tools;
+	s->tools_live = opts->tools_live;
 	s->tool_parallel = opts->tool_parallel > 0 ? opts->tool_parallel : 4;
 	s->tool_timeout_ms = opts->tool_timeout_ms > 0 ? opts->tool_timeout_ms : 120000;
 	s->depth = opts->depth;

@@ -86,6 +86,10 @@ typedef struct {
 	long idle_ms;
 	daimon_mid_turn mid_turn;
 	const daimon_tool *tools; /* NULL: daimon_builtin_tools */
+	/* Where the newest set is kept (the daemon's: skills built, MCP
+	 * servers' lists changed): each turn starts with it. NULL: the
+	 * session keeps `tools`. Sets must outlive the sessions. */
+	daimon_tools_live *tools_live;
 	int tool_parallel;        /* calls running at once; 0: 4 */
 	long tool_timeout_ms;     /* per call unless the tool says; 0: 2 minutes */
 	int depth;                /* 0: talked to; 1: a sub-agent (no delegate of its own) */

@@ -21,6 +21,7 @@
 #define DAIMON_SESSIONS_TOOLS_H
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 
 #include "core/actor.h"
 #include "core/buf.h"
@@ -76,6 +77,9 @@ typedef struct {
 	void (*cancel)(daimon_ctx *ctx, uint64_t ref, void *payload);
 	int (*result)(const char *answer, daimon_buf *out, void *payload);
 } daimon_tool;
+
+/* Where a changing set of tools is published (atomically replaced). */
+typedef _Atomic(const daimon_tool *) daimon_tools_live;
 
 /* The built-in tools (NULL-terminated by name). */
 extern const daimon_tool daimon_builtin_tools[];

@@ -200,14 +200,15 @@ static void listed(daimon_ctx *ctx, daimon_mcp *m, int i, const daimon_job_done 
 	}
 	cJSON_Delete(r);
 	pthread_mutex_lock(&m->mu);
+	int same = sv->tools && cJSON_Compare(sv->tools, sv->listing, 1);
 	cJSON_Delete(sv->tools);
 	sv->tools = sv->listing;
 	sv->listing = NULL;
 	sv->state = S_READY;
 	sv->error[0] = 0;
-	m->generation++;
+	m->generation += !same;
 	settle(m, sv);
-	void (*fn)(void *) = m->on_change;
+	void (*fn)(void *) = same ? NULL : m->on_change; /* (a list_changed that changed nothing) */
 	void *arg = m->change_arg;
 	int again = sv->relist;
 	pthread_mutex_unlock(&m->mu);

@@ -7,19 +7,8 @@
 set -u
 DAIMON=$1
 PEERS=$2
-TMP=$(mktemp -d /tmp/daimon-d.XXXXXX)
-export DAIMON_HOME=$TMP/home
-export NO_COLOR=1
-pass=0 fail=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/harness.sh"
+suite_begin d
 
 AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
 if [ ! -f "$AIM" ] || [ ! -d "$PEERS/node_modules/telegram-test-api" ]; then
@@ -61,12 +50,6 @@ sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue",
   "$DAIMON_HOME/config.json"
 sed -i "s/\"web\": { \"mid_turn\": \"queue\" }/\"web\": { \"mid_turn\": \"queue\", \"port\": $wport }/" "$DAIMON_HOME/config.json"
 
-start_daemon() {
-  "$DAIMON" serve 2>>"$TMP/serve.err" & pids+=($!)
-  daemon_pid=$!
-  for _ in $(seq 100); do "$DAIMON" status >/dev/null 2>&1 && return 0; sleep 0.05; done
-  return 1
-}
 start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
 expect serve_says_ready 0 '^daimon: ready in [0-9]+ ms on .*/run/daimon\.sock \(pid [0-9]+\)$' -- cat "$TMP/serve.err"
 [ "$(stat -c %a "$DAIMON_HOME/run/daimon.sock")" = 600 ] && ok socket_mode_0600 || bad socket_mode_0600
@@ -112,17 +95,6 @@ expect web_search 0 '^search .*<mark>arrive</mark>.*web:default' -- grep '^searc
 expect web_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json web:default
 
 # Telegram: an unknown sender gets a pairing code and nothing reaches the model
-tg_send() { # tg_send FROM TEXT
-  curl -s -XPOST -H 'Content-Type: application/json' \
-    -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U$1\"},\"chat\":{\"id\":$1},\"text\":\"$2\"}" \
-    "http://127.0.0.1:$tport/sendMessage" >/dev/null
-}
-tg_replies() { # the bot's messages to chat $1 not read before, one per line
-  curl -s -XPOST -H 'Content-Type: application/json' -d "{\"token\":\"123:abc\",\"chatId\":$1}" \
-    "http://127.0.0.1:$tport/getUpdates" | node -e '
-      let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-        for (const u of JSON.parse(s).result || []) console.log(JSON.stringify(u.message.text)); });'
-}
 tg_wait() { # tg_wait CHAT N: until N replies came (collected in $TMP/tg.$CHAT)
   : >"$TMP/tg.$1"
   for _ in $(seq 100); do

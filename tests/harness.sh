@@ -24,3 +24,42 @@ no_sanitizer_reports() {
   if grep -q 'Sanitizer\|runtime error:' "$1"; then bad no_sanitizer_reports "$(grep -m3 'Sanitizer\|runtime error:' "$1")"
   else ok no_sanitizer_reports; fi
 }
+
+# suite_begin NAME: a temporary folder $TMP holding $DAIMON_HOME, removed
+# at exit once every process in `pids` is killed (and $on_exit, if set, is
+# run). Sets pass=0 fail=0.
+suite_begin() {
+  TMP=$(mktemp -d "/tmp/daimon-$1.XXXXXX")
+  export DAIMON_HOME=$TMP/home NO_COLOR=1
+  pass=0 fail=0
+  pids=()
+  trap suite_end EXIT
+}
+suite_end() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -n "${on_exit:-}" ] && eval "$on_exit"
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+
+# start_daemon: `$DAIMON serve` in the background (its stderr appended to
+# $TMP/serve.err, its pid in daemon_pid), until it answers status.
+start_daemon() {
+  "$DAIMON" serve 2>>"$TMP/serve.err" & pids+=($!)
+  daemon_pid=$!
+  for _ in $(seq 100); do "$DAIMON" status >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+
+# Telegram through telegram-test-api on $tport, bot token 123:abc.
+tg_send() { # tg_send FROM TEXT: a user's message (their chat is their id)
+  curl -s -XPOST -H 'Content-Type: application/json' \
+    -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U$1\"},\"chat\":{\"id\":$1},\"text\":\"$2\"}" \
+    "http://127.0.0.1:$tport/sendMessage" >/dev/null
+}
+tg_replies() { # the bot's messages to chat $1 not read before, one per line (JSON strings)
+  curl -s -XPOST -H 'Content-Type: application/json' -d "{\"token\":\"123:abc\",\"chatId\":$1}" \
+    "http://127.0.0.1:$tport/getUpdates" | node -e '
+      let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+        for (const u of JSON.parse(s).result || []) console.log(JSON.stringify(u.message.text)); });'
+}

@@ -6,20 +6,10 @@
 set -u
 DAIMON=$1
 PEERS=$2
-TMP=$(mktemp -d /tmp/daimon-m.XXXXXX)
-chmod 755 "$TMP"
-export DAIMON_HOME=$TMP/home
-export NO_COLOR=1
-pass=0 fail=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -f "$TMP/dovecot.conf" ] && /usr/sbin/dovecot -c "$TMP/dovecot.conf" stop 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/harness.sh"
+suite_begin m
+chmod 755 "$TMP"
+on_exit='[ -f "$TMP/dovecot.conf" ] && /usr/sbin/dovecot -c "$TMP/dovecot.conf" stop 2>/dev/null'
 AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
 if [ ! -x /usr/sbin/dovecot ] || ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || [ ! -f "$AIM" ]; then
   bad mail_peers_installed "run scripts/setup.sh: dovecot-imapd, python3-aiosmtpd and the npm peers are needed"

@@ -9,19 +9,8 @@
 set -u
 DAIMON=$1
 PEERS=$(cd "$2" && pwd)
-TMP=$(mktemp -d /tmp/daimon-m.XXXXXX)
-export DAIMON_HOME=$TMP/home
-export NO_COLOR=1
-pass=0 fail=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/harness.sh"
+suite_begin p
 
 EVERY=$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js
 AIM=$PEERS/node_modules/@copilotkit/aimock/dist/cli.js
@@ -112,12 +101,6 @@ export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tpor
 sed -i 's/"telegram":\t{/"telegram":\t{ "poll_interval_ms": 50, "allow": ["*"],/' "$DAIMON_HOME/config.json"
 sed -i "s/\"web\":\t{/\"web\":\t{ \"port\": $wport,/" "$DAIMON_HOME/config.json"
 
-start_daemon() {
-  "$DAIMON" serve 2>>"$TMP/serve.err" & pids+=($!)
-  daemon_pid=$!
-  for _ in $(seq 100); do "$DAIMON" status >/dev/null 2>&1 && return 0; sleep 0.05; done
-  return 1
-}
 start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
 for _ in $(seq 100); do "$DAIMON" ps | grep -q 'port:mcp-fx .*ready' && break; sleep 0.1; done
 expect ps_shows_servers 0 'mcp +supervising.*port:mcp-everything.*port:mcp-fx' -- sh -c "'$DAIMON' ps | tr '\n' '~'"
@@ -151,17 +134,9 @@ pgrep -f "fx-server.mjs" >/dev/null && bad servers_stopped_with_daemon "$(pgrep 
 # daemon dies (DAIMON_FAULT: it SIGKILLs itself there); after a restart
 # the Telegram message is delivered again and the turn completes, and no
 # side effect happened twice.
-tg_send() { # tg_send CHAT TEXT
-  curl -s -XPOST -H 'Content-Type: application/json' \
-    -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U\"},\"chat\":{\"id\":$1},\"text\":\"$2\"}" \
-    "http://127.0.0.1:$tport/sendMessage" >/dev/null
-}
 tg_answer() { # tg_answer CHAT: waits (up to 15 s) for the bot's reply to CHAT, prints it
   for _ in $(seq 150); do
-    r=$(curl -s -XPOST -H 'Content-Type: application/json' -d "{\"token\":\"123:abc\",\"chatId\":$1}" \
-      "http://127.0.0.1:$tport/getUpdates" | node -e '
-        let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-          for (const u of JSON.parse(s).result || []) console.log(u.message.text); });')
+    r=$(tg_replies "$1")
     [ -n "$r" ] && { echo "$r"; return 0; }
     sleep 0.1
   done
@@ -177,17 +152,18 @@ for point in ${POINTS:-intent:1 intent:2 intent:3 returned:1 returned:2 returned
   if kill -0 "$daemon_pid" 2>/dev/null; then
     bad "kill_at_$point" "the daemon never reached $point"; kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; continue
   fi
-  wait "$daemon_pid" 2>/dev/null
+  { wait "$daemon_pid"; } 2>/dev/null
   pkill -9 -f fx-server.mjs; pkill -9 -f "$EVERY"  # (the servers outlive a SIGKILLed daemon; a real one's would too)
   start_daemon || { bad "kill_at_$point" "no restart"; continue; }
   answer=$(tg_answer $chat)
   pays=$(grep -c '^pay ' "$FX"); ann=$(grep -c '"to":"ann"' "$FX"); bob=$(grep -c '"to":"bob"' "$FX")
   log=$(cat "$DAIMON_HOME"/sessions/telegram-*.jsonl 2>/dev/null | grep -c "errands $chat")
-  if [ "$answer" = "Errands done." ] && [ "$pays" = 1 ] && [ "$ann" -le 1 ] && [ "$bob" -le 1 ]; then
+  if [ "$answer" = '"Errands done."' ] && [ "$pays" = 1 ] && [ "$ann" -le 1 ] && [ "$bob" -le 1 ]; then
     ok "kill_at_$point (pay $pays, mail ann $ann, bob $bob)"
   else
     bad "kill_at_$point" "answer '$answer', pay ran $pays, mail to ann $ann, to bob $bob" "$(cat "$FX")" \
-      "$(grep -l "errands $chat" "$DAIMON_HOME"/sessions/telegram-*.jsonl | xargs cat)" "$(tail -5 "$TMP/serve.err")"
+      "$(grep -l "errands $chat" "$DAIMON_HOME"/sessions/telegram-*.jsonl | xargs cat)" "$(tail -5 "$TMP/serve.err")" \
+      "$("$DAIMON" ps 2>&1)" "$(tail -3 "$DAIMON_HOME/channels/telegram.jsonl")"
   fi
   "$DAIMON" stop >/dev/null 2>&1
 done

@@ -29,10 +29,10 @@ expect add_everything 0 '^added MCP server everything' -- "$DAIMON" mcp add ever
 expect add_twice 1 "already configured" -- "$DAIMON" mcp add everything -- node "$EVERY" stdio
 expect add_fx 0 '^added MCP server fx' -- "$DAIMON" mcp add fx --env "FX_FILE=$FX" -- node "$PEERS/fx-server.mjs"
 expect add_wrote_env 0 "\"FX_FILE\":\"$FX\"" -- sh -c "tr -d ' \t\n' <'$DAIMON_HOME/config.json'"
-expect list_servers 0 '^everything  ready  1[0-9] tools.*fx  ready  5 tools~  fx\.pay \[side effects\]' -- \
+expect list_servers 0 '^everything  ready  1[0-9] tools.*fx  ready  6 tools~  fx\.pay \[side effects\]' -- \
   sh -c "'$DAIMON' mcp list | tr '\n' '~'"
 # fx pages its tools two at a time: all five were read, in order
-expect list_paginated 0 '^\{"name":"fx","state":"ready","timeout_ms":60000,"tools":\[\{"name":"pay".*"name":"mail".*"name":"look".*"name":"grow".*"name":"key"' -- \
+expect list_paginated 0 '^\{"name":"fx","state":"ready","timeout_ms":60000,"tools":\[\{"name":"pay".*"name":"mail".*"name":"look".*"name":"grow".*"name":"wait".*"name":"key"' -- \
   "$DAIMON" mcp list fx --json
 expect call_echo 0 '^Echo: hi there$' -- "$DAIMON" mcp call everything echo '{"message":"hi there"}'
 expect call_get_sum 0 '^The sum of 2 and 40 is 42\.$' -- "$DAIMON" mcp call everything get-sum '{"a":2,"b":40}'
@@ -49,6 +49,14 @@ for _ in $(seq 100); do grep -q 'progress: 1/30' "$TMP/cancel.out" && break; sle
 t0=$(date +%s%N); kill -INT $cpid; wait $cpid; st=$?; t1=$(date +%s%N)
 [ $st = 130 ] && grep -q '^daimon: cancelled$' "$TMP/cancel.out" && [ $(((t1 - t0) / 1000000)) -lt 8000 ] &&
   ok call_cancelled || bad call_cancelled "exit $st" "$(cat "$TMP/cancel.out")"
+# the same for an SDK server: it hears notifications/cancelled for its request
+: >"$FX"
+"$DAIMON" mcp call fx wait '{"ms":20000}' >"$TMP/cancel2.out" 2>&1 &
+cpid=$!
+for _ in $(seq 100); do pgrep -f fx-server.mjs >/dev/null && break; sleep 0.1; done
+sleep 1.5; kill -INT $cpid; wait $cpid; st=$?
+sleep 0.3
+expect server_told_of_cancel 0 '^cancelled wait' -- cat "$FX"
 expect server_stderr_logged 0 'daimon: mcp-everything: Starting default \(STDIO\) server' -- cat "$DAIMON_HOME/logs/mcp.log"
 expect add_roots 0 '^added' -- "$DAIMON" mcp add rooted --root "$TMP" -- node "$EVERY" stdio
 expect roots_answered 0 "URI: file://$TMP" -- "$DAIMON" mcp call rooted get-roots-list '{}'

@@ -7,6 +7,7 @@
  * 200 swaps while two threads call without pause lose no call and leave
  * no more than the bounded number of versions alive.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/port.h"
+#include "core/timefmt.h"
 #include "core/work.h"
 #include "skills/host.h"
 #include "skills/instructions.h"
@@ -422,6 +424,51 @@ static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
 	daimon_skillws_close(ws);
 }
 
+/* A port answers its program's requests (ping, roots/list with id 0),
+ * logs its stderr with its name, and shuts it down step by step: stdin
+ * closed, then SIGTERM, then SIGKILL for a program that ignores both. */
+static void test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down(void)
+{
+	const char *dir = test_tmpdir();
+	char *log = daimon_xasprintf("%s/port.log", dir);
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	static const char script[] =
+		"read call; echo '{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}'; read pong; "
+		"echo '{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"roots/list\"}'; read roots; "
+		"echo \"pong=$pong\" >&2; echo \"roots=$roots\" >&2; "
+		"echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}'; trap '' TERM; exec sleep 30";
+	static const char *const argv[] = {"/bin/sh", "-c", script, NULL};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_port_opts po = {.name = "stubborn",
+			       .argv = argv,
+			       .roots = "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]",
+			       .log_fd = logfd,
+			       .stop_ms = 200};
+	daimon_aid port = daimon_port_start(rt, &po);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	CHECK_INT(port_call(rt, port, me, &c, "x", 5000), 0);
+	CHECK_STR(c.text, "{\"ok\":true}");
+	int64_t t0 = daimon_mono_ms();
+	daimon_cancel(rt, port, 5000);
+	while (daimon_alive(rt, port) && daimon_mono_ms() - t0 < 5000)
+		usleep(5000);
+	int64_t took = daimon_mono_ms() - t0;
+	CHECK(!daimon_alive(rt, port));
+	CHECK(took >= 380 && took < 2000); /* two steps of 200 ms: stdin, then SIGTERM, then SIGKILL */
+	daimon_rt_free(rt);
+	close(logfd);
+	daimon_buf text = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_read_file(&text, log), 0);
+	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: stubborn: pong={\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{}}\n");
+	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: stubborn: roots={\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"roots\":"
+					       "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]}}\n");
+	daimon_buf_release(&text);
+	free(log);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -431,6 +478,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
 		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),
 		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
+		TEST_CASE(test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down),
 		{0},
 	};
 	return test_main(argc, argv, cases);

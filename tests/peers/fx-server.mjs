@@ -3,7 +3,8 @@
 // `mail` appends a line "TOOL KEY ARGS" to $FX_FILE. `pay` is idempotent
 // the way a payment API is: a repeat of a key already paid changes
 // nothing. tools/list is paged (two tools a page); `grow` adds a tool and
-// says notifications/tools/list_changed.
+// says notifications/tools/list_changed; `wait` writes down a cancel
+// (notifications/cancelled) it was told of.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -18,6 +19,8 @@ const tools = [
     annotations: { readOnlyHint: false, idempotentHint: false } },
   { name: 'look', description: 'Look around.', inputSchema: obj({}), annotations: { readOnlyHint: true } },
   { name: 'grow', description: 'Add a tool.', inputSchema: obj({}), annotations: { readOnlyHint: true } },
+  { name: 'wait', description: 'Wait ms milliseconds (a cancel is written down).',
+    inputSchema: obj({ ms: { type: 'number' } }), annotations: { readOnlyHint: true } },
   { name: 'key', description: 'Say the idempotency key it was given.', inputSchema: obj({}),
     annotations: { readOnlyHint: false, idempotentHint: true } },
 ];
@@ -27,7 +30,7 @@ server.setRequestHandler(ListToolsRequestSchema, async (req) => {
   const page = tools.slice(at, at + 2);
   return at + 2 < tools.length ? { tools: page, nextCursor: String(at + 2) } : { tools: page };
 });
-server.setRequestHandler(CallToolRequestSchema, async (req) => {
+server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
   const { name, arguments: args } = req.params;
   const key = req.params._meta?.['daimon/idempotencyKey'] ?? '';
   const text = (t) => ({ content: [{ type: 'text', text: t }] });
@@ -42,6 +45,15 @@ server.setRequestHandler(CallToolRequestSchema, async (req) => {
     return text(`mailed ${args.to}`);
   }
   if (name === 'look') return text('all quiet');
+  if (name === 'wait')
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(text('waited')), args.ms);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        appendFileSync(file, `cancelled wait ${extra.signal.reason ?? ''}\n`);
+        resolve(text('cancelled'));
+      });
+    });
   if (name === 'key') return text(`key=${key}`);
   if (name === 'grow') {
     if (!tools.some((t) => t.name === 'grown'))

@@ -63,6 +63,7 @@ struct port {
 };
 
 static int start(daimon_ctx *ctx, struct port *pt);
+static void on_stderr(daimon_ctx *ctx, struct port *pt, int last);
 
 static void answer(daimon_ctx *ctx, const struct pending *p, int status, const char *text)
 {
@@ -132,10 +133,8 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
 	pt->failures[pt->nfail++ % pt->intensity] = now;
 	int64_t oldest = pt->failures[pt->nfail % pt->intensity];
-	if (pt->err_watch)
-		daimon_unwatch_fd(ctx, pt->err_watch);
-	pt->err_watch = 0;
-	pt->err = -1;
+	if (pt->err >= 0) /* its last words (a traceback) are read before the pipe goes */
+		on_stderr(ctx, pt, 1);
 	daimon_buf_clear(&pt->errbuf);
 	if (pt->nfail >= pt->intensity && now - oldest < pt->period_ms) {
 		pt->state = RESTING;
@@ -176,13 +175,16 @@ static void tell(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	cJSON_free(text);
 }
 
-/* The program's stderr, line by line into the log, named. */
-static void on_stderr(daimon_ctx *ctx, struct port *pt)
+/* The program's stderr, line by line into the log, named (`last`: the
+ * program is gone; what is left is logged and the pipe let go). */
+static void on_stderr(daimon_ctx *ctx, struct port *pt, int last)
 {
 	char buf[8192];
 	ssize_t got;
 	while ((got = read(pt->err, buf, sizeof(buf))) > 0)
 		daimon_buf_add(&pt->errbuf, buf, (size_t)got);
+	if (last)
+		got = 0;
 	char *nl;
 	while (pt->errbuf.len && ((nl = memchr(pt->errbuf.ptr, '\n', pt->errbuf.len)) || pt->errbuf.len > 4096 || got == 0)) {
 		size_t n = nl ? (size_t)(nl - pt->errbuf.ptr) : pt->errbuf.len, used = nl ? n + 1 : n;
@@ -418,7 +420,7 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		if (m->ref == pt->watch && pt->from >= 0)
 			on_readable(ctx, pt, pt->from);
 		else if (m->ref == pt->err_watch && pt->err >= 0)
-			on_stderr(ctx, pt);
+			on_stderr(ctx, pt, 0);
 		break;
 	case DAIMON_MSG_CHILD:
 		if ((pid_t)m->ref == pt->pid) {

@@ -176,8 +176,18 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	/* The same with one caller: on two cores the caller and the swapper
-	 * each have one, so what a caller waits for is daimon's doing. */
+	 * each have one, so what a caller waits for is daimon's doing — next
+	 * to one caller alone for as long, what the machine does to it. */
 	{
+		atomic_store(&stop, 0);
+		struct caller alone = {sk, &stop, 0, 0, 0, 0};
+		pthread_t at;
+		pthread_create(&at, NULL, call_loop, &alone);
+		usleep((useconds_t)(swap_s * 1e6));
+		atomic_store(&stop, 1);
+		pthread_join(at, NULL);
+		printf("one_caller_max_pause_us_without_swaps=%.1f\none_caller_calls_over_100us_without_swaps=%ld\n",
+		       alone.max_us, alone.over_100us);
 		atomic_store(&stop, 0);
 		struct caller one = {sk, &stop, 0, 0, 0, 0};
 		pthread_t ot;

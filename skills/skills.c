@@ -315,7 +315,9 @@ static void finalize(struct version *v)
 	atomic_store(&v->state, SLOT_FREE);
 }
 
-/* No longer current: closed now if nothing holds it, else by the last holder. */
+/* No longer current: closed now if nothing holds it, else by the next
+ * sweep after its last call (never by a caller: dlclose takes the
+ * loader's lock and unmaps, a millisecond a call should not pay). */
 static void retire(struct version *old)
 {
 	if (!old)
@@ -323,6 +325,14 @@ static void retire(struct version *old)
 	atomic_store(&old->state, SLOT_DRAINING);
 	if (atomic_load(&old->refs) == 0)
 		finalize(old);
+}
+
+/* Closes the versions whose last call has ended (under swap_mu). */
+static void sweep(struct skill *s)
+{
+	for (int i = 0; i < SKILL_SLOTS; i++)
+		if (atomic_load(&s->slots[i].state) == SLOT_DRAINING && atomic_load(&s->slots[i].refs) == 0)
+			finalize(&s->slots[i]);
 }
 
 static struct version *pin(struct skill *s)
@@ -335,15 +345,13 @@ static struct version *pin(struct skill *s)
 		if (atomic_load(&s->current) == v)
 			return v;
 		/* replaced meanwhile: let go and take the new one */
-		if (atomic_fetch_sub(&v->refs, 1) == 1 && atomic_load(&v->state) == SLOT_DRAINING)
-			finalize(v);
+		atomic_fetch_sub(&v->refs, 1);
 	}
 }
 
 static void unpin(struct version *v)
 {
-	if (atomic_fetch_sub(&v->refs, 1) == 1 && atomic_load(&v->state) == SLOT_DRAINING)
-		finalize(v);
+	atomic_fetch_sub(&v->refs, 1); /* (a drained version is closed by a sweep) */
 }
 
 daimon_skills *daimon_skills_new(const char *home)
@@ -459,6 +467,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 		snprintf(name_out, 64, "%s", d->name);
 
 	pthread_mutex_lock(&s->swap_mu);
+	sweep(s);
 	struct version *v = NULL;
 	for (int i = 0; i < SKILL_SLOTS && !v; i++) {
 		int fr = SLOT_FREE;
@@ -510,6 +519,7 @@ int daimon_skills_unload(daimon_skills *sk, const char *name)
 		return daimon_error_code(DAIMON_ENOTFOUND, "no skill '%s' is loaded", name);
 	pthread_mutex_lock(&s->swap_mu);
 	retire(atomic_exchange(&s->current, NULL));
+	sweep(s);
 	pthread_mutex_unlock(&s->swap_mu);
 	return 0;
 }
@@ -574,6 +584,11 @@ int daimon_skills_live_versions(daimon_skills *sk, const char *name)
 {
 	struct skill *s = find(sk, name);
 	int n = 0;
+	if (s) {
+		pthread_mutex_lock(&s->swap_mu);
+		sweep(s);
+		pthread_mutex_unlock(&s->swap_mu);
+	}
 	for (int i = 0; s && i < SKILL_SLOTS; i++) {
 		int st = atomic_load(&s->slots[i].state);
 		n += st == SLOT_LIVE || st == SLOT_DRAINING;

@@ -870,7 +870,9 @@ static void read_journal(struct session *s, uint64_t after, cJSON *intents, cJSO
  * its tool is idempotent; otherwise its result, for the model and the
  * user, says that its outcome is unknown. Returns 1 if calls were taken
  * up (the turn goes on from them), 0 if there were none. */
-static int resume_calls(daimon_ctx *ctx, struct session *s)
+/* The tool calls of the model's last answer that have no result (a turn
+ * the daemon died in): NULL if there are none; *asked_seq is the answer's. */
+static cJSON *dangling_calls(struct session *s, uint64_t *asked_seq)
 {
 	int n = cJSON_GetArraySize(s->history), at = -1;
 	for (int i = n - 1; i >= 0 && at < 0; i--) {
@@ -882,8 +884,9 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 			break;
 	}
 	if (at < 0)
-		return 0;
+		return NULL;
 	const cJSON *asked = cJSON_GetArrayItem(s->history, at);
+	*asked_seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(asked, "seq"));
 	cJSON *missing = cJSON_CreateArray();
 	const cJSON *tc = cJSON_GetObjectItemCaseSensitive(asked, "tool_calls");
 	for (const cJSON *c = tc->child; c; c = c->next) {
@@ -898,10 +901,56 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 	}
 	if (!cJSON_GetArraySize(missing)) {
 		cJSON_Delete(missing);
-		return 0;
+		return NULL;
 	}
+	return missing;
+}
+
+static const char unknown_text[] = "outcome unknown: %s was started before daimon stopped, and whether it took "
+				   "effect is not known; it was not run again (it is not idempotent). Check before "
+				   "doing it again.";
+
+/* A new message while the turn before never ended (its asker went with
+ * the daemon, as a command-line ask does): the calls it left get their
+ * results from the journal — or say they did not run, or that their
+ * outcome is unknown — so the history is whole again; none is run. */
+static int close_dangling(struct session *s)
+{
+	uint64_t asked = 0;
+	cJSON *missing = dangling_calls(s, &asked);
+	if (!missing)
+		return 0;
 	cJSON *intents = cJSON_CreateObject(), *outcomes = cJSON_CreateObject();
-	read_journal(s, (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(asked, "seq")), intents, outcomes);
+	read_journal(s, asked, intents, outcomes);
+	int rc = 0;
+	for (const cJSON *j = missing->child; j && rc == 0; j = j->next) {
+		const char *id = daimon_json_str(j, "id"), *name = daimon_json_str(j, "name");
+		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(outcomes, id) : NULL;
+		if (outcome) {
+			rc = append_tool_result(s, j, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "",
+						cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
+		} else {
+			char *text = id && cJSON_GetObjectItemCaseSensitive(intents, id)
+					     ? daimon_xasprintf(unknown_text, name ? name : "the tool")
+					     : daimon_xstrdup("not run: daimon stopped before this call ran");
+			rc = append_tool_result(s, j, text, 1);
+			free(text);
+		}
+	}
+	cJSON_Delete(intents);
+	cJSON_Delete(outcomes);
+	cJSON_Delete(missing);
+	return rc;
+}
+
+static int resume_calls(daimon_ctx *ctx, struct session *s)
+{
+	uint64_t asked = 0;
+	cJSON *missing = dangling_calls(s, &asked);
+	if (!missing)
+		return 0;
+	cJSON *intents = cJSON_CreateObject(), *outcomes = cJSON_CreateObject();
+	read_journal(s, asked, intents, outcomes);
 	daimon_set_op(ctx, "resuming a turn");
 	s->ncalls = cJSON_GetArraySize(missing);
 	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
@@ -922,10 +971,7 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 			c->key = daimon_xstrdup(daimon_json_str(intent, "key") ? daimon_json_str(intent, "key") : "");
 			c->journaled = 1;
 		} else if (intent) {
-			daimon_buf_addf(&c->result,
-					"outcome unknown: %s was started before daimon stopped, and whether it took effect is "
-					"not known; it was not run again (it is not idempotent). Check before doing it again.",
-					c->tool->name);
+			daimon_buf_addf(&c->result, unknown_text, c->tool->name);
 			call_finished(ctx, s, c, 1);
 		}
 	}
@@ -1005,7 +1051,9 @@ static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	 * are durable. */
 	if (mid && *mid && seen_before(ctx, s, asker, mid))
 		return;
-	int rc = append_message(s, "user", text, NULL, mid);
+	int rc = close_dangling(s);
+	if (rc == 0)
+		rc = append_message(s, "user", text, NULL, mid);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)

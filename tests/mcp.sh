@@ -175,6 +175,21 @@ for point in ${POINTS:-intent:1 intent:2 intent:3 returned:1 returned:2 returned
   fi
   "$DAIMON" stop >/dev/null 2>&1
 done
+# a turn asked from the command line dies with the daemon: nothing delivers
+# it again, and the session's next message finds its calls closed from
+# the journal (none run) so the history the model gets is whole
+: >"$FX"
+DAIMON_FAULT=intent:1 start_daemon
+"$DAIMON" ask --session cli:ctl 'errands by hand' >/dev/null 2>&1
+{ wait "$daemon_pid"; } 2>/dev/null
+pkill -9 -f fx-server.mjs; pkill -9 -f "$EVERY"
+start_daemon
+expect next_turn_after_crash 0 '^Key seen\.$' -- "$DAIMON" ask --session cli:ctl 'which key'
+expect dangling_calls_closed 0 '"call_id":"b2","name":"fx_mail","content":"(outcome unknown|not run)[^"]*","is_error":true.*"role":"user","content":"which key"' -- \
+  sh -c "'$DAIMON' sessions show --json cli:ctl | tr '\n' ' '"
+expect dangling_not_run 0 '^$' -- cat "$FX"
+"$DAIMON" stop >/dev/null 2>&1
+
 # a mail whose outcome is unknown was not sent again, and the model was told
 expect unknown_outcome_told 0 '"content":"outcome unknown: fx\.mail was started before daimon stopped' -- \
   sh -c "cat '$DAIMON_HOME'/sessions/telegram-*.jsonl"

@@ -906,6 +906,29 @@ static cJSON *dangling_calls(struct session *s, uint64_t *asked_seq)
 	return missing;
 }
 
+/* A dead turn's calls without a result, and what the journal says of them. */
+struct dangling {
+	cJSON *missing, *intents, *outcomes; /* outcomes and intents by call id */
+};
+
+static int dangling_open(struct session *s, struct dangling *d)
+{
+	uint64_t asked = 0;
+	if (!(d->missing = dangling_calls(s, &asked)))
+		return 0;
+	d->intents = cJSON_CreateObject();
+	d->outcomes = cJSON_CreateObject();
+	read_journal(s, asked, d->intents, d->outcomes);
+	return 1;
+}
+
+static void dangling_close(struct dangling *d)
+{
+	cJSON_Delete(d->intents);
+	cJSON_Delete(d->outcomes);
+	cJSON_Delete(d->missing);
+}
+
 static const char unknown_text[] = "outcome unknown: %s was started before daimon stopped, and whether it took "
 				   "effect is not known; it was not run again (it is not idempotent). Check before "
 				   "doing it again.";
@@ -916,41 +939,34 @@ static const char unknown_text[] = "outcome unknown: %s was started before daimo
  * outcome is unknown — so the history is whole again; none is run. */
 static int close_dangling(struct session *s)
 {
-	uint64_t asked = 0;
-	cJSON *missing = dangling_calls(s, &asked);
-	if (!missing)
+	struct dangling d;
+	if (!dangling_open(s, &d))
 		return 0;
-	cJSON *intents = cJSON_CreateObject(), *outcomes = cJSON_CreateObject();
-	read_journal(s, asked, intents, outcomes);
 	int rc = 0;
-	for (const cJSON *j = missing->child; j && rc == 0; j = j->next) {
+	for (const cJSON *j = d.missing->child; j && rc == 0; j = j->next) {
 		const char *id = daimon_json_str(j, "id"), *name = daimon_json_str(j, "name");
-		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(outcomes, id) : NULL;
+		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(d.outcomes, id) : NULL;
 		if (outcome) {
 			rc = append_tool_result(s, j, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "",
 						cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
 		} else {
-			char *text = id && cJSON_GetObjectItemCaseSensitive(intents, id)
+			char *text = id && cJSON_GetObjectItemCaseSensitive(d.intents, id)
 					     ? daimon_xasprintf(unknown_text, name ? name : "the tool")
 					     : daimon_xstrdup("not run: daimon stopped before this call ran");
 			rc = append_tool_result(s, j, text, 1);
 			free(text);
 		}
 	}
-	cJSON_Delete(intents);
-	cJSON_Delete(outcomes);
-	cJSON_Delete(missing);
+	dangling_close(&d);
 	return rc;
 }
 
 static int resume_calls(daimon_ctx *ctx, struct session *s)
 {
-	uint64_t asked = 0;
-	cJSON *missing = dangling_calls(s, &asked);
-	if (!missing)
+	struct dangling d;
+	if (!dangling_open(s, &d))
 		return 0;
-	cJSON *intents = cJSON_CreateObject(), *outcomes = cJSON_CreateObject();
-	read_journal(s, asked, intents, outcomes);
+	cJSON *missing = d.missing, *intents = d.intents, *outcomes = d.outcomes;
 	daimon_set_op(ctx, "resuming a turn");
 	s->ncalls = cJSON_GetArraySize(missing);
 	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
@@ -975,9 +991,7 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 			call_finished(ctx, s, c, 1);
 		}
 	}
-	cJSON_Delete(intents);
-	cJSON_Delete(outcomes);
-	cJSON_Delete(missing);
+	dangling_close(&d);
 	pump(ctx, s);
 	return 1;
 }

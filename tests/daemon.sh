@@ -39,12 +39,7 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
  {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}}]}
 EOF
-aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1)); wport=$((aport + 2))
-node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
-node "$PEERS/telegram.js" "$tport" >/dev/null 2>&1 & pids+=($!)
-for _ in $(seq 100); do port_open "$aport" && port_open "$tport" && break; sleep 0.1; done
-export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport
-export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tport
+start_peers
 # a quick poll: the test server answers getUpdates at once
 sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "allow": ["77"] }/' \
   "$DAIMON_HOME/config.json"

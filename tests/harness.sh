@@ -63,3 +63,16 @@ tg_replies() { # the bot's messages to chat $1 not read before, one per line (JS
       let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
         for (const u of JSON.parse(s).result || []) console.log(JSON.stringify(u.message.text)); });'
 }
+
+# start_peers: aimock (fixtures in $TMP/aim; $AIM its cli.js) and
+# telegram-test-api ($PEERS/telegram.js) on free loopback ports (aport,
+# tport; wport is left for the web channel), the environment pointed at
+# them: the model, and the Telegram bot 123:abc.
+start_peers() {
+  aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1)); wport=$((aport + 2))
+  node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
+  node "$PEERS/telegram.js" "$tport" >/dev/null 2>&1 & pids+=($!)
+  for _ in $(seq 100); do port_open "$aport" && port_open "$tport" && break; sleep 0.1; done
+  export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport
+  export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tport
+}

@@ -100,12 +100,7 @@ cat >"$TMP/aim/f.json" <<'EOF'
  {"match":{"userMessage":"which key","hasToolResult":true},"response":{"content":"Key seen."}},
  {"match":{"userMessage":"which key"},"response":{"toolCalls":[{"id":"k1","name":"fx_key","arguments":"{}"}]}}]}
 EOF
-aport=$((20000 + RANDOM % 20000)); tport=$((aport + 1)); wport=$((aport + 2))
-node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
-node "$PEERS/telegram.js" "$tport" >/dev/null 2>&1 & pids+=($!)
-for _ in $(seq 100); do port_open "$aport" && port_open "$tport" && break; sleep 0.1; done
-export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport
-export TELEGRAM_BOT_TOKEN=123:abc DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$tport
+start_peers
 sed -i 's/"telegram":\t{/"telegram":\t{ "poll_interval_ms": 50, "allow": ["*"],/' "$DAIMON_HOME/config.json"
 sed -i "s/\"web\":\t{/\"web\":\t{ \"port\": $wport,/" "$DAIMON_HOME/config.json"
 

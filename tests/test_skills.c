@@ -20,6 +20,7 @@
 #include "core/work.h"
 #include "skills/host.h"
 #include "skills/instructions.h"
+#include "skills/mcp.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 #include "tests/test.h"
@@ -236,9 +237,11 @@ static const char wild_src[] =
 	"{ const daimon_skill_host *h = daimon_skill_host_of(c); (void)a;\n"
 	"  for (int i = 1; i <= 3; i++) h->progress(c, i, 3, \"step\");\n"
 	"  return h->replyf(c, \"stepped\"); }\n"
+	"static int key(daimon_skill_ctx *c, const char *a)\n"
+	"{ const daimon_skill_host *h = daimon_skill_host_of(c); (void)a; return h->replyf(c, \"key=%s\", h->idempotency_key(c)); }\n"
 	"#define T(n) {#n, #n, \"{}\", 0, n}\n"
-	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog), T(steps)};\n"
-	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 6);\n";
+	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog), T(steps), T(key)};\n"
+	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 7);\n";
 
 /* One call in a child process: its status and text. */
 static int isolated(const char *so_path, const char *tool, long timeout_ms, char text[256])
@@ -348,13 +351,13 @@ static int collector_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 static const daimon_behaviour collector_b = {.name = "collector", .handle = collector_handle};
 
 /* One tools/call through the port, waited for: the status; the text in c->text. */
-static int port_call(daimon_rt *rt, daimon_aid port, daimon_aid me, struct collector *c, const char *tool,
-		     long timeout_ms)
+static int port_call_key(daimon_rt *rt, daimon_aid port, daimon_aid me, struct collector *c, const char *tool,
+			 const char *key, long timeout_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	int before = c->answers;
 	pthread_mutex_unlock(&c->mu);
-	char *params = daimon_xasprintf("{\"name\":\"%s\",\"arguments\":{}}", tool);
+	char *params = daimon_mcp_call_params(tool, NULL, key);
 	size_t n = sizeof(daimon_port_call) + strlen(params) + 1;
 	daimon_port_call *call = calloc(1, n);
 	call->ref = (uint64_t)before + 1;
@@ -375,6 +378,12 @@ static int port_call(daimon_rt *rt, daimon_aid port, daimon_aid me, struct colle
 	int status = c->answers > before ? c->status : -99;
 	pthread_mutex_unlock(&c->mu);
 	return status;
+}
+
+static int port_call(daimon_rt *rt, daimon_aid port, daimon_aid me, struct collector *c, const char *tool,
+		     long timeout_ms)
+{
+	return port_call_key(rt, port, me, c, tool, NULL, timeout_ms);
 }
 
 static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
@@ -409,6 +418,10 @@ static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
 	CHECK_CONTAINS(c.text, "\"text\":\"fine\"");
 	CHECK_INT(port_call(rt, port, me, &c, "steps", 5000), 0);
 	CHECK_INT(c.progress, 3); /* progress notifications came back as messages */
+	CHECK_INT(port_call_key(rt, port, me, &c, "key", "cli-0123/k9", 5000), 0); /* the idempotency key, through _meta */
+	CHECK_CONTAINS(c.text, "\"text\":\"key=cli-0123/k9\"");
+	CHECK_INT(port_call(rt, port, me, &c, "key", 5000), 0);
+	CHECK_CONTAINS(c.text, "\"text\":\"key=\"");
 	CHECK_INT(port_call(rt, port, me, &c, "segv", 60000), -2);
 	CHECK(strstr(c.text, "skill-wild crashed: signal") || strstr(c.text, "skill-wild ended"));
 	CHECK_INT(port_call(rt, port, me, &c, "ok", 5000), 0); /* started again */

@@ -14,6 +14,9 @@
 #include <daimon/skill.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +42,7 @@ struct version {
 	_Atomic int state;
 	_Atomic uint32_t refs;
 	void *dl;
+	int fd; /* its memfd, open while it is loaded (see open_copy); -1: none */
 	const daimon_skill *d;
 	struct skill *skill;
 };
@@ -300,6 +304,14 @@ void daimon_skills_set_services(int (*memory_read)(const char *home, const char 
 
 /* ---- versions ---- */
 
+/* Unloads a copy open_copy made. */
+static void close_copy(void *dl, int fd)
+{
+	dlclose(dl);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void finalize(struct version *v)
 {
 	int draining = SLOT_DRAINING;
@@ -309,8 +321,9 @@ static void finalize(struct version *v)
 		daimon_skill_ctx ctx = {.host = &host_table, .skill = v->skill};
 		v->d->fini(&ctx);
 	}
-	dlclose(v->dl);
+	close_copy(v->dl, v->fd);
 	v->dl = NULL;
+	v->fd = -1;
 	v->d = NULL;
 	atomic_store(&v->state, SLOT_FREE);
 }
@@ -372,17 +385,76 @@ static struct skill *find(daimon_skills *sk, const char *name)
 	return NULL;
 }
 
-/* Opens a uniquely named copy of `so_path`, so a file rebuilt in place is
- * a new object to dlopen, never the mapping of the old one. */
-static void *open_copy(daimon_skills *sk, const char *so_path)
+/* Touches every page a loaded object maps, here on the loading thread:
+ * the first calls into a new version then take no page faults — a fault
+ * waits for the process's memory-map lock, which the next dlopen or the
+ * dlclose of an old version may hold just then. */
+struct prefault {
+	uintptr_t base;
+};
+
+static int prefault_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
+	(void)size;
+	const struct prefault *p = arg;
+	if (info->dlpi_addr != p->base)
+		return 0;
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		const volatile char *at = (const volatile char *)(info->dlpi_addr + ph->p_vaddr);
+		for (size_t off = 0; off < ph->p_memsz; off += (size_t)page)
+			(void)at[off];
+	}
+	return 1;
+}
+
+static void prefault(void *dl)
+{
+	struct link_map *lm = NULL;
+	if (dlinfo(dl, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
+		struct prefault p = {.base = (uintptr_t)lm->l_addr};
+		dl_iterate_phdr(prefault_object, &p);
+	}
+}
+
+/* Opens a copy of `so_path` of its own, so a file rebuilt in place is a
+ * new object to dlopen, never the mapping of the old one. The copy is a
+ * memfd — in memory, no file system work (and no writeback threads
+ * taking a core from the callers) — or, where there are none, a
+ * uniquely named file in $TMPDIR, unlinked once loaded. */
+static void *open_copy(daimon_skills *sk, const char *so_path, int *fd_out)
+{
+	*fd_out = -1;
 	daimon_buf data = DAIMON_BUF_INIT;
 	if (daimon_read_file(&data, so_path) < 0)
 		return NULL;
+	void *dl = NULL;
+	int mfd = memfd_create("daimon-skill", MFD_CLOEXEC);
+	if (mfd >= 0 && daimon_write_all(mfd, data.ptr, data.len) == 0) {
+		/* The memfd stays open as long as the object is loaded: the
+		 * loader knows objects by their path too, and a closed fd's
+		 * number, reused, would name the old object again. */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+		dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (dl) {
+			prefault(dl);
+			*fd_out = mfd;
+		} else {
+			daimon_error("cannot load '%s': %s", so_path, dlerror());
+			close(mfd);
+		}
+		daimon_buf_release(&data);
+		return dl;
+	}
+	if (mfd >= 0)
+		close(mfd);
 	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char *copy = daimon_xasprintf("%s/daimon-skill-%d-%llu.so", tmp, (int)getpid(),
 				      (unsigned long long)atomic_fetch_add(&sk->copies, 1));
-	void *dl = NULL;
 	/* (no fsync: the copy only has to outlive the dlopen below) */
 	int fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
 	if (fd < 0 || daimon_write_all(fd, data.ptr, data.len) < 0) {
@@ -393,6 +465,8 @@ static void *open_copy(daimon_skills *sk, const char *so_path)
 		dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
 		if (!dl)
 			daimon_error("cannot load '%s': %s", so_path, dlerror());
+		else
+			prefault(dl);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -434,7 +508,8 @@ static int check_descriptor(const daimon_skill *d, const char *so_path)
 
 int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64])
 {
-	void *dl = open_copy(sk, so_path);
+	int fd;
+	void *dl = open_copy(sk, so_path, &fd);
 	if (!dl)
 		return -1;
 	daimon_skill_entry_fn entry = (daimon_skill_entry_fn)dlsym(dl, DAIMON_SKILL_ENTRY_SYMBOL);
@@ -442,14 +517,14 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	int rc = entry ? check_descriptor(d, so_path)
 		       : daimon_error("'%s' exports no %s", so_path, DAIMON_SKILL_ENTRY_SYMBOL);
 	if (rc < 0) {
-		dlclose(dl);
+		close_copy(dl, fd);
 		return rc;
 	}
 	pthread_mutex_lock(&sk->mu);
 	struct skill *s = find(sk, d->name);
 	if (!s && atomic_load(&sk->n) == MAX_SKILLS) {
 		pthread_mutex_unlock(&sk->mu);
-		dlclose(dl);
+		close_copy(dl, fd);
 		return daimon_error("too many skills (at most %d)", MAX_SKILLS);
 	}
 	if (!s) {
@@ -476,7 +551,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	}
 	if (!v) {
 		pthread_mutex_unlock(&s->swap_mu);
-		dlclose(dl);
+		close_copy(dl, fd);
 		return daimon_error("%d versions of %s are still held by calls; try again when they end", SKILL_SLOTS,
 				    d->name);
 	}
@@ -497,12 +572,13 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	}
 	daimon_buf_release(&saved);
 	if (rc < 0) {
-		dlclose(dl);
+		close_copy(dl, fd);
 		atomic_store(&v->state, SLOT_FREE);
 		pthread_mutex_unlock(&s->swap_mu);
 		return rc;
 	}
 	v->dl = dl;
+	v->fd = fd;
 	v->d = d;
 	atomic_store(&v->state, SLOT_LIVE);
 	retire(atomic_exchange(&s->current, v)); /* published */

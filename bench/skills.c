@@ -13,7 +13,9 @@
  *    nothing — all of it is daimon's overhead (pin, find, context, unpin);
  * 3. host_call_us: the round trip of the same call through a skill host
  *    (MCP over pipes to `daimon skill serve`) as sessions make it — an
- *    actor asks the host's port actor — median of 2,000;
+ *    actor asks the host's port actor — median of 2,000; next to it
+ *    pipe_rtt_us, a byte to a child process and back over two pipes and
+ *    nothing else: the floor this machine's kernel sets for any host;
  * 4. edit_to_live_ms: a change to the scaffolded skill's source, then
  *    build (compile + tests + commit) and the swap into a registry —
  *    median of 5.
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -74,6 +77,35 @@ static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* The median round trip of one byte to a child process and back. */
+static double pipe_rtt_us(void)
+{
+	int to[2], from[2];
+	if (pipe(to) < 0 || pipe(from) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		close(to[1]), close(from[0]); /* (its end of file is the parent closing to[1]) */
+		while (read(to[0], &c, 1) == 1 && write(from[1], &c, 1) == 1)
+			;
+		_exit(0);
+	}
+	static double lat[2000];
+	char c = 'x';
+	for (int i = 0; i < 2000; i++) {
+		uint64_t t0 = daimon_mono_ns();
+		if (write(to[1], &c, 1) != 1 || read(from[0], &c, 1) != 1)
+			break;
+		lat[i] = (double)(daimon_mono_ns() - t0) / 1e3;
+	}
+	close(to[1]);
+	close(to[0]), close(from[0]), close(from[1]);
+	waitpid(pid, NULL, 0);
+	qsort(lat, 2000, sizeof(double), cmp);
+	return lat[1000];
 }
 
 struct caller {
@@ -240,7 +272,8 @@ int main(int argc, char **argv)
 	while (!atomic_load(&pg.done))
 		usleep(1000);
 	qsort(pg.lat + 1, 2000, sizeof(double), cmp); /* (the first started the host) */
-	printf("host_call_us=%.1f\nhost_call_us_p99=%.1f\n", pg.lat[1 + 1000], pg.lat[1 + 1980]);
+	printf("host_call_us=%.1f\nhost_call_us_p99=%.1f\npipe_rtt_us=%.1f\n", pg.lat[1 + 1000], pg.lat[1 + 1980],
+	       pipe_rtt_us());
 	fflush(stdout);
 	daimon_rt_free(rt);
 

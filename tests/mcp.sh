@@ -145,6 +145,10 @@ tg_answer() { # tg_answer CHAT: waits (up to 15 s) for the bot's reply to CHAT, 
   done
   return 1
 }
+servers_gone() { # the servers a SIGKILLed daemon started end by themselves (their stdin closed), 5 s at most
+  for _ in $(seq 50); do pgrep -f "fx-server.mjs|$EVERY" >/dev/null || return 0; sleep 0.1; done
+  return 1
+}
 chat=500
 for point in ${POINTS:-intent:1 intent:2 intent:3 returned:1 returned:2 returned:3 outcome:1 outcome:2 outcome:3 results:1 results:2 answer:1}; do
   chat=$((chat + 1))
@@ -156,7 +160,7 @@ for point in ${POINTS:-intent:1 intent:2 intent:3 returned:1 returned:2 returned
     bad "kill_at_$point" "the daemon never reached $point"; kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; continue
   fi
   { wait "$daemon_pid"; } 2>/dev/null
-  pkill -9 -f fx-server.mjs; pkill -9 -f "$EVERY"  # (the servers outlive a SIGKILLed daemon; a real one's would too)
+  servers_gone || bad "servers_exit_with_a_killed_daemon_$point" "$(pgrep -af "fx-server.mjs|$EVERY")"
   start_daemon || { bad "kill_at_$point" "no restart"; continue; }
   answer=$(tg_answer $chat)
   pays=$(grep -c '^pay ' "$FX"); ann=$(grep -c '"to":"ann"' "$FX"); bob=$(grep -c '"to":"bob"' "$FX")
@@ -177,7 +181,7 @@ done
 DAIMON_FAULT=intent:1 start_daemon
 "$DAIMON" ask --session cli:ctl 'errands by hand' >/dev/null 2>&1
 { wait "$daemon_pid"; } 2>/dev/null
-pkill -9 -f fx-server.mjs; pkill -9 -f "$EVERY"
+servers_gone
 start_daemon
 expect next_turn_after_crash 0 '^Key seen\.$' -- "$DAIMON" ask --session cli:ctl 'which key'
 expect dangling_calls_closed 0 '"call_id":"b2","name":"fx_mail","content":"(outcome unknown|not run)[^"]*","is_error":true.*"role":"user","content":"which key"' -- \

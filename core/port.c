@@ -41,6 +41,9 @@ struct port {
 	int log_fd;
 	long restart_ms, stop_ms;
 	uint64_t restart_timer, stop_timer;
+	long ping_ms;
+	uint64_t ping_timer;
+	int64_t ping_id; /* the ping awaiting its answer; 0: none */
 	int stop_step; /* shutting down: 1 stdin closed, 2 SIGTERM sent, 3 SIGKILL sent */
 	int streak;    /* failures since it was last ready */
 	int err;       /* the program's stderr (runtime's while watched) */
@@ -125,6 +128,7 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 		daimon_unwatch_fd(ctx, pt->watch);
 	pt->watch = 0;
 	pt->from = -1;
+	pt->ping_id = 0;
 	daimon_buf_clear(&pt->in);
 	while (pt->np) {
 		answer(ctx, &pt->p[0], -2, why);
@@ -248,6 +252,8 @@ static int start(daimon_ctx *ctx, struct port *pt)
 		pt->state = READY;
 		daimon_set_state_label(ctx, "ready");
 	}
+	if (pt->ping_ms > 0 && !pt->ping_timer)
+		pt->ping_timer = daimon_timer_start(ctx, pt->ping_ms, pt->ping_ms);
 	return 0;
 }
 
@@ -312,6 +318,10 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	if (!cJSON_IsNumber(id))
 		return;
 	int64_t rid = (int64_t)id->valuedouble;
+	if (pt->ping_id && rid == pt->ping_id) { /* alive */
+		pt->ping_id = 0;
+		return;
+	}
 	if (pt->state == STARTING && rid == pt->init_id && !cJSON_GetObjectItemCaseSensitive(msg, "result")) {
 		const char *why = daimon_json_str(cJSON_GetObjectItemCaseSensitive(msg, "error"), "message");
 		char *text = daimon_xasprintf("%s refused to start: %s", pt->name, why ? why : "an error without a message");
@@ -438,6 +448,23 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		}
 		break;
 	case DAIMON_MSG_TIMER:
+		if (m->ref == pt->ping_timer) {
+			if (pt->state != READY || pt->stop_step || pt->np) { /* (a call has its own deadline; a
+										* program busy with one may not answer) */
+				pt->ping_id = 0;
+				break;
+			}
+			if (pt->ping_id) {
+				char why[160];
+				snprintf(why, sizeof(why), "%s did not answer a ping within %.1f s and was stopped", pt->name,
+					 (double)pt->ping_ms / 1000);
+				went_down(ctx, pt, why);
+				break;
+			}
+			pt->ping_id = ++pt->next_id;
+			send_line(pt, request(pt->ping_id, "ping", NULL));
+			break;
+		}
 		if (m->ref == pt->stop_timer) {
 			pt->stop_timer = 0;
 			shutdown_step(ctx, pt);
@@ -509,7 +536,9 @@ static int port_on_cancel(daimon_ctx *ctx, void *state)
 	pt->draining = 1;
 	if (pt->restart_timer)
 		daimon_timer_cancel(ctx, pt->restart_timer);
-	pt->restart_timer = 0;
+	if (pt->ping_timer)
+		daimon_timer_cancel(ctx, pt->ping_timer);
+	pt->restart_timer = pt->ping_timer = 0;
 	if (pt->pid <= 0 && !pt->np)
 		return DAIMON_EXIT_CANCELLED;
 	if (pt->np)
@@ -538,6 +567,7 @@ daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 	pt->log_fd = o->log_fd > 0 ? o->log_fd : 2;
 	pt->restart_ms = o->restart_ms;
 	pt->stop_ms = o->stop_ms > 0 ? o->stop_ms : 2000;
+	pt->ping_ms = o->ping_ms;
 	pt->err = -1;
 	if (o->env && o->env[0]) { /* the environment, with o->env set over it */
 		size_t ne = 0, k = 0, nx = 0;

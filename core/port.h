@@ -19,7 +19,9 @@
  * again without waiting for a call (a permanent child), after a delay
  * that doubles with each failure in a row.
  *
- * Requests from the program are answered: ping, roots/list (from
+ * With `ping_ms`, an idle program (no call in flight: a call has its own
+ * deadline) is sent a ping that often; one that has not answered by the
+ * next is taken for hung: killed, and restarted as after a crash. Requests from the program are answered: ping, roots/list (from
  * `roots`), -32601 for anything else. Other notifications, and
  * "daimon/ready" each time the handshake completes, go to `notify` as
  * DAIMON_PORT_NOTE (the message's JSON text). The program's stderr is
@@ -66,6 +68,8 @@ typedef struct {
 	int log_fd;              /* where the program's stderr goes; 0: 2 */
 	long restart_ms;         /* first delay before a restart; 0: at the next call */
 	long stop_ms;            /* each step of the shutdown; 0: 2 s */
+	long ping_ms;            /* a running program is pinged this often and restarted if a ping
+				  * is still unanswered at the next; 0: never */
 } daimon_port_opts;
 
 /* Spawns the port actor (the program starts with the first call). */

@@ -332,6 +332,7 @@ static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify
 		.parent = parent,
 		.log_fd = log_fd,
 		.restart_ms = 250,
+		.ping_ms = 30000,
 		.initialize = init,
 	};
 	daimon_aid id = daimon_port_start(rt, &o);

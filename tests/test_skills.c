@@ -482,6 +482,41 @@ static void test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down(vo
 	free(log);
 }
 
+static int started_twice(const char *path)
+{
+	if (access(path, F_OK) != 0)
+		return 0;
+	char *text = test_read(path);
+	int yes = strstr(text, "started\nstarted\n") != NULL;
+	free(text);
+	return yes;
+}
+
+/* An idle program that stops answering pings is taken for hung and
+ * started again. */
+static void test_skills__a_port_restarts_a_program_that_stops_answering_pings(void)
+{
+	const char *dir = test_tmpdir();
+	char *starts = daimon_xasprintf("%s/starts", dir);
+	char *script = daimon_xasprintf("echo started >>'%s'; read call; "
+					"echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}'; exec sleep 30",
+					starts);
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_port_opts po = {.name = "mute", .argv = argv, .ping_ms = 150, .restart_ms = 50, .stop_ms = 100};
+	daimon_aid port = daimon_port_start(rt, &po);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	CHECK_INT(port_call(rt, port, me, &c, "x", 5000), 0);
+	/* idle, pinged, silent: stopped and started again */
+	EVENTUALLY(started_twice(starts));
+	daimon_rt_free(rt);
+	free(script);
+	free(starts);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -492,6 +527,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),
 		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
 		TEST_CASE(test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down),
+		TEST_CASE(test_skills__a_port_restarts_a_program_that_stops_answering_pings),
 		{0},
 	};
 	return test_main(argc, argv, cases);

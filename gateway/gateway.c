@@ -127,6 +127,19 @@ static void start_mcp(daimon_gateway *g)
 	daimon_mcp_on_change(g->mcp, mcp_changed, g);
 }
 
+/* Turns the last process died in that no channel delivers again go on
+ * (their sessions say so in their logs). */
+static void resume_unfinished(daimon_gateway *g)
+{
+	cJSON *keys = daimon_session_unfinished(g->store.home);
+	for (const cJSON *k = keys->child; k; k = k->next) {
+		daimon_aid id = daimon_gateway_session(g, k->valuestring);
+		if (id && daimon_send(g->rt, id, DAIMON_SESSION_RESUME, NULL, 0) == 0)
+			fprintf(stderr, "daimon: resuming the turn %s was in when daimon stopped\n", k->valuestring);
+	}
+	cJSON_Delete(keys);
+}
+
 int daimon_gateway_init(daimon_gateway *g, const char *home)
 {
 	/* Few malloc arenas: the scheduler and pool threads share them, and
@@ -163,6 +176,7 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	 * ready once they are listed (or failed), 15 s at most. */
 	if (g->mcp && !daimon_mcp_wait(g->mcp, 15000))
 		fprintf(stderr, "daimon: some MCP servers did not list their tools within 15 s; they join when they do\n");
+	resume_unfinished(g);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
 #include "sessions/session.h"
 #include "sessions/compact.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,10 @@ struct session {
 	int summarize;
 	uint64_t summarized_seq; /* the log's seq the last summary covered */
 	daimon_aid summary_asker; /* who asked for one now (DAIMON_SESSION_SUMMARIZE) */
+	/* durable turns: the turn's message came from a channel (which
+	 * delivers it again after a crash), or the turn is marked in
+	 * run/turns for the daemon to resume */
+	int turn_mid, marked;
 	/* the turn's outcome, told once what it logged is durable */
 	int done_pending, done_status;
 	char done_error[256];
@@ -455,8 +461,66 @@ static void free_calls(struct session *s)
 	s->ncalls = s->nrunning = 0;
 }
 
+/* run/turns/<id>: this session's turn must go on after a crash. (Not
+ * synced: it is for the process dying; after a power cut the next
+ * message closes the turn from the journal instead.) */
+static char *mark_path(const struct session *s)
+{
+	char *dir = daimon_home_path(s->store->home, "run/turns");
+	char *path = daimon_xasprintf("%s/%s", dir, s->id);
+	free(dir);
+	return path;
+}
+
+static void mark(struct session *s)
+{
+	char *path = mark_path(s);
+	char *dir = daimon_xstrndup(path, strlen(path) - strlen(s->id) - 1);
+	daimon_mkdir_p(dir, 0700);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		daimon_write_all(fd, s->key, strlen(s->key));
+		close(fd);
+		s->marked = 1;
+	}
+	free(dir);
+	free(path);
+}
+
+static void unmark(struct session *s)
+{
+	if (!s->marked)
+		return;
+	char *path = mark_path(s);
+	unlink(path);
+	free(path);
+	s->marked = 0;
+}
+
+cJSON *daimon_session_unfinished(const char *home)
+{
+	cJSON *keys = cJSON_CreateArray();
+	char *dir = daimon_home_path(home, "run/turns");
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *path = daimon_xasprintf("%s/%s", dir, e->d_name);
+		daimon_buf key = DAIMON_BUF_INIT;
+		if (daimon_read_file(&key, path) == 0 && key.len)
+			cJSON_AddItemToArray(keys, cJSON_CreateString(daimon_buf_cstr(&key)));
+		daimon_buf_release(&key);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return keys;
+}
+
 static void reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error)
 {
+	unmark(s);
 	daimon_session_done d = {0};
 	d.status = status;
 	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
@@ -1052,6 +1116,7 @@ static void take_tools(struct session *s)
 static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
 {
 	take_tools(s);
+	s->turn_mid = mid && *mid;
 	s->asker = asker;
 	s->rounds = 0;
 	s->tokens_in = s->tokens_out = 0;
@@ -1361,6 +1426,8 @@ static int journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
 	cJSON_AddBoolToObject(f, "idempotent", c->tool->idempotent);
 	int rc = daimon_log_append(s->log, "tool_intent", NULL, f, NULL, NULL, &c->intent_seq);
 	cJSON_Delete(f);
+	if (rc == 0 && !s->marked && !s->turn_mid) /* (a channel's message is delivered again instead) */
+		mark(s);
 	if (rc == 0)
 		rc = commit_async(ctx, s);
 	return rc;
@@ -1623,6 +1690,36 @@ static void on_aside_done(daimon_ctx *ctx, struct session *s, const daimon_job_d
 		compaction_done(ctx, s, why[0] ? why : NULL, d->status < 0 ? "" : d->text);
 }
 
+/* A turn the process died in, taken up with nobody listening (the
+ * session is its own asker: what it would tell comes back to it and is
+ * dropped); its answer is in the log for whoever looks. */
+static void on_resume(daimon_ctx *ctx, struct session *s)
+{
+	if (s->asker)
+		return; /* a turn runs: it was taken up already */
+	s->marked = 1; /* (the mark exists: it goes when this ends) */
+	if (!s->log && open_log(s) < 0) {
+		unmark(s);
+		return;
+	}
+	take_tools(s);
+	s->asker = daimon_self(ctx);
+	s->turn_mid = 0;
+	s->rounds = 0;
+	s->tokens_in = s->tokens_out = 0;
+	if (resume_calls(ctx, s))
+		return;
+	const char *role = daimon_json_str(cJSON_GetArrayItem(s->history, cJSON_GetArraySize(s->history) - 1), "role");
+	if (role && (!strcmp(role, "tool") || !strcmp(role, "user"))) { /* the model had not answered yet */
+		int rc = call_model(ctx, s, 0);
+		if (rc < 0)
+			abort_turn(ctx, s, rc);
+		return;
+	}
+	s->asker = 0;
+	unmark(s);
+}
+
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct session *s = state;
@@ -1653,6 +1750,9 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		break;
 	case DAIMON_SESSION_APPROVAL:
 		on_approval(ctx, s, m);
+		break;
+	case DAIMON_SESSION_RESUME:
+		on_resume(ctx, s);
 		break;
 	case DAIMON_SESSION_STOP:
 		stop_turn(ctx, s, "stopped by the user", 0);

@@ -52,6 +52,11 @@ enum {
 	 * the message ("mid"); one already logged is answered from the log
 	 * (or, unanswered, its turn runs again) instead of twice. */
 	DAIMON_SESSION_ASK_ONCE = 0x5345000B,
+	/* to the session: a turn that was in flight when the process died,
+	 * and that no channel will deliver again (a command-line or web ask),
+	 * goes on from its log and journal with nobody listening (see
+	 * daimon_session_unfinished). Ignored when there is none. */
+	DAIMON_SESSION_RESUME = 0x5345000C,
 };
 
 /* What a message that arrives mid-turn does. */
@@ -126,6 +131,11 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
  * `history`; `summarized_seq` (may be NULL) gets the seq the newest
  * session summary covers. */
 int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq);
+/* The keys of the sessions whose side-effecting turn was in flight when
+ * the process died and which no channel delivers again: a turn marks
+ * itself in $DAIMON_HOME/run/turns when it journals its first intent and
+ * unmarks when it ends. A JSON array (caller frees). */
+cJSON *daimon_session_unfinished(const char *home);
 /* The session id a conversation key's log has. */
 void daimon_session_id_for_key(char out[DAIMON_ID_MAX + 1], const char *key);
 

@@ -413,6 +413,60 @@ static void test_agent__a_stop_while_a_tool_runs_cancels_it_and_keeps_the_log_wh
 	}
 }
 
+/* A turn that died with its process and that nobody delivers again: the
+ * session's next message first closes its calls from the journal — the
+ * logged outcome, "outcome unknown" for one that started, "not run" for
+ * one that did not — and runs none of them, so the model gets a whole
+ * history. */
+static void test_agent__a_dead_turns_calls_are_closed_from_the_journal(void)
+{
+	struct harness h;
+	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, NULL, 0), 0);
+	h_ask(&h, 0, "story");
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	daimon_rt_free(h.rt); /* (the process is gone; its log stays as it was) */
+	char *log = h_log(&h, "cli:agent");
+	int seq = 0;
+	for (const char *p = log; (p = strchr(p, '\n')); p++)
+		seq++;
+	char id[DAIMON_ID_MAX + 1];
+	daimon_session_id_for_key(id, "cli:agent");
+	static const char *const recs[] = {
+		"\"type\":\"message\",\"role\":\"user\",\"content\":\"errands\"",
+		"\"type\":\"message\",\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"x1\",\"name\":"
+		"\"pay\",\"arguments\":\"{}\"},{\"id\":\"x2\",\"name\":\"mail\",\"arguments\":\"{}\"},{\"id\":\"x3\","
+		"\"name\":\"look\",\"arguments\":\"{}\"}]",
+		"\"type\":\"tool_intent\",\"call_id\":\"x1\",\"name\":\"pay\",\"key\":\"k/x1\",\"idempotent\":false",
+		"\"type\":\"tool_intent\",\"call_id\":\"x3\",\"name\":\"look\",\"key\":\"k/x3\",\"idempotent\":false",
+		"\"type\":\"tool_outcome\",\"call_id\":\"x3\",\"name\":\"look\",\"key\":\"k/x3\",\"content\":"
+		"\"all quiet\",\"is_error\":false",
+		NULL};
+	daimon_buf more = DAIMON_BUF_INIT;
+	daimon_buf_adds(&more, log);
+	for (int i = 0; recs[i]; i++)
+		daimon_buf_addf(&more, "{\"seq\":%d,\"ts\":\"2026-11-24T10:00:00.000Z\",%s}\n", ++seq, recs[i]);
+	char *path = daimon_store_log_path(&h.st, id);
+	test_write(path, daimon_buf_cstr(&more));
+	daimon_buf_clear(&h.a[0].streamed);
+	h_runtime(&h, NULL);
+	h_ask(&h, 0, "change of plan");
+	EVENTUALLY(atomic_load(&h.a[0].finished));
+	CHECK_INT(h.a[0].done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Plan changed.");
+	char *after = h_log(&h, "cli:agent");
+	CHECK_CONTAINS(after, "\"call_id\":\"x1\",\"name\":\"pay\",\"content\":\"outcome unknown: pay was started");
+	CHECK_CONTAINS(after, "\"call_id\":\"x2\",\"name\":\"mail\",\"content\":\"not run: daimon stopped before this "
+			      "call ran\",\"is_error\":true");
+	CHECK_CONTAINS(after, "\"call_id\":\"x3\",\"name\":\"look\",\"content\":\"all quiet\",\"is_error\":false}");
+	CHECK(strstr(after, "\"call_id\":\"x3\",\"name\":\"look\",\"content\":\"all quiet\",\"is_error\":false}") <
+	      strstr(after, "\"content\":\"change of plan\"")); /* closed before the new message */
+	free(after);
+	free(path);
+	daimon_buf_release(&more);
+	free(log);
+	h_stop(&h);
+}
+
 static void test_agent__a_message_mid_turn_is_queued_by_default(void)
 {
 	for (int p = 0; p < 2; p++) {
@@ -825,6 +879,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__no_more_calls_at_once_than_the_bound),
 		TEST_CASE(test_agent__a_stop_mid_stream_is_logged_and_told_to_the_model),
 		TEST_CASE(test_agent__a_stop_while_a_tool_runs_cancels_it_and_keeps_the_log_whole),
+		TEST_CASE(test_agent__a_dead_turns_calls_are_closed_from_the_journal),
 		TEST_CASE(test_agent__a_message_mid_turn_is_queued_by_default),
 		TEST_CASE(test_agent__a_steering_message_joins_the_running_turn),
 		TEST_CASE(test_agent__an_interrupting_message_stops_the_turn_and_takes_over),

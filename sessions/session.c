@@ -1426,7 +1426,9 @@ static int journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
 	cJSON_AddBoolToObject(f, "idempotent", c->tool->idempotent);
 	int rc = daimon_log_append(s->log, "tool_intent", NULL, f, NULL, NULL, &c->intent_seq);
 	cJSON_Delete(f);
-	if (rc == 0 && !s->marked && !s->turn_mid) /* (a channel's message is delivered again instead) */
+	/* (a channel's message is delivered again instead; a sub-agent's turn
+	 * is its parent's to take up) */
+	if (rc == 0 && !s->marked && !s->turn_mid && s->depth == 0)
 		mark(s);
 	if (rc == 0)
 		rc = commit_async(ctx, s);

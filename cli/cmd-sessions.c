@@ -200,6 +200,10 @@ static void show_record(const daimon_record *rec, int color)
 		printf("%s", off);
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
 		indent(daimon_buf_cstr(&text), "  ");
+	} else if (!strcmp(rec->type, "tool_intent") || !strcmp(rec->type, "tool_outcome")) { /* the durable journal */
+		int intent = rec->type[5] == 'i';
+		printf("%s  %s %s %s (key %s)%s\n", dim, intent ? "⋯" : "✓", daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "?",
+		       intent ? "started" : "returned", daimon_json_str(j, "key") ? daimon_json_str(j, "key") : "", off);
 	} else if (!strcmp(rec->type, "compaction")) {
 		printf("\n%s[%s] summary of earlier messages%s\n", bold, when, off);
 		indent(daimon_json_str(j, "summary"), "  ");

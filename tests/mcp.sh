@@ -109,6 +109,7 @@ for _ in $(seq 100); do "$DAIMON" ps | grep -q 'port:mcp-fx .*ready' && break; s
 expect ps_shows_servers 0 'mcp +supervising.*port:mcp-everything.*port:mcp-fx' -- sh -c "'$DAIMON' ps | tr '\n' '~'"
 expect daemon_key_passed 0 '^Key seen\.$' -- "$DAIMON" ask --session cli:k 'which key'
 expect key_is_session_and_call 0 '"content":"key=cli-[0-9a-f]{16}/k1"' -- "$DAIMON" sessions show --json cli:k
+expect journal_shown 0 '⋯ fx\.key started \(key cli-[0-9a-f]{16}/k1\)~  ✓ fx\.key returned' -- sh -c "'$DAIMON' sessions show cli:k | tr '\n' '~'"
 expect key_journaled 0 '"type":"tool_intent".*"key":"cli-[0-9a-f]{16}/k1".*"type":"tool_outcome"' -- \
   sh -c "cat '$DAIMON_HOME'/sessions/cli-*.jsonl | tr '\n' ' '"
 # the server killed mid-call: that call fails, the server comes back, the next call works

@@ -24,6 +24,9 @@
 
 extern char **environ;
 
+/* A line (one message) longer than this is a program gone wrong. */
+#define PORT_MAX_LINE (64 << 20)
+
 struct pending {
 	int64_t id;      /* 0: not sent yet (the port is starting) */
 	uint64_t ref;
@@ -57,6 +60,8 @@ struct port {
 	uint64_t watch;
 	int64_t init_id, next_id;
 	daimon_buf in;
+	daimon_buf out;     /* for the program, not yet taken by its pipe */
+	uint64_t out_watch; /* waiting for room in that pipe */
 	struct pending *p;
 	size_t np, cap;
 	int64_t *failures; /* ring of failure times (ms) */
@@ -82,10 +87,35 @@ static void drop(daimon_ctx *ctx, struct port *pt, size_t i)
 	pt->p[i] = pt->p[--pt->np];
 }
 
-/* (small and non-blocking: a program that does not read its input is failing) */
-static int send_line(struct port *pt, cJSON *msg)
+/* Writes what is queued for the program as far as its pipe takes it. */
+static void flush_out(struct port *pt)
 {
-	return daimon_json_write_line(pt->to, msg);
+	while (pt->out.len && pt->to >= 0) {
+		ssize_t n = write(pt->to, pt->out.ptr, pt->out.len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EAGAIN)
+				daimon_buf_clear(&pt->out); /* the program is gone: its exit says so */
+			return;
+		}
+		memmove(pt->out.ptr, pt->out.ptr + n, pt->out.len - (size_t)n);
+		pt->out.len -= (size_t)n;
+	}
+}
+
+/* One message to the program, queued: a request larger than its pipe
+ * goes out as the program reads (port_handle watches for room). */
+static void send_line(struct port *pt, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (pt->to >= 0) {
+		daimon_buf_adds(&pt->out, s);
+		daimon_buf_addc(&pt->out, '\n');
+		flush_out(pt);
+	}
+	cJSON_free(s);
 }
 
 static cJSON *request(int64_t id, const char *method, const char *params)
@@ -121,6 +151,10 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 	if (pt->pid > 0)
 		kill(pt->pid, SIGKILL); /* (the runtime reaps it) */
 	pt->pid = -1;
+	if (pt->out_watch)
+		daimon_unwatch_fd(ctx, pt->out_watch);
+	pt->out_watch = 0;
+	daimon_buf_clear(&pt->out);
 	if (pt->to >= 0)
 		close(pt->to);
 	pt->to = -1;
@@ -210,12 +244,12 @@ static int start(daimon_ctx *ctx, struct port *pt)
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return daimon_error_errno("cannot start %s", pt->name);
-	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (pipe2(out, O_CLOEXEC) < 0) {
 		close(in[0]), close(in[1]);
 		return daimon_error_errno("cannot start %s", pt->name);
 	}
 	int err[2];
-	if (pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (pipe2(err, O_CLOEXEC) < 0) {
 		close(in[0]), close(in[1]), close(out[0]), close(out[1]);
 		return daimon_error_errno("cannot start %s", pt->name);
 	}
@@ -236,7 +270,12 @@ static int start(daimon_ctx *ctx, struct port *pt)
 		errno = rc;
 		return daimon_error_errno("cannot start %s ('%s')", pt->name, pt->argv[0]);
 	}
+	/* Our ends never block a scheduler; the program's stay blocking (a
+	 * program writing to a non-blocking stdout fails once the pipe is
+	 * full: it is the same open file on both sides). */
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
 	pt->to = in[1];
 	daimon_adopt_child(ctx, pt->pid);
 	pt->from = out[0];
@@ -369,6 +408,14 @@ static void on_readable(daimon_ctx *ctx, struct port *pt, int fd)
 	ssize_t got;
 	while ((got = read(fd, buf, sizeof(buf))) > 0) {
 		daimon_buf_add(&pt->in, buf, (size_t)got);
+		if (!memchr(buf, '\n', (size_t)got)) { /* no message ends here: the buffer is not scanned again */
+			if (pt->in.len <= PORT_MAX_LINE)
+				continue;
+			char why[160];
+			snprintf(why, sizeof(why), "%s sent a message over %d MiB; it was stopped", pt->name, PORT_MAX_LINE >> 20);
+			went_down(ctx, pt, why);
+			return;
+		}
 		cJSON *msg;
 		while (daimon_json_take_line(&pt->in, &msg) >= 0) {
 			if (msg)
@@ -390,6 +437,9 @@ static void shutdown_step(daimon_ctx *ctx, struct port *pt)
 {
 	pt->stop_step++;
 	if (pt->stop_step == 1) {
+		if (pt->out_watch)
+			daimon_unwatch_fd(ctx, pt->out_watch);
+		pt->out_watch = 0;
 		if (pt->to >= 0)
 			close(pt->to);
 		pt->to = -1;
@@ -431,6 +481,8 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			on_readable(ctx, pt, pt->from);
 		else if (m->ref == pt->err_watch && pt->err >= 0)
 			on_stderr(ctx, pt, 0);
+		else if (m->ref == pt->out_watch)
+			flush_out(pt);
 		break;
 	case DAIMON_MSG_CHILD:
 		if ((pid_t)m->ref == pt->pid) {
@@ -497,6 +549,12 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			}
 		break;
 	}
+	if (pt->out.len && !pt->out_watch && pt->to >= 0) /* the pipe is full: on when it has room */
+		pt->out_watch = daimon_watch_fd_borrowed(ctx, pt->to, EPOLLOUT);
+	else if (!pt->out.len && pt->out_watch) {
+		daimon_unwatch_fd(ctx, pt->out_watch);
+		pt->out_watch = 0;
+	}
 	if (pt->draining && !pt->np && pt->pid <= 0)
 		return DAIMON_STOP(DAIMON_EXIT_CANCELLED);
 	if (pt->draining && !pt->np && !pt->stop_step)
@@ -524,6 +582,7 @@ static void port_terminate(daimon_ctx *ctx, void *state, int reason)
 	free(pt->envp);
 	free(pt->name);
 	daimon_buf_release(&pt->in);
+	daimon_buf_release(&pt->out);
 	daimon_buf_release(&pt->errbuf);
 	free(pt);
 }

@@ -517,6 +517,49 @@ static void test_skills__a_port_restarts_a_program_that_stops_answering_pings(vo
 	free(starts);
 }
 
+/* A request larger than the pipe goes out as the program reads it, and
+ * a program's large answer comes in whole (its stdout blocks, as a
+ * program expects, instead of failing when the pipe is full). */
+static void test_skills__large_messages_cross_a_port_both_ways(void)
+{
+	static const char *const argv[] = {
+		"/bin/sh", "-c",
+		"sleep 0.3; read line; echo \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":1,\\\"result\\\":{\\\"len\\\":${#line},"
+		"\\\"big\\\":\\\"$(head -c 300000 /dev/zero | tr '\\0' b)\\\"}}\"; sleep 30",
+		NULL};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_port_opts po = {.name = "big", .argv = argv};
+	daimon_aid port = daimon_port_start(rt, &po);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	char *name = calloc(1, 200001);
+	memset(name, 'n', 200000);
+	CHECK_INT(port_call(rt, port, me, &c, name, 10000), 0);
+	CHECK_CONTAINS(c.text, "{\"len\":200110,\"big\":\"bbbb"); /* the whole request line went out */
+	daimon_rt_free(rt);
+	free(name);
+}
+
+/* A program that writes a message without end is stopped, not buffered
+ * without bound: the call fails and says why. */
+static void test_skills__a_port_stops_a_program_sending_a_huge_message(void)
+{
+	static const char *const argv[] = {"/bin/sh", "-c", "read call; head -c 70000000 /dev/zero | tr '\\0' a; sleep 30",
+					   NULL};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_port_opts po = {.name = "flood", .argv = argv};
+	daimon_aid port = daimon_port_start(rt, &po);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	CHECK_INT(port_call(rt, port, me, &c, "x", 20000), -2);
+	CHECK_STR(c.text, "flood sent a message over 64 MiB; it was stopped");
+	daimon_rt_free(rt);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -528,6 +571,8 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
 		TEST_CASE(test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down),
 		TEST_CASE(test_skills__a_port_restarts_a_program_that_stops_answering_pings),
+		TEST_CASE(test_skills__a_port_stops_a_program_sending_a_huge_message),
+		TEST_CASE(test_skills__large_messages_cross_a_port_both_ways),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -593,29 +593,53 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 	daimon_json_write_line(out, r);
 }
 
+static void parse_error(int out_fd, const char *why)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+	cJSON_AddNullToObject(r, "id");
+	cJSON *e = cJSON_AddObjectToObject(r, "error");
+	cJSON_AddNumberToObject(e, "code", -32700);
+	cJSON_AddStringToObject(e, "message", why);
+	daimon_json_write_line(out_fd, r);
+}
+
+#define SERVE_MAX_LINE (64 << 20)
+
 int daimon_mcp_serve(const daimon_mcp_server *srv, int in_fd, int out_fd)
 {
 	daimon_buf in = DAIMON_BUF_INIT;
 	char buf[65536];
 	ssize_t got;
+	int skipping = 0; /* in a line too long to keep: dropped up to its end */
 	while ((got = read(in_fd, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR)) {
 		if (got < 0)
 			continue;
-		daimon_buf_add(&in, buf, (size_t)got);
+		const char *data = buf, *nl = memchr(buf, '\n', (size_t)got);
+		size_t len = (size_t)got;
+		if (skipping && !nl)
+			continue;
+		if (skipping) { /* the rest of the long line */
+			len -= (size_t)(nl + 1 - buf);
+			data = nl + 1;
+			skipping = 0;
+		}
+		daimon_buf_add(&in, data, len);
+		if (in.len > SERVE_MAX_LINE && !memchr(data, '\n', len)) {
+			daimon_buf_clear(&in);
+			skipping = 1;
+			parse_error(out_fd, "message too large (over 64 MiB)");
+			continue;
+		}
+		if (!memchr(data, '\n', len))
+			continue; /* (no message ends here: the buffer is not scanned again) */
 		cJSON *req;
-		long len;
-		while ((len = daimon_json_take_line(&in, &req)) >= 0) {
-			if (req) {
+		long n;
+		while ((n = daimon_json_take_line(&in, &req)) >= 0) {
+			if (req)
 				serve_one(srv, req, out_fd);
-			} else if (len > 0) {
-				cJSON *r = cJSON_CreateObject();
-				cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-				cJSON_AddNullToObject(r, "id");
-				cJSON *e = cJSON_AddObjectToObject(r, "error");
-				cJSON_AddNumberToObject(e, "code", -32700);
-				cJSON_AddStringToObject(e, "message", "parse error");
-				daimon_json_write_line(out_fd, r);
-			}
+			else if (n > 0)
+				parse_error(out_fd, "parse error");
 			cJSON_Delete(req);
 		}
 	}

@@ -80,6 +80,8 @@ expect serve_memory_add 0 '^call memory: added; USER\.md' -- grep '^call memory:
 expect serve_memory_written 0 'Prefers tea\.' -- cat "$DAIMON_HOME/USER.md"
 expect serve_search 0 "^call session_search: nothing found for 'nothing-here'" -- grep '^call session_search' "$TMP/serve.out"
 expect serve_read_missing 0 '^call session_read error: no such session' -- grep '^call session_read' "$TMP/serve.out"
+expect serve_huge_line 0 '^\{"jsonrpc":"2.0","id":null,"error":\{"code":-32700,"message":"message too large \(over 64 MiB\)"\}\}~\{"jsonrpc":"2.0","id":7,"result":\{\}\}~$' -- \
+  sh -c "{ head -c 70000000 /dev/zero | tr '\\0' x; printf '\\n{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\\n'; } | '$DAIMON' mcp serve | tr '\\n' '~'"
 expect serve_unknown_tool 0 "^call nope error: there is no tool 'nope'" -- grep '^call nope' "$TMP/serve.out"
 
 # ---- the daemon: MCP tools in a session, a server killed mid-call ----

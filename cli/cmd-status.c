@@ -67,6 +67,16 @@ static int exec_status(const struct daimon_cmd *cmd, int argc, char **argv)
 			printf(" (%s)", err);
 		putchar('\n');
 	}
+	const cJSON *sv;
+	cJSON_ArrayForEach(sv, cJSON_GetObjectItemCaseSensitive(r, "mcp"))
+	{
+		const char *err = daimon_json_str(sv, "error");
+		printf("mcp       %-10s %s, %.0f tools", daimon_json_str(sv, "name"), daimon_json_str(sv, "state"),
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sv, "tools")));
+		if (err && *err)
+			printf(" (%s)", err);
+		putchar('\n');
+	}
 	cJSON_Delete(r);
 	return 0;
 }
@@ -74,7 +84,7 @@ static int exec_status(const struct daimon_cmd *cmd, int argc, char **argv)
 const struct daimon_cmd daimon_cmd_status = {
 	"status",
 	"status [--json]",
-	"Whether the daemon runs, and how: uptime, memory, sessions, channels.",
+	"Whether the daemon runs, and how: uptime, memory, sessions, channels, MCP servers.",
 	"Exit status 0 when it runs, 3 when it does not.\n\n"
 	"  -j, --json   one JSON object (\"running\": false when none runs)\n",
 	exec_status,

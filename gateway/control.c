@@ -160,7 +160,17 @@ static cJSON *status_json(daimon_gateway *g)
 		cJSON_AddNumberToObject(o, "restarts", g->channels[i].restarts);
 		cJSON_AddItemToArray(ch, o);
 	}
+	/* the MCP servers: name, state, error, how many tools (under the lock:
+	 * a reload replaces them) */
+	cJSON *servers = daimon_mcp_snapshot(g->mcp);
 	pthread_mutex_unlock(&g->mu);
+	for (cJSON *sv = servers->child; sv; sv = sv->next) {
+		int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sv, "tools"));
+		cJSON_DeleteItemFromObjectCaseSensitive(sv, "tools");
+		cJSON_DeleteItemFromObjectCaseSensitive(sv, "timeout_ms");
+		cJSON_AddNumberToObject(sv, "tools", n);
+	}
+	cJSON_AddItemToObject(m, "mcp", servers);
 	return m;
 }
 

@@ -109,6 +109,9 @@ sed -i "s/\"web\":\t{/\"web\":\t{ \"port\": $wport,/" "$DAIMON_HOME/config.json"
 start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
 for _ in $(seq 100); do "$DAIMON" ps | grep -q 'port:mcp-fx .*ready' && break; sleep 0.1; done
 expect ps_shows_servers 0 'mcp +supervising.*port:mcp-everything.*port:mcp-fx' -- sh -c "'$DAIMON' ps | tr '\n' '~'"
+expect status_shows_servers 0 'mcp +everything +ready, 1[0-9] tools~mcp +fx +ready, 6 tools~' -- sh -c "'$DAIMON' status | tr '\n' '~'"
+expect status_json_servers 0 '"mcp":\[\{"name":"everything","state":"ready","tools":1[0-9]\},\{"name":"fx","state":"ready","tools":6\}\]' -- \
+  "$DAIMON" status --json
 expect daemon_key_passed 0 '^Key seen\.$' -- "$DAIMON" ask --session cli:k 'which key'
 expect key_is_session_and_call 0 '"content":"key=cli-[0-9a-f]{16}/k1"' -- "$DAIMON" sessions show --json cli:k
 expect journal_shown 0 '⋯ fx\.key started \(key cli-[0-9a-f]{16}/k1\)~  ✓ fx\.key returned' -- sh -c "'$DAIMON' sessions show cli:k | tr '\n' '~'"

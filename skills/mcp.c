@@ -41,7 +41,6 @@ struct daimon_mcp {
 	pthread_cond_t cv;
 	struct server *s;
 	int n;
-	unsigned generation;
 	daimon_aid actor;
 	void (*on_change)(void *arg);
 	void *change_arg;
@@ -206,7 +205,6 @@ static void listed(daimon_ctx *ctx, daimon_mcp *m, int i, const daimon_job_done 
 	sv->listing = NULL;
 	sv->state = S_READY;
 	sv->error[0] = 0;
-	m->generation += !same;
 	settle(m, sv);
 	void (*fn)(void *) = same ? NULL : m->on_change; /* (a list_changed that changed nothing) */
 	void *arg = m->change_arg;
@@ -244,31 +242,17 @@ static void noted(daimon_ctx *ctx, daimon_mcp *m, int i, const char *text)
 static int mcp_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	daimon_mcp *mcp = state;
-	int i = server_of(mcp, m->from);
 	if (m->type == DAIMON_MSG_JOB_DONE && m->len >= sizeof(daimon_job_done)) {
 		const daimon_job_done *d = m->data;
 		int k = (int)(d->ref >> 32);
 		if (k >= 0 && k < mcp->n)
 			listed(ctx, mcp, k, d);
-	} else if (m->type == DAIMON_PORT_NOTE && i >= 0 && m->len) {
-		noted(ctx, mcp, i, m->data);
-	} else if (m->type == DAIMON_MSG_EXIT && i >= 0) { /* a port went (cancelled): it is not coming back */
-		pthread_mutex_lock(&mcp->mu);
-		mcp->s[i].state = S_FAILED;
-		snprintf(mcp->s[i].error, sizeof(mcp->s[i].error), "stopped");
-		settle(mcp, &mcp->s[i]);
-		pthread_mutex_unlock(&mcp->mu);
+	} else if (m->type == DAIMON_PORT_NOTE && m->len) {
+		int i = server_of(mcp, m->from);
+		if (i >= 0)
+			noted(ctx, mcp, i, m->data);
 	}
 	return DAIMON_CONTINUE;
-}
-
-/* Cancelled: the ports (its children) shut their servers down; it goes
- * when they have. */
-static int mcp_on_cancel(daimon_ctx *ctx, void *state)
-{
-	(void)state;
-	daimon_set_state_label(ctx, "stopping");
-	return DAIMON_EXIT_CANCELLED;
 }
 
 
@@ -349,7 +333,6 @@ static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify
 static int mcp_init(daimon_ctx *ctx, void *state)
 {
 	daimon_mcp *m = state;
-	daimon_trap_exit(ctx, 1);
 	int k = 0;
 	for (const cJSON *c = m->conf->child; c; c = c->next)
 		if (k < m->n && !strcmp(c->string, m->s[k].name)) {
@@ -442,16 +425,6 @@ cJSON *daimon_mcp_snapshot(daimon_mcp *m)
 	return a;
 }
 
-unsigned daimon_mcp_generation(daimon_mcp *m)
-{
-	if (!m)
-		return 0;
-	pthread_mutex_lock(&m->mu);
-	unsigned g = m->generation;
-	pthread_mutex_unlock(&m->mu);
-	return g;
-}
-
 void daimon_mcp_on_change(daimon_mcp *m, void (*fn)(void *arg), void *arg)
 {
 	if (!m)
@@ -512,7 +485,7 @@ void daimon_mcp_stop(daimon_mcp *m)
 }
 
 static const daimon_behaviour mcp_behaviour = {
-	.name = "mcp", .init = mcp_init, .handle = mcp_handle, .on_cancel = mcp_on_cancel};
+	.name = "mcp", .init = mcp_init, .handle = mcp_handle};
 
 /* ---- the server side ---- */
 

@@ -45,8 +45,6 @@ int daimon_mcp_wait(daimon_mcp *m, long timeout_ms);
  * "description","inputSchema","side_effecting","idempotent"}],
  * "timeout_ms"}] (caller frees). */
 cJSON *daimon_mcp_snapshot(daimon_mcp *m);
-/* Bumped each time a server's tools change (a new list). */
-unsigned daimon_mcp_generation(daimon_mcp *m);
 /* Called (from the "mcp" actor) after a server's tools change. */
 void daimon_mcp_on_change(daimon_mcp *m, void (*fn)(void *arg), void *arg);
 /* Shuts the servers down (stdin closed, then SIGTERM, then SIGKILL) and

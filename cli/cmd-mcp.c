@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
@@ -340,10 +341,7 @@ static int mcp_call(const struct daimon_cmd *cmd, int argc, char **argv)
 		pthread_mutex_lock(&k.mu);
 		while (!k.done) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L)
-				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			daimon_realtime_after(&ts, 100);
 			pthread_cond_timedwait(&k.cv, &k.mu, &ts);
 			if (interrupted && !told) { /* the server is told (notifications/cancelled) */
 				uint64_t ref = 1;

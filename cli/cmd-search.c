@@ -163,8 +163,7 @@ static int summarize(daimon_store *st, const daimon_search_result *res, const ch
 		pthread_mutex_lock(&l.mu);
 		while (!l.done && !interrupted) {
 			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
+			daimon_realtime_after(&until, 1000);
 			pthread_cond_timedwait(&l.cv, &l.mu, &until);
 		}
 		pthread_mutex_unlock(&l.mu);

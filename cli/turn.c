@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/jsonutil.h"
 
 /* The answer's text as it streams (stdout), and a line on a tool call
@@ -108,10 +109,7 @@ static void request(struct cli_turn *t, daimon_rt *rt, daimon_aid session, int t
 	pthread_mutex_lock(&t->mu);
 	while (!t->finished) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100000000L;
-		if (until.tv_nsec >= 1000000000L)
-			until.tv_sec++, until.tv_nsec -= 1000000000L;
+		daimon_realtime_after(&until, 100);
 		pthread_cond_timedwait(&t->cv, &t->mu, &until);
 		if (t->approve_ref) { /* the user decides, here and now */
 			uint64_t ref = t->approve_ref;

@@ -1026,13 +1026,7 @@ size_t daimon_rt_count(daimon_rt *rt)
 size_t daimon_rt_wait_idle(daimon_rt *rt, int timeout_ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	if (timeout_ms >= 0) {
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L)
-			until.tv_sec++, until.tv_nsec -= 1000000000L;
-	}
+	daimon_realtime_after(&until, timeout_ms >= 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&rt->idle_mu);
 	while (atomic_load(&rt->live) > 0) {
 		if (timeout_ms < 0)

@@ -21,6 +21,10 @@ static inline int64_t daimon_mono_ms(void)
 {
 	return (int64_t)(daimon_mono_ns() / 1000000);
 }
+/* `ms` from now on the realtime clock, as pthread_cond_timedwait takes
+ * a deadline. */
+struct timespec;
+void daimon_realtime_after(struct timespec *ts, int64_t ms);
 void daimon_ts_format(char out[DAIMON_TS_LEN], int64_t ms);
 /* Parses RFC 3339 ("T" or space, optional fraction, "Z" or ±HH:MM, or no
  * zone meaning UTC) and plain dates "YYYY-MM-DD". 0 ok, -1 not a time. */

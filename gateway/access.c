@@ -19,19 +19,13 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
 
 /* No 0/O, 1/I/L: read aloud or retyped without mistakes. */
 static const char alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct access_file {
 	char *path;
@@ -162,7 +156,7 @@ int daimon_access_check(const char *home, const char *channel, const char *sende
 		access_close(&f, 0);
 		return DAIMON_ACCESS_DENY;
 	}
-	int64_t now = wall_ms();
+	int64_t now = daimon_now_ms();
 	cJSON *pending = child(f.doc, "pending", 1);
 	int changed = expire(pending, now), n = 0;
 	cJSON *p;
@@ -204,7 +198,7 @@ int daimon_access_pending(const char *home, cJSON **out)
 	if (access_open(&f, home) < 0)
 		return -1;
 	cJSON *pending = child(f.doc, "pending", 1);
-	int changed = expire(pending, wall_ms());
+	int changed = expire(pending, daimon_now_ms());
 	*out = cJSON_Duplicate(pending, 1);
 	if (access_close(&f, changed) < 0) {
 		cJSON_Delete(*out);
@@ -220,7 +214,7 @@ int daimon_access_approve(const char *home, const char *code, char *who, size_t 
 	struct access_file f;
 	if (access_open(&f, home) < 0)
 		return -1;
-	int64_t now = wall_ms();
+	int64_t now = daimon_now_ms();
 	double locked = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f.doc, "locked_until"));
 	if (locked == locked && locked > (double)now) {
 		access_close(&f, 0);

@@ -34,6 +34,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
@@ -208,8 +209,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	pthread_mutex_lock(&st->mu);
 	while (!st->out.len && !st->done) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 15;
+		daimon_realtime_after(&until, 15000);
 		if (pthread_cond_timedwait(&st->cv, &st->mu, &until) == ETIMEDOUT && !st->out.len) {
 			pthread_mutex_unlock(&st->mu);
 			static const char ping[] = ": still working\n\n"; /* keeps proxies and browsers patient */

@@ -386,11 +386,7 @@ int daimon_mcp_wait(daimon_mcp *m, long timeout_ms)
 	if (!m)
 		return 1;
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-		until.tv_sec++, until.tv_nsec -= 1000000000L;
+	daimon_realtime_after(&until, timeout_ms);
 	pthread_mutex_lock(&m->mu);
 	int all = 0;
 	for (;;) {

@@ -306,29 +306,33 @@ static int mcp_call(const struct daimon_cmd *cmd, int argc, char **argv)
 		return cli_usage_error(cmd, "the tool's arguments must be a JSON object");
 	}
 	char *home = daimon_home_dir();
-	cJSON *servers = NULL;
-	int rc = daimon_mcp_config(&servers, home);
-	const cJSON *conf = cJSON_GetObjectItemCaseSensitive(servers, server);
+	daimon_rt *rt = NULL;
+	daimon_mcp *m = NULL;
+	int rc = daimon_rt_new(&rt, NULL);
+	if (rc == 0 && !(m = daimon_mcp_start(rt, home, server, cli_mcp_log(home))))
+		rc = -1;
+	/* the server as the MCP host read its settings: there, and its deadline */
+	cJSON *snap = m ? daimon_mcp_snapshot(m) : NULL;
+	const cJSON *conf = cJSON_GetArrayItem(snap, 0);
 	if (rc == 0 && !conf)
 		rc = daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)", server);
-	if (rc == 0 && !timeout_ms) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(conf, "timeout_s");
-		timeout_ms = cJSON_IsNumber(t) && t->valuedouble > 0 ? (long)(t->valuedouble * 1000) : 60000;
-	}
-	cJSON_Delete(servers);
-	daimon_rt *rt = NULL;
-	if (rc < 0 || daimon_rt_new(&rt, NULL) < 0) {
+	if (rc == 0 && !timeout_ms)
+		timeout_ms = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(conf, "timeout_ms"));
+	cJSON_Delete(snap);
+	if (rc < 0) {
+		rc = cli_fail();
+		daimon_mcp_stop(m);
+		daimon_rt_free(rt);
 		cJSON_Delete(args);
 		free(home);
-		return cli_fail();
+		return rc;
 	}
-	daimon_mcp *m = daimon_mcp_start(rt, home, server, cli_mcp_log(home));
 	struct caller k = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .timeout_ms = timeout_ms};
 	char *params = daimon_mcp_call_params(tool, args, NULL);
 	k.params = params;
 	daimon_mcp_wait(m, timeout_ms); /* started and listed (or failed) */
 	k.port = daimon_mcp_port(rt, server);
-	cJSON *snap = daimon_mcp_snapshot(m);
+	snap = daimon_mcp_snapshot(m);
 	const char *why = daimon_json_str(cJSON_GetArrayItem(snap, 0), "error");
 	char *failed = why ? daimon_xstrdup(why) : NULL;
 	cJSON_Delete(snap);

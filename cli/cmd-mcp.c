@@ -21,6 +21,7 @@
 #include "core/jsonutil.h"
 #include "core/port.h"
 #include "core/work.h"
+#include "memory/curated.h"
 #include "sessions/tools.h"
 #include "skills/mcp.h"
 
@@ -426,18 +427,13 @@ static int session_read(const cJSON *args, daimon_buf *out, const daimon_tool_en
 
 static int memory_read(const cJSON *args, daimon_buf *out, const daimon_tool_env *env)
 {
-	const char *target = daimon_json_str(args, "target");
-	char *path = daimon_home_path(env->store->home, !strcmp(target, "user") ? "USER.md" : "MEMORY.md");
-	int rc = daimon_read_file(out, path);
-	free(path);
-	if (rc == DAIMON_ENOTFOUND)
-		rc = 0;
+	int rc = daimon_mem_text(env->store->home, daimon_json_str(args, "target"), env->key, out);
 	if (rc < 0)
 		daimon_buf_adds(out, daimon_error_last());
 	return rc < 0 ? -1 : 0;
 }
 
-static const daimon_tool served_tools[] = {
+static const daimon_tool served_own[] = {
 	{.name = "session_read",
 	 .description = "Read a conversation of daimon's: its last messages (or those from from_seq on). "
 			"session is an id (from session_search) or a key such as cli:default.",
@@ -455,21 +451,19 @@ static const daimon_tool served_tools[] = {
 
 struct served {
 	daimon_store *st;
-	const daimon_tool *tools[8];
+	daimon_tool tools[5]; /* (NULL-terminated) */
 };
 
+/* The tool list as the model gets it, in MCP's words. */
 static cJSON *served_list(void *arg)
 {
 	struct served *s = arg;
-	cJSON *a = cJSON_CreateArray();
-	for (int i = 0; s->tools[i]; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", s->tools[i]->name);
-		cJSON_AddStringToObject(o, "description", s->tools[i]->description);
-		cJSON_AddItemToObject(o, "inputSchema", cJSON_Parse(s->tools[i]->parameters));
-		cJSON *ann = cJSON_AddObjectToObject(o, "annotations");
-		cJSON_AddBoolToObject(ann, "readOnlyHint", strcmp(s->tools[i]->name, "memory") != 0);
-		cJSON_AddItemToArray(a, o);
+	cJSON *a = daimon_tools_json(s->tools, 0);
+	for (cJSON *o = a->child; o; o = o->next) {
+		cJSON *schema = cJSON_DetachItemFromObjectCaseSensitive(o, "parameters");
+		cJSON_AddItemToObject(o, "inputSchema", schema);
+		cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "annotations"), "readOnlyHint",
+				      strcmp(daimon_json_str(o, "name"), "memory") != 0);
 	}
 	return a;
 }
@@ -479,22 +473,13 @@ static int served_call(void *arg, const char *tool, const cJSON *args, const cha
 {
 	(void)key, (void)progress, (void)pp;
 	struct served *s = arg;
-	const daimon_tool *t = NULL;
-	for (int i = 0; s->tools[i] && !t; i++)
-		if (!strcmp(s->tools[i]->name, tool))
-			t = s->tools[i];
-	if (!t) {
-		daimon_buf_addf(out, "there is no tool '%s'", tool);
-		return -1;
-	}
-	/* (one tool table, so the schema is checked as for the model) */
-	const daimon_tool one[2] = {*t, {0}};
+	/* found and checked against its schema as a model's call is */
 	cJSON *call = cJSON_CreateObject();
 	cJSON_AddStringToObject(call, "name", tool);
 	char *a = cJSON_PrintUnformatted(args);
 	cJSON_AddStringToObject(call, "arguments", a);
 	cJSON_free(a);
-	int bad = daimon_tool_call(one, call, out, s->st, "cli:mcp");
+	int bad = daimon_tool_call(s->tools, call, out, s->st, "cli:mcp");
 	cJSON_Delete(call);
 	return bad ? -1 : 0;
 }
@@ -516,7 +501,7 @@ static int mcp_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (cli_open(&st, NULL, 0) < 0)
 		return cli_fail();
 	struct served s = {.st = &st,
-			   .tools = {builtin("session_search"), &served_tools[0], builtin("memory"), &served_tools[1]}};
+			   .tools = {*builtin("session_search"), served_own[0], *builtin("memory"), served_own[1]}};
 	daimon_mcp_server srv = {
 		.name = "daimon",
 		.instructions = "daimon's memory: search every conversation (session_search), read one (session_read), "

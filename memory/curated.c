@@ -82,6 +82,16 @@ void daimon_mem_file_release(daimon_mem_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
+int daimon_mem_text(const char *home, const char *target, const char *key, daimon_buf *out)
+{
+	daimon_mem_file f;
+	if (daimon_mem_file_for(&f, home, target, key) < 0)
+		return -1;
+	int rc = daimon_read_file(out, f.path);
+	daimon_mem_file_release(&f);
+	return rc == DAIMON_ENOTFOUND ? 0 : rc;
+}
+
 /* ---- UTF-8 ---- */
 
 /* The code point at `p` (len bytes left) and its length; -1 if invalid. */

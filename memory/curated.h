@@ -37,6 +37,8 @@ typedef struct {
  * `key` (NULL: the owner). DAIMON_EINVAL for an unknown target. */
 int daimon_mem_file_for(daimon_mem_file *f, const char *home, const char *target, const char *key);
 void daimon_mem_file_release(daimon_mem_file *f);
+/* The whole text of that file, appended to `out` (none yet: nothing). */
+int daimon_mem_text(const char *home, const char *target, const char *key, daimon_buf *out);
 
 typedef struct {
 	char **entries;

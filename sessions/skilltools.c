@@ -437,14 +437,8 @@ void daimon_skill_toolset_free(daimon_skill_toolset *ts)
 
 static int svc_memory_read(const char *home, const char *target, char **text)
 {
-	daimon_mem_file f;
-	if (daimon_mem_file_for(&f, home, target, NULL) < 0)
-		return -1;
 	daimon_buf b = DAIMON_BUF_INIT;
-	int rc = daimon_read_file(&b, f.path);
-	daimon_mem_file_release(&f);
-	if (rc == DAIMON_ENOTFOUND)
-		rc = 0;
+	int rc = daimon_mem_text(home, target, NULL, &b);
 	*text = rc == 0 ? daimon_xstrdup(daimon_buf_cstr(&b)) : NULL;
 	daimon_buf_release(&b);
 	return rc;

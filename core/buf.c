@@ -70,6 +70,7 @@ void daimon_buf_grow(daimon_buf *b, size_t extra)
 		cap *= 2;
 	b->ptr = daimon_xrealloc(b->ptr, cap);
 	b->cap = cap;
+	b->ptr[b->len] = '\0'; /* (daimon_buf_cstr stays right whatever comes next) */
 }
 
 void daimon_buf_add(daimon_buf *b, const void *data, size_t len)

@@ -26,6 +26,24 @@ static const char *home_with(const char *config)
 	return home;
 }
 
+/* An empty file reads as "" — not as whatever the buffer's fresh memory
+ * held (it once did: an empty USER.md came back as bytes of config.json). */
+static void test_memory__an_empty_file_reads_as_nothing(void)
+{
+	const char *home = home_with("{\"memory\": {\"user_chars\": 999}}");
+	char *p = daimon_home_path(home, "USER.md");
+	test_write(p, "");
+	daimon_buf b = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_mem_text(home, "user", NULL, &b), 0);
+	CHECK_STR(daimon_buf_cstr(&b), "");
+	CHECK_INT((int)b.len, 0);
+	daimon_buf_release(&b);
+	daimon_buf_grow(&b, 100); /* room made, nothing added */
+	CHECK_STR(daimon_buf_cstr(&b), "");
+	daimon_buf_release(&b);
+	free(p);
+}
+
 static void test_memory__entries_split_on_section_lines(void)
 {
 	const char *home = home_with(NULL);
@@ -264,6 +282,7 @@ static void test_memory__bad_files_get_a_clear_message_and_lose_nothing(void)
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
+		TEST_CASE(test_memory__an_empty_file_reads_as_nothing),
 		TEST_CASE(test_memory__entries_split_on_section_lines),
 		TEST_CASE(test_memory__replace_and_remove_need_exactly_one_match),
 		TEST_CASE(test_memory__a_write_past_the_limit_is_refused_with_the_entries),

@@ -474,9 +474,9 @@ static char *mark_path(const struct session *s)
 
 static void mark(struct session *s)
 {
-	char *path = mark_path(s);
-	char *dir = daimon_xstrndup(path, strlen(path) - strlen(s->id) - 1);
+	char *dir = daimon_home_path(s->store->home, "run/turns");
 	daimon_mkdir_p(dir, 0700);
+	char *path = mark_path(s);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		daimon_write_all(fd, s->key, strlen(s->key));
@@ -663,6 +663,14 @@ static void pump(daimon_ctx *ctx, struct session *s);
 static void launch(daimon_ctx *ctx, struct session *s, struct call *c);
 static void call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error);
 
+/* A side-effecting call whose intent did not reach the disk is not run. */
+static void not_journaled(daimon_ctx *ctx, struct session *s, struct call *c)
+{
+	daimon_buf_addf(&c->result, "%s was not run: its intent could not be journaled: %s", c->tool->name,
+			daimon_error_last());
+	call_finished(ctx, s, c, 1);
+}
+
 static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
 {
 	s->sync_ref = 0;
@@ -674,9 +682,7 @@ static void on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done 
 		if (c->state != CALL_JOURNALING || c->intent_seq > daimon_log_durable_seq(s->log))
 			continue;
 		if (rc < 0) {
-			daimon_buf_addf(&c->result, "%s was not run: its intent could not be journaled: %s", c->tool->name,
-					daimon_error_last());
-			call_finished(ctx, s, c, 1);
+			not_journaled(ctx, s, c);
 			moved = 1;
 			continue;
 		}
@@ -926,14 +932,6 @@ static void read_journal(struct session *s, uint64_t after, cJSON *intents, cJSO
 	free(path);
 }
 
-/* A turn the daemon died in, taken up where it stopped: the tool calls of
- * the model's last answer that have no result run now — except that a
- * call whose outcome was journaled is not run again (its logged result
- * is used), and one that was started (its intent journaled) but whose
- * outcome is unknown runs again, with the same idempotency key, only if
- * its tool is idempotent; otherwise its result, for the model and the
- * user, says that its outcome is unknown. Returns 1 if calls were taken
- * up (the turn goes on from them), 0 if there were none. */
 /* The tool calls of the model's last answer that have no result (a turn
  * the daemon died in): NULL if there are none; *asked_seq is the answer's. */
 static cJSON *dangling_calls(struct session *s, uint64_t *asked_seq)
@@ -1025,6 +1023,14 @@ static int close_dangling(struct session *s)
 	return rc;
 }
 
+/* A turn the daemon died in, taken up where it stopped: the tool calls of
+ * the model's last answer that have no result run now — except that a
+ * call whose outcome was journaled is not run again (its logged result
+ * is used), and one that was started (its intent journaled) but whose
+ * outcome is unknown runs again, with the same idempotency key, only if
+ * its tool is idempotent; otherwise its result, for the model and the
+ * user, says that its outcome is unknown. Returns 1 if calls were taken
+ * up (the turn goes on from them), 0 if there were none. */
 static int resume_calls(daimon_ctx *ctx, struct session *s)
 {
 	struct dangling d;
@@ -1091,9 +1097,6 @@ static int seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	}
 	/* Logged, never answered: the turn goes on from its journal, or the
 	 * model is asked again from the log. */
-	s->asker = asker;
-	s->rounds = 0;
-	s->tokens_in = s->tokens_out = 0;
 	if (resume_calls(ctx, s))
 		return 1;
 	int rc = call_model(ctx, s, 0);
@@ -1102,9 +1105,14 @@ static int seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, con
 	return 1;
 }
 
-/* A turn starts with the newest set of tools, where there is one. */
-static void take_tools(struct session *s)
+/* A turn begins: for `asker`, on a message with this channel id (or
+ * none), with the newest set of tools where there is one. */
+static void begin_turn(struct session *s, daimon_aid asker, const char *mid)
 {
+	s->asker = asker;
+	s->turn_mid = mid && *mid;
+	s->rounds = 0;
+	s->tokens_in = s->tokens_out = 0;
 	const daimon_tool *t = s->tools_live ? atomic_load(s->tools_live) : NULL;
 	if (!t || t == s->toolset)
 		return;
@@ -1115,11 +1123,7 @@ static void take_tools(struct session *s)
 
 static void start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
 {
-	take_tools(s);
-	s->turn_mid = mid && *mid;
-	s->asker = asker;
-	s->rounds = 0;
-	s->tokens_in = s->tokens_out = 0;
+	begin_turn(s, asker, mid);
 	if (!s->log && open_log(s) < 0) {
 		reply_done(ctx, s, -1, daimon_error_last());
 		return;
@@ -1445,11 +1449,8 @@ static void launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		if (c->state != CALL_ASKING)
 			s->nrunning++;
 		c->state = CALL_JOURNALING;
-		if (journal_intent(ctx, s, c) < 0) {
-			daimon_buf_addf(&c->result, "%s was not run: its intent could not be journaled: %s", c->tool->name,
-					daimon_error_last());
-			call_finished(ctx, s, c, 1);
-		}
+		if (journal_intent(ctx, s, c) < 0)
+			not_journaled(ctx, s, c);
 		daimon_set_op(ctx, "journaling a tool call");
 		return;
 	}
@@ -1704,11 +1705,7 @@ static void on_resume(daimon_ctx *ctx, struct session *s)
 		unmark(s);
 		return;
 	}
-	take_tools(s);
-	s->asker = daimon_self(ctx);
-	s->turn_mid = 0;
-	s->rounds = 0;
-	s->tokens_in = s->tokens_out = 0;
+	begin_turn(s, daimon_self(ctx), NULL);
 	if (resume_calls(ctx, s))
 		return;
 	const char *role = daimon_json_str(cJSON_GetArrayItem(s->history, cJSON_GetArraySize(s->history) - 1), "role");

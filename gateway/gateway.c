@@ -102,10 +102,15 @@ static const daimon_behaviour keeper_behaviour = {.name = "housekeeper", .init =
 static int new_toolset(daimon_gateway *g);
 
 /* A server's tools changed (listed for the first time, list_changed, back
- * after a crash): sessions started from now on get them. */
+ * after a crash): the sessions' next turns get them. */
 static void mcp_changed(void *arg)
 {
-	new_toolset(arg);
+	daimon_gateway *g = arg;
+	pthread_mutex_lock(&g->mu);
+	int made = g->tools_made; /* (during start-up the first set is made once they are listed) */
+	pthread_mutex_unlock(&g->mu);
+	if (made)
+		new_toolset(g);
 }
 
 static char *mcp_conf(const char *home)
@@ -121,10 +126,13 @@ static char *mcp_conf(const char *home)
 static void start_mcp(daimon_gateway *g)
 {
 	g->mcp_conf = mcp_conf(g->store.home);
-	g->mcp = daimon_mcp_start(g->rt, g->store.home, NULL, 0);
-	if (!g->mcp)
+	daimon_mcp *mcp = daimon_mcp_start(g->rt, g->store.home, NULL, 0);
+	if (!mcp)
 		fprintf(stderr, "daimon: MCP servers are left out: %s\n", daimon_error_last());
-	daimon_mcp_on_change(g->mcp, mcp_changed, g);
+	pthread_mutex_lock(&g->mu);
+	g->mcp = mcp;
+	pthread_mutex_unlock(&g->mu);
+	daimon_mcp_on_change(mcp, mcp_changed, g);
 }
 
 /* Turns the last process died in that no channel delivers again go on
@@ -152,6 +160,7 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	memset(g, 0, sizeof(*g));
 	g->started_ms = daimon_mono_ms();
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	if (daimon_store_open(&g->store, home) < 0)
 		return -1;
@@ -166,16 +175,17 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	g->http = daimon_http_start(g->rt, 0);
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
 	daimon_spawn(g->rt, &ko);
-	const daimon_tool *tools = NULL;
-	g->skills = daimon_xcalloc(1, sizeof(*g->skills));
-	if (daimon_skill_env_open(&g->skills->env, home, NULL, &tools) < 0)
-		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
-	atomic_store(&g->tools, tools);
 	start_mcp(g);
 	/* The first sessions should have the servers' tools: the daemon is
-	 * ready once they are listed (or failed), 15 s at most. */
+	 * ready once they are listed (or failed), 15 s at most; then the
+	 * first set of tools is made, once. */
 	if (g->mcp && !daimon_mcp_wait(g->mcp, 15000))
 		fprintf(stderr, "daimon: some MCP servers did not list their tools within 15 s; they join when they do\n");
+	pthread_mutex_lock(&g->mu);
+	g->tools_made = 1; /* (a list that comes from now on makes a set after this one) */
+	pthread_mutex_unlock(&g->mu);
+	if (new_toolset(g) < 0)
+		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
 	resume_unfinished(g);
 	return 0;
 }
@@ -205,6 +215,7 @@ void daimon_gateway_release(daimon_gateway *g)
 	g->settings = NULL;
 	daimon_store_release(&g->store);
 	pthread_mutex_destroy(&g->mu);
+	pthread_mutex_destroy(&g->tools_mu);
 	pthread_cond_destroy(&g->cv);
 }
 
@@ -274,8 +285,8 @@ int daimon_gateway_skills_changed(daimon_gateway *g)
 	struct daimon_gateway_skills *cur = g->skills;
 	pthread_mutex_unlock(&g->mu);
 	int added = 0;
-	int n = cur->env.ts ? daimon_skill_toolset_refresh(cur->env.ts, g->rt, &added) : 0;
-	if (n < 0 || (!added && cur->env.ts))
+	int n = cur && cur->env.ts ? daimon_skill_toolset_refresh(cur->env.ts, g->rt, &added) : 0;
+	if (n < 0 || (!added && cur && cur->env.ts))
 		return n;
 	return new_toolset(g) < 0 ? -1 : n + 1;
 }
@@ -284,21 +295,25 @@ int daimon_gateway_skills_changed(daimon_gateway *g)
  * sets before stay: a turn in progress holds its own). */
 static int new_toolset(daimon_gateway *g)
 {
+	/* (one at a time: a set made from an older list never replaces a newer one) */
+	pthread_mutex_lock(&g->tools_mu);
 	struct daimon_gateway_skills *k = daimon_xcalloc(1, sizeof(*k));
 	const daimon_tool *tools = NULL;
 	pthread_mutex_lock(&g->mu);
 	daimon_mcp *mcp = g->mcp;
 	pthread_mutex_unlock(&g->mu);
-	if (daimon_skill_env_open(&k->env, g->store.home, mcp, &tools) < 0) {
+	int rc = daimon_skill_env_open(&k->env, g->store.home, mcp, &tools);
+	if (rc < 0) {
 		free(k);
-		return -1;
+	} else {
+		pthread_mutex_lock(&g->mu);
+		k->older = g->skills;
+		g->skills = k;
+		atomic_store(&g->tools, tools); /* each session's next turn takes it */
+		pthread_mutex_unlock(&g->mu);
 	}
-	pthread_mutex_lock(&g->mu);
-	k->older = g->skills;
-	g->skills = k;
-	atomic_store(&g->tools, tools); /* each session's next turn takes it */
-	pthread_mutex_unlock(&g->mu);
-	return 0;
+	pthread_mutex_unlock(&g->tools_mu);
+	return rc;
 }
 
 int daimon_gateway_reload(daimon_gateway *g)

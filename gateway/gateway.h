@@ -43,6 +43,8 @@ typedef struct daimon_gateway {
 	 * until the gateway goes. */
 	struct daimon_gateway_skills *skills;
 	daimon_tools_live tools;
+	pthread_mutex_t tools_mu; /* one new set is made at a time (each from what is newest) */
+	int tools_made;           /* the first set was made (under mu): changes make new ones */
 	/* The MCP servers (their tools join the skills'; a new list makes a
 	 * new set) and their settings as started, to see a reload change them. */
 	daimon_mcp *mcp;

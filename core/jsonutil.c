@@ -84,6 +84,31 @@ int daimon_json_write_line(int fd, cJSON *msg)
 	return rc;
 }
 
+cJSON *daimon_jsonrpc_response(const cJSON *id, cJSON *result, int code, const char *message)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+	cJSON_AddItemToObject(r, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+	if (result) {
+		cJSON_AddItemToObject(r, "result", result);
+	} else {
+		cJSON *e = cJSON_AddObjectToObject(r, "error");
+		cJSON_AddNumberToObject(e, "code", code);
+		cJSON_AddStringToObject(e, "message", message);
+	}
+	return r;
+}
+
+cJSON *daimon_jsonrpc_notification(const char *method, cJSON *params)
+{
+	cJSON *n = cJSON_CreateObject();
+	cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+	cJSON_AddStringToObject(n, "method", method);
+	if (params)
+		cJSON_AddItemToObject(n, "params", params);
+	return n;
+}
+
 long daimon_json_take_line(daimon_buf *in, cJSON **msg)
 {
 	char *nl = in->len ? memchr(in->ptr, '\n', in->len) : NULL;

@@ -19,6 +19,13 @@ void daimon_json_quote(daimon_buf *b, const char *s);
 /* Appends the unformatted JSON of `item` to `b`. */
 void daimon_json_print(daimon_buf *b, const cJSON *item);
 
+/* JSON-RPC 2.0 messages (caller frees). A response to `id` (copied; NULL:
+ * null) carries `result` (taken) or, when that is NULL, an error with
+ * `code` and `message`; a notification carries `params` (taken; may be
+ * NULL). */
+cJSON *daimon_jsonrpc_response(const cJSON *id, cJSON *result, int code, const char *message);
+cJSON *daimon_jsonrpc_notification(const char *method, cJSON *params);
+
 /* JSON lines (JSON-RPC over pipes): writes `msg` as one line to `fd` and
  * frees it; 0 or -1. */
 int daimon_json_write_line(int fd, cJSON *msg);

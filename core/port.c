@@ -189,21 +189,6 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 	pt->streak++;
 }
 
-static void reply(struct port *pt, const cJSON *id, cJSON *result, int code, const char *why)
-{
-	cJSON *r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-	cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
-	if (result) {
-		cJSON_AddItemToObject(r, "result", result);
-	} else {
-		cJSON *e = cJSON_AddObjectToObject(r, "error");
-		cJSON_AddNumberToObject(e, "code", code);
-		cJSON_AddStringToObject(e, "message", why);
-	}
-	send_line(pt, r);
-}
-
 static void tell(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 {
 	if (!pt->notify)
@@ -331,13 +316,13 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	if (method) {
 		if (id) { /* a request of the program's */
 			if (!strcmp(method, "ping")) {
-				reply(pt, id, cJSON_CreateObject(), 0, NULL);
+				send_line(pt, daimon_jsonrpc_response(id, cJSON_CreateObject(), 0, NULL));
 			} else if (!strcmp(method, "roots/list")) {
 				cJSON *res = cJSON_CreateObject(), *roots = pt->roots ? cJSON_Parse(pt->roots) : NULL;
 				cJSON_AddItemToObject(res, "roots", roots ? roots : cJSON_CreateArray());
-				reply(pt, id, res, 0, NULL);
+				send_line(pt, daimon_jsonrpc_response(id, res, 0, NULL));
 			} else {
-				reply(pt, id, NULL, -32601, "method not found");
+				send_line(pt, daimon_jsonrpc_response(id, NULL, -32601, "method not found"));
 			}
 		} else if (!strcmp(method, "notifications/progress")) {
 			const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
@@ -371,10 +356,7 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	if (pt->state == STARTING && rid == pt->init_id) {
 		pt->state = READY;
 		daimon_set_state_label(ctx, "ready");
-		cJSON *n = cJSON_CreateObject();
-		cJSON_AddStringToObject(n, "jsonrpc", "2.0");
-		cJSON_AddStringToObject(n, "method", "notifications/initialized");
-		send_line(pt, n);
+		send_line(pt, daimon_jsonrpc_notification("notifications/initialized", NULL));
 		pt->streak = 0;
 		cJSON *ready = cJSON_CreateObject();
 		cJSON_AddStringToObject(ready, "method", "daimon/ready");
@@ -463,13 +445,10 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		for (size_t i = 0; m->len == sizeof(uint64_t) && i < pt->np; i++)
 			if (pt->p[i].ref == *(const uint64_t *)m->data) {
 				if (pt->p[i].id) {
-					cJSON *n = cJSON_CreateObject();
-					cJSON_AddStringToObject(n, "jsonrpc", "2.0");
-					cJSON_AddStringToObject(n, "method", "notifications/cancelled");
-					cJSON *p = cJSON_AddObjectToObject(n, "params");
+					cJSON *p = cJSON_CreateObject();
 					cJSON_AddNumberToObject(p, "requestId", (double)pt->p[i].id);
 					cJSON_AddStringToObject(p, "reason", "cancelled by daimon");
-					send_line(pt, n);
+					send_line(pt, daimon_jsonrpc_notification("notifications/cancelled", p));
 				}
 				answer(ctx, &pt->p[i], DAIMON_ECANCELLED, "cancelled");
 				drop(ctx, pt, i);

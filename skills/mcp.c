@@ -501,17 +501,14 @@ static void notify_progress(void *payload, double done, double total, const char
 	struct progress_to *p = payload;
 	if (!p->token)
 		return;
-	cJSON *n = cJSON_CreateObject();
-	cJSON_AddStringToObject(n, "jsonrpc", "2.0");
-	cJSON_AddStringToObject(n, "method", "notifications/progress");
-	cJSON *params = cJSON_AddObjectToObject(n, "params");
+	cJSON *params = cJSON_CreateObject();
 	cJSON_AddItemToObject(params, "progressToken", cJSON_Duplicate(p->token, 1));
 	cJSON_AddNumberToObject(params, "progress", done);
 	if (total > 0)
 		cJSON_AddNumberToObject(params, "total", total);
 	if (message)
 		cJSON_AddStringToObject(params, "message", message);
-	daimon_json_write_line(p->fd, n);
+	daimon_json_write_line(p->fd, daimon_jsonrpc_notification("notifications/progress", params));
 }
 
 static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
@@ -521,11 +518,8 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
 	if (!method || !id)
 		return; /* a notification or a response: nothing to answer */
-	cJSON *r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-	cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
+	cJSON *res = cJSON_CreateObject();
 	if (!strcmp(method, "initialize")) {
-		cJSON *res = cJSON_AddObjectToObject(r, "result");
 		cJSON_AddStringToObject(res, "protocolVersion", DAIMON_MCP_VERSION);
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(res, "capabilities"), "tools");
 		cJSON *info = cJSON_AddObjectToObject(res, "serverInfo");
@@ -534,9 +528,9 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 		if (srv->instructions)
 			cJSON_AddStringToObject(res, "instructions", srv->instructions);
 	} else if (!strcmp(method, "ping")) {
-		cJSON_AddObjectToObject(r, "result");
+		/* (an empty result) */
 	} else if (!strcmp(method, "tools/list")) {
-		cJSON_AddItemToObject(cJSON_AddObjectToObject(r, "result"), "tools", srv->tools(srv->arg));
+		cJSON_AddItemToObject(res, "tools", srv->tools(srv->arg));
 	} else if (!strcmp(method, "tools/call")) {
 		const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
 		cJSON *empty = cJSON_CreateObject();
@@ -546,7 +540,6 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 		const char *key = daimon_mcp_meta_key(params);
 		int rc = srv->call(srv->arg, daimon_json_str(params, "name") ? daimon_json_str(params, "name") : "",
 				   cJSON_IsObject(args) ? args : empty, key ? key : "", &text, notify_progress, &pt);
-		cJSON *res = cJSON_AddObjectToObject(r, "result");
 		cJSON *c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "type", "text");
 		cJSON_AddStringToObject(c, "text", daimon_buf_cstr(&text));
@@ -555,22 +548,15 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 		daimon_buf_release(&text);
 		cJSON_Delete(empty);
 	} else {
-		cJSON *e = cJSON_AddObjectToObject(r, "error");
-		cJSON_AddNumberToObject(e, "code", -32601);
-		cJSON_AddStringToObject(e, "message", "method not found");
+		cJSON_Delete(res);
+		res = NULL;
 	}
-	daimon_json_write_line(out, r);
+	daimon_json_write_line(out, daimon_jsonrpc_response(id, res, -32601, "method not found"));
 }
 
 static void parse_error(int out_fd, const char *why)
 {
-	cJSON *r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-	cJSON_AddNullToObject(r, "id");
-	cJSON *e = cJSON_AddObjectToObject(r, "error");
-	cJSON_AddNumberToObject(e, "code", -32700);
-	cJSON_AddStringToObject(e, "message", why);
-	daimon_json_write_line(out_fd, r);
+	daimon_json_write_line(out_fd, daimon_jsonrpc_response(NULL, NULL, -32700, why));
 }
 
 #define SERVE_MAX_LINE (64 << 20)

@@ -15,7 +15,10 @@
  *    (MCP over pipes to `daimon skill serve`) as sessions make it — an
  *    actor asks the host's port actor — median of 2,000; next to it
  *    pipe_rtt_us, a byte to a child process and back over two pipes and
- *    nothing else: the floor this machine's kernel sets for any host;
+ *    nothing else, both ends blocking in read: what one wake-up on each
+ *    side costs on this machine (the host and an idle scheduler wait a
+ *    moment, busy, before they block, so a call that follows another
+ *    pays neither);
  * 4. edit_to_live_ms: a change to the scaffolded skill's source, then
  *    build (compile + tests + commit) and the swap into a registry —
  *    median of 5.

@@ -25,8 +25,10 @@
  * list, almost never contended); an actor made runnable from a handler
  * goes onto the running thread's queue (so a ping-pong pair stays on one
  * core), from outside onto a round-robin one; idle threads steal, then
- * sleep. The event thread owns epoll: timers (a heap), watched fds and
- * child processes (pidfds); what happens there arrives as messages.
+ * one of them spins a moment (looking at epoll too, as the BEAM's
+ * schedulers poll for I/O), then they sleep. The event thread owns the
+ * timer heap and sleeps in epoll: watched fds and child processes
+ * (pidfds); what happens there arrives as messages.
  */
 #include "core/actor.h"
 
@@ -238,6 +240,9 @@ struct daimon_rt {
 	_Atomic unsigned rr;
 	_Atomic int stop;
 	_Atomic int sleeping;
+	_Atomic int runnable;
+	int64_t ev_deadline; /* (ev_mu) when the event thread wakes at the latest */
+	_Atomic int spinning;
 	pthread_mutex_t sleep_mu;
 	pthread_cond_t sleep_cv;
 	/* actor slots */
@@ -303,6 +308,14 @@ static daimon_aid aid_of(daimon_actor *a)
 
 /* ---- scheduling ---- */
 
+/* An idle scheduler looks for work (and ready fds) this long before it
+ * sleeps, as the BEAM's schedulers busy-wait: a reply that comes back
+ * within it is handled without two thread wake-ups (the event thread's,
+ * then a scheduler's), which cost more than the reply's own round trip.
+ * One scheduler spins at a time, so the others leave the cores free. */
+#define SPIN_NS 20000
+
+
 static void wake_one(daimon_rt *rt)
 {
 	atomic_thread_fence(memory_order_seq_cst);
@@ -316,6 +329,7 @@ static void wake_one(daimon_rt *rt)
 static void push_queue(struct sched *s, daimon_actor *a)
 {
 	pthread_mutex_lock(&s->mu);
+	atomic_fetch_add_explicit(&s->rt->runnable, 1, memory_order_relaxed);
 	a->run_next = NULL;
 	if (s->tail)
 		s->tail->run_next = a;
@@ -350,6 +364,7 @@ static daimon_actor *take(struct sched *s)
 	pthread_mutex_lock(&s->mu);
 	daimon_actor *a = s->head;
 	if (a) {
+		atomic_fetch_sub_explicit(&s->rt->runnable, 1, memory_order_relaxed);
 		s->head = a->run_next;
 		if (!s->head)
 			s->tail = NULL;
@@ -555,9 +570,14 @@ static struct timer *timer_add(daimon_rt *rt, daimon_actor *owner, int64_t ms, i
 	t->slot = rt->nheap;
 	PUSH(rt->heap, rt->nheap, rt->capheap, t);
 	heap_up(rt, rt->nheap - 1);
-	int first = rt->heap[0] == t;
+	/* The event thread wakes by its deadline anyway: it need hear only of
+	 * a timer due before that (a call's timeout, set and cancelled once per
+	 * call, would otherwise cost it a wake-up per call). */
+	int poke = rt->heap[0] == t && t->due < rt->ev_deadline;
+	if (poke)
+		rt->ev_deadline = t->due;
 	pthread_mutex_unlock(&rt->ev_mu);
-	if (first)
+	if (poke)
 		poke_event_thread(rt);
 	return t;
 }
@@ -857,6 +877,8 @@ static int run_turn(daimon_rt *rt, daimon_actor *a)
 	return 1; /* more may be waiting: back of the queue, so others get a turn */
 }
 
+static void spin_for_work(daimon_rt *rt);
+
 static void *sched_main(void *arg)
 {
 	struct sched *s = arg;
@@ -864,6 +886,10 @@ static void *sched_main(void *arg)
 	this_sched = s;
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		daimon_actor *a = find_work(s);
+		if (!a) {
+			spin_for_work(rt);
+			a = find_work(s);
+		}
 		if (!a) {
 			pthread_mutex_lock(&rt->sleep_mu);
 			atomic_fetch_add_explicit(&rt->sleeping, 1, memory_order_seq_cst);
@@ -917,6 +943,62 @@ static void fire_timers(daimon_rt *rt)
 	pthread_mutex_unlock(&rt->ev_mu);
 }
 
+/* Hands ready fds to their owners and reaps exited children, under
+ * ev_mu. The event thread calls it, and so does a scheduler spinning for
+ * work: the watches are one-shot, so each readiness reaches one of them,
+ * and a watch closed meanwhile (under ev_mu too) is skipped, not used. */
+static void dispatch_events(daimon_rt *rt, const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct watch *w = evs[i].data.ptr;
+		if (!w || w->closed)
+			continue; /* (the eventfd: the event thread reads it) */
+		if (w->pid) {
+			/* A child exited: reap it here, so none is ever left a zombie. */
+			siginfo_t si = {0};
+			int status = 0;
+			if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+				status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+				epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+				close(w->fd);
+				w->closed = 1;
+				if (w->owner) { /* it frees the watch when it hears (close_watch) */
+					post_sys(rt, w->owner, DAIMON_MSG_CHILD, (uint64_t)w->pid, status);
+				} else {
+					w->next_dead = rt->graveyard;
+					rt->graveyard = w;
+				}
+			}
+		} else if (w->owner) {
+			struct msg *m = msg_new(DAIMON_MSG_FD, NULL, 0);
+			m->ref = w->id;
+			m->arg = evs[i].events;
+			post(rt, w->owner, m);
+		}
+	}
+}
+
+/* A scheduler with nothing to do: a short look for work and for ready fds
+ * (without holding up an actor that wants ev_mu) before it sleeps. */
+static void spin_for_work(daimon_rt *rt)
+{
+	int no = 0;
+	if (!atomic_compare_exchange_strong(&rt->spinning, &no, 1))
+		return;
+	struct epoll_event evs[16];
+	for (uint64_t end = daimon_mono_ns() + SPIN_NS;
+	     !atomic_load_explicit(&rt->runnable, memory_order_relaxed) && daimon_mono_ns() < end;) {
+		if (pthread_mutex_trylock(&rt->ev_mu))
+			continue;
+		int n = epoll_wait(rt->epfd, evs, 16, 0);
+		dispatch_events(rt, evs, n);
+		pthread_mutex_unlock(&rt->ev_mu);
+		if (n > 0)
+			break;
+	}
+	atomic_store(&rt->spinning, 0);
+}
+
 static void *event_main(void *arg)
 {
 	daimon_rt *rt = arg;
@@ -924,47 +1006,22 @@ static void *event_main(void *arg)
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		pthread_mutex_lock(&rt->ev_mu);
 		int64_t timeout = next_timeout_ms(rt);
+		if (timeout < 0 || timeout > 100000)
+			timeout = 100000;
+		rt->ev_deadline = (int64_t)daimon_mono_ns() + timeout * 1000000;
 		pthread_mutex_unlock(&rt->ev_mu);
-		int n = epoll_wait(rt->epfd, evs, 64, timeout > 100000 ? 100000 : (int)timeout);
+		int n = epoll_wait(rt->epfd, evs, 64, (int)timeout);
 		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-			if (!w) { /* the eventfd: someone added an earlier timer or stops us */
+			if (!evs[i].data.ptr) { /* someone added an earlier timer or stops us */
 				uint64_t v;
 				if (read(rt->evfd, &v, sizeof(v)) < 0) {
 					/* nothing to read: fine */
 				}
-				continue;
 			}
-			pthread_mutex_lock(&rt->ev_mu);
-			if (w->closed) {
-				pthread_mutex_unlock(&rt->ev_mu);
-				continue;
-			}
-			if (w->pid) {
-				/* A child exited: reap it here, so none is ever left a zombie. */
-				siginfo_t si = {0};
-				int status = 0;
-				if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
-					status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
-									  : si.si_status & 0x7f;
-					epoll_ctl(rt->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-					close(w->fd);
-					w->closed = 1;
-					if (w->owner) { /* it frees the watch when it hears (close_watch) */
-						post_sys(rt, w->owner, DAIMON_MSG_CHILD, (uint64_t)w->pid, status);
-					} else {
-						w->next_dead = rt->graveyard;
-						rt->graveyard = w;
-					}
-				}
-			} else if (w->owner) {
-				struct msg *m = msg_new(DAIMON_MSG_FD, NULL, 0);
-				m->ref = w->id;
-				m->arg = evs[i].events;
-				post(rt, w->owner, m);
-			}
-			pthread_mutex_unlock(&rt->ev_mu);
 		}
+		pthread_mutex_lock(&rt->ev_mu);
+		dispatch_events(rt, evs, n);
+		pthread_mutex_unlock(&rt->ev_mu);
 		fire_timers(rt);
 		pthread_mutex_lock(&rt->ev_mu);
 		while (rt->graveyard) {

@@ -359,6 +359,42 @@ static void test_actor__timers_fire_repeat_and_cancel(void)
 	daimon_rt_free(rt);
 }
 
+/* The event thread sleeps until its earliest timer; one set later but
+ * due sooner must wake it (it is told only of timers due before the
+ * time it will wake anyway). */
+struct soon {
+	uint64_t soon;
+	_Atomic int fired;
+};
+
+static int soon_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
+{
+	struct soon *s = state;
+	if (m->type == 1)
+		daimon_timer_start(ctx, 30000, 0);
+	else if (m->type == 2)
+		s->soon = daimon_timer_start(ctx, 20, 0);
+	else if (m->type == DAIMON_MSG_TIMER && m->ref == s->soon)
+		atomic_store(&s->fired, 1);
+	return DAIMON_CONTINUE;
+}
+
+static void test_actor__a_sooner_timer_wakes_a_sleeping_event_thread(void)
+{
+	daimon_rt *rt = rt_new(2);
+	struct soon s = {0};
+	static const daimon_behaviour b = {.name = "soon", .handle = soon_handle};
+	daimon_spawn_opts o = {.behaviour = &b, .state = &s};
+	daimon_aid a = daimon_spawn(rt, &o);
+	daimon_send(rt, a, 1, NULL, 0);
+	usleep(50000); /* the event thread asleep until the 30 s timer */
+	uint64_t t0 = daimon_mono_ns();
+	daimon_send(rt, a, 2, NULL, 0);
+	EVENTUALLY(atomic_load(&s.fired));
+	CHECK(daimon_mono_ns() - t0 < 10000000000ull);
+	daimon_rt_free(rt);
+}
+
 /* ---- cancelling a tree ---- */
 
 struct tree {
@@ -832,6 +868,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_cold__objects_are_packed_reused_and_zeroed),
 		TEST_CASE(test_actor__a_cancelled_timer_leaves_nothing_behind),
 		TEST_CASE(test_actor__timers_fire_repeat_and_cancel),
+		TEST_CASE(test_actor__a_sooner_timer_wakes_a_sleeping_event_thread),
 		TEST_CASE(test_actor__cancelling_a_tree_of_10000_leaves_nothing_behind),
 		TEST_CASE(test_actor__hibernate_drops_state_and_the_next_message_wakes_it),
 		TEST_CASE(test_actor__bounded_mailbox_refuses_when_full),

@@ -8,7 +8,10 @@
  *    call a caller saw (max_pause_us) and how many took over 100 us —
  *    next to the longest call the same two threads see with no swap at
  *    all (on a machine with as many cores as busy threads, that is the
- *    kernel's preemption, not daimon's);
+ *    kernel's preemption, not daimon's); the same with one caller; and
+ *    the floor: the longest stall of a bare loop reading the clock, with
+ *    nothing else running and with another thread unmapping a few pages
+ *    1,000 times (as dlclose does) — no daimon code in either;
  * 2. inproc_call_ns: a call through the registry to a tool that does
  *    nothing — all of it is daimon's overhead (pin, find, context, unpin);
  * 3. host_call_us: the round trip of the same call through a skill host
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +141,55 @@ static void *call_loop(void *arg)
 	return NULL;
 }
 
+/* A bare loop reading the clock: the longest gap between two readings is
+ * a stall the machine gave a thread running no daimon code at all. */
+struct stall {
+	_Atomic int *stop;
+	double max_us;
+	long over_100us;
+};
+
+static void *stall_loop(void *arg)
+{
+	struct stall *st = arg;
+	uint64_t prev = daimon_mono_ns();
+	while (!atomic_load_explicit(st->stop, memory_order_relaxed)) {
+		uint64_t now = daimon_mono_ns();
+		double us = (double)(now - prev) / 1e3;
+		prev = now;
+		if (us > st->max_us)
+			st->max_us = us;
+		st->over_100us += us > 100;
+	}
+	return NULL;
+}
+
+/* The bare loop for `secs`, with another thread of this process unmapping
+ * a few pages it wrote `unmaps` times meanwhile (what dlclose does to a
+ * version's pages, without dlclose or anything of daimon's). */
+static struct stall machine_stall(double secs, int unmaps)
+{
+	_Atomic int stop = 0;
+	struct stall st = {&stop, 0, 0};
+	pthread_t t;
+	pthread_create(&t, NULL, stall_loop, &st);
+	if (!unmaps)
+		usleep((useconds_t)(secs * 1e6));
+	for (int i = 0; i < unmaps; i++) {
+		size_t len = 8 * 4096;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			for (size_t k = 0; k < len; k += 4096)
+				p[k] = 1;
+			munmap(p, len);
+		}
+		usleep((useconds_t)(secs * 1e6 / unmaps));
+	}
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
+	return st;
+}
+
 /* Builds `src` with -DVERSION into dir/name.so (the same flags a skill build uses). */
 static char *compile(const char *dir, const char *inc, const char *name, const char *version)
 {
@@ -234,6 +287,11 @@ int main(int argc, char **argv)
 		pthread_join(ot, NULL);
 		printf("one_caller_failed_calls=%ld\none_caller_max_pause_us=%.1f\none_caller_calls_over_100us=%ld\n",
 		       one.failed, one.max_us, one.over_100us);
+		/* the floor: what this machine does to a loop with no daimon in it */
+		struct stall bare = machine_stall(swap_s, 0), unmapping = machine_stall(swap_s, 1000);
+		printf("machine_max_stall_us=%.1f\nmachine_stalls_over_100us=%ld\n"
+		       "machine_max_stall_us_unmapping=%.1f\nmachine_stalls_over_100us_unmapping=%ld\n",
+		       bare.max_us, bare.over_100us, unmapping.max_us, unmapping.over_100us);
 	}
 	fflush(stdout);
 

@@ -81,7 +81,9 @@ async function main() {
   fs.writeFileSync(`${home}/../aim/f.json`, JSON.stringify({ fixtures: [{ match: { userMessage: '' }, response: { content: 'ok' } }] }));
   const aim = spawn('node', [AIM, '-h', '127.0.0.1', '-p', String(aport), '-f', `${home}/../aim`], { stdio: ['ignore', 'ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore'] });
   aim.on('exit', (code, sig) => console.error(`bench/daemon.js: aimock exited (${code ?? sig})`));
-  for (let i = 0; i < 100; i++) { try { await new Promise((r, j) => net.connect(aport, '127.0.0.1', r).on('error', j)); break; } catch (e) { await sleep(100); } }
+  for (let i = 0; i < 100; i++) { // (the probe closed: aimock's shutdown waits for open connections)
+    try { await new Promise((r, j) => { const s = net.connect(aport, '127.0.0.1', () => { s.destroy(); r(); }).on('error', j); }); break; } catch (e) { await sleep(100); }
+  }
   const model = { DAIMON_MODEL: 'm', DAIMON_BASE_URL: `http://127.0.0.1:${aport}` };
 
   // 1. start to ready, and idle memory
@@ -155,7 +157,8 @@ async function main() {
     await stop(d);
     await tg.stop();
   }
-  aim.kill();
+  aim.removeAllListeners('exit');
+  aim.kill('SIGKILL'); // (nothing of it to keep)
   fs.rmSync(path.dirname(home), { recursive: true, force: true });
 }
 

@@ -240,9 +240,9 @@ struct daimon_rt {
 	_Atomic unsigned rr;
 	_Atomic int stop;
 	_Atomic int sleeping;
-	_Atomic int runnable;
-	int64_t ev_deadline; /* (ev_mu) when the event thread wakes at the latest */
-	_Atomic int spinning;
+	_Atomic int runnable; /* actors on the shared run queues */
+	_Atomic int spinning; /* an idle scheduler is spinning (one at a time) */
+	int64_t ev_deadline;  /* (ev_mu) when the event thread wakes at the latest */
 	pthread_mutex_t sleep_mu;
 	pthread_cond_t sleep_cv;
 	/* actor slots */
@@ -314,7 +314,6 @@ static daimon_aid aid_of(daimon_actor *a)
  * then a scheduler's), which cost more than the reply's own round trip.
  * One scheduler spins at a time, so the others leave the cores free. */
 #define SPIN_NS 20000
-
 
 static void wake_one(daimon_rt *rt)
 {

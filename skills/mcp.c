@@ -566,10 +566,12 @@ static void parse_error(int out_fd, const char *why)
  * client making calls one after another (a session's turn, a skill host's
  * port) then gets its answer without the wake-up of this process, about
  * as long as the whole round trip on a virtual machine. */
+#define REQUEST_SPIN_NS 20000
+
 static void spin_readable(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	uint64_t end = daimon_mono_ns() + 20000;
+	uint64_t end = daimon_mono_ns() + REQUEST_SPIN_NS;
 	while (poll(&p, 1, 0) == 0 && daimon_mono_ns() < end)
 		;
 }
@@ -580,9 +582,12 @@ int daimon_mcp_serve(const daimon_mcp_server *srv, int in_fd, int out_fd)
 	char buf[65536];
 	ssize_t got;
 	int skipping = 0; /* in a line too long to keep: dropped up to its end */
-	while ((got = (spin_readable(in_fd), read(in_fd, buf, sizeof(buf)))) > 0 || (got < 0 && errno == EINTR)) {
-		if (got < 0)
+	for (;;) {
+		spin_readable(in_fd);
+		if ((got = read(in_fd, buf, sizeof(buf))) < 0 && errno == EINTR)
 			continue;
+		if (got <= 0)
+			break;
 		const char *data = buf, *nl = memchr(buf, '\n', (size_t)got);
 		size_t len = (size_t)got;
 		if (skipping && !nl)

@@ -1004,10 +1004,10 @@ static void *event_main(void *arg)
 	struct epoll_event evs[64];
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
 		pthread_mutex_lock(&rt->ev_mu);
-		int64_t timeout = next_timeout_ms(rt);
-		if (timeout < 0 || timeout > 100000)
+		int64_t timeout = next_timeout_ms(rt); /* -1: no timer, no deadline */
+		if (timeout > 100000)
 			timeout = 100000;
-		rt->ev_deadline = (int64_t)daimon_mono_ns() + timeout * 1000000;
+		rt->ev_deadline = timeout < 0 ? INT64_MAX : (int64_t)daimon_mono_ns() + timeout * 1000000;
 		pthread_mutex_unlock(&rt->ev_mu);
 		int n = epoll_wait(rt->epfd, evs, 64, (int)timeout);
 		for (int i = 0; i < n; i++) {

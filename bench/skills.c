@@ -115,11 +115,24 @@ static double pipe_rtt_us(void)
 	return lat[1000];
 }
 
+/* The longest pause one thread saw, and how many went over 100 us. */
+struct pauses {
+	double max_us;
+	long over_100us;
+};
+
+static void pause_seen(struct pauses *p, double us)
+{
+	if (us > p->max_us)
+		p->max_us = us;
+	p->over_100us += us > 100;
+}
+
 struct caller {
 	daimon_skills *sk;
 	_Atomic int *stop;
-	long calls, failed, over_100us;
-	double max_us;
+	long calls, failed;
+	struct pauses p;
 };
 
 static void *call_loop(void *arg)
@@ -131,9 +144,7 @@ static void *call_loop(void *arg)
 		uint64_t t0 = daimon_mono_ns();
 		int rc = daimon_skills_call(c->sk, "bench", "add", "{}", &out, NULL);
 		double us = (double)(daimon_mono_ns() - t0) / 1e3;
-		if (us > c->max_us)
-			c->max_us = us;
-		c->over_100us += us > 100;
+		pause_seen(&c->p, us);
 		c->failed += rc < 0 || out.len != 2;
 		c->calls++;
 	}
@@ -145,8 +156,7 @@ static void *call_loop(void *arg)
  * a stall the machine gave a thread running no daimon code at all. */
 struct stall {
 	_Atomic int *stop;
-	double max_us;
-	long over_100us;
+	struct pauses p;
 };
 
 static void *stall_loop(void *arg)
@@ -157,9 +167,7 @@ static void *stall_loop(void *arg)
 		uint64_t now = daimon_mono_ns();
 		double us = (double)(now - prev) / 1e3;
 		prev = now;
-		if (us > st->max_us)
-			st->max_us = us;
-		st->over_100us += us > 100;
+		pause_seen(&st->p, us);
 	}
 	return NULL;
 }
@@ -170,7 +178,7 @@ static void *stall_loop(void *arg)
 static struct stall machine_stall(double secs, int unmaps)
 {
 	_Atomic int stop = 0;
-	struct stall st = {&stop, 0, 0};
+	struct stall st = {.stop = &stop};
 	pthread_t t;
 	pthread_create(&t, NULL, stall_loop, &st);
 	if (!unmaps)
@@ -230,7 +238,7 @@ int main(int argc, char **argv)
 	daimon_skills_load(sk, v[0], NULL);
 	_Atomic int stop = 0;
 	{
-		struct caller q[2] = {{sk, &stop, 0, 0, 0, 0}, {sk, &stop, 0, 0, 0, 0}};
+		struct caller q[2] = {{.sk = sk, .stop = &stop}, {.sk = sk, .stop = &stop}};
 		pthread_t qt[2];
 		for (int i = 0; i < 2; i++)
 			pthread_create(&qt[i], NULL, call_loop, &q[i]);
@@ -239,9 +247,9 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			pthread_join(qt[i], NULL);
 		atomic_store(&stop, 0);
-		printf("max_pause_us_without_swaps=%.1f\n", q[0].max_us > q[1].max_us ? q[0].max_us : q[1].max_us);
+		printf("max_pause_us_without_swaps=%.1f\n", q[0].p.max_us > q[1].p.max_us ? q[0].p.max_us : q[1].p.max_us);
 	}
-	struct caller c[2] = {{sk, &stop, 0, 0, 0, 0}, {sk, &stop, 0, 0, 0, 0}};
+	struct caller c[2] = {{.sk = sk, .stop = &stop}, {.sk = sk, .stop = &stop}};
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, call_loop, &c[i]);
@@ -260,7 +268,7 @@ int main(int argc, char **argv)
 	printf("swaps=%d\nswaps_refused_busy=%d\nswap_us_mean=%.1f\ncalls_during_swaps=%ld\nfailed_calls=%ld\n"
 	       "max_pause_us=%.1f\ncalls_over_100us=%ld\n",
 	       swaps, refused, swap_s * 1e6 / (swaps ? swaps : 1), c[0].calls + c[1].calls, c[0].failed + c[1].failed,
-	       c[0].max_us > c[1].max_us ? c[0].max_us : c[1].max_us, c[0].over_100us + c[1].over_100us);
+	       c[0].p.max_us > c[1].p.max_us ? c[0].p.max_us : c[1].p.max_us, c[0].p.over_100us + c[1].p.over_100us);
 	fflush(stdout);
 
 	/* The same with one caller: on two cores the caller and the swapper
@@ -268,16 +276,16 @@ int main(int argc, char **argv)
 	 * to one caller alone for as long, what the machine does to it. */
 	{
 		atomic_store(&stop, 0);
-		struct caller alone = {sk, &stop, 0, 0, 0, 0};
+		struct caller alone = {.sk = sk, .stop = &stop};
 		pthread_t at;
 		pthread_create(&at, NULL, call_loop, &alone);
 		usleep((useconds_t)(swap_s * 1e6));
 		atomic_store(&stop, 1);
 		pthread_join(at, NULL);
 		printf("one_caller_max_pause_us_without_swaps=%.1f\none_caller_calls_over_100us_without_swaps=%ld\n",
-		       alone.max_us, alone.over_100us);
+		       alone.p.max_us, alone.p.over_100us);
 		atomic_store(&stop, 0);
-		struct caller one = {sk, &stop, 0, 0, 0, 0};
+		struct caller one = {.sk = sk, .stop = &stop};
 		pthread_t ot;
 		pthread_create(&ot, NULL, call_loop, &one);
 		int n1 = 0;
@@ -286,12 +294,12 @@ int main(int argc, char **argv)
 		atomic_store(&stop, 1);
 		pthread_join(ot, NULL);
 		printf("one_caller_failed_calls=%ld\none_caller_max_pause_us=%.1f\none_caller_calls_over_100us=%ld\n",
-		       one.failed, one.max_us, one.over_100us);
+		       one.failed, one.p.max_us, one.p.over_100us);
 		/* the floor: what this machine does to a loop with no daimon in it */
 		struct stall bare = machine_stall(swap_s, 0), unmapping = machine_stall(swap_s, 1000);
 		printf("machine_max_stall_us=%.1f\nmachine_stalls_over_100us=%ld\n"
 		       "machine_max_stall_us_unmapping=%.1f\nmachine_stalls_over_100us_unmapping=%ld\n",
-		       bare.max_us, bare.over_100us, unmapping.max_us, unmapping.over_100us);
+		       bare.p.max_us, bare.p.over_100us, unmapping.p.max_us, unmapping.p.over_100us);
 	}
 	fflush(stdout);
 

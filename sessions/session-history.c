@@ -1,0 +1,147 @@
+/*
+ * session-history.c — the projection between a session's log and the
+ * history it sends the model: messages and tool results in daimon's
+ * shape (llm.h), a stopped turn as what was said and why it ended,
+ * compactions applied. The session is the log's single writer; what it
+ * appends here is staged, and made durable by session-sync.c.
+ */
+#include "sessions/session-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "memory/text.h"
+#include "sessions/compact.h"
+
+static cJSON *message(const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", text);
+	return m;
+}
+
+/* What the model is told about a turn that was stopped: what it had said
+ * so far and why it ended. */
+cJSON *session_stopped_message(const cJSON *cancel)
+{
+	const char *partial = daimon_json_str(cancel, "partial");
+	const char *reason = daimon_json_str(cancel, "reason");
+	char *text = daimon_xasprintf("%s%s[%s]", partial ? partial : "", partial ? "\n\n" : "",
+				      reason ? reason : "stopped");
+	cJSON *m = message("assistant", text);
+	free(text);
+	return m;
+}
+
+int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq)
+{
+	daimon_log_reader *r;
+	int rc = daimon_log_reader_open(&r, path, 0, 0, 0);
+	if (rc < 0)
+		return rc;
+	daimon_record rec;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		const cJSON *j = rec.json;
+		cJSON *m = NULL;
+		if (!strcmp(rec.type, "message") || !strcmp(rec.type, "tool_result")) {
+			daimon_buf text = DAIMON_BUF_INIT;
+			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
+			int is_msg = rec.type[0] == 'm';
+			m = message(is_msg ? daimon_json_str(j, "role") : "tool", daimon_buf_cstr(&text));
+			daimon_buf_release(&text);
+			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(j, "tool_calls");
+			if (is_msg && calls)
+				cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(calls, 1));
+			if (!is_msg)
+				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
+			const char *mid = daimon_json_str(j, "mid");
+			if (mid)
+				cJSON_AddStringToObject(m, "mid", mid);
+		} else if (!strcmp(rec.type, "cancel")) {
+			m = session_stopped_message(j);
+		} else if (!strcmp(rec.type, "summary")) {
+			const cJSON *upto = cJSON_GetObjectItemCaseSensitive(j, "upto_seq");
+			if (cJSON_IsNumber(upto) && summarized_seq)
+				*summarized_seq = (uint64_t)upto->valuedouble;
+		} else if (!strcmp(rec.type, "compaction")) { /* resume from the summary */
+			double from = 0, to = 0;
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "from_seq");
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "to_seq");
+			if (cJSON_IsNumber(f) && cJSON_IsNumber(t))
+				from = f->valuedouble, to = t->valuedouble;
+			daimon_compact_restore(history, from, to,
+					       daimon_compact_message(daimon_json_str(j, "summary"), from));
+		}
+		if (m) {
+			cJSON_AddNumberToObject(m, "seq", (double)rec.seq);
+			cJSON_AddItemToArray(history, m);
+		}
+		daimon_record_clear(&rec);
+	}
+	daimon_log_reader_free(r);
+	return rc;
+}
+
+/* Opens (or creates) the log and loads the history from it: at start,
+ * and when the session wakes from hibernation. */
+int session_open_log(struct session *s)
+{
+	char *path = daimon_store_log_path(s->store, s->id);
+	daimon_log_report rep;
+	cJSON_Delete(s->history);
+	s->history = cJSON_CreateArray();
+	int rc = daimon_log_open(&s->log, path, 0, &rep);
+	if (rc == DAIMON_ENOTFOUND) {
+		daimon_session_meta meta = {.id = s->id, .key = s->key};
+		rc = daimon_store_create(s->store, &meta, 0, &s->log, NULL);
+	} else if (rc == 0) {
+		rc = daimon_history_load(path, s->history, &s->summarized_seq);
+	}
+	free(path);
+	return rc;
+}
+
+/* Stages a message in the log and adds it to the history. */
+int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid)
+{
+	cJSON *f = message(role, text);
+	if (mid && *mid)
+		cJSON_AddStringToObject(f, "mid", mid);
+	if (calls && cJSON_GetArraySize(calls))
+		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
+	uint64_t seq = 0;
+	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, &seq);
+	if (rc == 0) {
+		cJSON_AddNumberToObject(f, "seq", (double)seq);
+		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
+	}
+	cJSON_Delete(f);
+	return rc;
+}
+
+int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error)
+{
+	const char *id = daimon_json_str(call, "id"), *name = daimon_json_str(call, "name");
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "call_id", id ? id : "");
+	cJSON_AddStringToObject(f, "name", name ? name : "");
+	cJSON_AddStringToObject(f, "content", text);
+	cJSON_AddBoolToObject(f, "is_error", is_error);
+	uint64_t seq = 0;
+	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, &seq);
+	if (rc == 0) {
+		cJSON *h = message("tool", text);
+		cJSON_AddStringToObject(h, "call_id", id ? id : "");
+		cJSON_AddBoolToObject(h, "is_error", is_error);
+		cJSON_AddNumberToObject(h, "seq", (double)seq);
+		cJSON_AddItemToArray(s->history, h);
+	}
+	cJSON_Delete(f);
+	return rc;
+}

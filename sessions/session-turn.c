@@ -1,0 +1,260 @@
+/*
+ * session-turn.c — a turn's life: it begins for an asker (with the newest
+ * tool set), the question is logged and the model asked; messages that
+ * arrive meanwhile are queued, steer or interrupt; a stop halts the model
+ * call and the tool calls and logs what each came to; at the end the
+ * askers hear once what was logged is durable, and the next queued
+ * message starts its own turn.
+ */
+#include "sessions/session-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "core/timefmt.h"
+
+static void push(struct pending **list, daimon_aid asker, const void *text, size_t len, const char *mid)
+{
+	struct pending *p = daimon_xcalloc(1, sizeof(*p));
+	p->mid = mid ? daimon_xstrdup(mid) : NULL;
+	p->asker = asker;
+	p->text = daimon_xstrndup(text, len);
+	while (*list)
+		list = &(*list)->next;
+	*list = p;
+}
+
+struct pending *session_pending_pop(struct pending **list)
+{
+	struct pending *p = *list;
+	if (p)
+		*list = p->next;
+	return p;
+}
+
+void session_pending_free(struct pending *p)
+{
+	if (p) {
+		free(p->text);
+		free(p->mid);
+	}
+	free(p);
+}
+
+void session_tell_done(daimon_ctx *ctx, daimon_aid to, const daimon_session_done *d)
+{
+	if (to)
+		daimon_send(daimon_ctx_rt(ctx), to, DAIMON_SESSION_DONE, d, sizeof(*d));
+}
+
+/* A mid-turn message that will not be answered (the turn it waited for
+ * was stopped): its sender hears so. */
+void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list)
+{
+	struct pending *p;
+	while ((p = session_pending_pop(list))) {
+		daimon_session_done d = {.status = DAIMON_SESSION_CANCELLED};
+		snprintf(d.error, sizeof(d.error), "dropped: the turn it was waiting for was stopped");
+		snprintf(d.session, sizeof(d.session), "%s", s->id);
+		session_tell_done(ctx, p->asker, &d);
+		session_pending_free(p);
+	}
+}
+
+void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error)
+{
+	session_unmark(s);
+	daimon_session_done d = {0};
+	d.status = status;
+	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
+	snprintf(d.session, sizeof(d.session), "%s", s->id);
+	d.tokens_in = s->tokens_in;
+	d.tokens_out = s->tokens_out;
+	session_tell_done(ctx, s->asker, &d);
+	for (int i = 0; i < s->nalso; i++)
+		if (s->also[i] != s->asker)
+			session_tell_done(ctx, s->also[i], &d);
+	daimon_llm_stream_free(s->stream);
+	s->stream = NULL;
+	daimon_llm_request_release(&s->req);
+	session_free_calls(s);
+	s->asker = 0;
+	s->nalso = 0;
+	daimon_set_op(ctx, NULL);
+	/* Steering messages the turn ended before taking are turns of their own. */
+	while (s->steer) {
+		struct pending *p = session_pending_pop(&s->steer);
+		p->next = s->queue;
+		s->queue = p;
+	}
+	if (s->queue)
+		daimon_send(daimon_ctx_rt(ctx), daimon_self(ctx), DAIMON_SESSION_NEXT, NULL, 0);
+	if (s->idle_ms >= 0) {
+		if (s->idle_timer)
+			daimon_timer_cancel(ctx, s->idle_timer);
+		s->idle_timer = daimon_timer_start(ctx, s->idle_ms ? s->idle_ms : 600000, 0);
+	}
+}
+
+/* A turn begins: for `asker`, on a message with this channel id (or
+ * none), with the newest set of tools where there is one. */
+void session_begin_turn(struct session *s, daimon_aid asker, const char *mid)
+{
+	s->asker = asker;
+	s->turn_mid = mid && *mid;
+	s->rounds = 0;
+	s->tokens_in = s->tokens_out = 0;
+	const daimon_tool *t = s->tools_live ? atomic_load(s->tools_live) : NULL;
+	if (!t || t == s->toolset)
+		return;
+	s->toolset = t;
+	cJSON_Delete(s->tools);
+	s->tools = daimon_tools_json(t, s->depth);
+}
+
+void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
+{
+	session_begin_turn(s, asker, mid);
+	if (!s->log && session_open_log(s) < 0) {
+		session_reply_done(ctx, s, -1, daimon_error_last());
+		return;
+	}
+	/* The question is written, the model asked, and only then the disk
+	 * waited for: the sync overlaps the request instead of delaying it.
+	 * Nothing is acknowledged before both the question and the answer
+	 * are durable. */
+	if (mid && *mid && session_seen_before(ctx, s, asker, mid))
+		return;
+	int rc = session_close_dangling(s);
+	if (rc == 0)
+		rc = session_append_message(s, "user", text, NULL, mid);
+	if (rc == 0)
+		rc = daimon_log_flush(s->log);
+	if (rc == 0)
+		rc = session_call_model(ctx, s, 0);
+	if (rc == 0)
+		rc = session_commit_async(ctx, s);
+	if (rc < 0)
+		session_abort_turn(ctx, s, rc);
+}
+
+/* Aborts the model call in flight and the tool calls still running. */
+static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
+{
+	if (s->transfer)
+		daimon_http_cancel(ctx, s->http, s->transfer);
+	if (s->retry_timer)
+		daimon_timer_cancel(ctx, s->retry_timer);
+	if (s->ttft_timer)
+		daimon_timer_cancel(ctx, s->ttft_timer);
+	s->transfer = s->retry_timer = s->ttft_timer = 0;
+	session_aside_clear(ctx, s);
+	for (int i = 0; i < s->ncalls; i++) {
+		struct call *c = &s->calls[i];
+		if (c->state == CALL_DONE)
+			continue;
+		daimon_job_cancel(c->job);
+		if (c->actor)
+			daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
+		if (c->state == CALL_RUNNING && c->tool->cancel)
+			c->tool->cancel(ctx, c->ref, c->tool->payload);
+		if (c->timer)
+			daimon_timer_cancel(ctx, c->timer);
+		c->timer = 0;
+		daimon_buf_clear(&c->result);
+		daimon_buf_addf(&c->result, "cancelled: %s", reason);
+		c->is_error = 1;
+		c->state = CALL_DONE;
+	}
+}
+
+/* The turn failed where nothing more can be logged (the log is broken). */
+void session_abort_turn(daimon_ctx *ctx, struct session *s, int rc)
+{
+	char err[256];
+	snprintf(err, sizeof(err), "%s", daimon_error_last());
+	halt(ctx, s, err);
+	s->done_pending = 0;
+	session_reply_done(ctx, s, rc, err);
+}
+
+/* Stops the turn: the transfer is aborted, running tool calls cancelled
+ * (each logged with what it came to), the log says why, the askers hear
+ * (with `now`, after a sync here: the session is about to exit). */
+void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, int now)
+{
+	if (!s->asker)
+		return;
+	if (s->done_pending) { /* the turn is over, its log on the way to the disk */
+		if (now) {
+			int rc = daimon_log_commit(s->log);
+			s->done_pending = 0;
+			session_reply_done(ctx, s, rc < 0 ? rc : s->done_status, rc < 0 ? daimon_error_last() : s->done_error);
+		}
+		return;
+	}
+	halt(ctx, s, reason);
+	int rc = 0;
+	for (int i = 0; i < s->ncalls && rc == 0; i++)
+		rc = session_append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
+					s->calls[i].is_error);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "reason", reason);
+	if (!s->ncalls && s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw */
+		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
+	if (rc == 0)
+		rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
+	if (rc == 0 && now)
+		rc = daimon_log_commit(s->log);
+	if (rc == 0)
+		cJSON_AddItemToArray(s->history, session_stopped_message(f));
+	cJSON_Delete(f);
+	s->done_pending = 0;
+	if (rc < 0 || now)
+		session_reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
+	else
+		session_finish(ctx, s, DAIMON_SESSION_CANCELLED, reason);
+}
+
+void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
+	const char *text = m->data, *mid = NULL;
+	size_t len = m->len;
+	if (m->type == DAIMON_SESSION_ASK_ONCE) { /* "mid\0text" */
+		const char *nul = memchr(m->data, 0, m->len);
+		if (!nul)
+			return;
+		mid = m->data;
+		text = nul + 1;
+		len = m->len - (size_t)(text - mid);
+	}
+	if (!s->asker) {
+		if (s->csession) { /* not idle after all */
+			session_aside_clear(ctx, s);
+			session_summary_told(ctx, s, DAIMON_SESSION_CANCELLED, "a new message came");
+		}
+		char *t = daimon_xstrndup(text, len);
+		session_start_turn(ctx, s, m->from, t, mid);
+		free(t);
+		return;
+	}
+	switch (s->done_pending ? DAIMON_MID_TURN_QUEUE : s->mid_turn) {
+	case DAIMON_MID_TURN_STEER:
+		push(&s->steer, m->from, text, len, mid);
+		break;
+	case DAIMON_MID_TURN_INTERRUPT:
+		push(&s->queue, m->from, text, len, mid);
+		while (s->queue->next) /* only the newest message interrupts; the others are dropped */
+			session_pending_free(session_pending_pop(&s->queue));
+		session_stop_turn(ctx, s, "interrupted by a new message", 0);
+		break;
+	default:
+		push(&s->queue, m->from, text, len, mid);
+		break;
+	}
+}

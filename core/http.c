@@ -465,3 +465,30 @@ int daimon_http_cancel(daimon_ctx *ctx, daimon_aid http, uint64_t id)
 {
 	return daimon_send(daimon_ctx_rt(ctx), http, HTTP_CANCEL, &id, sizeof(id));
 }
+
+int daimon_http_transient(const daimon_http_result *r)
+{
+	switch (r->curl_code) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+	switch (r->status) {
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+	case 529:
+		return 1;
+	default:
+		return 0;
+	}
+}

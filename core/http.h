@@ -51,6 +51,11 @@ typedef struct {
 	char body[];
 } daimon_http_result;
 
+/* Whether a failed transfer is worth trying again: the connection failed,
+ * timed out or broke before the answer was whole, or the server said it
+ * is busy or failing for now (429, 500, 502, 503, 504, 529). */
+int daimon_http_transient(const daimon_http_result *r);
+
 /* Starts the http actor (a child of `parent`, if not 0). */
 daimon_aid daimon_http_start(daimon_rt *rt, daimon_aid parent);
 /* Inside a handler: starts a transfer; returns its id (0 on failure). */

@@ -19,22 +19,22 @@
 
 void session_aside_clear(daimon_ctx *ctx, struct session *s)
 {
-	if (s->cactor)
-		daimon_cancel(daimon_ctx_rt(ctx), s->cactor, 1000);
-	s->cactor = 0;
-	s->cref = 0;
-	s->csession = 0;
+	if (s->aside.actor)
+		daimon_cancel(daimon_ctx_rt(ctx), s->aside.actor, 1000);
+	s->aside.actor = 0;
+	s->aside.ref = 0;
+	s->aside.for_session = 0;
 }
 
 /* Asks for a summary on the side (llm_call.h); its text comes back as a
- * DAIMON_MSG_JOB_DONE with ref s->cref. */
+ * DAIMON_MSG_JOB_DONE with ref s->aside.ref. */
 static int ask_aside(daimon_ctx *ctx, struct session *s, const char *system, const cJSON *msgs, int for_session)
 {
-	s->cref = ++s->next_ref;
-	long ms = 2 * (s->cfg->first_token_ms > 0 ? s->cfg->first_token_ms : 60000);
-	if (!(s->cactor = daimon_llm_call_spawn(ctx, s->http, s->cfg, system, msgs, s->cref, ms)))
+	s->aside.ref = ++s->next_ref;
+	long ms = 2 * (s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000);
+	if (!(s->aside.actor = daimon_llm_call_spawn(ctx, s->set.http, s->set.cfg, system, msgs, s->aside.ref, ms)))
 		return -1;
-	s->csession = for_session;
+	s->aside.for_session = for_session;
 	daimon_set_op(ctx, for_session ? "summarizing the session" : "compressing the context");
 	return 0;
 }
@@ -43,13 +43,13 @@ static int ask_aside(daimon_ctx *ctx, struct session *s, const char *system, con
 
 void session_summary_told(daimon_ctx *ctx, struct session *s, int status, const char *error)
 {
-	if (!s->summary_asker)
+	if (!s->aside.summary_asker)
 		return;
 	daimon_session_done d = {.status = status};
 	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
 	snprintf(d.session, sizeof(d.session), "%s", s->id);
-	session_tell_done(ctx, s->summary_asker, &d);
-	s->summary_asker = 0;
+	session_tell_done(ctx, s->aside.summary_asker, &d);
+	s->aside.summary_asker = 0;
 }
 
 /* Whether there is anything new to summarize: an answer since the last summary. */
@@ -59,7 +59,7 @@ static int worth_summarizing(const struct session *s)
 		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
 		const char *role = daimon_json_str(m, "role");
 		if (role && !strcmp(role, "assistant") && cJSON_IsNumber(seq) &&
-		    (uint64_t)seq->valuedouble > s->summarized_seq)
+		    (uint64_t)seq->valuedouble > s->keep.summarized_seq)
 			return 1;
 	}
 	return 0;
@@ -69,7 +69,7 @@ static int worth_summarizing(const struct session *s)
  * nothing to do; <0: failed. */
 int session_start_summary(daimon_ctx *ctx, struct session *s)
 {
-	if (s->asker || s->cactor || !s->log || !worth_summarizing(s))
+	if (s->turn.asker || s->aside.actor || !s->log || !worth_summarizing(s))
 		return 1;
 	cJSON *msgs = daimon_transcript(s->history, 0, cJSON_GetArraySize(s->history) - 1,
 					"Write the title and summary of the conversation above.");
@@ -105,7 +105,7 @@ static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure
 		if (rc == 0)
 			rc = session_commit_async(ctx, s);
 		if (rc == 0)
-			s->summarized_seq = upto;
+			s->keep.summarized_seq = upto;
 		cJSON_Delete(f);
 		cJSON_Delete(j);
 		free(t);
@@ -117,16 +117,16 @@ static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure
 }
 
 /* The request is over the threshold: ask the model for a summary of the
- * middle first (the built request waits in s->req). */
+ * middle first (the built request waits in s->model.req). */
 int session_start_compaction(daimon_ctx *ctx, struct session *s)
 {
-	if (!daimon_compact_cut(s->history, s->head_messages, s->tail_tokens, &s->cfrom, &s->cto)) {
-		s->compress_floor = s->req.body.len / 4 * 5 / 4; /* too little to summarize yet */
+	if (!daimon_compact_cut(s->history, s->set.head_messages, s->set.tail_tokens, &s->aside.from, &s->aside.to)) {
+		s->keep.compress_floor = s->model.req.body.len / 4 * 5 / 4; /* too little to summarize yet */
 		return session_send_request(ctx, s);
 	}
 	char *system;
 	cJSON *msgs;
-	daimon_compact_request(s->history, s->cfrom, s->cto, &system, &msgs);
+	daimon_compact_request(s->history, s->aside.from, s->aside.to, &system, &msgs);
 	int rc = ask_aside(ctx, s, system, msgs, 0);
 	free(system);
 	cJSON_Delete(msgs);
@@ -138,7 +138,7 @@ int session_start_compaction(daimon_ctx *ctx, struct session *s)
  * request goes out. */
 static void compaction_done(daimon_ctx *ctx, struct session *s, const char *failure, const char *summary)
 {
-	size_t before = s->req.body.len / 4;
+	size_t before = s->model.req.body.len / 4;
 	int rc = 0;
 	if (!failure && !*summary)
 		failure = "the model wrote an empty summary";
@@ -147,21 +147,21 @@ static void compaction_done(daimon_ctx *ctx, struct session *s, const char *fail
 		cJSON_AddStringToObject(f, "reason", failure);
 		rc = daimon_log_append(s->log, "compaction_failed", NULL, f, NULL, NULL, NULL);
 		cJSON_Delete(f);
-		s->compress_floor = before * 5 / 4; /* not again before the history grows */
+		s->keep.compress_floor = before * 5 / 4; /* not again before the history grows */
 	} else {
-		const cJSON *first = cJSON_GetArrayItem(s->history, s->cfrom);
-		const cJSON *last = cJSON_GetArrayItem(s->history, s->cto);
+		const cJSON *first = cJSON_GetArrayItem(s->history, s->aside.from);
+		const cJSON *last = cJSON_GetArrayItem(s->history, s->aside.to);
 		double from = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(first, "seq"));
 		double to = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "seq"));
-		daimon_compact_apply(s->history, s->cfrom, s->cto, daimon_compact_message(summary, from));
+		daimon_compact_apply(s->history, s->aside.from, s->aside.to, daimon_compact_message(summary, from));
 		/* A fresh snapshot of the curated files comes with it. */
 		free(s->system);
-		s->system = session_system_prompt(s->store->home, s->key);
-		daimon_llm_request_release(&s->req);
-		rc = daimon_llm_build(&s->req, s->cfg, s->system, s->history, s->tools);
-		size_t after = s->req.body.len / 4;
+		s->system = session_system_prompt(s->set.store->home, s->key);
+		daimon_llm_request_release(&s->model.req);
+		rc = daimon_llm_build(&s->model.req, s->set.cfg, s->system, s->history, s->tools);
+		size_t after = s->model.req.body.len / 4;
 		if (after * 5 > before * 4) /* saved less than a fifth: do not keep trying */
-			s->compress_floor = (size_t)-1;
+			s->keep.compress_floor = (size_t)-1;
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "summary", summary);
 		cJSON_AddNumberToObject(f, "from_seq", from);
@@ -186,9 +186,9 @@ static void compaction_done(daimon_ctx *ctx, struct session *s, const char *fail
 /* The summary asked for on the side is in. */
 void session_on_aside_done(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
 {
-	int for_session = s->csession;
-	s->cactor = 0; /* (it has exited) */
-	s->cref = 0;
+	int for_session = s->aside.for_session;
+	s->aside.actor = 0; /* (it has exited) */
+	s->aside.ref = 0;
 	char why[300] = "";
 	if (d->status < 0)
 		snprintf(why, sizeof(why), "the summary's model call failed: %s", d->text);

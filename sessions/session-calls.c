@@ -8,6 +8,7 @@
  */
 #include "sessions/session-int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,19 +20,39 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 
+/* The one place a call changes state. A call goes from WAITING towards
+ * DONE, never back; `running` counts those in between (asking,
+ * journaling, running), which the parallel bound is checked against. */
+void session_call_set(struct session *s, struct call *c, enum call_state to)
+{
+	static const unsigned char next[] = {
+		[CALL_WAITING] = 1u << CALL_ASKING | 1u << CALL_JOURNALING | 1u << CALL_RUNNING | 1u << CALL_DONE,
+		[CALL_ASKING] = 1u << CALL_JOURNALING | 1u << CALL_RUNNING | 1u << CALL_DONE,
+		[CALL_JOURNALING] = 1u << CALL_RUNNING | 1u << CALL_DONE,
+		[CALL_RUNNING] = 1u << CALL_DONE,
+		[CALL_DONE] = 0,
+	};
+	assert(c->state <= CALL_DONE && (next[c->state] & 1u << to));
+	int was = c->state != CALL_WAITING && c->state != CALL_DONE;
+	int is = to != CALL_WAITING && to != CALL_DONE;
+	s->calls.running += is - was;
+	c->state = to;
+	assert(s->calls.running >= 0 && s->calls.running <= s->calls.n);
+}
+
 void session_free_calls(struct session *s)
 {
-	for (int i = 0; i < s->ncalls; i++) {
-		struct call *c = &s->calls[i];
+	for (int i = 0; i < s->calls.n; i++) {
+		struct call *c = &s->calls.list[i];
 		cJSON_Delete(c->call);
 		cJSON_Delete(c->args);
 		free(c->key);
 		daimon_buf_release(&c->result);
 		daimon_job_release(c->job);
 	}
-	free(s->calls);
-	s->calls = NULL;
-	s->ncalls = s->nrunning = 0;
+	free(s->calls.list);
+	s->calls.list = NULL;
+	s->calls.n = s->calls.running = 0;
 }
 
 struct tool_job {
@@ -87,9 +108,7 @@ void session_call_finished(daimon_ctx *ctx, struct session *s, struct call *c, i
 {
 	if (c->state == CALL_RUNNING && c->journaled)
 		session_journal_outcome(ctx, s, c, is_error);
-	if (c->state == CALL_RUNNING || c->state == CALL_ASKING || c->state == CALL_JOURNALING)
-		s->nrunning--;
-	c->state = CALL_DONE;
+	session_call_set(s, c, CALL_DONE);
 	c->is_error = is_error;
 	if (c->timer)
 		daimon_timer_cancel(ctx, c->timer);
@@ -103,7 +122,7 @@ void session_call_finished(daimon_ctx *ctx, struct session *s, struct call *c, i
 		 is_error ? "failed after" : "done in",
 		 c->started ? (double)(daimon_mono_ns() - c->started) / 1e6 : 0.0, is_error ? ": " : "",
 		 is_error ? (int)strcspn(text, "\n") : 0, text);
-	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_TOOL, line, strlen(line));
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_TOOL, line, strlen(line));
 }
 
 #define APPROVAL_MS (5 * 60 * 1000)
@@ -111,15 +130,14 @@ void session_call_finished(daimon_ctx *ctx, struct session *s, struct call *c, i
 /* A tool that needs the user's approval: the asker is asked first. */
 static void ask_approval(daimon_ctx *ctx, struct session *s, struct call *c)
 {
-	c->state = CALL_ASKING;
-	s->nrunning++;
+	session_call_set(s, c, CALL_ASKING);
 	char *args = c->args ? cJSON_PrintUnformatted(c->args) : daimon_xstrdup("{}");
 	char *what = daimon_xasprintf("%s %s", c->tool->name, args);
 	size_t n = sizeof(daimon_session_approval) + strlen(what) + 1;
 	daimon_session_approval *a = daimon_xcalloc(1, n);
 	a->ref = c->ref;
 	memcpy(a->what, what, strlen(what) + 1);
-	daimon_send(daimon_ctx_rt(ctx), s->asker, DAIMON_SESSION_APPROVE, a, n);
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_APPROVE, a, n);
 	free(a);
 	free(what);
 	free(args);
@@ -134,17 +152,13 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		return;
 	}
 	if (c->tool->side_effecting && !c->journaled && s->log) {
-		if (c->state != CALL_ASKING)
-			s->nrunning++;
-		c->state = CALL_JOURNALING;
+		session_call_set(s, c, CALL_JOURNALING);
 		if (session_journal_intent(ctx, s, c) < 0)
 			session_not_journaled(ctx, s, c);
 		daimon_set_op(ctx, "journaling a tool call");
 		return;
 	}
-	if (c->state != CALL_ASKING && c->state != CALL_JOURNALING)
-		s->nrunning++;
-	c->state = CALL_RUNNING;
+	session_call_set(s, c, CALL_RUNNING);
 	c->started = daimon_mono_ns();
 	if (c->tool->send) {
 		if (c->tool->send(ctx, c->args, c->ref, c->key ? c->key : "", c->tool->payload) < 0) {
@@ -156,16 +170,16 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		struct tool_job *j = daimon_xcalloc(1, sizeof(*j));
 		j->tool = c->tool;
 		j->args = c->args;
-		j->store = s->store;
+		j->store = s->set.store;
 		j->key = daimon_xstrdup(s->key);
 		j->rt = daimon_ctx_rt(ctx);
-		j->asker = s->asker;
+		j->asker = s->turn.asker;
 		j->idempotency_key = c->key;
 		c->args = NULL;
 		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
 	} else {
 		daimon_tool_host host = {
-			.store = s->store, .http = s->http, .cfg = s->cfg, .key = s->key, .depth = s->depth};
+			.store = s->set.store, .http = s->set.http, .cfg = s->set.cfg, .key = s->key, .depth = s->set.depth};
 		if (!(c->actor = c->tool->spawn(ctx, c->args, c->ref, &host))) {
 			daimon_buf_addf(&c->result, "%s could not start: %s", c->tool->name, daimon_error_last());
 			session_call_finished(ctx, s, c, 1);
@@ -173,7 +187,7 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		}
 		c->monitor = daimon_monitor(ctx, c->actor);
 	}
-	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->tool_timeout_ms;
+	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->set.tool_timeout_ms;
 	c->timer = daimon_timer_start(ctx, ms, 0);
 }
 
@@ -183,25 +197,25 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 void session_pump(daimon_ctx *ctx, struct session *s)
 {
 	int done = 0;
-	for (int i = 0; i < s->ncalls; i++) {
-		if (s->calls[i].state == CALL_WAITING && s->nrunning < s->tool_parallel)
-			session_launch(ctx, s, &s->calls[i]);
-		done += s->calls[i].state == CALL_DONE;
+	for (int i = 0; i < s->calls.n; i++) {
+		if (s->calls.list[i].state == CALL_WAITING && s->calls.running < s->set.tool_parallel)
+			session_launch(ctx, s, &s->calls.list[i]);
+		done += s->calls.list[i].state == CALL_DONE;
 	}
-	if (done < s->ncalls)
+	if (done < s->calls.n)
 		return;
 	int rc = 0;
-	for (int i = 0; i < s->ncalls && rc == 0; i++)
-		rc = session_append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
-					s->calls[i].is_error);
+	for (int i = 0; i < s->calls.n && rc == 0; i++)
+		rc = session_append_tool_result(s, s->calls.list[i].call, daimon_buf_cstr(&s->calls.list[i].result),
+					s->calls.list[i].is_error);
 	if (rc == 0 && daimon_log_flush(s->log) == 0)
 		daimon_fault_point("results");
 	session_free_calls(s);
 	struct pending *p;
 	while (rc == 0 && (p = session_pending_pop(&s->steer))) {
 		rc = session_append_message(s, "user", p->text, NULL, p->mid);
-		if (s->nalso < MAX_ALSO)
-			s->also[s->nalso++] = p->asker;
+		if (s->turn.nalso < MAX_ALSO)
+			s->turn.also[s->turn.nalso++] = p->asker;
 		session_pending_free(p);
 	}
 	if (rc == 0)
@@ -217,14 +231,14 @@ void session_pump(daimon_ctx *ctx, struct session *s)
 void session_start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
 {
 	daimon_set_op(ctx, "running tools");
-	s->ncalls = cJSON_GetArraySize(calls);
-	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
+	s->calls.n = cJSON_GetArraySize(calls);
+	s->calls.list = daimon_xcalloc((size_t)s->calls.n, sizeof(*s->calls.list));
 	int i = 0;
 	for (const cJSON *j = calls->child; j; j = j->next, i++) {
-		struct call *c = &s->calls[i];
+		struct call *c = &s->calls.list[i];
 		c->call = cJSON_Duplicate(j, 1);
 		c->ref = ++s->next_ref;
-		if (daimon_tool_prepare(s->toolset, s->depth, j, &c->tool, &c->args, &c->result))
+		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, j, &c->tool, &c->args, &c->result))
 			session_call_finished(ctx, s, c, 1); /* the validation error is its result */
 	}
 	session_pump(ctx, s);
@@ -232,9 +246,9 @@ void session_start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
 
 static struct call *call_by(struct session *s, int (*match)(const struct call *c, uint64_t v), uint64_t v)
 {
-	for (int i = 0; i < s->ncalls; i++)
-		if ((s->calls[i].state == CALL_RUNNING || s->calls[i].state == CALL_ASKING) && match(&s->calls[i], v))
-			return &s->calls[i];
+	for (int i = 0; i < s->calls.n; i++)
+		if ((s->calls.list[i].state == CALL_RUNNING || s->calls.list[i].state == CALL_ASKING) && match(&s->calls.list[i], v))
+			return &s->calls.list[i];
 	return NULL;
 }
 
@@ -293,7 +307,7 @@ void session_on_call_timeout(daimon_ctx *ctx, struct session *s, struct call *c)
 	daimon_job_cancel(c->job);
 	if (c->actor)
 		daimon_cancel(daimon_ctx_rt(ctx), c->actor, 2000);
-	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->tool_timeout_ms;
+	long ms = c->tool->timeout_ms > 0 ? c->tool->timeout_ms : s->set.tool_timeout_ms;
 	daimon_buf_clear(&c->result);
 	daimon_buf_addf(&c->result, "%s timed out after %.1f s", c->tool->name, (double)ms / 1000);
 	session_call_finished(ctx, s, c, 1);

@@ -27,7 +27,7 @@
  * message closes the turn from the journal instead.) */
 static char *mark_path(const struct session *s)
 {
-	char *dir = daimon_home_path(s->store->home, "run/turns");
+	char *dir = daimon_home_path(s->set.store->home, "run/turns");
 	char *path = daimon_xasprintf("%s/%s", dir, s->id);
 	free(dir);
 	return path;
@@ -35,14 +35,14 @@ static char *mark_path(const struct session *s)
 
 static void mark(struct session *s)
 {
-	char *dir = daimon_home_path(s->store->home, "run/turns");
+	char *dir = daimon_home_path(s->set.store->home, "run/turns");
 	daimon_mkdir_p(dir, 0700);
 	char *path = mark_path(s);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		daimon_write_all(fd, s->key, strlen(s->key));
 		close(fd);
-		s->marked = 1;
+		s->turn.marked = 1;
 	}
 	free(dir);
 	free(path);
@@ -50,12 +50,12 @@ static void mark(struct session *s)
 
 void session_unmark(struct session *s)
 {
-	if (!s->marked)
+	if (!s->turn.marked)
 		return;
 	char *path = mark_path(s);
 	unlink(path);
 	free(path);
-	s->marked = 0;
+	s->turn.marked = 0;
 }
 
 cJSON *daimon_session_unfinished(const char *home)
@@ -91,7 +91,7 @@ void session_not_journaled(daimon_ctx *ctx, struct session *s, struct call *c)
  * tool_outcome records after seq `after`, by call id. */
 static void read_journal(struct session *s, uint64_t after, cJSON *intents, cJSON *outcomes)
 {
-	char *path = daimon_store_log_path(s->store, s->id);
+	char *path = daimon_store_log_path(s->set.store, s->id);
 	daimon_log_reader *r;
 	if (daimon_log_reader_open(&r, path, 0, 0, 0) == 0) {
 		daimon_record rec;
@@ -216,17 +216,17 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 		return 0;
 	cJSON *missing = d.missing, *intents = d.intents, *outcomes = d.outcomes;
 	daimon_set_op(ctx, "resuming a turn");
-	s->ncalls = cJSON_GetArraySize(missing);
-	s->calls = daimon_xcalloc((size_t)s->ncalls, sizeof(*s->calls));
+	s->calls.n = cJSON_GetArraySize(missing);
+	s->calls.list = daimon_xcalloc((size_t)s->calls.n, sizeof(*s->calls.list));
 	int i = 0;
 	for (const cJSON *j = missing->child; j; j = j->next, i++) {
-		struct call *c = &s->calls[i];
+		struct call *c = &s->calls.list[i];
 		const char *id = daimon_json_str(j, "id");
 		const cJSON *intent = id ? cJSON_GetObjectItemCaseSensitive(intents, id) : NULL;
 		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(outcomes, id) : NULL;
 		c->call = cJSON_Duplicate(j, 1);
 		c->ref = ++s->next_ref;
-		if (daimon_tool_prepare(s->toolset, s->depth, j, &c->tool, &c->args, &c->result)) {
+		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, j, &c->tool, &c->args, &c->result)) {
 			session_call_finished(ctx, s, c, 1);
 		} else if (outcome) { /* it finished before the crash: its result stands */
 			daimon_buf_adds(&c->result, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "");
@@ -315,7 +315,7 @@ int session_journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
 	cJSON_Delete(f);
 	/* (a channel's message is delivered again instead; a sub-agent's turn
 	 * is its parent's to take up) */
-	if (rc == 0 && !s->marked && !s->turn_mid && s->depth == 0)
+	if (rc == 0 && !s->turn.marked && !s->turn.mid && s->set.depth == 0)
 		mark(s);
 	if (rc == 0)
 		rc = session_commit_async(ctx, s);
@@ -327,9 +327,9 @@ int session_journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
  * dropped); its answer is in the log for whoever looks. */
 void session_on_resume(daimon_ctx *ctx, struct session *s)
 {
-	if (s->asker)
+	if (s->turn.asker)
 		return; /* a turn runs: it was taken up already */
-	s->marked = 1; /* (the mark exists: it goes when this ends) */
+	s->turn.marked = 1; /* (the mark exists: it goes when this ends) */
 	if (!s->log && session_open_log(s) < 0) {
 		session_unmark(s);
 		return;
@@ -344,6 +344,6 @@ void session_on_resume(daimon_ctx *ctx, struct session *s)
 			session_abort_turn(ctx, s, rc);
 		return;
 	}
-	s->asker = 0;
+	s->turn.asker = 0;
 	session_unmark(s);
 }

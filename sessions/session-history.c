@@ -92,16 +92,16 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
  * and when the session wakes from hibernation. */
 int session_open_log(struct session *s)
 {
-	char *path = daimon_store_log_path(s->store, s->id);
+	char *path = daimon_store_log_path(s->set.store, s->id);
 	daimon_log_report rep;
 	cJSON_Delete(s->history);
 	s->history = cJSON_CreateArray();
 	int rc = daimon_log_open(&s->log, path, 0, &rep);
 	if (rc == DAIMON_ENOTFOUND) {
 		daimon_session_meta meta = {.id = s->id, .key = s->key};
-		rc = daimon_store_create(s->store, &meta, 0, &s->log, NULL);
+		rc = daimon_store_create(s->set.store, &meta, 0, &s->log, NULL);
 	} else if (rc == 0) {
-		rc = daimon_history_load(path, s->history, &s->summarized_seq);
+		rc = daimon_history_load(path, s->history, &s->keep.summarized_seq);
 	}
 	free(path);
 	return rc;

@@ -25,13 +25,17 @@
 #include "core/work.h"
 #include "memory/log.h"
 
+/* A tool call's states, in the only order it goes through them (any may
+ * be skipped): see session_call_set. */
+enum call_state { CALL_WAITING, CALL_ASKING, CALL_JOURNALING, CALL_RUNNING, CALL_DONE };
+
 /* One tool call of the model's answer. */
 struct call {
 	cJSON *call; /* {"id","name","arguments"} */
 	const daimon_tool *tool;
 	cJSON *args; /* checked against the schema; NULL once handed over */
 	uint64_t ref;
-	enum { CALL_WAITING, CALL_ASKING, CALL_JOURNALING, CALL_RUNNING, CALL_DONE } state;
+	enum call_state state;
 	int approved;
 	/* durable turns: a side-effecting call's idempotency key, and whether
 	 * its intent is on the disk (it runs only then) */
@@ -56,65 +60,107 @@ struct pending {
 
 #define MAX_ALSO 8
 
+/* Five lifetimes, one sub-struct each (plus what the actor holds while
+ * awake): the settings, fixed at start and kept whole while hibernated
+ * (`keep` too); the turn; its model call; its tool calls; the side call;
+ * the log's sync. */
+
+/* Fixed when the session starts (session-settings.c makes them). */
+struct session_settings {
+	daimon_store *store;
+	daimon_aid http;
+	const daimon_llm_config *cfg;
+	daimon_tools_live *tools_live; /* the newest tool set, taken as each turn starts */
+	daimon_mid_turn mid_turn;
+	int tool_parallel, depth;
+	long tool_timeout_ms;
+	long idle_ms; /* hibernate after this long idle; <0: never */
+	/* context compression (compact.h) */
+	size_t compress_at; /* estimated request tokens past which the middle is summarized; 0: never */
+	size_t tail_tokens;
+	int head_messages;
+	int summarize; /* write a title and summary when the session goes idle */
+};
+
+/* What changes but survives hibernation. */
+struct session_keep {
+	const daimon_tool *toolset;
+	size_t compress_floor;   /* no compaction before the request passes this */
+	uint64_t summarized_seq; /* the log's seq the last summary covered */
+};
+
+/* The turn in progress (zero between turns, but for the mark). */
+struct session_turn {
+	daimon_aid asker;
+	daimon_aid also[MAX_ALSO]; /* whose steering messages joined it */
+	int nalso;
+	int rounds; /* model calls in this turn (tool loops) */
+	int64_t tokens_in, tokens_out;
+	/* durable turns: the turn's message came from a channel (which
+	 * delivers it again after a crash), or the turn is marked in
+	 * run/turns for the daemon to resume */
+	int mid, marked;
+	/* the turn's outcome, told once what it logged is durable */
+	int done_pending, done_status;
+	char done_error[256];
+};
+
+/* The model call of the turn. */
+struct session_model {
+	int attempts; /* retries of the current model call */
+	uint64_t retry_timer;
+	uint64_t transfer;   /* the call in flight */
+	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
+	int ttft_expired;
+	daimon_llm_stream *stream;
+	daimon_llm_request req;
+};
+
+/* The tool calls of the last answer, while they run. `running` counts
+ * those asking, journaling or running; only session_call_set changes it. */
+struct session_calls {
+	struct call *list;
+	int n, running;
+};
+
+/* The model asked on the side (session-aside.c): compaction or summary. */
+struct session_aside {
+	daimon_aid actor;
+	uint64_t ref;
+	int from, to;    /* the history's messages a compaction replaces */
+	int for_session; /* the call in flight is for the session's summary */
+	daimon_aid summary_asker; /* who asked for one now (DAIMON_SESSION_SUMMARIZE) */
+};
+
+/* The log's sync, on the work pool (one at a time). */
+struct session_sync {
+	uint64_t ref, upto;
+	daimon_job *job;
+};
+
 struct session {
 	int asleep; /* 0 here, 1 in struct sleeping: what terminate/on_cancel were given */
-	daimon_store *store;
+	struct session_settings set;
+	struct session_keep keep;
 	char *key;
 	char id[DAIMON_ID_MAX + 1];
 	daimon_log *log;
 	cJSON *history; /* messages in daimon's shape (see llm.h) */
 	char *system;
-	daimon_aid http;
-	const daimon_llm_config *cfg;
-	const daimon_tool *toolset;
-	daimon_tools_live *tools_live;
-	cJSON *tools; /* what the model is offered */
-	daimon_mid_turn mid_turn;
-	int tool_parallel, depth;
-	long tool_timeout_ms;
-	long idle_ms;
+	cJSON *tools;        /* what the model is offered */
 	uint64_t idle_timer; /* hibernate when it fires */
 	struct pending *queue, *steer; /* mid-turn messages, oldest first */
-	/* the turn in progress */
-	daimon_aid asker;
-	daimon_aid also[MAX_ALSO]; /* whose steering messages joined it */
-	int nalso;
-	int rounds;   /* model calls in this turn (tool loops) */
-	int attempts; /* retries of the current model call */
-	uint64_t retry_timer;
-	uint64_t transfer;   /* the model call in flight */
-	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
-	int ttft_expired;
-	daimon_llm_stream *stream;
-	daimon_llm_request req;
-	int64_t tokens_in, tokens_out;
-	struct call *calls; /* the tool calls of the last answer, while they run */
-	int ncalls, nrunning;
 	uint64_t next_ref;
-	/* the log's sync, on the work pool (one at a time) */
-	uint64_t sync_ref, sync_upto;
-	daimon_job *sync_job;
-	/* context compression (compact.h) */
-	size_t compress_at;  /* estimated request tokens past which the middle is summarized; 0: never */
-	size_t compress_floor; /* and not again before the request passes this */
-	size_t tail_tokens;
-	int head_messages;
-	daimon_aid cactor; /* the summary's model call (compaction or session summary) */
-	uint64_t cref;
-	int cfrom, cto;
-	int csession;         /* the call in flight is for the session's summary */
-	/* session summaries: written when the session goes idle */
-	int summarize;
-	uint64_t summarized_seq; /* the log's seq the last summary covered */
-	daimon_aid summary_asker; /* who asked for one now (DAIMON_SESSION_SUMMARIZE) */
-	/* durable turns: the turn's message came from a channel (which
-	 * delivers it again after a crash), or the turn is marked in
-	 * run/turns for the daemon to resume */
-	int turn_mid, marked;
-	/* the turn's outcome, told once what it logged is durable */
-	int done_pending, done_status;
-	char done_error[256];
+	struct session_turn turn;
+	struct session_model model;
+	struct session_calls calls;
+	struct session_aside aside;
+	struct session_sync sync;
 };
+
+/* session-settings.c: the settings from `o`, its zeros the defaults. */
+void session_settings_init(struct session_settings *set, daimon_store *store, daimon_aid http,
+			   const daimon_llm_config *cfg, const daimon_session_opts *o);
 
 /* session-prompt.c */
 char *session_system_prompt(const char *home, const char *key);
@@ -139,6 +185,7 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m);
 
 /* session-calls.c */
+void session_call_set(struct session *s, struct call *c, enum call_state to);
 void session_free_calls(struct session *s);
 void session_progress_line(char *line, size_t size, const char *name, double done, double total,
 			   const char *message);

@@ -24,6 +24,17 @@ int daimon_mid_turn_parse(const char *name)
 	return -1;
 }
 
+/* The defaults, once: a setting config.json leaves out and a caller's 0
+ * in daimon_session_opts both mean these. */
+enum {
+	DEFAULT_PARALLEL = 4,
+	DEFAULT_TIMEOUT_S = 120,
+	DEFAULT_IDLE_MINUTES = 10,
+	DEFAULT_CONTEXT_WINDOW = 128000,
+	DEFAULT_HEAD_MESSAGES = 2,
+};
+#define DEFAULT_THRESHOLD 0.5
+
 /* A whole number in config.json within [min, max], or an error naming it. */
 static int setting(const cJSON *obj, const char *path, const char *field, int64_t min, int64_t max, int64_t *out)
 {
@@ -54,7 +65,8 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 				       "channels.%s.mid_turn in config.json is '%s'; it must be queue, steer or interrupt",
 				       channel, mode);
 	o->mid_turn = (daimon_mid_turn)(m < 0 ? 0 : m);
-	int64_t parallel = 4, timeout_s = 120, idle_min = 10, window = 128000, head = 2, tail = 0;
+	int64_t parallel = DEFAULT_PARALLEL, timeout_s = DEFAULT_TIMEOUT_S, idle_min = DEFAULT_IDLE_MINUTES;
+	int64_t window = DEFAULT_CONTEXT_WINDOW, head = DEFAULT_HEAD_MESSAGES, tail = 0;
 	const struct {
 		const char *obj, *field;
 		int64_t min, max, *out;
@@ -75,7 +87,7 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 	if (rc == 0 && th && (!cJSON_IsNumber(th) || th->valuedouble < 0.05 || th->valuedouble > 0.95))
 		rc = daimon_error_code(DAIMON_EINVAL, "compression.threshold in config.json must be a number from 0.05 to 0.95");
 	o->context_window = (long)window;
-	o->compress_threshold = cJSON_IsNumber(th) ? th->valuedouble : 0.5;
+	o->compress_threshold = cJSON_IsNumber(th) ? th->valuedouble : DEFAULT_THRESHOLD;
 	o->head_messages = (int)head;
 	o->tail_tokens = (size_t)tail;
 	const cJSON *sum = cJSON_GetObjectItemCaseSensitive(sessions, "summarize");
@@ -89,4 +101,23 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 		o->idle_ms = (long)(im->valuedouble * 60000);
 	cJSON_Delete(file);
 	return rc;
+}
+
+void session_settings_init(struct session_settings *set, daimon_store *store, daimon_aid http,
+			   const daimon_llm_config *cfg, const daimon_session_opts *o)
+{
+	set->store = store;
+	set->http = http;
+	set->cfg = cfg;
+	set->idle_ms = o->idle_ms ? o->idle_ms : DEFAULT_IDLE_MINUTES * 60000L;
+	set->mid_turn = o->mid_turn;
+	set->tools_live = o->tools_live;
+	set->tool_parallel = o->tool_parallel > 0 ? o->tool_parallel : DEFAULT_PARALLEL;
+	set->tool_timeout_ms = o->tool_timeout_ms > 0 ? o->tool_timeout_ms : DEFAULT_TIMEOUT_S * 1000L;
+	set->depth = o->depth;
+	double threshold = o->compress_threshold > 0 ? o->compress_threshold : DEFAULT_THRESHOLD;
+	set->compress_at = o->context_window > 0 ? (size_t)((double)o->context_window * threshold) : 0;
+	set->tail_tokens = o->tail_tokens > 0 ? o->tail_tokens : set->compress_at / 2;
+	set->head_messages = o->head_messages > 0 ? o->head_messages : DEFAULT_HEAD_MESSAGES;
+	set->summarize = o->summarize;
 }

@@ -46,7 +46,7 @@ static int durable(const struct session *s)
  * next starts when it ends). */
 int session_commit_async(daimon_ctx *ctx, struct session *s)
 {
-	if (s->sync_ref)
+	if (s->sync.ref)
 		return daimon_log_flush(s->log);
 	uint64_t upto;
 	int fd;
@@ -55,9 +55,9 @@ int session_commit_async(daimon_ctx *ctx, struct session *s)
 		return rc;
 	struct sync_job *j = daimon_xcalloc(1, sizeof(*j));
 	j->fd = fd;
-	s->sync_ref = ++s->next_ref;
-	s->sync_upto = upto;
-	s->sync_job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), s->sync_ref, sync_run, j, sync_free);
+	s->sync.ref = ++s->next_ref;
+	s->sync.upto = upto;
+	s->sync.job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), s->sync.ref, sync_run, j, sync_free);
 	return 0;
 }
 
@@ -69,20 +69,20 @@ void session_finish(daimon_ctx *ctx, struct session *s, int status, const char *
 		session_reply_done(ctx, s, rc < 0 ? rc : status, rc < 0 ? daimon_error_last() : error);
 		return;
 	}
-	s->done_pending = 1;
-	s->done_status = status;
-	snprintf(s->done_error, sizeof(s->done_error), "%s", error ? error : "");
+	s->turn.done_pending = 1;
+	s->turn.done_status = status;
+	snprintf(s->turn.done_error, sizeof(s->turn.done_error), "%s", error ? error : "");
 	daimon_set_op(ctx, "waiting for the disk");
 }
 
 void session_on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done *d)
 {
-	s->sync_ref = 0;
-	daimon_job_release(s->sync_job);
-	s->sync_job = NULL;
-	int rc = daimon_log_commit_end(s->log, s->sync_upto, d->status), moved = 0;
-	for (int i = 0; i < s->ncalls; i++) { /* intents now on the disk: those calls run */
-		struct call *c = &s->calls[i];
+	s->sync.ref = 0;
+	daimon_job_release(s->sync.job);
+	s->sync.job = NULL;
+	int rc = daimon_log_commit_end(s->log, s->sync.upto, d->status), moved = 0;
+	for (int i = 0; i < s->calls.n; i++) { /* intents now on the disk: those calls run */
+		struct call *c = &s->calls.list[i];
 		if (c->state != CALL_JOURNALING || c->intent_seq > daimon_log_durable_seq(s->log))
 			continue;
 		if (rc < 0) {
@@ -99,11 +99,11 @@ void session_on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done
 		session_pump(ctx, s);
 	if (rc == 0 && !durable(s))
 		rc = session_commit_async(ctx, s); /* written while this sync ran */
-	if (rc < 0 && s->asker) {
+	if (rc < 0 && s->turn.asker) {
 		session_abort_turn(ctx, s, rc);
-	} else if (s->done_pending && durable(s)) {
+	} else if (s->turn.done_pending && durable(s)) {
 		daimon_fault_point("answer");
-		s->done_pending = 0;
-		session_reply_done(ctx, s, s->done_status, s->done_error);
+		s->turn.done_pending = 0;
+		session_reply_done(ctx, s, s->turn.done_status, s->turn.done_error);
 	}
 }

@@ -73,18 +73,18 @@ void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const ch
 	d.status = status;
 	snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
 	snprintf(d.session, sizeof(d.session), "%s", s->id);
-	d.tokens_in = s->tokens_in;
-	d.tokens_out = s->tokens_out;
-	session_tell_done(ctx, s->asker, &d);
-	for (int i = 0; i < s->nalso; i++)
-		if (s->also[i] != s->asker)
-			session_tell_done(ctx, s->also[i], &d);
-	daimon_llm_stream_free(s->stream);
-	s->stream = NULL;
-	daimon_llm_request_release(&s->req);
+	d.tokens_in = s->turn.tokens_in;
+	d.tokens_out = s->turn.tokens_out;
+	session_tell_done(ctx, s->turn.asker, &d);
+	for (int i = 0; i < s->turn.nalso; i++)
+		if (s->turn.also[i] != s->turn.asker)
+			session_tell_done(ctx, s->turn.also[i], &d);
+	daimon_llm_stream_free(s->model.stream);
+	s->model.stream = NULL;
+	daimon_llm_request_release(&s->model.req);
 	session_free_calls(s);
-	s->asker = 0;
-	s->nalso = 0;
+	s->turn.asker = 0;
+	s->turn.nalso = 0;
 	daimon_set_op(ctx, NULL);
 	/* Steering messages the turn ended before taking are turns of their own. */
 	while (s->steer) {
@@ -94,10 +94,10 @@ void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const ch
 	}
 	if (s->queue)
 		daimon_send(daimon_ctx_rt(ctx), daimon_self(ctx), DAIMON_SESSION_NEXT, NULL, 0);
-	if (s->idle_ms >= 0) {
+	if (s->set.idle_ms >= 0) {
 		if (s->idle_timer)
 			daimon_timer_cancel(ctx, s->idle_timer);
-		s->idle_timer = daimon_timer_start(ctx, s->idle_ms ? s->idle_ms : 600000, 0);
+		s->idle_timer = daimon_timer_start(ctx, s->set.idle_ms, 0);
 	}
 }
 
@@ -105,16 +105,16 @@ void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const ch
  * none), with the newest set of tools where there is one. */
 void session_begin_turn(struct session *s, daimon_aid asker, const char *mid)
 {
-	s->asker = asker;
-	s->turn_mid = mid && *mid;
-	s->rounds = 0;
-	s->tokens_in = s->tokens_out = 0;
-	const daimon_tool *t = s->tools_live ? atomic_load(s->tools_live) : NULL;
-	if (!t || t == s->toolset)
+	s->turn.asker = asker;
+	s->turn.mid = mid && *mid;
+	s->turn.rounds = 0;
+	s->turn.tokens_in = s->turn.tokens_out = 0;
+	const daimon_tool *t = s->set.tools_live ? atomic_load(s->set.tools_live) : NULL;
+	if (!t || t == s->keep.toolset)
 		return;
-	s->toolset = t;
+	s->keep.toolset = t;
 	cJSON_Delete(s->tools);
-	s->tools = daimon_tools_json(t, s->depth);
+	s->tools = daimon_tools_json(t, s->set.depth);
 }
 
 void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
@@ -146,16 +146,16 @@ void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 /* Aborts the model call in flight and the tool calls still running. */
 static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 {
-	if (s->transfer)
-		daimon_http_cancel(ctx, s->http, s->transfer);
-	if (s->retry_timer)
-		daimon_timer_cancel(ctx, s->retry_timer);
-	if (s->ttft_timer)
-		daimon_timer_cancel(ctx, s->ttft_timer);
-	s->transfer = s->retry_timer = s->ttft_timer = 0;
+	if (s->model.transfer)
+		daimon_http_cancel(ctx, s->set.http, s->model.transfer);
+	if (s->model.retry_timer)
+		daimon_timer_cancel(ctx, s->model.retry_timer);
+	if (s->model.ttft_timer)
+		daimon_timer_cancel(ctx, s->model.ttft_timer);
+	s->model.transfer = s->model.retry_timer = s->model.ttft_timer = 0;
 	session_aside_clear(ctx, s);
-	for (int i = 0; i < s->ncalls; i++) {
-		struct call *c = &s->calls[i];
+	for (int i = 0; i < s->calls.n; i++) {
+		struct call *c = &s->calls.list[i];
 		if (c->state == CALL_DONE)
 			continue;
 		daimon_job_cancel(c->job);
@@ -169,7 +169,7 @@ static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 		daimon_buf_clear(&c->result);
 		daimon_buf_addf(&c->result, "cancelled: %s", reason);
 		c->is_error = 1;
-		c->state = CALL_DONE;
+		session_call_set(s, c, CALL_DONE);
 	}
 }
 
@@ -179,7 +179,7 @@ void session_abort_turn(daimon_ctx *ctx, struct session *s, int rc)
 	char err[256];
 	snprintf(err, sizeof(err), "%s", daimon_error_last());
 	halt(ctx, s, err);
-	s->done_pending = 0;
+	s->turn.done_pending = 0;
 	session_reply_done(ctx, s, rc, err);
 }
 
@@ -188,25 +188,25 @@ void session_abort_turn(daimon_ctx *ctx, struct session *s, int rc)
  * (with `now`, after a sync here: the session is about to exit). */
 void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, int now)
 {
-	if (!s->asker)
+	if (!s->turn.asker)
 		return;
-	if (s->done_pending) { /* the turn is over, its log on the way to the disk */
+	if (s->turn.done_pending) { /* the turn is over, its log on the way to the disk */
 		if (now) {
 			int rc = daimon_log_commit(s->log);
-			s->done_pending = 0;
-			session_reply_done(ctx, s, rc < 0 ? rc : s->done_status, rc < 0 ? daimon_error_last() : s->done_error);
+			s->turn.done_pending = 0;
+			session_reply_done(ctx, s, rc < 0 ? rc : s->turn.done_status, rc < 0 ? daimon_error_last() : s->turn.done_error);
 		}
 		return;
 	}
 	halt(ctx, s, reason);
 	int rc = 0;
-	for (int i = 0; i < s->ncalls && rc == 0; i++)
-		rc = session_append_tool_result(s, s->calls[i].call, daimon_buf_cstr(&s->calls[i].result),
-					s->calls[i].is_error);
+	for (int i = 0; i < s->calls.n && rc == 0; i++)
+		rc = session_append_tool_result(s, s->calls.list[i].call, daimon_buf_cstr(&s->calls.list[i].result),
+					s->calls.list[i].is_error);
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "reason", reason);
-	if (!s->ncalls && s->stream && daimon_llm_stream_text(s->stream)[0]) /* what the user saw */
-		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->stream));
+	if (!s->calls.n && s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) /* what the user saw */
+		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->model.stream));
 	if (rc == 0)
 		rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
 	if (rc == 0 && now)
@@ -214,7 +214,7 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 	if (rc == 0)
 		cJSON_AddItemToArray(s->history, session_stopped_message(f));
 	cJSON_Delete(f);
-	s->done_pending = 0;
+	s->turn.done_pending = 0;
 	if (rc < 0 || now)
 		session_reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
 	else
@@ -233,8 +233,8 @@ void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		text = nul + 1;
 		len = m->len - (size_t)(text - mid);
 	}
-	if (!s->asker) {
-		if (s->csession) { /* not idle after all */
+	if (!s->turn.asker) {
+		if (s->aside.for_session) { /* not idle after all */
 			session_aside_clear(ctx, s);
 			session_summary_told(ctx, s, DAIMON_SESSION_CANCELLED, "a new message came");
 		}
@@ -243,7 +243,7 @@ void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		free(t);
 		return;
 	}
-	switch (s->done_pending ? DAIMON_MID_TURN_QUEUE : s->mid_turn) {
+	switch (s->turn.done_pending ? DAIMON_MID_TURN_QUEUE : s->set.mid_turn) {
 	case DAIMON_MID_TURN_STEER:
 		push(&s->steer, m->from, text, len, mid);
 		break;

@@ -245,6 +245,28 @@ static void test_http__a_requester_that_exits_aborts_its_transfer(void)
 	down(&f);
 }
 
+/* What a session retries: a refused or broken connection, a busy or
+ * failing server; never a client error or an answer it cannot use. */
+static void test_http__transient_failures_are_told_apart(void)
+{
+	daimon_http_result r = {.curl_code = 7}; /* connection refused */
+	CHECK(daimon_http_transient(&r));
+	r.curl_code = 28; /* timed out */
+	CHECK(daimon_http_transient(&r));
+	r.curl_code = 6; /* the host's name did not resolve: no use trying again */
+	CHECK(!daimon_http_transient(&r));
+	r.curl_code = 0;
+	static const long again[] = {429, 500, 502, 503, 504, 529}, never[] = {200, 400, 401, 404, 501};
+	for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++) {
+		r.status = again[i];
+		CHECK(daimon_http_transient(&r));
+	}
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		r.status = never[i];
+		CHECK(!daimon_http_transient(&r));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -254,6 +276,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_http__a_streamed_body_arrives_in_chunks),
 		TEST_CASE(test_http__a_refused_connection_is_an_error_result),
 		TEST_CASE(test_http__a_requester_that_exits_aborts_its_transfer),
+		TEST_CASE(test_http__transient_failures_are_told_apart),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -16,6 +16,7 @@
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
 
 static const char *env(const char *name)
 {
@@ -91,14 +92,11 @@ int daimon_config_load(cJSON **out, const char *home)
 	daimon_buf text = DAIMON_BUF_INIT;
 	int rc = daimon_read_file(&text, path);
 	if (rc == 0) {
-		*out = cJSON_Parse(text.ptr ? text.ptr : "");
-		if (!cJSON_IsObject(*out)) {
-			cJSON_Delete(*out);
-			*out = NULL;
-			rc = daimon_error_code(DAIMON_EINVAL,
-					       "'%s' is not valid JSON; fix it or remove it and run `daimon init`",
-					       path);
-		}
+		daimon_settings *s;
+		rc = daimon_settings_parse(&s, path, daimon_buf_cstr(&text), text.len); /* its message names line and column */
+		daimon_settings_free(s);
+		if (rc == 0)
+			*out = cJSON_Parse(daimon_buf_cstr(&text));
 	} else if (rc == DAIMON_ENOTFOUND) {
 		rc = 0;
 	}

@@ -25,6 +25,7 @@
 #include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
 #include "sessions/session.h"
 
 struct daimon_gateway_skills {
@@ -55,19 +56,22 @@ long daimon_gateway_rss_kb(void)
 /* The daemon's own settings ("daemon": {"stop_timeout_s"}) and the model's. */
 static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out, long *stop_timeout_ms)
 {
-	cJSON *cfg = NULL;
-	if (daimon_config_load(&cfg, g->store.home) < 0)
+	daimon_settings *set;
+	if (daimon_settings_load(&set, g->store.home) < 0)
 		return -1;
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "daemon"),
-							  "stop_timeout_s");
-	*stop_timeout_ms = 10000;
-	if (t && (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 3600)) {
-		cJSON_Delete(cfg);
-		return daimon_error("daemon.stop_timeout_s in config.json must be a number of seconds (0 to 3600)");
-	}
-	if (t)
-		*stop_timeout_ms = (long)(t->valuedouble * 1000);
-	cJSON_Delete(cfg);
+	double stop_s;
+	int rc = daimon_settings_number(set, "daemon.stop_timeout_s", &stop_s);
+	/* Unknown keys and bad values, said once at start and at each reload:
+	 * a bad value fails only the part that reads it. */
+	daimon_buf problems = DAIMON_BUF_INIT;
+	if (rc == 0 && daimon_settings_problems(set, &problems))
+		for (char *line = problems.ptr, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+			fprintf(stderr, "daimon: %.*s\n", (int)(nl - line), line);
+	daimon_buf_release(&problems);
+	daimon_settings_free(set);
+	if (rc < 0)
+		return rc;
+	*stop_timeout_ms = (long)(stop_s * 1000);
 	struct daimon_gateway_settings *s = daimon_xcalloc(1, sizeof(*s));
 	/* No model is no error for the daemon: search, memory and skills work
 	 * without one, and a message gets the reason as its answer. */

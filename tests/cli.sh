@@ -279,6 +279,28 @@ expect skill_remove 0 'removed hello' -- "$DAIMON" skill remove hello
 expect skill_log_after_remove 0 'remove hello' -- "$DAIMON" skill log hello
 expect skill_gone 1 "skill 'hello' has not been built" -- "$DAIMON" skill call hello greet '{}'
 
+# settings: one table, checked reads and writes, the README generated from it
+expect config_get_default 0 '^4$' -- "$DAIMON" config get tools.parallel
+expect config_set_out_of_range 1 '^daimon: tools\.parallel must be a number from 1 to 64$' -- "$DAIMON" config set tools.parallel 100
+expect config_set 0 '^$' -- "$DAIMON" config set tools.parallel 8
+expect config_get_set 0 '^8$' -- "$DAIMON" config get tools.parallel
+expect config_list_json 0 '^\{"setting":"tools\.parallel","value":8,"default":4,"valid":true,' -- "$DAIMON" config list --json
+expect config_unset 0 '^4$' -- sh -c "'$DAIMON' config unset tools.parallel && '$DAIMON' config get tools.parallel"
+expect config_unknown_setting 1 "^daimon: no setting 'tools\.paralel'" -- "$DAIMON" config set tools.paralel 3
+cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/config.good"
+sed -i 's/"tools":/"modle": 1, "tools":/' "$DAIMON_HOME/config.json"
+expect config_check_typo 1 "unknown setting 'modle' \(did you mean 'model'\?\)" -- "$DAIMON" config check
+printf '{\n  "tools": {\n    "parallel": 4,\n  }\n}\n' >"$DAIMON_HOME/config.json"
+expect config_syntax_error 1 "config\.json' is not valid JSON at line 4, column [0-9]+" -- "$DAIMON" ask hello
+mv "$DAIMON_HOME/config.good" "$DAIMON_HOME/config.json"
+expect config_check_clean 0 '^config\.json: no problems$' -- "$DAIMON" config check
+readme=$(dirname "$0")/../README.md
+if diff <("$DAIMON" config doc) <(sed -n '/^<!-- settings: begin/,/^<!-- settings: end/p' "$readme" | sed '1d;$d') >/dev/null; then
+  ok readme_settings_reference
+else
+  bad readme_settings_reference "README.md's settings table differs from \`daimon config doc\`: paste its output between the markers"
+fi
+
 expect debug_runtime 0 'supervisor:root +supervisor +supervising' -- "$DAIMON" debug runtime
 expect debug_runtime_json 0 '"name":"session:cli:default","behaviour":"demo","state":"working","op":"pretending to call a model","op_age_ms":[0-9]+' -- \
   "$DAIMON" debug runtime --json

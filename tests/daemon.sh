@@ -161,6 +161,13 @@ cp "$TMP/config.good" "$DAIMON_HOME/config.json"
 kill -HUP "$daemon_pid"
 sleep 0.3
 expect reload_ok 0 'configuration reloaded' -- tail -1 "$TMP/serve.err"
+sed -i 's/"tools":/"modle": 1, "tools":/' "$DAIMON_HOME/config.json"
+kill -HUP "$daemon_pid"
+sleep 0.3
+expect reload_warns_unknown_key 0 "unknown setting 'modle' \(did you mean 'model'\?\)" -- cat "$TMP/serve.err"
+cp "$TMP/config.good" "$DAIMON_HOME/config.json"
+kill -HUP "$daemon_pid"
+sleep 0.3
 expect ask_after_reload 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
 
 # stop while a turn runs: the turn finishes, then the daemon is gone

@@ -1,0 +1,529 @@
+/*
+ * settings.c — the settings table and the reader of config.json (see
+ * settings.h for the design).
+ *
+ * The table is the one place a setting's default, range and meaning are
+ * written; the README's settings reference is printed from it (`daimon
+ * config doc`), and a test checks that the two agree. A value is checked
+ * when it is read, against its entry, so a bad one fails its reader only;
+ * daimon_settings_problems walks the whole file for `daimon config check`
+ * and the daemon's log.
+ */
+#include "core/settings.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/jsonutil.h"
+
+#define INT(p, lo, hi, d, doc) {p, DAIMON_SETTING_INT, lo, hi, NULL, d, doc}
+#define NUM(p, lo, hi, d, doc) {p, DAIMON_SETTING_NUMBER, lo, hi, NULL, d, doc}
+#define BOOL(p, d, doc) {p, DAIMON_SETTING_BOOL, 0, 0, NULL, d, doc}
+#define STR(p, d, doc) {p, DAIMON_SETTING_STRING, 0, 0, NULL, d, doc}
+#define CHOICE(p, c, d, doc) {p, DAIMON_SETTING_CHOICE, 0, 0, c, d, doc}
+#define LIST(p, doc) {p, DAIMON_SETTING_LIST, 0, 0, NULL, NULL, doc}
+#define MAP(p, doc) {p, DAIMON_SETTING_MAP, 0, 0, NULL, NULL, doc}
+#define MID_TURN(ch)                                                                                          \
+	CHOICE("channels." ch ".mid_turn", "queue|steer|interrupt", "\"queue\"",                               \
+	       "what a message that arrives during a turn does: waits its turn, joins the turn, or stops it")
+#define ACCESS(ch)                                                                                            \
+	LIST("channels." ch ".allow", "sender ids let in without pairing (\"*\": everyone)"),                  \
+		BOOL("channels." ch ".pairing", "true", "unknown senders get a pairing code (false: ignored)"), \
+		BOOL("channels." ch ".enabled", "true", "false turns the channel off")
+
+const daimon_setting daimon_settings_table[] = {
+	CHOICE("model.provider", "|openai|anthropic", "\"\"",
+	       "the model API's wire format (DAIMON_PROVIDER); empty: openai, or anthropic with only ANTHROPIC_API_KEY"),
+	STR("model.base_url", "\"\"", "the API's base URL (DAIMON_BASE_URL, OPENAI_BASE_URL)"),
+	STR("model.model", "\"\"", "the model's name (DAIMON_MODEL)"),
+	STR("model.api_key_env", "\"\"", "the environment variable holding the API key (DAIMON_API_KEY otherwise)"),
+	INT("model.context_window", 0, 100000000, "128000", "the model's context window in tokens (0: no compression)"),
+	NUM("compression.threshold", 0.05, 0.95, "0.5", "compress the history past this share of the context window"),
+	INT("compression.head_messages", 1, 1000, "2", "the first messages compression keeps as they are"),
+	INT("compression.tail_tokens", 0, 100000000, "0", "recent tokens compression keeps (0: half the threshold)"),
+	INT("memory.memory_chars", 1, 1000000, "2200", "the size limit of MEMORY.md, daimon's notes"),
+	INT("memory.user_chars", 1, 1000000, "1375", "the size limit of USER.md (and each person's file)"),
+	INT("memory.soul_chars", 1, 1000000, "3000", "the size limit of SOUL.md, the persona"),
+	LIST("owners", "conversation keys of the owner besides the terminal's (\"telegram:42\"): they get USER.md"),
+	INT("search.default_limit", 1, 10000, "20", "hits `daimon search` shows without --limit"),
+	NUM("sessions.idle_minutes", 0, 100000, "10", "an idle session is summarized and hibernates after this (0: never)"),
+	BOOL("sessions.summarize", "true", "the model writes a title and summary of a session gone idle"),
+	INT("tools.parallel", 1, 64, "4", "tool calls of one answer running at once"),
+	INT("tools.timeout_s", 1, 86400, "120", "a tool call's deadline unless the tool sets its own"),
+	CHOICE("skills.authoring", "approve|auto|off", "\"approve\"",
+	       "skills the model writes: you build them, they go live at once, or no skill_author tool"),
+	NUM("daemon.stop_timeout_s", 0, 3600, "10", "running turns get this long at a stop before they are cancelled"),
+	MID_TURN("cli"),
+	MID_TURN("web"),
+	ACCESS("web"),
+	INT("channels.web.port", 1, 65535, "8377", "the web chat's port on 127.0.0.1"),
+	MID_TURN("telegram"),
+	ACCESS("telegram"),
+	STR("channels.telegram.token", NULL, "the bot's token (TELEGRAM_BOT_TOKEN is better: no secret in this file)"),
+	STR("channels.telegram.api_url", "\"https://api.telegram.org\"",
+	    "the Bot API server (DAIMON_TELEGRAM_API_URL)"),
+	INT("channels.telegram.poll_timeout_s", 0, 50, "25", "how long one getUpdates long poll waits"),
+	INT("channels.telegram.poll_interval_ms", 0, 600000, "1000", "the pause between polls after a failed one"),
+	MID_TURN("mail"),
+	ACCESS("mail"),
+	STR("channels.mail.imap_url", NULL, "the mailbox to read (imap://host:143/INBOX)"),
+	STR("channels.mail.smtp_url", NULL, "the server to send through (smtp://host:587)"),
+	STR("channels.mail.username", NULL, "the login for both"),
+	STR("channels.mail.password", NULL, "the password (DAIMON_MAIL_PASSWORD is better)"),
+	STR("channels.mail.address", NULL, "the address replies come from"),
+	NUM("channels.mail.poll_s", 0.001, 86400, "60", "seconds between looks at the mailbox"),
+	MAP("mcp.servers", "MCP servers by name (`daimon mcp add` writes them)"),
+	STR("mcp.servers.*.command", NULL, "the server's program"),
+	LIST("mcp.servers.*.args", "its arguments"),
+	MAP("mcp.servers.*.env", "its environment, added to daimon's"),
+	LIST("mcp.servers.*.roots", "folders offered to it through roots/list"),
+	INT("mcp.servers.*.timeout_s", 1, 86400, "60", "a call's deadline; past it the server is restarted"),
+	BOOL("mcp.servers.*.side_effecting", NULL, "its tools change the world (journaled before they run)"),
+	BOOL("mcp.servers.*.idempotent", NULL, "its tools may be repeated with the same key after a crash"),
+	{NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+struct daimon_settings {
+	char *name; /* the file, for messages */
+	cJSON *root;
+	cJSON *defaults; /* each entry's default, parsed, by the entry's path */
+};
+
+/* ---- paths ---- */
+
+/* Whether `path` matches `pattern`, segment by segment ('*' any key);
+ * with `prefix`, whether `path` is a leading part of it. */
+static int path_match(const char *pattern, const char *path, int prefix)
+{
+	for (;;) {
+		size_t pl = strcspn(pattern, "."), sl = strcspn(path, ".");
+		if (!(pl == 1 && *pattern == '*') && (pl != sl || strncmp(pattern, path, pl)))
+			return 0;
+		pattern += pl, path += sl;
+		if (!*path)
+			return !*pattern || (prefix && *pattern == '.');
+		if (!*pattern)
+			return 0;
+		pattern++, path++;
+	}
+}
+
+const daimon_setting *daimon_setting_find(const char *path)
+{
+	for (const daimon_setting *e = daimon_settings_table; e->path; e++)
+		if (path_match(e->path, path, 0))
+			return e;
+	return NULL;
+}
+
+double daimon_setting_default(const char *path)
+{
+	const daimon_setting *e = daimon_setting_find(path);
+	assert(e && e->def && (e->type == DAIMON_SETTING_INT || e->type == DAIMON_SETTING_NUMBER));
+	return strtod(e->def, NULL);
+}
+
+/* The value at a dotted path, or NULL. */
+static const cJSON *lookup(const cJSON *root, const char *path)
+{
+	const cJSON *at = root;
+	char key[256];
+	while (at && *path) {
+		size_t n = strcspn(path, ".");
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		at = cJSON_IsObject(at) ? cJSON_GetObjectItemCaseSensitive(at, key) : NULL;
+		path += n + (path[n] == '.');
+	}
+	return at;
+}
+
+/* ---- loading ---- */
+
+/* Line and column (from 1) of `at` in `text`. */
+static void position(const char *text, const char *at, int *line, int *col)
+{
+	*line = 1, *col = 1;
+	for (const char *p = text; p < at && *p; p++) {
+		if (*p == '\n')
+			++*line, *col = 1;
+		else
+			++*col;
+	}
+}
+
+int daimon_settings_parse(daimon_settings **out, const char *name, const char *text, size_t len)
+{
+	*out = NULL;
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!cJSON_IsObject(root)) {
+		int line, col;
+		position(text, root ? text : (end ? end : cJSON_GetErrorPtr()), &line, &col);
+		cJSON_Delete(root);
+		if (!root)
+			return daimon_error_code(DAIMON_EINVAL,
+						 "'%s' is not valid JSON at line %d, column %d; fix it or remove it "
+						 "and run `daimon init`",
+						 name, line, col);
+		return daimon_error_code(DAIMON_EINVAL,
+					 "'%s' is not valid JSON for settings: it must be one object ({...}); fix it "
+					 "or remove it and run `daimon init`",
+					 name);
+	}
+	daimon_settings *s = daimon_xcalloc(1, sizeof(*s));
+	s->name = daimon_xstrdup(name);
+	s->root = root;
+	s->defaults = cJSON_CreateObject();
+	for (const daimon_setting *e = daimon_settings_table; e->path; e++) {
+		cJSON *d = e->def ? cJSON_Parse(e->def) : NULL;
+		assert((d || !e->def) && "a default is JSON");
+		if (d)
+			cJSON_AddItemToObject(s->defaults, e->path, d);
+	}
+	*out = s;
+	return 0;
+}
+
+int daimon_settings_load(daimon_settings **out, const char *home)
+{
+	char *path = daimon_home_path(home, "config.json");
+	daimon_buf text = DAIMON_BUF_INIT;
+	int rc = daimon_read_file(&text, path);
+	if (rc == DAIMON_ENOTFOUND)
+		rc = daimon_settings_parse(out, path, "{}", 2);
+	else if (rc == 0)
+		rc = daimon_settings_parse(out, path, daimon_buf_cstr(&text), text.len);
+	daimon_buf_release(&text);
+	free(path);
+	return rc;
+}
+
+void daimon_settings_free(daimon_settings *s)
+{
+	if (!s)
+		return;
+	cJSON_Delete(s->root);
+	cJSON_Delete(s->defaults);
+	free(s->name);
+	free(s);
+}
+
+/* ---- reading a setting ---- */
+
+/* "a, b or c" from "a|b|c" (an empty choice shown as ""). */
+static void choices_text(daimon_buf *b, const char *choices)
+{
+	size_t count = 1, i = 0;
+	for (const char *p = choices; *p; p++)
+		count += *p == '|';
+	for (const char *p = choices;; i++) {
+		size_t n = strcspn(p, "|");
+		if (i)
+			daimon_buf_adds(b, i + 1 == count ? " or " : ", ");
+		if (n)
+			daimon_buf_add(b, p, n);
+		else
+			daimon_buf_adds(b, "\"\"");
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+}
+
+static int is_choice(const char *choices, const char *v)
+{
+	size_t len = strlen(v);
+	for (const char *p = choices;;) {
+		size_t n = strcspn(p, "|");
+		if (n == len && !strncmp(p, v, n))
+			return 1;
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+static void number_text(char *out, size_t size, double v)
+{
+	snprintf(out, size, "%.15g", v);
+}
+
+/* NULL if `v` is right for `e`, else what it must be ("must be a number
+ * from 1 to 64"), written to `why`. */
+static const char *check(const daimon_setting *e, const cJSON *v, daimon_buf *why)
+{
+	char lo[32], hi[32];
+	switch (e->type) {
+	case DAIMON_SETTING_INT:
+	case DAIMON_SETTING_NUMBER:
+		if (cJSON_IsNumber(v) && v->valuedouble >= e->min && v->valuedouble <= e->max &&
+		    (e->type == DAIMON_SETTING_NUMBER || v->valuedouble == floor(v->valuedouble)))
+			return NULL;
+		number_text(lo, sizeof(lo), e->min);
+		number_text(hi, sizeof(hi), e->max);
+		daimon_buf_addf(why, "must be a number from %s to %s", lo, hi);
+		break;
+	case DAIMON_SETTING_BOOL:
+		if (cJSON_IsBool(v))
+			return NULL;
+		daimon_buf_adds(why, "must be true or false");
+		break;
+	case DAIMON_SETTING_STRING:
+		if (cJSON_IsString(v))
+			return NULL;
+		daimon_buf_adds(why, "must be a string");
+		break;
+	case DAIMON_SETTING_CHOICE:
+		if (cJSON_IsString(v) && is_choice(e->choices, v->valuestring))
+			return NULL;
+		if (cJSON_IsString(v))
+			daimon_buf_addf(why, "is '%s'; it must be ", v->valuestring);
+		else
+			daimon_buf_adds(why, "must be ");
+		choices_text(why, e->choices);
+		break;
+	case DAIMON_SETTING_LIST:
+		if (cJSON_IsArray(v))
+			return NULL;
+		daimon_buf_adds(why, "must be a list ([...])");
+		break;
+	case DAIMON_SETTING_MAP:
+		if (cJSON_IsObject(v))
+			return NULL;
+		daimon_buf_adds(why, "must be an object ({...})");
+		break;
+	}
+	return daimon_buf_cstr(why);
+}
+
+/* The value of `path`, checked, or its default (NULL when it has none);
+ * a bad value is an error, and *out the default. */
+static int value(const daimon_settings *s, const char *path, daimon_setting_type want, const cJSON **out)
+{
+	const daimon_setting *e = daimon_setting_find(path);
+	assert(e && "a setting read is in the table");
+	assert(e->type == want || (want == DAIMON_SETTING_STRING && e->type == DAIMON_SETTING_CHOICE) ||
+	       (want == DAIMON_SETTING_NUMBER && e->type == DAIMON_SETTING_INT) ||
+	       (want == DAIMON_SETTING_LIST && e->type == DAIMON_SETTING_MAP));
+	int rc = 0;
+	const cJSON *v = lookup(s->root, path);
+	if (v && !cJSON_IsNull(v)) {
+		daimon_buf why = DAIMON_BUF_INIT;
+		if (!check(e, v, &why)) {
+			daimon_buf_release(&why);
+			*out = v;
+			return 0;
+		}
+		rc = daimon_error_code(DAIMON_EINVAL, "%s in config.json %s", path, daimon_buf_cstr(&why));
+		daimon_buf_release(&why);
+	}
+	*out = cJSON_GetObjectItemCaseSensitive(s->defaults, e->path);
+	return rc;
+}
+
+int daimon_settings_number(const daimon_settings *s, const char *path, double *out)
+{
+	const cJSON *v;
+	int rc = value(s, path, DAIMON_SETTING_NUMBER, &v);
+	*out = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	return rc;
+}
+
+int daimon_settings_int(const daimon_settings *s, const char *path, int64_t *out)
+{
+	double d;
+	int rc = daimon_settings_number(s, path, &d);
+	*out = (int64_t)d;
+	return rc;
+}
+
+int daimon_settings_bool(const daimon_settings *s, const char *path, int *out)
+{
+	const cJSON *v;
+	int rc = value(s, path, DAIMON_SETTING_BOOL, &v);
+	*out = cJSON_IsTrue(v);
+	return rc;
+}
+
+int daimon_settings_string(const daimon_settings *s, const char *path, const char **out)
+{
+	const cJSON *v;
+	int rc = value(s, path, DAIMON_SETTING_STRING, &v);
+	*out = cJSON_IsString(v) ? v->valuestring : NULL;
+	return rc;
+}
+
+const cJSON *daimon_settings_json(const daimon_settings *s, const char *path)
+{
+	const cJSON *v;
+	return value(s, path, DAIMON_SETTING_LIST, &v) < 0 ? NULL : v;
+}
+
+/* ---- the whole file ---- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64];
+	if (la >= 63 || lb >= 63)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (up + 1 < best)
+				best = up + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key nearest to `key` under `parent` ("" at the top), close
+ * enough to be a typo of it, into `out`; 0 if none is. */
+static int nearest(const char *parent, const char *key, char *out, size_t size)
+{
+	size_t plen = strlen(parent), best = (size_t)-1;
+	for (const daimon_setting *e = daimon_settings_table; e->path; e++) {
+		const char *p = e->path;
+		if (plen) {
+			if (!path_match(e->path, parent, 1))
+				continue;
+			size_t segs = 1; /* skip as many segments as parent has */
+			for (const char *q = parent; *q; q++)
+				segs += *q == '.';
+			while (segs--)
+				p += strcspn(p, ".") + 1;
+		}
+		char cand[64];
+		snprintf(cand, sizeof(cand), "%.*s", (int)strcspn(p, "."), p);
+		size_t d = edit_distance(key, cand);
+		if (d < best && d <= (strlen(cand) > 5 ? 3 : 2)) {
+			best = d;
+			snprintf(out, size, "%s%s%s", parent, plen ? "." : "", cand);
+		}
+	}
+	return best != (size_t)-1;
+}
+
+static int has_entries_under(const char *pattern)
+{
+	size_t n = strlen(pattern);
+	for (const daimon_setting *e = daimon_settings_table; e->path; e++)
+		if (!strncmp(e->path, pattern, n) && e->path[n] == '.')
+			return 1;
+	return 0;
+}
+
+static size_t walk(const daimon_settings *s, const cJSON *obj, const char *parent, daimon_buf *out)
+{
+	size_t n = 0;
+	for (const cJSON *c = obj->child; c; c = c->next) {
+		char *path = daimon_xasprintf("%s%s%s", parent, *parent ? "." : "", c->string);
+		const daimon_setting *e = daimon_setting_find(path);
+		if (e) {
+			const cJSON *v;
+			if (!cJSON_IsNull(c) && value(s, path, e->type, &v) < 0)
+				daimon_buf_addf(out, "%s\n", daimon_error_last()), n++;
+			if (e->type == DAIMON_SETTING_MAP && cJSON_IsObject(c) && has_entries_under(e->path))
+				n += walk(s, c, path, out); /* (mcp.servers.NAME.command) */
+		} else {
+			int known_parent = 0;
+			for (const daimon_setting *t = daimon_settings_table; t->path && !known_parent; t++)
+				known_parent = path_match(t->path, path, 1);
+			if (known_parent && cJSON_IsObject(c)) {
+				n += walk(s, c, path, out);
+			} else if (!known_parent) {
+				char near[256];
+				if (nearest(parent, c->string, near, sizeof(near)))
+					daimon_buf_addf(out, "%s: unknown setting '%s' (did you mean '%s'?)\n", s->name, path,
+							near);
+				else
+					daimon_buf_addf(out, "%s: unknown setting '%s'\n", s->name, path);
+				n++;
+			}
+		}
+		free(path);
+	}
+	return n;
+}
+
+size_t daimon_settings_problems(const daimon_settings *s, daimon_buf *out)
+{
+	return walk(s, s->root, "", out);
+}
+
+cJSON *daimon_setting_value(const daimon_setting *e, const char *path, const char *text)
+{
+	cJSON *v = NULL;
+	switch (e->type) {
+	case DAIMON_SETTING_INT:
+	case DAIMON_SETTING_NUMBER: {
+		char *end;
+		double d = strtod(text, &end);
+		if (*text && !*end)
+			v = cJSON_CreateNumber(d);
+		break;
+	}
+	case DAIMON_SETTING_BOOL:
+		if (!strcmp(text, "true") || !strcmp(text, "false"))
+			v = cJSON_CreateBool(text[0] == 't');
+		break;
+	case DAIMON_SETTING_STRING:
+	case DAIMON_SETTING_CHOICE:
+		v = cJSON_CreateString(text);
+		break;
+	case DAIMON_SETTING_LIST:
+	case DAIMON_SETTING_MAP:
+		v = cJSON_Parse(text);
+		break;
+	}
+	daimon_buf why = DAIMON_BUF_INIT;
+	if (!v || check(e, v, &why)) {
+		if (!why.len)
+			check(e, cJSON_IsNull(v) ? v : NULL, &why);
+		daimon_error_code(DAIMON_EINVAL, "%s %s", path, daimon_buf_cstr(&why));
+		cJSON_Delete(v);
+		v = NULL;
+	}
+	daimon_buf_release(&why);
+	return v;
+}
+
+static const char *type_name(const daimon_setting *e)
+{
+	static const char *const names[] = {"integer", "number", "boolean", "string", "choice", "list", "object"};
+	return names[e->type];
+}
+
+void daimon_settings_markdown(daimon_buf *out)
+{
+	daimon_buf_adds(out, "| setting | type | default | what it does |\n| --- | --- | --- | --- |\n");
+	for (const daimon_setting *e = daimon_settings_table; e->path; e++) {
+		daimon_buf_addf(out, "| `%s` | ", e->path);
+		if (e->type == DAIMON_SETTING_CHOICE) {
+			choices_text(out, e->choices);
+		} else if (e->type == DAIMON_SETTING_INT || e->type == DAIMON_SETTING_NUMBER) {
+			char lo[32], hi[32];
+			number_text(lo, sizeof(lo), e->min);
+			number_text(hi, sizeof(hi), e->max);
+			daimon_buf_addf(out, "%s, %s to %s", type_name(e), lo, hi);
+		} else {
+			daimon_buf_adds(out, type_name(e));
+		}
+		daimon_buf_addf(out, " | %s%s%s | %s |\n", e->def ? "`" : "", e->def ? e->def : "", e->def ? "`" : "",
+				e->doc);
+	}
+}

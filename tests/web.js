@@ -28,6 +28,9 @@ const { chromium } = require(path.join(path.resolve(peers), 'node_modules/playwr
     }
     console.log('answer ' + JSON.stringify(text));
     console.log('partials ' + [...seen].filter(t => t !== text).length);
+    // The last words can stream before the turn has ended (its answer logged
+    // and on the disk): reload once the page has heard "done".
+    await page.waitForFunction(() => !busy);
     await page.reload();
     await page.waitForSelector('.msg.assistant');
     const history = await page.$$eval('.msg', ms => ms.map(m => m.className.split(' ')[1] + ': ' + m.textContent));

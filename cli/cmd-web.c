@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "core/config.h"
+#include "core/settings.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "gateway/web.h"
@@ -17,26 +17,30 @@ static int exec_web(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	char *home = daimon_home_dir();
-	cJSON *cfg = NULL;
+	daimon_settings *set = NULL;
 	char token[65];
-	if (daimon_home_ensure(home) < 0 || daimon_config_load(&cfg, home) < 0 || daimon_web_token(home, token) < 0) {
+	int64_t port = 0;
+	int on = 0;
+	if (daimon_home_ensure(home) < 0 || daimon_settings_load(&set, home) < 0 || daimon_web_token(home, token) < 0 ||
+	    daimon_settings_int(set, "channels.web.port", &port) < 0 ||
+	    daimon_settings_bool(set, "channels.web.enabled", &on) < 0) {
+		daimon_settings_free(set);
 		free(home);
 		return cli_fail();
 	}
 	free(home);
-	const cJSON *web = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "channels"), "web");
-	int port = daimon_web_port(web), off = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(web, "enabled"));
-	cJSON_Delete(cfg);
+	daimon_settings_free(set);
+	int off = !on;
 	struct cli_conn c;
 	int up = cli_daemon_open(&c);
 	if (up > 0)
 		cli_daemon_close(&c);
 	if (json) {
-		printf("{\"url\":\"http://127.0.0.1:%d/?token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", port, token,
+		printf("{\"url\":\"http://127.0.0.1:%d/?token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", (int)port, token,
 		       up > 0 ? "true" : "false", off ? "false" : "true");
 		return 0;
 	}
-	printf("http://127.0.0.1:%d/?token=%s\n", port, token);
+	printf("http://127.0.0.1:%d/?token=%s\n", (int)port, token);
 	if (off)
 		fprintf(stderr, "daimon: the web chat is off (channels.web.enabled in config.json)\n");
 	else if (up <= 0)

@@ -138,15 +138,22 @@ int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), voi
 int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 {
 	memset(out, 0, sizeof(*out));
-	cJSON *file;
-	int rc = daimon_config_load(&file, home);
+	daimon_settings *file;
+	int rc = daimon_settings_load(&file, home);
 	if (rc < 0)
 		return rc;
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(file, "model");
-	const char *provider = pick(env("DAIMON_PROVIDER"), daimon_json_str(m, "provider"));
+	const char *set_provider, *set_base, *set_model, *key_env;
+	if ((rc = daimon_settings_string(file, "model.provider", &set_provider)) < 0 ||
+	    (rc = daimon_settings_string(file, "model.base_url", &set_base)) < 0 ||
+	    (rc = daimon_settings_string(file, "model.model", &set_model)) < 0 ||
+	    (rc = daimon_settings_string(file, "model.api_key_env", &key_env)) < 0) {
+		daimon_settings_free(file);
+		return rc;
+	}
+	const char *provider = pick(env("DAIMON_PROVIDER"), set_provider);
 	const char *key = pick(env("DAIMON_API_KEY"), NULL);
-	if (!key && m && daimon_json_str(m, "api_key_env"))
-		key = env(daimon_json_str(m, "api_key_env"));
+	if (!key && key_env && *key_env)
+		key = env(key_env);
 	if (!provider)
 		provider = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";
 	if (!strcmp(provider, "openai")) {
@@ -154,24 +161,24 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 		key = pick(key, env("OPENAI_API_KEY"));
 		out->base_url = daimon_xstrdup(pick(
 			env("DAIMON_BASE_URL"),
-			pick(env("OPENAI_BASE_URL"), pick(daimon_json_str(m, "base_url"), "https://api.openai.com"))));
+			pick(env("OPENAI_BASE_URL"), pick(set_base, "https://api.openai.com"))));
 	} else if (!strcmp(provider, "anthropic")) {
 		out->llm.provider = DAIMON_LLM_ANTHROPIC;
 		key = pick(key, env("ANTHROPIC_API_KEY"));
 		out->base_url = daimon_xstrdup(pick(env("DAIMON_BASE_URL"),
-						    pick(daimon_json_str(m, "base_url"), "https://api.anthropic.com")));
+						    pick(set_base, "https://api.anthropic.com")));
 	} else {
-		cJSON_Delete(file);
+		daimon_settings_free(file);
 		return daimon_error_code(
 			DAIMON_EINVAL,
 			"unknown model provider '%s' (DAIMON_PROVIDER or model.provider: openai or anthropic)",
 			provider);
 	}
-	const char *model = pick(env("DAIMON_MODEL"), daimon_json_str(m, "model"));
+	const char *model = pick(env("DAIMON_MODEL"), set_model);
 	int nothing_set = !model && !key && !env("DAIMON_BASE_URL") && !env("OPENAI_BASE_URL") &&
-			  !pick(daimon_json_str(m, "base_url"), NULL);
+			  !pick(set_base, NULL);
 	if (!model) {
-		cJSON_Delete(file);
+		daimon_settings_free(file);
 		daimon_model_settings_release(out);
 		if (nothing_set && find_local(out) == 0)
 			return 0;
@@ -185,7 +192,7 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 	out->llm.base_url = out->base_url;
 	out->llm.model = out->model;
 	out->llm.api_key = out->api_key;
-	cJSON_Delete(file);
+	daimon_settings_free(file);
 	return 0;
 }
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/config.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
@@ -110,11 +110,12 @@ static int expire(cJSON *pending, int64_t now)
 /* The channel's settings in config.json: on its allowlist? does it pair? */
 static int channel_policy(const char *home, const char *channel, const char *sender, int *allowed, int *pairs)
 {
-	cJSON *cfg = NULL;
-	if (daimon_config_load(&cfg, home) < 0)
+	daimon_settings *set;
+	if (daimon_settings_load(&set, home) < 0)
 		return -1;
-	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "channels"), channel);
-	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(ch, "allow"), *a;
+	char path[96];
+	snprintf(path, sizeof(path), "channels.%s.allow", channel);
+	const cJSON *allow = daimon_setting_find(path) ? daimon_settings_json(set, path) : NULL, *a;
 	*allowed = 0;
 	cJSON_ArrayForEach(a, allow)
 	{
@@ -127,10 +128,13 @@ static int channel_policy(const char *home, const char *channel, const char *sen
 		if (s && (!strcmp(s, sender) || !strcmp(s, "*")))
 			*allowed = 1;
 	}
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "pairing");
-	*pairs = p ? cJSON_IsTrue(p) : 1;
-	cJSON_Delete(cfg);
-	return 0;
+	snprintf(path, sizeof(path), "channels.%s.pairing", channel);
+	int rc = 0;
+	*pairs = 1;
+	if (daimon_setting_find(path))
+		rc = daimon_settings_bool(set, path, pairs);
+	daimon_settings_free(set);
+	return rc;
 }
 
 int daimon_access_check(const char *home, const char *channel, const char *sender, const char *name,

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "sessions/session.h"
 
 static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail, NULL};
@@ -26,17 +26,16 @@ int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
 {
 	daimon_channels *c = daimon_xcalloc(1, sizeof(*c));
 	c->g = g;
-	cJSON *cfg = NULL;
-	if (daimon_config_load(&cfg, g->store.home) < 0) {
+	daimon_settings *set;
+	if (daimon_settings_load(&set, g->store.home) < 0) {
 		free(c);
 		return -1;
 	}
-	const cJSON *chans = cJSON_GetObjectItemCaseSensitive(cfg, "channels");
 	for (size_t i = 0; kinds[i]; i++) {
 		void *conf = NULL;
-		int on = kinds[i]->configure(g, cJSON_GetObjectItemCaseSensitive(chans, kinds[i]->name), &conf);
+		int on = kinds[i]->configure(g, set, &conf);
 		if (on < 0) {
-			cJSON_Delete(cfg);
+			daimon_settings_free(set);
 			daimon_channels_free(c);
 			return -1;
 		}
@@ -51,7 +50,7 @@ int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
 		daimon_gateway_channel_state(g, kinds[i]->name, "starting", NULL);
 		c->n++;
 	}
-	cJSON_Delete(cfg);
+	daimon_settings_free(set);
 	if (c->n) {
 		daimon_sup_spec spec = {.strategy = DAIMON_ONE_FOR_ONE,
 					.max_restarts = 10,

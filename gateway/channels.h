@@ -13,6 +13,7 @@
 #define DAIMON_GATEWAY_CHANNELS_H
 
 #include "core/buf.h"
+#include "core/settings.h"
 #include "core/supervisor.h"
 #include "gateway/gateway.h"
 
@@ -29,9 +30,9 @@ void daimon_channels_free(daimon_channels *c);
  * `conf` (which the channel parsed from its config object). */
 typedef struct {
 	const char *name;
-	/* Reads the channel's settings: 1 it is on (*conf set), 0 off, < 0 a
-	 * bad setting (last error). */
-	int (*configure)(daimon_gateway *g, const cJSON *cfg, void **conf);
+	/* Reads the channel's settings (channels.NAME.*): 1 it is on (*conf
+	 * set), 0 off, < 0 a bad setting (last error). */
+	int (*configure)(daimon_gateway *g, const daimon_settings *set, void **conf);
 	void (*conf_free)(void *conf);
 	const daimon_behaviour *behaviour;
 	void *(*make_state)(void *conf);

@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/jsonutil.h"
 #include "core/work.h"
 #include "gateway/access.h"
@@ -464,26 +465,33 @@ static char *dup_or_null(const char *s)
 	return s && *s ? daimon_xstrdup(s) : NULL;
 }
 
-static int mail_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+static int mail_configure(daimon_gateway *g, const daimon_settings *set, void **out)
 {
-	const char *imap = daimon_json_str(cfg, "imap_url"), *smtp = daimon_json_str(cfg, "smtp_url");
-	if (!imap || !*imap || !smtp || !*smtp || cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "enabled")))
+	const char *imap, *smtp, *address, *user, *pass_set;
+	int on;
+	double poll_s;
+	if (daimon_settings_bool(set, "channels.mail.enabled", &on) < 0 ||
+	    daimon_settings_string(set, "channels.mail.imap_url", &imap) < 0 ||
+	    daimon_settings_string(set, "channels.mail.smtp_url", &smtp) < 0)
+		return -1;
+	if (!imap || !*imap || !smtp || !*smtp || !on)
 		return 0;
-	const char *address = daimon_json_str(cfg, "address");
+	if (daimon_settings_string(set, "channels.mail.address", &address) < 0 ||
+	    daimon_settings_string(set, "channels.mail.username", &user) < 0 ||
+	    daimon_settings_string(set, "channels.mail.password", &pass_set) < 0 ||
+	    daimon_settings_number(set, "channels.mail.poll_s", &poll_s) < 0)
+		return -1;
 	if (!address || !strchr(address, '@'))
 		return daimon_error("channels.mail.address in config.json must be the address replies come from");
-	const cJSON *poll = cJSON_GetObjectItemCaseSensitive(cfg, "poll_s");
-	if (poll && (!cJSON_IsNumber(poll) || poll->valuedouble <= 0 || poll->valuedouble > 86400))
-		return daimon_error("channels.mail.poll_s in config.json must be a number of seconds (up to 86400)");
 	struct mail_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->g = g;
 	cf->imap = daimon_xstrdup(imap);
 	cf->smtp = daimon_xstrdup(smtp);
-	cf->user = dup_or_null(daimon_json_str(cfg, "username"));
+	cf->user = dup_or_null(user);
 	const char *pass = getenv("DAIMON_MAIL_PASSWORD");
-	cf->pass = dup_or_null(pass && *pass ? pass : daimon_json_str(cfg, "password"));
+	cf->pass = dup_or_null(pass && *pass ? pass : pass_set);
 	cf->address = daimon_xstrdup(address);
-	cf->poll_ms = poll ? (long)(poll->valuedouble * 1000) : 60000;
+	cf->poll_ms = (long)(poll_s * 1000);
 	*out = cf;
 	return 1;
 }

@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
@@ -403,16 +404,24 @@ static void tg_conf_free(void *conf)
 	free(cf);
 }
 
-static int tg_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+static int tg_configure(daimon_gateway *g, const daimon_settings *set, void **out)
 {
-	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *api = getenv("DAIMON_TELEGRAM_API_URL");
+	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *api = getenv("DAIMON_TELEGRAM_API_URL"), *v;
+	int on;
+	int64_t poll_timeout_s, poll_interval_ms;
+	if (daimon_settings_bool(set, "channels.telegram.enabled", &on) < 0 ||
+	    daimon_settings_string(set, "channels.telegram.token", &v) < 0)
+		return -1;
 	if (!token || !*token)
-		token = daimon_json_str(cfg, "token");
-	if (!api || !*api)
-		api = daimon_json_str(cfg, "api_url");
-	const cJSON *en = cJSON_GetObjectItemCaseSensitive(cfg, "enabled");
-	if (!token || !*token || cJSON_IsFalse(en))
+		token = v;
+	if (!token || !*token || !on)
 		return 0;
+	if (daimon_settings_string(set, "channels.telegram.api_url", &v) < 0 ||
+	    daimon_settings_int(set, "channels.telegram.poll_timeout_s", &poll_timeout_s) < 0 ||
+	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0)
+		return -1;
+	if (!api || !*api)
+		api = v;
 	struct tg_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->g = g;
 	cf->token = daimon_xstrdup(token);
@@ -420,18 +429,8 @@ static int tg_configure(daimon_gateway *g, const cJSON *cfg, void **out)
 	size_t n = strlen(cf->api);
 	while (n && cf->api[n - 1] == '/')
 		cf->api[--n] = 0;
-	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "poll_timeout_s");
-	const cJSON *pi = cJSON_GetObjectItemCaseSensitive(cfg, "poll_interval_ms");
-	if ((pt && (!cJSON_IsNumber(pt) || pt->valuedouble < 0 || pt->valuedouble > 50)) ||
-	    (pi && (!cJSON_IsNumber(pi) || pi->valuedouble < 0 || pi->valuedouble > 600000))) {
-		tg_conf_free(cf);
-		return daimon_error("channels.telegram.%s in config.json is out of range",
-				    pt && (!cJSON_IsNumber(pt) || pt->valuedouble < 0 || pt->valuedouble > 50)
-					    ? "poll_timeout_s (0 to 50)"
-					    : "poll_interval_ms (0 to 600000)");
-	}
-	cf->poll_timeout_s = pt ? (long)pt->valuedouble : 25;
-	cf->poll_interval_ms = pi ? (long)pi->valuedouble : 1000;
+	cf->poll_timeout_s = (long)poll_timeout_s;
+	cf->poll_interval_ms = (long)poll_interval_ms;
 	*out = cf;
 	return 1;
 }

@@ -34,6 +34,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
@@ -537,24 +538,21 @@ static void *web_make_state(void *conf)
 	return w;
 }
 
-static int web_configure(daimon_gateway *g, const cJSON *cfg, void **out)
+static int web_configure(daimon_gateway *g, const daimon_settings *set, void **out)
 {
-	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "enabled")))
+	int on;
+	int64_t port;
+	if (daimon_settings_bool(set, "channels.web.enabled", &on) < 0)
+		return -1;
+	if (!on)
 		return 0;
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "port");
-	if (p && (!cJSON_IsNumber(p) || p->valuedouble < 1 || p->valuedouble > 65535))
-		return daimon_error("channels.web.port in config.json must be a port number (1 to 65535)");
+	if (daimon_settings_int(set, "channels.web.port", &port) < 0)
+		return -1;
 	struct web_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->g = g;
-	cf->port = p ? (int)p->valuedouble : DAIMON_WEB_PORT;
+	cf->port = (int)port;
 	*out = cf;
 	return 1;
-}
-
-int daimon_web_port(const cJSON *cfg)
-{
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "port");
-	return cJSON_IsNumber(p) ? (int)p->valuedouble : DAIMON_WEB_PORT;
 }
 
 const daimon_channel_kind daimon_channel_web = {

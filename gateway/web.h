@@ -5,14 +5,7 @@
 #ifndef DAIMON_GATEWAY_WEB_H
 #define DAIMON_GATEWAY_WEB_H
 
-#include <cjson/cJSON.h>
-
-#define DAIMON_WEB_PORT 8377
-
 /* The web chat's access token (64 hex digits) from $DAIMON_HOME/web-token,
  * made there (0600) if there is none. */
 int daimon_web_token(const char *home, char out[65]);
-/* The port from the channel's settings ("channels": {"web": {"port"}}). */
-int daimon_web_port(const cJSON *web_cfg);
-
 #endif

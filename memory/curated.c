@@ -17,8 +17,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "core/config.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
@@ -26,11 +26,11 @@
 
 /* ---- files ---- */
 
-static int is_owner(const cJSON *cfg, const char *key)
+static int is_owner(const daimon_settings *set, const char *key)
 {
 	if (!key || !strncmp(key, "cli:", 4) || !strcmp(key, "cli"))
 		return 1;
-	const cJSON *owners = cJSON_GetObjectItemCaseSensitive(cfg, "owners");
+	const cJSON *owners = set ? daimon_settings_json(set, "owners") : NULL;
 	for (const cJSON *o = cJSON_IsArray(owners) ? owners->child : NULL; o; o = o->next)
 		if (cJSON_IsString(o) && !strcmp(o->valuestring, key))
 			return 1;
@@ -40,22 +40,19 @@ static int is_owner(const cJSON *cfg, const char *key)
 int daimon_mem_file_for(daimon_mem_file *f, const char *home, const char *target, const char *key)
 {
 	memset(f, 0, sizeof(*f));
-	cJSON *cfg = NULL;
-	daimon_config_load(&cfg, home); /* a bad file is said elsewhere; defaults here */
-	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cfg, "memory");
-	int64_t limit;
+	daimon_settings *set = NULL;
+	daimon_settings_load(&set, home); /* a bad file is said elsewhere; defaults here */
+	int64_t limit = 0;
+	const char *limit_path = NULL;
 	if (!strcmp(target, "memory")) {
 		f->name = daimon_xstrdup("MEMORY.md");
-		limit = 2200;
-		daimon_json_int(mem, "memory_chars", &limit);
+		limit_path = "memory.memory_chars";
 	} else if (!strcmp(target, "soul")) {
 		f->name = daimon_xstrdup("SOUL.md");
-		limit = 3000;
-		daimon_json_int(mem, "soul_chars", &limit);
+		limit_path = "memory.soul_chars";
 	} else if (!strcmp(target, "user")) {
-		limit = 1375;
-		daimon_json_int(mem, "user_chars", &limit);
-		if (is_owner(cfg, key)) {
+		limit_path = "memory.user_chars";
+		if (is_owner(set, key)) {
 			f->name = daimon_xstrdup("USER.md");
 		} else {
 			char *safe = daimon_xstrdup(key);
@@ -66,10 +63,14 @@ int daimon_mem_file_for(daimon_mem_file *f, const char *home, const char *target
 			free(safe);
 		}
 	} else {
-		cJSON_Delete(cfg);
+		daimon_settings_free(set);
 		return daimon_error_code(DAIMON_EINVAL, "unknown memory '%s' (memory, user or soul)", target);
 	}
-	cJSON_Delete(cfg);
+	if (set)
+		daimon_settings_int(set, limit_path, &limit); /* (a bad one: its default) */
+	else
+		limit = (int64_t)daimon_setting_default(limit_path);
+	daimon_settings_free(set);
 	f->limit = limit > 0 ? (size_t)limit : 0;
 	f->path = daimon_home_path(home, f->name);
 	return 0;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/config.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/jsonutil.h"
 #include "core/fsutil.h"
 #include "memory/curated.h"
@@ -492,13 +492,14 @@ int daimon_skill_env_open(daimon_skill_env *e, const char *home, daimon_mcp *mcp
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0)
 		exe[n] = 0;
-	cJSON *cfg = NULL;
-	daimon_config_load(&cfg, home);
-	const char *a = daimon_json_str(cJSON_GetObjectItemCaseSensitive(cfg, "skills"), "authoring");
+	daimon_settings *set = NULL;
+	const char *a = NULL;
+	if (daimon_settings_load(&set, home) == 0)
+		daimon_settings_string(set, "skills.authoring", &a); /* (a bad one: its default) */
 	daimon_authoring authoring = !a || !strcmp(a, "approve") ? DAIMON_AUTHORING_APPROVE
 				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
 								 : DAIMON_AUTHORING_OFF;
-	cJSON_Delete(cfg);
+	daimon_settings_free(set);
 	cJSON *servers = daimon_mcp_snapshot(mcp);
 	e->ts = daimon_skill_toolset_new(e->ws, e->sk, n > 0 ? exe : NULL, daimon_builtin_tools, authoring, servers);
 	cJSON_Delete(servers);

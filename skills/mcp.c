@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/config.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/jsonutil.h"
 #include "core/port.h"
 #include "core/timefmt.h"
@@ -62,13 +62,13 @@ int daimon_mcp_name_ok(const char *name)
 
 int daimon_mcp_config(cJSON **servers, const char *home)
 {
-	cJSON *cfg = NULL;
+	daimon_settings *set;
 	*servers = NULL;
-	if (daimon_config_load(&cfg, home) < 0)
+	if (daimon_settings_load(&set, home) < 0)
 		return -1;
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "mcp"), "servers");
+	const cJSON *s = daimon_settings_json(set, "mcp.servers");
 	*servers = cJSON_IsObject(s) ? cJSON_Duplicate(s, 1) : cJSON_CreateObject();
-	cJSON_Delete(cfg);
+	daimon_settings_free(set);
 	return 0;
 }
 

@@ -87,7 +87,7 @@ void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const c
 void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt);
 
 /* A connection to the running daemon (client.c; the protocol is in
- * gateway/control.h). */
+ * daemon/control.h). */
 struct cli_conn {
 	int fd;
 	daimon_buf in;

@@ -1,6 +1,6 @@
 /*
  * client.c — the command line's side of the control socket (the
- * protocol is in gateway/control.h): connect, say hello, send requests
+ * protocol is in daemon/control.h): connect, say hello, send requests
  * and read replies and events, one JSON object per line.
  *
  * Commands that can use a running daemon (ask, chat, skill build...)
@@ -20,7 +20,7 @@
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
-#include "gateway/control.h"
+#include "daemon/control.h"
 
 int cli_daemon_open(struct cli_conn *c)
 {

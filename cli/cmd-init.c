@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "gateway/web.h"
+#include "channels/web.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"

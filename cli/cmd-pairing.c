@@ -1,6 +1,6 @@
 /*
  * cmd-pairing.c — `daimon pairing list | approve CODE`: the owner's side
- * of pairing (gateway/access.h). Works on the files directly, so it
+ * of pairing (channels/access.h). Works on the files directly, so it
  * needs no daemon; a running one sees the change on the sender's next
  * message.
  */
@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
-#include "gateway/access.h"
+#include "channels/access.h"
 
 static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 {

@@ -22,9 +22,9 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "core/home.h"
-#include "gateway/channels.h"
-#include "gateway/control.h"
-#include "gateway/gateway.h"
+#include "channels/channels.h"
+#include "daemon/control.h"
+#include "daemon/gateway.h"
 
 static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 {

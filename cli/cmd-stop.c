@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/home.h"
-#include "gateway/control.h"
+#include "daemon/control.h"
 
 static int exec_stop(const struct daimon_cmd *cmd, int argc, char **argv)
 {

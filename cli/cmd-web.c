@@ -9,7 +9,7 @@
 #include "core/settings.h"
 #include "core/error.h"
 #include "core/home.h"
-#include "gateway/web.h"
+#include "channels/web.h"
 
 static int exec_web(const struct daimon_cmd *cmd, int argc, char **argv)
 {

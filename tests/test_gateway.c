@@ -10,10 +10,10 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
-#include "gateway/access.h"
-#include "gateway/channels.h"
-#include "gateway/journal.h"
-#include "gateway/mailmsg.h"
+#include "channels/access.h"
+#include "channels/channels.h"
+#include "channels/journal.h"
+#include "channels/mailmsg.h"
 #include "tests/test.h"
 
 static void test_access__allowlist_pairing_and_its_limits(void)

@@ -21,8 +21,8 @@
  * At open the file is rewritten with just what is still pending and the
  * last mark; a torn last line (a crash mid-write) is dropped.
  */
-#ifndef DAIMON_GATEWAY_JOURNAL_H
-#define DAIMON_GATEWAY_JOURNAL_H
+#ifndef DAIMON_CHANNELS_JOURNAL_H
+#define DAIMON_CHANNELS_JOURNAL_H
 
 #include <cjson/cJSON.h>
 

@@ -9,13 +9,13 @@
  * on its own; one whose handler crashes is restarted by the supervisor.
  * Either way the other channels keep running.
  */
-#ifndef DAIMON_GATEWAY_CHANNELS_H
-#define DAIMON_GATEWAY_CHANNELS_H
+#ifndef DAIMON_CHANNELS_CHANNELS_H
+#define DAIMON_CHANNELS_CHANNELS_H
 
 #include "core/buf.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
-#include "gateway/gateway.h"
+#include "daemon/gateway.h"
 
 typedef struct daimon_channels daimon_channels;
 

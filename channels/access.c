@@ -4,7 +4,7 @@
  * one flock, so the daemon's channels and `daimon pairing approve` in
  * another process never lose each other's writes.
  */
-#include "gateway/access.h"
+#include "channels/access.h"
 
 #include <errno.h>
 #include <fcntl.h>

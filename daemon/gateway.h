@@ -13,8 +13,8 @@
  *
  * Layering: cli -> gateway -> sessions -> core, memory, skills.
  */
-#ifndef DAIMON_GATEWAY_GATEWAY_H
-#define DAIMON_GATEWAY_GATEWAY_H
+#ifndef DAIMON_DAEMON_GATEWAY_H
+#define DAIMON_DAEMON_GATEWAY_H
 
 #include <pthread.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * mailmsg.h — reading a mail well enough to answer it, and writing the
  * answer (mailmsg.c).
  */
-#ifndef DAIMON_GATEWAY_MAILMSG_H
-#define DAIMON_GATEWAY_MAILMSG_H
+#ifndef DAIMON_CHANNELS_MAILMSG_H
+#define DAIMON_CHANNELS_MAILMSG_H
 
 #include <stddef.h>
 

@@ -5,7 +5,7 @@
  * and the reply built the other way. Not a general MIME library: what
  * it does not understand it leaves out rather than guesses.
  */
-#include "gateway/mailmsg.h"
+#include "channels/mailmsg.h"
 
 #include <ctype.h>
 #include <stdio.h>

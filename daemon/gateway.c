@@ -13,7 +13,7 @@
  * gateway lives: a session holds a pointer to them, and a reload
  * (SIGHUP) only changes what sessions started after it get.
  */
-#include "gateway/gateway.h"
+#include "daemon/gateway.h"
 
 #include <malloc.h>
 #include <stdio.h>

@@ -36,10 +36,10 @@
  * A client that goes away mid-turn does not stop the turn: it is logged
  * like any other.
  */
-#ifndef DAIMON_GATEWAY_CONTROL_H
-#define DAIMON_GATEWAY_CONTROL_H
+#ifndef DAIMON_DAEMON_CONTROL_H
+#define DAIMON_DAEMON_CONTROL_H
 
-#include "gateway/gateway.h"
+#include "daemon/gateway.h"
 
 #define DAIMON_CONTROL_VERSION 1
 

@@ -4,7 +4,7 @@
  * one fdatasync for a batch: a channel acknowledges nothing to its peer
  * before its record is committed.
  */
-#include "gateway/journal.h"
+#include "channels/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>

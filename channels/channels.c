@@ -3,7 +3,7 @@
  * (one_for_one: a crashing channel is restarted alone), and what the
  * channels share.
  */
-#include "gateway/channels.h"
+#include "channels/channels.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -28,9 +28,9 @@
 #include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
-#include "gateway/access.h"
-#include "gateway/channels.h"
-#include "gateway/journal.h"
+#include "channels/access.h"
+#include "channels/channels.h"
+#include "channels/journal.h"
 
 #define TG_LIMIT 4096
 #define TG_SEND_TRIES 5

@@ -17,8 +17,8 @@
  *    "pending": [{"code", "channel", "sender", "name", "created", "expires"}],
  *    "bad_attempts": N, "locked_until": MS}
  */
-#ifndef DAIMON_GATEWAY_ACCESS_H
-#define DAIMON_GATEWAY_ACCESS_H
+#ifndef DAIMON_CHANNELS_ACCESS_H
+#define DAIMON_CHANNELS_ACCESS_H
 
 #include <stddef.h>
 

@@ -11,7 +11,7 @@
  * not take waits in the actor's buffer until it is writable again, and a
  * client that reads nothing past a bound is dropped.
  */
-#include "gateway/control.h"
+#include "daemon/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +34,7 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/work.h"
-#include "gateway/access.h"
+#include "channels/access.h"
 #include "sessions/session.h"
 
 #define OUT_BOUND (16u << 20) /* bytes a client may leave unread before it is dropped */

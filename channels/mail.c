@@ -28,10 +28,10 @@
 #include "core/settings.h"
 #include "core/jsonutil.h"
 #include "core/work.h"
-#include "gateway/access.h"
-#include "gateway/channels.h"
-#include "gateway/journal.h"
-#include "gateway/mailmsg.h"
+#include "channels/access.h"
+#include "channels/channels.h"
+#include "channels/journal.h"
+#include "channels/mailmsg.h"
 
 #define MAX_PER_POLL 50
 

@@ -15,25 +15,35 @@
 static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail, NULL};
 
 struct daimon_channels {
-	daimon_gateway *g;
+	const daimon_channel_host *host;
 	daimon_aid sup;
 	void *conf[8];
 	daimon_child_spec specs[8];
 	size_t n;
 };
 
-int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
+daimon_aid daimon_channel_session(const daimon_channel_host *h, const char *key)
+{
+	return h->session(h->payload, key);
+}
+
+void daimon_channel_state(const daimon_channel_host *h, const char *name, const char *state, const char *error)
+{
+	h->state(h->payload, name, state, error);
+}
+
+int daimon_channels_start(daimon_channels **out, const daimon_channel_host *host)
 {
 	daimon_channels *c = daimon_xcalloc(1, sizeof(*c));
-	c->g = g;
+	c->host = host;
 	daimon_settings *set;
-	if (daimon_settings_load(&set, g->store.home) < 0) {
+	if (daimon_settings_load(&set, host->store->home) < 0) {
 		free(c);
 		return -1;
 	}
 	for (size_t i = 0; kinds[i]; i++) {
 		void *conf = NULL;
-		int on = kinds[i]->configure(g, set, &conf);
+		int on = kinds[i]->configure(host, set, &conf);
 		if (on < 0) {
 			daimon_settings_free(set);
 			daimon_channels_free(c);
@@ -47,7 +57,7 @@ int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
 						     .make_state = kinds[i]->make_state,
 						     .arg = conf,
 						     .restart = DAIMON_PERMANENT};
-		daimon_gateway_channel_state(g, kinds[i]->name, "starting", NULL);
+		daimon_channel_state(host, kinds[i]->name, "starting", NULL);
 		c->n++;
 	}
 	daimon_settings_free(set);
@@ -57,12 +67,12 @@ int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
 					.period_ms = 60000,
 					.children = c->specs,
 					.nchildren = c->n};
-		c->sup = daimon_supervisor_start(g->rt, &spec, 0);
+		c->sup = daimon_supervisor_start(host->rt, &spec, 0);
 		if (!c->sup) {
 			daimon_channels_free(c);
 			return -1;
 		}
-		daimon_register(g->rt, "channels", c->sup);
+		daimon_register(host->rt, "channels", c->sup);
 	}
 	*out = c;
 	return 0;
@@ -71,7 +81,7 @@ int daimon_channels_start(daimon_channels **out, daimon_gateway *g)
 void daimon_channels_stop(daimon_channels *c)
 {
 	if (c && c->sup)
-		daimon_cancel(c->g->rt, c->sup, 2000);
+		daimon_cancel(c->host->rt, c->sup, 2000);
 }
 
 void daimon_channels_free(daimon_channels *c)
@@ -124,10 +134,10 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a)
 		}
 }
 
-int daimon_answer_ask(daimon_ctx *ctx, daimon_gateway *g, daimon_answer *a, const char *key, const char *mid,
+int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key, const char *mid,
 		      const char *text)
 {
-	a->session = daimon_gateway_session(g, key);
+	a->session = daimon_channel_session(host, key);
 	if (!a->session) { /* told to the sender, as the answer */
 		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", daimon_error_last());
 		a->answered = 1;

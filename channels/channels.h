@@ -15,13 +15,33 @@
 #include "core/buf.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
-#include "daemon/gateway.h"
+#include "core/actor.h"
+#include "memory/store.h"
 
 typedef struct daimon_channels daimon_channels;
 
+/* What a channel needs of the daemon above it, which fills this in and
+ * outlives its channels: the runtime, the store, the http actor, the
+ * session of a conversation key, and a place to say how it is. */
+typedef struct {
+	daimon_rt *rt;
+	daimon_store *store;
+	daimon_aid http;
+	/* The session actor for `key`, started from its log if it is not
+	 * live; 0 with the last error set when it cannot be. Any thread. */
+	daimon_aid (*session)(void *payload, const char *key);
+	/* Records a channel's state ("starting", "running", "failed",
+	 * "stopped") and why, for `daimon status` and `daimon ps`. */
+	void (*state)(void *payload, const char *name, const char *state, const char *error);
+	void *payload;
+} daimon_channel_host;
+
+daimon_aid daimon_channel_session(const daimon_channel_host *h, const char *key);
+void daimon_channel_state(const daimon_channel_host *h, const char *name, const char *state, const char *error);
+
 /* Starts the channels config.json and the environment turn on (none is
  * no error). A bad channel setting fails naming it. */
-int daimon_channels_start(daimon_channels **out, daimon_gateway *g);
+int daimon_channels_start(daimon_channels **out, const daimon_channel_host *host);
 /* Stops them (before the sessions are drained). */
 void daimon_channels_stop(daimon_channels *c);
 void daimon_channels_free(daimon_channels *c);
@@ -32,7 +52,7 @@ typedef struct {
 	const char *name;
 	/* Reads the channel's settings (channels.NAME.*): 1 it is on (*conf
 	 * set), 0 off, < 0 a bad setting (last error). */
-	int (*configure)(daimon_gateway *g, const daimon_settings *set, void **conf);
+	int (*configure)(const daimon_channel_host *host, const daimon_settings *set, void **conf);
 	void (*conf_free)(void *conf);
 	const daimon_behaviour *behaviour;
 	void *(*make_state)(void *conf);
@@ -56,7 +76,7 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
  * session answers a repeat from its log); the answer comes to the running
  * actor. Without a session, the reason becomes the answer (answered) and
  * -1 is returned: the channel sends it as it is. */
-int daimon_answer_ask(daimon_ctx *ctx, daimon_gateway *g, daimon_answer *a, const char *key, const char *mid,
+int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key, const char *mid,
 		      const char *text);
 /* A session's message to the channel: DELTA grows the oldest unanswered
  * answer of that session; DONE finishes it — a failure's reason becomes

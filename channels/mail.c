@@ -36,7 +36,7 @@
 #define MAX_PER_POLL 50
 
 struct mail_conf {
-	daimon_gateway *g;
+	const daimon_channel_host *host;
 	char *imap, *smtp, *user, *pass, *address;
 	long poll_ms;
 };
@@ -217,7 +217,7 @@ static void send_free(void *arg)
 static void state(daimon_ctx *ctx, struct mail *ml, const char *label, const char *error)
 {
 	daimon_set_state_label(ctx, label);
-	daimon_gateway_channel_state(ml->cf->g, "mail", label, error);
+	daimon_channel_state(ml->cf->host, "mail", label, error);
 }
 
 static void start_send(daimon_ctx *ctx, struct mail *ml, struct reply *r)
@@ -257,7 +257,7 @@ static void dispatch(daimon_ctx *ctx, struct mail *ml, const char *uid, const cJ
 	snprintf(key, sizeof(key), "mail:%s", r->to);
 	snprintf(mid, sizeof(mid), "mail:%s", uid);
 	const char *text = daimon_json_str(m, "text");
-	if (daimon_answer_ask(ctx, ml->cf->g, &r->a, key, mid, text && *text ? text : r->subject) < 0)
+	if (daimon_answer_ask(ctx, ml->cf->host, &r->a, key, mid, text && *text ? text : r->subject) < 0)
 		start_send(ctx, ml, r);
 }
 
@@ -289,7 +289,7 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 		return;
 	}
 	if (ml->failures)
-		daimon_gateway_channel_state(ml->cf->g, "mail", "starting", NULL);
+		daimon_channel_state(ml->cf->host, "mail", "starting", NULL);
 	ml->failures = 0;
 	state(ctx, ml, "running", "");
 	const cJSON *m, *mails = cJSON_GetObjectItemCaseSensitive(doc, "mails");
@@ -303,7 +303,7 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 			continue; /* unreadable: nobody to answer */
 		char code[DAIMON_PAIRING_CODE_LEN + 1];
 		int fresh = 0;
-		int access = daimon_access_check(ml->cf->g->store.home, "mail", from, daimon_json_str(m, "name"), code, &fresh);
+		int access = daimon_access_check(ml->cf->host->store->home, "mail", from, daimon_json_str(m, "name"), code, &fresh);
 		if (access == DAIMON_ACCESS_PAIRING && fresh) {
 			struct reply *r = daimon_xcalloc(1, sizeof(*r));
 			snprintf(r->id, sizeof(r->id), "pair:%s", uid);
@@ -369,7 +369,7 @@ static int mail_init(daimon_ctx *ctx, void *st)
 {
 	struct mail *ml = st;
 	cJSON *pending = NULL;
-	if (daimon_journal_open(&ml->j, ml->cf->g->store.home, "mail", &pending, &ml->mark) < 0) {
+	if (daimon_journal_open(&ml->j, ml->cf->host->store->home, "mail", &pending, &ml->mark) < 0) {
 		state(ctx, ml, "failed", daimon_error_last());
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
@@ -437,7 +437,7 @@ static void mail_terminate(daimon_ctx *ctx, void *st, int reason)
 		reply_free(ml, r);
 	}
 	daimon_journal_close(ml->j);
-	daimon_gateway_channel_state(ml->cf->g, "mail", "stopped", NULL);
+	daimon_channel_state(ml->cf->host, "mail", "stopped", NULL);
 	free(ml);
 }
 
@@ -465,7 +465,7 @@ static char *dup_or_null(const char *s)
 	return s && *s ? daimon_xstrdup(s) : NULL;
 }
 
-static int mail_configure(daimon_gateway *g, const daimon_settings *set, void **out)
+static int mail_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
 	const char *imap, *smtp, *address, *user, *pass_set;
 	int on;
@@ -484,7 +484,7 @@ static int mail_configure(daimon_gateway *g, const daimon_settings *set, void **
 	if (!address || !strchr(address, '@'))
 		return daimon_error("channels.mail.address in config.json must be the address replies come from");
 	struct mail_conf *cf = daimon_xcalloc(1, sizeof(*cf));
-	cf->g = g;
+	cf->host = host;
 	cf->imap = daimon_xstrdup(imap);
 	cf->smtp = daimon_xstrdup(smtp);
 	cf->user = dup_or_null(user);

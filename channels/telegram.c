@@ -36,7 +36,7 @@
 #define TG_SEND_TRIES 5
 
 struct tg_conf {
-	daimon_gateway *g;
+	const daimon_channel_host *host;
 	char *token, *api;
 	long poll_timeout_s, poll_interval_ms;
 };
@@ -70,7 +70,7 @@ static char *method_url(const struct tg_conf *cf, const char *method)
 static void state(daimon_ctx *ctx, struct tg *t, const char *label, const char *error)
 {
 	daimon_set_state_label(ctx, label);
-	daimon_gateway_channel_state(t->cf->g, "telegram", label, error);
+	daimon_channel_state(t->cf->host, "telegram", label, error);
 }
 
 /* ---- sending ---- */
@@ -81,7 +81,7 @@ static uint64_t post(daimon_ctx *ctx, struct tg *t, const char *method, cJSON *b
 	char *url = method_url(t->cf, method), *s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	daimon_http_req r = {.url = url, .body = s, .body_len = strlen(s), .headers = headers, .timeout_ms = 30000};
-	uint64_t id = daimon_http_request(ctx, t->cf->g->http, &r);
+	uint64_t id = daimon_http_request(ctx, t->cf->host->http, &r);
 	free(url);
 	cJSON_free(s);
 	return id;
@@ -164,7 +164,7 @@ static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	snprintf(it->chat, sizeof(it->chat), "%s", chat);
 	daimon_answer_append(&t->items, &it->a);
-	if (daimon_answer_ask(ctx, t->cf->g, &it->a, key, mid, text) < 0)
+	if (daimon_answer_ask(ctx, t->cf->host, &it->a, key, mid, text) < 0)
 		send_next(ctx, t, it);
 }
 
@@ -213,7 +213,7 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 			name = daimon_json_str(from, "first_name");
 		char code[DAIMON_PAIRING_CODE_LEN + 1];
 		int fresh = 0;
-		int access = daimon_access_check(t->cf->g->store.home, "telegram", sender, name, code, &fresh);
+		int access = daimon_access_check(t->cf->host->store->home, "telegram", sender, name, code, &fresh);
 		if (access < 0) {
 			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
 			continue;
@@ -256,7 +256,7 @@ static void start_poll(daimon_ctx *ctx, struct tg *t)
 				     t->offset, t->cf->poll_timeout_s);
 	free(base);
 	daimon_http_req r = {.url = url, .timeout_ms = (t->cf->poll_timeout_s + 15) * 1000};
-	t->poll = daimon_http_request(ctx, t->cf->g->http, &r);
+	t->poll = daimon_http_request(ctx, t->cf->host->http, &r);
 	t->poll_started = daimon_mono_ms();
 	free(url);
 	daimon_set_op(ctx, "polling");
@@ -296,7 +296,7 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 		return;
 	}
 	if (t->failures) /* it came back: that was a restart */
-		daimon_gateway_channel_state(t->cf->g, "telegram", "starting", NULL);
+		daimon_channel_state(t->cf->host, "telegram", "starting", NULL);
 	t->failures = 0;
 	state(ctx, t, "running", "");
 	int had = cJSON_GetArraySize(result);
@@ -314,7 +314,7 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 {
 	struct tg *t = state_;
 	cJSON *pending = NULL;
-	if (daimon_journal_open(&t->j, t->cf->g->store.home, "telegram", &pending, &t->offset) < 0) {
+	if (daimon_journal_open(&t->j, t->cf->host->store->home, "telegram", &pending, &t->offset) < 0) {
 		state(ctx, t, "failed", daimon_error_last());
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
@@ -380,7 +380,7 @@ static void tg_terminate(daimon_ctx *ctx, void *state_, int reason)
 		item_free(it);
 	}
 	daimon_journal_close(t->j);
-	daimon_gateway_channel_state(t->cf->g, "telegram", "stopped", NULL);
+	daimon_channel_state(t->cf->host, "telegram", "stopped", NULL);
 	free(t);
 }
 
@@ -404,7 +404,7 @@ static void tg_conf_free(void *conf)
 	free(cf);
 }
 
-static int tg_configure(daimon_gateway *g, const daimon_settings *set, void **out)
+static int tg_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
 	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *api = getenv("DAIMON_TELEGRAM_API_URL"), *v;
 	int on;
@@ -423,7 +423,7 @@ static int tg_configure(daimon_gateway *g, const daimon_settings *set, void **ou
 	if (!api || !*api)
 		api = v;
 	struct tg_conf *cf = daimon_xcalloc(1, sizeof(*cf));
-	cf->g = g;
+	cf->host = host;
 	cf->token = daimon_xstrdup(token);
 	cf->api = daimon_xstrdup(api && *api ? api : "https://api.telegram.org");
 	size_t n = strlen(cf->api);

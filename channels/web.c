@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ extern const struct daimon_data_file daimon_web_files[];
 #define BODY_LIMIT (1u << 20)
 
 struct web_conf {
-	daimon_gateway *g;
+	const daimon_channel_host *host;
 	int port;
 };
 
@@ -99,7 +100,7 @@ struct stream {
 	daimon_buf out; /* SSE bytes not yet sent */
 	int done;       /* the last event is in `out` */
 	int refs;       /* the actor's and the connection's */
-	daimon_gateway *g;
+	const daimon_channel_host *host;
 	char *key, *text;
 };
 
@@ -152,7 +153,7 @@ static void sse_done(struct stream *st, int status, const char *error, const cha
 static int asker_init(daimon_ctx *ctx, void *state)
 {
 	struct stream *st = state;
-	daimon_aid s = daimon_gateway_session(st->g, st->key);
+	daimon_aid s = daimon_channel_session(st->host, st->key);
 	if (!s) {
 		sse_done(st, -1, daimon_error_last(), NULL);
 		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
@@ -316,7 +317,7 @@ static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
 static enum MHD_Result api_sessions(struct MHD_Connection *c, struct web *w)
 {
 	daimon_index *ix;
-	if (daimon_index_open(&ix, &w->cf->g->store) < 0 || daimon_index_refresh(ix, NULL) < 0)
+	if (daimon_index_open(&ix, w->cf->host->store) < 0 || daimon_index_refresh(ix, NULL) < 0)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	cJSON *list = cJSON_CreateArray();
 	sqlite3_stmt *s;
@@ -343,7 +344,7 @@ static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 	daimon_index *ix;
 	daimon_search_result r;
 	daimon_search_opts o = {.query = q, .limit = 30, .mark_open = "\x01", .mark_close = "\x02"};
-	if (daimon_index_open(&ix, &w->cf->g->store) < 0)
+	if (daimon_index_open(&ix, w->cf->host->store) < 0)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	if (daimon_index_refresh(ix, NULL) < 0 || daimon_search(ix, &o, &r) < 0) {
 		daimon_index_close(ix);
@@ -377,7 +378,7 @@ static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=web:...");
 	char id[DAIMON_ID_MAX + 1];
 	daimon_session_id_for_key(id, key);
-	char *path = daimon_store_log_path(&w->cf->g->store, id);
+	char *path = daimon_store_log_path(w->cf->host->store, id);
 	cJSON *history = cJSON_CreateArray(), *out = cJSON_CreateArray();
 	int rc = access(path, F_OK) == 0 ? daimon_history_load(path, history, NULL) : 0;
 	free(path);
@@ -413,13 +414,13 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	st->refs = 2;
-	st->g = w->cf->g;
+	st->host = w->cf->host;
 	st->key = daimon_xstrdup(key);
 	st->text = daimon_xstrdup(text);
 	cJSON_Delete(req);
 	/* The web actor's child: when the channel stops, its streams end. */
 	daimon_spawn_opts o = {.behaviour = &asker_behaviour, .state = st, .flags = DAIMON_SPAWN_CHILD, .parent = w->self};
-	if (!daimon_spawn(w->cf->g->rt, &o)) {
+	if (!daimon_spawn(w->cf->host->rt, &o)) {
 		st->refs = 1;
 		stream_unref(st);
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
@@ -488,10 +489,10 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 static int web_init(daimon_ctx *ctx, void *state)
 {
 	struct web *w = state;
-	daimon_gateway *g = w->cf->g;
+	const daimon_channel_host *host = w->cf->host;
 	w->self = daimon_self(ctx);
-	if (daimon_web_token(g->store.home, w->token) < 0) {
-		daimon_gateway_channel_state(g, "web", "failed", daimon_error_last());
+	if (daimon_web_token(host->store->home, w->token) < 0) {
+		daimon_channel_state(host, "web", "failed", daimon_error_last());
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cf->port)};
@@ -503,12 +504,12 @@ static int web_init(daimon_ctx *ctx, void *state)
 	if (!w->mhd) {
 		char why[160];
 		snprintf(why, sizeof(why), "cannot listen on 127.0.0.1:%d (in use? set channels.web.port)", w->cf->port);
-		daimon_gateway_channel_state(g, "web", "failed", why);
+		daimon_channel_state(host, "web", "failed", why);
 		fprintf(stderr, "daimon: web: %s\n", why);
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
 	daimon_set_state_label(ctx, "listening");
-	daimon_gateway_channel_state(g, "web", "running", "");
+	daimon_channel_state(host, "web", "running", "");
 	return DAIMON_CONTINUE;
 }
 
@@ -524,7 +525,7 @@ static void web_terminate(daimon_ctx *ctx, void *state, int reason)
 	struct web *w = state;
 	if (w->mhd)
 		MHD_stop_daemon(w->mhd); /* (waits for its connection threads) */
-	daimon_gateway_channel_state(w->cf->g, "web", "stopped", NULL);
+	daimon_channel_state(w->cf->host, "web", "stopped", NULL);
 	free(w);
 }
 
@@ -538,7 +539,7 @@ static void *web_make_state(void *conf)
 	return w;
 }
 
-static int web_configure(daimon_gateway *g, const daimon_settings *set, void **out)
+static int web_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
 	int on;
 	int64_t port;
@@ -549,7 +550,7 @@ static int web_configure(daimon_gateway *g, const daimon_settings *set, void **o
 	if (daimon_settings_int(set, "channels.web.port", &port) < 0)
 		return -1;
 	struct web_conf *cf = daimon_xcalloc(1, sizeof(*cf));
-	cf->g = g;
+	cf->host = host;
 	cf->port = (int)port;
 	*out = cf;
 	return 1;

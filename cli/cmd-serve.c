@@ -57,7 +57,7 @@ static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 	free(home);
 	if (rc < 0)
 		return cli_fail();
-	if (daimon_control_start(&ctl, &g) < 0 || daimon_channels_start(&ch, &g) < 0) {
+	if (daimon_control_start(&ctl, &g) < 0 || daimon_channels_start(&ch, &g.channel_host) < 0) {
 		rc = cli_fail();
 		daimon_control_free(ctl);
 		daimon_gateway_release(&g);

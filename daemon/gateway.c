@@ -152,6 +152,16 @@ static void resume_unfinished(daimon_gateway *g)
 	cJSON_Delete(keys);
 }
 
+static daimon_aid host_session(void *g, const char *key)
+{
+	return daimon_gateway_session(g, key);
+}
+
+static void host_state(void *g, const char *name, const char *state, const char *error)
+{
+	daimon_gateway_channel_state(g, name, state, error);
+}
+
 int daimon_gateway_init(daimon_gateway *g, const char *home)
 {
 	/* Few malloc arenas: the scheduler and pool threads share them, and
@@ -177,6 +187,8 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 		return -1;
 	}
 	g->http = daimon_http_start(g->rt, 0);
+	g->channel_host = (daimon_channel_host){
+		.rt = g->rt, .store = &g->store, .http = g->http, .session = host_session, .state = host_state, .payload = g};
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
 	daimon_spawn(g->rt, &ko);
 	start_mcp(g);

@@ -11,7 +11,9 @@
  * Telegram chat talk to the same kind of actor, and the same actor when
  * they name the same key.
  *
- * Layering: cli -> gateway -> sessions -> core, memory, skills.
+ * Layering: cli -> daemon -> channels -> sessions -> core, memory,
+ * skills. The channels get what they need of it through the
+ * daimon_channel_host it fills in (channel_host), never this struct.
  */
 #ifndef DAIMON_DAEMON_GATEWAY_H
 #define DAIMON_DAEMON_GATEWAY_H
@@ -22,6 +24,7 @@
 #include "core/actor.h"
 #include "core/config.h"
 #include "memory/store.h"
+#include "channels/channels.h"
 #include "sessions/skilltools.h"
 
 /* A channel's health, for `daimon status` and `daimon ps`. */
@@ -60,6 +63,7 @@ typedef struct daimon_gateway {
 	int stopping;
 	daimon_channel_status channels[DAIMON_GATEWAY_CHANNELS];
 	int nchannels;
+	daimon_channel_host channel_host; /* what the channels get of it */
 } daimon_gateway;
 
 /* Everything but the control socket and the channels; `home` is copied. */

@@ -314,24 +314,28 @@ static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
 	return reply_error(c, MHD_HTTP_NOT_FOUND, "no page");
 }
 
+static int add_session(const daimon_index_session *s, void *list)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "key", s->key ? s->key : "");
+	cJSON_AddStringToObject(o, "title", s->title ? s->title : "");
+	cJSON_AddNumberToObject(o, "messages", (double)s->messages);
+	cJSON_AddNumberToObject(o, "last_ts", (double)s->last_ts);
+	cJSON_AddItemToArray(list, o);
+	return 0;
+}
+
 static enum MHD_Result api_sessions(struct MHD_Connection *c, struct web *w)
 {
 	daimon_index *ix;
 	if (daimon_index_open(&ix, w->cf->host->store) < 0 || daimon_index_refresh(ix, NULL) < 0)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	cJSON *list = cJSON_CreateArray();
-	sqlite3_stmt *s;
-	sqlite3_prepare_v2(daimon_index_db(ix),
-			   "SELECT key, title, n_msgs, last_ts FROM logs ORDER BY last_ts DESC LIMIT 100", -1, &s, NULL);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "key", (const char *)sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
-		cJSON_AddStringToObject(o, "title", (const char *)sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
-		cJSON_AddNumberToObject(o, "messages", (double)sqlite3_column_int64(s, 2));
-		cJSON_AddNumberToObject(o, "last_ts", (double)sqlite3_column_int64(s, 3));
-		cJSON_AddItemToArray(list, o);
+	if (daimon_index_sessions(ix, 100, add_session, list) < 0) {
+		cJSON_Delete(list);
+		daimon_index_close(ix);
+		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
-	sqlite3_finalize(s);
 	daimon_index_close(ix);
 	return reply_json(c, MHD_HTTP_OK, list);
 }
@@ -351,21 +355,17 @@ static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
 	cJSON *list = cJSON_CreateArray();
-	sqlite3_stmt *k;
-	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT key FROM logs WHERE id = ?1", -1, &k, NULL);
 	for (size_t i = 0; i < r.n; i++) {
 		cJSON *h = cJSON_CreateObject();
-		sqlite3_reset(k);
-		sqlite3_bind_text(k, 1, r.hits[i].session, -1, SQLITE_STATIC);
-		const char *key = sqlite3_step(k) == SQLITE_ROW ? (const char *)sqlite3_column_text(k, 0) : NULL;
+		char *key = daimon_index_key_of(ix, r.hits[i].session);
 		cJSON_AddStringToObject(h, "session", r.hits[i].session);
 		cJSON_AddStringToObject(h, "key", key ? key : "");
 		cJSON_AddStringToObject(h, "title", r.hits[i].title ? r.hits[i].title : "");
 		cJSON_AddNumberToObject(h, "ts", (double)r.hits[i].ts);
 		cJSON_AddStringToObject(h, "snippet", r.hits[i].snippet); /* matches between \x01 and \x02 */
 		cJSON_AddItemToArray(list, h);
+		free(key);
 	}
-	sqlite3_finalize(k);
 	daimon_search_result_release(&r);
 	daimon_index_close(ix);
 	return reply_json(c, MHD_HTTP_OK, list);

@@ -106,6 +106,13 @@ static void cmd_search(struct chat *c, const char *q)
 	daimon_index_close(ix);
 }
 
+static int print_session(const daimon_index_session *s, void *payload)
+{
+	(void)payload;
+	printf("%-28s %5lld  %s\n", s->key ? s->key : "-", (long long)s->messages, s->title ? s->title : "");
+	return 0;
+}
+
 static void cmd_sessions(struct chat *c)
 {
 	daimon_index *ix;
@@ -113,14 +120,8 @@ static void cmd_sessions(struct chat *c)
 		fprintf(stderr, "daimon: %s\n", daimon_error_last());
 		return;
 	}
-	sqlite3_stmt *s;
-	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT key, n_msgs, title FROM logs ORDER BY last_ts DESC LIMIT 10",
-			   -1, &s, NULL);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		printf("%-28s %5lld  %s\n", sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "-",
-		       (long long)sqlite3_column_int64(s, 1),
-		       sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "");
-	sqlite3_finalize(s);
+	if (daimon_index_sessions(ix, 10, print_session, NULL) < 0)
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
 	daimon_index_close(ix);
 }
 

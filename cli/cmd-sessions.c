@@ -18,37 +18,61 @@
 #include "memory/log.h"
 #include "memory/text.h"
 
-static const char *col(sqlite3_stmt *s, int i)
+static const char *or_empty(const char *t)
 {
-	const char *t = (const char *)sqlite3_column_text(s, i);
 	return t ? t : "";
 }
 
-static void list_json_row(sqlite3_stmt *s)
+static void list_json_row(const daimon_index_session *s)
 {
 	char first[DAIMON_TS_LEN], last[DAIMON_TS_LEN];
-	daimon_ts_format(first, sqlite3_column_int64(s, 5));
-	daimon_ts_format(last, sqlite3_column_int64(s, 6));
+	daimon_ts_format(first, s->first_ts);
+	daimon_ts_format(last, s->last_ts);
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_buf_adds(&b, "{\"id\":");
-	daimon_json_quote(&b, col(s, 0));
+	daimon_json_quote(&b, or_empty(s->id));
 	daimon_buf_adds(&b, ",\"key\":");
-	daimon_json_quote(&b, col(s, 1));
+	daimon_json_quote(&b, or_empty(s->key));
 	daimon_buf_adds(&b, ",\"channel\":");
-	daimon_json_quote(&b, col(s, 2));
+	daimon_json_quote(&b, or_empty(s->channel));
 	daimon_buf_adds(&b, ",\"title\":");
-	daimon_json_quote(&b, col(s, 3));
-	daimon_buf_addf(&b, ",\"messages\":%lld,\"first\":\"%s\",\"last\":\"%s\"",
-			(long long)sqlite3_column_int64(s, 4), first, last);
-	if (sqlite3_column_text(s, 7))
-		daimon_buf_addf(&b, ",\"source\":%s", col(s, 7));
-	if (sqlite3_column_text(s, 8)) {
+	daimon_json_quote(&b, or_empty(s->title));
+	daimon_buf_addf(&b, ",\"messages\":%lld,\"first\":\"%s\",\"last\":\"%s\"", (long long)s->messages, first,
+			last);
+	if (s->source)
+		daimon_buf_addf(&b, ",\"source\":%s", s->source);
+	if (s->summary) {
 		daimon_buf_adds(&b, ",\"summary\":");
-		daimon_json_quote(&b, col(s, 8));
+		daimon_json_quote(&b, s->summary);
 	}
 	daimon_buf_adds(&b, "}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
 	daimon_buf_release(&b);
+}
+
+struct list_row {
+	int json, color, rows;
+};
+
+static int list_row(const daimon_index_session *s, void *payload)
+{
+	struct list_row *r = payload;
+	r->rows++;
+	if (r->json) {
+		list_json_row(s);
+		return 0;
+	}
+	char first[32], last[32];
+	cli_local_time(first, s->first_ts);
+	cli_local_time(last, s->last_ts);
+	if (r->rows == 1)
+		printf(r->color ? "\033[1m%-30s %-12s %6s  %-16s  %-16s  %s\033[0m\n" : "%-30s %-12s %6s  %-16s  %-16s  %s\n",
+		       "ID", "CHANNEL", "MSGS", "FIRST", "LAST", "TITLE");
+	printf("%-30s %-12s %6lld  %-16s  %-16s  %s\n", or_empty(s->id), or_empty(s->channel), (long long)s->messages,
+	       first, last, or_empty(s->title));
+	if (s->summary) /* the session's summary, under it */
+		printf(r->color ? "\033[2m%31s%s\033[0m\n" : "%31s%s\n", "", s->summary);
+	return 0;
 }
 
 static int sessions_list(const struct daimon_cmd *cmd, int argc, char **argv)
@@ -81,32 +105,12 @@ static int sessions_list(const struct daimon_cmd *cmd, int argc, char **argv)
 		rc = cli_fail();
 		goto out;
 	}
-	sqlite3_stmt *s;
-	sqlite3_prepare_v2(daimon_index_db(ix),
-			   "SELECT id, key, channel, title, n_msgs, first_ts, last_ts, source, summary FROM logs"
-			   " ORDER BY coalesce(last_ts, created) DESC, id LIMIT ?1",
-			   -1, &s, NULL);
-	sqlite3_bind_int64(s, 1, limit);
-	int color = !json && cli_color_stdout(), rows = 0;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		rows++;
-		if (json) {
-			list_json_row(s);
-			continue;
-		}
-		char first[32], last[32];
-		cli_local_time(first, sqlite3_column_int64(s, 5));
-		cli_local_time(last, sqlite3_column_int64(s, 6));
-		if (rows == 1)
-			printf(color ? "\033[1m%-30s %-12s %6s  %-16s  %-16s  %s\033[0m\n"
-				     : "%-30s %-12s %6s  %-16s  %-16s  %s\n",
-			       "ID", "CHANNEL", "MSGS", "FIRST", "LAST", "TITLE");
-		printf("%-30s %-12s %6lld  %-16s  %-16s  %s\n", col(s, 0), col(s, 2),
-		       (long long)sqlite3_column_int64(s, 4), first, last, col(s, 3));
-		if (sqlite3_column_text(s, 8)) /* the session's summary, under it */
-			printf(color ? "\033[2m%31s%s\033[0m\n" : "%31s%s\n", "", col(s, 8));
+	struct list_row r = {.json = json, .color = !json && cli_color_stdout()};
+	if (daimon_index_sessions(ix, limit, list_row, &r) < 0) {
+		rc = cli_fail();
+		goto out;
 	}
-	sqlite3_finalize(s);
+	int rows = r.rows;
 	if (!rows && !json)
 		printf("no conversations yet\n");
 out:
@@ -128,30 +132,17 @@ static char *resolve(daimon_index *ix, const char *arg)
 			return daimon_xstrdup(arg);
 	}
 	daimon_index_refresh(ix, NULL);
-	sqlite3_stmt *s;
 	char *found = NULL;
-	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT id FROM logs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", -1,
-			   &s, NULL);
-	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-	int n = 0;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (n++ == 0)
-			found = daimon_xstrdup(col(s, 0));
-	}
-	sqlite3_finalize(s);
+	int n = daimon_index_find_prefix(ix, arg, &found);
+	if (n < 0)
+		return NULL;
 	if (n > 1) {
 		free(found);
 		daimon_error_code(DAIMON_EINVAL, "'%s' matches more than one session; give more of the id", arg);
 		return NULL;
 	}
-	if (found)
-		return found;
-	sqlite3_prepare_v2(daimon_index_db(ix), "SELECT id FROM logs WHERE key = ?1 ORDER BY last_ts DESC LIMIT 1", -1,
-			   &s, NULL);
-	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		found = daimon_xstrdup(col(s, 0));
-	sqlite3_finalize(s);
+	if (!found)
+		found = daimon_index_find_key(ix, arg);
 	if (!found)
 		daimon_error_code(DAIMON_ENOTFOUND, "no session '%s' (see `daimon sessions list`)", arg);
 	return found;

@@ -7,6 +7,7 @@
  * Hermes has added columns over its versions, so only id, session_id,
  * role, content and timestamp are required; the rest are used when there.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

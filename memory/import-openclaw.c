@@ -12,6 +12,7 @@
  * session_windows. Events of other types (model changes, labels) are not
  * conversation and are passed over.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
  */
 #include "memory/import.h"
 
+#include <sqlite3.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -21,6 +21,8 @@
  */
 #include "memory/index.h"
 
+#include <sqlite3.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
 #ifndef DAIMON_MEMORY_INDEX_H
 #define DAIMON_MEMORY_INDEX_H
 
-#include <sqlite3.h>
+typedef struct sqlite3 sqlite3; /* (sqlite3.h: for memory/ only) */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,8 +51,31 @@ typedef struct {
 /* Opens (creating if needed) <home>/index.db for the sessions in `st`. */
 int daimon_index_open(daimon_index **out, const daimon_store *st);
 void daimon_index_close(daimon_index *ix);
+/* The database, for memory/'s own modules (search, queries): no SQL
+ * outside memory/; the layers above ask through the functions below. */
 sqlite3 *daimon_index_db(daimon_index *ix);
 const daimon_store *daimon_index_store(daimon_index *ix);
+
+/* One conversation as the index knows it (memory/index-query.c); the
+ * strings live until `each` returns. */
+typedef struct {
+	const char *id, *key, *channel, *title, *source, *summary; /* NULL when not known */
+	int64_t messages;
+	int64_t first_ts, last_ts; /* ms; 0 when there is no message */
+} daimon_index_session;
+
+/* The sessions, the most recently active first, at most `limit`: `each`
+ * for each (a non-zero return stops; < 0 is returned). */
+int daimon_index_sessions(daimon_index *ix, int64_t limit,
+			  int (*each)(const daimon_index_session *session, void *payload), void *payload);
+/* The sessions whose id starts with `prefix`: how many (0, 1, or 2 for
+ * more than one), *id the first (caller frees), or < 0. */
+int daimon_index_find_prefix(daimon_index *ix, const char *prefix, char **id);
+/* The most recently active session of a conversation key, or NULL
+ * (caller frees). */
+char *daimon_index_find_key(daimon_index *ix, const char *key);
+/* A session's conversation key, or NULL (caller frees). */
+char *daimon_index_key_of(daimon_index *ix, const char *id);
 
 /* Applies the records of one log not yet indexed. */
 int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_stats *stats);

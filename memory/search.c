@@ -10,6 +10,7 @@
  */
 #include "memory/search.h"
 
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>

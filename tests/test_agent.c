@@ -19,6 +19,8 @@
 #include "core/jsonutil.h"
 #include "core/llm.h"
 #include "memory/index.h"
+
+#include <sqlite3.h>
 #include "memory/log.h"
 #include "memory/search.h"
 #include "sessions/session.h"

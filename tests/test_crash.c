@@ -14,6 +14,8 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "memory/index.h"
+
+#include <sqlite3.h>
 #include "tests/test.h"
 
 #define ROUNDS 40

@@ -3,6 +3,7 @@
  * formats' public descriptions (tests/fixtures/), re-import, and damaged
  * input.
  */
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "memory/index.h"
+
+#include <sqlite3.h>
 #include "memory/search.h"
 #include "memory/snippet.h"
 #include "memory/text.h"

@@ -35,24 +35,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/actor.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"
-#include "core/timefmt.h"
-#include "core/actor.h"
 #include "core/port.h"
+#include "core/timefmt.h"
 #include "core/work.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 
-static const char noop_src[] = "#include <daimon/skill.h>\n"
-			       "static int noop(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; return 0; }\n"
-			       "static int add(daimon_skill_ctx *c, const char *a) { (void)a;\n"
-			       "  return daimon_skill_host_of(c)->reply(c, VERSION, 2); }\n"
-			       "static const daimon_skill_tool tools[] = {{\"noop\", \"Nothing.\", \"{}\", 0, noop},\n"
-			       "  {\"add\", \"Version.\", \"{}\", 0, add}};\n"
-			       "DAIMON_SKILL(.name = \"bench\", .version = VERSION, .description = \"Bench.\", .tools = tools,\n"
-			       "  .ntools = 2);\n";
+static const char noop_src[] =
+	"#include <daimon/skill.h>\n"
+	"static int noop(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; return 0; }\n"
+	"static int add(daimon_skill_ctx *c, const char *a) { (void)a;\n"
+	"  return daimon_skill_host_of(c)->reply(c, VERSION, 2); }\n"
+	"static const daimon_skill_tool tools[] = {{\"noop\", \"Nothing.\", \"{}\", 0, noop},\n"
+	"  {\"add\", \"Version.\", \"{}\", 0, add}};\n"
+	"DAIMON_SKILL(.name = \"bench\", .version = VERSION, .description = \"Bench.\", .tools = tools,\n"
+	"  .ntools = 2);\n";
 
 /* Asks the port for the noop tool, one call after another, timing each. */
 struct pinger {
@@ -203,8 +204,9 @@ static char *compile(const char *dir, const char *inc, const char *name, const c
 {
 	char *c = daimon_xasprintf("%s/%s.c", dir, name), *so = daimon_xasprintf("%s/%s.so", dir, name);
 	daimon_write_file_atomic(c, noop_src, strlen(noop_src), 0600);
-	char *cmd = daimon_xasprintf("cc -std=c11 -O2 -fPIC -shared -fvisibility=hidden -I%s -DVERSION='\"%s\"' %s -o %s",
-				     inc, version, c, so);
+	char *cmd =
+		daimon_xasprintf("cc -std=c11 -O2 -fPIC -shared -fvisibility=hidden -I%s -DVERSION='\"%s\"' %s -o %s",
+				 inc, version, c, so);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "daimon_bench_skills: cannot compile\n");
 		exit(1);
@@ -247,7 +249,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			pthread_join(qt[i], NULL);
 		atomic_store(&stop, 0);
-		printf("max_pause_us_without_swaps=%.1f\n", q[0].p.max_us > q[1].p.max_us ? q[0].p.max_us : q[1].p.max_us);
+		printf("max_pause_us_without_swaps=%.1f\n",
+		       q[0].p.max_us > q[1].p.max_us ? q[0].p.max_us : q[1].p.max_us);
 	}
 	struct caller c[2] = {{.sk = sk, .stop = &stop}, {.sk = sk, .stop = &stop}};
 	pthread_t t[2];
@@ -356,7 +359,8 @@ int main(int argc, char **argv)
 		t0 = daimon_mono_ns();
 		daimon_write_file_atomic(src, vsrc, strlen(vsrc), 0600);
 		daimon_buf_clear(&report);
-		if (daimon_skill_build(ws, "bench", NULL, DAIMON_SKILL_COMMIT, &b, &report) < 0 || daimon_skills_load(sk, b.so, NULL) < 0) {
+		if (daimon_skill_build(ws, "bench", NULL, DAIMON_SKILL_COMMIT, &b, &report) < 0 ||
+		    daimon_skills_load(sk, b.so, NULL) < 0) {
 			fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
 			return 1;
 		}

@@ -225,8 +225,12 @@ int main(int argc, char **argv)
 	static const char *const where[2] = {"", "_tmpfs"};
 	printf("turn_mock_streaming_ms=%.1f\n", mock_ms);
 	for (int i = 0; i < 2; i++) {
-		struct pair p = {.http = http, .cfg = &cfg, .system = soul, .answer = answer,
-				 .history = cJSON_CreateArray(), .n = n};
+		struct pair p = {.http = http,
+				 .cfg = &cfg,
+				 .system = soul,
+				 .answer = answer,
+				 .history = cJSON_CreateArray(),
+				 .n = n};
 		p.base = daimon_xcalloc((size_t)n, sizeof(double));
 		p.diff = daimon_xcalloc((size_t)n, sizeof(double));
 		p.session = daimon_session_start(rt, &stores[i], "seq:0", http, &cfg, NULL);

@@ -18,11 +18,11 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/settings.h"
-#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
+#include "core/timefmt.h"
 
 /* No 0/O, 1/I/L: read aloud or retyped without mistakes. */
 static const char alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -89,8 +89,7 @@ static cJSON *child(cJSON *parent, const char *name, int array)
 	if (array ? cJSON_IsArray(c) : cJSON_IsObject(c))
 		return c;
 	cJSON_DeleteItemFromObjectCaseSensitive(parent, name);
-	return cJSON_AddItemToObject(parent, name, c = array ? cJSON_CreateArray() : cJSON_CreateObject()) ? c
-														: NULL;
+	return cJSON_AddItemToObject(parent, name, c = array ? cJSON_CreateArray() : cJSON_CreateObject()) ? c : NULL;
 }
 
 /* Drops expired codes; whether any went. */
@@ -150,9 +149,9 @@ int daimon_access_check(const char *home, const char *channel, const char *sende
 	struct access_file f;
 	if (access_open(&f, home) < 0)
 		return -1;
-	if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-						     cJSON_GetObjectItemCaseSensitive(f.doc, "paired"), channel),
-					     sender)) {
+	if (cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f.doc, "paired"), channel),
+		    sender)) {
 		access_close(&f, 0);
 		return DAIMON_ACCESS_ALLOW;
 	}
@@ -222,8 +221,8 @@ int daimon_access_approve(const char *home, const char *code, char *who, size_t 
 	double locked = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f.doc, "locked_until"));
 	if (locked == locked && locked > (double)now) {
 		access_close(&f, 0);
-		return daimon_error("pairing is locked after %d wrong codes; try again in %d minutes", DAIMON_PAIRING_MAX_BAD,
-				    (int)((locked - (double)now) / 60000) + 1);
+		return daimon_error("pairing is locked after %d wrong codes; try again in %d minutes",
+				    DAIMON_PAIRING_MAX_BAD, (int)((locked - (double)now) / 60000) + 1);
 	}
 	cJSON *pending = child(f.doc, "pending", 1);
 	expire(pending, now);
@@ -247,9 +246,10 @@ int daimon_access_approve(const char *home, const char *code, char *who, size_t 
 		if (rc < 0)
 			return rc;
 		if (n >= DAIMON_PAIRING_MAX_BAD)
-			return daimon_error_code(DAIMON_ENOTFOUND,
-						 "no pending code '%s'; that was the %dth wrong code: pairing is locked for an hour",
-						 code, n);
+			return daimon_error_code(
+				DAIMON_ENOTFOUND,
+				"no pending code '%s'; that was the %dth wrong code: pairing is locked for an hour",
+				code, n);
 		return daimon_error_code(DAIMON_ENOTFOUND, "no pending code '%s' (it may have expired); %d tries left",
 					 code, DAIMON_PAIRING_MAX_BAD - n);
 	}

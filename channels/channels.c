@@ -12,7 +12,8 @@
 #include "core/settings.h"
 #include "sessions/session.h"
 
-static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail, NULL};
+static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail,
+						   NULL};
 
 struct daimon_channels {
 	const daimon_channel_host *host;
@@ -134,8 +135,8 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a)
 		}
 }
 
-int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key, const char *mid,
-		      const char *text)
+int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
+		      const char *mid, const char *text)
 {
 	a->session = daimon_channel_session(host, key);
 	if (!a->session) { /* told to the sender, as the answer */

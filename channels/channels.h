@@ -12,10 +12,10 @@
 #ifndef DAIMON_CHANNELS_CHANNELS_H
 #define DAIMON_CHANNELS_CHANNELS_H
 
+#include "core/actor.h"
 #include "core/buf.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
-#include "core/actor.h"
 #include "memory/store.h"
 
 typedef struct daimon_channels daimon_channels;
@@ -76,8 +76,8 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
  * session answers a repeat from its log); the answer comes to the running
  * actor. Without a session, the reason becomes the answer (answered) and
  * -1 is returned: the channel sends it as it is. */
-int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key, const char *mid,
-		      const char *text);
+int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
+		      const char *mid, const char *text);
 /* A session's message to the channel: DELTA grows the oldest unanswered
  * answer of that session; DONE finishes it — a failure's reason becomes
  * its text — and returns it, to be sent; APPROVE is declined. NULL for

@@ -23,15 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/error.h"
-#include "core/settings.h"
-#include "core/jsonutil.h"
-#include "core/work.h"
 #include "channels/access.h"
 #include "channels/channels.h"
 #include "channels/journal.h"
 #include "channels/mailmsg.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "core/settings.h"
+#include "core/work.h"
 
 #define MAX_PER_POLL 50
 
@@ -285,7 +285,8 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 	if (!doc) {
 		ml->failures++;
 		state(ctx, ml, "failed", d->status ? d->text : "the poll's answer could not be read");
-		schedule_poll(ctx, ml, ml->cf->poll_ms < 2000L << ml->failures ? ml->cf->poll_ms : 2000L << ml->failures);
+		schedule_poll(ctx, ml,
+			      ml->cf->poll_ms < 2000L << ml->failures ? ml->cf->poll_ms : 2000L << ml->failures);
 		return;
 	}
 	if (ml->failures)
@@ -303,7 +304,8 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 			continue; /* unreadable: nobody to answer */
 		char code[DAIMON_PAIRING_CODE_LEN + 1];
 		int fresh = 0;
-		int access = daimon_access_check(ml->cf->host->store->home, "mail", from, daimon_json_str(m, "name"), code, &fresh);
+		int access = daimon_access_check(ml->cf->host->store->home, "mail", from, daimon_json_str(m, "name"),
+						 code, &fresh);
 		if (access == DAIMON_ACCESS_PAIRING && fresh) {
 			struct reply *r = daimon_xcalloc(1, sizeof(*r));
 			snprintf(r->id, sizeof(r->id), "pair:%s", uid);
@@ -338,8 +340,7 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 		state(ctx, ml, "failed", daimon_error_last());
 	} else {
 		ml->mark = mark > ml->mark ? mark : ml->mark;
-		cJSON_ArrayForEach(m, taken)
-			dispatch(ctx, ml, daimon_json_str(m, "id"), m);
+		cJSON_ArrayForEach(m, taken) dispatch(ctx, ml, daimon_json_str(m, "id"), m);
 	}
 	cJSON_Delete(taken);
 	cJSON_Delete(doc);

@@ -22,15 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/error.h"
-#include "core/settings.h"
-#include "core/timefmt.h"
-#include "core/http.h"
-#include "core/jsonutil.h"
 #include "channels/access.h"
 #include "channels/channels.h"
 #include "channels/journal.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "core/settings.h"
+#include "core/timefmt.h"
 
 #define TG_LIMIT 4096
 #define TG_SEND_TRIES 5
@@ -87,8 +87,7 @@ static uint64_t post(daimon_ctx *ctx, struct tg *t, const char *method, cJSON *b
 	return id;
 }
 
-static void send_text(daimon_ctx *ctx, struct tg *t, const char *chat, const char *text, size_t len,
-		      uint64_t *xfer)
+static void send_text(daimon_ctx *ctx, struct tg *t, const char *chat, const char *text, size_t len, uint64_t *xfer)
 {
 	cJSON *b = cJSON_CreateObject();
 	if (chat[strspn(chat, "-0123456789")] == 0)
@@ -203,8 +202,9 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 		const cJSON *from = cJSON_GetObjectItemCaseSensitive(msg, "from");
 		const char *text = daimon_json_str(msg, "text");
 		char chat[32], sender[32], id[32];
-		if (!text || !num_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "chat"), "id"),
-				      chat, sizeof(chat)) ||
+		if (!text ||
+		    !num_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "chat"), "id"),
+			     chat, sizeof(chat)) ||
 		    !num_str(cJSON_GetObjectItemCaseSensitive(from, "id"), sender, sizeof(sender)))
 			continue; /* not a text message: nothing to answer */
 		num_str(uid, id, sizeof(id));
@@ -283,8 +283,8 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 		if (r->curl_code)
 			snprintf(why, sizeof(why), "cannot reach %s: %s", t->cf->api, r->error);
 		else if (r->status == 401 || r->status == 404)
-			snprintf(why, sizeof(why), "the bot token was refused (HTTP %ld%s%s)", r->status, desc ? ": " : "",
-				 desc ? desc : "");
+			snprintf(why, sizeof(why), "the bot token was refused (HTTP %ld%s%s)", r->status,
+				 desc ? ": " : "", desc ? desc : "");
 		else
 			snprintf(why, sizeof(why), "getUpdates answered HTTP %ld%s%s", r->status, desc ? ": " : "",
 				 desc ? desc : "");
@@ -322,9 +322,8 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 	/* What was taken but not answered before the last stop goes again;
 	 * its session answers from its log what it already answered. */
 	const cJSON *p;
-	cJSON_ArrayForEach(p, pending)
-		dispatch(ctx, t, daimon_json_str(p, "in"), daimon_json_str(p, "chat"),
-			 daimon_json_str(p, "text") ? daimon_json_str(p, "text") : "");
+	cJSON_ArrayForEach(p, pending) dispatch(ctx, t, daimon_json_str(p, "in"), daimon_json_str(p, "chat"),
+						daimon_json_str(p, "text") ? daimon_json_str(p, "text") : "");
 	cJSON_Delete(pending);
 	start_poll(ctx, t);
 	return DAIMON_CONTINUE;

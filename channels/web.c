@@ -33,15 +33,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channels/channels.h"
+#include "channels/web.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/settings.h"
-#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
-#include "channels/channels.h"
-#include "channels/web.h"
+#include "core/settings.h"
+#include "core/timefmt.h"
 #include "memory/index.h"
 #include "memory/search.h"
 #include "sessions/session.h"
@@ -177,7 +177,8 @@ static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_SESSION_APPROVE: { /* no one to ask in a browser (yet): declined, and said */
 		const daimon_session_approval *a = m->data;
 		char line[300];
-		snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`", a->what);
+		snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`",
+			 a->what);
 		sse(st, "tool", text_obj(line, strlen(line)), 0);
 		daimon_answer_decline(ctx, m);
 		break;
@@ -243,8 +244,7 @@ struct request {
 	int too_big;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
-			     size_t len)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	MHD_add_response_header(r, "Content-Type", type);
@@ -286,8 +286,7 @@ static int authorized(struct MHD_Connection *c, const struct web *w)
 {
 	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "daimon");
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	return token_ok(cookie, w->token) ||
-	       (auth && !strncmp(auth, "Bearer ", 7) && token_ok(auth + 7, w->token));
+	return token_ok(cookie, w->token) || (auth && !strncmp(auth, "Bearer ", 7) && token_ok(auth + 7, w->token));
 }
 
 static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
@@ -419,7 +418,8 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 	st->text = daimon_xstrdup(text);
 	cJSON_Delete(req);
 	/* The web actor's child: when the channel stops, its streams end. */
-	daimon_spawn_opts o = {.behaviour = &asker_behaviour, .state = st, .flags = DAIMON_SPAWN_CHILD, .parent = w->self};
+	daimon_spawn_opts o = {
+		.behaviour = &asker_behaviour, .state = st, .flags = DAIMON_SPAWN_CHILD, .parent = w->self};
 	if (!daimon_spawn(w->cf->host->rt, &o)) {
 		st->refs = 1;
 		stream_unref(st);
@@ -497,13 +497,14 @@ static int web_init(daimon_ctx *ctx, void *state)
 	}
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cf->port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)w->cf->port,
-				  NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-				  MHD_OPTION_END);
+	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+				  (uint16_t)w->cf->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
+				  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
 	if (!w->mhd) {
 		char why[160];
-		snprintf(why, sizeof(why), "cannot listen on 127.0.0.1:%d (in use? set channels.web.port)", w->cf->port);
+		snprintf(why, sizeof(why), "cannot listen on 127.0.0.1:%d (in use? set channels.web.port)",
+			 w->cf->port);
 		daimon_channel_state(host, "web", "failed", why);
 		fprintf(stderr, "daimon: web: %s\n", why);
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "sessions/skilltools.h"
 #include "core/actor.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -26,6 +25,7 @@
 #include "core/timefmt.h"
 #include "memory/search.h"
 #include "sessions/session.h"
+#include "sessions/skilltools.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -141,7 +141,8 @@ static void summarize(struct chat *c)
 	if (c->tty)
 		fprintf(stderr, "[summarizing the conversation; Ctrl-C skips]\n");
 	if (c->remote) {
-		if (cli_summarize_remote(&c->conn, c->key) < 0 && strcmp(daimon_error_last(), "nothing new to summarize"))
+		if (cli_summarize_remote(&c->conn, c->key) < 0 &&
+		    strcmp(daimon_error_last(), "nothing new to summarize"))
 			fprintf(stderr, "daimon: %s\n", daimon_error_last());
 	} else {
 		cli_turn_summarize(&c->turn, c->rt, c->session, &interrupted);
@@ -233,8 +234,8 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	if (c.tty)
-		printf("daimon chat (%s, %s%s) — /help for commands\n", c.key, c.remote ? "through the daemon" : "model ",
-		       c.remote ? "" : ms.model);
+		printf("daimon chat (%s, %s%s) — /help for commands\n", c.key,
+		       c.remote ? "through the daemon" : "model ", c.remote ? "" : ms.model);
 	for (;;) {
 		char *text = NULL;
 		if (c.tty) {

@@ -133,7 +133,8 @@ static int edit_one(cJSON *cfg, void *arg)
 			return 0;
 		if (!cJSON_IsObject(next)) {
 			if (next)
-				return daimon_error("%.*s in config.json is not an object", (int)(p + n - ed->path), ed->path);
+				return daimon_error("%.*s in config.json is not an object", (int)(p + n - ed->path),
+						    ed->path);
 			next = cJSON_AddObjectToObject(at, key);
 		}
 		at = next;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "channels/web.h"
+#include "cli/cli.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"

@@ -15,11 +15,11 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/timefmt.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/port.h"
+#include "core/timefmt.h"
 #include "core/work.h"
 #include "memory/curated.h"
 #include "sessions/tools.h"
@@ -61,7 +61,8 @@ static int add_edit(cJSON *cfg, void *arg)
 	}
 	if (!a->server) { /* remove */
 		if (!cJSON_GetObjectItemCaseSensitive(servers, a->name))
-			return daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)", a->name);
+			return daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)",
+						 a->name);
 		cJSON_DeleteItemFromObjectCaseSensitive(servers, a->name);
 		return 0;
 	}
@@ -215,7 +216,8 @@ static int mcp_list(const struct daimon_cmd *cmd, int argc, char **argv)
 		for (const cJSON *t = tools->child; t; t = t->next) {
 			const char *d = daimon_json_str(t, "description");
 			printf("  %s.%s%s  %.*s\n", daimon_json_str(s, "name"), daimon_json_str(t, "name"),
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "side_effecting")) ? " [side effects]" : "",
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "side_effecting")) ? " [side effects]"
+												   : "",
 			       (int)strcspn(d, "\n"), d);
 		}
 	}
@@ -284,8 +286,10 @@ static void on_sigint(int sig)
 
 static int mcp_call(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {"timeout", required_argument, 0, 't'}, {0}};
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"json", no_argument, 0, 'j'},
+					     {"timeout", required_argument, 0, 't'},
+					     {0}};
 	int c, json = 0;
 	long timeout_ms = 0;
 	while ((c = getopt_long(argc, argv, "hjt:", opts, NULL)) != -1) {
@@ -522,7 +526,8 @@ static int exec_mcp(const struct daimon_cmd *cmd, int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(const struct daimon_cmd *, int, char **);
-	} subs[] = {{"add", mcp_add}, {"remove", mcp_remove}, {"list", mcp_list}, {"call", mcp_call}, {"serve", mcp_serve}};
+	} subs[] = {
+		{"add", mcp_add}, {"remove", mcp_remove}, {"list", mcp_list}, {"call", mcp_call}, {"serve", mcp_serve}};
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(argv[1], subs[i].name)) {
 			optind = 1;

@@ -125,7 +125,9 @@ static int memory_edit_op(const struct daimon_cmd *cmd, int argc, char **argv)
 	int want = !strcmp(op, "replace") ? 3 : 2;
 	if (argc - optind != want)
 		return cli_usage_error(cmd, "%s wants %s", op,
-				       want == 3 ? "TARGET OLD TEXT" : !strcmp(op, "add") ? "TARGET TEXT" : "TARGET OLD");
+				       want == 3            ? "TARGET OLD TEXT"
+				       : !strcmp(op, "add") ? "TARGET TEXT"
+							    : "TARGET OLD");
 	daimon_store st;
 	daimon_mem_file f;
 	if (open_target(&st, &f, argv[optind], who) < 0)
@@ -205,20 +207,20 @@ out:
 	return rc;
 }
 
-#define FOR_HELP "  -f, --for KEY  the user file of another person (a conversation key such\n" \
-		 "                 as telegram:42); default: the owner's USER.md\n"
+#define FOR_HELP                                                                      \
+	"  -f, --for KEY  the user file of another person (a conversation key such\n" \
+	"                 as telegram:42); default: the owner's USER.md\n"
 
 static const struct daimon_cmd cmd_show = {
 	"memory show", "memory show [memory|user|soul] [--for KEY] [--json]",
 	"Print the curated files, with their usage.",
 	FOR_HELP "  -j, --json     one object per file: target, file, chars, limit, entries\n", NULL};
 static const struct daimon_cmd cmd_add = {"memory add", "memory add TARGET TEXT [--for KEY]",
-					   "Add an entry to memory, user or soul.", FOR_HELP, NULL};
-static const struct daimon_cmd cmd_replace = {
-	"memory replace", "memory replace TARGET OLD TEXT [--for KEY]",
-	"Replace the one entry holding OLD with TEXT.", FOR_HELP, NULL};
+					  "Add an entry to memory, user or soul.", FOR_HELP, NULL};
+static const struct daimon_cmd cmd_replace = {"memory replace", "memory replace TARGET OLD TEXT [--for KEY]",
+					      "Replace the one entry holding OLD with TEXT.", FOR_HELP, NULL};
 static const struct daimon_cmd cmd_remove = {"memory remove", "memory remove TARGET OLD [--for KEY]",
-					      "Remove the one entry holding OLD.", FOR_HELP, NULL};
+					     "Remove the one entry holding OLD.", FOR_HELP, NULL};
 static const struct daimon_cmd cmd_edit = {
 	"memory edit", "memory edit TARGET [--for KEY]",
 	"Edit a file in $VISUAL or $EDITOR; written back only if unchanged meanwhile.", FOR_HELP, NULL};

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "channels/access.h"
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
-#include "channels/access.h"
 
 static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 {

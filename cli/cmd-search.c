@@ -14,10 +14,10 @@
 
 #include "cli/cli.h"
 #include "core/buf.h"
-#include "core/jsonutil.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
 #include "memory/search.h"
@@ -95,7 +95,8 @@ static int listener_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			fwrite(b.ptr, 1, b.len, stdout);
 			daimon_buf_release(&b);
 		} else {
-			printf(l->color ? "\n\033[1m%s\033[0m \033[2m(%s)\033[0m\n" : "\n== %s (%s)\n", *title ? title : id, id);
+			printf(l->color ? "\n\033[1m%s\033[0m \033[2m(%s)\033[0m\n" : "\n== %s (%s)\n",
+			       *title ? title : id, id);
 			if (d->status == 0)
 				printf("%s\n", d->text);
 			else
@@ -187,10 +188,14 @@ static void warn_damage(void *payload, const char *msg)
 static int exec_search(const struct daimon_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, 0, 'h'},        {"json", no_argument, 0, 'j'},
-		{"limit", required_argument, 0, 'n'}, {"session", required_argument, 0, 's'},
-		{"role", required_argument, 0, 'r'},  {"since", required_argument, 0, 'S'},
-		{"until", required_argument, 0, 'U'}, {"summarize", no_argument, 0, 'z'},
+		{"help", no_argument, 0, 'h'},
+		{"json", no_argument, 0, 'j'},
+		{"limit", required_argument, 0, 'n'},
+		{"session", required_argument, 0, 's'},
+		{"role", required_argument, 0, 'r'},
+		{"since", required_argument, 0, 'S'},
+		{"until", required_argument, 0, 'U'},
+		{"summarize", no_argument, 0, 'z'},
 		{0},
 	};
 	daimon_search_opts o = {0};

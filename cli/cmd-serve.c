@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channels/channels.h"
 #include "cli/cli.h"
 #include "core/error.h"
-#include "core/timefmt.h"
 #include "core/home.h"
-#include "channels/channels.h"
+#include "core/timefmt.h"
 #include "daemon/control.h"
 #include "daemon/gateway.h"
 

@@ -37,8 +37,7 @@ static void list_json_row(const daimon_index_session *s)
 	daimon_json_quote(&b, or_empty(s->channel));
 	daimon_buf_adds(&b, ",\"title\":");
 	daimon_json_quote(&b, or_empty(s->title));
-	daimon_buf_addf(&b, ",\"messages\":%lld,\"first\":\"%s\",\"last\":\"%s\"", (long long)s->messages, first,
-			last);
+	daimon_buf_addf(&b, ",\"messages\":%lld,\"first\":\"%s\",\"last\":\"%s\"", (long long)s->messages, first, last);
 	if (s->source)
 		daimon_buf_addf(&b, ",\"source\":%s", s->source);
 	if (s->summary) {
@@ -66,7 +65,8 @@ static int list_row(const daimon_index_session *s, void *payload)
 	cli_local_time(first, s->first_ts);
 	cli_local_time(last, s->last_ts);
 	if (r->rows == 1)
-		printf(r->color ? "\033[1m%-30s %-12s %6s  %-16s  %-16s  %s\033[0m\n" : "%-30s %-12s %6s  %-16s  %-16s  %s\n",
+		printf(r->color ? "\033[1m%-30s %-12s %6s  %-16s  %-16s  %s\033[0m\n"
+				: "%-30s %-12s %6s  %-16s  %-16s  %s\n",
 		       "ID", "CHANNEL", "MSGS", "FIRST", "LAST", "TITLE");
 	printf("%-30s %-12s %6lld  %-16s  %-16s  %s\n", or_empty(s->id), or_empty(s->channel), (long long)s->messages,
 	       first, last, or_empty(s->title));
@@ -193,8 +193,9 @@ static void show_record(const daimon_record *rec, int color)
 		indent(daimon_buf_cstr(&text), "  ");
 	} else if (!strcmp(rec->type, "tool_intent") || !strcmp(rec->type, "tool_outcome")) { /* the durable journal */
 		int intent = rec->type[5] == 'i';
-		printf("%s  %s %s %s (key %s)%s\n", dim, intent ? "⋯" : "✓", daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "?",
-		       intent ? "started" : "returned", daimon_json_str(j, "key") ? daimon_json_str(j, "key") : "", off);
+		printf("%s  %s %s %s (key %s)%s\n", dim, intent ? "⋯" : "✓",
+		       daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "?", intent ? "started" : "returned",
+		       daimon_json_str(j, "key") ? daimon_json_str(j, "key") : "", off);
 	} else if (!strcmp(rec->type, "compaction")) {
 		printf("\n%s[%s] summary of earlier messages%s\n", bold, when, off);
 		indent(daimon_json_str(j, "summary"), "  ");

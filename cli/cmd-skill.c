@@ -21,9 +21,9 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "sessions/skilltools.h"
 #include "skills/host.h"
 #include "skills/instructions.h"
-#include "sessions/skilltools.h"
 #include "skills/workspace.h"
 
 /* --help and --json; -1 to go on (optind at the first operand). */
@@ -142,7 +142,8 @@ static int skill_list(const struct daimon_cmd *cmd, int argc, char **argv)
 		}
 		const cJSON *tools = cJSON_GetObjectItemCaseSensitive(s, "tools");
 		printf("%-20s %.12s  %-9s %s\n", daimon_json_str(s, "name"), daimon_json_str(s, "commit"),
-		       daimon_json_str(s, "isolation"), daimon_json_str(s, "description") ? daimon_json_str(s, "description") : "");
+		       daimon_json_str(s, "isolation"),
+		       daimon_json_str(s, "description") ? daimon_json_str(s, "description") : "");
 		for (const cJSON *t = tools ? tools->child : NULL; t; t = t->next)
 			printf("    %s-%s: %s\n", daimon_json_str(s, "name"), daimon_json_str(t, "name"),
 			       daimon_json_str(t, "description"));
@@ -261,7 +262,8 @@ static int skill_diff(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (open_ws(&ws) < 0)
 		return cli_fail();
 	daimon_buf out = DAIMON_BUF_INIT;
-	const char *from = argc - optind >= 2 ? argv[optind + 1] : NULL, *to = argc - optind == 3 ? argv[optind + 2] : NULL;
+	const char *from = argc - optind >= 2 ? argv[optind + 1] : NULL,
+		   *to = argc - optind == 3 ? argv[optind + 2] : NULL;
 	if (daimon_skill_diff(ws, argv[optind], from, to, &out) < 0)
 		rc = cli_fail();
 	else
@@ -282,7 +284,8 @@ static int skill_rollback(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_skill_built b = {0};
 	daimon_buf report = DAIMON_BUF_INIT;
 	char *msg = daimon_xasprintf("rollback %s to %.12s", name, rev);
-	if (daimon_skill_checkout(ws, name, rev) < 0 || daimon_skill_build(ws, name, msg, DAIMON_SKILL_COMMIT, &b, &report) < 0) {
+	if (daimon_skill_checkout(ws, name, rev) < 0 ||
+	    daimon_skill_build(ws, name, msg, DAIMON_SKILL_COMMIT, &b, &report) < 0) {
 		fputs(daimon_buf_cstr(&report), stdout);
 		rc = cli_fail();
 	} else {
@@ -387,7 +390,8 @@ static int skill_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 		if (c == 'h')
 			return cli_help(cmd);
 		if (c != 'm' || (memory_mb = atol(optarg)) <= 0)
-			return cli_usage_error(cmd, c == 'm' ? "--memory-mb wants a positive number" : "unknown option");
+			return cli_usage_error(cmd,
+					       c == 'm' ? "--memory-mb wants a positive number" : "unknown option");
 	}
 	int rc = need(cmd, argc, 1, "which skill?");
 	if (rc >= 0)
@@ -428,8 +432,8 @@ SUB(serve, "skill serve NAME [--memory-mb N]", "Serve the skill's tools over MCP
 SUB(watch, "skill watch NAME", "On every save: rebuild, test, make live; each step timed (Ctrl-C stops).", "",
     skill_watch);
 
-static const struct daimon_cmd *const subs[] = {&cmd_new,  &cmd_build,    &cmd_test,   &cmd_list, &cmd_call,
-						&cmd_log,  &cmd_diff,     &cmd_rollback, &cmd_remove, &cmd_watch, &cmd_serve, NULL};
+static const struct daimon_cmd *const subs[] = {&cmd_new,  &cmd_build,    &cmd_test,   &cmd_list,  &cmd_call,  &cmd_log,
+						&cmd_diff, &cmd_rollback, &cmd_remove, &cmd_watch, &cmd_serve, NULL};
 
 static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 {

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "channels/web.h"
 #include "cli/cli.h"
-#include "core/settings.h"
 #include "core/error.h"
 #include "core/home.h"
-#include "channels/web.h"
+#include "core/settings.h"
 
 static int exec_web(const struct daimon_cmd *cmd, int argc, char **argv)
 {
@@ -36,8 +36,8 @@ static int exec_web(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (up > 0)
 		cli_daemon_close(&c);
 	if (json) {
-		printf("{\"url\":\"http://127.0.0.1:%d/?token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", (int)port, token,
-		       up > 0 ? "true" : "false", off ? "false" : "true");
+		printf("{\"url\":\"http://127.0.0.1:%d/?token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", (int)port,
+		       token, up > 0 ? "true" : "false", off ? "false" : "true");
 		return 0;
 	}
 	printf("http://127.0.0.1:%d/?token=%s\n", (int)port, token);

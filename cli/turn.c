@@ -12,8 +12,8 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
-#include "core/timefmt.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 
 /* The answer's text as it streams (stdout), and a line on a tool call
  * or its progress (stderr, dimmed on a terminal). */
@@ -204,7 +204,8 @@ void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, co
 				 daimon_json_str(e, "error") ? daimon_json_str(e, "error") : "");
 			snprintf(t->done.session, sizeof(t->done.session), "%s",
 				 daimon_json_str(e, "session") ? daimon_json_str(e, "session") : "");
-			t->done.tokens_in = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "tokens_in"));
+			t->done.tokens_in =
+				(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "tokens_in"));
 			t->done.tokens_out =
 				(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "tokens_out"));
 			cJSON_Delete(e);

@@ -500,13 +500,13 @@ static void idset_del(struct idset *s, daimon_aid id)
 
 /* An actor with no timer left keeps no array: an idle (hibernated) actor
  * holds nothing that pins the heap. */
-#define timers_shrink(a)                      \
-	do {                                  \
-		if (!(a)->ntimers) {          \
-			free((a)->timers);    \
-			(a)->timers = NULL;   \
-			(a)->captimers = 0;   \
-		}                             \
+#define timers_shrink(a)                    \
+	do {                                \
+		if (!(a)->ntimers) {        \
+			free((a)->timers);  \
+			(a)->timers = NULL; \
+			(a)->captimers = 0; \
+		}                           \
 	} while (0)
 
 /* ---- timers: a heap owned by the event thread, under ev_mu ---- */

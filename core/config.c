@@ -93,7 +93,8 @@ int daimon_config_load(cJSON **out, const char *home)
 	int rc = daimon_read_file(&text, path);
 	if (rc == 0) {
 		daimon_settings *s;
-		rc = daimon_settings_parse(&s, path, daimon_buf_cstr(&text), text.len); /* its message names line and column */
+		rc = daimon_settings_parse(&s, path, daimon_buf_cstr(&text),
+					   text.len); /* its message names line and column */
 		daimon_settings_free(s);
 		if (rc == 0)
 			*out = cJSON_Parse(daimon_buf_cstr(&text));
@@ -159,14 +160,14 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 	if (!strcmp(provider, "openai")) {
 		out->llm.provider = DAIMON_LLM_OPENAI;
 		key = pick(key, env("OPENAI_API_KEY"));
-		out->base_url = daimon_xstrdup(pick(
-			env("DAIMON_BASE_URL"),
-			pick(env("OPENAI_BASE_URL"), pick(set_base, "https://api.openai.com"))));
+		out->base_url =
+			daimon_xstrdup(pick(env("DAIMON_BASE_URL"),
+					    pick(env("OPENAI_BASE_URL"), pick(set_base, "https://api.openai.com"))));
 	} else if (!strcmp(provider, "anthropic")) {
 		out->llm.provider = DAIMON_LLM_ANTHROPIC;
 		key = pick(key, env("ANTHROPIC_API_KEY"));
-		out->base_url = daimon_xstrdup(pick(env("DAIMON_BASE_URL"),
-						    pick(set_base, "https://api.anthropic.com")));
+		out->base_url =
+			daimon_xstrdup(pick(env("DAIMON_BASE_URL"), pick(set_base, "https://api.anthropic.com")));
 	} else {
 		daimon_settings_free(file);
 		return daimon_error_code(
@@ -175,8 +176,7 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 			provider);
 	}
 	const char *model = pick(env("DAIMON_MODEL"), set_model);
-	int nothing_set = !model && !key && !env("DAIMON_BASE_URL") && !env("OPENAI_BASE_URL") &&
-			  !pick(set_base, NULL);
+	int nothing_set = !model && !key && !env("DAIMON_BASE_URL") && !env("OPENAI_BASE_URL") && !pick(set_base, NULL);
 	if (!model) {
 		daimon_settings_free(file);
 		daimon_model_settings_release(out);

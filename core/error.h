@@ -14,12 +14,12 @@
 
 enum {
 	DAIMON_OK = 0,
-	DAIMON_ERROR = -1,     /* generic failure; see daimon_error_last() */
-	DAIMON_ENOTFOUND = -3, /* the thing asked for does not exist */
-	DAIMON_EEXISTS = -4,   /* the thing to create is already there */
-	DAIMON_ECORRUPT = -5,  /* data on disk is damaged */
-	DAIMON_EBUSY = -6,     /* another process holds it */
-	DAIMON_EINVAL = -7,    /* bad input from the caller or the user */
+	DAIMON_ERROR = -1,      /* generic failure; see daimon_error_last() */
+	DAIMON_ENOTFOUND = -3,  /* the thing asked for does not exist */
+	DAIMON_EEXISTS = -4,    /* the thing to create is already there */
+	DAIMON_ECORRUPT = -5,   /* data on disk is damaged */
+	DAIMON_EBUSY = -6,      /* another process holds it */
+	DAIMON_EINVAL = -7,     /* bad input from the caller or the user */
 	DAIMON_ECANCELLED = -8, /* stopped before it finished */
 	DAIMON_ETIMEDOUT = -9,  /* out of time */
 };

@@ -30,7 +30,7 @@ typedef struct {
 	int max_parallel; /* 0: 4 */
 	long timeout_ms;  /* per item; 0: none */
 	daimon_aid (*start)(daimon_ctx *ctx, size_t i, void *arg);
-	void (*item)(daimon_ctx *ctx, size_t i, const daimon_fanout_result *r, void *arg); /* may be NULL */
+	void (*item)(daimon_ctx *ctx, size_t i, const daimon_fanout_result *r, void *arg);   /* may be NULL */
 	void (*finish)(daimon_ctx *ctx, const daimon_fanout_result *r, size_t n, void *arg); /* may be NULL */
 	void (*free_arg)(void *arg); /* when the fan-out ends; may be NULL */
 	void *arg;

@@ -28,7 +28,7 @@ extern char **environ;
 #define PORT_MAX_LINE (64 << 20)
 
 struct pending {
-	int64_t id;      /* 0: not sent yet (the port is starting) */
+	int64_t id; /* 0: not sent yet (the port is starting) */
 	uint64_t ref;
 	daimon_aid caller;
 	uint64_t timer;
@@ -47,9 +47,9 @@ struct port {
 	long ping_ms;
 	uint64_t ping_timer;
 	int64_t ping_id; /* the ping awaiting its answer; 0: none */
-	int stop_step; /* shutting down: 1 stdin closed, 2 SIGTERM sent, 3 SIGKILL sent */
-	int streak;    /* failures since it was last ready */
-	int err;       /* the program's stderr (runtime's while watched) */
+	int stop_step;   /* shutting down: 1 stdin closed, 2 SIGTERM sent, 3 SIGKILL sent */
+	int streak;      /* failures since it was last ready */
+	int err;         /* the program's stderr (runtime's while watched) */
 	uint64_t err_watch;
 	daimon_buf errbuf;
 	int intensity;
@@ -209,7 +209,8 @@ static void on_stderr(daimon_ctx *ctx, struct port *pt, int last)
 	if (last)
 		got = 0;
 	char *nl;
-	while (pt->errbuf.len && ((nl = memchr(pt->errbuf.ptr, '\n', pt->errbuf.len)) || pt->errbuf.len > 4096 || got == 0)) {
+	while (pt->errbuf.len &&
+	       ((nl = memchr(pt->errbuf.ptr, '\n', pt->errbuf.len)) || pt->errbuf.len > 4096 || got == 0)) {
 		size_t n = nl ? (size_t)(nl - pt->errbuf.ptr) : pt->errbuf.len, used = nl ? n + 1 : n;
 		char *line = daimon_xasprintf("daimon: %s: %.*s\n", pt->name, (int)n, pt->errbuf.ptr);
 		daimon_write_all(pt->log_fd, line, strlen(line));
@@ -330,8 +331,8 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 			for (size_t i = 0; cJSON_IsNumber(token) && i < pt->np; i++)
 				if (pt->p[i].ref == (uint64_t)token->valuedouble) {
 					char *text = cJSON_PrintUnformatted(params);
-					daimon_job_send(daimon_ctx_rt(ctx), 0, pt->p[i].caller, DAIMON_PORT_PROGRESS, pt->p[i].ref, 0,
-							text, strlen(text));
+					daimon_job_send(daimon_ctx_rt(ctx), 0, pt->p[i].caller, DAIMON_PORT_PROGRESS,
+							pt->p[i].ref, 0, text, strlen(text));
 					cJSON_free(text);
 				}
 		} else {
@@ -348,7 +349,8 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	}
 	if (pt->state == STARTING && rid == pt->init_id && !cJSON_GetObjectItemCaseSensitive(msg, "result")) {
 		const char *why = daimon_json_str(cJSON_GetObjectItemCaseSensitive(msg, "error"), "message");
-		char *text = daimon_xasprintf("%s refused to start: %s", pt->name, why ? why : "an error without a message");
+		char *text =
+			daimon_xasprintf("%s refused to start: %s", pt->name, why ? why : "an error without a message");
 		went_down(ctx, pt, text);
 		free(text);
 		return;
@@ -360,7 +362,8 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 		pt->streak = 0;
 		cJSON *ready = cJSON_CreateObject();
 		cJSON_AddStringToObject(ready, "method", "daimon/ready");
-		cJSON_AddItemToObject(ready, "result", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
+		cJSON_AddItemToObject(ready, "result",
+				      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
 		tell(ctx, pt, ready);
 		cJSON_Delete(ready);
 		for (size_t i = 0; i < pt->np; i++)
@@ -394,7 +397,8 @@ static void on_readable(daimon_ctx *ctx, struct port *pt, int fd)
 			if (pt->in.len <= PORT_MAX_LINE)
 				continue;
 			char why[160];
-			snprintf(why, sizeof(why), "%s sent a message over %d MiB; it was stopped", pt->name, PORT_MAX_LINE >> 20);
+			snprintf(why, sizeof(why), "%s sent a message over %d MiB; it was stopped", pt->name,
+				 PORT_MAX_LINE >> 20);
 			went_down(ctx, pt, why);
 			return;
 		}
@@ -487,8 +491,8 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			}
 			if (pt->ping_id) {
 				char why[160];
-				snprintf(why, sizeof(why), "%s did not answer a ping within %.1f s and was stopped", pt->name,
-					 (double)pt->ping_ms / 1000);
+				snprintf(why, sizeof(why), "%s did not answer a ping within %.1f s and was stopped",
+					 pt->name, (double)pt->ping_ms / 1000);
 				went_down(ctx, pt, why);
 				break;
 			}

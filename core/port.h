@@ -48,10 +48,10 @@ enum {
 };
 
 typedef struct {
-	uint64_t ref;     /* the caller's, echoed in the answer */
-	long timeout_ms;  /* 0: 30 s */
-	char method[48];  /* "tools/call" */
-	char params[];    /* JSON text, NUL-terminated ("" for none) */
+	uint64_t ref;    /* the caller's, echoed in the answer */
+	long timeout_ms; /* 0: 30 s */
+	char method[48]; /* "tools/call" */
+	char params[];   /* JSON text, NUL-terminated ("" for none) */
 } daimon_port_call;
 
 typedef struct {

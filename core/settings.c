@@ -22,24 +22,46 @@
 #include "core/home.h"
 #include "core/jsonutil.h"
 
-#define INT(p, lo, hi, d, doc) {p, DAIMON_SETTING_INT, lo, hi, NULL, d, doc}
-#define NUM(p, lo, hi, d, doc) {p, DAIMON_SETTING_NUMBER, lo, hi, NULL, d, doc}
-#define BOOL(p, d, doc) {p, DAIMON_SETTING_BOOL, 0, 0, NULL, d, doc}
-#define STR(p, d, doc) {p, DAIMON_SETTING_STRING, 0, 0, NULL, d, doc}
-#define CHOICE(p, c, d, doc) {p, DAIMON_SETTING_CHOICE, 0, 0, c, d, doc}
-#define LIST(p, doc) {p, DAIMON_SETTING_LIST, 0, 0, NULL, NULL, doc}
-#define MAP(p, doc) {p, DAIMON_SETTING_MAP, 0, 0, NULL, NULL, doc}
-#define MID_TURN(ch)                                                                                          \
-	CHOICE("channels." ch ".mid_turn", "queue|steer|interrupt", "\"queue\"",                               \
+#define INT(p, lo, hi, d, doc)                              \
+	{                                                   \
+		p, DAIMON_SETTING_INT, lo, hi, NULL, d, doc \
+	}
+#define NUM(p, lo, hi, d, doc)                                 \
+	{                                                      \
+		p, DAIMON_SETTING_NUMBER, lo, hi, NULL, d, doc \
+	}
+#define BOOL(p, d, doc)                                    \
+	{                                                  \
+		p, DAIMON_SETTING_BOOL, 0, 0, NULL, d, doc \
+	}
+#define STR(p, d, doc)                                       \
+	{                                                    \
+		p, DAIMON_SETTING_STRING, 0, 0, NULL, d, doc \
+	}
+#define CHOICE(p, c, d, doc)                              \
+	{                                                 \
+		p, DAIMON_SETTING_CHOICE, 0, 0, c, d, doc \
+	}
+#define LIST(p, doc)                                          \
+	{                                                     \
+		p, DAIMON_SETTING_LIST, 0, 0, NULL, NULL, doc \
+	}
+#define MAP(p, doc)                                          \
+	{                                                    \
+		p, DAIMON_SETTING_MAP, 0, 0, NULL, NULL, doc \
+	}
+#define MID_TURN(ch)                                                             \
+	CHOICE("channels." ch ".mid_turn", "queue|steer|interrupt", "\"queue\"", \
 	       "what a message that arrives during a turn does: waits its turn, joins the turn, or stops it")
-#define ACCESS(ch)                                                                                            \
-	LIST("channels." ch ".allow", "sender ids let in without pairing (\"*\": everyone)"),                  \
+#define ACCESS(ch)                                                                                              \
+	LIST("channels." ch ".allow", "sender ids let in without pairing (\"*\": everyone)"),                   \
 		BOOL("channels." ch ".pairing", "true", "unknown senders get a pairing code (false: ignored)"), \
 		BOOL("channels." ch ".enabled", "true", "false turns the channel off")
 
 const daimon_setting daimon_settings_table[] = {
 	CHOICE("model.provider", "|openai|anthropic", "\"\"",
-	       "the model API's wire format (DAIMON_PROVIDER); empty: openai, or anthropic with only ANTHROPIC_API_KEY"),
+	       "the model API's wire format (DAIMON_PROVIDER); empty: openai, or anthropic with only "
+	       "ANTHROPIC_API_KEY"),
 	STR("model.base_url", "\"\"", "the API's base URL (DAIMON_BASE_URL, OPENAI_BASE_URL)"),
 	STR("model.model", "\"\"", "the model's name (DAIMON_MODEL)"),
 	STR("model.api_key_env", "\"\"", "the environment variable holding the API key (DAIMON_API_KEY otherwise)"),
@@ -52,7 +74,8 @@ const daimon_setting daimon_settings_table[] = {
 	INT("memory.soul_chars", 1, 1000000, "3000", "the size limit of SOUL.md, the persona"),
 	LIST("owners", "conversation keys of the owner besides the terminal's (\"telegram:42\"): they get USER.md"),
 	INT("search.default_limit", 1, 10000, "20", "hits `daimon search` shows without --limit"),
-	NUM("sessions.idle_minutes", 0, 100000, "10", "an idle session is summarized and hibernates after this (0: never)"),
+	NUM("sessions.idle_minutes", 0, 100000, "10",
+	    "an idle session is summarized and hibernates after this (0: never)"),
 	BOOL("sessions.summarize", "true", "the model writes a title and summary of a session gone idle"),
 	INT("tools.parallel", 1, 64, "4", "tool calls of one answer running at once"),
 	INT("tools.timeout_s", 1, 86400, "120", "a tool call's deadline unless the tool sets its own"),
@@ -448,8 +471,8 @@ static size_t walk(const daimon_settings *s, const cJSON *obj, const char *paren
 			} else if (!known_parent) {
 				char near[256];
 				if (nearest(parent, c->string, near, sizeof(near)))
-					daimon_buf_addf(out, "%s: unknown setting '%s' (did you mean '%s'?)\n", s->name, path,
-							near);
+					daimon_buf_addf(out, "%s: unknown setting '%s' (did you mean '%s'?)\n", s->name,
+							path, near);
 				else
 					daimon_buf_addf(out, "%s: unknown setting '%s'\n", s->name, path);
 				n++;

@@ -53,8 +53,8 @@ int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref
 	return daimon_job_send(rt, from, to, DAIMON_MSG_JOB_DONE, ref, status, text, len);
 }
 
-int daimon_job_send(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, uint64_t ref, int status,
-		    const char *text, size_t len)
+int daimon_job_send(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, uint64_t ref, int status, const char *text,
+		    size_t len)
 {
 	size_t n = sizeof(daimon_job_done) + len + 1;
 	daimon_job_done *d = daimon_xmalloc(n);

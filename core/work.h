@@ -36,8 +36,8 @@ typedef struct {
 int daimon_job_reply(daimon_rt *rt, daimon_aid from, daimon_aid to, uint64_t ref, int status, const char *text,
 		     size_t len);
 /* The same shape of message with another type (a port's progress). */
-int daimon_job_send(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, uint64_t ref, int status,
-		    const char *text, size_t len);
+int daimon_job_send(daimon_rt *rt, daimon_aid from, daimon_aid to, int type, uint64_t ref, int status, const char *text,
+		    size_t len);
 
 typedef int (*daimon_job_fn)(void *arg, daimon_buf *out, const _Atomic int *cancelled);
 typedef struct daimon_job daimon_job;

@@ -28,13 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channels/access.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/timefmt.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 #include "core/work.h"
-#include "channels/access.h"
 #include "sessions/session.h"
 
 #define OUT_BOUND (16u << 20) /* bytes a client may leave unread before it is dropped */
@@ -274,9 +274,9 @@ static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 	if (c->waiting == WAIT_ASK && !strcmp(op, "cancel")) {
 		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
 	} else if (c->waiting == WAIT_ASK && !strcmp(op, "approval")) {
-		daimon_session_approval a = {.ref = (uint64_t)cJSON_GetNumberValue(
-						     cJSON_GetObjectItemCaseSensitive(req, "ref")),
-					     .allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
+		daimon_session_approval a = {
+			.ref = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "ref")),
+			.allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
 		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
 	} else if (c->waiting != WAIT_NONE) {
 		conn_err(ctx, c, "one request at a time: the last one is still running");
@@ -521,8 +521,9 @@ static int bind_socket(daimon_control *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(c->path) >= sizeof(sa.sun_path))
-		return daimon_error("the control socket path '%s' is too long for a Unix socket; use a shorter DAIMON_HOME",
-				    c->path);
+		return daimon_error(
+			"the control socket path '%s' is too long for a Unix socket; use a shorter DAIMON_HOME",
+			c->path);
 	strcpy(sa.sun_path, c->path);
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->listen_fd < 0)

@@ -22,10 +22,10 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "core/timefmt.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/settings.h"
+#include "core/timefmt.h"
 #include "sessions/session.h"
 
 struct daimon_gateway_skills {
@@ -187,8 +187,12 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 		return -1;
 	}
 	g->http = daimon_http_start(g->rt, 0);
-	g->channel_host = (daimon_channel_host){
-		.rt = g->rt, .store = &g->store, .http = g->http, .session = host_session, .state = host_state, .payload = g};
+	g->channel_host = (daimon_channel_host){.rt = g->rt,
+						.store = &g->store,
+						.http = g->http,
+						.session = host_session,
+						.state = host_state,
+						.payload = g};
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
 	daimon_spawn(g->rt, &ko);
 	start_mcp(g);
@@ -196,7 +200,8 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	 * ready once they are listed (or failed), 15 s at most; then the
 	 * first set of tools is made, once. */
 	if (g->mcp && !daimon_mcp_wait(g->mcp, 15000))
-		fprintf(stderr, "daimon: some MCP servers did not list their tools within 15 s; they join when they do\n");
+		fprintf(stderr,
+			"daimon: some MCP servers did not list their tools within 15 s; they join when they do\n");
 	pthread_mutex_lock(&g->mu);
 	g->tools_made = 1; /* (a list that comes from now on makes a set after this one) */
 	pthread_mutex_unlock(&g->mu);

@@ -21,10 +21,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "channels/channels.h"
 #include "core/actor.h"
 #include "core/config.h"
 #include "memory/store.h"
-#include "channels/channels.h"
 #include "sessions/skilltools.h"
 
 /* A channel's health, for `daimon status` and `daimon ps`. */
@@ -52,8 +52,8 @@ typedef struct daimon_gateway {
 	 * new set) and their settings as started, to see a reload change them. */
 	daimon_mcp *mcp;
 	char *mcp_conf;
-	int64_t started_ms; /* CLOCK_MONOTONIC */
-	int64_t ready_ms;   /* how long start-up took */
+	int64_t started_ms;   /* CLOCK_MONOTONIC */
+	int64_t ready_ms;     /* how long start-up took */
 	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */
 	pthread_mutex_t mu;   /* what follows */
 	pthread_cond_t cv;

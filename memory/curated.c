@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/settings.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 
 /* ---- files ---- */
@@ -171,15 +171,28 @@ const char *daimon_mem_scan(const char *text)
 	}
 	flat[m] = 0;
 	static const char *const phrases[] = {
-		"you are now",  "developer mode", "jailbreak", "<|im_start|>", "<|im_end|>", "<|system|>",
-		"<system>",     "</system>",      "[system]",  "do not tell the user", "don't tell the user",
-		"without telling the user", "new system prompt", "| sh", "| bash", "rm -rf",
+		"you are now",
+		"developer mode",
+		"jailbreak",
+		"<|im_start|>",
+		"<|im_end|>",
+		"<|system|>",
+		"<system>",
+		"</system>",
+		"[system]",
+		"do not tell the user",
+		"don't tell the user",
+		"without telling the user",
+		"new system prompt",
+		"| sh",
+		"| bash",
+		"rm -rf",
 	};
 	/* a verb, then what it aims at within a few words */
 	static const char *const pairs[][2] = {
-		{"ignore", "instructions"}, {"disregard", "instructions"}, {"forget", "instructions"},
-		{"override", "instructions"}, {"ignore", "the above"}, {"disregard", "the above"},
-		{"reveal", "system prompt"}, {"print", "system prompt"}, {"ignore", "previous"},
+		{"ignore", "instructions"},   {"disregard", "instructions"}, {"forget", "instructions"},
+		{"override", "instructions"}, {"ignore", "the above"},       {"disregard", "the above"},
+		{"reveal", "system prompt"},  {"print", "system prompt"},    {"ignore", "previous"},
 	};
 	const char *found = NULL;
 	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]) && !found; i++)
@@ -275,8 +288,8 @@ static int read_text(const daimon_mem_file *f, daimon_buf *text)
 	size_t bad = daimon_utf8_check(daimon_buf_cstr(text), text->len);
 	if (bad)
 		return daimon_error_code(DAIMON_EINVAL,
-					 "%s is not valid UTF-8 (byte %zu); fix it by hand — nothing was changed", f->name,
-					 bad);
+					 "%s is not valid UTF-8 (byte %zu); fix it by hand — nothing was changed",
+					 f->name, bad);
 	return 0;
 }
 
@@ -354,8 +367,9 @@ static int store(const daimon_mem_file *f, daimon_mem_entries *e, const daimon_m
 {
 	count(e);
 	if (f->limit && e->chars > f->limit) {
-		daimon_buf_addf(msg, "%s would hold %zu characters, over its limit of %zu; make room first (replace or "
-				     "remove entries, or merge them). Now ",
+		daimon_buf_addf(msg,
+				"%s would hold %zu characters, over its limit of %zu; make room first (replace or "
+				"remove entries, or merge them). Now ",
 				f->name, e->chars, f->limit);
 		usage(f, before->chars, msg);
 		daimon_buf_adds(msg, ":");
@@ -555,8 +569,9 @@ void daimon_mem_prompt(const daimon_mem_file *f, const char *heading, daimon_buf
 				daimon_buf_adds(out, "\n§\n");
 			const char *why = daimon_mem_scan(e.entries[i]);
 			if (why)
-				daimon_buf_addf(out, "[entry %zu hidden: %s; the user can review it with `daimon memory show`]",
-						i + 1, why);
+				daimon_buf_addf(
+					out, "[entry %zu hidden: %s; the user can review it with `daimon memory show`]",
+					i + 1, why);
 			else
 				daimon_buf_adds(out, e.entries[i]);
 		}

@@ -116,7 +116,8 @@ int daimon_record_search_text(const daimon_record *rec, daimon_buf *out, int *ro
 	if (!strcmp(rec->type, "summary")) { /* a session's title and summary */
 		const char *title = daimon_json_str(j, "title"), *summary = daimon_json_str(j, "summary");
 		*role = DAIMON_ROLE_SUMMARY;
-		daimon_buf_addf(out, "%s%s%s", title ? title : "", title && summary ? "\n" : "", summary ? summary : "");
+		daimon_buf_addf(out, "%s%s%s", title ? title : "", title && summary ? "\n" : "",
+				summary ? summary : "");
 		return 1;
 	}
 	return 0;

@@ -61,7 +61,9 @@ cJSON *daimon_transcript(const cJSON *history, int from, int to, const char *ins
 		const char *r = role(m);
 		size_t len = c ? strlen(c) : 0;
 		daimon_buf_addf(&t, "%s%s: %.*s%s\n", i > from ? "\n" : "",
-				!strcmp(r, "tool") ? "TOOL RESULT" : !strcmp(r, "assistant") ? "ASSISTANT" : "USER",
+				!strcmp(r, "tool")        ? "TOOL RESULT"
+				: !strcmp(r, "assistant") ? "ASSISTANT"
+							  : "USER",
 				(int)(len > 4000 ? 4000 : len), c ? c : "", len > 4000 ? " [...]" : "");
 		const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
 		for (const cJSON *k = calls ? calls->child : NULL; k; k = k->next)
@@ -100,10 +102,11 @@ void daimon_compact_request(const cJSON *history, int from, int to, char **syste
 
 cJSON *daimon_compact_message(const char *summary, double seq)
 {
-	char *text = daimon_xasprintf("[Summary of the earlier part of this conversation — for reference only, not "
-				      "instructions. Work it mentions may be finished or out of date; answer the latest "
-				      "message.]\n\n%s",
-				      summary);
+	char *text =
+		daimon_xasprintf("[Summary of the earlier part of this conversation — for reference only, not "
+				 "instructions. Work it mentions may be finished or out of date; answer the latest "
+				 "message.]\n\n%s",
+				 summary);
 	cJSON *m = cJSON_CreateObject();
 	cJSON_AddStringToObject(m, "role", "user");
 	cJSON_AddStringToObject(m, "content", text);

@@ -99,9 +99,9 @@ struct delegate {
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
-	uint64_t ref;   /* the tool call's */
-	char **texts;   /* what each sub-agent is asked: the task, then any context */
-	char **keys;    /* each one's conversation key */
+	uint64_t ref; /* the tool call's */
+	char **texts; /* what each sub-agent is asked: the task, then any context */
+	char **keys;  /* each one's conversation key */
 	size_t n;
 };
 
@@ -132,7 +132,10 @@ static void report(daimon_ctx *ctx, const daimon_fanout_result *r, size_t n, voi
 		cJSON *o = cJSON_CreateObject();
 		char id[DAIMON_ID_MAX + 1];
 		daimon_session_id_for_key(id, d->keys[i]);
-		cJSON_AddStringToObject(o, "status", r[i].status == 0 ? "ok" : r[i].status == DAIMON_ETIMEDOUT ? "timed out" : "failed");
+		cJSON_AddStringToObject(o, "status",
+					r[i].status == 0                  ? "ok"
+					: r[i].status == DAIMON_ETIMEDOUT ? "timed out"
+									  : "failed");
 		cJSON_AddStringToObject(o, "session", id);
 		cJSON_AddStringToObject(o, r[i].status == 0 ? "answer" : "error", r[i].text);
 		failed += r[i].status != 0;

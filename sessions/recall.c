@@ -63,8 +63,8 @@ daimon_aid daimon_recall_start(daimon_rt *rt, const daimon_recall_opts *o)
 	r->cfg = o->cfg;
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
 	r->messages = daimon_xcalloc(o->n + 1, sizeof(cJSON *));
-	char *ask = daimon_xasprintf("The user searched for: %s\nWhat does the conversation above say about it?",
-				     o->query);
+	char *ask =
+		daimon_xasprintf("The user searched for: %s\nWhat does the conversation above say about it?", o->query);
 	for (; r->n < o->n; r->n++) {
 		cJSON *history = cJSON_CreateArray();
 		char *path = daimon_store_log_path(o->store, o->ids[r->n]);

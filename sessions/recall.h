@@ -25,8 +25,8 @@ typedef struct {
 	const char *query;
 	const char *const *ids; /* the sessions */
 	size_t n;
-	int max_parallel;  /* 0: 4 */
-	long timeout_ms;   /* per session; 0: 60 s */
+	int max_parallel; /* 0: 4 */
+	long timeout_ms;  /* per session; 0: 60 s */
 	daimon_aid reply_to;
 } daimon_recall_opts;
 

@@ -69,7 +69,8 @@ struct tool_job {
 void session_progress_line(char *line, size_t size, const char *name, double done, double total, const char *message)
 {
 	if (total > 0)
-		snprintf(line, size, "%s: %.0f%%%s%s", name, 100 * done / total, message ? " " : "", message ? message : "");
+		snprintf(line, size, "%s: %.0f%%%s%s", name, 100 * done / total, message ? " " : "",
+			 message ? message : "");
 	else
 		snprintf(line, size, "%s: %g%s%s", name, done, message ? " " : "", message ? message : "");
 }
@@ -176,10 +177,14 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 		j->asker = s->turn.asker;
 		j->idempotency_key = c->key;
 		c->args = NULL;
-		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
+		c->job =
+			daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), c->ref, tool_job_run, j, tool_job_free);
 	} else {
-		daimon_tool_host host = {
-			.store = s->set.store, .http = s->set.http, .cfg = s->set.cfg, .key = s->key, .depth = s->set.depth};
+		daimon_tool_host host = {.store = s->set.store,
+					 .http = s->set.http,
+					 .cfg = s->set.cfg,
+					 .key = s->key,
+					 .depth = s->set.depth};
 		if (!(c->actor = c->tool->spawn(ctx, c->args, c->ref, &host))) {
 			daimon_buf_addf(&c->result, "%s could not start: %s", c->tool->name, daimon_error_last());
 			session_call_finished(ctx, s, c, 1);
@@ -207,7 +212,7 @@ void session_pump(daimon_ctx *ctx, struct session *s)
 	int rc = 0;
 	for (int i = 0; i < s->calls.n && rc == 0; i++)
 		rc = session_append_tool_result(s, s->calls.list[i].call, daimon_buf_cstr(&s->calls.list[i].result),
-					s->calls.list[i].is_error);
+						s->calls.list[i].is_error);
 	if (rc == 0 && daimon_log_flush(s->log) == 0)
 		daimon_fault_point("results");
 	session_free_calls(s);
@@ -247,18 +252,37 @@ void session_start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
 static struct call *call_by(struct session *s, int (*match)(const struct call *c, uint64_t v), uint64_t v)
 {
 	for (int i = 0; i < s->calls.n; i++)
-		if ((s->calls.list[i].state == CALL_RUNNING || s->calls.list[i].state == CALL_ASKING) && match(&s->calls.list[i], v))
+		if ((s->calls.list[i].state == CALL_RUNNING || s->calls.list[i].state == CALL_ASKING) &&
+		    match(&s->calls.list[i], v))
 			return &s->calls.list[i];
 	return NULL;
 }
 
-static int by_ref(const struct call *c, uint64_t v) { return c->ref == v; }
-static int by_timer(const struct call *c, uint64_t v) { return c->timer == v; }
-static int by_monitor(const struct call *c, uint64_t v) { return c->monitor && c->monitor == v; }
+static int by_ref(const struct call *c, uint64_t v)
+{
+	return c->ref == v;
+}
+static int by_timer(const struct call *c, uint64_t v)
+{
+	return c->timer == v;
+}
+static int by_monitor(const struct call *c, uint64_t v)
+{
+	return c->monitor && c->monitor == v;
+}
 
-struct call *session_call_by_ref(struct session *s, uint64_t ref) { return call_by(s, by_ref, ref); }
-struct call *session_call_by_timer(struct session *s, uint64_t timer) { return call_by(s, by_timer, timer); }
-struct call *session_call_by_monitor(struct session *s, uint64_t monitor) { return call_by(s, by_monitor, monitor); }
+struct call *session_call_by_ref(struct session *s, uint64_t ref)
+{
+	return call_by(s, by_ref, ref);
+}
+struct call *session_call_by_timer(struct session *s, uint64_t timer)
+{
+	return call_by(s, by_timer, timer);
+}
+struct call *session_call_by_monitor(struct session *s, uint64_t monitor)
+{
+	return call_by(s, by_monitor, monitor);
+}
 
 void session_on_job_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {

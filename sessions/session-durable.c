@@ -118,7 +118,8 @@ static cJSON *dangling_calls(struct session *s, uint64_t *asked_seq)
 	for (int i = n - 1; i >= 0 && at < 0; i--) {
 		const cJSON *m = cJSON_GetArrayItem(s->history, i);
 		const char *role = daimon_json_str(m, "role");
-		if (role && !strcmp(role, "assistant") && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "tool_calls")))
+		if (role && !strcmp(role, "assistant") &&
+		    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "tool_calls")))
 			at = i;
 		else if (!role || strcmp(role, "tool"))
 			break;
@@ -187,8 +188,9 @@ int session_close_dangling(struct session *s)
 		const char *id = daimon_json_str(j, "id"), *name = daimon_json_str(j, "name");
 		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(d.outcomes, id) : NULL;
 		if (outcome) {
-			rc = session_append_tool_result(s, j, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "",
-						cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
+			rc = session_append_tool_result(
+				s, j, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "",
+				cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
 		} else {
 			char *text = id && cJSON_GetObjectItemCaseSensitive(d.intents, id)
 					     ? daimon_xasprintf(unknown_text, name ? name : "the tool")
@@ -229,8 +231,10 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, j, &c->tool, &c->args, &c->result)) {
 			session_call_finished(ctx, s, c, 1);
 		} else if (outcome) { /* it finished before the crash: its result stands */
-			daimon_buf_adds(&c->result, daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "");
-			session_call_finished(ctx, s, c, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
+			daimon_buf_adds(&c->result,
+					daimon_json_str(outcome, "content") ? daimon_json_str(outcome, "content") : "");
+			session_call_finished(ctx, s, c,
+					      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(outcome, "is_error")));
 		} else if (intent && c->tool->idempotent) { /* again, with the same key: the tool sees it is a repeat */
 			c->key = daimon_xstrdup(daimon_json_str(intent, "key") ? daimon_json_str(intent, "key") : "");
 			c->journaled = 1;
@@ -294,7 +298,8 @@ void session_journal_outcome(daimon_ctx *ctx, struct session *s, struct call *c,
 	cJSON_AddStringToObject(f, "key", c->key);
 	cJSON_AddStringToObject(f, "content", daimon_buf_cstr(&c->result));
 	cJSON_AddBoolToObject(f, "is_error", is_error);
-	if (daimon_log_append(s->log, "tool_outcome", NULL, f, NULL, NULL, NULL) == 0 && session_commit_async(ctx, s) == 0)
+	if (daimon_log_append(s->log, "tool_outcome", NULL, f, NULL, NULL, NULL) == 0 &&
+	    session_commit_async(ctx, s) == 0)
 		daimon_fault_point("outcome");
 	cJSON_Delete(f);
 }
@@ -328,7 +333,7 @@ int session_journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
 void session_on_resume(daimon_ctx *ctx, struct session *s)
 {
 	if (s->turn.asker)
-		return; /* a turn runs: it was taken up already */
+		return;     /* a turn runs: it was taken up already */
 	s->turn.marked = 1; /* (the mark exists: it goes when this ends) */
 	if (!s->log && session_open_log(s) < 0) {
 		session_unmark(s);

@@ -127,8 +127,8 @@ struct session_calls {
 struct session_aside {
 	daimon_aid actor;
 	uint64_t ref;
-	int from, to;    /* the history's messages a compaction replaces */
-	int for_session; /* the call in flight is for the session's summary */
+	int from, to;             /* the history's messages a compaction replaces */
+	int for_session;          /* the call in flight is for the session's summary */
 	daimon_aid summary_asker; /* who asked for one now (DAIMON_SESSION_SUMMARIZE) */
 };
 
@@ -147,8 +147,8 @@ struct session {
 	daimon_log *log;
 	cJSON *history; /* messages in daimon's shape (see llm.h) */
 	char *system;
-	cJSON *tools;        /* what the model is offered */
-	uint64_t idle_timer; /* hibernate when it fires */
+	cJSON *tools;                  /* what the model is offered */
+	uint64_t idle_timer;           /* hibernate when it fires */
 	struct pending *queue, *steer; /* mid-turn messages, oldest first */
 	uint64_t next_ref;
 	struct session_turn turn;
@@ -168,8 +168,7 @@ char *session_system_prompt(const char *home, const char *key);
 /* session-history.c */
 cJSON *session_stopped_message(const cJSON *cancel);
 int session_open_log(struct session *s);
-int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls,
-			   const char *mid);
+int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid);
 int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error);
 
 /* session-turn.c */
@@ -187,8 +186,7 @@ void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m);
 /* session-calls.c */
 void session_call_set(struct session *s, struct call *c, enum call_state to);
 void session_free_calls(struct session *s);
-void session_progress_line(char *line, size_t size, const char *name, double done, double total,
-			   const char *message);
+void session_progress_line(char *line, size_t size, const char *name, double done, double total, const char *message);
 void session_call_finished(daimon_ctx *ctx, struct session *s, struct call *c, int is_error);
 void session_launch(daimon_ctx *ctx, struct session *s, struct call *c);
 void session_pump(daimon_ctx *ctx, struct session *s);

@@ -26,7 +26,8 @@ int session_send_request(daimon_ctx *ctx, struct session *s)
 	if (!(s->model.transfer = daimon_http_request(ctx, s->set.http, &s->model.req.http)))
 		return -1;
 	s->model.ttft_expired = 0;
-	s->model.ttft_timer = daimon_timer_start(ctx, s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000, 0);
+	s->model.ttft_timer =
+		daimon_timer_start(ctx, s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000, 0);
 	daimon_set_op(ctx, "waiting for the model");
 	return 0;
 }
@@ -49,7 +50,8 @@ int session_call_model(daimon_ctx *ctx, struct session *s, int retry)
 		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
 	if (daimon_llm_build(&s->model.req, s->set.cfg, s->system, s->history, s->tools) < 0)
 		return -1;
-	if (!retry && s->set.compress_at && s->model.req.body.len / 4 > s->set.compress_at && s->model.req.body.len / 4 > s->keep.compress_floor)
+	if (!retry && s->set.compress_at && s->model.req.body.len / 4 > s->set.compress_at &&
+	    s->model.req.body.len / 4 > s->keep.compress_floor)
 		return session_start_compaction(ctx, s);
 	return session_send_request(ctx, s);
 }
@@ -58,7 +60,7 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
 	if (!s->model.stream || c->id != s->model.transfer)
-		return;      /* from a call that was stopped or replaced */
+		return;            /* from a call that was stopped or replaced */
 	if (s->model.ttft_timer) { /* the answer has started */
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;
@@ -78,8 +80,9 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
 {
 	int transient = s->model.ttft_expired || daimon_http_transient(r);
-	if (!transient || s->model.attempts >= MAX_ATTEMPTS || (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]))
-		return 0;                     /* text already streamed to the user is not asked for twice */
+	if (!transient || s->model.attempts >= MAX_ATTEMPTS ||
+	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]))
+		return 0;                           /* text already streamed to the user is not asked for twice */
 	int64_t delay = 500LL << s->model.attempts; /* 0.5, 1, 2, 4 s */
 	delay += (int64_t)(daimon_mono_ns() % (uint64_t)(delay / 2 + 1)) - delay / 4;
 	if (r->retry_after_ms >= 0)

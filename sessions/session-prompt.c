@@ -47,8 +47,9 @@ char *session_system_prompt(const char *home, const char *key)
 	cJSON *skills = daimon_instructions_scan(dir);
 	free(dir);
 	for (const cJSON *sk = skills->child; sk; sk = sk->next)
-		daimon_buf_addf(&b, "%s- %s: %s", sk == skills->child ? "\n\n## Skills (read one with skill_read before following it)\n"
-								    : "\n",
+		daimon_buf_addf(&b, "%s- %s: %s",
+				sk == skills->child ? "\n\n## Skills (read one with skill_read before following it)\n"
+						    : "\n",
 				daimon_json_str(sk, "name"), daimon_json_str(sk, "description"));
 	cJSON_Delete(skills);
 	return daimon_buf_detach(&b);

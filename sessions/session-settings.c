@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/settings.h"
 #include "core/error.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
 
 int daimon_mid_turn_parse(const char *name)
 {
@@ -44,10 +44,8 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 		const char *path;
 		int64_t *out;
 	} ints[] = {
-		{"tools.parallel", &parallel},
-		{"tools.timeout_s", &timeout_s},
-		{"model.context_window", &window},
-		{"compression.head_messages", &head},
+		{"tools.parallel", &parallel},      {"tools.timeout_s", &timeout_s},
+		{"model.context_window", &window},  {"compression.head_messages", &head},
 		{"compression.tail_tokens", &tail},
 	};
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]) && rc == 0; i++)
@@ -82,11 +80,14 @@ void session_settings_init(struct session_settings *set, daimon_store *store, da
 	set->mid_turn = o->mid_turn;
 	set->tools_live = o->tools_live;
 	set->tool_parallel = o->tool_parallel > 0 ? o->tool_parallel : (int)daimon_setting_default("tools.parallel");
-	set->tool_timeout_ms = o->tool_timeout_ms > 0 ? o->tool_timeout_ms : (long)daimon_setting_default("tools.timeout_s") * 1000;
+	set->tool_timeout_ms =
+		o->tool_timeout_ms > 0 ? o->tool_timeout_ms : (long)daimon_setting_default("tools.timeout_s") * 1000;
 	set->depth = o->depth;
-	double threshold = o->compress_threshold > 0 ? o->compress_threshold : daimon_setting_default("compression.threshold");
+	double threshold =
+		o->compress_threshold > 0 ? o->compress_threshold : daimon_setting_default("compression.threshold");
 	set->compress_at = o->context_window > 0 ? (size_t)((double)o->context_window * threshold) : 0;
 	set->tail_tokens = o->tail_tokens > 0 ? o->tail_tokens : set->compress_at / 2;
-	set->head_messages = o->head_messages > 0 ? o->head_messages : (int)daimon_setting_default("compression.head_messages");
+	set->head_messages =
+		o->head_messages > 0 ? o->head_messages : (int)daimon_setting_default("compression.head_messages");
 	set->summarize = o->summarize;
 }

@@ -194,7 +194,8 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 		if (now) {
 			int rc = daimon_log_commit(s->log);
 			s->turn.done_pending = 0;
-			session_reply_done(ctx, s, rc < 0 ? rc : s->turn.done_status, rc < 0 ? daimon_error_last() : s->turn.done_error);
+			session_reply_done(ctx, s, rc < 0 ? rc : s->turn.done_status,
+					   rc < 0 ? daimon_error_last() : s->turn.done_error);
 		}
 		return;
 	}
@@ -202,7 +203,7 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 	int rc = 0;
 	for (int i = 0; i < s->calls.n && rc == 0; i++)
 		rc = session_append_tool_result(s, s->calls.list[i].call, daimon_buf_cstr(&s->calls.list[i].result),
-					s->calls.list[i].is_error);
+						s->calls.list[i].is_error);
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "reason", reason);
 	if (!s->calls.n && s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) /* what the user saw */
@@ -216,7 +217,8 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 	cJSON_Delete(f);
 	s->turn.done_pending = 0;
 	if (rc < 0 || now)
-		session_reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED, rc < 0 ? daimon_error_last() : reason);
+		session_reply_done(ctx, s, rc < 0 ? rc : DAIMON_SESSION_CANCELLED,
+				   rc < 0 ? daimon_error_last() : reason);
 	else
 		session_finish(ctx, s, DAIMON_SESSION_CANCELLED, reason);
 }

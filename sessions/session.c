@@ -133,7 +133,8 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			s->aside.summary_asker = m->from;
 			int rc = (!s->log && session_open_log(s) < 0) ? -1 : session_start_summary(ctx, s);
 			if (rc != 0)
-				session_summary_told(ctx, s, rc < 0 ? -1 : 0, rc < 0 ? daimon_error_last() : "nothing new to summarize");
+				session_summary_told(ctx, s, rc < 0 ? -1 : 0,
+						     rc < 0 ? daimon_error_last() : "nothing new to summarize");
 		}
 		break;
 	case DAIMON_SESSION_APPROVAL:
@@ -161,8 +162,9 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			const cJSON *total = cJSON_GetObjectItemCaseSensitive(p, "total");
 			char line[256];
 			session_progress_line(line, sizeof(line), pc->tool->name,
-				      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "progress")),
-				      cJSON_IsNumber(total) ? total->valuedouble : 0, daimon_json_str(p, "message"));
+					      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "progress")),
+					      cJSON_IsNumber(total) ? total->valuedouble : 0,
+					      daimon_json_str(p, "message"));
 			daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
 		}
 		cJSON_Delete(p);

@@ -95,10 +95,10 @@ typedef struct {
 	 * servers' lists changed): each turn starts with it. NULL: the
 	 * session keeps `tools`. Sets must outlive the sessions. */
 	daimon_tools_live *tools_live;
-	int tool_parallel;        /* calls running at once; 0: 4 */
-	long tool_timeout_ms;     /* per call unless the tool says; 0: 2 minutes */
-	int depth;                /* 0: talked to; 1: a sub-agent (no delegate of its own) */
-	int child;                /* spawned as the calling actor's child (cancelled with it) */
+	int tool_parallel;    /* calls running at once; 0: 4 */
+	long tool_timeout_ms; /* per call unless the tool says; 0: 2 minutes */
+	int depth;            /* 0: talked to; 1: a sub-agent (no delegate of its own) */
+	int child;            /* spawned as the calling actor's child (cancelled with it) */
 	/* Context compression (compact.h): past threshold x window tokens of
 	 * request, the middle of the history is summarized; the first
 	 * head_messages and at least tail_tokens of recent ones stay. */

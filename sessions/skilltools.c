@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/settings.h"
-#include "core/jsonutil.h"
 #include "core/fsutil.h"
+#include "core/jsonutil.h"
+#include "core/port.h"
+#include "core/settings.h"
 #include "memory/curated.h"
 #include "memory/index.h"
 #include "memory/search.h"
-#include "core/port.h"
 #include "skills/mcp.h"
 #include <daimon/skill.h>
 
@@ -76,7 +76,8 @@ static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
 				      .parent = hosts_of(daimon_ctx_rt(ctx), sp->ts),
 				      .argv = argv,
 				      .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-						    "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"};
+						    "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION
+						    "\"}}"};
 		sp->aid = daimon_port_start(daimon_ctx_rt(ctx), &o);
 		free(name);
 	}
@@ -173,7 +174,8 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 		if (!so) {
 			daimon_buf_addf(out, "skill %s is no longer built", e->skill);
 			rc = -1;
-		} else if (daimon_skill_run_isolated(so, e->home, calls, e->timeout_ms, e->mem_limit, &results, &why) < 0) {
+		} else if (daimon_skill_run_isolated(so, e->home, calls, e->timeout_ms, e->mem_limit, &results, &why) <
+			   0) {
 			daimon_buf_addf(out, "skill %s: %s", e->skill, daimon_buf_cstr(&why));
 			rc = -1;
 		} else {
@@ -211,8 +213,9 @@ static int run_author(const cJSON *args, daimon_buf *out, const daimon_tool_env 
 		rc = daimon_skill_write(ts->ws, name, daimon_json_str(args, "source"), daimon_json_str(args, "tests"));
 		daimon_buf_addf(out, rc < 0 ? "%s" : "written; test it next", rc < 0 ? daimon_error_last() : "");
 	} else if (!strcmp(action, "build") && ts->authoring != DAIMON_AUTHORING_AUTO) {
-		daimon_buf_addf(out, "the user makes new skills live: tell them to review it and run `daimon skill build %s`",
-				name);
+		daimon_buf_addf(
+			out, "the user makes new skills live: tell them to review it and run `daimon skill build %s`",
+			name);
 		rc = -1;
 	} else { /* test, or build when allowed */
 		int live = !strcmp(action, "build");
@@ -222,8 +225,8 @@ static int run_author(const cJSON *args, daimon_buf *out, const daimon_tool_env 
 		if (rc < 0)
 			daimon_buf_addf(out, "\n%s", daimon_error_last());
 		else
-			daimon_buf_addf(out, live ? "live as %.12s (%d tests passed)" : "%s%d tests passed", live ? b.commit : "",
-					b.tests);
+			daimon_buf_addf(out, live ? "live as %.12s (%d tests passed)" : "%s%d tests passed",
+					live ? b.commit : "", b.tests);
 		daimon_skill_built_release(&b);
 	}
 	pthread_mutex_unlock(&ts->ws_mu);
@@ -262,7 +265,8 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 	size_t k = nbase;
 	for (const cJSON *s = list->child; s; s = s->next) {
 		const char *skill = daimon_json_str(s, "name");
-		int inprocess = daimon_json_str(s, "isolation") && !strcmp(daimon_json_str(s, "isolation"), "inprocess");
+		int inprocess =
+			daimon_json_str(s, "isolation") && !strcmp(daimon_json_str(s, "isolation"), "inprocess");
 		if (inprocess) {
 			if (daimon_skills_load(sk, daimon_json_str(s, "so"), NULL) < 0) {
 				fprintf(stderr, "daimon: skill %s is left out: %s\n", skill, daimon_error_last());
@@ -276,11 +280,14 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 			e->skill = daimon_xstrdup(skill);
 			e->tool = daimon_xstrdup(daimon_json_str(t, "name"));
 			e->name = daimon_xasprintf("%s-%s", skill, e->tool);
-			e->description = daimon_xstrdup(daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
+			e->description = daimon_xstrdup(
+				daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
 			e->parameters = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(t, "parameters"));
 			e->inprocess = inprocess;
-			e->timeout_ms = (long)(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "timeout_s")) * 1000);
-			e->mem_limit = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "memory_mb")) << 20;
+			e->timeout_ms =
+				(long)(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "timeout_s")) * 1000);
+			e->mem_limit = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "memory_mb"))
+				       << 20;
 			e->sk = sk;
 			e->home = ts->home;
 			if (!inprocess && exe) { /* one host per skill, shared by its tools */
@@ -337,9 +344,10 @@ daimon_skill_toolset *daimon_skill_toolset_new(daimon_skillws *ws, daimon_skills
 	if (authoring != DAIMON_AUTHORING_OFF)
 		ts->tools[k++] = (daimon_tool){
 			.name = "skill_author",
-			.description = "Write native skills in C against <daimon/skill.h>: read a skill's skill.c and "
-				       "tests.json, write them, test (compile + run tests: compiler errors come back), build "
-				       "(make it live, if the user allows).",
+			.description =
+				"Write native skills in C against <daimon/skill.h>: read a skill's skill.c and "
+				"tests.json, write them, test (compile + run tests: compiler errors come back), build "
+				"(make it live, if the user allows).",
 			.parameters = author_schema,
 			.run = run_author,
 			.timeout_ms = 120000,
@@ -452,7 +460,8 @@ static int svc_search(const char *home, const char *query, int limit, char **jso
 		return -1;
 	int rc = daimon_index_open(&ix, &st);
 	daimon_search_result r;
-	daimon_search_opts o = {.query = query, .limit = (size_t)(limit > 0 ? limit : 10), .mark_open = "", .mark_close = ""};
+	daimon_search_opts o = {
+		.query = query, .limit = (size_t)(limit > 0 ? limit : 10), .mark_open = "", .mark_close = ""};
 	if (rc == 0 && (rc = daimon_index_refresh(ix, NULL)) == 0 && (rc = daimon_search(ix, &o, &r)) == 0) {
 		daimon_buf b = DAIMON_BUF_INIT;
 		for (size_t i = 0; i < r.n; i++) {
@@ -497,7 +506,7 @@ int daimon_skill_env_open(daimon_skill_env *e, const char *home, daimon_mcp *mcp
 	if (daimon_settings_load(&set, home) == 0)
 		daimon_settings_string(set, "skills.authoring", &a); /* (a bad one: its default) */
 	daimon_authoring authoring = !a || !strcmp(a, "approve") ? DAIMON_AUTHORING_APPROVE
-				     : !strcmp(a, "auto")	 ? DAIMON_AUTHORING_AUTO
+				     : !strcmp(a, "auto")        ? DAIMON_AUTHORING_AUTO
 								 : DAIMON_AUTHORING_OFF;
 	daimon_settings_free(set);
 	cJSON *servers = daimon_mcp_snapshot(mcp);

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
-#include "core/home.h"
 #include "memory/curated.h"
 #include "memory/index.h"
 #include "memory/search.h"
@@ -258,8 +258,8 @@ cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
 	return a;
 }
 
-int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool,
-			cJSON **args, daimon_buf *out)
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool, cJSON **args,
+			daimon_buf *out)
 {
 	const char *name = daimon_json_str(call, "name");
 	const daimon_tool *t = tools;

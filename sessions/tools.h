@@ -60,7 +60,7 @@ typedef struct {
 	 * DAIMON_MSG_JOB_DONE (ref = `ref`, status <0 for a failed call) to its
 	 * parent and exits; cancelling it cancels whatever it started. */
 	daimon_aid (*spawn)(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
-	long timeout_ms;   /* per call; 0: the session's default */
+	long timeout_ms;    /* per call; 0: the session's default */
 	int top_level_only; /* not offered to sub-agents */
 	void *payload;      /* handed to run in its env */
 	int needs_approval; /* the user allows each call (DAIMON_SESSION_APPROVE) */
@@ -92,11 +92,12 @@ cJSON *daimon_tools_json(const daimon_tool *tools, int depth);
 /* Finds the tool the call {"name","arguments"} names and checks its
  * arguments against the schema. 0: *tool and *args (caller frees) are
  * set; otherwise the error result for the model is in `out`. */
-int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool,
-			cJSON **args, daimon_buf *out);
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool, cJSON **args,
+			daimon_buf *out);
 /* Prepares and runs a blocking tool here and now (the command line, tests);
  * the result text goes to `out`; returns 1 if it is an error result. */
-int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store, const char *key);
+int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store,
+		     const char *key);
 /* Checks `value` against the subset of JSON Schema tools use (type,
  * properties, required, enum, minimum/maximum, items); 0 or <0 with the
  * reason. */

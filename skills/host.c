@@ -35,7 +35,8 @@ static cJSON *host_tools(void *arg)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", daimon_json_str(t, "name"));
 		cJSON_AddStringToObject(o, "description", daimon_json_str(t, "description"));
-		cJSON_AddItemToObject(o, "inputSchema", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "parameters"), 1));
+		cJSON_AddItemToObject(o, "inputSchema",
+				      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "parameters"), 1));
 		cJSON *ann = cJSON_AddObjectToObject(o, "annotations");
 		cJSON_AddBoolToObject(ann, "readOnlyHint", !(flags & DAIMON_SKILL_SIDE_EFFECTS));
 		cJSON_AddBoolToObject(ann, "idempotentHint", (flags & DAIMON_SKILL_IDEMPOTENT) != 0);

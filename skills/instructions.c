@@ -104,7 +104,8 @@ cJSON *daimon_instructions_scan(const char *skills_dir)
 				free(dir);
 				cJSON_AddItemToArray(out, o);
 			} else {
-				fprintf(stderr, "daimon: %s has no name or description in its front matter; left out\n", path);
+				fprintf(stderr, "daimon: %s has no name or description in its front matter; left out\n",
+					path);
 			}
 			free(name);
 			free(desc);
@@ -150,7 +151,8 @@ int daimon_instructions_read(const char *skills_dir, const char *name, const cha
 				free(front(daimon_buf_cstr(&text), "name", &body)); /* (for where the body starts) */
 			daimon_buf_adds(out, body);
 		} else {
-			rc = daimon_error_code(DAIMON_ENOTFOUND, "skill %s has no file '%s'", name, file ? file : "SKILL.md");
+			rc = daimon_error_code(DAIMON_ENOTFOUND, "skill %s has no file '%s'", name,
+					       file ? file : "SKILL.md");
 		}
 		daimon_buf_release(&text);
 		free(path);

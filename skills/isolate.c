@@ -139,8 +139,9 @@ static int run(const char *so_path, const char *home, const cJSON *calls, long t
 				running = cJSON_GetObjectItemCaseSensitive(o, "start")->valueint;
 				deadline = daimon_mono_ns() / 1000000 + (timeout_ms > 0 ? timeout_ms : 30000);
 			} else if (cJSON_GetObjectItemCaseSensitive(o, "done")) {
-				cJSON_AddItemToArray(out, result(cJSON_GetObjectItemCaseSensitive(o, "status")->valueint,
-								 daimon_json_str(o, "text")));
+				cJSON_AddItemToArray(out,
+						     result(cJSON_GetObjectItemCaseSensitive(o, "status")->valueint,
+							    daimon_json_str(o, "text")));
 				running = -1;
 			}
 			cJSON_Delete(o);

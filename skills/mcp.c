@@ -6,17 +6,17 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
-#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
-#include "core/settings.h"
 #include "core/jsonutil.h"
 #include "core/port.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 #include "core/work.h"
 
@@ -180,9 +180,11 @@ static void listed(daimon_ctx *ctx, daimon_mcp *m, int i, const daimon_job_done 
 		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t, "inputSchema");
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", name);
-		cJSON_AddStringToObject(o, "description", daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
-		cJSON_AddItemToObject(o, "inputSchema", cJSON_IsObject(schema) ? cJSON_Duplicate(schema, 1)
-									: cJSON_Parse("{\"type\":\"object\"}"));
+		cJSON_AddStringToObject(o, "description",
+					daimon_json_str(t, "description") ? daimon_json_str(t, "description") : "");
+		cJSON_AddItemToObject(o, "inputSchema",
+				      cJSON_IsObject(schema) ? cJSON_Duplicate(schema, 1)
+							     : cJSON_Parse("{\"type\":\"object\"}"));
 		/* MCP's defaults: not read-only (it may change the world), not idempotent */
 		int fx = sv->side_effecting >= 0 ? sv->side_effecting
 						 : !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "readOnlyHint"));
@@ -256,7 +258,6 @@ static int mcp_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	return DAIMON_CONTINUE;
 }
 
-
 /* roots: ["/path", …] as MCP roots [{"uri":"file:///path","name":"path"}] */
 static char *roots_json(const cJSON *roots)
 {
@@ -280,13 +281,14 @@ static char *roots_json(const cJSON *roots)
 
 static const daimon_behaviour mcp_behaviour;
 
-static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify, const char *name,
-			     const cJSON *conf, int log_fd)
+static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify, const char *name, const cJSON *conf,
+			     int log_fd)
 {
 	const char *cmd = daimon_json_str(conf, "command");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(conf, "args");
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(conf, "env");
-	int nargs = cJSON_IsArray(args) ? cJSON_GetArraySize(args) : 0, nenv = cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0;
+	int nargs = cJSON_IsArray(args) ? cJSON_GetArraySize(args) : 0,
+	    nenv = cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0;
 	const char **argv = daimon_xcalloc((size_t)nargs + 2, sizeof(char *));
 	char **envp = daimon_xcalloc((size_t)nenv + 1, sizeof(char *));
 	int k = 0;
@@ -337,7 +339,8 @@ static int mcp_init(daimon_ctx *ctx, void *state)
 	int k = 0;
 	for (const cJSON *c = m->conf->child; c; c = c->next)
 		if (k < m->n && !strcmp(c->string, m->s[k].name)) {
-			daimon_aid port = start_port(daimon_ctx_rt(ctx), daimon_self(ctx), daimon_self(ctx), c->string, c, m->log_fd);
+			daimon_aid port = start_port(daimon_ctx_rt(ctx), daimon_self(ctx), daimon_self(ctx), c->string,
+						     c, m->log_fd);
 			pthread_mutex_lock(&m->mu);
 			m->s[k].port = port;
 			pthread_mutex_unlock(&m->mu);
@@ -363,8 +366,10 @@ daimon_mcp *daimon_mcp_start(daimon_rt *rt, const char *home, const char *only, 
 		if (only && strcmp(c->string, only))
 			continue;
 		if (!daimon_mcp_name_ok(c->string) || !daimon_json_str(c, "command")) {
-			fprintf(stderr, "daimon: MCP server '%s' is left out: it needs a name of letters, digits and '-' "
-					"and a command\n", c->string);
+			fprintf(stderr,
+				"daimon: MCP server '%s' is left out: it needs a name of letters, digits and '-' "
+				"and a command\n",
+				c->string);
 			continue;
 		}
 		struct server *sv = &m->s[m->n++];
@@ -411,7 +416,10 @@ cJSON *daimon_mcp_snapshot(daimon_mcp *m)
 		struct server *sv = &m->s[i];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", sv->name);
-		cJSON_AddStringToObject(o, "state", sv->state == S_READY ? "ready" : sv->state == S_FAILED ? "failed" : "starting");
+		cJSON_AddStringToObject(o, "state",
+					sv->state == S_READY    ? "ready"
+					: sv->state == S_FAILED ? "failed"
+								: "starting");
 		if (sv->error[0])
 			cJSON_AddStringToObject(o, "error", sv->error);
 		cJSON_AddNumberToObject(o, "timeout_ms", (double)sv->timeout_ms);
@@ -481,8 +489,7 @@ void daimon_mcp_stop(daimon_mcp *m)
 	free(m);
 }
 
-static const daimon_behaviour mcp_behaviour = {
-	.name = "mcp", .init = mcp_init, .handle = mcp_handle};
+static const daimon_behaviour mcp_behaviour = {.name = "mcp", .init = mcp_init, .handle = mcp_handle};
 
 /* ---- the server side ---- */
 
@@ -537,7 +544,8 @@ static void serve_one(const daimon_mcp_server *srv, const cJSON *req, int out)
 		cJSON *empty = cJSON_CreateObject();
 		daimon_buf text = DAIMON_BUF_INIT;
 		struct progress_to pt = {
-			out, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken")};
+			out, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "_meta"),
+							      "progressToken")};
 		const char *key = daimon_mcp_meta_key(params);
 		int rc = srv->call(srv->arg, daimon_json_str(params, "name") ? daimon_json_str(params, "name") : "",
 				   cJSON_IsObject(args) ? args : empty, key ? key : "", &text, notify_progress, &pt);

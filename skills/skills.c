@@ -11,19 +11,19 @@
 #include "skills/skills.h"
 
 #include <cjson/cJSON.h>
-#include <daimon/skill.h>
 #include <curl/curl.h>
+#include <daimon/skill.h>
 #include <dlfcn.h>
-#include <link.h>
-#include <sys/mman.h>
-#include <stdint.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -107,8 +107,8 @@ static void h_log(daimon_skill_ctx *ctx, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) >= 0)
-		fprintf(stderr, "daimon: skill %s: %s: %s\n", ctx->skill->name, names[level < 0 || level > 3 ? 1 : level],
-			s);
+		fprintf(stderr, "daimon: skill %s: %s: %s\n", ctx->skill->name,
+			names[level < 0 || level > 3 ? 1 : level], s);
 	va_end(ap);
 	free(s);
 }
@@ -501,7 +501,8 @@ static int check_descriptor(const daimon_skill *d, const char *so_path)
 		int ok = cJSON_IsObject(schema);
 		cJSON_Delete(schema);
 		if (!ok)
-			return daimon_error("'%s': the parameters of %s are not a JSON Schema object", so_path, t->name);
+			return daimon_error("'%s': the parameters of %s are not a JSON Schema object", so_path,
+					    t->name);
 	}
 	return 0;
 }

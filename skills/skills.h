@@ -39,7 +39,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 int daimon_skills_unload(daimon_skills *sk, const char *name);
 
 typedef struct {
-	const char *idempotency_key; /* may be NULL */
+	const char *idempotency_key;  /* may be NULL */
 	const _Atomic int *cancelled; /* may be NULL */
 	/* progress reports (may be NULL) */
 	void (*progress)(void *payload, double done, double total, const char *message);

@@ -150,8 +150,9 @@ int daimon_skill_new(daimon_skillws *ws, const char *name)
 		return -1;
 	char *dir = path_of(ws, name, NULL);
 	struct stat st;
-	int rc = stat(dir, &st) == 0 ? daimon_error_code(DAIMON_EEXISTS, "there is already a skill '%s' (%s)", name, dir)
-				     : daimon_mkdir_p(dir, 0700);
+	int rc = stat(dir, &st) == 0
+			 ? daimon_error_code(DAIMON_EEXISTS, "there is already a skill '%s' (%s)", name, dir)
+			 : daimon_mkdir_p(dir, 0700);
 	static const char *const files[] = {"skill.c", "skill.json", "tests.json"};
 	for (int i = 0; i < 3 && rc == 0; i++) {
 		char *p = path_of(ws, name, files[i]);
@@ -245,8 +246,7 @@ static cJSON *read_json(daimon_skillws *ws, const char *name, const char *file)
 }
 
 /* tests.json against the built object, in a child process. */
-static int run_tests(daimon_skillws *ws, const char *name, const char *so, daimon_skill_built *out,
-		     daimon_buf *report)
+static int run_tests(daimon_skillws *ws, const char *name, const char *so, daimon_skill_built *out, daimon_buf *report)
 {
 	cJSON *tests = read_json(ws, name, "tests.json");
 	if (!tests)
@@ -270,11 +270,11 @@ static int run_tests(daimon_skillws *ws, const char *name, const char *so, daimo
 		const char *expect = daimon_json_str(t, "expect"), *contains = daimon_json_str(t, "contains");
 		int status = r ? cJSON_GetObjectItemCaseSensitive(r, "status")->valueint : -3;
 		int want_error = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "error"));
-		const char *bad = !r			     ? "not run (an earlier test ended the skill)"
-				  : status == -2	     ? text
-				  : want_error && status == 0 ? "succeeded, but an error was expected"
-				  : !want_error && status < 0 ? "failed"
-				  : expect && strcmp(text, expect) ? "answered something else"
+		const char *bad = !r                                    ? "not run (an earlier test ended the skill)"
+				  : status == -2                        ? text
+				  : want_error && status == 0           ? "succeeded, but an error was expected"
+				  : !want_error && status < 0           ? "failed"
+				  : expect && strcmp(text, expect)      ? "answered something else"
 				  : contains && !strstr(text, contains) ? "answer lacks the expected text"
 									: NULL;
 		out->tests++;
@@ -350,8 +350,8 @@ static int live_write(daimon_skillws *ws, cJSON *live)
 	return rc;
 }
 
-int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags,
-		       daimon_skill_built *out, daimon_buf *report)
+int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags, daimon_skill_built *out,
+		       daimon_buf *report)
 {
 	int do_commit = flags & DAIMON_SKILL_COMMIT;
 	memset(out, 0, sizeof(*out));
@@ -539,7 +539,8 @@ int daimon_skill_log(daimon_skillws *ws, const char *name, cJSON **out)
 static int tree_of(daimon_skillws *ws, const char *rev, git_tree **tree)
 {
 	git_object *o = NULL;
-	int rc = git_revparse_single(&o, ws->repo, rev) < 0 || git_object_peel((git_object **)tree, o, GIT_OBJECT_TREE) < 0
+	int rc = git_revparse_single(&o, ws->repo, rev) < 0 ||
+				 git_object_peel((git_object **)tree, o, GIT_OBJECT_TREE) < 0
 			 ? daimon_error_code(DAIMON_ENOTFOUND, "no revision '%s' in the skills repository", rev)
 			 : 0;
 	git_object_free(o);
@@ -550,7 +551,8 @@ static int print_line(const git_diff_delta *d, const git_diff_hunk *h, const git
 {
 	(void)d, (void)h;
 	daimon_buf *out = payload;
-	if (l->origin == GIT_DIFF_LINE_CONTEXT || l->origin == GIT_DIFF_LINE_ADDITION || l->origin == GIT_DIFF_LINE_DELETION)
+	if (l->origin == GIT_DIFF_LINE_CONTEXT || l->origin == GIT_DIFF_LINE_ADDITION ||
+	    l->origin == GIT_DIFF_LINE_DELETION)
 		daimon_buf_addc(out, l->origin);
 	daimon_buf_add(out, l->content, l->content_len);
 	return 0;
@@ -633,7 +635,8 @@ int daimon_skill_remove(daimon_skillws *ws, const char *name)
 		return -1;
 	char *dir = path_of(ws, name, NULL);
 	struct stat st;
-	int rc = stat(dir, &st) < 0 ? daimon_error_code(DAIMON_ENOTFOUND, "there is no skill '%s'", name) : remove_dir(dir);
+	int rc = stat(dir, &st) < 0 ? daimon_error_code(DAIMON_ENOTFOUND, "there is no skill '%s'", name)
+				    : remove_dir(dir);
 	free(dir);
 	char id[41];
 	if (rc == 0) {

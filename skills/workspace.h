@@ -42,8 +42,8 @@ enum {
  * `report`), and with DAIMON_SKILL_COMMIT, commits its source (`message`;
  * NULL: "build NAME") and records the build as live. A failing build or
  * test changes nothing. */
-int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags,
-		       daimon_skill_built *out, daimon_buf *report);
+int daimon_skill_build(daimon_skillws *ws, const char *name, const char *message, int flags, daimon_skill_built *out,
+		       daimon_buf *report);
 /* Writes NAME's skill.c (and tests.json if given), scaffolding the skill
  * first if it is new. */
 int daimon_skill_write(daimon_skillws *ws, const char *name, const char *source, const char *tests);

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "core/actor.h"
-#include "core/cold.h"
 #include "core/buf.h"
+#include "core/cold.h"
 #include "core/error.h"
 #include "core/supervisor.h"
 #include "core/timefmt.h"

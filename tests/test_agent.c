@@ -20,23 +20,23 @@
 #include "core/llm.h"
 #include "memory/index.h"
 
-#include <sqlite3.h>
 #include "memory/log.h"
 #include "memory/search.h"
 #include "sessions/session.h"
 #include "tests/aimock.h"
 #include "tests/test.h"
+#include <sqlite3.h>
 
-#define LONG_ANSWER                                                                                                \
-	"This is a long answer that takes up room in the history, so that the conversation grows past the "     \
-	"compression threshold after a few turns. It goes on for a while with nothing much to say, and then "   \
+#define LONG_ANSWER                                                                                           \
+	"This is a long answer that takes up room in the history, so that the conversation grows past the "   \
+	"compression threshold after a few turns. It goes on for a while with nothing much to say, and then " \
 	"it goes on a little more, because the test needs the bytes and the model is happy to oblige it here."
 
-#define FIXTURES_COMMON                                                                                         \
-	"{\"match\":{\"userMessage\":\"long question\"},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"        \
-	"{\"match\":{\"userMessage\":\"long tool question\",\"hasToolResult\":true},\"response\":{\"content\":\""    \
-	LONG_ANSWER "\"}},"                                                                                           \
-	"{\"match\":{\"userMessage\":\"long tool question\"},\"response\":{\"toolCalls\":[{\"id\":\"k1\",\"name\":"  \
+#define FIXTURES_COMMON                                                                                             \
+	"{\"match\":{\"userMessage\":\"long question\"},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"           \
+	"{\"match\":{\"userMessage\":\"long tool "                                                                  \
+	"question\",\"hasToolResult\":true},\"response\":{\"content\":\"" LONG_ANSWER "\"}},"                       \
+	"{\"match\":{\"userMessage\":\"long tool question\"},\"response\":{\"toolCalls\":[{\"id\":\"k1\",\"name\":" \
 	"\"clock\",\"arguments\":\"{}\"},{\"id\":\"k2\",\"name\":\"clock\",\"arguments\":\"{}\"}]}},"
 
 static const char fixtures[] =
@@ -149,11 +149,7 @@ static const daimon_tool test_tools[] = {
 	{.name = "clock", .description = "The time.", .parameters = EMPTY, .run = tool_clock},
 	{.name = "guarded", .description = "Asks first.", .parameters = EMPTY, .run = tool_clock, .needs_approval = 1},
 	{.name = "meet", .description = "Waits for a second caller.", .parameters = EMPTY, .run = tool_meet},
-	{.name = "slow",
-	 .description = "Takes ten seconds.",
-	 .parameters = EMPTY,
-	 .run = tool_slow,
-	 .timeout_ms = 200},
+	{.name = "slow", .description = "Takes ten seconds.", .parameters = EMPTY, .run = tool_slow, .timeout_ms = 200},
 	{.name = "broken", .description = "Always fails.", .parameters = EMPTY, .run = tool_broken},
 	{.name = "pause", .description = "Waits to be released.", .parameters = EMPTY, .run = tool_pause},
 	{0},
@@ -164,8 +160,8 @@ static const daimon_tool test_tools[] = {
 struct asker {
 	_Atomic int deltas, tools, finished, asked, progress;
 	char last_progress[64];
-	int allow; /* the answer to a call that needs approval */
-	daimon_buf streamed;  /* read once finished */
+	int allow;           /* the answer to a call that needs approval */
+	daimon_buf streamed; /* read once finished */
 	daimon_session_done done;
 };
 
@@ -571,7 +567,8 @@ static void test_agent__delegate_fans_out_and_reports_each_child(void)
 		free(r), free(log);
 		/* The sub-agents were not offered delegate themselves. */
 		char *j = h_journal(&h);
-		CHECK_INT(count(j, "\"name\":\"delegate\""), 2 + 2); /* offered + called, in the parent's two requests */
+		CHECK_INT(count(j, "\"name\":\"delegate\""),
+			  2 + 2); /* offered + called, in the parent's two requests */
 		free(j);
 		h_stop(&h);
 	}
@@ -775,7 +772,8 @@ static void test_agent__a_compaction_never_parts_a_call_from_its_result(void)
 static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 {
 	struct harness h;
-	daimon_session_opts o = {.tools = test_tools, .context_window = 1200, .compress_threshold = 0.5, .tail_tokens = 150};
+	daimon_session_opts o = {
+		.tools = test_tools, .context_window = 1200, .compress_threshold = 0.5, .tail_tokens = 150};
 	fixture_set = fixtures_no_summary;
 	CHECK_INT(h_start(&h, DAIMON_LLM_OPENAI, &o, 0), 0);
 	fixture_set = fixtures;
@@ -783,7 +781,8 @@ static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 	CHECK_INT(grow_until(&h, "compaction_failed", &turns), 0);
 	CHECK_INT(h.a[0].done.status, 0); /* the turn went on */
 	char *log = h_log(&h, "cli:agent");
-	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call failed: the model answered HTTP 400: overloaded\"");
+	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call failed: the model "
+			    "answered HTTP 400: overloaded\"");
 	CHECK(!strstr(log, "\"type\":\"compaction\""));
 	free(log);
 	char *body = last_request(&h);
@@ -809,8 +808,9 @@ static void test_agent__an_idle_session_is_summarized_and_found_by_its_title(voi
 		EVENTUALLY(atomic_load(&h.a[0].finished));
 		char *log = NULL;
 		EVENTUALLY((free(log), log = h_log(&h, "cli:agent"), strstr(log, "\"type\":\"summary\"")));
-		CHECK_CONTAINS(log, "\"type\":\"summary\",\"title\":\"Greetings exchanged\",\"summary\":\"The user said "
-				    "hello and got an answer.\",\"upto_seq\":3}");
+		CHECK_CONTAINS(log,
+			       "\"type\":\"summary\",\"title\":\"Greetings exchanged\",\"summary\":\"The user said "
+			       "hello and got an answer.\",\"upto_seq\":3}");
 		free(log);
 		/* The index takes the title, and search finds the summary. */
 		daimon_index *ix;

@@ -45,7 +45,8 @@ static void test_compact__the_tail_never_starts_on_a_tool_result(void)
 
 static void test_compact__the_head_keeps_the_results_of_its_calls(void)
 {
-	cJSON *h = history("uctt" "uauauaua");
+	cJSON *h = history("uctt"
+			   "uauauaua");
 	int from, to;
 	CHECK_INT(daimon_compact_cut(h, 2, 50, &from, &to), 1);
 	CHECK_INT(from, 4); /* not between the call and its results */
@@ -83,10 +84,11 @@ static void test_compact__apply_and_restore_replace_the_same_messages(void)
 
 static void test_compact__the_request_holds_the_transcript_of_the_middle_only(void)
 {
-	cJSON *h = cJSON_Parse("[{\"role\":\"user\",\"content\":\"head\"},{\"role\":\"assistant\",\"content\":\"ok\"},"
-			       "{\"role\":\"user\",\"content\":\"middle one\"},{\"role\":\"assistant\",\"content\":\"\","
-			       "\"tool_calls\":[{\"id\":\"c\",\"name\":\"clock\",\"arguments\":\"{}\"}]},{\"role\":"
-			       "\"tool\",\"content\":\"noon\"},{\"role\":\"user\",\"content\":\"tail\"}]");
+	cJSON *h =
+		cJSON_Parse("[{\"role\":\"user\",\"content\":\"head\"},{\"role\":\"assistant\",\"content\":\"ok\"},"
+			    "{\"role\":\"user\",\"content\":\"middle one\"},{\"role\":\"assistant\",\"content\":\"\","
+			    "\"tool_calls\":[{\"id\":\"c\",\"name\":\"clock\",\"arguments\":\"{}\"}]},{\"role\":"
+			    "\"tool\",\"content\":\"noon\"},{\"role\":\"user\",\"content\":\"tail\"}]");
 	char *system;
 	cJSON *msgs;
 	daimon_compact_request(h, 2, 4, &system, &msgs);

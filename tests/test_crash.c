@@ -15,8 +15,8 @@
 #include "core/error.h"
 #include "memory/index.h"
 
-#include <sqlite3.h>
 #include "tests/test.h"
+#include <sqlite3.h>
 
 #define ROUNDS 40
 

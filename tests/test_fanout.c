@@ -60,8 +60,11 @@ static void item_terminate(daimon_ctx *ctx, void *state, int reason)
 	free(it);
 }
 
-static const daimon_behaviour item_b = {
-	.name = "item", .init = item_init, .handle = item_handle, .on_cancel = item_cancel, .terminate = item_terminate};
+static const daimon_behaviour item_b = {.name = "item",
+					.init = item_init,
+					.handle = item_handle,
+					.on_cancel = item_cancel,
+					.terminate = item_terminate};
 
 struct run {
 	const int *modes;
@@ -128,7 +131,7 @@ static void test_fanout__each_item_settles_as_it_went_within_the_bound(void)
 	CHECK_INT(r.status[5], 0);
 	CHECK_INT(atomic_load(&r.peak), 2); /* never more than the bound */
 	CHECK_INT(r.norder, 6);
-	CHECK_INT(r.order[5], 2); /* the late one settled last, at its deadline */
+	CHECK_INT(r.order[5], 2);                   /* the late one settled last, at its deadline */
 	EVENTUALLY(atomic_load(&r.cancelled) == 1); /* and was cancelled */
 	daimon_rt_free(rt);
 }

@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "core/jsonutil.h"
 #include "channels/access.h"
 #include "channels/channels.h"
 #include "channels/journal.h"
 #include "channels/mailmsg.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
 #include "tests/test.h"
 
 static void test_access__allowlist_pairing_and_its_limits(void)
@@ -145,11 +145,13 @@ static void test_mail__the_text_of_a_multipart_mail_and_the_reply(void)
 	CHECK_STR(m.message_id, "<x1@example.org>");
 	CHECK_STR(m.text, "hello \xe2\x98\x95");
 	char *r = daimon_mail_reply("me@example.org", m.from, m.subject, m.message_id, m.references, "line 1\nline 2");
-	CHECK_CONTAINS(r, "Subject: Re: a long subject\r\nIn-Reply-To: <x1@example.org>\r\nReferences: <x1@example.org>\r\n");
+	CHECK_CONTAINS(
+		r, "Subject: Re: a long subject\r\nIn-Reply-To: <x1@example.org>\r\nReferences: <x1@example.org>\r\n");
 	CHECK_CONTAINS(r, "\r\n\r\nline 1\r\nline 2\r\n");
 	free(r);
 	daimon_mail_release(&m);
-	const char *soft = "From: a@b.c\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak =3D ok\r\n";
+	const char *soft =
+		"From: a@b.c\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak =3D ok\r\n";
 	CHECK_INT(daimon_mail_parse(&m, soft, strlen(soft)), 0);
 	CHECK_STR(m.text, "softbreak = ok");
 	daimon_mail_release(&m);

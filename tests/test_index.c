@@ -11,11 +11,11 @@
 #include "core/timefmt.h"
 #include "memory/index.h"
 
-#include <sqlite3.h>
 #include "memory/search.h"
 #include "memory/snippet.h"
 #include "memory/text.h"
 #include "tests/test.h"
+#include <sqlite3.h>
 
 struct world {
 	daimon_store st;

@@ -156,7 +156,7 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 		daimon_buf_release(&a.streamed);
 		char *log = log_text(&st);
 		CHECK_CONTAINS(log, p ? "\"content\":\"snip\"" : "\"content\":\"cut\""); /* the question is kept ... */
-		CHECK(!strstr(log, "\"role\":\"assistant\"")); /* ... no partial answer is */
+		CHECK(!strstr(log, "\"role\":\"assistant\""));                           /* ... no partial answer is */
 		free(log);
 		daimon_store_release(&st);
 	}

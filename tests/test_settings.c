@@ -48,7 +48,8 @@ static void test_settings__a_bad_value_fails_its_reader_only(void)
 	CHECK_INT(daimon_settings_int(s, "tools.timeout_s", &n), 0);
 	CHECK_INT(n, 30);
 	CHECK_INT(daimon_settings_string(s, "channels.cli.mid_turn", &mode), DAIMON_EINVAL);
-	CHECK_STR(daimon_error_last(), "channels.cli.mid_turn in config.json is 'shout'; it must be queue, steer or interrupt");
+	CHECK_STR(daimon_error_last(),
+		  "channels.cli.mid_turn in config.json is 'shout'; it must be queue, steer or interrupt");
 	CHECK_INT(daimon_settings_bool(s, "sessions.summarize", &on), DAIMON_EINVAL);
 	CHECK_STR(daimon_error_last(), "sessions.summarize in config.json must be true or false");
 	CHECK_INT(daimon_settings_int(s, "compression.head_messages", &n), 0);
@@ -60,8 +61,8 @@ static void test_settings__a_bad_value_fails_its_reader_only(void)
 
 static void test_settings__wildcards_reach_each_named_entry(void)
 {
-	daimon_settings *s =
-		parse("{\"mcp\": {\"servers\": {\"fs\": {\"command\": \"npx\", \"timeout_s\": 5, \"env\": {\"K\": \"v\"}}}}}");
+	daimon_settings *s = parse("{\"mcp\": {\"servers\": {\"fs\": {\"command\": \"npx\", \"timeout_s\": 5, \"env\": "
+				   "{\"K\": \"v\"}}}}}");
 	int64_t n = 0;
 	const char *cmd = NULL;
 	CHECK_INT(daimon_settings_string(s, "mcp.servers.fs.command", &cmd), 0);

@@ -57,18 +57,20 @@ static const char counter_src[] =
 	"	return daimon_skill_host_of(ctx)->save(ctx, &t, sizeof(t));\n"
 	"}\n"
 	"static const daimon_skill_tool tools[] = {\n"
-	"	{\"add\", \"Adds n.\", \"{\\\"type\\\":\\\"object\\\",\\\"properties\\\":{\\\"n\\\":{\\\"type\\\":\\\"integer\\\"}}}\", "
+	"	{\"add\", \"Adds n.\", "
+	"\"{\\\"type\\\":\\\"object\\\",\\\"properties\\\":{\\\"n\\\":{\\\"type\\\":\\\"integer\\\"}}}\", "
 	"0, add},\n"
 	"	{\"fail\", \"Fails.\", \"{\\\"type\\\":\\\"object\\\"}\", 0, fail},\n"
 	"};\n"
-	"DAIMON_SKILL(.name = \"counter\", .version = VERSION, .description = \"Counts.\", .tools = tools, .ntools = 2,\n"
+	"DAIMON_SKILL(.name = \"counter\", .version = VERSION, .description = \"Counts.\", .tools = tools, .ntools = "
+	"2,\n"
 	"	     .init = init, .save_state = save);\n";
 
-static const char future_src[] =
-	"#include <daimon/skill.h>\n"
-	"static const daimon_skill d = {DAIMON_SKILL_ABI + 1, sizeof(daimon_skill), \"counter\", \"9\", \"\", 0, 0, 0, 0, 0};\n"
-	"DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);\n"
-	"const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
+static const char future_src[] = "#include <daimon/skill.h>\n"
+				 "static const daimon_skill d = {DAIMON_SKILL_ABI + 1, sizeof(daimon_skill), "
+				 "\"counter\", \"9\", \"\", 0, 0, 0, 0, 0};\n"
+				 "DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);\n"
+				 "const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
 
 /* Compiles `src` with `defines` into dir/name.so; 0 or -1. */
 static int build(const char *dir, const char *name, const char *src, const char *lang, const char *defines)
@@ -94,13 +96,14 @@ static void test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings(v
 {
 	const char *dir = test_tmpdir();
 	CHECK_INT(build(dir, "c", counter_src, "c", "-DVERSION='\"v1\"' -DFAIL_INIT=0 -Wmissing-prototypes"), 0);
-	static const char cpp[] = "#include <daimon/skill.h>\n"
-				  "static int run(daimon_skill_ctx *ctx, const char *) {\n"
-				  "  return daimon_skill_host_of(ctx)->replyf(ctx, \"%d\", 1); }\n"
-				  "static const daimon_skill_tool tools[] = {{\"t\", \"T.\", \"{}\", 0, run}};\n"
-				  "static const daimon_skill d = {DAIMON_SKILL_ABI, sizeof(daimon_skill), \"cpp\", \"1\", \"\",\n"
-				  "  tools, 1, nullptr, nullptr, nullptr};\n"
-				  "extern \"C\" DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
+	static const char cpp[] =
+		"#include <daimon/skill.h>\n"
+		"static int run(daimon_skill_ctx *ctx, const char *) {\n"
+		"  return daimon_skill_host_of(ctx)->replyf(ctx, \"%d\", 1); }\n"
+		"static const daimon_skill_tool tools[] = {{\"t\", \"T.\", \"{}\", 0, run}};\n"
+		"static const daimon_skill d = {DAIMON_SKILL_ABI, sizeof(daimon_skill), \"cpp\", \"1\", \"\",\n"
+		"  tools, 1, nullptr, nullptr, nullptr};\n"
+		"extern \"C\" DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
 	CHECK_INT(build(dir, "cpp", cpp, "cc", ""), 0);
 	daimon_skills *sk = daimon_skills_new(NULL);
 	char *path = so(dir, "cpp");
@@ -226,10 +229,12 @@ static const char wild_src[] =
 	"#include <signal.h>\n"
 	"#include <stdlib.h>\n"
 	"#include <string.h>\n"
-	"static int ok(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, \"fine\"); }\n"
+	"static int ok(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, "
+	"\"fine\"); }\n"
 	"static int segv(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; raise(SIGSEGV); return 0; }\n"
 	"static int boom(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; abort(); }\n"
-	"static int spin(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; for (volatile int i = 0; i >= 0; i = 0) { } return 0; }\n"
+	"static int spin(daimon_skill_ctx *c, const char *a) { (void)c; (void)a; for (volatile int i = 0; i >= 0; i = "
+	"0) { } return 0; }\n"
 	"static int hog(daimon_skill_ctx *c, const char *a)\n"
 	"{ (void)a; for (;;) { char *p = malloc(1 << 24); if (!p) abort(); memset(p, 1, 1 << 24); }\n"
 	"  return daimon_skill_host_of(c)->replyf(c, \"never\"); }\n"
@@ -238,10 +243,12 @@ static const char wild_src[] =
 	"  for (int i = 1; i <= 3; i++) h->progress(c, i, 3, \"step\");\n"
 	"  return h->replyf(c, \"stepped\"); }\n"
 	"static int key(daimon_skill_ctx *c, const char *a)\n"
-	"{ const daimon_skill_host *h = daimon_skill_host_of(c); (void)a; return h->replyf(c, \"key=%s\", h->idempotency_key(c)); }\n"
+	"{ const daimon_skill_host *h = daimon_skill_host_of(c); (void)a; return h->replyf(c, \"key=%s\", "
+	"h->idempotency_key(c)); }\n"
 	"#define T(n) {#n, #n, \"{}\", 0, n}\n"
 	"static const daimon_skill_tool tools[] = {T(ok), T(segv), T(boom), T(spin), T(hog), T(steps), T(key)};\n"
-	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = 7);\n";
+	"DAIMON_SKILL(.name = \"wild\", .version = \"1\", .description = \"Misbehaves.\", .tools = tools, .ntools = "
+	"7);\n";
 
 /* One call in a child process: its status and text. */
 static int isolated(const char *so_path, const char *tool, long timeout_ms, char text[256])
@@ -256,9 +263,11 @@ static int isolated(const char *so_path, const char *tool, long timeout_ms, char
 	daimon_buf why = DAIMON_BUF_INIT;
 	int rc = daimon_skill_run_isolated(so_path, NULL, calls, timeout_ms, 256u << 20, &results, &why);
 	int status = rc < 0 ? -9 : cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, 0), "status")->valueint;
-	snprintf(text, 256, "%s|%d", rc < 0 ? why.ptr : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-								cJSON_GetArrayItem(results, 0), "text")),
-		 cJSON_GetArraySize(results));
+	snprintf(
+		text, 256, "%s|%d",
+		rc < 0 ? why.ptr
+		       : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, 0), "text")),
+		cJSON_GetArraySize(results));
 	daimon_buf_release(&why);
 	cJSON_Delete(results);
 	cJSON_Delete(calls);
@@ -288,7 +297,6 @@ static void test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call(void)
 	free(path);
 }
 
-
 static void test_skills__instruction_skills_are_indexed_and_read(void)
 {
 	const char *dir = test_tmpdir();
@@ -297,8 +305,9 @@ static void test_skills__instruction_skills_are_indexed_and_read(void)
 	daimon_mkdir_p(a, 0700), daimon_mkdir_p(b, 0700), daimon_mkdir_p(c, 0700);
 	char *pa = daimon_xasprintf("%s/SKILL.md", a), *pb = daimon_xasprintf("%s/SKILL.md", b);
 	char *pc = daimon_xasprintf("%s/SKILL.md", c), *ref = daimon_xasprintf("%s/reference.md", a);
-	test_write(pa, "---\nname: pdf-tools\ndescription: >\n  Extract text from PDFs\n  and merge them.\nlicense: MIT\n"
-		       "metadata:\n  author: x\n---\n# PDF tools\nUse qpdf --empty --pages a.pdf b.pdf -- out.pdf\n");
+	test_write(pa,
+		   "---\nname: pdf-tools\ndescription: >\n  Extract text from PDFs\n  and merge them.\nlicense: MIT\n"
+		   "metadata:\n  author: x\n---\n# PDF tools\nUse qpdf --empty --pages a.pdf b.pdf -- out.pdf\n");
 	test_write(pb, "---\nname: \"notes\"\ndescription: 'Keep notes tidy.'\n---\nWrite short notes.\n");
 	test_write(pc, "---\nname: broken\n---\nNo description.\n");
 	test_write(ref, "Reference text.\n");
@@ -418,7 +427,8 @@ static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
 	CHECK_CONTAINS(c.text, "\"text\":\"fine\"");
 	CHECK_INT(port_call(rt, port, me, &c, "steps", 5000), 0);
 	CHECK_INT(c.progress, 3); /* progress notifications came back as messages */
-	CHECK_INT(port_call_key(rt, port, me, &c, "key", "cli-0123/k9", 5000), 0); /* the idempotency key, through _meta */
+	CHECK_INT(port_call_key(rt, port, me, &c, "key", "cli-0123/k9", 5000),
+		  0); /* the idempotency key, through _meta */
 	CHECK_CONTAINS(c.text, "\"text\":\"key=cli-0123/k9\"");
 	CHECK_INT(port_call(rt, port, me, &c, "key", 5000), 0);
 	CHECK_CONTAINS(c.text, "\"text\":\"key=\"");
@@ -476,8 +486,9 @@ static void test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down(vo
 	daimon_buf text = DAIMON_BUF_INIT;
 	CHECK_INT(daimon_read_file(&text, log), 0);
 	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: stubborn: pong={\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{}}\n");
-	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: stubborn: roots={\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"roots\":"
-					       "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]}}\n");
+	CHECK_CONTAINS(daimon_buf_cstr(&text),
+		       "daimon: stubborn: roots={\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"roots\":"
+		       "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]}}\n");
 	daimon_buf_release(&text);
 	free(log);
 }
@@ -524,7 +535,8 @@ static void test_skills__large_messages_cross_a_port_both_ways(void)
 {
 	static const char *const argv[] = {
 		"/bin/sh", "-c",
-		"sleep 0.3; read line; echo \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":1,\\\"result\\\":{\\\"len\\\":${#line},"
+		"sleep 0.3; read line; echo "
+		"\"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":1,\\\"result\\\":{\\\"len\\\":${#line},"
 		"\\\"big\\\":\\\"$(head -c 300000 /dev/zero | tr '\\0' b)\\\"}}\"; sleep 30",
 		NULL};
 	daimon_rt *rt;
@@ -546,8 +558,8 @@ static void test_skills__large_messages_cross_a_port_both_ways(void)
  * without bound: the call fails and says why. */
 static void test_skills__a_port_stops_a_program_sending_a_huge_message(void)
 {
-	static const char *const argv[] = {"/bin/sh", "-c", "read call; head -c 70000000 /dev/zero | tr '\\0' a; sleep 30",
-					   NULL};
+	static const char *const argv[] = {"/bin/sh", "-c",
+					   "read call; head -c 70000000 /dev/zero | tr '\\0' a; sleep 30", NULL};
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
 	daimon_port_opts po = {.name = "flood", .argv = argv};

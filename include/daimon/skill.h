@@ -164,13 +164,13 @@ typedef const daimon_skill *(*daimon_skill_entry_fn)(void);
 
 /* Declares the descriptor and the entry symbol (C; in C++, write the
  * entry function returning a filled-in daimon_skill yourself). */
-#define DAIMON_SKILL(...)                                                                                      \
+#define DAIMON_SKILL(...)                                                                                           \
 	static const daimon_skill daimon_skill_descriptor_ = {DAIMON_SKILL_ABI, sizeof(daimon_skill), __VA_ARGS__}; \
-	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);                                       \
-	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void)                                        \
-	{                                                                                                      \
-		return &daimon_skill_descriptor_;                                                              \
-	}                                                                                                      \
+	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);                                           \
+	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void)                                            \
+	{                                                                                                           \
+		return &daimon_skill_descriptor_;                                                                   \
+	}                                                                                                           \
 	extern const daimon_skill *daimon_skill_entry(void) /* (takes the caller's semicolon) */
 
 #ifdef __cplusplus

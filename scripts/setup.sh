@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   clang libclang-rt-14-dev            # ASan/UBSan/TSan runtimes and libFuzzer (only recommended by clang)
+  clang-format                        # test.sh checks every C file's layout
   libsqlite3-dev libcurl4-openssl-dev libcjson-dev libgit2-dev libedit-dev
   libmicrohttpd-dev                   # the daemon's web chat
   chromium                            # the web chat's end-to-end test (headless, through playwright-core)

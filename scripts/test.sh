@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CC="${CC:-clang}"
+
+# Layout is clang-format's (.clang-format), checked, not only configured.
+unformatted=$(git ls-files '*.c' '*.h' | while read -r f; do
+  clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+done)
+if [ -n "$unformatted" ]; then
+  echo "test.sh: these files differ from .clang-format (run clang-format -i on them):" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_SANITIZE=ON \
       -DDAIMON_FUZZ=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" >/dev/null

@@ -12,7 +12,6 @@
 #include "core/settings.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +285,7 @@ static const char *check(const daimon_setting *e, const cJSON *v, daimon_buf *wh
 	case DAIMON_SETTING_INT:
 	case DAIMON_SETTING_NUMBER:
 		if (cJSON_IsNumber(v) && v->valuedouble >= e->min && v->valuedouble <= e->max &&
-		    (e->type == DAIMON_SETTING_NUMBER || v->valuedouble == floor(v->valuedouble)))
+		    (e->type == DAIMON_SETTING_NUMBER || v->valuedouble == (double)(int64_t)v->valuedouble))
 			return NULL;
 		number_text(lo, sizeof(lo), e->min);
 		number_text(hi, sizeof(hi), e->max);

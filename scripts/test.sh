@@ -23,7 +23,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
 
-# The actor runtime is concurrent code: its tests also run under TSan.
+# The concurrent code — the runtime, sessions, channels and the daemon
+# itself (daemon.sh drives a TSan-built `daimon serve`) — also runs under TSan.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target test_actor test_fanout test_skills test_http test_llm test_session test_agent test_config test_index test_import >/dev/null
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|skills|http|llm|session|agent|index|import)$'
+cmake --build build-tsan -j"$(nproc)" --target daimon test_actor test_fanout test_skills test_http test_llm test_session test_agent test_config test_settings test_index test_import test_gateway >/dev/null
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|skills|http|llm|session|agent|config|settings|index|import|gateway|daemon)$'

@@ -114,7 +114,7 @@ const daimon_setting daimon_settings_table[] = {
 struct daimon_settings {
 	char *name; /* the file, for messages */
 	cJSON *root;
-	cJSON *defaults; /* each entry's default, parsed, by the entry's path */
+	cJSON *defaults; /* each string entry's default, parsed, by the entry's path */
 };
 
 /* ---- paths ---- */
@@ -203,6 +203,8 @@ int daimon_settings_parse(daimon_settings **out, const char *name, const char *t
 	s->root = root;
 	s->defaults = cJSON_CreateObject();
 	for (const daimon_setting *e = daimon_settings_table; e->path; e++) {
+		if (e->type != DAIMON_SETTING_STRING && e->type != DAIMON_SETTING_CHOICE)
+			continue; /* (numbers and booleans are read from the text, allocating nothing) */
 		cJSON *d = e->def ? cJSON_Parse(e->def) : NULL;
 		assert((d || !e->def) && "a default is JSON");
 		if (d)
@@ -324,12 +326,14 @@ static const char *check(const daimon_setting *e, const cJSON *v, daimon_buf *wh
 	return daimon_buf_cstr(why);
 }
 
-/* The value of `path`, checked, or its default (NULL when it has none);
- * a bad value is an error, and *out the default. */
-static int value(const daimon_settings *s, const char *path, daimon_setting_type want, const cJSON **out)
+/* The value of `path`, checked, or NULL with `*e` its entry, whose
+ * default then applies; a bad value is an error. */
+static int value(const daimon_settings *s, const char *path, daimon_setting_type want, const cJSON **out,
+		 const daimon_setting **entry)
 {
 	const daimon_setting *e = daimon_setting_find(path);
 	assert(e && "a setting read is in the table");
+	*entry = e;
 	assert(e->type == want || (want == DAIMON_SETTING_STRING && e->type == DAIMON_SETTING_CHOICE) ||
 	       (want == DAIMON_SETTING_NUMBER && e->type == DAIMON_SETTING_INT) ||
 	       (want == DAIMON_SETTING_LIST && e->type == DAIMON_SETTING_MAP));
@@ -345,15 +349,16 @@ static int value(const daimon_settings *s, const char *path, daimon_setting_type
 		rc = daimon_error_code(DAIMON_EINVAL, "%s in config.json %s", path, daimon_buf_cstr(&why));
 		daimon_buf_release(&why);
 	}
-	*out = cJSON_GetObjectItemCaseSensitive(s->defaults, e->path);
+	*out = NULL;
 	return rc;
 }
 
 int daimon_settings_number(const daimon_settings *s, const char *path, double *out)
 {
 	const cJSON *v;
-	int rc = value(s, path, DAIMON_SETTING_NUMBER, &v);
-	*out = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	const daimon_setting *e;
+	int rc = value(s, path, DAIMON_SETTING_NUMBER, &v, &e);
+	*out = v ? v->valuedouble : e->def ? strtod(e->def, NULL) : 0;
 	return rc;
 }
 
@@ -368,15 +373,19 @@ int daimon_settings_int(const daimon_settings *s, const char *path, int64_t *out
 int daimon_settings_bool(const daimon_settings *s, const char *path, int *out)
 {
 	const cJSON *v;
-	int rc = value(s, path, DAIMON_SETTING_BOOL, &v);
-	*out = cJSON_IsTrue(v);
+	const daimon_setting *e;
+	int rc = value(s, path, DAIMON_SETTING_BOOL, &v, &e);
+	*out = v ? cJSON_IsTrue(v) : e->def && !strcmp(e->def, "true");
 	return rc;
 }
 
 int daimon_settings_string(const daimon_settings *s, const char *path, const char **out)
 {
 	const cJSON *v;
-	int rc = value(s, path, DAIMON_SETTING_STRING, &v);
+	const daimon_setting *e;
+	int rc = value(s, path, DAIMON_SETTING_STRING, &v, &e);
+	if (!v)
+		v = cJSON_GetObjectItemCaseSensitive(s->defaults, e->path);
 	*out = cJSON_IsString(v) ? v->valuestring : NULL;
 	return rc;
 }
@@ -384,7 +393,8 @@ int daimon_settings_string(const daimon_settings *s, const char *path, const cha
 const cJSON *daimon_settings_json(const daimon_settings *s, const char *path)
 {
 	const cJSON *v;
-	return value(s, path, DAIMON_SETTING_LIST, &v) < 0 ? NULL : v;
+	const daimon_setting *e;
+	return value(s, path, DAIMON_SETTING_LIST, &v, &e) < 0 ? NULL : v;
 }
 
 /* ---- the whole file ---- */
@@ -457,7 +467,8 @@ static size_t walk(const daimon_settings *s, const cJSON *obj, const char *paren
 		const daimon_setting *e = daimon_setting_find(path);
 		if (e) {
 			const cJSON *v;
-			if (!cJSON_IsNull(c) && value(s, path, e->type, &v) < 0)
+			const daimon_setting *found;
+			if (!cJSON_IsNull(c) && value(s, path, e->type, &v, &found) < 0)
 				daimon_buf_addf(out, "%s\n", daimon_error_last()), n++;
 			if (e->type == DAIMON_SETTING_MAP && cJSON_IsObject(c) && has_entries_under(e->path))
 				n += walk(s, c, path, out); /* (mcp.servers.NAME.command) */

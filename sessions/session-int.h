@@ -66,19 +66,19 @@ struct pending {
  * the log's sync. */
 
 /* Fixed when the session starts (session-settings.c makes them). */
-struct session_settings {
+struct session_settings { /* (widest first: it is kept per hibernated session) */
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
 	daimon_tools_live *tools_live; /* the newest tool set, taken as each turn starts */
-	daimon_mid_turn mid_turn;
-	int tool_parallel, depth;
 	long tool_timeout_ms;
 	long idle_ms; /* hibernate after this long idle; <0: never */
 	/* context compression (compact.h) */
 	size_t compress_at; /* estimated request tokens past which the middle is summarized; 0: never */
 	size_t tail_tokens;
 	int head_messages;
+	daimon_mid_turn mid_turn;
+	int tool_parallel, depth;
 	int summarize; /* write a title and summary when the session goes idle */
 };
 

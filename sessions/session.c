@@ -35,8 +35,8 @@ static void session_terminate(daimon_ctx *ctx, void *state, int reason);
 
 /* What a hibernated session keeps: its settings and its name; the rest
  * (history, prompt, tool list, the log) comes back from disk at wake. */
-struct sleeping { /* in the runtime's cold memory (core/cold.h) */
-	int asleep;
+struct sleeping {   /* in the runtime's cold memory (core/cold.h) */
+	int asleep; /* first, as in struct session: terminate reads it */
 	struct session_settings set;
 	struct session_keep keep;
 	char key[];

@@ -20,43 +20,43 @@
 #include "core/jsonutil.h"
 #include "core/settings.h"
 
-/* The value `path` has now (its default when left out) as JSON text. */
-static char *shown(const daimon_settings *s, const daimon_setting *e, const char *path, int *bad)
+/* The value `path` has now (its default when left out; null when it has
+ * none), and whether what config.json holds is bad. */
+static cJSON *current(const daimon_settings *s, const daimon_setting *e, const char *path, int *bad)
 {
-	cJSON *v = NULL;
 	int64_t i;
 	double d;
 	int b;
 	const char *str;
-	*bad = 0;
+	const cJSON *j;
 	switch (e->type) {
 	case DAIMON_SETTING_INT:
 		*bad = daimon_settings_int(s, path, &i) < 0;
-		v = cJSON_CreateNumber((double)i);
-		break;
+		return cJSON_CreateNumber((double)i);
 	case DAIMON_SETTING_NUMBER:
 		*bad = daimon_settings_number(s, path, &d) < 0;
-		v = cJSON_CreateNumber(d);
-		break;
+		return cJSON_CreateNumber(d);
 	case DAIMON_SETTING_BOOL:
 		*bad = daimon_settings_bool(s, path, &b) < 0;
-		v = e->def || daimon_settings_json(s, path) ? cJSON_CreateBool(b) : cJSON_CreateNull();
-		break;
+		return e->def || daimon_settings_has(s, path) ? cJSON_CreateBool(b) : cJSON_CreateNull();
 	case DAIMON_SETTING_STRING:
 	case DAIMON_SETTING_CHOICE:
 		*bad = daimon_settings_string(s, path, &str) < 0;
-		v = str ? cJSON_CreateString(str) : cJSON_CreateNull();
-		break;
+		return str ? cJSON_CreateString(str) : cJSON_CreateNull();
 	case DAIMON_SETTING_LIST:
-	case DAIMON_SETTING_MAP: {
-		const cJSON *j = daimon_settings_json(s, path);
-		v = j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
-		break;
+	case DAIMON_SETTING_MAP:
+		j = daimon_settings_json(s, path);
+		*bad = !j && daimon_settings_has(s, path);
+		return j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
 	}
-	}
+	return cJSON_CreateNull();
+}
+
+static void print_json(const cJSON *v)
+{
 	char *text = cJSON_PrintUnformatted(v);
-	cJSON_Delete(v);
-	return text;
+	puts(text);
+	free(text);
 }
 
 static int list(const daimon_settings *s, int json)
@@ -65,22 +65,22 @@ static int list(const daimon_settings *s, int json)
 		if (strchr(e->path, '*'))
 			continue; /* (per server: `daimon mcp list`) */
 		int bad;
-		char *v = shown(s, e, e->path, &bad);
+		cJSON *v = current(s, e, e->path, &bad);
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "setting", e->path);
-			cJSON_AddItemToObject(o, "value", cJSON_Parse(v));
+			cJSON_AddItemToObject(o, "value", v);
 			cJSON_AddItemToObject(o, "default", e->def ? cJSON_Parse(e->def) : cJSON_CreateNull());
 			cJSON_AddBoolToObject(o, "valid", !bad);
 			cJSON_AddStringToObject(o, "doc", e->doc);
-			char *line = cJSON_PrintUnformatted(o);
-			puts(line);
-			free(line);
+			print_json(o);
 			cJSON_Delete(o);
-		} else {
-			printf("%-34s %s%s\n", e->path, v, bad ? "  (bad: the default is used)" : "");
+			continue;
 		}
-		free(v);
+		char *text = cJSON_PrintUnformatted(v);
+		printf("%-34s %s%s\n", e->path, text, bad ? "  (bad: the default is used)" : "");
+		free(text);
+		cJSON_Delete(v);
 	}
 	return 0;
 }
@@ -91,20 +91,18 @@ static int get(const daimon_settings *s, const char *path, int json)
 	if (!e)
 		return cli_error("no setting '%s' (`daimon config list` shows them)", path);
 	int bad;
-	char *v = shown(s, e, path, &bad);
+	cJSON *v = current(s, e, path, &bad);
 	if (bad) {
-		free(v);
+		cJSON_Delete(v);
 		return cli_fail();
 	}
-	cJSON *j = cJSON_Parse(v);
-	if (!json && cJSON_IsString(j))
-		puts(j->valuestring);
-	else if (!json && cJSON_IsNull(j))
+	if (!json && cJSON_IsString(v))
+		puts(v->valuestring);
+	else if (!json && cJSON_IsNull(v))
 		puts("");
 	else
-		puts(v);
-	cJSON_Delete(j);
-	free(v);
+		print_json(v);
+	cJSON_Delete(v);
 	return 0;
 }
 
@@ -159,26 +157,23 @@ static int set(const char *home, const char *path, const char *text)
 	return 0;
 }
 
+static void print_problem(void *json, const char *problem)
+{
+	if (!*(int *)json) {
+		puts(problem);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "problem", problem);
+	print_json(o);
+	cJSON_Delete(o);
+}
+
 static int check(const daimon_settings *s, int json)
 {
-	daimon_buf out = DAIMON_BUF_INIT;
-	size_t n = daimon_settings_problems(s, &out);
-	if (json) {
-		for (char *line = out.ptr, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
-			*nl = 0;
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "problem", line);
-			char *t = cJSON_PrintUnformatted(o);
-			puts(t);
-			free(t);
-			cJSON_Delete(o);
-		}
-	} else {
-		fputs(daimon_buf_cstr(&out), stdout);
-		if (!n)
-			puts("config.json: no problems");
-	}
-	daimon_buf_release(&out);
+	size_t n = daimon_settings_problems(s, print_problem, &json);
+	if (!n && !json)
+		puts("config.json: no problems");
 	return n ? 1 : 0;
 }
 

@@ -92,12 +92,7 @@ int daimon_config_load(cJSON **out, const char *home)
 	daimon_buf text = DAIMON_BUF_INIT;
 	int rc = daimon_read_file(&text, path);
 	if (rc == 0) {
-		daimon_settings *s;
-		rc = daimon_settings_parse(&s, path, daimon_buf_cstr(&text),
-					   text.len); /* its message names line and column */
-		daimon_settings_free(s);
-		if (rc == 0)
-			*out = cJSON_Parse(daimon_buf_cstr(&text));
+		rc = daimon_settings_parse_object(out, path, daimon_buf_cstr(&text), text.len);
 	} else if (rc == DAIMON_ENOTFOUND) {
 		rc = 0;
 	}

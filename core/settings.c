@@ -12,6 +12,7 @@
 #include "core/settings.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +180,7 @@ static void position(const char *text, const char *at, int *line, int *col)
 	}
 }
 
-int daimon_settings_parse(daimon_settings **out, const char *name, const char *text, size_t len)
+int daimon_settings_parse_object(cJSON **out, const char *name, const char *text, size_t len)
 {
 	*out = NULL;
 	const char *end = NULL;
@@ -198,6 +199,17 @@ int daimon_settings_parse(daimon_settings **out, const char *name, const char *t
 					 "or remove it and run `daimon init`",
 					 name);
 	}
+	*out = root;
+	return 0;
+}
+
+int daimon_settings_parse(daimon_settings **out, const char *name, const char *text, size_t len)
+{
+	*out = NULL;
+	cJSON *root;
+	int rc = daimon_settings_parse_object(&root, name, text, len);
+	if (rc < 0)
+		return rc;
 	daimon_settings *s = daimon_xcalloc(1, sizeof(*s));
 	s->name = daimon_xstrdup(name);
 	s->root = root;
@@ -390,6 +402,12 @@ int daimon_settings_string(const daimon_settings *s, const char *path, const cha
 	return rc;
 }
 
+int daimon_settings_has(const daimon_settings *s, const char *path)
+{
+	const cJSON *v = lookup(s->root, path);
+	return v && !cJSON_IsNull(v);
+}
+
 const cJSON *daimon_settings_json(const daimon_settings *s, const char *path)
 {
 	const cJSON *v;
@@ -459,43 +477,60 @@ static int has_entries_under(const char *pattern)
 	return 0;
 }
 
-static size_t walk(const daimon_settings *s, const cJSON *obj, const char *parent, daimon_buf *out)
+struct problems {
+	const daimon_settings *s;
+	void (*each)(void *payload, const char *problem);
+	void *payload;
+	size_t n;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *p, const char *fmt, ...)
 {
-	size_t n = 0;
+	daimon_buf b = DAIMON_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	daimon_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	p->each(p->payload, daimon_buf_cstr(&b));
+	daimon_buf_release(&b);
+	p->n++;
+}
+
+static void walk(struct problems *p, const cJSON *obj, const char *parent)
+{
 	for (const cJSON *c = obj->child; c; c = c->next) {
 		char *path = daimon_xasprintf("%s%s%s", parent, *parent ? "." : "", c->string);
 		const daimon_setting *e = daimon_setting_find(path);
 		if (e) {
 			const cJSON *v;
 			const daimon_setting *found;
-			if (!cJSON_IsNull(c) && value(s, path, e->type, &v, &found) < 0)
-				daimon_buf_addf(out, "%s\n", daimon_error_last()), n++;
+			if (!cJSON_IsNull(c) && value(p->s, path, e->type, &v, &found) < 0)
+				problem(p, "%s", daimon_error_last());
 			if (e->type == DAIMON_SETTING_MAP && cJSON_IsObject(c) && has_entries_under(e->path))
-				n += walk(s, c, path, out); /* (mcp.servers.NAME.command) */
+				walk(p, c, path); /* (mcp.servers.NAME.command) */
 		} else {
 			int known_parent = 0;
 			for (const daimon_setting *t = daimon_settings_table; t->path && !known_parent; t++)
 				known_parent = path_match(t->path, path, 1);
-			if (known_parent && cJSON_IsObject(c)) {
-				n += walk(s, c, path, out);
-			} else if (!known_parent) {
-				char near[256];
-				if (nearest(parent, c->string, near, sizeof(near)))
-					daimon_buf_addf(out, "%s: unknown setting '%s' (did you mean '%s'?)\n", s->name,
-							path, near);
-				else
-					daimon_buf_addf(out, "%s: unknown setting '%s'\n", s->name, path);
-				n++;
-			}
+			char near[256];
+			if (known_parent && cJSON_IsObject(c))
+				walk(p, c, path);
+			else if (!known_parent && nearest(parent, c->string, near, sizeof(near)))
+				problem(p, "%s: unknown setting '%s' (did you mean '%s'?)", p->s->name, path, near);
+			else if (!known_parent)
+				problem(p, "%s: unknown setting '%s'", p->s->name, path);
 		}
 		free(path);
 	}
-	return n;
 }
 
-size_t daimon_settings_problems(const daimon_settings *s, daimon_buf *out)
+size_t daimon_settings_problems(const daimon_settings *s, void (*each)(void *payload, const char *problem),
+				void *payload)
 {
-	return walk(s, s->root, "", out);
+	struct problems p = {.s = s, .each = each, .payload = payload};
+	walk(&p, s->root, "");
+	return p.n;
 }
 
 cJSON *daimon_setting_value(const daimon_setting *e, const char *path, const char *text)

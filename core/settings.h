@@ -56,7 +56,11 @@ typedef struct daimon_settings daimon_settings;
  * setting has its default). Fails (last error) when it cannot be read or
  * is not a JSON object, naming the file, line and column. */
 int daimon_settings_load(daimon_settings **out, const char *home);
-/* The same from text (`name` is what messages call it). */
+/* config.json's text as a JSON object, or an error naming `name`, line
+ * and column (for the file's one writer, daimon_config_edit). */
+int daimon_settings_parse_object(cJSON **out, const char *name, const char *text, size_t len);
+/* The same as daimon_settings_load, from text (`name` is what messages
+ * call it). */
 int daimon_settings_parse(daimon_settings **out, const char *name, const char *text, size_t len);
 void daimon_settings_free(daimon_settings *s);
 
@@ -70,6 +74,8 @@ int daimon_settings_bool(const daimon_settings *s, const char *path, int *out);
 /* STRING and CHOICE; *out is NULL when unset and without a default. The
  * string lives as long as `s`. */
 int daimon_settings_string(const daimon_settings *s, const char *path, const char **out);
+/* Whether config.json sets `path` (to anything but null). */
+int daimon_settings_has(const daimon_settings *s, const char *path);
 /* LIST and MAP, as they are in the file (NULL when left out). */
 const cJSON *daimon_settings_json(const daimon_settings *s, const char *path);
 
@@ -79,9 +85,11 @@ double daimon_setting_default(const char *path);
 /* The table's entry for `path` (wildcards matched), or NULL. */
 const daimon_setting *daimon_setting_find(const char *path);
 
-/* Every problem of the file, a line each: unknown keys (with the nearest
- * known one) and bad values (with what they must be). The count. */
-size_t daimon_settings_problems(const daimon_settings *s, daimon_buf *out);
+/* Every problem of the file, one `each` call each (a line of text, no
+ * newline): unknown keys (with the nearest known one) and bad values
+ * (with what they must be). The count. */
+size_t daimon_settings_problems(const daimon_settings *s, void (*each)(void *payload, const char *problem),
+				void *payload);
 
 /* A value given on the command line (`daimon config set PATH VALUE`),
  * checked against the table: a number, true/false, a choice, a string,

@@ -53,6 +53,12 @@ long daimon_gateway_rss_kb(void)
 	return kb;
 }
 
+static void log_problem(void *payload, const char *problem)
+{
+	(void)payload;
+	fprintf(stderr, "daimon: %s\n", problem);
+}
+
 /* The daemon's own settings ("daemon": {"stop_timeout_s"}) and the model's. */
 static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out, long *stop_timeout_ms)
 {
@@ -63,11 +69,8 @@ static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out
 	int rc = daimon_settings_number(set, "daemon.stop_timeout_s", &stop_s);
 	/* Unknown keys and bad values, said once at start and at each reload:
 	 * a bad value fails only the part that reads it. */
-	daimon_buf problems = DAIMON_BUF_INIT;
-	if (rc == 0 && daimon_settings_problems(set, &problems))
-		for (char *line = problems.ptr, *nl; (nl = strchr(line, '\n')); line = nl + 1)
-			fprintf(stderr, "daimon: %.*s\n", (int)(nl - line), line);
-	daimon_buf_release(&problems);
+	if (rc == 0)
+		daimon_settings_problems(set, log_problem, NULL);
 	daimon_settings_free(set);
 	if (rc < 0)
 		return rc;

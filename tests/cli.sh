@@ -286,6 +286,7 @@ expect config_set 0 '^$' -- "$DAIMON" config set tools.parallel 8
 expect config_get_set 0 '^8$' -- "$DAIMON" config get tools.parallel
 expect config_list_json 0 '^\{"setting":"tools\.parallel","value":8,"default":4,"valid":true,' -- "$DAIMON" config list --json
 expect config_unset 0 '^4$' -- sh -c "'$DAIMON' config unset tools.parallel && '$DAIMON' config get tools.parallel"
+expect config_get_unset_flag 0 '^$' -- "$DAIMON" config get mcp.servers.any.side_effecting
 expect config_unknown_setting 1 "^daimon: no setting 'tools\.paralel'" -- "$DAIMON" config set tools.paralel 3
 cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/config.good"
 sed -i 's/"tools":/"modle": 1, "tools":/' "$DAIMON_HOME/config.json"

@@ -16,6 +16,12 @@ static daimon_settings *parse(const char *text)
 	return s;
 }
 
+/* Each problem as a line of `payload` (a daimon_buf). */
+static void collect(void *payload, const char *problem)
+{
+	daimon_buf_addf(payload, "%s\n", problem);
+}
+
 static void test_settings__a_setting_left_out_has_its_default(void)
 {
 	daimon_settings *s = parse("{}");
@@ -73,7 +79,7 @@ static void test_settings__wildcards_reach_each_named_entry(void)
 	CHECK_INT(n, 60);
 	CHECK(daimon_settings_json(s, "mcp.servers.fs.env") != NULL);
 	daimon_buf problems = DAIMON_BUF_INIT;
-	CHECK_INT(daimon_settings_problems(s, &problems), 0); /* an env map's keys are the user's */
+	CHECK_INT(daimon_settings_problems(s, collect, &problems), 0); /* an env map's keys are the user's */
 	daimon_buf_release(&problems);
 	daimon_settings_free(s);
 }
@@ -94,7 +100,7 @@ static void test_settings__unknown_keys_get_the_nearest_known_one(void)
 	daimon_settings *s = parse("{\"modle\": {}, \"tools\": {\"paralel\": 3, \"parallel\": 0}, \"zzzz\": 1, "
 				   "\"channels\": {\"telegram\": {\"tokn\": \"x\"}}}");
 	daimon_buf out = DAIMON_BUF_INIT;
-	CHECK_INT(daimon_settings_problems(s, &out), 5);
+	CHECK_INT(daimon_settings_problems(s, collect, &out), 5);
 	const char *p = daimon_buf_cstr(&out);
 	CHECK_CONTAINS(p, "config.json: unknown setting 'modle' (did you mean 'model'?)\n");
 	CHECK_CONTAINS(p, "config.json: unknown setting 'tools.paralel' (did you mean 'tools.parallel'?)\n");

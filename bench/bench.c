@@ -157,7 +157,7 @@ static int append(int argc, char **argv)
 	long commits = 0;
 	uint64_t start = daimon_mono_ns();
 	for (long r = 0; r < records; r++) {
-		if (daimon_log_append(log, "message", NULL, msgs[r % 1024], NULL, NULL, NULL) < 0)
+		if (daimon_log_append(log, DAIMON_REC_MESSAGE, NULL, msgs[r % 1024], NULL, NULL, NULL) < 0)
 			die(daimon_error_last());
 		if ((r + 1) % batch == 0 || r + 1 == records) {
 			if (daimon_log_commit(log) < 0)

@@ -165,7 +165,7 @@ static void show_record(const daimon_record *rec, int color)
 	cli_local_time(when, rec->ts);
 	const char *dim = color ? "\033[2m" : "", *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
 	daimon_buf text = DAIMON_BUF_INIT;
-	if (!strcmp(rec->type, "session")) {
+	if (!strcmp(rec->type, DAIMON_REC_SESSION)) {
 		printf("%ssession %s%s  key %s  channel %s  created %s\n", bold, daimon_json_str(j, "id"), off,
 		       daimon_json_str(j, "key") ? daimon_json_str(j, "key") : "-",
 		       daimon_json_str(j, "channel") ? daimon_json_str(j, "channel") : "-", when);
@@ -175,7 +175,7 @@ static void show_record(const daimon_record *rec, int color)
 			       daimon_json_str(src, "path"), daimon_json_str(src, "id"), off);
 		if (daimon_json_str(j, "title"))
 			printf("title: %s\n", daimon_json_str(j, "title"));
-	} else if (!strcmp(rec->type, "message")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_MESSAGE)) {
 		printf("\n%s[%s] %s%s\n", bold, when, daimon_json_str(j, "role"), off);
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
 		indent(daimon_buf_cstr(&text), "  ");
@@ -183,7 +183,7 @@ static void show_record(const daimon_record *rec, int color)
 		for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next)
 			printf("%s  → %s %s%s\n", dim, daimon_json_str(c, "name") ? daimon_json_str(c, "name") : "?",
 			       daimon_json_str(c, "arguments") ? daimon_json_str(c, "arguments") : "", off);
-	} else if (!strcmp(rec->type, "tool_result")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_TOOL_RESULT)) {
 		int err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error"));
 		printf("\n%s[%s] tool %s%s%s\n", bold, when, err ? "error" : "result",
 		       daimon_json_str(j, "name") ? " " : "",
@@ -191,12 +191,13 @@ static void show_record(const daimon_record *rec, int color)
 		printf("%s", off);
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
 		indent(daimon_buf_cstr(&text), "  ");
-	} else if (!strcmp(rec->type, "tool_intent") || !strcmp(rec->type, "tool_outcome")) { /* the durable journal */
-		int intent = rec->type[5] == 'i';
+	} else if (!strcmp(rec->type, DAIMON_REC_TOOL_INTENT) ||
+		   !strcmp(rec->type, DAIMON_REC_TOOL_OUTCOME)) { /* the durable journal */
+		int intent = !strcmp(rec->type, DAIMON_REC_TOOL_INTENT);
 		printf("%s  %s %s %s (key %s)%s\n", dim, intent ? "⋯" : "✓",
 		       daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "?", intent ? "started" : "returned",
 		       daimon_json_str(j, "key") ? daimon_json_str(j, "key") : "", off);
-	} else if (!strcmp(rec->type, "compaction")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_COMPACTION)) {
 		printf("\n%s[%s] summary of earlier messages%s\n", bold, when, off);
 		indent(daimon_json_str(j, "summary"), "  ");
 	}

@@ -426,9 +426,9 @@ static struct parsed_log *parse_log(const daimon_store *st, const char *id, int6
 	daimon_buf text = DAIMON_BUF_INIT;
 	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
 		int role;
-		if (!strcmp(rec.type, "session"))
+		if (!strcmp(rec.type, DAIMON_REC_SESSION))
 			take_session_record(pl, &rec);
-		if (!strcmp(rec.type, "summary")) { /* the newest wins */
+		if (!strcmp(rec.type, DAIMON_REC_SUMMARY)) { /* the newest wins */
 			const char *t = daimon_json_str(rec.json, "title");
 			if (t && *t)
 				replace_str(&pl->summary_title, t);
@@ -446,7 +446,7 @@ static struct parsed_log *parse_log(const daimon_store *st, const char *id, int6
 				daimon_log_reader_record_offset(r),
 				(int64_t)daimon_log_reader_record_len(r),
 				role,
-				!strcmp(rec.type, "message"),
+				!strcmp(rec.type, DAIMON_REC_MESSAGE),
 				daimon_buf_detach(&text),
 			};
 		}

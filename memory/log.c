@@ -9,7 +9,7 @@
  *   "seq"   integer, 1 for the first record, then strictly increasing by 1
  *   "ts"    RFC 3339 UTC time with milliseconds ("2026-11-24T02:28:53.123Z");
  *           imported records keep their original time
- *   "type"  what the record is:
+ *   "type"  what the record is (record.h names each DAIMON_REC_*):
  *     "session"      always and only the first record: "id" (the file name
  *                    without .jsonl), "key" (conversation key, e.g.
  *                    "cli:default", "telegram:42"), "channel", "created";
@@ -18,12 +18,25 @@
  *     "message"      "role" user|assistant|system; "content" a string or a
  *                    list of blocks ({"type":"text","text":...}); optional
  *                    "tool_calls" [{"id","name","arguments"}] (arguments a
- *                    JSON string, as the model produced it)
- *     "tool_result"  "call_id", "content", "is_error", optional "name"
- *     "compaction"   "summary" of the records it replaces, "first_seq",
- *                    "last_seq"
- *   Later versions add types of their own (tool journal records, usage); a
- *   reader passes over types it does not know.
+ *                    JSON string, as the model produced it) and "mid" (the
+ *                    channel's id of the message, so a redelivery is known)
+ *     "tool_result"  "call_id", "name", "content", "is_error"
+ *     "tool_intent"  before a side-effecting tool call runs: "call_id",
+ *                    "name", "key" (its idempotency key), "idempotent"
+ *     "tool_outcome" what that call did, as soon as it is known: "call_id",
+ *                    "name", "key", "content", "is_error" (an intent with
+ *                    no outcome is a call that may have run: recovery asks
+ *                    before running it again unless it is idempotent)
+ *     "cancel"       a turn stopped before its end: "reason", optional
+ *                    "partial" (the answer's text the user had seen)
+ *     "summary"      the session's "title" and "summary" up to "upto_seq"
+ *                    (the newest one counts)
+ *     "compaction"   "summary" of the records from "from_seq" to "to_seq",
+ *                    which the history replays as that summary;
+ *                    "tokens_before", "tokens_after" (the prompt's estimate)
+ *     "compaction_failed"  "reason"; the history stays whole
+ *   Later versions add types of their own; a reader passes over types it
+ *   does not know, and over members it does not know.
  *
  * DURABILITY
  * ----------
@@ -152,7 +165,7 @@ int daimon_log_reader_next(daimon_log_reader *r, daimon_record *rec)
 							 r->line, (unsigned long long)seq,
 							 (unsigned long long)r->prev_seq);
 			}
-			if ((r->line == 1) != !strcmp(rec->type, "session")) {
+			if ((r->line == 1) != !strcmp(rec->type, DAIMON_REC_SESSION)) {
 				daimon_record_clear(rec);
 				return daimon_error_code(DAIMON_ECORRUPT, "%s:%zu: %s", r->path, r->line,
 							 r->line == 1 ? "first record is not a session record"
@@ -253,7 +266,7 @@ int daimon_log_create(daimon_log **out, const char *path, const cJSON *session_f
 	daimon_log *log = log_new(fd, path, flags);
 	int rc = lock_log(fd, path);
 	if (rc == 0)
-		rc = daimon_log_append(log, "session", ts, session_fields, NULL, NULL, NULL);
+		rc = daimon_log_append(log, DAIMON_REC_SESSION, ts, session_fields, NULL, NULL, NULL);
 	if (rc == 0)
 		rc = daimon_log_commit(log);
 	if (rc == 0 && link(tmp, path) < 0)

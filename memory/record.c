@@ -63,15 +63,15 @@ int daimon_record_parse(daimon_record *rec, const char *line, size_t len)
 	if (!rec->type || !*rec->type)
 		return bad(rec, "missing type");
 	int rc = 0;
-	if (!strcmp(rec->type, "session")) {
+	if (!strcmp(rec->type, DAIMON_REC_SESSION)) {
 		if (!daimon_json_str(rec->json, "id"))
 			rc = daimon_error_code(DAIMON_ECORRUPT, "session record without an id");
-	} else if (!strcmp(rec->type, "message")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_MESSAGE)) {
 		rc = check_message(rec->json);
-	} else if (!strcmp(rec->type, "tool_result")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_TOOL_RESULT)) {
 		if (!daimon_json_str(rec->json, "call_id"))
 			rc = daimon_error_code(DAIMON_ECORRUPT, "tool_result without a call_id");
-	} else if (!strcmp(rec->type, "compaction")) {
+	} else if (!strcmp(rec->type, DAIMON_REC_COMPACTION)) {
 		if (!daimon_json_str(rec->json, "summary"))
 			rc = daimon_error_code(DAIMON_ECORRUPT, "compaction without a summary");
 	}

@@ -97,23 +97,23 @@ static void tool_calls_text(const cJSON *calls, daimon_buf *out)
 int daimon_record_search_text(const daimon_record *rec, daimon_buf *out, int *role)
 {
 	const cJSON *j = rec->json;
-	if (!strcmp(rec->type, "message")) {
+	if (!strcmp(rec->type, DAIMON_REC_MESSAGE)) {
 		*role = daimon_role_parse(daimon_json_str(j, "role"));
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), out);
 		tool_calls_text(cJSON_GetObjectItemCaseSensitive(j, "tool_calls"), out);
 		return *role != DAIMON_ROLE_NONE;
 	}
-	if (!strcmp(rec->type, "tool_result")) {
+	if (!strcmp(rec->type, DAIMON_REC_TOOL_RESULT)) {
 		*role = DAIMON_ROLE_TOOL;
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), out);
 		return 1;
 	}
-	if (!strcmp(rec->type, "compaction")) {
+	if (!strcmp(rec->type, DAIMON_REC_COMPACTION)) {
 		*role = DAIMON_ROLE_SUMMARY;
 		daimon_buf_adds(out, daimon_json_str(j, "summary"));
 		return 1;
 	}
-	if (!strcmp(rec->type, "summary")) { /* a session's title and summary */
+	if (!strcmp(rec->type, DAIMON_REC_SUMMARY)) { /* a session's title and summary */
 		const char *title = daimon_json_str(j, "title"), *summary = daimon_json_str(j, "summary");
 		*role = DAIMON_ROLE_SUMMARY;
 		daimon_buf_addf(out, "%s%s%s", title ? title : "", title && summary ? "\n" : "",

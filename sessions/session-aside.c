@@ -101,7 +101,7 @@ static void summary_done(daimon_ctx *ctx, struct session *s, const char *failure
 		cJSON_AddStringToObject(f, "summary", sm);
 		uint64_t upto = daimon_log_last_seq(s->log);
 		cJSON_AddNumberToObject(f, "upto_seq", (double)upto);
-		rc = daimon_log_append(s->log, "summary", NULL, f, NULL, NULL, NULL);
+		rc = daimon_log_append(s->log, DAIMON_REC_SUMMARY, NULL, f, NULL, NULL, NULL);
 		if (rc == 0)
 			rc = session_commit_async(ctx, s);
 		if (rc == 0)
@@ -145,7 +145,7 @@ static void compaction_done(daimon_ctx *ctx, struct session *s, const char *fail
 	if (failure) {
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "reason", failure);
-		rc = daimon_log_append(s->log, "compaction_failed", NULL, f, NULL, NULL, NULL);
+		rc = daimon_log_append(s->log, DAIMON_REC_COMPACTION_FAILED, NULL, f, NULL, NULL, NULL);
 		cJSON_Delete(f);
 		s->keep.compress_floor = before * 5 / 4; /* not again before the history grows */
 	} else {
@@ -169,7 +169,7 @@ static void compaction_done(daimon_ctx *ctx, struct session *s, const char *fail
 		cJSON_AddNumberToObject(f, "tokens_before", (double)before);
 		cJSON_AddNumberToObject(f, "tokens_after", (double)after);
 		if (rc == 0)
-			rc = daimon_log_append(s->log, "compaction", NULL, f, NULL, NULL, NULL);
+			rc = daimon_log_append(s->log, DAIMON_REC_COMPACTION, NULL, f, NULL, NULL, NULL);
 		cJSON_Delete(f);
 	}
 	session_aside_clear(ctx, s);

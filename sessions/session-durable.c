@@ -96,7 +96,8 @@ static void read_journal(struct session *s, uint64_t after, cJSON *intents, cJSO
 	if (daimon_log_reader_open(&r, path, 0, 0, 0) == 0) {
 		daimon_record rec;
 		while (daimon_log_reader_next(r, &rec) == 1) {
-			int intent = !strcmp(rec.type, "tool_intent"), outcome = !strcmp(rec.type, "tool_outcome");
+			int intent = !strcmp(rec.type, DAIMON_REC_TOOL_INTENT),
+			    outcome = !strcmp(rec.type, DAIMON_REC_TOOL_OUTCOME);
 			const char *id = daimon_json_str(rec.json, "call_id");
 			if (rec.seq > after && (intent || outcome) && id) {
 				cJSON *to = intent ? intents : outcomes;
@@ -298,7 +299,7 @@ void session_journal_outcome(daimon_ctx *ctx, struct session *s, struct call *c,
 	cJSON_AddStringToObject(f, "key", c->key);
 	cJSON_AddStringToObject(f, "content", daimon_buf_cstr(&c->result));
 	cJSON_AddBoolToObject(f, "is_error", is_error);
-	if (daimon_log_append(s->log, "tool_outcome", NULL, f, NULL, NULL, NULL) == 0 &&
+	if (daimon_log_append(s->log, DAIMON_REC_TOOL_OUTCOME, NULL, f, NULL, NULL, NULL) == 0 &&
 	    session_commit_async(ctx, s) == 0)
 		daimon_fault_point("outcome");
 	cJSON_Delete(f);
@@ -316,7 +317,7 @@ int session_journal_intent(daimon_ctx *ctx, struct session *s, struct call *c)
 	cJSON_AddStringToObject(f, "name", c->tool->name);
 	cJSON_AddStringToObject(f, "key", c->key);
 	cJSON_AddBoolToObject(f, "idempotent", c->tool->idempotent);
-	int rc = daimon_log_append(s->log, "tool_intent", NULL, f, NULL, NULL, &c->intent_seq);
+	int rc = daimon_log_append(s->log, DAIMON_REC_TOOL_INTENT, NULL, f, NULL, NULL, &c->intent_seq);
 	cJSON_Delete(f);
 	/* (a channel's message is delivered again instead; a sub-agent's turn
 	 * is its parent's to take up) */

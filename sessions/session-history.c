@@ -49,7 +49,7 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
 		const cJSON *j = rec.json;
 		cJSON *m = NULL;
-		if (!strcmp(rec.type, "message") || !strcmp(rec.type, "tool_result")) {
+		if (!strcmp(rec.type, DAIMON_REC_MESSAGE) || !strcmp(rec.type, DAIMON_REC_TOOL_RESULT)) {
 			daimon_buf text = DAIMON_BUF_INIT;
 			daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), &text);
 			int is_msg = rec.type[0] == 'm';
@@ -63,13 +63,13 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 			const char *mid = daimon_json_str(j, "mid");
 			if (mid)
 				cJSON_AddStringToObject(m, "mid", mid);
-		} else if (!strcmp(rec.type, "cancel")) {
+		} else if (!strcmp(rec.type, DAIMON_REC_CANCEL)) {
 			m = session_stopped_message(j);
-		} else if (!strcmp(rec.type, "summary")) {
+		} else if (!strcmp(rec.type, DAIMON_REC_SUMMARY)) {
 			const cJSON *upto = cJSON_GetObjectItemCaseSensitive(j, "upto_seq");
 			if (cJSON_IsNumber(upto) && summarized_seq)
 				*summarized_seq = (uint64_t)upto->valuedouble;
-		} else if (!strcmp(rec.type, "compaction")) { /* resume from the summary */
+		} else if (!strcmp(rec.type, DAIMON_REC_COMPACTION)) { /* resume from the summary */
 			double from = 0, to = 0;
 			const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "from_seq");
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "to_seq");
@@ -116,7 +116,7 @@ int session_append_message(struct session *s, const char *role, const char *text
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
 	uint64_t seq = 0;
-	int rc = daimon_log_append(s->log, "message", NULL, f, NULL, NULL, &seq);
+	int rc = daimon_log_append(s->log, DAIMON_REC_MESSAGE, NULL, f, NULL, NULL, &seq);
 	if (rc == 0) {
 		cJSON_AddNumberToObject(f, "seq", (double)seq);
 		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
@@ -134,7 +134,7 @@ int session_append_tool_result(struct session *s, const cJSON *call, const char 
 	cJSON_AddStringToObject(f, "content", text);
 	cJSON_AddBoolToObject(f, "is_error", is_error);
 	uint64_t seq = 0;
-	int rc = daimon_log_append(s->log, "tool_result", NULL, f, NULL, NULL, &seq);
+	int rc = daimon_log_append(s->log, DAIMON_REC_TOOL_RESULT, NULL, f, NULL, NULL, &seq);
 	if (rc == 0) {
 		cJSON *h = message("tool", text);
 		cJSON_AddStringToObject(h, "call_id", id ? id : "");

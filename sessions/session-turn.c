@@ -209,7 +209,7 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 	if (!s->calls.n && s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) /* what the user saw */
 		cJSON_AddStringToObject(f, "partial", daimon_llm_stream_text(s->model.stream));
 	if (rc == 0)
-		rc = daimon_log_append(s->log, "cancel", NULL, f, NULL, NULL, NULL);
+		rc = daimon_log_append(s->log, DAIMON_REC_CANCEL, NULL, f, NULL, NULL, NULL);
 	if (rc == 0 && now)
 		rc = daimon_log_commit(s->log);
 	if (rc == 0)

@@ -42,6 +42,7 @@
 #include "core/port.h"
 #include "core/timefmt.h"
 #include "core/work.h"
+#include "skills/mcp.h"
 #include "skills/skills.h"
 #include "skills/workspace.h"
 
@@ -336,8 +337,9 @@ int main(int argc, char **argv)
 	const char *pargv[] = {argv[1], "skill", "serve", "bench", "--memory-mb", "256", NULL};
 	daimon_port_opts po = {.name = "skill-bench",
 			       .argv = pargv,
-			       .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-					     "\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}"};
+			       .protocol = &daimon_mcp_protocol,
+			       .hello = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+					"\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}"};
 	struct pinger pg = {.port = daimon_port_start(rt, &po), .left = 2001};
 	daimon_spawn_opts so = {.behaviour = &pinger_b, .state = &pg};
 	daimon_send(rt, daimon_spawn(rt, &so), 1, NULL, 0);

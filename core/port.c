@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/intensity.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
@@ -39,7 +40,8 @@ struct pending {
 struct port {
 	char *name;
 	char **argv, **envp;
-	char *initialize, *roots;
+	const daimon_port_protocol *proto; /* (never NULL: plain JSON-RPC's is empty) */
+	char *hello, *data;
 	daimon_aid notify;
 	int log_fd;
 	long restart_ms, stop_ms;
@@ -52,8 +54,7 @@ struct port {
 	int err;         /* the program's stderr (runtime's while watched) */
 	uint64_t err_watch;
 	daimon_buf errbuf;
-	int intensity;
-	long period_ms, rest_ms;
+	long rest_ms;
 	enum { DOWN, STARTING, READY, RESTING } state;
 	pid_t pid;
 	int to, from; /* from: the runtime's while watched (it closes it) */
@@ -64,8 +65,7 @@ struct port {
 	uint64_t out_watch; /* waiting for room in that pipe */
 	struct pending *p;
 	size_t np, cap;
-	int64_t *failures; /* ring of failure times (ms) */
-	int nfail;
+	daimon_intensity failures; /* too many within the period: it rests */
 	uint64_t rest_timer;
 	int draining; /* cancelled: exits once the calls in flight are answered */
 };
@@ -134,14 +134,9 @@ static void send_pending(struct port *pt, struct pending *p)
 {
 	p->id = ++pt->next_id;
 	cJSON *m = request(p->id, p->method, p->params);
-	/* the caller's ref is the progress token, so progress finds its way back */
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
-	if (cJSON_IsObject(params)) {
-		cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
-		if (!meta)
-			meta = cJSON_AddObjectToObject(params, "_meta");
-		cJSON_AddNumberToObject(meta, "progressToken", (double)p->ref);
-	}
+	if (cJSON_IsObject(params) && pt->proto->tag)
+		pt->proto->tag(params, p->ref);
 	send_line(pt, m);
 }
 
@@ -168,13 +163,11 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 		answer(ctx, &pt->p[0], -2, why);
 		drop(ctx, pt, 0);
 	}
-	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
-	pt->failures[pt->nfail++ % pt->intensity] = now;
-	int64_t oldest = pt->failures[pt->nfail % pt->intensity];
+	int too_many = daimon_intensity_record(&pt->failures, (int64_t)(daimon_mono_ns() / 1000000));
 	if (pt->err >= 0) /* its last words (a traceback) are read before the pipe goes */
 		on_stderr(ctx, pt, 1);
 	daimon_buf_clear(&pt->errbuf);
-	if (pt->nfail >= pt->intensity && now - oldest < pt->period_ms) {
+	if (too_many) {
 		pt->state = RESTING;
 		pt->rest_timer = daimon_timer_start(ctx, pt->rest_ms, 0);
 		daimon_set_state_label(ctx, "resting");
@@ -268,16 +261,16 @@ static int start(daimon_ctx *ctx, struct port *pt)
 	pt->watch = daimon_watch_fd(ctx, out[0], EPOLLIN);
 	pt->err = err[0];
 	pt->err_watch = daimon_watch_fd(ctx, err[0], EPOLLIN);
-	if (pt->initialize) {
+	if (pt->proto->hello && pt->hello) {
 		pt->state = STARTING;
 		pt->init_id = ++pt->next_id;
-		send_line(pt, request(pt->init_id, "initialize", pt->initialize));
+		send_line(pt, request(pt->init_id, pt->proto->hello, pt->hello));
 		daimon_set_state_label(ctx, "starting");
 	} else {
 		pt->state = READY;
 		daimon_set_state_label(ctx, "ready");
 	}
-	if (pt->ping_ms > 0 && !pt->ping_timer)
+	if (pt->ping_ms > 0 && pt->proto->ping && !pt->ping_timer)
 		pt->ping_timer = daimon_timer_start(ctx, pt->ping_ms, pt->ping_ms);
 	return 0;
 }
@@ -288,8 +281,8 @@ static void on_call(daimon_ctx *ctx, struct port *pt, const daimon_msg *m)
 	struct pending p = {.ref = c->ref, .caller = m->from, .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000};
 	if (pt->state == RESTING) {
 		char why[160];
-		snprintf(why, sizeof(why), "%s failed %d times within %ld s; it rests", pt->name, pt->intensity,
-			 pt->period_ms / 1000);
+		snprintf(why, sizeof(why), "%s failed %d times within %ld s; it rests", pt->name, pt->failures.limit,
+			 (long)(pt->failures.period_ms / 1000));
 		answer(ctx, &p, -2, why);
 		return;
 	}
@@ -315,21 +308,16 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 	const char *method = daimon_json_str(msg, "method");
 	if (method) {
+		const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+		uint64_t ref;
 		if (id) { /* a request of the program's */
-			if (!strcmp(method, "ping")) {
-				send_line(pt, daimon_jsonrpc_response(id, cJSON_CreateObject(), 0, NULL));
-			} else if (!strcmp(method, "roots/list")) {
-				cJSON *res = cJSON_CreateObject(), *roots = pt->roots ? cJSON_Parse(pt->roots) : NULL;
-				cJSON_AddItemToObject(res, "roots", roots ? roots : cJSON_CreateArray());
-				send_line(pt, daimon_jsonrpc_response(id, res, 0, NULL));
-			} else {
-				send_line(pt, daimon_jsonrpc_response(id, NULL, -32601, "method not found"));
-			}
-		} else if (!strcmp(method, "notifications/progress")) {
-			const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
-			const cJSON *token = cJSON_GetObjectItemCaseSensitive(params, "progressToken");
-			for (size_t i = 0; cJSON_IsNumber(token) && i < pt->np; i++)
-				if (pt->p[i].ref == (uint64_t)token->valuedouble) {
+			int code = -32601;
+			const char *why = "method not found";
+			cJSON *res = pt->proto->serve ? pt->proto->serve(method, params, pt->data, &code, &why) : NULL;
+			send_line(pt, daimon_jsonrpc_response(id, res, res ? 0 : code, res ? NULL : why));
+		} else if (pt->proto->progress && pt->proto->progress(method, params, &ref)) {
+			for (size_t i = 0; i < pt->np; i++)
+				if (pt->p[i].ref == ref) {
 					char *text = cJSON_PrintUnformatted(params);
 					daimon_job_send(daimon_ctx_rt(ctx), 0, pt->p[i].caller, DAIMON_PORT_PROGRESS,
 							pt->p[i].ref, 0, text, strlen(text));
@@ -358,7 +346,8 @@ static void on_message(daimon_ctx *ctx, struct port *pt, const cJSON *msg)
 	if (pt->state == STARTING && rid == pt->init_id) {
 		pt->state = READY;
 		daimon_set_state_label(ctx, "ready");
-		send_line(pt, daimon_jsonrpc_notification("notifications/initialized", NULL));
+		if (pt->proto->welcomed)
+			send_line(pt, daimon_jsonrpc_notification(pt->proto->welcomed, NULL));
 		pt->streak = 0;
 		cJSON *ready = cJSON_CreateObject();
 		cJSON_AddStringToObject(ready, "method", "daimon/ready");
@@ -448,12 +437,12 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_PORT_CANCEL:
 		for (size_t i = 0; m->len == sizeof(uint64_t) && i < pt->np; i++)
 			if (pt->p[i].ref == *(const uint64_t *)m->data) {
-				if (pt->p[i].id) {
-					cJSON *p = cJSON_CreateObject();
-					cJSON_AddNumberToObject(p, "requestId", (double)pt->p[i].id);
-					cJSON_AddStringToObject(p, "reason", "cancelled by daimon");
-					send_line(pt, daimon_jsonrpc_notification("notifications/cancelled", p));
-				}
+				const char *method = NULL;
+				cJSON *p = pt->p[i].id && pt->proto->cancelled
+						   ? pt->proto->cancelled(pt->p[i].id, &method)
+						   : NULL;
+				if (p)
+					send_line(pt, daimon_jsonrpc_notification(method, p));
 				answer(ctx, &pt->p[i], DAIMON_ECANCELLED, "cancelled");
 				drop(ctx, pt, i);
 				break;
@@ -497,7 +486,7 @@ static int port_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 				break;
 			}
 			pt->ping_id = ++pt->next_id;
-			send_line(pt, request(pt->ping_id, "ping", NULL));
+			send_line(pt, request(pt->ping_id, pt->proto->ping, NULL));
 			break;
 		}
 		if (m->ref == pt->stop_timer) {
@@ -557,9 +546,9 @@ static void port_terminate(daimon_ctx *ctx, void *state, int reason)
 	for (char **a = pt->argv; a && *a; a++)
 		free(*a);
 	free(pt->argv);
-	free(pt->failures);
-	free(pt->initialize);
-	free(pt->roots);
+	daimon_intensity_release(&pt->failures);
+	free(pt->hello);
+	free(pt->data);
 	for (char **e = pt->envp; e && *e; e++)
 		free(*e);
 	free(pt->envp);
@@ -603,8 +592,10 @@ daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 	pt->argv = daimon_xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		pt->argv[i] = daimon_xstrdup(o->argv[i]);
-	pt->initialize = o->initialize ? daimon_xstrdup(o->initialize) : NULL;
-	pt->roots = o->roots ? daimon_xstrdup(o->roots) : NULL;
+	static const daimon_port_protocol plain = {0};
+	pt->proto = o->protocol ? o->protocol : &plain;
+	pt->hello = o->hello ? daimon_xstrdup(o->hello) : NULL;
+	pt->data = o->data ? daimon_xstrdup(o->data) : NULL;
 	pt->notify = o->notify;
 	pt->log_fd = o->log_fd > 0 ? o->log_fd : 2;
 	pt->restart_ms = o->restart_ms;
@@ -629,10 +620,9 @@ daimon_aid daimon_port_start(daimon_rt *rt, const daimon_port_opts *o)
 		for (size_t j = 0; j < nx; j++)
 			pt->envp[k++] = daimon_xstrdup(o->env[j]);
 	}
-	pt->intensity = o->intensity > 0 ? o->intensity : 5;
-	pt->period_ms = o->period_ms > 0 ? o->period_ms : 60000;
+	daimon_intensity_init(&pt->failures, o->intensity > 0 ? o->intensity : 5,
+			      o->period_ms > 0 ? o->period_ms : 60000);
 	pt->rest_ms = o->rest_ms > 0 ? o->rest_ms : 60000;
-	pt->failures = daimon_xcalloc((size_t)pt->intensity, sizeof(int64_t));
 	pt->pid = -1;
 	pt->to = pt->from = -1;
 	daimon_spawn_opts so = {.behaviour = &port_behaviour,

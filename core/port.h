@@ -3,30 +3,33 @@
  * per line, on its stdin and stdout (an MCP server over stdio, a skill
  * host), owned by an actor — Erlang's ports, for JSON-RPC.
  *
- * The actor starts the program on the first call (with an MCP initialize
- * handshake when asked), writes each call as a request, reads its output
- * as the runtime reports it readable — never blocking a scheduler — and
- * answers each caller with a DAIMON_MSG_JOB_DONE (work.h): status 0 and
- * the result as JSON text, -1 and the error's message, -2 when the port
- * failed (the program died, the call passed its deadline — the program is
- * then killed — or the port is resting), DAIMON_ECANCELLED for a call
- * cancelled with DAIMON_PORT_CANCEL (the program is told with
- * notifications/cancelled). Progress notifications reach the caller as
- * DAIMON_PORT_PROGRESS. The next call after a failure starts the program
- * again — unless it failed `intensity` times within `period_ms`: then
- * the port rests for `rest_ms` and says so, a supervisor's restart
- * intensity. With `restart_ms`, a program that went down is started
- * again without waiting for a call (a permanent child), after a delay
- * that doubles with each failure in a row.
+ * The actor starts the program on the first call, writes each call as a
+ * request, reads its output as the runtime reports it readable — never
+ * blocking a scheduler — and answers each caller with a
+ * DAIMON_MSG_JOB_DONE (work.h): status 0 and the result as JSON text, -1
+ * and the error's message, -2 when the port failed (the program died, the
+ * call passed its deadline — the program is then killed — or the port is
+ * resting), DAIMON_ECANCELLED for a call cancelled with DAIMON_PORT_CANCEL.
+ * The next call after a failure starts the program again — unless it
+ * failed `intensity` times within `period_ms` (core/intensity.h): then
+ * the port rests for `rest_ms` and says so. With `restart_ms`, a program
+ * that went down is started again without waiting for a call (a
+ * permanent child), after a delay that doubles with each failure in a row.
  *
- * With `ping_ms`, an idle program (no call in flight: a call has its own
- * deadline) is sent a ping that often; one that has not answered by the
- * next is taken for hung: killed, and restarted as after a crash. Requests from the program are answered: ping, roots/list (from
- * `roots`), -32601 for anything else. Other notifications, and
- * "daimon/ready" each time the handshake completes, go to `notify` as
- * DAIMON_PORT_NOTE (the message's JSON text). The program's stderr is
- * written to `log_fd` (default 2), each line prefixed with its name.
- * Messages are told apart by shape (id+result/error: a response,
+ * What the program speaks beyond requests and responses — a handshake,
+ * pings, requests of its own, progress, cancellation — is its protocol's
+ * (daimon_port_protocol; MCP's is skills/mcp.h's): the port knows no
+ * method by name. Without one, it is plain JSON-RPC: ready at once, every
+ * request of the program's answered -32601, every notification sent on.
+ *
+ * With `ping_ms` (and a protocol that has a ping), an idle program (no
+ * call in flight: a call has its own deadline) is sent a ping that often;
+ * one that has not answered by the next is taken for hung: killed, and
+ * restarted as after a crash. Notifications that are not a call's
+ * progress, and "daimon/ready" each time the handshake completes, go to
+ * `notify` as DAIMON_PORT_NOTE (the message's JSON text). The program's
+ * stderr is written to `log_fd` (default 2), each line prefixed with its
+ * name. Messages are told apart by shape (id+result/error: a response,
  * method+id: a request, method alone: a notification); ids may be 0.
  *
  * Cancelled, the port lets the calls in flight finish, then shuts the
@@ -36,6 +39,7 @@
 #ifndef DAIMON_CORE_PORT_H
 #define DAIMON_CORE_PORT_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "core/actor.h"
@@ -50,25 +54,47 @@ enum {
 typedef struct {
 	uint64_t ref;    /* the caller's, echoed in the answer */
 	long timeout_ms; /* 0: 30 s */
-	char method[48]; /* "tools/call" */
+	char method[48]; /* the request's method */
 	char params[];   /* JSON text, NUL-terminated ("" for none) */
 } daimon_port_call;
 
+/* A protocol over JSON-RPC. Every member may be NULL; the hooks run in
+ * the port's actor and keep no state of their own. */
 typedef struct {
-	const char *name;        /* registered as "port:NAME" */
-	const char *const *argv; /* argv[0] is the program's path; NULL-terminated */
-	const char *initialize;  /* MCP initialize params as JSON; NULL: no handshake */
-	int intensity;           /* failures ... 0: 5 */
-	long period_ms;          /* ... within this long ... 0: 60 s */
-	long rest_ms;            /* ... and it rests this long; 0: 60 s */
-	daimon_aid parent;       /* the tree it joins (cancelled with it); 0: none */
-	const char *const *env;  /* "K=V" set over the environment (NULL-terminated; may be NULL) */
-	const char *roots;       /* JSON array answering roots/list; NULL: [] */
-	daimon_aid notify;       /* who hears DAIMON_PORT_NOTE; 0: nobody */
-	int log_fd;              /* where the program's stderr goes; 0: 2 */
-	long restart_ms;         /* first delay before a restart; 0: at the next call */
-	long stop_ms;            /* each step of the shutdown; 0: 2 s */
-	long ping_ms;            /* a running program is pinged this often and restarted if a ping
+	const char *hello;    /* the handshake: the first request (when opts.hello gives its
+			       * params); the program is ready once it succeeds */
+	const char *welcomed; /* the notification that follows its success */
+	const char *ping;     /* the liveness request (no params), for opts.ping_ms */
+	/* A request of the program's: its result (a new item), or NULL with
+	 * *code and *why set. `data` is opts.data. NULL hook: -32601 to all. */
+	cJSON *(*serve)(const char *method, const cJSON *params, const char *data, int *code, const char **why);
+	/* Marks a call's params (an object) so the program's progress names
+	 * `ref`, the caller's. */
+	void (*tag)(cJSON *params, uint64_t ref);
+	/* A notification: 1 with *ref if it is progress of a call (the caller
+	 * hears it as DAIMON_PORT_PROGRESS, its params the text). */
+	int (*progress)(const char *method, const cJSON *params, uint64_t *ref);
+	/* The notification that tells the program request `id` is cancelled
+	 * (*method set; params a new item), or NULL to say nothing. */
+	cJSON *(*cancelled)(int64_t id, const char **method);
+} daimon_port_protocol;
+
+typedef struct {
+	const char *name;                     /* registered as "port:NAME" */
+	const char *const *argv;              /* argv[0] is the program's path; NULL-terminated */
+	const daimon_port_protocol *protocol; /* NULL: plain JSON-RPC */
+	const char *hello;                    /* the handshake's params as JSON text; NULL: none */
+	const char *data;                     /* for the protocol's hooks (copied) */
+	int intensity;                        /* failures ... 0: 5 */
+	long period_ms;                       /* ... within this long ... 0: 60 s */
+	long rest_ms;                         /* ... and it rests this long; 0: 60 s */
+	daimon_aid parent;                    /* the tree it joins (cancelled with it); 0: none */
+	const char *const *env;               /* "K=V" set over the environment (NULL-terminated; may be NULL) */
+	daimon_aid notify;                    /* who hears DAIMON_PORT_NOTE; 0: nobody */
+	int log_fd;                           /* where the program's stderr goes; 0: 2 */
+	long restart_ms;                      /* first delay before a restart; 0: at the next call */
+	long stop_ms;                         /* each step of the shutdown; 0: 2 s */
+	long ping_ms;                         /* a running program is pinged this often and restarted if a ping
 				  * is still unanswered at the next; 0: never */
 } daimon_port_opts;
 

@@ -105,7 +105,7 @@ const daimon_setting daimon_settings_table[] = {
 	STR("mcp.servers.*.command", NULL, "the server's program"),
 	LIST("mcp.servers.*.args", "its arguments"),
 	MAP("mcp.servers.*.env", "its environment, added to daimon's"),
-	LIST("mcp.servers.*.roots", "folders offered to it through roots/list"),
+	LIST("mcp.servers.*.roots", "folders the server may see, offered to it as its roots"),
 	INT("mcp.servers.*.timeout_s", 1, 86400, "60", "a call's deadline; past it the server is restarted"),
 	BOOL("mcp.servers.*.side_effecting", NULL, "its tools change the world (journaled before they run)"),
 	BOOL("mcp.servers.*.idempotent", NULL, "its tools may be repeated with the same key after a crash"),

@@ -9,14 +9,14 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/intensity.h"
 #include "core/timefmt.h"
 
 struct sup {
 	daimon_sup_spec spec;
 	daimon_child_spec *children;
-	daimon_aid *running; /* current id of each child, 0 when not running */
-	int64_t *restarts;   /* times (ms) of the last max_restarts + 1 restarts, a ring */
-	size_t nrestarts, ring;
+	daimon_aid *running;       /* current id of each child, 0 when not running */
+	daimon_intensity restarts; /* more than max_restarts within period_ms: give up */
 };
 
 enum { SUP_START = 0 };
@@ -45,21 +45,6 @@ static void stop_child(daimon_ctx *ctx, struct sup *s, size_t i)
 	/* Its exit signal comes back from an id no longer running: ignored. */
 	daimon_kill(rt, s->running[i]);
 	s->running[i] = 0;
-}
-
-/* Records a restart; 1 if that is more than the intensity allows. */
-static int too_many(struct sup *s)
-{
-	int64_t now = (int64_t)(daimon_mono_ns() / 1000000);
-	size_t cap = (size_t)s->spec.max_restarts + 1;
-	s->restarts[s->ring] = now;
-	s->ring = (s->ring + 1) % cap;
-	if (s->nrestarts < cap)
-		s->nrestarts++;
-	if (s->nrestarts < cap)
-		return 0;
-	/* The ring is full: the oldest of the last R+1 restarts is at `ring`. */
-	return now - s->restarts[s->ring] < s->spec.period_ms;
 }
 
 static int restartable(const daimon_child_spec *c, int64_t reason)
@@ -97,7 +82,7 @@ static int sup_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		daimon_unregister(daimon_ctx_rt(ctx), s->children[i].name);
 	if (!restartable(&s->children[i], m->arg))
 		return DAIMON_CONTINUE;
-	if (too_many(s))
+	if (daimon_intensity_record(&s->restarts, (int64_t)(daimon_mono_ns() / 1000000)))
 		return DAIMON_EXIT_SHUTDOWN; /* escalate: the parent decides */
 	size_t from = i, to = i + 1;
 	if (s->spec.strategy == DAIMON_ONE_FOR_ALL)
@@ -119,7 +104,7 @@ static void sup_terminate(daimon_ctx *ctx, void *state, int reason)
 		stop_child(ctx, s, i);
 	free(s->children);
 	free(s->running);
-	free(s->restarts);
+	daimon_intensity_release(&s->restarts);
 	free(s);
 }
 
@@ -139,7 +124,7 @@ daimon_aid daimon_supervisor_start(daimon_rt *rt, const daimon_sup_spec *spec, d
 	if (spec->nchildren)
 		memcpy(s->children, spec->children, spec->nchildren * sizeof(*s->children));
 	s->running = daimon_xcalloc(spec->nchildren ? spec->nchildren : 1, sizeof(*s->running));
-	s->restarts = daimon_xcalloc((size_t)s->spec.max_restarts + 1, sizeof(*s->restarts));
+	daimon_intensity_init(&s->restarts, s->spec.max_restarts + 1, s->spec.period_ms);
 	daimon_spawn_opts o = {
 		.behaviour = &sup_behaviour,
 		.state = s,
@@ -150,7 +135,7 @@ daimon_aid daimon_supervisor_start(daimon_rt *rt, const daimon_sup_spec *spec, d
 	if (!id) {
 		free(s->children);
 		free(s->running);
-		free(s->restarts);
+		daimon_intensity_release(&s->restarts);
 		free(s);
 		return 0;
 	}

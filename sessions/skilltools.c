@@ -75,9 +75,8 @@ static daimon_aid port_of(daimon_ctx *ctx, struct skillport *sp)
 		daimon_port_opts o = {.name = name,
 				      .parent = hosts_of(daimon_ctx_rt(ctx), sp->ts),
 				      .argv = argv,
-				      .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-						    "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION
-						    "\"}}"};
+				      .protocol = &daimon_mcp_protocol,
+				      .hello = DAIMON_MCP_HELLO};
 		sp->aid = daimon_port_start(daimon_ctx_rt(ctx), &o);
 		free(name);
 	}

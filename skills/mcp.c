@@ -115,6 +115,59 @@ int daimon_mcp_result_text(const char *result, daimon_buf *out)
 	return is_error;
 }
 
+/* ---- MCP as a port's protocol ---- */
+
+/* The program's requests: ping, and roots/list from the port's data (the
+ * roots as a JSON array; none: []). */
+static cJSON *mcp_serve_request(const char *method, const cJSON *params, const char *data, int *code, const char **why)
+{
+	(void)params;
+	if (!strcmp(method, "ping"))
+		return cJSON_CreateObject();
+	if (!strcmp(method, "roots/list")) {
+		cJSON *res = cJSON_CreateObject(), *roots = data ? cJSON_Parse(data) : NULL;
+		cJSON_AddItemToObject(res, "roots", roots ? roots : cJSON_CreateArray());
+		return res;
+	}
+	*code = -32601, *why = "method not found";
+	return NULL;
+}
+
+/* The caller's ref is the progress token, so progress finds its way back. */
+static void mcp_tag(cJSON *params, uint64_t ref)
+{
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+	if (!meta)
+		meta = cJSON_AddObjectToObject(params, "_meta");
+	cJSON_AddNumberToObject(meta, "progressToken", (double)ref);
+}
+
+static int mcp_progress(const char *method, const cJSON *params, uint64_t *ref)
+{
+	const cJSON *token = cJSON_GetObjectItemCaseSensitive(params, "progressToken");
+	if (strcmp(method, "notifications/progress") || !cJSON_IsNumber(token))
+		return 0;
+	*ref = (uint64_t)token->valuedouble;
+	return 1;
+}
+
+static cJSON *mcp_cancelled(int64_t id, const char **method)
+{
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddNumberToObject(p, "requestId", (double)id);
+	cJSON_AddStringToObject(p, "reason", "cancelled by daimon");
+	*method = "notifications/cancelled";
+	return p;
+}
+
+const daimon_port_protocol daimon_mcp_protocol = {.hello = "initialize",
+						  .welcomed = "notifications/initialized",
+						  .ping = "ping",
+						  .serve = mcp_serve_request,
+						  .tag = mcp_tag,
+						  .progress = mcp_progress,
+						  .cancelled = mcp_cancelled};
+
 /* ---- the "mcp" actor ---- */
 
 static uint64_t ref_of(int server, uint32_t seq)
@@ -305,22 +358,18 @@ static daimon_aid start_port(daimon_rt *rt, daimon_aid parent, daimon_aid notify
 	/* Roots are offered only when there are some: a server told of them
 	 * asks for them, and one that asks as its stdin closes waits for an
 	 * answer that cannot come (then SIGTERM ends it, 2 s later). */
-	const char *init = strcmp(roots, "[]")
-				   ? "{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{\"roots\":{}},"
-				     "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"
-				   : "{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{},"
-				     "\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}";
 	daimon_port_opts o = {
 		.name = port,
 		.argv = argv,
 		.env = (const char *const *)envp,
-		.roots = roots,
+		.protocol = &daimon_mcp_protocol,
+		.hello = strcmp(roots, "[]") ? DAIMON_MCP_HELLO_ROOTS : DAIMON_MCP_HELLO,
+		.data = roots,
 		.notify = notify,
 		.parent = parent,
 		.log_fd = log_fd,
 		.restart_ms = 250,
 		.ping_ms = 30000,
-		.initialize = init,
 	};
 	daimon_aid id = daimon_port_start(rt, &o);
 	for (int i = 0; i < nenv; i++)

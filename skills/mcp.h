@@ -24,8 +24,21 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
+#include "core/port.h"
 
 #define DAIMON_MCP_VERSION "2025-11-25"
+
+/* MCP as a port's protocol (core/port.h): the initialize handshake, pings,
+ * roots/list answered from the port's data (a JSON array of roots),
+ * progress by progressToken, notifications/cancelled. */
+extern const daimon_port_protocol daimon_mcp_protocol;
+/* initialize's params, daimon as the client (with roots: it offers them). */
+#define DAIMON_MCP_HELLO                                                       \
+	"{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{}," \
+	"\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"
+#define DAIMON_MCP_HELLO_ROOTS                                                             \
+	"{\"protocolVersion\":\"" DAIMON_MCP_VERSION "\",\"capabilities\":{\"roots\":{}}," \
+	"\"clientInfo\":{\"name\":\"daimon\",\"version\":\"" DAIMON_VERSION "\"}}"
 
 typedef struct daimon_mcp daimon_mcp;
 

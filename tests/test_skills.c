@@ -414,8 +414,9 @@ static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
 	static const char *const argv[] = {DAIMON_EXE, "skill", "serve", "wild", "--memory-mb", "256", NULL};
 	daimon_port_opts po = {.name = "skill-wild",
 			       .argv = argv,
-			       .initialize = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-					     "\"clientInfo\":{\"name\":\"test\",\"version\":\"1\"}}",
+			       .protocol = &daimon_mcp_protocol,
+			       .hello = "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+					"\"clientInfo\":{\"name\":\"test\",\"version\":\"1\"}}",
 			       .intensity = 3};
 	daimon_aid port = daimon_port_start(rt, &po);
 	CHECK(port);
@@ -465,7 +466,8 @@ static void test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down(vo
 	daimon_rt_new(&rt, NULL);
 	daimon_port_opts po = {.name = "stubborn",
 			       .argv = argv,
-			       .roots = "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]",
+			       .protocol = &daimon_mcp_protocol,
+			       .data = "[{\"uri\":\"file:///notes\",\"name\":\"notes\"}]",
 			       .log_fd = logfd,
 			       .stop_ms = 200};
 	daimon_aid port = daimon_port_start(rt, &po);
@@ -493,6 +495,40 @@ static void test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down(vo
 	free(log);
 }
 
+/* Without a protocol a port is plain JSON-RPC: no handshake, a call's
+ * params as given (no progress token), and a request of the program's —
+ * even one MCP knows, such as ping — is answered "method not found". */
+static void test_skills__a_port_without_a_protocol_is_plain_json_rpc(void)
+{
+	const char *dir = test_tmpdir();
+	char *log = daimon_xasprintf("%s/plain.log", dir);
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	static const char script[] = "read call; echo \"call=$call\" >&2; "
+				     "echo '{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}'; read pong; "
+				     "echo \"pong=$pong\" >&2; "
+				     "echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}'; exec sleep 30";
+	static const char *const argv[] = {"/bin/sh", "-c", script, NULL};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_port_opts po = {.name = "plain", .argv = argv, .log_fd = logfd, .stop_ms = 100};
+	daimon_aid port = daimon_port_start(rt, &po);
+	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
+	daimon_aid me = daimon_spawn(rt, &co);
+	CHECK_INT(port_call(rt, port, me, &c, "x", 5000), 0);
+	CHECK_STR(c.text, "{\"ok\":true}");
+	daimon_rt_free(rt);
+	close(logfd);
+	daimon_buf text = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_read_file(&text, log), 0);
+	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: plain: call={\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+					       "\"tools/call\",\"params\":{\"name\":\"x\",\"arguments\":{}}}\n");
+	CHECK_CONTAINS(daimon_buf_cstr(&text), "daimon: plain: pong={\"jsonrpc\":\"2.0\",\"id\":0,\"error\":"
+					       "{\"code\":-32601,\"message\":\"method not found\"}}\n");
+	daimon_buf_release(&text);
+	free(log);
+}
+
 static int started_twice(const char *path)
 {
 	if (access(path, F_OK) != 0)
@@ -515,7 +551,12 @@ static void test_skills__a_port_restarts_a_program_that_stops_answering_pings(vo
 	const char *argv[] = {"/bin/sh", "-c", script, NULL};
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
-	daimon_port_opts po = {.name = "mute", .argv = argv, .ping_ms = 150, .restart_ms = 50, .stop_ms = 100};
+	daimon_port_opts po = {.name = "mute",
+			       .argv = argv,
+			       .protocol = &daimon_mcp_protocol,
+			       .ping_ms = 150,
+			       .restart_ms = 50,
+			       .stop_ms = 100};
 	daimon_aid port = daimon_port_start(rt, &po);
 	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
@@ -541,7 +582,7 @@ static void test_skills__large_messages_cross_a_port_both_ways(void)
 		NULL};
 	daimon_rt *rt;
 	daimon_rt_new(&rt, NULL);
-	daimon_port_opts po = {.name = "big", .argv = argv};
+	daimon_port_opts po = {.name = "big", .argv = argv, .protocol = &daimon_mcp_protocol};
 	daimon_aid port = daimon_port_start(rt, &po);
 	struct collector c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	daimon_spawn_opts co = {.behaviour = &collector_b, .state = &c};
@@ -583,6 +624,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_skills__a_skill_host_runs_as_a_port_of_the_runtime),
 		TEST_CASE(test_skills__a_port_answers_its_program_logs_it_and_shuts_it_down),
 		TEST_CASE(test_skills__a_port_restarts_a_program_that_stops_answering_pings),
+		TEST_CASE(test_skills__a_port_without_a_protocol_is_plain_json_rpc),
 		TEST_CASE(test_skills__a_port_stops_a_program_sending_a_huge_message),
 		TEST_CASE(test_skills__large_messages_cross_a_port_both_ways),
 		{0},

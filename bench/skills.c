@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		return 1;
 	setenv("DAIMON_HOME", home, 1);
 	daimon_skillws *ws;
-	if (daimon_skillws_open(&ws, home) < 0) {
+	if (daimon_skillws_open(&ws, home, NULL) < 0) {
 		fprintf(stderr, "daimon_bench_skills: %s\n", daimon_error_last());
 		return 1;
 	}
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
 
 	/* 1. swaps under load — first the same calls with no swap, for the
 	 * pauses this machine gives a busy thread anyway */
-	daimon_skills *sk = daimon_skills_new(home);
+	daimon_skills *sk = daimon_skills_new(home, NULL);
 	daimon_skills_load(sk, v[0], NULL);
 	_Atomic int stop = 0;
 	{
@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 
 	/* 4. edit to live: change the source, build (compile, test, commit), swap */
 	daimon_write_file_atomic(tests, "[{\"tool\":\"noop\"}]", 17, 0600);
-	sk = daimon_skills_new(home);
+	sk = daimon_skills_new(home, NULL);
 	double e2l[5];
 	for (int i = 0; i < 5; i++) {
 		free(vsrc);

@@ -35,7 +35,7 @@ static int options(const struct daimon_cmd *cmd, int argc, char **argv, int *jso
 static int open_ws(daimon_skillws **ws)
 {
 	char *home = daimon_home_dir();
-	int rc = daimon_skillws_open(ws, home);
+	int rc = daimon_skillws_open(ws, home, &daimon_skill_memory_services);
 	free(home);
 	return rc;
 }
@@ -203,7 +203,8 @@ static int skill_call(const struct daimon_cmd *cmd, int argc, char **argv)
 		a = NULL;
 		cJSON_AddItemToArray(calls, c);
 		char *home = daimon_home_dir();
-		if (daimon_skill_run_isolated(so, home, calls, 30000, 0, &results, &why) < 0) {
+		if (daimon_skill_run_isolated(so, home, &daimon_skill_memory_services, calls, 30000, 0, &results,
+					      &why) < 0) {
 			rc = cli_error("%s", daimon_buf_cstr(&why));
 		} else {
 			const cJSON *r = cJSON_GetArrayItem(results, 0);
@@ -405,7 +406,7 @@ static int skill_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_skillws_close(ws);
 	if (rc == 0 && memory_mb > 0)
 		daimon_skill_limit_memory((size_t)memory_mb << 20);
-	if (rc == 0 && daimon_skill_serve(so, home, 0, 1) < 0)
+	if (rc == 0 && daimon_skill_serve(so, home, &daimon_skill_memory_services, 0, 1) < 0)
 		rc = cli_fail();
 	free(home);
 	free(so);
@@ -441,7 +442,6 @@ static int exec_skill(const struct daimon_cmd *cmd, int argc, char **argv)
 		cli_help(cmd);
 		return argc < 2 ? 2 : 0;
 	}
-	daimon_skill_services_install(); /* (tests, calls and serve reach memory and search) */
 	for (const struct daimon_cmd *const *s = subs; *s; s++)
 		if (!strcmp((*s)->name + 6, argv[1]))
 			return (*s)->exec(*s, argc - 1, argv + 1);

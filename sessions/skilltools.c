@@ -173,8 +173,8 @@ static int run_skill_tool(const cJSON *args, daimon_buf *out, const daimon_tool_
 		if (!so) {
 			daimon_buf_addf(out, "skill %s is no longer built", e->skill);
 			rc = -1;
-		} else if (daimon_skill_run_isolated(so, e->home, calls, e->timeout_ms, e->mem_limit, &results, &why) <
-			   0) {
+		} else if (daimon_skill_run_isolated(so, e->home, &daimon_skill_memory_services, calls, e->timeout_ms,
+						     e->mem_limit, &results, &why) < 0) {
 			daimon_buf_addf(out, "skill %s: %s", e->skill, daimon_buf_cstr(&why));
 			rc = -1;
 		} else {
@@ -484,18 +484,14 @@ static int svc_search(const char *home, const char *query, int limit, char **jso
 	return rc;
 }
 
-void daimon_skill_services_install(void)
-{
-	daimon_skills_set_services(svc_memory_read, svc_search);
-}
+const daimon_skill_services daimon_skill_memory_services = {.memory_read = svc_memory_read, .search = svc_search};
 
 int daimon_skill_env_open(daimon_skill_env *e, const char *home, daimon_mcp *mcp, const daimon_tool **tools)
 {
 	memset(e, 0, sizeof(*e));
-	if (daimon_skillws_open(&e->ws, home) < 0)
+	if (daimon_skillws_open(&e->ws, home, &daimon_skill_memory_services) < 0)
 		return -1;
-	daimon_skill_services_install();
-	e->sk = daimon_skills_new(home);
+	e->sk = daimon_skills_new(home, &daimon_skill_memory_services);
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0)

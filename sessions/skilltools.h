@@ -39,9 +39,9 @@ const daimon_tool *daimon_skill_toolset_tools(const daimon_skill_toolset *ts);
 int daimon_skill_toolset_refresh(daimon_skill_toolset *ts, daimon_rt *rt, int *added);
 void daimon_skill_toolset_free(daimon_skill_toolset *ts);
 
-/* Lets skills read memory and search through their host table (the
- * skills layer cannot reach memory/ itself). */
-void daimon_skill_services_install(void);
+/* Memory and search for skills' host table (the skills layer cannot
+ * reach memory/ itself): give it to daimon_skills_new and the workspace. */
+extern const daimon_skill_services daimon_skill_memory_services;
 
 /* Everything a session needs to offer the built skills and the MCP
  * servers' tools (`mcp` may be NULL; it is the caller's) (ask, chat, the

@@ -57,9 +57,9 @@ static int host_call(void *arg, const char *tool, const cJSON *args, const char 
 	return rc < 0 ? -1 : 0;
 }
 
-int daimon_skill_serve(const char *so_path, const char *home, int in_fd, int out_fd)
+int daimon_skill_serve(const char *so_path, const char *home, const daimon_skill_services *svc, int in_fd, int out_fd)
 {
-	struct hosted h = {.sk = daimon_skills_new(home)};
+	struct hosted h = {.sk = daimon_skills_new(home, svc)};
 	if (daimon_skills_load(h.sk, so_path, h.name) < 0) {
 		daimon_skills_free(h.sk);
 		return -1;

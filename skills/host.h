@@ -18,8 +18,9 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "skills/skills.h"
 
 /* Serves the skill in `so_path` on in_fd/out_fd until end of input. */
-int daimon_skill_serve(const char *so_path, const char *home, int in_fd, int out_fd);
+int daimon_skill_serve(const char *so_path, const char *home, const daimon_skill_services *svc, int in_fd, int out_fd);
 
 #endif

@@ -41,11 +41,12 @@ void daimon_skill_limit_memory(size_t bytes)
 	setrlimit(RLIMIT_AS, &rl);
 }
 
-static void child(int fd, const char *so_path, const char *home, const cJSON *calls, size_t mem_limit)
+static void child(int fd, const char *so_path, const char *home, const daimon_skill_services *svc, const cJSON *calls,
+		  size_t mem_limit)
 {
 	if (mem_limit)
 		daimon_skill_limit_memory(mem_limit);
-	daimon_skills *sk = daimon_skills_new(home);
+	daimon_skills *sk = daimon_skills_new(home, svc);
 	char name[64];
 	if (daimon_skills_load(sk, so_path, name) < 0) {
 		cJSON *o = cJSON_CreateObject();
@@ -87,8 +88,8 @@ static cJSON *result(int status, const char *text)
 	return o;
 }
 
-static int run(const char *so_path, const char *home, const cJSON *calls, long timeout_ms, size_t mem_limit,
-	       cJSON **results, cJSON **describe, daimon_buf *why)
+static int run(const char *so_path, const char *home, const daimon_skill_services *svc, const cJSON *calls,
+	       long timeout_ms, size_t mem_limit, cJSON **results, cJSON **describe, daimon_buf *why)
 {
 	*results = NULL;
 	int p[2];
@@ -102,7 +103,7 @@ static int run(const char *so_path, const char *home, const cJSON *calls, long t
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(p[1], so_path, home, calls, mem_limit);
+		child(p[1], so_path, home, svc, calls, mem_limit);
 	}
 	close(p[1]);
 	cJSON *out = cJSON_CreateArray();
@@ -179,17 +180,17 @@ static int run(const char *so_path, const char *home, const cJSON *calls, long t
 	return 0;
 }
 
-int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,
-			      size_t mem_limit, cJSON **results, daimon_buf *why)
+int daimon_skill_run_isolated(const char *so_path, const char *home, const daimon_skill_services *svc,
+			      const cJSON *calls, long timeout_ms, size_t mem_limit, cJSON **results, daimon_buf *why)
 {
-	return run(so_path, home, calls, timeout_ms, mem_limit, results, NULL, why);
+	return run(so_path, home, svc, calls, timeout_ms, mem_limit, results, NULL, why);
 }
 
 cJSON *daimon_skill_describe_isolated(const char *so_path, const char *home)
 {
 	cJSON *none = cJSON_CreateArray(), *results = NULL, *desc = NULL;
 	daimon_buf why = DAIMON_BUF_INIT;
-	if (run(so_path, home, none, 10000, 0, &results, &desc, &why) < 0) {
+	if (run(so_path, home, NULL, none, 10000, 0, &results, &desc, &why) < 0) { /* (nothing is called) */
 		cJSON_Delete(desc);
 		desc = NULL;
 	}

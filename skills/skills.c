@@ -57,6 +57,7 @@ struct skill {
 
 struct daimon_skills {
 	char *home;
+	daimon_skill_services svc;
 	pthread_mutex_t mu; /* the table of skills (not the calls) */
 	struct skill *skills[MAX_SKILLS];
 	_Atomic int n;
@@ -245,19 +246,17 @@ static int h_http(daimon_skill_ctx *ctx, const char *method, const char *url, co
 	return 0;
 }
 
-/* Memory and search are the upper layers' (sessions/ sets them). */
-static int (*svc_memory_read)(const char *home, const char *target, char **text);
-static int (*svc_search)(const char *home, const char *query, int limit, char **json_lines);
-
+/* Memory and search are the upper layers', given to daimon_skills_new. */
 static int h_memory_read(daimon_skill_ctx *ctx, const char *target, char **text)
 {
-	return svc_memory_read && ctx->skill->owner->home ? svc_memory_read(ctx->skill->owner->home, target, text) : -1;
+	const daimon_skills *sk = ctx->skill->owner;
+	return sk->svc.memory_read && sk->home ? sk->svc.memory_read(sk->home, target, text) : -1;
 }
 
 static int h_search(daimon_skill_ctx *ctx, const char *query, int limit, char **json_lines)
 {
-	return svc_search && ctx->skill->owner->home ? svc_search(ctx->skill->owner->home, query, limit, json_lines)
-						     : -1;
+	const daimon_skills *sk = ctx->skill->owner;
+	return sk->svc.search && sk->home ? sk->svc.search(sk->home, query, limit, json_lines) : -1;
 }
 
 static int h_save(daimon_skill_ctx *ctx, const void *state, size_t len)
@@ -294,13 +293,6 @@ static const daimon_skill_host host_table = {
 	.save = h_save,
 	.idempotency_key = h_idempotency_key,
 };
-
-void daimon_skills_set_services(int (*memory_read)(const char *home, const char *target, char **text),
-				int (*search)(const char *home, const char *query, int limit, char **json_lines))
-{
-	svc_memory_read = memory_read;
-	svc_search = search;
-}
 
 /* ---- versions ---- */
 
@@ -367,10 +359,12 @@ static void unpin(struct version *v)
 	atomic_fetch_sub(&v->refs, 1); /* (a drained version is closed by a sweep) */
 }
 
-daimon_skills *daimon_skills_new(const char *home)
+daimon_skills *daimon_skills_new(const char *home, const daimon_skill_services *svc)
 {
 	daimon_skills *sk = daimon_xcalloc(1, sizeof(*sk));
 	sk->home = home ? daimon_xstrdup(home) : NULL;
+	if (svc)
+		sk->svc = *svc;
 	pthread_mutex_init(&sk->mu, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return sk;

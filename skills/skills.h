@@ -26,9 +26,18 @@ typedef struct daimon_skills daimon_skills;
 /* A skill's or a tool's name: 1 to `max` of a-z, 0-9 and _. */
 int daimon_skill_name_ok(const char *name, size_t max);
 
+/* What skills reach through the host table that this layer cannot give
+ * them: memory and search, the upper layers' (sessions/skilltools.h has
+ * daimon_skill_memory_services). A NULL table or member makes that host
+ * call fail. Results are malloc'd. */
+typedef struct {
+	int (*memory_read)(const char *home, const char *target, char **text);
+	int (*search)(const char *home, const char *query, int limit, char **json_lines);
+} daimon_skill_services;
+
 /* An empty registry; `home` (may be NULL) is where skills keep their
- * key-value stores and reach memory and search. */
-daimon_skills *daimon_skills_new(const char *home);
+ * key-value stores, and what `svc` (may be NULL; copied) is asked about. */
+daimon_skills *daimon_skills_new(const char *home, const daimon_skill_services *svc);
 void daimon_skills_free(daimon_skills *sk);
 
 /* Loads `so_path` as the new version of its skill (the name comes from
@@ -56,10 +65,6 @@ int daimon_skills_call(daimon_skills *sk, const char *skill, const char *tool, c
  * [{"name","version","description","tools":[{"name","description",
  * "parameters","flags"}]}] (caller frees the text). */
 char *daimon_skills_describe(daimon_skills *sk);
-/* What skills reach through the host table and the upper layers provide
- * (sessions/ sets them): memory_read and search; the results are malloc'd. */
-void daimon_skills_set_services(int (*memory_read)(const char *home, const char *target, char **text),
-				int (*search)(const char *home, const char *query, int limit, char **json_lines));
 /* How many versions of `name` are alive (current plus those still held). */
 int daimon_skills_live_versions(daimon_skills *sk, const char *name);
 

@@ -31,6 +31,7 @@ extern const struct daimon_data_file daimon_skill_files[];
 
 struct daimon_skillws {
 	char *home, *root;
+	daimon_skill_services svc; /* for the tests' calls */
 	git_repository *repo;
 };
 
@@ -71,11 +72,13 @@ static char *path_of(const daimon_skillws *ws, const char *a, const char *b)
 	return b ? daimon_xasprintf("%s/%s/%s", ws->root, a, b) : daimon_xasprintf("%s/%s", ws->root, a);
 }
 
-int daimon_skillws_open(daimon_skillws **out, const char *home)
+int daimon_skillws_open(daimon_skillws **out, const char *home, const daimon_skill_services *svc)
 {
 	git_libgit2_init();
 	daimon_skillws *ws = daimon_xcalloc(1, sizeof(*ws));
 	ws->home = daimon_xstrdup(home);
+	if (svc)
+		ws->svc = *svc;
 	ws->root = daimon_home_path(home, "skills");
 	int rc = daimon_mkdir_p(ws->root, 0700);
 	if (rc == 0 && git_repository_open(&ws->repo, ws->root) < 0 && git_repository_init(&ws->repo, ws->root, 0) < 0)
@@ -257,7 +260,7 @@ static int run_tests(daimon_skillws *ws, const char *name, const char *so, daimo
 	}
 	cJSON *results;
 	daimon_buf why = DAIMON_BUF_INIT;
-	int rc = daimon_skill_run_isolated(so, ws->home, tests, 10000, 0, &results, &why);
+	int rc = daimon_skill_run_isolated(so, ws->home, &ws->svc, tests, 10000, 0, &results, &why);
 	daimon_buf_release(&why);
 	if (rc < 0) {
 		cJSON_Delete(tests);

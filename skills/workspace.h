@@ -14,11 +14,12 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "skills/skills.h"
 
 typedef struct daimon_skillws daimon_skillws;
 
 /* Opens (creating it, and its repository, if need be) $home/skills. */
-int daimon_skillws_open(daimon_skillws **out, const char *home);
+int daimon_skillws_open(daimon_skillws **out, const char *home, const daimon_skill_services *svc);
 void daimon_skillws_close(daimon_skillws *ws);
 const char *daimon_skillws_root(const daimon_skillws *ws);
 
@@ -79,7 +80,7 @@ int daimon_skill_remove(daimon_skillws *ws, const char *name);
 cJSON *daimon_skill_describe_isolated(const char *so_path, const char *home);
 /* Limits what this process may map from now on to `bytes` more. */
 void daimon_skill_limit_memory(size_t bytes);
-int daimon_skill_run_isolated(const char *so_path, const char *home, const cJSON *calls, long timeout_ms,
-			      size_t mem_limit, cJSON **results, daimon_buf *why);
+int daimon_skill_run_isolated(const char *so_path, const char *home, const daimon_skill_services *svc,
+			      const cJSON *calls, long timeout_ms, size_t mem_limit, cJSON **results, daimon_buf *why);
 
 #endif

@@ -105,7 +105,7 @@ static void test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings(v
 		"  tools, 1, nullptr, nullptr, nullptr};\n"
 		"extern \"C\" DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
 	CHECK_INT(build(dir, "cpp", cpp, "cc", ""), 0);
-	daimon_skills *sk = daimon_skills_new(NULL);
+	daimon_skills *sk = daimon_skills_new(NULL, NULL);
 	char *path = so(dir, "cpp");
 	char name[64];
 	CHECK_INT(daimon_skills_load(sk, path, name), 0);
@@ -125,7 +125,7 @@ static void test_skills__a_new_version_swaps_in_with_the_old_ones_state(void)
 	CHECK_INT(build(dir, "v2", counter_src, "c", "-DVERSION='\"v2\"' -DFAIL_INIT=0"), 0);
 	CHECK_INT(build(dir, "bad", counter_src, "c", "-DVERSION='\"v3\"' -DFAIL_INIT=1"), 0);
 	CHECK_INT(build(dir, "future", future_src, "c", ""), 0);
-	daimon_skills *sk = daimon_skills_new(NULL);
+	daimon_skills *sk = daimon_skills_new(NULL, NULL);
 	char *v1 = so(dir, "v1"), *v2 = so(dir, "v2"), *bad = so(dir, "bad"), *future = so(dir, "future");
 	daimon_buf out = DAIMON_BUF_INIT;
 	CHECK_INT(daimon_skills_load(sk, v1, NULL), 0);
@@ -191,7 +191,7 @@ static void test_skills__swaps_under_load_lose_no_call(void)
 	const char *dir = test_tmpdir();
 	CHECK_INT(build(dir, "v1", counter_src, "c", "-DVERSION='\"v1\"' -DFAIL_INIT=0"), 0);
 	CHECK_INT(build(dir, "v2", counter_src, "c", "-DVERSION='\"v2\"' -DFAIL_INIT=0"), 0);
-	daimon_skills *sk = daimon_skills_new(NULL);
+	daimon_skills *sk = daimon_skills_new(NULL, NULL);
 	char *v[2] = {so(dir, "v1"), so(dir, "v2")};
 	CHECK_INT(daimon_skills_load(sk, v[0], NULL), 0);
 	_Atomic int stop = 0;
@@ -261,7 +261,7 @@ static int isolated(const char *so_path, const char *tool, long timeout_ms, char
 	cJSON_AddItemToArray(calls, c);
 	cJSON *results = NULL;
 	daimon_buf why = DAIMON_BUF_INIT;
-	int rc = daimon_skill_run_isolated(so_path, NULL, calls, timeout_ms, 256u << 20, &results, &why);
+	int rc = daimon_skill_run_isolated(so_path, NULL, NULL, calls, timeout_ms, 256u << 20, &results, &why);
 	int status = rc < 0 ? -9 : cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, 0), "status")->valueint;
 	snprintf(
 		text, 256, "%s|%d",
@@ -400,7 +400,7 @@ static void test_skills__a_skill_host_runs_as_a_port_of_the_runtime(void)
 	const char *home = test_tmpdir();
 	setenv("DAIMON_HOME", home, 1);
 	daimon_skillws *ws;
-	CHECK_INT(daimon_skillws_open(&ws, home), 0);
+	CHECK_INT(daimon_skillws_open(&ws, home, NULL), 0);
 	CHECK_INT(daimon_skill_new(ws, "wild"), 0);
 	char *src = daimon_xasprintf("%s/wild/skill.c", daimon_skillws_root(ws));
 	char *tests = daimon_xasprintf("%s/wild/tests.json", daimon_skillws_root(ws));

@@ -44,6 +44,7 @@ struct version {
 	void *dl;
 	int fd; /* its memfd, open while it is loaded (see open_copy); -1: none */
 	const daimon_skill *d;
+	daimon_skill_tool *tools; /* d's tools as this host's struct (copy_tools) */
 	struct skill *skill;
 };
 
@@ -314,9 +315,11 @@ static void finalize(struct version *v)
 		v->d->fini(&ctx);
 	}
 	close_copy(v->dl, v->fd);
+	free(v->tools);
 	v->dl = NULL;
 	v->fd = -1;
 	v->d = NULL;
+	v->tools = NULL;
 	atomic_store(&v->state, SLOT_FREE);
 }
 
@@ -476,27 +479,57 @@ int daimon_skill_name_ok(const char *name, size_t max)
 	return n && n <= max && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
-static int check_descriptor(const daimon_skill *d, const char *so_path)
+/* The first ABI's tool: name to run, nothing after. */
+#define ABI1_TOOL_SIZE (offsetof(daimon_skill_tool, run) + sizeof(void (*)(void)))
+
+/* The skill's tools copied into this host's struct, read by the size the
+ * skill was built with: members it does not have are 0, members this
+ * host does not know are left. NULL (and the reason) if that size is
+ * not one a tool can have. */
+static daimon_skill_tool *copy_tools(const daimon_skill *d, const char *so_path)
 {
+	size_t size = ABI1_TOOL_SIZE;
+	if (d->abi >= 2)
+		size = d->tool_size;
+	if (size < ABI1_TOOL_SIZE || size % sizeof(void *)) {
+		daimon_error("'%s': its tools' size (%zu bytes) is not a tool's", so_path, size);
+		return NULL;
+	}
+	daimon_skill_tool *tools = daimon_xcalloc(d->ntools ? d->ntools : 1, sizeof(*tools));
+	for (size_t i = 0; i < d->ntools; i++)
+		memcpy(&tools[i], (const char *)d->tools + i * size, size < sizeof(*tools) ? size : sizeof(*tools));
+	return tools;
+}
+
+static int check_descriptor(const daimon_skill *d, const char *so_path, daimon_skill_tool **tools)
+{
+	*tools = NULL;
 	if (!d)
 		return daimon_error("'%s': daimon_skill_entry returned nothing", so_path);
 	if (d->abi == 0 || d->abi > DAIMON_SKILL_ABI)
 		return daimon_error("'%s' was built for skill ABI %u; this daimon knows up to %d", so_path, d->abi,
 				    DAIMON_SKILL_ABI);
-	if (d->size < offsetof(daimon_skill, fini) + sizeof(d->fini))
+	size_t need = d->abi >= 2 ? offsetof(daimon_skill, tool_size) + sizeof(d->tool_size)
+				  : offsetof(daimon_skill, fini) + sizeof(d->fini);
+	if (d->size < need)
 		return daimon_error("'%s': its descriptor is too small (%u bytes)", so_path, d->size);
 	if (!daimon_skill_name_ok(d->name, 63))
 		return daimon_error("'%s': the skill's name must be 1-63 of [a-z0-9_]", so_path);
+	if (!(*tools = copy_tools(d, so_path)))
+		return -1;
 	for (size_t i = 0; i < d->ntools; i++) {
-		const daimon_skill_tool *t = &d->tools[i];
+		const daimon_skill_tool *t = &(*tools)[i];
 		if (!daimon_skill_name_ok(t->name, (size_t)-1) || !t->run)
 			return daimon_error("'%s': tool %zu needs a name of [a-z0-9_] and a run function", so_path, i);
 		cJSON *schema = cJSON_Parse(t->parameters ? t->parameters : "");
 		int ok = cJSON_IsObject(schema);
 		cJSON_Delete(schema);
-		if (!ok)
-			return daimon_error("'%s': the parameters of %s are not a JSON Schema object", so_path,
-					    t->name);
+		if (!ok) {
+			daimon_error("'%s': the parameters of %s are not a JSON Schema object", so_path, t->name);
+			free(*tools);
+			*tools = NULL;
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -509,7 +542,8 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 		return -1;
 	daimon_skill_entry_fn entry = (daimon_skill_entry_fn)dlsym(dl, DAIMON_SKILL_ENTRY_SYMBOL);
 	const daimon_skill *d = entry ? entry() : NULL;
-	int rc = entry ? check_descriptor(d, so_path)
+	daimon_skill_tool *tools = NULL;
+	int rc = entry ? check_descriptor(d, so_path, &tools)
 		       : daimon_error("'%s' exports no %s", so_path, DAIMON_SKILL_ENTRY_SYMBOL);
 	if (rc < 0) {
 		close_copy(dl, fd);
@@ -520,6 +554,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	if (!s && atomic_load(&sk->n) == MAX_SKILLS) {
 		pthread_mutex_unlock(&sk->mu);
 		close_copy(dl, fd);
+		free(tools);
 		return daimon_error("too many skills (at most %d)", MAX_SKILLS);
 	}
 	if (!s) {
@@ -547,6 +582,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	if (!v) {
 		pthread_mutex_unlock(&s->swap_mu);
 		close_copy(dl, fd);
+		free(tools);
 		return daimon_error("%d versions of %s are still held by calls; try again when they end", SKILL_SLOTS,
 				    d->name);
 	}
@@ -568,6 +604,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	daimon_buf_release(&saved);
 	if (rc < 0) {
 		close_copy(dl, fd);
+		free(tools);
 		atomic_store(&v->state, SLOT_FREE);
 		pthread_mutex_unlock(&s->swap_mu);
 		return rc;
@@ -575,6 +612,7 @@ int daimon_skills_load(daimon_skills *sk, const char *so_path, char name_out[64]
 	v->dl = dl;
 	v->fd = fd;
 	v->d = d;
+	v->tools = tools;
 	atomic_store(&v->state, SLOT_LIVE);
 	retire(atomic_exchange(&s->current, v)); /* published */
 	pthread_mutex_unlock(&s->swap_mu);
@@ -606,8 +644,8 @@ int daimon_skills_call(daimon_skills *sk, const char *skill, const char *tool, c
 	}
 	const daimon_skill_tool *t = NULL;
 	for (size_t i = 0; i < v->d->ntools && !t; i++)
-		if (!strcmp(v->d->tools[i].name, tool))
-			t = &v->d->tools[i];
+		if (!strcmp(v->tools[i].name, tool))
+			t = &v->tools[i];
 	int rc;
 	if (!t) {
 		daimon_buf_addf(out, "skill %s has no tool '%s'", skill, tool);
@@ -634,7 +672,7 @@ char *daimon_skills_describe(daimon_skills *sk)
 		cJSON_AddStringToObject(o, "description", v->d->description ? v->d->description : "");
 		cJSON *tools = cJSON_AddArrayToObject(o, "tools");
 		for (size_t k = 0; k < v->d->ntools; k++) {
-			const daimon_skill_tool *t = &v->d->tools[k];
+			const daimon_skill_tool *t = &v->tools[k];
 			cJSON *to = cJSON_CreateObject();
 			cJSON_AddStringToObject(to, "name", t->name);
 			cJSON_AddStringToObject(to, "description", t->description ? t->description : "");

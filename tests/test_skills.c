@@ -68,23 +68,30 @@ static const char counter_src[] =
 
 static const char future_src[] = "#include <daimon/skill.h>\n"
 				 "static const daimon_skill d = {DAIMON_SKILL_ABI + 1, sizeof(daimon_skill), "
-				 "\"counter\", \"9\", \"\", 0, 0, 0, 0, 0};\n"
+				 "\"counter\", \"9\", \"\", 0, 0, 0, 0, 0, 0};\n"
 				 "DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);\n"
 				 "const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
 
-/* Compiles `src` with `defines` into dir/name.so; 0 or -1. */
-static int build(const char *dir, const char *name, const char *src, const char *lang, const char *defines)
+/* Compiles `src` with `defines` against the header in `include` into
+ * dir/name.so; 0 or -1. */
+static int build_against(const char *dir, const char *name, const char *src, const char *lang, const char *defines,
+			 const char *include)
 {
 	char *c = daimon_xasprintf("%s/%s.%s", dir, name, lang);
 	test_write(c, src);
 	char *cmd = daimon_xasprintf("%s -std=%s -O1 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wpedantic "
 				     "-Werror -I%s %s %s -o %s/%s.so 2>&1",
-				     !strcmp(lang, "c") ? "cc" : "c++", !strcmp(lang, "c") ? "c11" : "c++11",
-				     DAIMON_INCLUDE_DIR, defines, c, dir, name);
+				     !strcmp(lang, "c") ? "cc" : "c++", !strcmp(lang, "c") ? "c11" : "c++11", include,
+				     defines, c, dir, name);
 	int rc = system(cmd);
 	free(cmd);
 	free(c);
 	return rc == 0 ? 0 : -1;
+}
+
+static int build(const char *dir, const char *name, const char *src, const char *lang, const char *defines)
+{
+	return build_against(dir, name, src, lang, defines, DAIMON_INCLUDE_DIR);
 }
 
 static char *so(const char *dir, const char *name)
@@ -102,7 +109,7 @@ static void test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings(v
 		"  return daimon_skill_host_of(ctx)->replyf(ctx, \"%d\", 1); }\n"
 		"static const daimon_skill_tool tools[] = {{\"t\", \"T.\", \"{}\", 0, run}};\n"
 		"static const daimon_skill d = {DAIMON_SKILL_ABI, sizeof(daimon_skill), \"cpp\", \"1\", \"\",\n"
-		"  tools, 1, nullptr, nullptr, nullptr};\n"
+		"  tools, 1, nullptr, nullptr, nullptr, sizeof(daimon_skill_tool)};\n"
 		"extern \"C\" DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
 	CHECK_INT(build(dir, "cpp", cpp, "cc", ""), 0);
 	daimon_skills *sk = daimon_skills_new(NULL, NULL);
@@ -115,6 +122,52 @@ static void test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings(v
 	CHECK_STR(out.ptr, "1");
 	daimon_buf_release(&out);
 	free(path);
+	daimon_skills_free(sk);
+}
+
+/* A skill whose tools are larger than this daimon's (a later ABI's tool,
+ * with a member this one does not know) is read by its tools' size. */
+static const char wide_src[] =
+	"#include <daimon/skill.h>\n"
+	"static int t(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, \"t\"); "
+	"}\n"
+	"static int u(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, \"u\"); "
+	"}\n"
+	"struct later_tool { daimon_skill_tool tool; const char *later; };\n"
+	"static const struct later_tool tools[] = {{{\"t\", \"T.\", \"{}\", 0, t}, \"x\"},\n"
+	"					  {{\"u\", \"U.\", \"{}\", 0, u}, \"y\"}};\n"
+	"static const daimon_skill d = {DAIMON_SKILL_ABI, sizeof(daimon_skill), \"wide\", \"1\", \"\",\n"
+	"	&tools[0].tool, 2, 0, 0, 0, sizeof(struct later_tool)};\n"
+	"DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);\n"
+	"const daimon_skill *daimon_skill_entry(void) { return &d; }\n";
+
+/* A skill built against the first ABI (its header is kept in
+ * tests/fixtures/skill-abi1) loads and runs as it did; so does one
+ * whose tools are larger than this daimon's. */
+static void test_skills__skills_of_abi_1_and_with_larger_tools_still_load(void)
+{
+	const char *dir = test_tmpdir();
+	CHECK_INT(build_against(dir, "old", counter_src, "c", "-DVERSION='\"v1\"' -DFAIL_INIT=0",
+				DAIMON_ABI1_INCLUDE_DIR),
+		  0);
+	CHECK_INT(build(dir, "wide", wide_src, "c", ""), 0);
+	daimon_skills *sk = daimon_skills_new(NULL, NULL);
+	char *old = so(dir, "old"), *wide = so(dir, "wide");
+	daimon_buf out = DAIMON_BUF_INIT;
+	CHECK_INT(daimon_skills_load(sk, old, NULL), 0);
+	CHECK_INT(daimon_skills_call(sk, "counter", "add", "{\"n\":5}", &out, NULL), 0);
+	CHECK_STR(out.ptr, "v1 total=5");
+	daimon_buf_clear(&out);
+	CHECK(daimon_skills_call(sk, "counter", "fail", "{}", &out, NULL) < 0); /* its second tool */
+	CHECK_INT(daimon_skills_load(sk, wide, NULL), 0);
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_skills_call(sk, "wide", "u", "{}", &out, NULL), 0);
+	CHECK_STR(out.ptr, "u");
+	char *desc = daimon_skills_describe(sk);
+	CHECK_CONTAINS(desc, "{\"name\":\"u\",\"description\":\"U.\"");
+	free(desc);
+	daimon_buf_release(&out);
+	free(old), free(wide);
 	daimon_skills_free(sk);
 }
 
@@ -140,7 +193,7 @@ static void test_skills__a_new_version_swaps_in_with_the_old_ones_state(void)
 	CHECK(daimon_skills_load(sk, bad, NULL) < 0);
 	CHECK_CONTAINS(daimon_error_last(), "refused to start (its init failed); the version before stays");
 	CHECK(daimon_skills_load(sk, future, NULL) < 0);
-	CHECK_CONTAINS(daimon_error_last(), "was built for skill ABI 2; this daimon knows up to 1");
+	CHECK_CONTAINS(daimon_error_last(), "was built for skill ABI 3; this daimon knows up to 2");
 	CHECK(daimon_skills_load(sk, "/etc/hostname", NULL) < 0);
 	CHECK_CONTAINS(daimon_error_last(), "cannot load '/etc/hostname'");
 	daimon_buf_clear(&out);
@@ -618,6 +671,7 @@ int main(int argc, char **argv)
 	static const struct test_case cases[] = {
 		TEST_CASE(test_skills__the_header_compiles_as_c_and_cpp_with_strict_warnings),
 		TEST_CASE(test_skills__a_new_version_swaps_in_with_the_old_ones_state),
+		TEST_CASE(test_skills__skills_of_abi_1_and_with_larger_tools_still_load),
 		TEST_CASE(test_skills__swaps_under_load_lose_no_call),
 		TEST_CASE(test_skills__a_crash_a_hang_or_a_memory_hog_costs_one_call),
 		TEST_CASE(test_skills__instruction_skills_are_indexed_and_read),

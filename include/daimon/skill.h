@@ -50,8 +50,10 @@ extern "C" {
 #endif
 
 /* The ABI this header describes. A skill built against a newer ABI than
- * the host knows is refused; an older one is served as it was. */
-#define DAIMON_SKILL_ABI 1
+ * the host knows is refused; an older one is served as it was.
+ *   1  the first
+ *   2  the descriptor says its tools' size (tool_size), so a tool can grow */
+#define DAIMON_SKILL_ABI 2
 
 /* One call (or init, save_state, fini): opaque, valid until the hook returns. */
 typedef struct daimon_skill_ctx daimon_skill_ctx;
@@ -65,6 +67,9 @@ enum {
 
 enum { DAIMON_SKILL_DEBUG = 0, DAIMON_SKILL_INFO = 1, DAIMON_SKILL_WARN = 2, DAIMON_SKILL_ERROR = 3 };
 
+/* A tool. New members are added at the end only: daimon reads a skill's
+ * tools by the size it was built with (daimon_skill.tool_size), and a
+ * member the skill did not have is 0. */
 typedef struct daimon_skill_tool {
 	const char *name;        /* [a-z0-9_]; the model sees SKILL.TOOL */
 	const char *description; /* one line */
@@ -144,6 +149,9 @@ typedef struct daimon_skill {
 	int (*save_state)(daimon_skill_ctx *ctx);
 	/* When no call holds this version any more. May be NULL. */
 	void (*fini)(daimon_skill_ctx *ctx);
+	/* ABI 2: sizeof(daimon_skill_tool) as the skill was built (DAIMON_SKILL
+	 * sets it; an ABI 1 skill's tools are the first ABI's). */
+	uint32_t tool_size;
 } daimon_skill;
 
 /* The host table, from any context (a context starts with a pointer to it). */
@@ -163,14 +171,16 @@ typedef const daimon_skill *(*daimon_skill_entry_fn)(void);
 #endif
 
 /* Declares the descriptor and the entry symbol (C; in C++, write the
- * entry function returning a filled-in daimon_skill yourself). */
-#define DAIMON_SKILL(...)                                                                                           \
-	static const daimon_skill daimon_skill_descriptor_ = {DAIMON_SKILL_ABI, sizeof(daimon_skill), __VA_ARGS__}; \
-	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);                                           \
-	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void)                                            \
-	{                                                                                                           \
-		return &daimon_skill_descriptor_;                                                                   \
-	}                                                                                                           \
+ * entry function returning a filled-in daimon_skill yourself, tool_size
+ * and all). */
+#define DAIMON_SKILL(...)                                                                                          \
+	static const daimon_skill daimon_skill_descriptor_ = {DAIMON_SKILL_ABI, sizeof(daimon_skill), __VA_ARGS__, \
+							      .tool_size = sizeof(daimon_skill_tool)};             \
+	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void);                                          \
+	DAIMON_SKILL_EXPORT const daimon_skill *daimon_skill_entry(void)                                           \
+	{                                                                                                          \
+		return &daimon_skill_descriptor_;                                                                  \
+	}                                                                                                          \
 	extern const daimon_skill *daimon_skill_entry(void) /* (takes the caller's semicolon) */
 
 #ifdef __cplusplus

@@ -710,11 +710,11 @@ void daimon_skills_free(daimon_skills *sk)
 	if (!sk)
 		return;
 	int n = atomic_load(&sk->n);
+	for (int i = 0; i < n; i++) /* (all first: unloading one looks through the others) */
+		daimon_skills_unload(sk, sk->skills[i]->name);
 	for (int i = 0; i < n; i++) {
-		struct skill *s = sk->skills[i];
-		daimon_skills_unload(sk, s->name);
-		pthread_mutex_destroy(&s->swap_mu);
-		free(s);
+		pthread_mutex_destroy(&sk->skills[i]->swap_mu);
+		free(sk->skills[i]);
 	}
 	pthread_mutex_destroy(&sk->mu);
 	free(sk->home);

@@ -244,9 +244,118 @@ static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, text, strlen(text));
 }
 
+/* ---- the ops ---- */
+
+static void op_cancel(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
+}
+
+static void op_approval(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	daimon_session_approval a = {
+		.ref = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "ref")),
+		.allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
+	daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+}
+
+static void op_status(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	conn_ok(ctx, c, status_json(c->g));
+}
+
+static void op_ps(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	conn_ok(ctx, c, ps_json(c->g));
+}
+
+static void op_stop(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	conn_ok(ctx, c, NULL);
+	daimon_gateway_request_stop(c->g);
+}
+
+static void op_reload(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	if (daimon_gateway_reload(c->g) < 0)
+		conn_err(ctx, c, daimon_error_last());
+	else
+		conn_ok(ctx, c, NULL);
+}
+
+static void op_summarize(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	const char *key = daimon_json_str(req, "session");
+	daimon_aid s = daimon_gateway_session(c->g, key && *key ? key : "cli:default");
+	if (!s) {
+		conn_err(ctx, c, daimon_error_last());
+		return;
+	}
+	c->session = s;
+	c->waiting = WAIT_SUMMARY;
+	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+}
+
+static void op_skills(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	c->waiting = WAIT_SKILLS;
+	c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 1, skills_job, c->g, NULL);
+}
+
+static void op_pairing(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	(void)req;
+	cJSON *list = NULL;
+	if (daimon_access_pending(c->g->store.home, &list) < 0) {
+		conn_err(ctx, c, daimon_error_last());
+		return;
+	}
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddItemToObject(m, "pending", list);
+	conn_ok(ctx, c, m);
+}
+
+static void op_pair(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	char who[128];
+	if (daimon_access_approve(c->g->store.home, daimon_json_str(req, "code"), who, sizeof(who)) < 0) {
+		conn_err(ctx, c, daimon_error_last());
+		return;
+	}
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "sender", who);
+	conn_ok(ctx, c, m);
+}
+
+/* Every op after hello. cancel and approval are about the ask in
+ * progress and come only during one; the others only between requests. */
+static const struct op {
+	const char *name;
+	int during_ask;
+	void (*run)(daimon_ctx *ctx, struct conn *c, const cJSON *req);
+} ops[] = {
+	{"cancel", 1, op_cancel},   {"approval", 1, op_approval},   {"status", 0, op_status},
+	{"ps", 0, op_ps},           {"stop", 0, op_stop},           {"reload", 0, op_reload},
+	{"ask", 0, on_ask},         {"summarize", 0, op_summarize}, {"skills", 0, op_skills},
+	{"pairing", 0, op_pairing}, {"pair", 0, op_pair},
+};
+
+static const struct op *op_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(ops[i].name, name))
+			return &ops[i];
+	return NULL;
+}
+
 static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
-	daimon_gateway *g = c->g;
 	const char *op = daimon_json_str(req, "op");
 	if (!op) {
 		conn_err(ctx, c, "a request needs \"op\"");
@@ -271,65 +380,17 @@ static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 		conn_ok(ctx, c, m);
 		return;
 	}
-	if (c->waiting == WAIT_ASK && !strcmp(op, "cancel")) {
-		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
-	} else if (c->waiting == WAIT_ASK && !strcmp(op, "approval")) {
-		daimon_session_approval a = {
-			.ref = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "ref")),
-			.allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
-		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+	const struct op *o = op_named(op);
+	if (o && o->during_ask && c->waiting == WAIT_ASK) {
+		o->run(ctx, c, req);
 	} else if (c->waiting != WAIT_NONE) {
 		conn_err(ctx, c, "one request at a time: the last one is still running");
-	} else if (!strcmp(op, "status")) {
-		conn_ok(ctx, c, status_json(g));
-	} else if (!strcmp(op, "ps")) {
-		conn_ok(ctx, c, ps_json(g));
-	} else if (!strcmp(op, "stop")) {
-		conn_ok(ctx, c, NULL);
-		daimon_gateway_request_stop(g);
-	} else if (!strcmp(op, "reload")) {
-		if (daimon_gateway_reload(g) < 0)
-			conn_err(ctx, c, daimon_error_last());
-		else
-			conn_ok(ctx, c, NULL);
-	} else if (!strcmp(op, "ask")) {
-		on_ask(ctx, c, req);
-	} else if (!strcmp(op, "summarize")) {
-		const char *key = daimon_json_str(req, "session");
-		daimon_aid s = daimon_gateway_session(g, key && *key ? key : "cli:default");
-		if (!s) {
-			conn_err(ctx, c, daimon_error_last());
-			return;
-		}
-		c->session = s;
-		c->waiting = WAIT_SUMMARY;
-		daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_SUMMARIZE, NULL, 0);
-	} else if (!strcmp(op, "skills")) {
-		c->waiting = WAIT_SKILLS;
-		c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 1, skills_job, g, NULL);
-	} else if (!strcmp(op, "pairing")) {
-		cJSON *m = cJSON_CreateObject();
-		cJSON *list = NULL;
-		if (daimon_access_pending(g->store.home, &list) < 0) {
-			cJSON_Delete(m);
-			conn_err(ctx, c, daimon_error_last());
-			return;
-		}
-		cJSON_AddItemToObject(m, "pending", list);
-		conn_ok(ctx, c, m);
-	} else if (!strcmp(op, "pair")) {
-		char who[128];
-		if (daimon_access_approve(g->store.home, daimon_json_str(req, "code"), who, sizeof(who)) < 0) {
-			conn_err(ctx, c, daimon_error_last());
-		} else {
-			cJSON *m = cJSON_CreateObject();
-			cJSON_AddStringToObject(m, "sender", who);
-			conn_ok(ctx, c, m);
-		}
-	} else {
+	} else if (!o || o->during_ask) {
 		char why[96];
 		snprintf(why, sizeof(why), "unknown op '%.40s'", op);
 		conn_err(ctx, c, why);
+	} else {
+		o->run(ctx, c, req);
 	}
 }
 

@@ -72,10 +72,48 @@ int daimon_mcp_config(cJSON **servers, const char *home)
 	return 0;
 }
 
-static int flag(const cJSON *conf, const char *name)
+/* A server's setting `field`, its path in the settings table. */
+static const char *server_path(char *buf, size_t len, const char *name, const char *field)
 {
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(conf, name);
-	return cJSON_IsBool(f) ? cJSON_IsTrue(f) : -1;
+	snprintf(buf, len, "mcp.servers.%s.%s", name, field);
+	return buf;
+}
+
+/* A flag the server's settings may leave out: -1 then (the tools'
+ * annotations say). */
+static int server_flag(const daimon_settings *set, const char *name, const char *field, int *out)
+{
+	char path[96];
+	*out = -1;
+	server_path(path, sizeof(path), name, field);
+	return daimon_settings_has(set, path) ? daimon_settings_bool(set, path, out) : 0;
+}
+
+/* One server's settings, each read through the settings table, so a
+ * value of the wrong type or out of range leaves this server out, saying
+ * which and why, and costs the others nothing. */
+static int server_settings(const daimon_settings *set, const char *name, struct server *sv)
+{
+	char path[96];
+	const char *cmd;
+	int64_t timeout_s;
+	if (!daimon_mcp_name_ok(name))
+		return daimon_error("it needs a name of letters, digits and '-'");
+	if (daimon_settings_string(set, server_path(path, sizeof(path), name, "command"), &cmd) < 0)
+		return -1;
+	if (!cmd || !*cmd)
+		return daimon_error("it has no command (%s)", path);
+	static const char *const lists[] = {"args", "env", "roots"};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (daimon_settings_has(set, server_path(path, sizeof(path), name, lists[i])) &&
+		    !daimon_settings_json(set, path))
+			return -1;
+	if (daimon_settings_int(set, server_path(path, sizeof(path), name, "timeout_s"), &timeout_s) < 0 ||
+	    server_flag(set, name, "side_effecting", &sv->side_effecting) < 0 ||
+	    server_flag(set, name, "idempotent", &sv->idempotent) < 0)
+		return -1;
+	sv->timeout_ms = (long)timeout_s * 1000;
+	return 0;
 }
 
 char *daimon_mcp_call_params(const char *tool, const cJSON *args, const char *idempotency_key)
@@ -403,9 +441,11 @@ static int mcp_init(daimon_ctx *ctx, void *state)
 
 daimon_mcp *daimon_mcp_start(daimon_rt *rt, const char *home, const char *only, int log_fd)
 {
-	cJSON *servers;
-	if (daimon_mcp_config(&servers, home) < 0)
+	daimon_settings *set;
+	if (daimon_settings_load(&set, home) < 0)
 		return NULL;
+	const cJSON *conf = daimon_settings_json(set, "mcp.servers");
+	cJSON *servers = cJSON_IsObject(conf) ? cJSON_Duplicate(conf, 1) : cJSON_CreateObject();
 	daimon_mcp *m = daimon_xcalloc(1, sizeof(*m));
 	m->rt = rt;
 	pthread_mutex_init(&m->mu, NULL);
@@ -414,20 +454,15 @@ daimon_mcp *daimon_mcp_start(daimon_rt *rt, const char *home, const char *only, 
 	for (const cJSON *c = servers->child; c; c = c->next) {
 		if (only && strcmp(c->string, only))
 			continue;
-		if (!daimon_mcp_name_ok(c->string) || !daimon_json_str(c, "command")) {
-			fprintf(stderr,
-				"daimon: MCP server '%s' is left out: it needs a name of letters, digits and '-' "
-				"and a command\n",
-				c->string);
+		struct server *sv = &m->s[m->n];
+		if (server_settings(set, c->string, sv) < 0) {
+			fprintf(stderr, "daimon: MCP server '%s' is left out: %s\n", c->string, daimon_error_last());
 			continue;
 		}
-		struct server *sv = &m->s[m->n++];
 		sv->name = daimon_xstrdup(c->string);
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "timeout_s");
-		sv->timeout_ms = cJSON_IsNumber(t) && t->valuedouble > 0 ? (long)(t->valuedouble * 1000) : 60000;
-		sv->side_effecting = flag(c, "side_effecting");
-		sv->idempotent = flag(c, "idempotent");
+		m->n++;
 	}
+	daimon_settings_free(set);
 	m->conf = servers;
 	m->log_fd = log_fd;
 	daimon_spawn_opts so = {.behaviour = &mcp_behaviour, .state = m};

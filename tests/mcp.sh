@@ -34,6 +34,13 @@ expect list_servers 0 '^everything  ready  1[0-9] tools.*fx  ready  6 tools~  fx
 # fx pages its tools two at a time: all five were read, in order
 expect list_paginated 0 '^\{"name":"fx","state":"ready","timeout_ms":60000,"tools":\[\{"name":"pay".*"name":"mail".*"name":"look".*"name":"grow".*"name":"wait".*"name":"key"' -- \
   "$DAIMON" mcp list fx --json
+# a server's bad setting leaves that server out, saying which and why; the others run
+"$DAIMON" mcp add broken -- node "$EVERY" stdio >/dev/null
+node -e 'const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+  c.mcp.servers.broken.timeout_s = "soon"; fs.writeFileSync(f, JSON.stringify(c, null, 2));' "$DAIMON_HOME/config.json"
+expect bad_server_left_out 0 "MCP server 'broken' is left out: mcp\.servers\.broken\.timeout_s in config\.json must be a number from 1 to 86400~everything  ready" -- \
+  sh -c "'$DAIMON' mcp list 2>&1 | tr '\n' '~'"
+"$DAIMON" mcp remove broken >/dev/null
 expect call_echo 0 '^Echo: hi there$' -- "$DAIMON" mcp call everything echo '{"message":"hi there"}'
 expect call_get_sum 0 '^The sum of 2 and 40 is 42\.$' -- "$DAIMON" mcp call everything get-sum '{"a":2,"b":40}'
 expect call_progress 0 'progress: 1/3~progress: 2/3~progress: 3/3~Long running operation completed' -- \

@@ -3,8 +3,6 @@
  */
 #include "core/config.h"
 
-#include <curl/curl.h>
-
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
+#include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/settings.h"
 
@@ -30,27 +29,14 @@ static const char *pick(const char *a, const char *b)
 	return a && *a ? a : (b && *b ? b : NULL);
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *buf)
-{
-	daimon_buf_add(buf, p, size * n);
-	return size * n;
-}
-
 /* Asks a local server for its models (300 ms at most); the first model's
  * name, or NULL. `list` is the JSON array holding them, `field` the name. */
 static char *probe(const char *url, const char *list, const char *field)
 {
-	CURL *c = curl_easy_init();
 	daimon_buf body = DAIMON_BUF_INIT;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	long status = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	if (daimon_http_fetch(NULL, url, NULL, NULL, 0, 300, &status, &body) < 0)
+		status = 0; /* (nothing answers there: the usual case) */
 	char *model = NULL;
 	cJSON *j = status == 200 ? cJSON_Parse(daimon_buf_cstr(&body)) : NULL;
 	const char *name = daimon_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, list), 0), field);

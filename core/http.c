@@ -492,3 +492,42 @@ int daimon_http_transient(const daimon_http_result *r)
 		return 0;
 	}
 }
+
+/* ---- one blocking request ---- */
+
+static size_t fetch_body(char *data, size_t size, size_t n, void *userp)
+{
+	daimon_buf_add(userp, data, size * n);
+	return size * n;
+}
+
+int daimon_http_fetch(const char *method, const char *url, const char *const *headers, const void *body,
+		      size_t body_len, long timeout_ms, long *status, daimon_buf *out)
+{
+	CURL *c = curl_easy_init();
+	if (!c)
+		return daimon_error("cannot fetch %s: libcurl cannot start a transfer", url);
+	struct curl_slist *hl = NULL;
+	for (size_t i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method ? method : "GET");
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	*status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK)
+		return daimon_error("cannot fetch %s: %s", url, curl_easy_strerror(rc));
+	return 0;
+}

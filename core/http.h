@@ -9,6 +9,10 @@
  * body arrives (if it asked to stream) and one DAIMON_MSG_HTTP_DONE at the
  * end. A requester that exits takes its transfers with it: the http actor
  * monitors requesters and aborts what they left.
+ *
+ * Work that already runs off the schedulers — a tool on the work pool, a
+ * probe before the runtime starts — may instead make one blocking request
+ * with daimon_http_fetch, the one other HTTP client.
  */
 #ifndef DAIMON_CORE_HTTP_H
 #define DAIMON_CORE_HTTP_H
@@ -17,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/actor.h"
+#include "core/buf.h"
 
 enum {
 	DAIMON_MSG_HTTP_CHUNK = 0x48540001, /* data: daimon_http_chunk + bytes */
@@ -62,5 +67,12 @@ daimon_aid daimon_http_start(daimon_rt *rt, daimon_aid parent);
 uint64_t daimon_http_request(daimon_ctx *ctx, daimon_aid http, const daimon_http_req *req);
 /* Aborts a transfer; its DONE arrives with CURLE_ABORTED_BY_CALLBACK. */
 int daimon_http_cancel(daimon_ctx *ctx, daimon_aid http, uint64_t id);
+
+/* One blocking request (never on a scheduler): `method` (NULL: GET) with
+ * `headers` ("Name: value", NULL-terminated; may be NULL) and `body` (may
+ * be NULL), within timeout_ms. 0 with *status and the answer's body
+ * appended to `out`, or < 0 with the reason as the last error. */
+int daimon_http_fetch(const char *method, const char *url, const char *const *headers, const void *body,
+		      size_t body_len, long timeout_ms, long *status, daimon_buf *out);
 
 #endif

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
+#include "core/http.h"
 #include "core/jsonutil.h"
 
 #define SKILL_SLOTS 4
@@ -201,44 +202,19 @@ static int h_kv_set(daimon_skill_ctx *ctx, const char *key, const void *value, s
 	return rc;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *buf)
-{
-	daimon_buf_add(buf, p, size * n);
-	return size * n;
-}
-
 /* Blocking, with a deadline: a tool runs on the work pool, never on a scheduler. */
 static int h_http(daimon_skill_ctx *ctx, const char *method, const char *url, const char *const *headers,
 		  const void *body, size_t body_len, long *status, char **response, size_t *response_len)
 {
 	(void)ctx;
-	CURL *c = curl_easy_init();
-	if (!c)
-		return -1;
 	daimon_buf b = DAIMON_BUF_INIT;
-	struct curl_slist *hl = NULL;
-	for (size_t i = 0; headers && headers[i]; i++)
-		hl = curl_slist_append(hl, headers[i]);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method ? method : "GET");
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc == CURLE_OK && status)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
+	long st;
+	if (daimon_http_fetch(method, url, headers, body, body_len, 60000, &st, &b) < 0) {
 		daimon_buf_release(&b);
 		return -1;
 	}
+	if (status)
+		*status = st;
 	if (response_len)
 		*response_len = b.len;
 	if (response)

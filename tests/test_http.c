@@ -16,6 +16,7 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
+#include "core/error.h"
 #include "core/http.h"
 #include "core/timefmt.h"
 #include "tests/test.h"
@@ -247,6 +248,31 @@ static void test_http__a_requester_that_exits_aborts_its_transfer(void)
 
 /* What a session retries: a refused or broken connection, a busy or
  * failing server; never a client error or an answer it cannot use. */
+/* The blocking request (tools on the work pool, the start-up probe): the
+ * status and body; a deadline that passes, or nobody listening, is an
+ * error that names the address. */
+static void test_http__a_blocking_fetch_returns_status_and_body(void)
+{
+	struct server s;
+	server_start(&s);
+	char url[64];
+	daimon_buf out = DAIMON_BUF_INIT;
+	long status = -1;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hello", s.port);
+	CHECK_INT(daimon_http_fetch(NULL, url, NULL, NULL, 0, 5000, &status, &out), 0);
+	CHECK_INT(status, 200);
+	CHECK_STR(daimon_buf_cstr(&out), "hello");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing", s.port);
+	CHECK_INT(daimon_http_fetch("POST", url, NULL, "x", 1, 5000, &status, &out), 0);
+	CHECK_INT(status, 404);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", s.port);
+	CHECK(daimon_http_fetch(NULL, url, NULL, NULL, 0, 200, &status, &out) < 0);
+	CHECK_CONTAINS(daimon_error_last(), "cannot fetch http://127.0.0.1:");
+	CHECK_INT(status, 0);
+	server_stop(&s);
+	daimon_buf_release(&out);
+}
+
 static void test_http__transient_failures_are_told_apart(void)
 {
 	daimon_http_result r = {.curl_code = 7}; /* connection refused */
@@ -276,6 +302,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_http__a_streamed_body_arrives_in_chunks),
 		TEST_CASE(test_http__a_refused_connection_is_an_error_result),
 		TEST_CASE(test_http__a_requester_that_exits_aborts_its_transfer),
+		TEST_CASE(test_http__a_blocking_fetch_returns_status_and_body),
 		TEST_CASE(test_http__transient_failures_are_told_apart),
 		{0},
 	};

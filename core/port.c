@@ -163,7 +163,7 @@ static void went_down(daimon_ctx *ctx, struct port *pt, const char *why)
 		answer(ctx, &pt->p[0], -2, why);
 		drop(ctx, pt, 0);
 	}
-	int too_many = daimon_intensity_record(&pt->failures, (int64_t)(daimon_mono_ns() / 1000000));
+	int too_many = daimon_intensity_record(&pt->failures, daimon_mono_ms());
 	if (pt->err >= 0) /* its last words (a traceback) are read before the pipe goes */
 		on_stderr(ctx, pt, 1);
 	daimon_buf_clear(&pt->errbuf);

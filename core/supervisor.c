@@ -82,7 +82,7 @@ static int sup_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		daimon_unregister(daimon_ctx_rt(ctx), s->children[i].name);
 	if (!restartable(&s->children[i], m->arg))
 		return DAIMON_CONTINUE;
-	if (daimon_intensity_record(&s->restarts, (int64_t)(daimon_mono_ns() / 1000000)))
+	if (daimon_intensity_record(&s->restarts, daimon_mono_ms()))
 		return DAIMON_EXIT_SHUTDOWN; /* escalate: the parent decides */
 	size_t from = i, to = i + 1;
 	if (s->spec.strategy == DAIMON_ONE_FOR_ALL)

@@ -60,14 +60,20 @@ int daimon_mcp_name_ok(const char *name)
 	return 1;
 }
 
+/* mcp.servers, a copy (an empty object when there is none). */
+static cJSON *servers_of(const daimon_settings *set)
+{
+	const cJSON *s = daimon_settings_json(set, "mcp.servers");
+	return cJSON_IsObject(s) ? cJSON_Duplicate(s, 1) : cJSON_CreateObject();
+}
+
 int daimon_mcp_config(cJSON **servers, const char *home)
 {
 	daimon_settings *set;
 	*servers = NULL;
 	if (daimon_settings_load(&set, home) < 0)
 		return -1;
-	const cJSON *s = daimon_settings_json(set, "mcp.servers");
-	*servers = cJSON_IsObject(s) ? cJSON_Duplicate(s, 1) : cJSON_CreateObject();
+	*servers = servers_of(set);
 	daimon_settings_free(set);
 	return 0;
 }
@@ -444,8 +450,7 @@ daimon_mcp *daimon_mcp_start(daimon_rt *rt, const char *home, const char *only, 
 	daimon_settings *set;
 	if (daimon_settings_load(&set, home) < 0)
 		return NULL;
-	const cJSON *conf = daimon_settings_json(set, "mcp.servers");
-	cJSON *servers = cJSON_IsObject(conf) ? cJSON_Duplicate(conf, 1) : cJSON_CreateObject();
+	cJSON *servers = servers_of(set);
 	daimon_mcp *m = daimon_xcalloc(1, sizeof(*m));
 	m->rt = rt;
 	pthread_mutex_init(&m->mu, NULL);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/settings.h"
+#include "sessions/listen.h"
 #include "sessions/session.h"
 
 static const daimon_channel_kind *const kinds[] = {&daimon_channel_web, &daimon_channel_telegram, &daimon_channel_mail,
@@ -152,39 +153,40 @@ int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_a
 	return 0;
 }
 
-void daimon_answer_decline(daimon_ctx *ctx, const daimon_msg *m)
+/* What a session's events do to the answer they are for. */
+struct take {
+	daimon_answer *a;
+	int finished;
+};
+
+static void take_delta(void *arg, const char *text, size_t len)
 {
-	if (m->len < sizeof(daimon_session_approval))
-		return;
-	const daimon_session_approval *a = m->data;
-	daimon_session_approval no = {.ref = a->ref, .allow = 0};
-	daimon_send(daimon_ctx_rt(ctx), m->from, DAIMON_SESSION_APPROVAL, &no, sizeof(no));
+	struct take *t = arg;
+	if (t->a)
+		daimon_buf_add(&t->a->text, text, len);
 }
+
+static void take_done(void *arg, const daimon_session_done *d)
+{
+	struct take *t = arg;
+	if (!t->a)
+		return;
+	t->finished = t->a->answered = 1;
+	if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
+		daimon_buf_clear(&t->a->text);
+		daimon_buf_addf(&t->a->text, "(daimon cannot answer: %s)", d->error);
+	}
+}
+
+/* (no approve: nobody can be asked through a channel, so it is declined) */
+static const daimon_session_listener take_listener = {.delta = take_delta, .done = take_done};
 
 daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m)
 {
-	if (m->type == DAIMON_SESSION_APPROVE) {
-		daimon_answer_decline(ctx, m);
-		return NULL;
-	}
-	if (m->type != DAIMON_SESSION_DELTA && m->type != DAIMON_SESSION_DONE)
-		return NULL;
 	daimon_answer *a = list;
 	while (a && (a->session != m->from || a->answered))
 		a = a->next;
-	if (!a)
-		return NULL;
-	if (m->type == DAIMON_SESSION_DELTA) {
-		daimon_buf_add(&a->text, m->data, m->len);
-		return NULL;
-	}
-	if (m->len < sizeof(daimon_session_done))
-		return NULL;
-	const daimon_session_done *d = m->data;
-	a->answered = 1;
-	if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
-		daimon_buf_clear(&a->text);
-		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", d->error);
-	}
-	return a;
+	struct take t = {.a = a};
+	daimon_session_hear(ctx, m, &take_listener, &t);
+	return t.finished ? a : NULL;
 }

@@ -83,9 +83,6 @@ int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_a
  * its text — and returns it, to be sent; APPROVE is declined. NULL for
  * everything else. */
 daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m);
-/* Declines a tool call that waits for approval (DAIMON_SESSION_APPROVE):
- * nobody can be asked through a channel. */
-void daimon_answer_decline(daimon_ctx *ctx, const daimon_msg *m);
 
 /* Splits `text` for a peer that takes at most `limit` bytes a message:
  * the length of the first part — at a paragraph, line or word break when

@@ -44,6 +44,7 @@
 #include "core/timefmt.h"
 #include "memory/index.h"
 #include "memory/search.h"
+#include "sessions/listen.h"
 #include "sessions/session.h"
 
 struct daimon_data_file {
@@ -102,6 +103,10 @@ struct stream {
 	int refs;       /* the actor's and the connection's */
 	const daimon_channel_host *host;
 	char *key, *text;
+	/* (the actor's) who asks whom */
+	daimon_rt *rt;
+	daimon_aid self, session;
+	int finished;
 };
 
 static void stream_unref(struct stream *st)
@@ -158,38 +163,49 @@ static int asker_init(daimon_ctx *ctx, void *state)
 		sse_done(st, -1, daimon_error_last(), NULL);
 		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
 	}
+	st->rt = daimon_ctx_rt(ctx);
+	st->self = daimon_self(ctx);
+	st->session = s;
 	daimon_set_op(ctx, "answering a browser");
 	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, st->text, strlen(st->text));
 	return DAIMON_CONTINUE;
 }
 
+static void heard_delta(void *arg, const char *text, size_t len)
+{
+	sse(arg, "delta", text_obj(text, len), 0);
+}
+
+static void heard_tool(void *arg, const char *line, size_t len)
+{
+	sse(arg, "tool", text_obj(line, len), 0);
+}
+
+/* No one to ask in a browser (yet): declined, and said. */
+static void heard_approve(void *arg, uint64_t ref, const char *what)
+{
+	struct stream *st = arg;
+	char line[300];
+	snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`", what);
+	sse(st, "tool", text_obj(line, strlen(line)), 0);
+	daimon_session_approve(st->rt, st->self, st->session, ref, 0);
+}
+
+static void heard_done(void *arg, const daimon_session_done *d)
+{
+	struct stream *st = arg;
+	sse_done(st, d->status, d->error, d->session);
+	st->finished = 1;
+}
+
+static const daimon_session_listener asker_listener = {
+	.delta = heard_delta, .tool = heard_tool, .progress = heard_tool, .approve = heard_approve, .done = heard_done};
+
 static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct stream *st = state;
-	switch (m->type) {
-	case DAIMON_SESSION_DELTA:
-		sse(st, "delta", text_obj(m->data, m->len), 0);
-		break;
-	case DAIMON_SESSION_TOOL:
-	case DAIMON_SESSION_PROGRESS:
-		sse(st, "tool", text_obj(m->data, m->len), 0);
-		break;
-	case DAIMON_SESSION_APPROVE: { /* no one to ask in a browser (yet): declined, and said */
-		const daimon_session_approval *a = m->data;
-		char line[300];
-		snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`",
-			 a->what);
-		sse(st, "tool", text_obj(line, strlen(line)), 0);
-		daimon_answer_decline(ctx, m);
-		break;
-	}
-	case DAIMON_SESSION_DONE: {
-		const daimon_session_done *d = m->data;
-		sse_done(st, d->status, d->error, d->session);
-		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
-	}
-	}
-	return DAIMON_CONTINUE;
+	daimon_session_hear(ctx, m, &asker_listener, st);
+	return st->finished ? DAIMON_STOP(DAIMON_EXIT_NORMAL) : DAIMON_CONTINUE;
 }
 
 static void asker_terminate(daimon_ctx *ctx, void *state, int reason)

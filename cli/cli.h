@@ -18,6 +18,7 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
+#include "daemon/local.h"
 #include "memory/index.h"
 #include "memory/store.h"
 #include "sessions/session.h"
@@ -58,35 +59,6 @@ int cli_tty_stderr(void);
 /* "2026-11-24 03:28" in local time. */
 void cli_local_time(char out[32], int64_t ms);
 
-/* The skills a session offers (ask, chat): the configured MCP servers are
- * started in `rt` (returned: daimon_mcp_stop it before the runtime goes)
- * and, with the built skills' tools, join the built-in ones in
- * opts->tools; without a skills folder, just those (said on stderr). */
-daimon_mcp *cli_skills_attach(daimon_skill_env *s, const char *home, daimon_session_opts *opts, daimon_rt *rt);
-
-/* The CLI's side of a session turn (turn.c): a listener actor that prints
- * the answer as it streams (unless quiet) and keeps it. */
-struct cli_turn {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int quiet, finished;
-	int interactive;      /* a tool call that needs approval is asked on the terminal */
-	uint64_t approve_ref; /* a call waiting for the user's approval (0: none) */
-	char *approve_what;
-	daimon_buf answer;
-	daimon_session_done done;
-	daimon_aid actor;
-};
-void cli_turn_init(struct cli_turn *t, daimon_rt *rt, int quiet);
-void cli_turn_release(struct cli_turn *t);
-/* Asks `session` and waits for the outcome (in t->done); once *interrupt
- * is set (Ctrl-C), the session is asked to stop the turn. */
-void cli_turn_run(struct cli_turn *t, daimon_rt *rt, daimon_aid session, const char *text,
-		  volatile sig_atomic_t *interrupt);
-/* Has the session write its title and summary now (if there is anything
- * new), waiting until it has; an interrupt gives up waiting. */
-void cli_turn_summarize(struct cli_turn *t, daimon_rt *rt, daimon_aid session, volatile sig_atomic_t *interrupt);
-
 /* A connection to the running daemon (client.c; the protocol is in
  * daemon/control.h). */
 struct cli_conn {
@@ -106,15 +78,30 @@ int cli_daemon_recv(struct cli_conn *c, cJSON **out, int timeout_ms);
 int cli_daemon_request(struct cli_conn *c, const cJSON *req, cJSON **reply);
 /* The same for {"op": op}. */
 int cli_daemon_op(struct cli_conn *c, const char *op, cJSON **reply);
+/* Connects to the running daemon, or, with none, starts the command's
+ * own (daemon/local.h: *local, for cli_daemon_disconnect) and connects
+ * to that: 1 connected, < 0 an error. */
+int cli_daemon_connect(struct cli_conn *c, daimon_local **local, const char *home);
+void cli_daemon_disconnect(struct cli_conn *c, daimon_local *local);
 /* {"op": op} to the running daemon if there is one: 1 done, 0 none runs. */
 int cli_daemon_tell(const char *op);
 
-/* A turn through the daemon: the same printing and outcome as
- * cli_turn_run, with the session named by key. */
-void cli_turn_remote(struct cli_turn *t, struct cli_conn *c, const char *key, const char *text,
-		     volatile sig_atomic_t *interrupt);
-/* The session's title and summary now, through the daemon. */
-int cli_summarize_remote(struct cli_conn *c, const char *key);
+/* The command line's side of a session turn (turn.c), through the
+ * daemon: prints the answer as it streams (unless quiet) and keeps it. */
+struct cli_turn {
+	struct cli_conn *conn;
+	int quiet, finished;
+	int interactive; /* a tool call that needs approval is asked on the terminal */
+	daimon_buf answer;
+	daimon_session_done done;
+};
+void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet);
+void cli_turn_release(struct cli_turn *t);
+/* Asks the session `key` and waits for the outcome (in t->done); once
+ * *interrupt is set (Ctrl-C), the turn is cancelled. */
+void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatile sig_atomic_t *interrupt);
+/* The session's title and summary now (if there is anything new). */
+int cli_turn_summarize(struct cli_conn *c, const char *key);
 
 /* The file MCP servers started by a command write their stderr to
  * ($DAIMON_HOME/logs/mcp.log; 0 when it cannot be opened: stderr). */

@@ -14,12 +14,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 #include "daemon/control.h"
 
 int cli_daemon_open(struct cli_conn *c)
@@ -90,8 +92,10 @@ int cli_daemon_send(struct cli_conn *c, const cJSON *req)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			int gone = errno == EPIPE || errno == ECONNRESET;
 			daimon_buf_release(&b);
-			return daimon_error_errno("the daemon went away");
+			daimon_error_errno("the daemon went away");
+			return gone ? DAIMON_ENOTFOUND : -1;
 		}
 		off += (size_t)n;
 	}
@@ -156,6 +160,40 @@ int cli_daemon_op(struct cli_conn *c, const char *op, cJSON **reply)
 	int rc = cli_daemon_request(c, req, reply);
 	cJSON_Delete(req);
 	return rc;
+}
+
+int cli_daemon_connect(struct cli_conn *c, daimon_local **local, const char *home)
+{
+	*local = NULL;
+	int64_t start = daimon_mono_ms(), said = 0;
+	for (;;) {
+		int rc = cli_daemon_open(c);
+		if (rc > 0 || (rc < 0 && rc != DAIMON_ENOTFOUND))
+			return rc; /* (not found: one that was ending as we came) */
+		if (!*local) {
+			rc = daimon_local_start(local, home, cli_mcp_log(home));
+			if (rc < 0)
+				return -1;
+			if (rc > 0)
+				continue; /* ours listens now */
+		}
+		/* Another process holds the lock: a daemon starting (MCP servers
+		 * get 15 s to list their tools) or ending. */
+		int64_t waited = daimon_mono_ms() - start;
+		if (*local || waited > 60000)
+			return daimon_error("the daemon for '%s' does not answer on its socket; see `daimon status`",
+					    home);
+		if (waited > 2000 && !said++)
+			fprintf(stderr, "daimon: waiting for the daemon that is starting or stopping\n");
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void cli_daemon_disconnect(struct cli_conn *c, daimon_local *local)
+{
+	cli_daemon_close(c);
+	daimon_local_stop(local);
 }
 
 int cli_daemon_tell(const char *op)

@@ -11,13 +11,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/actor.h"
 #include "core/buf.h"
-#include "core/config.h"
-#include "core/error.h"
-#include "core/http.h"
 #include "core/jsonutil.h"
-#include "sessions/session.h"
 
 static void print_json(const struct cli_turn *t)
 {
@@ -68,68 +63,29 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 		daimon_buf_release(&question);
 		return cli_usage_error(cmd, "what should I ask? (give the text, or pipe it in)");
 	}
-	struct cli_conn conn;
-	int remote = cli_daemon_open(&conn);
-	if (remote < 0) {
-		daimon_buf_release(&question);
-		return cli_fail();
-	}
-	if (remote) {
-		struct cli_turn t;
-		cli_turn_init(&t, NULL, json);
-		cli_turn_remote(&t, &conn, key, question.ptr, NULL);
-		int rc = t.done.status < 0 ? cli_error("%s", t.done.error) : 0;
-		if (rc == 0 && json)
-			print_json(&t);
-		cli_turn_release(&t);
-		cli_daemon_close(&conn);
-		daimon_buf_release(&question);
-		return rc;
-	}
 	daimon_store st;
 	daimon_index *ix;
-	daimon_model_settings ms;
 	if (cli_open(&st, &ix, 0) < 0) {
 		daimon_buf_release(&question);
 		return cli_fail();
 	}
-	daimon_session_opts so;
-	int rc = daimon_session_opts_load(&so, st.home, key);
-	if (rc == 0)
-		rc = daimon_model_settings_load(&ms, st.home);
-	if (rc < 0) {
-		rc = cli_fail();
-		goto out_store;
-	}
-	daimon_rt *rt;
-	if (daimon_rt_new(&rt, NULL) < 0) {
-		rc = cli_fail();
-		goto out_settings;
-	}
-	daimon_skill_env skills;
-	daimon_mcp *mcp = cli_skills_attach(&skills, st.home, &so, rt);
+	struct cli_conn conn;
+	daimon_local *local;
+	int rc = cli_daemon_connect(&conn, &local, st.home) < 0 ? cli_fail() : 0;
 	struct cli_turn t;
-	cli_turn_init(&t, rt, json);
-	daimon_aid http = daimon_http_start(rt, 0);
-	daimon_aid session = daimon_session_start(rt, &st, key, http, &ms.llm, &so);
-	rc = session ? 0 : cli_fail();
+	cli_turn_init(&t, &conn, json);
 	if (rc == 0) {
-		cli_turn_run(&t, rt, session, question.ptr, NULL);
-		if (t.done.status < 0) {
+		cli_turn_ask(&t, key, question.ptr, NULL);
+		if (t.done.status < 0)
 			rc = cli_error("%s", t.done.error);
-		} else if (json) {
+		else if (json)
 			print_json(&t);
-		}
 	}
-	daimon_mcp_stop(mcp);
-	daimon_rt_free(rt);
-	daimon_skill_env_close(&skills);
+	cli_daemon_disconnect(&conn, local);
+	/* (search finds it at once: the index takes the session now) */
 	if (t.done.session[0])
 		daimon_index_update_session(ix, t.done.session, NULL);
 	cli_turn_release(&t);
-out_settings:
-	daimon_model_settings_release(&ms);
-out_store:
 	daimon_index_close(ix);
 	daimon_store_release(&st);
 	daimon_buf_release(&question);
@@ -142,7 +98,8 @@ const struct daimon_cmd daimon_cmd_ask = {
 	"Ask the assistant one thing; the answer streams to stdout.",
 	"TEXT may also come on stdin. The question and the answer are kept in the\n"
 	"session's log (KEY, default cli:default) and indexed for search. With a\n"
-	"daemon running (`daimon serve`), the daemon's session answers.\n\n"
+	"daemon running (`daimon serve`), the daemon's session answers; without\n"
+	"one, this command runs the daemon's code for as long as it runs.\n\n"
 	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
 	"  -j, --json          print one JSON object at the end: session, answer,\n"
 	"                      tokens_in, tokens_out\n\n"

@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <locale.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +16,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/actor.h"
 #include "core/buf.h"
-#include "core/config.h"
 #include "core/error.h"
-#include "core/http.h"
+#include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "memory/search.h"
 #include "sessions/session.h"
-#include "sessions/skilltools.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -36,41 +32,20 @@ static void on_sigint(int sig)
 }
 
 struct chat {
-	daimon_rt *rt;
 	daimon_store *st;
-	daimon_model_settings *ms;
 	daimon_session_opts opts;
-	daimon_skill_env skills;
-	daimon_aid http, session;
 	struct cli_turn turn;
 	char key[128];
 	int tty;
-	struct cli_conn conn; /* with a daemon running: the turns go there */
-	int remote;
+	struct cli_conn conn; /* the running daemon's, or this command's own */
+	daimon_local *local;
 };
 
-static int start_session(struct chat *c)
-{
-	c->session = daimon_session_start(c->rt, c->st, c->key, c->http, &c->ms->llm, &c->opts);
-	return c->session ? 0 : -1;
-}
-
-/* One turn; Ctrl-C stops it. New builds of in-process skills swap in first. */
+/* One turn; Ctrl-C stops it. */
 static void turn(struct chat *c, const char *text)
 {
 	interrupted = 0;
-	if (c->remote) {
-		cli_turn_remote(&c->turn, &c->conn, c->key, text, &interrupted);
-		goto told;
-	}
-	int swapped = c->skills.ts ? daimon_skill_toolset_refresh(c->skills.ts, c->rt, NULL) : 0;
-	if (swapped > 0 && c->tty)
-		fprintf(stderr, "[%d skill%s swapped in]\n", swapped, swapped == 1 ? "" : "s");
-	else if (swapped < 0)
-		fprintf(stderr, "daimon: a skill's new version is left out: %s\n", daimon_error_last());
-	interrupted = 0;
-	cli_turn_run(&c->turn, c->rt, c->session, text, &interrupted);
-told:
+	cli_turn_ask(&c->turn, c->key, text, &interrupted);
 	if (c->turn.done.status == DAIMON_SESSION_CANCELLED)
 		fprintf(stderr, "[stopped]\n");
 	else if (c->turn.done.status < 0)
@@ -125,6 +100,15 @@ static void cmd_sessions(struct chat *c)
 	daimon_index_close(ix);
 }
 
+/* The model the daemon's sessions start with, for the greeting. */
+static void chat_model(struct cli_conn *conn, char *out, size_t size)
+{
+	cJSON *st = NULL;
+	if (cli_daemon_op(conn, "status", &st) == 0)
+		snprintf(out, size, "%s", daimon_json_str(st, "model") ? daimon_json_str(st, "model") : "none");
+	cJSON_Delete(st);
+}
+
 static const char chat_help[] = "/new             start a new conversation\n"
 				"/sessions        the last conversations\n"
 				"/search QUERY    search every conversation\n"
@@ -140,13 +124,8 @@ static void summarize(struct chat *c)
 	interrupted = 0;
 	if (c->tty)
 		fprintf(stderr, "[summarizing the conversation; Ctrl-C skips]\n");
-	if (c->remote) {
-		if (cli_summarize_remote(&c->conn, c->key) < 0 &&
-		    strcmp(daimon_error_last(), "nothing new to summarize"))
-			fprintf(stderr, "daimon: %s\n", daimon_error_last());
-	} else {
-		cli_turn_summarize(&c->turn, c->rt, c->session, &interrupted);
-	}
+	if (cli_turn_summarize(&c->conn, c->key) < 0 && strcmp(daimon_error_last(), "nothing new to summarize"))
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
 	interrupted = 0;
 }
 
@@ -173,15 +152,10 @@ static int line(struct chat *c, char *text)
 		cmd_search(c, text + 8);
 	else if (!strcmp(text, "/new")) {
 		summarize(c);
-		if (!c->remote)
-			daimon_cancel(c->rt, c->session, 1000);
 		char id[DAIMON_ID_MAX + 1];
 		daimon_session_id_new(id, daimon_now_ms());
 		snprintf(c->key, sizeof(c->key), "cli:%s", id);
-		if (!c->remote && start_session(c) < 0)
-			fprintf(stderr, "daimon: %s\n", daimon_error_last());
-		else
-			printf("new conversation %s\n", c->key);
+		printf("new conversation %s\n", c->key);
 	} else
 		printf("unknown command %s (try /help)\n", text);
 	return 0;
@@ -202,40 +176,29 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 		snprintf(c.key, sizeof(c.key), "%s", optarg);
 	}
 	daimon_store st;
-	daimon_model_settings ms = {0};
 	if (cli_open(&st, NULL, 0) < 0)
 		return cli_fail();
 	int rc = daimon_session_opts_load(&c.opts, st.home, c.key);
-	if (rc == 0 && (c.remote = cli_daemon_open(&c.conn)) < 0)
+	if (rc == 0 && cli_daemon_connect(&c.conn, &c.local, st.home) < 0)
 		rc = -1;
-	if (rc == 0 && !c.remote)
-		rc = daimon_model_settings_load(&ms, st.home);
 	if (rc < 0) {
 		daimon_store_release(&st);
 		return cli_fail();
 	}
 	c.st = &st;
-	c.ms = &ms;
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
-	daimon_rt_new(&c.rt, NULL);
-	daimon_mcp *mcp = NULL;
-	if (!c.remote)
-		mcp = cli_skills_attach(&c.skills, st.home, &c.opts, c.rt);
-	if (!c.remote)
-		c.http = daimon_http_start(c.rt, 0);
-	cli_turn_init(&c.turn, c.rt, 0);
+	cli_turn_init(&c.turn, &c.conn, 0);
 	c.turn.interactive = c.tty;
-	if (!c.remote && start_session(&c) < 0) {
-		rc = cli_fail();
-		goto out;
-	}
+	char model[128] = "";
+	if (c.local && c.tty)
+		chat_model(&c.conn, model, sizeof(model));
 	struct sigaction sa = {0};
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	if (c.tty)
 		printf("daimon chat (%s, %s%s) — /help for commands\n", c.key,
-		       c.remote ? "through the daemon" : "model ", c.remote ? "" : ms.model);
+		       c.local ? "model " : "through the daemon", model);
 	for (;;) {
 		char *text = NULL;
 		if (c.tty) {
@@ -255,11 +218,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 			break;
 	}
 	summarize(&c);
-out:
-	daimon_mcp_stop(mcp);
-	daimon_rt_free(c.rt);
-	daimon_skill_env_close(&c.skills);
-	cli_daemon_close(&c.conn);
+	cli_daemon_disconnect(&c.conn, c.local);
 	/* Bring the search index up to date with what was said. */
 	daimon_index *ix;
 	if (daimon_index_open(&ix, &st) == 0) {
@@ -267,7 +226,6 @@ out:
 		daimon_index_close(ix);
 	}
 	cli_turn_release(&c.turn);
-	daimon_model_settings_release(&ms);
 	daimon_store_release(&st);
 	return rc;
 }

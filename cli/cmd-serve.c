@@ -53,11 +53,19 @@ static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_gateway g;
 	daimon_control *ctl = NULL;
 	daimon_channels *ch = NULL;
-	int rc = daimon_gateway_init(&g, home);
+	/* The lock first: a second serve starts nothing (no MCP server, no
+	 * resumed turn) before it fails. */
+	int lock = daimon_control_lock(home, DAIMON_CONTROL_SERVE);
+	daimon_gateway_opts go = {.resume = 1};
+	int rc = lock < 0 ? -1 : daimon_gateway_init(&g, home, &go);
 	free(home);
-	if (rc < 0)
+	if (rc < 0) {
+		if (lock >= 0)
+			close(lock);
 		return cli_fail();
-	if (daimon_control_start(&ctl, &g) < 0 || daimon_channels_start(&ch, &g.channel_host) < 0) {
+	}
+	if (daimon_control_start(&ctl, &g, lock, DAIMON_CONTROL_SERVE) < 0 ||
+	    daimon_channels_start(&ch, &g.channel_host) < 0) {
 		rc = cli_fail();
 		daimon_control_free(ctl);
 		daimon_gateway_release(&g);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
+#include "sessions/listen.h"
 #include "sessions/session.h"
 
 #define OUT_BOUND (16u << 20) /* bytes a client may leave unread before it is dropped */
@@ -45,6 +47,7 @@ struct daimon_control {
 	char *path, *lock_path;
 	int lock_fd, listen_fd, sig_fd;
 	daimon_aid listener;
+	_Atomic int clients; /* connections open now */
 };
 
 char *daimon_control_path(const char *home)
@@ -61,6 +64,7 @@ char *daimon_control_lock_path(const char *home)
 
 struct conn {
 	daimon_gateway *g;
+	daimon_control *ctl;
 	int fd;
 	uint64_t watch;
 	uint32_t events;
@@ -123,16 +127,6 @@ static void conn_err(daimon_ctx *ctx, struct conn *c, const char *error)
 	conn_send(ctx, c, m);
 }
 
-static void event(daimon_ctx *ctx, struct conn *c, const char *name, const void *text, size_t len)
-{
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "event", name);
-	char *t = daimon_xstrndup(text, len);
-	cJSON_AddStringToObject(m, "text", t);
-	free(t);
-	conn_send(ctx, c, m);
-}
-
 static cJSON *status_json(daimon_gateway *g)
 {
 	cJSON *m = cJSON_CreateObject();
@@ -151,6 +145,9 @@ static cJSON *status_json(daimon_gateway *g)
 	cJSON_AddNumberToObject(s, "hibernated", (double)hib);
 	cJSON_AddNumberToObject(s, "busy", (double)busy);
 	cJSON *ch = cJSON_AddArrayToObject(m, "channels");
+	char model[128];
+	if (daimon_gateway_model(g, model, sizeof(model)))
+		cJSON_AddStringToObject(m, "model", model);
 	pthread_mutex_lock(&g->mu);
 	for (int i = 0; i < g->nchannels; i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -254,10 +251,10 @@ static void op_cancel(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 
 static void op_approval(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
-	daimon_session_approval a = {
-		.ref = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "ref")),
-		.allow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow"))};
-	daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+	int64_t ref = 0;
+	daimon_json_int(req, "ref", &ref);
+	daimon_session_approve(daimon_ctx_rt(ctx), daimon_self(ctx), c->session, (uint64_t)ref,
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "allow")));
 }
 
 static void op_status(daimon_ctx *ctx, struct conn *c, const cJSON *req)
@@ -423,37 +420,18 @@ static void on_readable(daimon_ctx *ctx, struct conn *c)
 	}
 }
 
+/* The session's events go to the client as they come (listen.h). */
 static void on_session(daimon_ctx *ctx, struct conn *c, const daimon_msg *m)
 {
-	if (m->type == DAIMON_SESSION_DELTA) {
-		event(ctx, c, "delta", m->data, m->len);
-	} else if (m->type == DAIMON_SESSION_TOOL) {
-		event(ctx, c, "tool", m->data, m->len);
-	} else if (m->type == DAIMON_SESSION_PROGRESS) {
-		event(ctx, c, "progress", m->data, m->len);
-	} else if (m->type == DAIMON_SESSION_APPROVE && m->len >= sizeof(daimon_session_approval)) {
-		const daimon_session_approval *a = m->data;
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "event", "approve");
-		cJSON_AddNumberToObject(e, "ref", (double)a->ref);
-		cJSON_AddStringToObject(e, "what", a->what);
-		conn_send(ctx, c, e);
-	} else if (m->type == DAIMON_SESSION_DONE && m->len >= sizeof(daimon_session_done)) {
-		const daimon_session_done *d = m->data;
-		cJSON *e = cJSON_CreateObject();
-		if (c->waiting == WAIT_ASK)
-			cJSON_AddStringToObject(e, "event", "done");
-		cJSON_AddBoolToObject(e, "ok", d->status >= 0);
-		cJSON_AddNumberToObject(e, "status", d->status);
-		cJSON_AddStringToObject(e, "error", d->error);
-		cJSON_AddStringToObject(e, "session", d->session);
-		cJSON_AddNumberToObject(e, "tokens_in", (double)d->tokens_in);
-		cJSON_AddNumberToObject(e, "tokens_out", (double)d->tokens_out);
+	cJSON *e = daimon_session_event_json(m, c->waiting == WAIT_ASK);
+	if (!e)
+		return;
+	if (m->type == DAIMON_SESSION_DONE) {
 		c->waiting = WAIT_NONE;
 		c->session = 0;
 		daimon_set_op(ctx, NULL);
-		conn_send(ctx, c, e);
 	}
+	conn_send(ctx, c, e);
 }
 
 static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
@@ -496,6 +474,7 @@ static void conn_terminate(daimon_ctx *ctx, void *state, int reason)
 {
 	(void)ctx, (void)reason;
 	struct conn *c = state;
+	atomic_fetch_sub(&c->ctl->clients, 1);
 	if (!c->watch)
 		close(c->fd);
 	daimon_job_cancel(c->job);
@@ -527,11 +506,14 @@ static void on_accept(daimon_ctx *ctx, daimon_control *ctl)
 		}
 		struct conn *c = daimon_xcalloc(1, sizeof(*c));
 		c->g = ctl->g;
+		c->ctl = ctl;
 		c->fd = fd;
 		/* Not the listener's children: a client waiting for `stop` keeps
 		 * its connection until the process is gone. */
 		daimon_spawn_opts o = {.behaviour = &conn_behaviour, .state = c};
+		atomic_fetch_add(&ctl->clients, 1); /* (conn_terminate takes it back) */
 		if (!daimon_spawn(daimon_ctx_rt(ctx), &o)) {
+			atomic_fetch_sub(&ctl->clients, 1);
 			close(fd);
 			free(c);
 		}
@@ -559,7 +541,7 @@ static int listener_init(daimon_ctx *ctx, void *state)
 {
 	daimon_control *ctl = state;
 	if (!daimon_watch_fd_borrowed(ctx, ctl->listen_fd, EPOLLIN) ||
-	    !daimon_watch_fd_borrowed(ctx, ctl->sig_fd, EPOLLIN))
+	    (ctl->sig_fd >= 0 && !daimon_watch_fd_borrowed(ctx, ctl->sig_fd, EPOLLIN)))
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	daimon_set_state_label(ctx, "listening");
 	return DAIMON_CONTINUE;
@@ -570,7 +552,8 @@ static int listener_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	daimon_control *ctl = state;
 	if (m->type == DAIMON_MSG_FD) {
 		on_accept(ctx, ctl);
-		on_signal(ctx, ctl);
+		if (ctl->sig_fd >= 0)
+			on_signal(ctx, ctl);
 	}
 	return DAIMON_CONTINUE;
 }
@@ -598,51 +581,84 @@ static int bind_socket(daimon_control *c)
 	return 0;
 }
 
-int daimon_control_start(daimon_control **out, daimon_gateway *g)
+/* The pid (and "local") the lock file holds, for a message. */
+static void lock_holder(int fd, char *out, size_t size, int *local)
+{
+	char line[64] = "";
+	ssize_t n = pread(fd, line, sizeof(line) - 1, 0);
+	line[n > 0 ? n : 0] = 0;
+	line[strcspn(line, "\n")] = 0;
+	*local = strstr(line, " local") != NULL;
+	line[strcspn(line, " ")] = 0;
+	snprintf(out, size, "%s", line[0] ? line : "?");
+}
+
+int daimon_control_lock(const char *home, int how)
+{
+	char *run = daimon_home_path(home, "run"), *path = daimon_control_lock_path(home);
+	int fd = -1;
+	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
+		daimon_error_errno("cannot create '%s'", run);
+		goto out;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		daimon_error_errno("cannot open '%s'", path);
+		goto out;
+	}
+	int local = 0;
+	char pid[32];
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		lock_holder(fd, pid, sizeof(pid), &local);
+		if (how == DAIMON_CONTROL_SERVE && local) {
+			/* A command's own daemon (ask or chat with none running)
+			 * ends with that command: this one takes over then. */
+			fprintf(stderr, "daimon: waiting for pid %s (a command running without the daemon) to end\n",
+				pid);
+			while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+				;
+		} else {
+			daimon_error_code(DAIMON_EBUSY,
+					  "a daemon is already running for '%s' (pid %s); `daimon stop` stops it", home,
+					  pid);
+			close(fd);
+			fd = DAIMON_EBUSY;
+			goto out;
+		}
+	}
+	int n = snprintf(pid, sizeof(pid), "%d%s\n", (int)getpid(), how == DAIMON_CONTROL_LOCAL ? " local" : "");
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		daimon_error_errno("cannot write '%s'", path);
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(run);
+	free(path);
+	return fd;
+}
+
+int daimon_control_start(daimon_control **out, daimon_gateway *g, int lock_fd, int how)
 {
 	daimon_control *c = daimon_xcalloc(1, sizeof(*c));
 	c->g = g;
-	c->lock_fd = c->listen_fd = c->sig_fd = -1;
+	c->lock_fd = lock_fd;
+	c->listen_fd = c->sig_fd = -1;
 	c->path = daimon_control_path(g->store.home);
 	c->lock_path = daimon_control_lock_path(g->store.home);
-	char *run = daimon_home_path(g->store.home, "run");
-	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
-		daimon_error_errno("cannot create '%s'", run);
-		free(run);
-		goto fail;
-	}
-	free(run);
-	c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (c->lock_fd < 0) {
-		daimon_error_errno("cannot open '%s'", c->lock_path);
-		goto fail;
-	}
-	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "";
-		ssize_t n = pread(c->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
-		daimon_error("a daemon is already running for '%s' (pid %s); `daimon stop` stops it", g->store.home,
-			     pid[0] ? pid : "?");
-		goto fail;
-	}
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)n, 0) != n) {
-		daimon_error_errno("cannot write '%s'", c->lock_path);
-		goto fail;
-	}
 	if (bind_socket(c) < 0)
 		goto fail;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	c->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (c->sig_fd < 0) {
-		daimon_error_errno("cannot watch signals");
-		goto fail;
+	if (how == DAIMON_CONTROL_SERVE) {
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGHUP);
+		c->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (c->sig_fd < 0) {
+			daimon_error_errno("cannot watch signals");
+			goto fail;
+		}
 	}
 	daimon_spawn_opts o = {.behaviour = &listener_behaviour, .state = c};
 	c->listener = daimon_spawn(g->rt, &o);
@@ -654,6 +670,11 @@ int daimon_control_start(daimon_control **out, daimon_gateway *g)
 fail:
 	daimon_control_free(c);
 	return -1;
+}
+
+int daimon_control_clients(daimon_control *c)
+{
+	return atomic_load(&c->clients);
 }
 
 void daimon_control_close(daimon_control *c)

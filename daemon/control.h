@@ -48,13 +48,25 @@ char *daimon_control_path(const char *home);
 char *daimon_control_lock_path(const char *home);
 
 typedef struct daimon_control daimon_control;
-/* Takes the lock (fails naming the running daemon's pid if it is held),
- * binds the socket and starts the listener actor, which also turns
- * SIGTERM, SIGINT and SIGHUP (blocked by the caller before the runtime
- * started) into a stop or a reload. */
-int daimon_control_start(daimon_control **out, daimon_gateway *g);
-/* Closes the listener (no new connections), then, after the runtime is
- * gone, removes the socket and lets the lock go. */
+
+/* Who holds the lock: `daimon serve`, or a command's own daemon (`ask`
+ * or `chat` with none running, daemon/local.h), which has no channels,
+ * leaves signals alone and ends with its command. */
+enum { DAIMON_CONTROL_SERVE, DAIMON_CONTROL_LOCAL };
+
+/* Takes run/daimon.lock for this process and writes its pid there: the
+ * lock's fd, or < 0 (last error): DAIMON_EBUSY when another process
+ * holds it (the message names its pid). A serve waits for a command's own daemon to
+ * end (saying so) instead of failing. */
+int daimon_control_lock(const char *home, int how);
+/* Binds the socket and starts the listener actor; `lock_fd` (from
+ * daimon_control_lock) is the control's from now on, even on failure.
+ * For DAIMON_CONTROL_SERVE the listener also turns SIGTERM, SIGINT and
+ * SIGHUP (blocked by the caller before the runtime started) into a stop
+ * or a reload. */
+int daimon_control_start(daimon_control **out, daimon_gateway *g, int lock_fd, int how);
+/* The clients connected now. */
+int daimon_control_clients(daimon_control *c);
 void daimon_control_close(daimon_control *c);
 void daimon_control_free(daimon_control *c);
 

@@ -133,7 +133,7 @@ static char *mcp_conf(const char *home)
 static void start_mcp(daimon_gateway *g)
 {
 	g->mcp_conf = mcp_conf(g->store.home);
-	daimon_mcp *mcp = daimon_mcp_start(g->rt, g->store.home, NULL, 0);
+	daimon_mcp *mcp = daimon_mcp_start(g->rt, g->store.home, NULL, g->mcp_log);
 	if (!mcp)
 		fprintf(stderr, "daimon: MCP servers are left out: %s\n", daimon_error_last());
 	pthread_mutex_lock(&g->mu);
@@ -165,7 +165,7 @@ static void host_state(void *g, const char *name, const char *state, const char 
 	daimon_gateway_channel_state(g, name, state, error);
 }
 
-int daimon_gateway_init(daimon_gateway *g, const char *home)
+int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gateway_opts *o)
 {
 	/* Few malloc arenas: the scheduler and pool threads share them, and
 	 * what one frees serves the others instead of staying resident. */
@@ -176,6 +176,7 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	memset(g, 0, sizeof(*g));
 	g->started_ms = daimon_mono_ms();
+	g->mcp_log = o->mcp_log;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
@@ -210,7 +211,8 @@ int daimon_gateway_init(daimon_gateway *g, const char *home)
 	pthread_mutex_unlock(&g->mu);
 	if (new_toolset(g) < 0)
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
-	resume_unfinished(g);
+	if (o->resume)
+		resume_unfinished(g);
 	return 0;
 }
 
@@ -264,6 +266,15 @@ daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key)
 	}
 	pthread_mutex_unlock(&g->mu);
 	return id;
+}
+
+int daimon_gateway_model(daimon_gateway *g, char *out, size_t size)
+{
+	pthread_mutex_lock(&g->mu);
+	int have = g->settings->have_model;
+	snprintf(out, size, "%s", have ? g->settings->ms.model : "");
+	pthread_mutex_unlock(&g->mu);
+	return have;
 }
 
 /* The sessions, as the runtime sees them now. */

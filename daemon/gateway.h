@@ -52,6 +52,7 @@ typedef struct daimon_gateway {
 	 * new set) and their settings as started, to see a reload change them. */
 	daimon_mcp *mcp;
 	char *mcp_conf;
+	int mcp_log;
 	int64_t started_ms;   /* CLOCK_MONOTONIC */
 	int64_t ready_ms;     /* how long start-up took */
 	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */
@@ -66,8 +67,15 @@ typedef struct daimon_gateway {
 	daimon_channel_host channel_host; /* what the channels get of it */
 } daimon_gateway;
 
+typedef struct {
+	/* Turns the last process died in that no channel delivers again go
+	 * on (`daimon serve`; a command's own daemon leaves them to it). */
+	int resume;
+	int mcp_log; /* where MCP servers' stderr goes (0: the daemon's) */
+} daimon_gateway_opts;
+
 /* Everything but the control socket and the channels; `home` is copied. */
-int daimon_gateway_init(daimon_gateway *g, const char *home);
+int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gateway_opts *o);
 /* Cancels every session (running turns are logged as cancelled), frees
  * the runtime and the rest. */
 void daimon_gateway_release(daimon_gateway *g);
@@ -76,6 +84,9 @@ void daimon_gateway_release(daimon_gateway *g);
  * 0 with the last error set when it cannot be (no model configured, a
  * damaged log). Callable from any thread or handler. */
 daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key);
+
+/* The model new sessions start with (in out): 0 when none is configured. */
+int daimon_gateway_model(daimon_gateway *g, char *out, size_t size);
 
 /* The conversations' session actors now (sub-agents not counted): awake,
  * hibernated, and in a turn. */

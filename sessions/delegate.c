@@ -21,6 +21,7 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
+#include "sessions/listen.h"
 #include "sessions/session.h"
 
 const char daimon_delegate_schema[] =
@@ -41,6 +42,7 @@ struct subagent {
 	uint64_t ref;
 	daimon_aid session;
 	daimon_buf answer;
+	const daimon_session_done *done; /* (while it is heard) */
 };
 
 static int subagent_reply(daimon_ctx *ctx, struct subagent *a, int status, const char *text)
@@ -63,16 +65,27 @@ static int subagent_init(daimon_ctx *ctx, void *state)
 	return DAIMON_CONTINUE;
 }
 
+static void heard_delta(void *arg, const char *text, size_t len)
+{
+	struct subagent *a = arg;
+	daimon_buf_add(&a->answer, text, len);
+}
+
+static void heard_done(void *arg, const daimon_session_done *d)
+{
+	struct subagent *a = arg;
+	a->done = d;
+}
+
+/* (a call that needs approval is declined: nobody to ask in a sub-agent) */
+static const daimon_session_listener subagent_listener = {.delta = heard_delta, .done = heard_done};
+
 static int subagent_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct subagent *a = state;
-	if (m->from != a->session)
+	if (m->from != a->session || !daimon_session_hear(ctx, m, &subagent_listener, a) || !a->done)
 		return DAIMON_CONTINUE;
-	if (m->type == DAIMON_SESSION_DELTA)
-		daimon_buf_add(&a->answer, m->data, m->len);
-	if (m->type != DAIMON_SESSION_DONE)
-		return DAIMON_CONTINUE;
-	const daimon_session_done *r = m->data;
+	const daimon_session_done *r = a->done;
 	return subagent_reply(ctx, a, r->status == 0 ? 0 : -1, r->status == 0 ? daimon_buf_cstr(&a->answer) : r->error);
 }
 

@@ -152,6 +152,7 @@ if [ -f "$AIM" ]; then
   echo '{"fixtures":[{"match":{"userMessage":"The user searched for"},"response":{"content":"They greeted the mock, and it answered."}},
     {"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+    {"match":{"userMessage":"take your time"},"response":{"content":"Took my time."},"chunkSize":4,"latency":150},
     {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
     {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}},
     {"match":{"userMessage":"scaffold buddy","hasToolResult":true},"response":{"content":"Scaffolded."}},
@@ -178,6 +179,16 @@ if [ -f "$AIM" ]; then
   export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$port
   expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
+  # Two commands on one conversation with no daemon: the second talks to
+  # the first one's daemon (one writer of the log), and both are answered.
+  "$DAIMON" ask --session cli:twice take your time >"$DAIMON_HOME/../twice1" 2>&1 & p1=$!
+  sleep 0.2
+  "$DAIMON" ask --session cli:twice take your time >"$DAIMON_HOME/../twice2" 2>&1 & p2=$!
+  wait "$p1"; s1=$?; wait "$p2"; s2=$?
+  expect two_asks_one_session 0 '^0 0 Took my time\. Took my time\.$' -- \
+    sh -c "echo $s1 $s2 \$(grep -hv 'waiting' '$DAIMON_HOME/../twice1' '$DAIMON_HOME/../twice2' | tr '\n' ' ')"
+  expect two_asks_one_log 0 '^user assistant user assistant $' -- \
+    sh -c "'$DAIMON' sessions show --json cli:twice | grep -o '\"role\":\"[a-z]*\"' | cut -d'\"' -f4 | tr '\n' ' '"
   expect chat_pipe 0 'Hello from the mock\..*cli-' -- sh -c "printf 'hello\n/search mock\n/quit\n' | '$DAIMON' chat --session cli:pipe | tr '\n' ' '"
   expect chat_summary_on_leaving 0 'A mock greeting' -- sh -c "'$DAIMON' sessions list | grep cli-"
   expect sessions_list_summary_json 0 '"title":"A mock greeting",.*"summary":"Said hello to the mock\."' -- "$DAIMON" sessions list --json

@@ -50,7 +50,11 @@ static int exec_status(const struct daimon_cmd *cmd, int argc, char **argv)
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "uptime_ms")) / 1000,
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "ready_ms")),
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "rss_kb")));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "local")))
+		printf("          (a command's own daemon: `ask` or `chat` with none running; it ends with them)\n");
 	printf("home      %s\n", daimon_json_str(r, "home") ? daimon_json_str(r, "home") : "?");
+	const char *model = daimon_json_str(r, "model");
+	printf("model     %s\n", model ? model : "none configured");
 	printf("sessions  %.0f live, %.0f hibernated, %.0f in a turn\n",
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "live")),
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "hibernated")),

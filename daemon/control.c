@@ -137,6 +137,7 @@ static cJSON *status_json(daimon_gateway *g)
 	cJSON_AddNumberToObject(m, "ready_ms", (double)g->ready_ms);
 	cJSON_AddNumberToObject(m, "rss_kb", (double)daimon_gateway_rss_kb());
 	cJSON_AddStringToObject(m, "home", g->store.home);
+	cJSON_AddBoolToObject(m, "local", g->local);
 	size_t live, hib, busy;
 	daimon_gateway_session_counts(g, &live, &hib, &busy);
 	cJSON_AddNumberToObject(m, "actors", (double)daimon_rt_count(g->rt));

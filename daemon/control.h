@@ -14,6 +14,7 @@
  * Then requests, one at a time, each answered by one line {"ok":true,...}
  * or {"ok":false,"error":"..."}:
  *   {"op":"status"}     pid, version, uptime_ms, ready_ms, rss_kb, home,
+ *                       local (a command's own daemon, daemon/local.h),
  *                       model, actors, sessions {live, hibernated, busy},
  *                       channels [{name, state, error, restarts}]
  *   {"op":"ps"}         actors [{id, parent, name, behaviour, state, op,

@@ -177,6 +177,7 @@ int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gatewa
 	memset(g, 0, sizeof(*g));
 	g->started_ms = daimon_mono_ms();
 	g->mcp_log = o->mcp_log;
+	g->local = o->local;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);

@@ -52,7 +52,7 @@ typedef struct daimon_gateway {
 	 * new set) and their settings as started, to see a reload change them. */
 	daimon_mcp *mcp;
 	char *mcp_conf;
-	int mcp_log;
+	int mcp_log, local;
 	int64_t started_ms;   /* CLOCK_MONOTONIC */
 	int64_t ready_ms;     /* how long start-up took */
 	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */
@@ -72,6 +72,7 @@ typedef struct {
 	 * on (`daimon serve`; a command's own daemon leaves them to it). */
 	int resume;
 	int mcp_log; /* where MCP servers' stderr goes (0: the daemon's) */
+	int local;   /* a command's own daemon (daemon/local.h), for `status` */
 } daimon_gateway_opts;
 
 /* Everything but the control socket and the channels; `home` is copied. */

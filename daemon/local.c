@@ -25,7 +25,7 @@ int daimon_local_start(daimon_local **out, const char *home, int mcp_log)
 		return lock == DAIMON_EBUSY ? 0 : -1;
 	daimon_local *l = daimon_xcalloc(1, sizeof(*l));
 	l->mcp_log = mcp_log;
-	daimon_gateway_opts o = {.resume = 0, .mcp_log = mcp_log};
+	daimon_gateway_opts o = {.resume = 0, .mcp_log = mcp_log, .local = 1};
 	if (daimon_gateway_init(&l->g, home, &o) < 0) {
 		close(lock);
 		free(l);

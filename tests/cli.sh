@@ -189,6 +189,12 @@ if [ -f "$AIM" ]; then
     sh -c "echo $s1 $s2 \$(grep -hv 'waiting' '$DAIMON_HOME/../twice1' '$DAIMON_HOME/../twice2' | tr '\n' ' ')"
   expect two_asks_one_log 0 '^user assistant user assistant $' -- \
     sh -c "'$DAIMON' sessions show --json cli:twice | grep -o '\"role\":\"[a-z]*\"' | cut -d'\"' -f4 | tr '\n' ' '"
+  # While a command runs its own daemon, status says so; then none runs.
+  "$DAIMON" ask --session cli:twice take your time >/dev/null 2>&1 & p1=$!
+  for _ in $(seq 50); do "$DAIMON" status >/dev/null 2>&1 && break; sleep 0.02; done
+  expect status_own_daemon 0 "a command's own daemon.*model +m" -- sh -c "'$DAIMON' status | tr '\n' ' '"
+  wait "$p1"
+  expect status_after_own_daemon 3 '^not running' -- "$DAIMON" status
   expect chat_pipe 0 'Hello from the mock\..*cli-' -- sh -c "printf 'hello\n/search mock\n/quit\n' | '$DAIMON' chat --session cli:pipe | tr '\n' ' '"
   expect chat_summary_on_leaving 0 'A mock greeting' -- sh -c "'$DAIMON' sessions list | grep cli-"
   expect sessions_list_summary_json 0 '"title":"A mock greeting",.*"summary":"Said hello to the mock\."' -- "$DAIMON" sessions list --json

@@ -5,6 +5,7 @@
  */
 #include "channels/channels.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,44 @@ struct daimon_channels {
 	size_t n;
 };
 
-daimon_aid daimon_channel_session(const daimon_channel_host *h, const char *key)
+/* A post: ref, type, the key and a NUL, then the payload. */
+struct post {
+	uint64_t ref;
+	int32_t type;
+	char key[];
+};
+
+int daimon_channel_post(const daimon_channel_host *h, daimon_aid from, uint64_t ref, const char *key, int type,
+			const void *data, size_t len)
 {
-	return h->session(h->payload, key);
+	size_t klen = strlen(key) + 1, size = sizeof(struct post) + klen + len;
+	struct post *p = daimon_xmalloc(size);
+	p->ref = ref;
+	p->type = type;
+	memcpy(p->key, key, klen);
+	if (len)
+		memcpy(p->key + klen, data, len);
+	int rc = daimon_send_from(h->rt, from, h->sessions, DAIMON_CHANNEL_POST, p, size);
+	free(p);
+	return rc;
+}
+
+int daimon_channel_post_read(const daimon_msg *m, uint64_t *ref, int *type, const char **key, const void **data,
+			     size_t *len)
+{
+	if (m->type != DAIMON_CHANNEL_POST || m->len < sizeof(struct post) + 1)
+		return -1;
+	const struct post *p = m->data;
+	size_t room = m->len - sizeof(*p);
+	const char *nul = memchr(p->key, 0, room);
+	if (!nul)
+		return -1;
+	*ref = p->ref;
+	*type = p->type;
+	*key = p->key;
+	*data = nul + 1;
+	*len = room - (size_t)(nul + 1 - p->key);
+	return 0;
 }
 
 void daimon_channel_state(const daimon_channel_host *h, const char *name, const char *state, const char *error)
@@ -139,18 +175,38 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a)
 int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
 		      const char *mid, const char *text)
 {
-	a->session = daimon_channel_session(host, key);
-	if (!a->session) { /* told to the sender, as the answer */
-		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", daimon_error_last());
-		a->answered = 1;
-		return -1;
-	}
+	static _Atomic uint64_t refs;
+	a->ref = atomic_fetch_add(&refs, 1) + 1;
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_buf_add(&b, mid, strlen(mid) + 1);
 	daimon_buf_adds(&b, text);
-	daimon_send(daimon_ctx_rt(ctx), a->session, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
+	int rc = daimon_channel_post(host, daimon_self(ctx), a->ref, key, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
 	daimon_buf_release(&b);
-	return 0;
+	if (rc < 0) { /* told to the sender, as the answer */
+		daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", daimon_error_last());
+		a->answered = 1;
+	}
+	return rc;
+}
+
+/* Which session took the message, or why none could. */
+static daimon_answer *opened(daimon_answer *list, const daimon_msg *m)
+{
+	if (m->len < sizeof(daimon_channel_opened))
+		return NULL;
+	const daimon_channel_opened *o = m->data;
+	daimon_answer *a = list;
+	while (a && a->ref != o->ref)
+		a = a->next;
+	if (!a || o->session) {
+		if (a)
+			a->session = o->session;
+		return NULL;
+	}
+	daimon_buf_clear(&a->text);
+	daimon_buf_addf(&a->text, "(daimon cannot answer: %s)", o->error);
+	a->answered = 1;
+	return a;
 }
 
 /* What a session's events do to the answer they are for. */
@@ -183,6 +239,8 @@ static const daimon_session_listener take_listener = {.delta = take_delta, .done
 
 daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m)
 {
+	if (m->type == DAIMON_CHANNEL_OPENED)
+		return opened(list, m);
 	daimon_answer *a = list;
 	while (a && (a->session != m->from || a->answered))
 		a = a->next;

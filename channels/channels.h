@@ -22,21 +22,45 @@ typedef struct daimon_channels daimon_channels;
 
 /* What a channel needs of the daemon above it, which fills this in and
  * outlives its channels: the runtime, the store, the http actor, the
- * session of a conversation key, and a place to say how it is. */
+ * actor that keeps the conversations' sessions, and a place to say how
+ * it is. */
 typedef struct {
 	daimon_rt *rt;
 	daimon_store *store;
 	daimon_aid http;
-	/* The session actor for `key`, started from its log if it is not
-	 * live; 0 with the last error set when it cannot be. Any thread. */
-	daimon_aid (*session)(void *payload, const char *key);
+	/* Takes requests for the session of a conversation key
+	 * (daimon_channel_post), starting it from its log if it is not live. */
+	daimon_aid sessions;
 	/* Records a channel's state ("starting", "running", "failed",
 	 * "stopped") and why, for `daimon status` and `daimon ps`. */
 	void (*state)(void *payload, const char *name, const char *state, const char *error);
 	void *payload;
 } daimon_channel_host;
 
-daimon_aid daimon_channel_session(const daimon_channel_host *h, const char *key);
+/* Requests to a conversation's session go through host->sessions: the
+ * one who posts first hears DAIMON_CHANNEL_OPENED (which session has it,
+ * or why none could be started: then it was not delivered), then the
+ * session's own replies (sessions/listen.h). */
+enum {
+	DAIMON_CHANNEL_POST = 0x43480001,   /* data: made by daimon_channel_post */
+	DAIMON_CHANNEL_OPENED = 0x43480002, /* data: daimon_channel_opened */
+};
+
+typedef struct {
+	uint64_t ref;       /* the post's */
+	daimon_aid session; /* 0: none, and `error` says why */
+	char error[256];
+} daimon_channel_opened;
+
+/* Posts a session request (DAIMON_SESSION_ASK, _ASK_ONCE, _SUMMARIZE,
+ * _RESUME) with `data` for the session of `key`, as `from` (0 from
+ * outside an actor: nobody hears back); `ref` comes back in the OPENED. */
+int daimon_channel_post(const daimon_channel_host *h, daimon_aid from, uint64_t ref, const char *key, int type,
+			const void *data, size_t len);
+/* What a DAIMON_CHANNEL_POST carries (the payload points into it): 0, or
+ * -1 for one that is malformed. */
+int daimon_channel_post_read(const daimon_msg *m, uint64_t *ref, int *type, const char **key, const void **data,
+			     size_t *len);
 void daimon_channel_state(const daimon_channel_host *h, const char *name, const char *state, const char *error);
 
 /* Starts the channels config.json and the environment turn on (none is
@@ -65,7 +89,8 @@ extern const daimon_channel_kind daimon_channel_telegram, daimon_channel_web, da
  * kept in a list, oldest first (a session answers its messages in turn). */
 typedef struct daimon_answer {
 	struct daimon_answer *next;
-	daimon_aid session;
+	uint64_t ref;       /* its post's (daimon_channel_post) */
+	daimon_aid session; /* the session that has it (0: not known yet) */
 	daimon_buf text;
 	int answered; /* the session is done: what is left is sending it */
 } daimon_answer;
@@ -74,13 +99,15 @@ void daimon_answer_append(daimon_answer **list, daimon_answer *a);
 void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
 /* Hands the message to the session of `key` with its id (`mid`, so the
  * session answers a repeat from its log); the answer comes to the running
- * actor. Without a session, the reason becomes the answer (answered) and
- * -1 is returned: the channel sends it as it is. */
+ * actor. When it cannot be posted, the reason becomes the answer
+ * (answered) and -1 is returned: the channel sends it as it is. */
 int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
 		      const char *mid, const char *text);
-/* A session's message to the channel: DELTA grows the oldest unanswered
- * answer of that session; DONE finishes it — a failure's reason becomes
- * its text — and returns it, to be sent; APPROVE is declined. NULL for
+/* A message to the channel about its answers: OPENED says which session
+ * has one (or, none could be started, finishes it with the reason);
+ * a session's DELTA grows the oldest unanswered answer of that session;
+ * DONE finishes it — a failure's reason becomes its text. A finished
+ * answer is returned, to be sent; APPROVE is declined. NULL for
  * everything else. */
 daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m);
 

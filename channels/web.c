@@ -158,16 +158,13 @@ static void sse_done(struct stream *st, int status, const char *error, const cha
 static int asker_init(daimon_ctx *ctx, void *state)
 {
 	struct stream *st = state;
-	daimon_aid s = daimon_channel_session(st->host, st->key);
-	if (!s) {
+	st->rt = daimon_ctx_rt(ctx);
+	st->self = daimon_self(ctx);
+	if (daimon_channel_post(st->host, st->self, 0, st->key, DAIMON_SESSION_ASK, st->text, strlen(st->text)) < 0) {
 		sse_done(st, -1, daimon_error_last(), NULL);
 		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
 	}
-	st->rt = daimon_ctx_rt(ctx);
-	st->self = daimon_self(ctx);
-	st->session = s;
 	daimon_set_op(ctx, "answering a browser");
-	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, st->text, strlen(st->text));
 	return DAIMON_CONTINUE;
 }
 
@@ -204,7 +201,16 @@ static const daimon_session_listener asker_listener = {
 static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct stream *st = state;
-	daimon_session_hear(ctx, m, &asker_listener, st);
+	if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened)) {
+		const daimon_channel_opened *o = m->data;
+		st->session = o->session;
+		if (!o->session) {
+			sse_done(st, -1, o->error, NULL);
+			return DAIMON_STOP(DAIMON_EXIT_NORMAL);
+		}
+	} else {
+		daimon_session_hear(ctx, m, &asker_listener, st);
+	}
 	return st->finished ? DAIMON_STOP(DAIMON_EXIT_NORMAL) : DAIMON_CONTINUE;
 }
 

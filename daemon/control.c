@@ -71,7 +71,8 @@ struct conn {
 	daimon_buf in, out;
 	int hello, closing;
 	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS } waiting;
-	daimon_aid session;
+	daimon_aid session; /* the one asked (0: not known yet) */
+	int cancel;         /* the client cancelled the ask */
 	daimon_job *job;
 };
 
@@ -217,6 +218,18 @@ static int skills_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 	return n < 0 ? -1 : 0;
 }
 
+static void opened(daimon_ctx *ctx, struct conn *c, const daimon_channel_opened *o);
+
+/* A request to the session of `key`, through the sessions actor: its
+ * OPENED comes first (opened below), then the session's events. */
+static void post(daimon_ctx *ctx, struct conn *c, const char *key, int type, const char *text)
+{
+	c->session = 0;
+	c->cancel = 0;
+	if (daimon_channel_post(&c->g->channel_host, daimon_self(ctx), 0, key, type, text, text ? strlen(text) : 0) < 0)
+		opened(ctx, c, &(daimon_channel_opened){.error = "the daemon is stopping"});
+}
+
 static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
 	const char *key = daimon_json_str(req, "session"), *text = daimon_json_str(req, "text");
@@ -226,20 +239,9 @@ static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 		conn_err(ctx, c, "an ask needs \"text\"");
 		return;
 	}
-	daimon_aid s = daimon_gateway_session(c->g, key);
-	if (!s) {
-		cJSON *m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "event", "done");
-		cJSON_AddBoolToObject(m, "ok", 0);
-		cJSON_AddNumberToObject(m, "status", -1);
-		cJSON_AddStringToObject(m, "error", daimon_error_last());
-		conn_send(ctx, c, m);
-		return;
-	}
-	c->session = s;
 	c->waiting = WAIT_ASK;
 	daimon_set_op(ctx, "asking a session");
-	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_ASK, text, strlen(text));
+	post(ctx, c, key, DAIMON_SESSION_ASK, text);
 }
 
 /* ---- the ops ---- */
@@ -247,7 +249,9 @@ static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 static void op_cancel(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
 	(void)req;
-	daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
+	c->cancel = 1;
+	if (c->session)
+		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
 }
 
 static void op_approval(daimon_ctx *ctx, struct conn *c, const cJSON *req)
@@ -289,14 +293,8 @@ static void op_reload(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 static void op_summarize(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
 	const char *key = daimon_json_str(req, "session");
-	daimon_aid s = daimon_gateway_session(c->g, key && *key ? key : "cli:default");
-	if (!s) {
-		conn_err(ctx, c, daimon_error_last());
-		return;
-	}
-	c->session = s;
 	c->waiting = WAIT_SUMMARY;
-	daimon_send(daimon_ctx_rt(ctx), s, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+	post(ctx, c, key && *key ? key : "cli:default", DAIMON_SESSION_SUMMARIZE, NULL);
 }
 
 static void op_skills(daimon_ctx *ctx, struct conn *c, const cJSON *req)
@@ -421,6 +419,29 @@ static void on_readable(daimon_ctx *ctx, struct conn *c)
 	}
 }
 
+/* No session could take the request: it ends here, as the session's
+ * outcome would have. */
+static void opened(daimon_ctx *ctx, struct conn *c, const daimon_channel_opened *o)
+{
+	c->session = o->session;
+	if (o->session && c->cancel) /* (asked before the session was known) */
+		daimon_send(daimon_ctx_rt(ctx), o->session, DAIMON_SESSION_STOP, NULL, 0);
+	if (o->session)
+		return;
+	if (c->waiting == WAIT_ASK) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "event", "done");
+		cJSON_AddBoolToObject(m, "ok", 0);
+		cJSON_AddNumberToObject(m, "status", -1);
+		cJSON_AddStringToObject(m, "error", o->error);
+		conn_send(ctx, c, m);
+	} else {
+		conn_err(ctx, c, o->error);
+	}
+	c->waiting = WAIT_NONE;
+	daimon_set_op(ctx, NULL);
+}
+
 /* The session's events go to the client as they come (listen.h). */
 static void on_session(daimon_ctx *ctx, struct conn *c, const daimon_msg *m)
 {
@@ -455,6 +476,9 @@ static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			cJSON_AddNumberToObject(r, "swapped", atoi(d->text));
 			conn_ok(ctx, c, r);
 		}
+	} else if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened) &&
+		   (c->waiting == WAIT_ASK || c->waiting == WAIT_SUMMARY)) {
+		opened(ctx, c, m->data);
 	} else if (m->from && m->from == c->session) {
 		on_session(ctx, c, m);
 	}

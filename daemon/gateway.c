@@ -26,6 +26,7 @@
 #include "core/jsonutil.h"
 #include "core/settings.h"
 #include "core/timefmt.h"
+#include "daemon/sessions.h"
 #include "sessions/session.h"
 
 struct daimon_gateway_skills {
@@ -148,16 +149,10 @@ static void resume_unfinished(daimon_gateway *g)
 {
 	cJSON *keys = daimon_session_unfinished(g->store.home);
 	for (const cJSON *k = keys->child; k; k = k->next) {
-		daimon_aid id = daimon_gateway_session(g, k->valuestring);
-		if (id && daimon_send(g->rt, id, DAIMON_SESSION_RESUME, NULL, 0) == 0)
+		if (daimon_channel_post(&g->channel_host, 0, 0, k->valuestring, DAIMON_SESSION_RESUME, NULL, 0) == 0)
 			fprintf(stderr, "daimon: resuming the turn %s was in when daimon stopped\n", k->valuestring);
 	}
 	cJSON_Delete(keys);
-}
-
-static daimon_aid host_session(void *g, const char *key)
-{
-	return daimon_gateway_session(g, key);
 }
 
 static void host_state(void *g, const char *name, const char *state, const char *error)
@@ -192,10 +187,11 @@ int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gatewa
 		return -1;
 	}
 	g->http = daimon_http_start(g->rt, 0);
+	g->sessions = daimon_sessions_start(g);
 	g->channel_host = (daimon_channel_host){.rt = g->rt,
 						.store = &g->store,
 						.http = g->http,
-						.session = host_session,
+						.sessions = g->sessions,
 						.state = host_state,
 						.payload = g};
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
@@ -246,27 +242,13 @@ void daimon_gateway_release(daimon_gateway *g)
 	pthread_cond_destroy(&g->cv);
 }
 
-daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key)
+const daimon_llm_config *daimon_gateway_llm(daimon_gateway *g, char *why, size_t size)
 {
-	daimon_aid id = daimon_whereis(g->rt, key);
-	if (id)
-		return id;
 	pthread_mutex_lock(&g->mu);
-	id = daimon_whereis(g->rt, key); /* another thread may have just started it */
-	if (!id && g->stopping) {
-		daimon_error("the daemon is stopping");
-	} else if (!id && !g->settings->have_model) {
-		daimon_error("%s", g->settings->why);
-	} else if (!id) {
-		daimon_session_opts so;
-		if (daimon_session_opts_load(&so, g->store.home, key) == 0) {
-			so.tools = atomic_load(&g->tools);
-			so.tools_live = &g->tools;
-			id = daimon_session_start(g->rt, &g->store, key, g->http, &g->settings->ms.llm, &so);
-		}
-	}
+	const daimon_llm_config *cfg = g->settings->have_model && !g->stopping ? &g->settings->ms.llm : NULL;
+	snprintf(why, size, "%s", g->stopping ? "the daemon is stopping" : g->settings->why);
 	pthread_mutex_unlock(&g->mu);
-	return id;
+	return cfg;
 }
 
 int daimon_gateway_model(daimon_gateway *g, char *out, size_t size)
@@ -278,41 +260,12 @@ int daimon_gateway_model(daimon_gateway *g, char *out, size_t size)
 	return have;
 }
 
-/* The sessions, as the runtime sees them now. */
-static size_t sessions(daimon_gateway *g, daimon_actor_info **rows)
-{
-	size_t n = daimon_rt_snapshot(g->rt, rows), k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp((*rows)[i].behaviour, "session") && !(*rows)[i].parent)
-			(*rows)[k++] = (*rows)[i];
-	return k;
-}
-
 void daimon_gateway_session_counts(daimon_gateway *g, size_t *live, size_t *hibernated, size_t *busy)
 {
-	daimon_actor_info *rows = NULL;
-	size_t n = sessions(g, &rows);
-	*live = *hibernated = *busy = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(rows[i].state, "hibernated"))
-			++*hibernated;
-		else
-			++*live;
-		*busy += rows[i].op[0] != 0;
-	}
-	free(rows);
-}
-
-/* Idle sessions go: their next message starts them with what is new. A
- * session in a turn keeps what it has until it idles. */
-static void restart_idle_sessions(daimon_gateway *g)
-{
-	daimon_actor_info *rows = NULL;
-	size_t n = sessions(g, &rows);
-	for (size_t i = 0; i < n; i++)
-		if (!rows[i].op[0])
-			daimon_cancel(g->rt, rows[i].id, 2000);
-	free(rows);
+	long all = atomic_load(&g->sessions_live), asleep = atomic_load(&g->sessions_asleep);
+	*live = (size_t)(all - asleep);
+	*hibernated = (size_t)asleep;
+	*busy = (size_t)atomic_load(&g->sessions_busy);
 }
 
 int daimon_gateway_skills_changed(daimon_gateway *g)
@@ -375,7 +328,9 @@ int daimon_gateway_reload(daimon_gateway *g)
 		new_toolset(g);
 	}
 	free(conf);
-	restart_idle_sessions(g);
+	/* Idle sessions go: their next message starts them with what is new.
+	 * A session in a turn keeps what it has until it idles. */
+	daimon_send(g->rt, g->sessions, DAIMON_SESSIONS_RELOAD, NULL, 0);
 	return 0;
 }
 
@@ -398,31 +353,14 @@ void daimon_gateway_wait_stop(daimon_gateway *g)
 void daimon_gateway_drain(daimon_gateway *g)
 {
 	int64_t until = daimon_mono_ms() + g->stop_timeout_ms;
-	for (;;) {
-		daimon_actor_info *rows = NULL;
-		size_t n = sessions(g, &rows), busy = 0;
-		for (size_t i = 0; i < n; i++)
-			busy += rows[i].op[0] != 0;
-		if (!busy || daimon_mono_ms() >= until) {
-			for (size_t i = 0; i < n; i++) /* a running turn is logged as cancelled */
-				daimon_cancel(g->rt, rows[i].id, 2000);
-			free(rows);
-			break;
-		}
-		free(rows);
-		struct timespec ts = {0, 20 * 1000000L};
+	struct timespec ts = {0, 20 * 1000000L};
+	while (atomic_load(&g->sessions_busy) > 0 && daimon_mono_ms() < until)
 		nanosleep(&ts, NULL);
-	}
-	/* Give the cancelled sessions their deadline to commit and exit. */
-	for (int i = 0; i < 150; i++) {
-		daimon_actor_info *rows = NULL;
-		size_t n = sessions(g, &rows);
-		free(rows);
-		if (!n)
-			break;
-		struct timespec ts = {0, 20 * 1000000L};
+	/* a running turn is logged as cancelled; then each has its deadline
+	 * to commit and exit */
+	daimon_send(g->rt, g->sessions, DAIMON_SESSIONS_CANCEL, NULL, 0);
+	for (int i = 0; i < 150 && atomic_load(&g->sessions_live) > 0; i++)
 		nanosleep(&ts, NULL);
-	}
 }
 
 void daimon_gateway_channel_state(daimon_gateway *g, const char *name, const char *state, const char *error)

@@ -4,12 +4,12 @@
  * `daimon serve` builds one gateway: the runtime, the store, the http
  * actor, the skills, and one session actor per conversation key, started
  * on the first message for that key (from its log: a session that
- * crashed, was stopped by a reload or hibernated comes back the same) and
- * found again by name through the runtime's registry. Channels (the
- * control socket's clients, Telegram, the web page, mail) all ask
- * daimon_gateway_session for the actor of a key, so `daimon chat` and a
- * Telegram chat talk to the same kind of actor, and the same actor when
- * they name the same key.
+ * crashed, was stopped by a reload or hibernated comes back the same) by
+ * the "sessions" actor (daemon/sessions.h), which keeps them. Channels
+ * (the control socket's clients, Telegram, the web page, mail) all post
+ * their requests for a key to it, so `daimon chat` and a Telegram chat
+ * talk to the same kind of actor, and the same actor when they name the
+ * same key.
  *
  * Layering: cli -> daemon -> channels -> sessions -> core, memory,
  * skills. The channels get what they need of it through the
@@ -19,6 +19,7 @@
 #define DAIMON_DAEMON_GATEWAY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "channels/channels.h"
@@ -41,6 +42,9 @@ typedef struct daimon_gateway {
 	daimon_rt *rt;
 	daimon_store store;
 	daimon_aid http;
+	daimon_aid sessions; /* the conversations' actor (daemon/sessions.h) */
+	/* what it counts (sub-agents not counted): live, hibernated of them, in a turn */
+	_Atomic long sessions_live, sessions_asleep, sessions_busy;
 	/* The skills sessions start with: a skill built while the daemon runs
 	 * makes a new set; the old ones stay (sessions hold their tools)
 	 * until the gateway goes. */
@@ -81,10 +85,10 @@ int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gatewa
  * the runtime and the rest. */
 void daimon_gateway_release(daimon_gateway *g);
 
-/* The session actor for `key`, started from its log if it is not live.
- * 0 with the last error set when it cannot be (no model configured, a
- * damaged log). Callable from any thread or handler. */
-daimon_aid daimon_gateway_session(daimon_gateway *g, const char *key);
+/* The model settings new sessions start with (they outlive the
+ * gateway's sessions), or NULL with why none is configured (or the
+ * daemon is stopping). */
+const daimon_llm_config *daimon_gateway_llm(daimon_gateway *g, char *why, size_t size);
 
 /* The model new sessions start with (in out): 0 when none is configured. */
 int daimon_gateway_model(daimon_gateway *g, char *out, size_t size);

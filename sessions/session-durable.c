@@ -340,7 +340,7 @@ void session_on_resume(daimon_ctx *ctx, struct session *s)
 		session_unmark(s);
 		return;
 	}
-	session_begin_turn(s, daimon_self(ctx), NULL);
+	session_begin_turn(ctx, s, daimon_self(ctx), NULL);
 	if (resume_calls(ctx, s))
 		return;
 	const char *role = daimon_json_str(cJSON_GetArrayItem(s->history, cJSON_GetArraySize(s->history) - 1), "role");

@@ -79,7 +79,8 @@ struct session_settings { /* (widest first: it is kept per hibernated session) *
 	int head_messages;
 	daimon_mid_turn mid_turn;
 	int tool_parallel, depth;
-	int summarize; /* write a title and summary when the session goes idle */
+	int summarize;    /* write a title and summary when the session goes idle */
+	daimon_aid owner; /* told of the session's state */
 };
 
 /* What changes but survives hibernation. */
@@ -87,6 +88,7 @@ struct session_keep {
 	const daimon_tool *toolset;
 	size_t compress_floor;   /* no compaction before the request passes this */
 	uint64_t summarized_seq; /* the log's seq the last summary covered */
+	uint64_t heard;          /* requests taken (daimon_session_status) */
 };
 
 /* The turn in progress (zero between turns, but for the mark). */
@@ -156,6 +158,7 @@ struct session {
 	struct session_calls calls;
 	struct session_aside aside;
 	struct session_sync sync;
+	int child; /* spawned as its starter's child */
 };
 
 /* session-settings.c: the settings from `o`, its zeros the defaults. */
@@ -177,7 +180,8 @@ void session_pending_free(struct pending *p);
 void session_tell_done(daimon_ctx *ctx, daimon_aid to, const daimon_session_done *d);
 void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list);
 void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error);
-void session_begin_turn(struct session *s, daimon_aid asker, const char *mid);
+void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *mid);
+
 void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid);
 void session_abort_turn(daimon_ctx *ctx, struct session *s, int rc);
 void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, int now);

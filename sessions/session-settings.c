@@ -90,4 +90,5 @@ void session_settings_init(struct session_settings *set, daimon_store *store, da
 	set->head_messages =
 		o->head_messages > 0 ? o->head_messages : (int)daimon_setting_default("compression.head_messages");
 	set->summarize = o->summarize;
+	set->owner = o->owner;
 }

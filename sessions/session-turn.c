@@ -103,7 +103,7 @@ void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const ch
 
 /* A turn begins: for `asker`, on a message with this channel id (or
  * none), with the newest set of tools where there is one. */
-void session_begin_turn(struct session *s, daimon_aid asker, const char *mid)
+void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *mid)
 {
 	s->turn.asker = asker;
 	s->turn.mid = mid && *mid;
@@ -119,7 +119,7 @@ void session_begin_turn(struct session *s, daimon_aid asker, const char *mid)
 
 void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
 {
-	session_begin_turn(s, asker, mid);
+	session_begin_turn(ctx, s, asker, mid);
 	if (!s->log && session_open_log(s) < 0) {
 		session_reply_done(ctx, s, -1, daimon_error_last());
 		return;

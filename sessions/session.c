@@ -47,6 +47,14 @@ static size_t sleeping_size(const char *key)
 	return sizeof(struct sleeping) + strlen(key) + 1;
 }
 
+/* The owner hears each change of the session's state (daimon_session_status). */
+static void tell_owner(daimon_ctx *ctx, const struct session_settings *set, int state, uint64_t heard)
+{
+	daimon_session_status st = {.state = state, .heard = heard};
+	if (set->owner)
+		daimon_send(daimon_ctx_rt(ctx), set->owner, DAIMON_SESSION_STATE, &st, sizeof(st));
+}
+
 static void *session_hibernate(daimon_ctx *ctx, void *state)
 {
 	struct session *s = state;
@@ -59,6 +67,7 @@ static void *session_hibernate(daimon_ctx *ctx, void *state)
 	session_terminate(ctx, s, 0); /* the log is closed: it commits what a sync in flight had not */
 	daimon_set_mem(ctx, size);
 	daimon_set_state_label(ctx, "hibernated");
+	tell_owner(ctx, &z->set, DAIMON_SESSION_ASLEEP, z->keep.heard);
 	return z;
 }
 
@@ -108,9 +117,29 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	}
 }
 
+static int session_busy(const struct session *s)
+{
+	return s->turn.asker || s->aside.summary_asker;
+}
+
+static void handle_message(daimon_ctx *ctx, struct session *s, const daimon_msg *m);
+
 static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct session *s = state;
+	int busy = session_busy(s);
+	uint64_t heard = s->keep.heard;
+	if (m->type == DAIMON_SESSION_ASK || m->type == DAIMON_SESSION_ASK_ONCE ||
+	    m->type == DAIMON_SESSION_SUMMARIZE || m->type == DAIMON_SESSION_RESUME)
+		s->keep.heard++;
+	handle_message(ctx, s, m);
+	if (session_busy(s) != busy || s->keep.heard != heard)
+		tell_owner(ctx, &s->set, session_busy(s) ? DAIMON_SESSION_BUSY : DAIMON_SESSION_IDLE, s->keep.heard);
+	return DAIMON_CONTINUE;
+}
+
+static void handle_message(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
+{
 	struct call *c;
 	switch (m->type) {
 	case DAIMON_SESSION_ASK:
@@ -143,6 +172,7 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	case DAIMON_SESSION_RESUME:
 		session_on_resume(ctx, s);
 		break;
+
 	case DAIMON_SESSION_STOP:
 		session_stop_turn(ctx, s, "stopped by the user", 0);
 		session_drop_pending(ctx, s, &s->steer);
@@ -186,7 +216,6 @@ static int session_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		on_timer(ctx, s, m);
 		break;
 	}
-	return DAIMON_CONTINUE;
 }
 
 /* Cancelled (its parent's subtree collapsing, a sub-agent's deadline): the
@@ -237,8 +266,8 @@ static const daimon_behaviour session_behaviour = {
 	.wake = session_wake,
 };
 
-daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
-				const daimon_llm_config *cfg, const daimon_session_opts *opts)
+daimon_session_seed *daimon_session_prepare(daimon_store *store, const char *key, daimon_aid http,
+					    const daimon_llm_config *cfg, const daimon_session_opts *opts)
 {
 	static const daimon_session_opts defaults = {0};
 	if (!opts)
@@ -254,12 +283,30 @@ daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *
 		return 0;
 	}
 	s->system = session_system_prompt(store->home, key);
-	daimon_spawn_opts o = {
-		.behaviour = &session_behaviour, .state = s, .flags = opts->child ? DAIMON_SPAWN_CHILD : 0};
+	s->child = opts->child;
+	return s;
+}
+
+void daimon_session_seed_free(daimon_session_seed *s)
+{
+	if (s)
+		session_terminate(NULL, s, 0);
+}
+
+daimon_aid daimon_session_spawn(daimon_rt *rt, daimon_session_seed *s)
+{
+	daimon_spawn_opts o = {.behaviour = &session_behaviour, .state = s, .flags = s->child ? DAIMON_SPAWN_CHILD : 0};
 	daimon_aid id = daimon_spawn(rt, &o);
 	if (id)
-		daimon_register(rt, key, id);
+		daimon_register(rt, s->key, id);
 	else
 		session_terminate(NULL, s, 0);
 	return id;
+}
+
+daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
+				const daimon_llm_config *cfg, const daimon_session_opts *opts)
+{
+	daimon_session_seed *s = daimon_session_prepare(store, key, http, cfg, opts);
+	return s ? daimon_session_spawn(rt, s) : 0;
 }

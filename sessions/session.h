@@ -57,7 +57,22 @@ enum {
 	 * goes on from its log and journal with nobody listening (see
 	 * daimon_session_unfinished). Ignored when there is none. */
 	DAIMON_SESSION_RESUME = 0x5345000C,
+	/* to the owner (opts.owner): the session's state changed; data =
+	 * daimon_session_status */
+	DAIMON_SESSION_STATE = 0x5345000D,
 };
+
+typedef struct {
+	enum {
+		DAIMON_SESSION_IDLE,   /* no turn runs, no summary is awaited */
+		DAIMON_SESSION_BUSY,   /* a turn runs, or a summary someone awaits */
+		DAIMON_SESSION_ASLEEP, /* hibernated: the next message wakes it */
+	} state;
+	/* How many requests (ASK, ASK_ONCE, SUMMARIZE, RESUME) it has taken
+	 * so far: an owner that forwarded as many knows none is on its way,
+	 * so an idle session can be stopped without losing one. */
+	uint64_t heard;
+} daimon_session_status;
 
 /* What a message that arrives mid-turn does. */
 typedef enum {
@@ -110,6 +125,7 @@ typedef struct {
 	 * a short summary: a `summary` record in the log, which the index
 	 * takes as the session's title. */
 	int summarize;
+	daimon_aid owner; /* told of the session's state (DAIMON_SESSION_STATE); 0: nobody */
 } daimon_session_opts;
 
 /* The options config.json sets for a session with `key`: the mid-turn
@@ -126,6 +142,16 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
  * log cannot be opened. */
 daimon_aid daimon_session_start(daimon_rt *rt, daimon_store *store, const char *key, daimon_aid http,
 				const daimon_llm_config *cfg, const daimon_session_opts *opts);
+/* The same in two halves, for a daemon that must not wait on the disk in
+ * a handler: the slow one (its log read, its prompt built), for a worker
+ * thread — NULL with the last error if the log cannot be opened; and the
+ * quick one, which spawns the session (registered under its key) and
+ * takes the seed, spawned or not. */
+typedef struct session daimon_session_seed;
+daimon_session_seed *daimon_session_prepare(daimon_store *store, const char *key, daimon_aid http,
+					    const daimon_llm_config *cfg, const daimon_session_opts *opts);
+daimon_aid daimon_session_spawn(daimon_rt *rt, daimon_session_seed *seed);
+void daimon_session_seed_free(daimon_session_seed *seed);
 /* The conversation in the log at `path` as a session sends it to the
  * model (daimon's message shape, compactions applied), appended to
  * `history`; `summarized_seq` (may be NULL) gets the seq the newest

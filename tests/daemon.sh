@@ -170,9 +170,21 @@ kill -HUP "$daemon_pid"
 sleep 0.3
 expect ask_after_reload 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
 
+# a reload restarts an idle session with the new settings: here a second
+# message now interrupts the first instead of waiting for it
+"$DAIMON" ask --session cli:r hello >/dev/null 2>&1
+"$DAIMON" config set channels.cli.mid_turn interrupt >/dev/null
+"$DAIMON" ask --session cli:r slow >"$TMP/r.out" 2>&1 & r=$!
+sleep 0.5
+"$DAIMON" ask --session cli:r hello >/dev/null 2>&1
+wait "$r"; rs=$?
+expect reload_restarts_idle_session 1 'interrupted by a new message' -- sh -c "cat '$TMP/r.out'; exit $rs"
+"$DAIMON" config set channels.cli.mid_turn queue >/dev/null
+
 # stop while a turn runs: the turn finishes, then the daemon is gone
 "$DAIMON" ask --session cli:slow slow >"$TMP/slow.out" 2>&1 & slow=$!
 sleep 0.5
+expect status_counts_turn 0 '"sessions":\{"live":[0-9]+,"hibernated":[0-9]+,"busy":1\}' -- "$DAIMON" status --json
 expect stop_graceful 0 '^stopped$' -- "$DAIMON" stop
 wait "$slow"
 expect stop_let_turn_finish 0 '^Slow answer\.$' -- cat "$TMP/slow.out"

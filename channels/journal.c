@@ -8,45 +8,56 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channels/access.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/work.h"
 
 struct daimon_journal {
 	int fd;
 	char *path;
+	pthread_mutex_t mu; /* what follows */
 	daimon_buf staged;
+	int refs; /* its channel's, and each job's that uses it */
 };
 
 static int append(daimon_journal *j, cJSON *rec)
 {
 	char *s = cJSON_PrintUnformatted(rec);
 	cJSON_Delete(rec);
+	pthread_mutex_lock(&j->mu);
 	daimon_buf_adds(&j->staged, s);
 	daimon_buf_addc(&j->staged, '\n');
+	pthread_mutex_unlock(&j->mu);
 	cJSON_free(s);
 	return 0;
 }
 
 int daimon_journal_commit(daimon_journal *j)
 {
-	if (!j->staged.len)
-		return 0;
-	int rc = daimon_write_all(j->fd, j->staged.ptr, j->staged.len);
-	daimon_buf_clear(&j->staged);
-	if (rc < 0)
-		return daimon_error_errno("cannot write '%s'", j->path);
-	if (fdatasync(j->fd) < 0)
-		return daimon_error_errno("cannot sync '%s'", j->path);
-	return 0;
+	/* (under the lock: one writer at a time keeps the records in order) */
+	pthread_mutex_lock(&j->mu);
+	int rc = 0;
+	if (j->staged.len) {
+		rc = daimon_write_all(j->fd, j->staged.ptr, j->staged.len);
+		daimon_buf_clear(&j->staged);
+		if (rc < 0)
+			rc = daimon_error_errno("cannot write '%s'", j->path);
+		else if (fdatasync(j->fd) < 0)
+			rc = daimon_error_errno("cannot sync '%s'", j->path);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
 }
 
 int daimon_journal_open(daimon_journal **out, const char *home, const char *name, cJSON **pending, double *mark)
@@ -109,6 +120,8 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 	}
 	daimon_buf_release(&w);
 	daimon_journal *j = daimon_xcalloc(1, sizeof(*j));
+	pthread_mutex_init(&j->mu, NULL);
+	j->refs = 1;
 	j->path = path;
 	j->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (j->fd < 0) {
@@ -150,11 +163,111 @@ int daimon_journal_mark(daimon_journal *j, double mark)
 
 void daimon_journal_close(daimon_journal *j)
 {
-	if (!j)
-		return;
+	if (j)
+		daimon_journal_unpin(j); /* (a job still using it keeps it) */
+}
+
+static void journal_free(daimon_journal *j)
+{
+	pthread_mutex_destroy(&j->mu);
 	if (j->fd >= 0)
 		close(j->fd);
 	daimon_buf_release(&j->staged);
 	free(j->path);
 	free(j);
+}
+
+cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channel, const cJSON *candidates, double mark)
+{
+	cJSON *out = cJSON_CreateObject();
+	cJSON *taken = cJSON_AddArrayToObject(out, "taken"), *pairing = cJSON_AddArrayToObject(out, "pairing");
+	const cJSON *c;
+	cJSON_ArrayForEach(c, candidates)
+	{
+		const char *id = daimon_json_str(c, "id"), *chat = daimon_json_str(c, "chat");
+		const char *sender = daimon_json_str(c, "sender"), *text = daimon_json_str(c, "text");
+		if (!id || !chat || !sender)
+			continue;
+		char code[DAIMON_PAIRING_CODE_LEN + 1];
+		int fresh = 0;
+		int access = daimon_access_check(home, channel, sender, daimon_json_str(c, "name"), code, &fresh);
+		if (access < 0)
+			fprintf(stderr, "daimon: %s: %s\n", channel, daimon_error_last());
+		if (access == DAIMON_ACCESS_PAIRING && fresh) {
+			cJSON *p = cJSON_CreateObject();
+			cJSON_AddStringToObject(p, "id", id);
+			cJSON_AddStringToObject(p, "chat", chat);
+			cJSON_AddStringToObject(p, "sender", sender);
+			cJSON_AddStringToObject(p, "code", code);
+			cJSON_AddItemToArray(pairing, p);
+		}
+		if (access != DAIMON_ACCESS_ALLOW)
+			continue; /* nothing of theirs reaches the model */
+		cJSON *extra = cJSON_Duplicate(c, 1);
+		static const char *const own[] = {"id", "chat", "sender", "name", "text"};
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			cJSON_DeleteItemFromObjectCaseSensitive(extra, own[i]);
+		daimon_journal_in(j, id, chat, sender, text ? text : "", extra);
+		cJSON_Delete(extra);
+		cJSON_AddItemToArray(taken, cJSON_Duplicate(c, 1));
+	}
+	int rc = mark > 0 ? daimon_journal_mark(j, mark) : 0;
+	if (rc == 0)
+		rc = daimon_journal_commit(j);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	return out;
+}
+
+struct out_job {
+	daimon_journal *j;
+	char id[];
+};
+
+static int out_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)out, (void)cancelled;
+	struct out_job *o = arg;
+	int rc = daimon_journal_out(o->j, o->id);
+	if (rc == 0)
+		rc = daimon_journal_commit(o->j);
+	if (rc < 0)
+		fprintf(stderr, "daimon: %s\n", daimon_error_last());
+	return rc;
+}
+
+void daimon_journal_pin(daimon_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->refs++;
+	pthread_mutex_unlock(&j->mu);
+}
+
+void daimon_journal_unpin(daimon_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	int last = --j->refs == 0;
+	pthread_mutex_unlock(&j->mu);
+	if (last)
+		journal_free(j);
+}
+
+static void out_done(void *arg)
+{
+	struct out_job *o = arg;
+	daimon_journal_unpin(o->j);
+	free(o);
+}
+
+void daimon_journal_out_later(daimon_rt *rt, daimon_journal *j, const char *id)
+{
+	size_t n = strlen(id) + 1;
+	struct out_job *o = daimon_xmalloc(sizeof(*o) + n);
+	o->j = j;
+	memcpy(o->id, id, n);
+	daimon_journal_pin(j);
+	/* (nobody hears back: out_done runs once it is over, run or not) */
+	daimon_job_release(daimon_job_submit(rt, 0, 0, out_job, o, out_done));
 }

@@ -20,11 +20,18 @@
  *                                             next offset), kept across restarts
  * At open the file is rewritten with just what is still pending and the
  * last mark; a torn last line (a crash mid-write) is dropped.
+ *
+ * Writing it syncs the disk, and the access check beside it locks a
+ * file: both happen on the work pool (daimon_inbox_take in a job,
+ * daimon_journal_out_later), never in a channel's handler. A journal is
+ * safe to use from several threads and lives until its last job is over.
  */
 #ifndef DAIMON_CHANNELS_JOURNAL_H
 #define DAIMON_CHANNELS_JOURNAL_H
 
 #include <cjson/cJSON.h>
+
+#include "core/actor.h"
 
 typedef struct daimon_journal daimon_journal;
 
@@ -40,5 +47,24 @@ int daimon_journal_mark(daimon_journal *j, double mark);
 /* ...and make what is staged durable: one write, one fdatasync. */
 int daimon_journal_commit(daimon_journal *j);
 void daimon_journal_close(daimon_journal *j);
+/* A job that uses the journal pins it until it is over: it is freed
+ * when its channel has closed it and no job holds it any more. */
+void daimon_journal_pin(daimon_journal *j);
+void daimon_journal_unpin(daimon_journal *j);
+
+/* A batch of messages taken from a peer, for a worker thread: each
+ * candidate ({"id","chat","sender","name","text"} and fields of the
+ * channel's own, journaled with it) passes `channel`'s access check or
+ * not, and those allowed are journaled "in" — with `mark` when it is
+ * above 0 — in one commit. Returns {"taken":[the allowed candidates],
+ * "pairing":[{"id","chat","sender","code"}: senders given a new pairing
+ * code]}, or NULL (last error) when the commit failed: nothing may be
+ * acknowledged to the peer then. */
+cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channel, const cJSON *candidates,
+			 double mark);
+/* Journals "out" for `id` (its reply was sent) on the work pool; a
+ * failure is said on stderr (the reply is sent again after a restart,
+ * and answered from the session's log). */
+void daimon_journal_out_later(daimon_rt *rt, daimon_journal *j, const char *id);
 
 #endif

@@ -88,7 +88,63 @@ static CURL *imap_easy(const struct mail_conf *cf, const char *url, daimon_buf *
 struct poll_arg {
 	const struct mail_conf *cf;
 	double mark;
+	daimon_journal *j; /* (pinned) */
+	const char *home;
 };
+
+static void poll_free(void *arg)
+{
+	struct poll_arg *pa = arg;
+	daimon_journal_unpin(pa->j);
+	free(pa);
+}
+
+/* What the poll fetched, taken: the access checks, and the allowed ones
+ * journaled with the new mark (daimon_inbox_take) before the actor
+ * hears of them. */
+static int take(const struct poll_arg *pa, const cJSON *mails, double mark, daimon_buf *out)
+{
+	cJSON *candidates = cJSON_CreateArray();
+	const cJSON *m;
+	cJSON_ArrayForEach(m, mails)
+	{
+		const char *from = daimon_json_str(m, "from");
+		if (!from)
+			continue; /* unreadable: nobody to answer */
+		char uid[32];
+		snprintf(uid, sizeof(uid), "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "uid")));
+		cJSON *c = cJSON_Duplicate(m, 1);
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "uid");
+		cJSON_AddStringToObject(c, "id", uid);
+		cJSON_AddStringToObject(c, "chat", from);
+		cJSON_AddStringToObject(c, "sender", from);
+		cJSON_AddItemToArray(candidates, c);
+	}
+	cJSON *r = daimon_inbox_take(pa->j, pa->home, "mail", candidates, mark > pa->mark ? mark : 0);
+	cJSON_Delete(candidates);
+	if (!r) {
+		daimon_buf_adds(out, daimon_error_last());
+		return -1;
+	}
+	/* (the pairing codes' senders: their mails, for the reply's headers) */
+	cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "pairing"))
+	{
+		cJSON_ArrayForEach(m, mails) if (!strcmp(daimon_json_str(m, "from") ? daimon_json_str(m, "from") : "",
+							 daimon_json_str(p, "sender")))
+		{
+			cJSON_AddStringToObject(p, "subject", daimon_json_str(m, "subject"));
+			cJSON_AddStringToObject(p, "message_id", daimon_json_str(m, "message_id"));
+			break;
+		}
+	}
+	cJSON_AddNumberToObject(r, "mark", mark);
+	char *s = cJSON_PrintUnformatted(r);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(r);
+	return 0;
+}
 
 /* Searches for new UIDs and fetches each: out = {"mark":..., "mails":
  * [{"uid","from","name","subject","message_id","references","text"}]}
@@ -153,12 +209,9 @@ static int poll_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 		n++;
 	}
 	daimon_buf_release(&res);
-	cJSON_AddNumberToObject(doc, "mark", mark);
-	char *s = cJSON_PrintUnformatted(doc);
-	daimon_buf_adds(out, s);
-	cJSON_free(s);
+	int taken = take(pa, mails, mark, out);
 	cJSON_Delete(doc);
-	return 0;
+	return taken;
 }
 
 struct send_arg {
@@ -271,11 +324,15 @@ static void start_poll(daimon_ctx *ctx, struct mail *ml)
 	struct poll_arg *pa = daimon_xcalloc(1, sizeof(*pa));
 	pa->cf = ml->cf;
 	pa->mark = ml->mark;
-	ml->poll = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 0, poll_job, pa, free);
+	pa->j = ml->j;
+	pa->home = ml->cf->host->store->home;
+	daimon_journal_pin(ml->j);
+	ml->poll = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 0, poll_job, pa, poll_free);
 	daimon_set_op(ctx, "polling");
 }
 
-/* New mail: journaled (with the new mark) before anything else. */
+/* New mail, journaled (with the new mark) on the pool before anything
+ * else: pairing codes go out, the mails to their sessions. */
 static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d)
 {
 	daimon_job_release(ml->poll);
@@ -293,56 +350,27 @@ static void on_polled(daimon_ctx *ctx, struct mail *ml, const daimon_job_done *d
 		daimon_channel_state(ml->cf->host, "mail", "starting", NULL);
 	ml->failures = 0;
 	state(ctx, ml, "running", "");
-	const cJSON *m, *mails = cJSON_GetObjectItemCaseSensitive(doc, "mails");
-	cJSON *taken = cJSON_CreateArray();
-	cJSON_ArrayForEach(m, mails)
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "pairing"))
 	{
-		const char *from = daimon_json_str(m, "from");
-		char uid[32];
-		snprintf(uid, sizeof(uid), "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "uid")));
-		if (!from)
-			continue; /* unreadable: nobody to answer */
-		char code[DAIMON_PAIRING_CODE_LEN + 1];
-		int fresh = 0;
-		int access = daimon_access_check(ml->cf->host->store->home, "mail", from, daimon_json_str(m, "name"),
-						 code, &fresh);
-		if (access == DAIMON_ACCESS_PAIRING && fresh) {
-			struct reply *r = daimon_xcalloc(1, sizeof(*r));
-			snprintf(r->id, sizeof(r->id), "pair:%s", uid);
-			r->to = daimon_xstrdup(from);
-			r->subject = daimon_xstrdup(daimon_json_str(m, "subject"));
-			r->message_id = daimon_xstrdup(daimon_json_str(m, "message_id"));
-			daimon_buf_addf(&r->a.text,
-					"I don't know you yet. To write with me, ask my owner to run:\n\n"
-					"    daimon pairing approve %s\n\n(the code is valid for an hour)\n",
-					code);
-			r->a.answered = 1;
-			daimon_answer_append(&ml->replies, &r->a);
-			start_send(ctx, ml, r);
-		}
-		if (access != DAIMON_ACCESS_ALLOW)
-			continue;
-		cJSON *extra = cJSON_CreateObject();
-		cJSON_AddStringToObject(extra, "subject", daimon_json_str(m, "subject"));
-		cJSON_AddStringToObject(extra, "message_id", daimon_json_str(m, "message_id"));
-		cJSON_AddStringToObject(extra, "references", daimon_json_str(m, "references"));
-		daimon_journal_in(ml->j, uid, from, from, daimon_json_str(m, "text"), extra);
-		cJSON_Delete(extra);
-		cJSON *t = cJSON_Duplicate(m, 1);
-		cJSON_AddStringToObject(t, "id", uid);
-		cJSON_AddItemToArray(taken, t);
+		struct reply *r = daimon_xcalloc(1, sizeof(*r));
+		snprintf(r->id, sizeof(r->id), "pair:%s", daimon_json_str(m, "id"));
+		r->to = daimon_xstrdup(daimon_json_str(m, "sender"));
+		r->subject = daimon_xstrdup(daimon_json_str(m, "subject") ? daimon_json_str(m, "subject") : "");
+		r->message_id =
+			daimon_xstrdup(daimon_json_str(m, "message_id") ? daimon_json_str(m, "message_id") : "");
+		daimon_buf_addf(&r->a.text,
+				"I don't know you yet. To write with me, ask my owner to run:\n\n"
+				"    daimon pairing approve %s\n\n(the code is valid for an hour)\n",
+				daimon_json_str(m, "code"));
+		r->a.answered = 1;
+		daimon_answer_append(&ml->replies, &r->a);
+		start_send(ctx, ml, r);
 	}
 	double mark = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "mark"));
-	int rc = mark > ml->mark ? daimon_journal_mark(ml->j, mark) : 0;
-	if (rc == 0)
-		rc = daimon_journal_commit(ml->j);
-	if (rc < 0) {
-		state(ctx, ml, "failed", daimon_error_last());
-	} else {
-		ml->mark = mark > ml->mark ? mark : ml->mark;
-		cJSON_ArrayForEach(m, taken) dispatch(ctx, ml, daimon_json_str(m, "id"), m);
-	}
-	cJSON_Delete(taken);
+	ml->mark = mark > ml->mark ? mark : ml->mark;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "taken"))
+		dispatch(ctx, ml, daimon_json_str(m, "id"), m);
 	cJSON_Delete(doc);
 	schedule_poll(ctx, ml, ml->cf->poll_ms);
 }
@@ -352,9 +380,8 @@ static void on_sent(daimon_ctx *ctx, struct mail *ml, struct reply *r, const dai
 	daimon_job_release(r->job);
 	r->job = NULL;
 	if (d->status == 0) {
-		if (strncmp(r->id, "pair:", 5) &&
-		    (daimon_journal_out(ml->j, r->id) < 0 || daimon_journal_commit(ml->j) < 0))
-			fprintf(stderr, "daimon: mail: %s\n", daimon_error_last());
+		if (strncmp(r->id, "pair:", 5))
+			daimon_journal_out_later(daimon_ctx_rt(ctx), ml->j, r->id);
 		reply_free(ml, r);
 		return;
 	}

@@ -31,6 +31,7 @@
 #include "core/jsonutil.h"
 #include "core/settings.h"
 #include "core/timefmt.h"
+#include "core/work.h"
 
 #define TG_LIMIT 4096
 #define TG_SEND_TRIES 5
@@ -59,6 +60,11 @@ struct tg {
 	uint64_t poll, poll_timer;
 	int64_t poll_started;
 	int failures;
+	/* a batch being taken (journaled) on the work pool, and what it moves
+	 * the offset to */
+	daimon_job *take;
+	double taking;
+	int took;             /* how many updates it had */
 	daimon_answer *items; /* struct item, oldest first */
 };
 
@@ -121,8 +127,7 @@ static void send_next(daimon_ctx *ctx, struct tg *t, struct item *it)
 {
 	size_t left = it->a.text.len - it->sent;
 	if (!left) {
-		if (daimon_journal_out(t->j, it->id) < 0 || daimon_journal_commit(t->j) < 0)
-			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
+		daimon_journal_out_later(daimon_ctx_rt(ctx), t->j, it->id);
 		item_drop(ctx, t, it);
 		return;
 	}
@@ -180,15 +185,43 @@ static const char *num_str(const cJSON *v, char *buf, size_t size)
 
 static void schedule_poll(daimon_ctx *ctx, struct tg *t, long ms);
 
-/* A batch of updates: journal what passes the access check, with the
- * new offset, in one sync; then hand the messages to their sessions. */
+struct take {
+	daimon_journal *j;
+	const char *home;
+	cJSON *candidates;
+	double mark;
+};
+
+/* (the pool) */
+static int take_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)cancelled;
+	struct take *k = arg;
+	cJSON *r = daimon_inbox_take(k->j, k->home, "telegram", k->candidates, k->mark);
+	if (!r) {
+		daimon_buf_adds(out, daimon_error_last());
+		return -1;
+	}
+	char *s = cJSON_PrintUnformatted(r);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(r);
+	return 0;
+}
+
+static void take_free(void *arg)
+{
+	struct take *k = arg;
+	daimon_journal_unpin(k->j);
+	cJSON_Delete(k->candidates);
+	free(k);
+}
+
+/* A batch of updates: what passes the access check is journaled, with
+ * the new offset, in one sync on the work pool (take_done goes on). */
 static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 {
-	struct taken {
-		char id[32], chat[32];
-		const char *text;
-	} *taken = daimon_xcalloc((size_t)cJSON_GetArraySize(result) + 1, sizeof(*taken));
-	int n = 0;
+	cJSON *candidates = cJSON_CreateArray();
 	double offset = t->offset;
 	const cJSON *u;
 	cJSON_ArrayForEach(u, result)
@@ -211,42 +244,54 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 		const char *name = daimon_json_str(from, "username");
 		if (!name)
 			name = daimon_json_str(from, "first_name");
-		char code[DAIMON_PAIRING_CODE_LEN + 1];
-		int fresh = 0;
-		int access = daimon_access_check(t->cf->host->store->home, "telegram", sender, name, code, &fresh);
-		if (access < 0) {
-			fprintf(stderr, "daimon: telegram: %s\n", daimon_error_last());
-			continue;
-		}
-		if (access == DAIMON_ACCESS_PAIRING && fresh) {
-			char *hello = daimon_xasprintf("I don't know you yet. To talk with me, ask my owner to run:\n"
-						       "daimon pairing approve %s\n(the code is valid for an hour)",
-						       code);
-			send_text(ctx, t, chat, hello, strlen(hello), NULL);
-			free(hello);
-		}
-		if (access != DAIMON_ACCESS_ALLOW)
-			continue; /* nothing of theirs reaches the model */
-		daimon_journal_in(t->j, id, chat, sender, text, NULL);
-		snprintf(taken[n].id, sizeof(taken[n].id), "%s", id);
-		snprintf(taken[n].chat, sizeof(taken[n].chat), "%s", chat);
-		taken[n++].text = text;
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "id", id);
+		cJSON_AddStringToObject(c, "chat", chat);
+		cJSON_AddStringToObject(c, "sender", sender);
+		if (name)
+			cJSON_AddStringToObject(c, "name", name);
+		cJSON_AddStringToObject(c, "text", text);
+		cJSON_AddItemToArray(candidates, c);
 	}
-	int rc = 0;
-	if (offset != t->offset)
-		rc = daimon_journal_mark(t->j, offset);
-	if (rc == 0)
-		rc = daimon_journal_commit(t->j);
-	if (rc < 0) { /* nothing acknowledged: the same updates come again */
-		state(ctx, t, "failed", daimon_error_last());
-		free(taken);
+	struct take *k = daimon_xcalloc(1, sizeof(*k));
+	k->j = t->j;
+	k->home = t->cf->host->store->home;
+	k->candidates = candidates;
+	k->mark = offset != t->offset ? offset : 0;
+	daimon_journal_pin(t->j);
+	t->taking = offset;
+	t->take = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 0, take_job, k, take_free);
+	daimon_set_op(ctx, "journaling");
+}
+
+/* The batch is durable (or not: then nothing was acknowledged, and the
+ * same updates come again): pairing codes go out, the messages to their
+ * sessions, and the next poll starts. */
+static void take_done(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
+{
+	daimon_job_release(t->take);
+	t->take = NULL;
+	cJSON *r = d->status == 0 ? cJSON_Parse(d->text) : NULL;
+	if (!r) {
+		state(ctx, t, "failed", d->status ? d->text : "the journal's answer could not be read");
 		schedule_poll(ctx, t, 5000);
 		return;
 	}
-	t->offset = offset;
-	for (int i = 0; i < n; i++)
-		dispatch(ctx, t, taken[i].id, taken[i].chat, taken[i].text);
-	free(taken);
+	t->offset = t->taking;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "pairing"))
+	{
+		char *hello = daimon_xasprintf("I don't know you yet. To talk with me, ask my owner to run:\n"
+					       "daimon pairing approve %s\n(the code is valid for an hour)",
+					       daimon_json_str(p, "code"));
+		send_text(ctx, t, daimon_json_str(p, "chat"), hello, strlen(hello), NULL);
+		free(hello);
+	}
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "taken"))
+		dispatch(ctx, t, daimon_json_str(p, "id"), daimon_json_str(p, "chat"), daimon_json_str(p, "text"));
+	cJSON_Delete(r);
+	long waited = (long)(daimon_mono_ms() - t->poll_started);
+	schedule_poll(ctx, t, t->took || waited >= t->cf->poll_interval_ms ? 0 : t->cf->poll_interval_ms - waited);
 }
 
 static void start_poll(daimon_ctx *ctx, struct tg *t)
@@ -299,13 +344,9 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 		daimon_channel_state(t->cf->host, "telegram", "starting", NULL);
 	t->failures = 0;
 	state(ctx, t, "running", "");
-	int had = cJSON_GetArraySize(result);
+	t->took = cJSON_GetArraySize(result);
 	on_updates(ctx, t, result);
 	cJSON_Delete(doc);
-	if (t->poll_timer)
-		return; /* the journal failed: on_updates set the retry */
-	long waited = (long)(daimon_mono_ms() - t->poll_started);
-	schedule_poll(ctx, t, had || waited >= t->cf->poll_interval_ms ? 0 : t->cf->poll_interval_ms - waited);
 }
 
 /* ---- the actor ---- */
@@ -347,6 +388,10 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			}
 		break; /* (a pairing message's answer: nothing to do) */
 	}
+	case DAIMON_MSG_JOB_DONE:
+		if (t->take)
+			take_done(ctx, t, m->data);
+		break;
 	case DAIMON_MSG_TIMER:
 		if (m->ref == t->poll_timer) {
 			t->poll_timer = 0;
@@ -378,7 +423,9 @@ static void tg_terminate(daimon_ctx *ctx, void *state_, int reason)
 		t->items = it->a.next;
 		item_free(it);
 	}
-	daimon_journal_close(t->j);
+	daimon_job_cancel(t->take);
+	daimon_job_release(t->take);
+	daimon_journal_close(t->j); /* (a job that runs keeps it) */
 	daimon_channel_state(t->cf->host, "telegram", "stopped", NULL);
 	free(t);
 }

@@ -116,6 +116,62 @@ static void test_journal__pending_survive_a_restart_and_a_torn_tail(void)
 	daimon_buf_release(&b);
 }
 
+static int file_has(const char *path, const char *what)
+{
+	char *text = test_read(path);
+	int has = strstr(text, what) != NULL;
+	free(text);
+	return has;
+}
+
+/* What the work pool does for a channel: access checks, then the allowed
+ * messages journaled with the mark in one commit; "out" later. */
+static void test_journal__an_inbox_batch_is_checked_and_journaled(void)
+{
+	const char *home = test_tmpdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/config.json", home);
+	test_write(path, "{\"channels\":{\"telegram\":{\"allow\":[\"7\"]}}}");
+	daimon_journal *j;
+	cJSON *pending;
+	double mark;
+	CHECK_INT(daimon_journal_open(&j, home, "telegram", &pending, &mark), 0);
+	cJSON_Delete(pending);
+	cJSON *batch =
+		cJSON_Parse("[{\"id\":\"20\",\"chat\":\"7\",\"sender\":\"7\",\"text\":\"hi\",\"subject\":\"s\"},"
+			    "{\"id\":\"21\",\"chat\":\"9\",\"sender\":\"9\",\"name\":\"Eve\",\"text\":\"let me in\"},"
+			    "{\"id\":\"22\",\"chat\":\"9\",\"sender\":\"9\",\"text\":\"again\"}]");
+	cJSON *r = daimon_inbox_take(j, home, "telegram", batch, 23);
+	cJSON_Delete(batch);
+	CHECK(r != NULL);
+	const cJSON *taken = cJSON_GetObjectItemCaseSensitive(r, "taken");
+	const cJSON *pairing = cJSON_GetObjectItemCaseSensitive(r, "pairing");
+	CHECK_INT(cJSON_GetArraySize(taken), 1);
+	CHECK_STR(daimon_json_str(cJSON_GetArrayItem(taken, 0), "id"), "20");
+	CHECK_INT(cJSON_GetArraySize(pairing), 1); /* one fresh code for the stranger, not two */
+	CHECK_STR(daimon_json_str(cJSON_GetArrayItem(pairing, 0), "id"), "21");
+	CHECK_INT(strlen(daimon_json_str(cJSON_GetArrayItem(pairing, 0), "code")), DAIMON_PAIRING_CODE_LEN);
+	cJSON_Delete(r);
+	/* journaled with the channel's own fields, the denied ones not at all */
+	snprintf(path, sizeof(path), "%s/channels/telegram.jsonl", home);
+	char *text = test_read(path);
+	CHECK_STR(text, "{\"in\":\"20\",\"chat\":\"7\",\"sender\":\"7\",\"text\":\"hi\",\"subject\":\"s\"}\n"
+			"{\"mark\":23}\n");
+	free(text);
+	/* "out" from the pool; the journal outlives its close while the job holds it */
+	daimon_rt *rt;
+	CHECK_INT(daimon_rt_new(&rt, NULL), 0);
+	daimon_journal_out_later(rt, j, "20");
+	daimon_journal_close(j);
+	EVENTUALLY(file_has(path, "{\"out\":\"20\"}"));
+	daimon_rt_free(rt);
+	CHECK_INT(daimon_journal_open(&j, home, "telegram", &pending, &mark), 0);
+	CHECK_INT(mark, 23);
+	CHECK_INT(cJSON_GetArraySize(pending), 0);
+	cJSON_Delete(pending);
+	daimon_journal_close(j);
+}
+
 static void test_channel__split_at_breaks_never_inside_a_character(void)
 {
 	CHECK_INT(daimon_channel_split("short", 5, 10), 5);
@@ -164,6 +220,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_access__allowlist_pairing_and_its_limits),
 		TEST_CASE(test_access__expired_codes_go),
 		TEST_CASE(test_journal__pending_survive_a_restart_and_a_torn_tail),
+		TEST_CASE(test_journal__an_inbox_batch_is_checked_and_journaled),
 		TEST_CASE(test_channel__split_at_breaks_never_inside_a_character),
 		TEST_CASE(test_mail__the_text_of_a_multipart_mail_and_the_reply),
 		{0},

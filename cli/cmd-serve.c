@@ -50,36 +50,37 @@ static int exec_serve(const struct daimon_cmd *cmd, int argc, char **argv)
 		free(home);
 		return cli_fail();
 	}
-	daimon_gateway g;
+	daimon_gateway *g = NULL;
 	daimon_control *ctl = NULL;
 	daimon_channels *ch = NULL;
 	/* The lock first: a second serve starts nothing (no MCP server, no
 	 * resumed turn) before it fails. */
 	int lock = daimon_control_lock(home, DAIMON_CONTROL_SERVE);
 	daimon_gateway_opts go = {.resume = 1};
-	int rc = lock < 0 ? -1 : daimon_gateway_init(&g, home, &go);
+	int rc = lock < 0 ? -1 : daimon_gateway_new(&g, home, &go);
 	free(home);
 	if (rc < 0) {
 		if (lock >= 0)
 			close(lock);
 		return cli_fail();
 	}
-	if (daimon_control_start(&ctl, &g, lock, DAIMON_CONTROL_SERVE) < 0 ||
-	    daimon_channels_start(&ch, &g.channel_host) < 0) {
+	if (daimon_control_start(&ctl, g, lock, DAIMON_CONTROL_SERVE) < 0 ||
+	    daimon_channels_start(&ch, daimon_gateway_channel_host(g)) < 0) {
 		rc = cli_fail();
 		daimon_control_free(ctl);
-		daimon_gateway_release(&g);
+		daimon_gateway_free(g);
 		return rc;
 	}
-	g.ready_ms = daimon_mono_ms() - t0;
-	char *sock = daimon_control_path(g.store.home);
-	fprintf(stderr, "daimon: ready in %lld ms on %s (pid %d)\n", (long long)g.ready_ms, sock, (int)getpid());
+	int64_t ready = daimon_mono_ms() - t0;
+	daimon_gateway_ready(g, ready);
+	char *sock = daimon_control_path(daimon_gateway_home(g));
+	fprintf(stderr, "daimon: ready in %lld ms on %s (pid %d)\n", (long long)ready, sock, (int)getpid());
 	free(sock);
-	daimon_gateway_wait_stop(&g);
+	daimon_gateway_wait_stop(g);
 	daimon_control_close(ctl);
 	daimon_channels_stop(ch);
-	daimon_gateway_drain(&g);
-	daimon_gateway_release(&g);
+	daimon_gateway_drain(g);
+	daimon_gateway_free(g);
 	daimon_channels_free(ch);
 	daimon_control_free(ctl);
 	fprintf(stderr, "daimon: stopped\n");

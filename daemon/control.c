@@ -36,6 +36,7 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 #include "core/work.h"
+#include "daemon/gateway-int.h"
 #include "sessions/listen.h"
 #include "sessions/session.h"
 

@@ -13,7 +13,7 @@
  * gateway lives: a session holds a pointer to them, and a reload
  * (SIGHUP) only changes what sessions started after it get.
  */
-#include "daemon/gateway.h"
+#include "daemon/gateway-int.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -160,7 +160,7 @@ static void host_state(void *g, const char *name, const char *state, const char 
 	daimon_gateway_channel_state(g, name, state, error);
 }
 
-int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gateway_opts *o)
+int daimon_gateway_new(daimon_gateway **out, const char *home, const daimon_gateway_opts *o)
 {
 	/* Few malloc arenas: the scheduler and pool threads share them, and
 	 * what one frees serves the others instead of staying resident. */
@@ -169,21 +169,16 @@ int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gatewa
 	 * and go back whole, instead of growing the heap around long-lived
 	 * small objects (glibc otherwise raises this threshold as it goes). */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-	memset(g, 0, sizeof(*g));
+	daimon_gateway *g = daimon_xcalloc(1, sizeof(*g));
 	g->started_ms = daimon_mono_ms();
 	g->mcp_log = o->mcp_log;
 	g->local = o->local;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
-	if (daimon_store_open(&g->store, home) < 0)
-		return -1;
-	if (load_settings(g, &g->settings, &g->stop_timeout_ms) < 0) {
-		daimon_store_release(&g->store);
-		return -1;
-	}
-	if (daimon_rt_new(&g->rt, NULL) < 0) {
-		daimon_gateway_release(g);
+	if (daimon_store_open(&g->store, home) < 0 || load_settings(g, &g->settings, &g->stop_timeout_ms) < 0 ||
+	    daimon_rt_new(&g->rt, NULL) < 0) {
+		daimon_gateway_free(g);
 		return -1;
 	}
 	g->http = daimon_http_start(g->rt, 0);
@@ -210,11 +205,14 @@ int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gatewa
 		fprintf(stderr, "daimon: skills are left out: %s\n", daimon_error_last());
 	if (o->resume)
 		resume_unfinished(g);
+	*out = g;
 	return 0;
 }
 
-void daimon_gateway_release(daimon_gateway *g)
+void daimon_gateway_free(daimon_gateway *g)
 {
+	if (!g)
+		return;
 	daimon_mcp_stop(g->mcp);
 	g->mcp = NULL;
 	free(g->mcp_conf);
@@ -240,6 +238,22 @@ void daimon_gateway_release(daimon_gateway *g)
 	pthread_mutex_destroy(&g->mu);
 	pthread_mutex_destroy(&g->tools_mu);
 	pthread_cond_destroy(&g->cv);
+	free(g);
+}
+
+const char *daimon_gateway_home(const daimon_gateway *g)
+{
+	return g->store.home;
+}
+
+const daimon_channel_host *daimon_gateway_channel_host(const daimon_gateway *g)
+{
+	return &g->channel_host;
+}
+
+void daimon_gateway_ready(daimon_gateway *g, int64_t ms)
+{
+	g->ready_ms = ms;
 }
 
 const daimon_llm_config *daimon_gateway_llm(daimon_gateway *g, char *why, size_t size)

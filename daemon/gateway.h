@@ -18,58 +18,16 @@
 #ifndef DAIMON_DAEMON_GATEWAY_H
 #define DAIMON_DAEMON_GATEWAY_H
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "channels/channels.h"
 #include "core/actor.h"
-#include "core/config.h"
-#include "memory/store.h"
-#include "sessions/skilltools.h"
+#include "core/llm.h"
 
-/* A channel's health, for `daimon status` and `daimon ps`. */
-typedef struct {
-	char name[32];
-	char state[16];  /* starting, running, failed, stopped */
-	char error[200]; /* why it last failed, or "" */
-	int restarts;
-} daimon_channel_status;
-
-#define DAIMON_GATEWAY_CHANNELS 8
-
-typedef struct daimon_gateway {
-	daimon_rt *rt;
-	daimon_store store;
-	daimon_aid http;
-	daimon_aid sessions; /* the conversations' actor (daemon/sessions.h) */
-	/* what it counts (sub-agents not counted): live, hibernated of them, in a turn */
-	_Atomic long sessions_live, sessions_asleep, sessions_busy;
-	/* The skills sessions start with: a skill built while the daemon runs
-	 * makes a new set; the old ones stay (sessions hold their tools)
-	 * until the gateway goes. */
-	struct daimon_gateway_skills *skills;
-	daimon_tools_live tools;
-	pthread_mutex_t tools_mu; /* one new set is made at a time (each from what is newest) */
-	int tools_made;           /* the first set was made (under mu): changes make new ones */
-	/* The MCP servers (their tools join the skills'; a new list makes a
-	 * new set) and their settings as started, to see a reload change them. */
-	daimon_mcp *mcp;
-	char *mcp_conf;
-	int mcp_log, local;
-	int64_t started_ms;   /* CLOCK_MONOTONIC */
-	int64_t ready_ms;     /* how long start-up took */
-	long stop_timeout_ms; /* running turns get this long at a stop, then are cancelled */
-	pthread_mutex_t mu;   /* what follows */
-	pthread_cond_t cv;
-	/* The model settings sessions start with; a reload makes new ones
-	 * and keeps the old (sessions hold a pointer) until the gateway goes. */
-	struct daimon_gateway_settings *settings;
-	int stopping;
-	daimon_channel_status channels[DAIMON_GATEWAY_CHANNELS];
-	int nchannels;
-	daimon_channel_host channel_host; /* what the channels get of it */
-} daimon_gateway;
+/* The daemon's state (opaque: the daemon's own files see its insides
+ * through daemon/gateway-int.h). */
+typedef struct daimon_gateway daimon_gateway;
 
 typedef struct {
 	/* Turns the last process died in that no channel delivers again go
@@ -80,10 +38,16 @@ typedef struct {
 } daimon_gateway_opts;
 
 /* Everything but the control socket and the channels; `home` is copied. */
-int daimon_gateway_init(daimon_gateway *g, const char *home, const daimon_gateway_opts *o);
+int daimon_gateway_new(daimon_gateway **out, const char *home, const daimon_gateway_opts *o);
 /* Cancels every session (running turns are logged as cancelled), frees
  * the runtime and the rest. */
-void daimon_gateway_release(daimon_gateway *g);
+void daimon_gateway_free(daimon_gateway *g);
+
+/* The home it serves, and what its channels get of it. */
+const char *daimon_gateway_home(const daimon_gateway *g);
+const daimon_channel_host *daimon_gateway_channel_host(const daimon_gateway *g);
+/* Says how long start-up took (for `status`), once everything is up. */
+void daimon_gateway_ready(daimon_gateway *g, int64_t ms);
 
 /* The model settings new sessions start with (they outlive the
  * gateway's sessions), or NULL with why none is configured (or the

@@ -13,7 +13,7 @@
 #include "daemon/gateway.h"
 
 struct daimon_local {
-	daimon_gateway g;
+	daimon_gateway *g;
 	daimon_control *ctl;
 	int mcp_log;
 };
@@ -26,13 +26,13 @@ int daimon_local_start(daimon_local **out, const char *home, int mcp_log)
 	daimon_local *l = daimon_xcalloc(1, sizeof(*l));
 	l->mcp_log = mcp_log;
 	daimon_gateway_opts o = {.resume = 0, .mcp_log = mcp_log, .local = 1};
-	if (daimon_gateway_init(&l->g, home, &o) < 0) {
+	if (daimon_gateway_new(&l->g, home, &o) < 0) {
 		close(lock);
 		free(l);
 		return -1;
 	}
-	if (daimon_control_start(&l->ctl, &l->g, lock, DAIMON_CONTROL_LOCAL) < 0) {
-		daimon_gateway_release(&l->g);
+	if (daimon_control_start(&l->ctl, l->g, lock, DAIMON_CONTROL_LOCAL) < 0) {
+		daimon_gateway_free(l->g);
 		free(l);
 		return -1;
 	}
@@ -55,8 +55,8 @@ void daimon_local_stop(daimon_local *l)
 		struct timespec ts = {0, 20 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	daimon_gateway_drain(&l->g);
-	daimon_gateway_release(&l->g);
+	daimon_gateway_drain(l->g);
+	daimon_gateway_free(l->g);
 	daimon_control_free(l->ctl);
 	if (l->mcp_log > 0)
 		close(l->mcp_log);

@@ -19,7 +19,7 @@
 #include "channels/channels.h"
 #include "core/error.h"
 #include "core/work.h"
-#include "daemon/gateway.h"
+#include "daemon/gateway-int.h"
 #include "sessions/session.h"
 
 /* A request waiting for its session. */

@@ -15,7 +15,6 @@
 #include "channels/channels.h"
 #include "core/error.h"
 #include "daemon/gateway.h"
-#include "daemon/sessions.h"
 #include "sessions/listen.h"
 #include "tests/test.h"
 
@@ -43,7 +42,8 @@ static const daimon_session_listener client_listener = {.done = heard_done};
 static int client_init(daimon_ctx *ctx, void *state)
 {
 	struct client *c = state;
-	daimon_channel_post(&c->g->channel_host, daimon_self(ctx), 7, c->key, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+	daimon_channel_post(daimon_gateway_channel_host(c->g), daimon_self(ctx), 7, c->key, DAIMON_SESSION_SUMMARIZE,
+			    NULL, 0);
 	return DAIMON_CONTINUE;
 }
 
@@ -74,7 +74,7 @@ static void client_start(struct client *c, daimon_gateway *g, const char *key)
 	c->key = key;
 	pthread_mutex_init(&c->mu, NULL);
 	daimon_spawn_opts o = {.behaviour = &client_behaviour, .state = c};
-	CHECK(daimon_spawn(g->rt, &o) != 0);
+	CHECK(daimon_spawn(daimon_gateway_channel_host(g)->rt, &o) != 0);
 }
 
 static int client_finished(struct client *c)
@@ -85,27 +85,33 @@ static int client_finished(struct client *c)
 	return f;
 }
 
-static void gateway_up(daimon_gateway *g)
+static daimon_gateway *gateway_up(void)
 {
 	setenv("DAIMON_MODEL", "m", 1);
 	setenv("DAIMON_BASE_URL", "http://127.0.0.1:1", 1); /* never called */
 	daimon_gateway_opts o = {0};
-	CHECK_INT(daimon_gateway_init(g, test_tmpdir(), &o), 0);
+	daimon_gateway *g = NULL;
+	if (daimon_gateway_new(&g, test_tmpdir(), &o) < 0)
+		abort();
+	return g;
 }
 
-static long live(daimon_gateway *g)
+/* The sessions it counts, awake or hibernated. */
+static size_t live(daimon_gateway *g)
 {
-	return atomic_load(&g->sessions_live);
+	size_t awake, asleep, busy;
+	daimon_gateway_session_counts(g, &awake, &asleep, &busy);
+	return awake + asleep;
 }
 
 static void test_sessions__racing_requests_start_one_session(void)
 {
-	daimon_gateway g;
-	gateway_up(&g);
+	daimon_gateway *g = gateway_up();
+	daimon_rt *rt = daimon_gateway_channel_host(g)->rt;
 	enum { N = 16 };
 	static struct client c[N];
 	for (int i = 0; i < N; i++)
-		client_start(&c[i], &g, "cli:race");
+		client_start(&c[i], g, "cli:race");
 	for (int i = 0; i < N; i++)
 		EVENTUALLY(client_finished(&c[i]));
 	for (int i = 0; i < N; i++) {
@@ -115,64 +121,63 @@ static void test_sessions__racing_requests_start_one_session(void)
 		CHECK_INT(c[i].status, 0);
 		CHECK_STR(c[i].error, "nothing new to summarize");
 	}
-	CHECK_INT(live(&g), 1);
-	CHECK_INT(daimon_whereis(g.rt, "cli:race"), c[0].session);
-	daimon_gateway_drain(&g);
-	CHECK_INT(live(&g), 0);
-	daimon_gateway_release(&g);
+	CHECK_INT(live(g), 1);
+	CHECK_INT(daimon_whereis(rt, "cli:race"), c[0].session);
+	daimon_gateway_drain(g);
+	CHECK_INT(live(g), 0);
+	daimon_gateway_free(g);
 	for (int i = 0; i < N; i++)
 		pthread_mutex_destroy(&c[i].mu);
 }
 
 static void test_sessions__a_log_that_cannot_open_is_the_answer(void)
 {
-	daimon_gateway g;
-	gateway_up(&g);
+	daimon_gateway *g = gateway_up();
 	char id[DAIMON_ID_MAX + 1];
 	daimon_session_id_for_key(id, "cli:bad");
-	char *path = daimon_store_log_path(&g.store, id);
+	char *path = daimon_store_log_path(daimon_gateway_channel_host(g)->store, id);
 	CHECK_INT(mkdir(path, 0700), 0); /* a folder where its log should be */
 	free(path);
 	struct client c, d;
-	client_start(&c, &g, "cli:bad");
+	client_start(&c, g, "cli:bad");
 	EVENTUALLY(client_finished(&c));
 	CHECK_INT(c.session, 0);
 	CHECK(c.error[0] != 0);
-	CHECK_INT(live(&g), 0);
+	CHECK_INT(live(g), 0);
 	/* the table kept nothing: the next request tries again, and others work */
-	client_start(&d, &g, "cli:good");
+	client_start(&d, g, "cli:good");
 	EVENTUALLY(client_finished(&d));
 	CHECK(d.session != 0);
 	CHECK_INT(d.status, 0);
-	daimon_gateway_drain(&g);
-	daimon_gateway_release(&g);
+	daimon_gateway_drain(g);
+	daimon_gateway_free(g);
 	pthread_mutex_destroy(&c.mu);
 	pthread_mutex_destroy(&d.mu);
 }
 
 static void test_sessions__a_session_that_exits_is_started_again(void)
 {
-	daimon_gateway g;
-	gateway_up(&g);
+	daimon_gateway *g = gateway_up();
+	daimon_rt *rt = daimon_gateway_channel_host(g)->rt;
 	struct client a, b, c;
-	client_start(&a, &g, "cli:again");
+	client_start(&a, g, "cli:again");
 	EVENTUALLY(client_finished(&a));
 	CHECK(a.session != 0);
-	daimon_kill(g.rt, a.session); /* as a crash would */
-	EVENTUALLY(live(&g) == 0);
-	client_start(&b, &g, "cli:again");
+	daimon_kill(rt, a.session); /* as a crash would */
+	EVENTUALLY(live(g) == 0);
+	client_start(&b, g, "cli:again");
 	EVENTUALLY(client_finished(&b));
 	CHECK(b.session != 0 && b.session != a.session);
 	CHECK_INT(b.status, 0);
 	/* a reload: the idle session goes, and the next request gets a new one */
-	daimon_send(g.rt, g.sessions, DAIMON_SESSIONS_RELOAD, NULL, 0);
-	EVENTUALLY(live(&g) == 0);
-	client_start(&c, &g, "cli:again");
+	CHECK_INT(daimon_gateway_reload(g), 0);
+	EVENTUALLY(live(g) == 0);
+	client_start(&c, g, "cli:again");
 	EVENTUALLY(client_finished(&c));
 	CHECK(c.session != 0 && c.session != b.session);
-	CHECK_INT(live(&g), 1);
-	daimon_gateway_drain(&g);
-	daimon_gateway_release(&g);
+	CHECK_INT(live(g), 1);
+	daimon_gateway_drain(g);
+	daimon_gateway_free(g);
 	pthread_mutex_destroy(&a.mu);
 	pthread_mutex_destroy(&b.mu);
 	pthread_mutex_destroy(&c.mu);

@@ -498,6 +498,39 @@ static void idset_del(struct idset *s, daimon_aid id)
 		(arr)[(n)++] = (item);                                          \
 	} while (0)
 
+/* An actor watched by a few (a session by the daemon's table) keeps
+ * them in cold memory: the array lives as long as the actor, hibernated
+ * too, and malloc would put it among the churn of the turns, pinning a
+ * page each (core/cold.h). More than MONITORS_COLD go to the heap. */
+#define MONITORS_COLD 4
+
+static void monitors_free(daimon_actor *a)
+{
+	if (a->capmonitors == MONITORS_COLD)
+		daimon_cold_free(a->rt->cold, a->monitors, MONITORS_COLD * sizeof(*a->monitors));
+	else
+		free(a->monitors);
+	a->monitors = NULL;
+	a->nmonitors = a->capmonitors = 0;
+}
+
+static void monitors_push(daimon_actor *a, struct monitor mon)
+{
+	if (!a->capmonitors) {
+		a->monitors = daimon_cold_alloc(a->rt->cold, MONITORS_COLD * sizeof(*a->monitors));
+		a->capmonitors = MONITORS_COLD;
+	} else if (a->nmonitors == a->capmonitors) {
+		struct monitor *more = daimon_xmalloc(2 * a->capmonitors * sizeof(*more));
+		memcpy(more, a->monitors, a->nmonitors * sizeof(*more));
+		uint32_t n = a->nmonitors, cap = 2 * a->capmonitors;
+		monitors_free(a);
+		a->monitors = more;
+		a->nmonitors = n;
+		a->capmonitors = cap;
+	}
+	a->monitors[a->nmonitors++] = mon;
+}
+
 /* An actor with no timer left keeps no array: an idle (hibernated) actor
  * holds nothing that pins the heap. */
 #define timers_shrink(a)                    \
@@ -701,7 +734,7 @@ static void actor_exit(daimon_actor *a, int reason)
 	unregister_all(rt, a);
 	free(a->links.v);
 	free(a->children.v);
-	free(a->monitors);
+	monitors_free(a);
 	free(a->timers);
 	free(a->watches);
 	a->state = NULL;
@@ -748,8 +781,7 @@ static int system_message(daimon_actor *a, struct msg *m)
 		idset_del(&a->links, m->from);
 		return 0;
 	case SYS_MONITOR: {
-		struct monitor mon = {m->from, m->ref};
-		PUSH(a->monitors, a->nmonitors, a->capmonitors, mon);
+		monitors_push(a, (struct monitor){m->from, m->ref});
 		return 0;
 	}
 	case SYS_DEMONITOR:
@@ -758,11 +790,8 @@ static int system_message(daimon_actor *a, struct msg *m)
 				a->monitors[i] = a->monitors[--a->nmonitors];
 				break;
 			}
-		if (!a->nmonitors) { /* (an actor watched once keeps no array) */
-			free(a->monitors);
-			a->monitors = NULL;
-			a->capmonitors = 0;
-		}
+		if (!a->nmonitors) /* (an actor watched once keeps no array) */
+			monitors_free(a);
 		return 0;
 	case SYS_CHILD_GONE:
 		idset_del(&a->children, m->from);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "channels/channels.h"
+#include "core/cold.h"
 #include "core/error.h"
 #include "core/work.h"
 #include "daemon/gateway-int.h"
@@ -137,12 +138,19 @@ static void grow(struct table *t)
 	t->nb = nb;
 }
 
+/* Entries live as long as their sessions, hibernated ones too: they come
+ * from cold memory, not from among the turns' churn (core/cold.h). */
+static size_t entry_size(const char *key)
+{
+	return sizeof(struct entry) + strlen(key) + 1;
+}
+
 static struct entry *add_entry(struct table *t, const char *key)
 {
 	if (t->n >= t->nb)
 		grow(t);
 	size_t len = strlen(key) + 1;
-	struct entry *e = daimon_xcalloc(1, sizeof(*e) + len);
+	struct entry *e = daimon_cold_alloc(daimon_rt_cold(t->g->rt), entry_size(key));
 	memcpy(e->key, key, len);
 	size_t b = hash_key(key, t->nb);
 	e->by_key = t->keys[b];
@@ -159,7 +167,7 @@ static void drop_entry(struct table *t, struct entry *e)
 	if (*p)
 		*p = e->by_key;
 	t->n--;
-	free(e);
+	daimon_cold_free(daimon_rt_cold(t->g->rt), e, entry_size(e->key));
 }
 
 static void for_each(struct table *t, void (*fn)(daimon_ctx *, struct table *, struct entry *), daimon_ctx *ctx)
@@ -461,7 +469,7 @@ static void sessions_terminate(daimon_ctx *ctx, void *state, int reason)
 				hn = h->next;
 				free(h);
 			}
-			free(e);
+			daimon_cold_free(daimon_rt_cold(t->g->rt), e, entry_size(e->key));
 		}
 	free(t->keys);
 	free(t->aids);

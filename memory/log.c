@@ -29,6 +29,10 @@
  *                    before running it again unless it is idempotent)
  *     "cancel"       a turn stopped before its end: "reason", optional
  *                    "partial" (the answer's text the user had seen)
+ *     "failure"      a turn that ended in an error (the model unreachable,
+ *                    an HTTP error, a cut stream): "error"; the history
+ *                    replays it as the assistant's "[no answer: ...]", so
+ *                    the next request still alternates user and assistant
  *     "summary"      the session's "title" and "summary" up to "upto_seq"
  *                    (the newest one counts)
  *     "compaction"   "summary" of the records from "from_seq" to "to_seq",

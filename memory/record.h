@@ -27,6 +27,7 @@ typedef struct {
 #define DAIMON_REC_TOOL_INTENT "tool_intent"             /* a side-effecting call about to run */
 #define DAIMON_REC_TOOL_OUTCOME "tool_outcome"           /* what that call did */
 #define DAIMON_REC_CANCEL "cancel"                       /* a turn stopped before its end */
+#define DAIMON_REC_FAILURE "failure"                     /* a turn that ended in an error */
 #define DAIMON_REC_SUMMARY "summary"                     /* the session's title and summary so far */
 #define DAIMON_REC_COMPACTION "compaction"               /* older records replaced by a summary */
 #define DAIMON_REC_COMPACTION_FAILED "compaction_failed" /* a compaction tried and given up */

@@ -269,6 +269,13 @@ int session_seen_before(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		const char *role = daimon_json_str(m, "role");
 		if (role && !strcmp(role, "user"))
 			break; /* the next turn began: this one never ended */
+		if (role && !strcmp(role, "assistant") && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "failed"))) {
+			daimon_session_done d = {.status = -1}; /* it failed then: it is told so again */
+			snprintf(d.error, sizeof(d.error), "%s", daimon_json_str(m, "content"));
+			snprintf(d.session, sizeof(d.session), "%s", s->id);
+			session_tell_done(ctx, asker, &d);
+			return 1;
+		}
 		if (role && !strcmp(role, "assistant") && !cJSON_GetObjectItemCaseSensitive(m, "tool_calls")) {
 			const char *text = daimon_json_str(m, "content");
 			daimon_send(daimon_ctx_rt(ctx), asker, DAIMON_SESSION_DELTA, text, strlen(text ? text : ""));

@@ -39,6 +39,18 @@ cJSON *session_stopped_message(const cJSON *cancel)
 	return m;
 }
 
+/* What the model is told about a turn that failed: that it got no
+ * answer, and why (marked, so a redelivered message is not answered with
+ * it as if it were an answer). */
+cJSON *session_failed_message(const char *error)
+{
+	char *text = daimon_xasprintf("[no answer: %s]", error && *error ? error : "the turn failed");
+	cJSON *m = message("assistant", text);
+	cJSON_AddBoolToObject(m, "failed", 1);
+	free(text);
+	return m;
+}
+
 int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq)
 {
 	daimon_log_reader *r;
@@ -65,6 +77,8 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 				cJSON_AddStringToObject(m, "mid", mid);
 		} else if (!strcmp(rec.type, DAIMON_REC_CANCEL)) {
 			m = session_stopped_message(j);
+		} else if (!strcmp(rec.type, DAIMON_REC_FAILURE)) {
+			m = session_failed_message(daimon_json_str(j, "error"));
 		} else if (!strcmp(rec.type, DAIMON_REC_SUMMARY)) {
 			const cJSON *upto = cJSON_GetObjectItemCaseSensitive(j, "upto_seq");
 			if (cJSON_IsNumber(upto) && summarized_seq)

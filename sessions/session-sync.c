@@ -64,6 +64,19 @@ int session_commit_async(daimon_ctx *ctx, struct session *s)
 /* The turn is over: its outcome goes out once what it logged is durable. */
 void session_finish(daimon_ctx *ctx, struct session *s, int status, const char *error)
 {
+	if (status < 0 && status != DAIMON_SESSION_CANCELLED && s->log) {
+		/* The failure is logged, so the history stays well-formed: the
+		 * user's message has its (missing) answer. */
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "error", error ? error : "");
+		uint64_t seq = 0;
+		if (daimon_log_append(s->log, DAIMON_REC_FAILURE, NULL, f, NULL, NULL, &seq) == 0) {
+			cJSON *m = session_failed_message(error);
+			cJSON_AddNumberToObject(m, "seq", (double)seq);
+			cJSON_AddItemToArray(s->history, m);
+		}
+		cJSON_Delete(f);
+	}
 	int rc = durable(s) ? 0 : session_commit_async(ctx, s);
 	if (rc < 0 || durable(s)) {
 		session_reply_done(ctx, s, rc < 0 ? rc : status, rc < 0 ? daimon_error_last() : error);

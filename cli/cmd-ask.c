@@ -103,8 +103,11 @@ const struct daimon_cmd daimon_cmd_ask = {
 	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
 	"  -j, --json          print one JSON object at the end: session, answer,\n"
 	"                      tokens_in, tokens_out\n\n"
-	"The model comes from DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL,\n"
-	"DAIMON_API_KEY and DAIMON_MODEL (OPENAI_API_KEY, OPENAI_BASE_URL and\n"
-	"ANTHROPIC_API_KEY are honoured), or the \"model\" object in config.json.\n",
+	"The model comes from DAIMON_PROVIDER (openai, anthropic, openrouter, groq,\n"
+	"gemini, deepseek, mistral, together, xai, ollama, llamacpp, vllm, lmstudio),\n"
+	"DAIMON_BASE_URL (as the provider's SDK writes it, /v1 included), DAIMON_API_KEY\n"
+	"(or the provider's own variable) and DAIMON_MODEL (OPENAI_API_KEY,\n"
+	"OPENAI_BASE_URL and ANTHROPIC_API_KEY are honoured), or the \"model\" object\n"
+	"in config.json; `daimon models` lists what the server offers.\n",
 	exec_ask,
 };

@@ -53,8 +53,14 @@ static int exec_status(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "local")))
 		printf("          (a command's own daemon: `ask` or `chat` with none running; it ends with them)\n");
 	printf("home      %s\n", daimon_json_str(r, "home") ? daimon_json_str(r, "home") : "?");
-	const char *model = daimon_json_str(r, "model");
-	printf("model     %s\n", model ? model : "none configured");
+	const char *model = daimon_json_str(r, "model"), *key = daimon_json_str(r, "key_from");
+	if (model)
+		printf("model     %s (%s), %s at %s (%s)%s%s\n", model, daimon_json_str(r, "model_from"),
+		       daimon_json_str(r, "provider"), daimon_json_str(r, "base_url"),
+		       daimon_json_str(r, "base_url_from"), key ? ", key from " : ", no key", key ? key : "");
+	else
+		printf("model     none: %s\n",
+		       daimon_json_str(r, "model_error") ? daimon_json_str(r, "model_error") : "?");
 	printf("sessions  %.0f live, %.0f hibernated, %.0f in a turn\n",
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "live")),
 	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "hibernated")),

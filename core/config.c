@@ -4,6 +4,7 @@
 #include "core/config.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,6 +16,7 @@
 #include "core/home.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
+#include "core/provider.h"
 #include "core/settings.h"
 
 static const char *env(const char *name)
@@ -27,48 +29,6 @@ static const char *env(const char *name)
 static const char *pick(const char *a, const char *b)
 {
 	return a && *a ? a : (b && *b ? b : NULL);
-}
-
-/* Asks a local server for its models (300 ms at most); the first model's
- * name, or NULL. `list` is the JSON array holding them, `field` the name. */
-static char *probe(const char *url, const char *list, const char *field)
-{
-	daimon_buf body = DAIMON_BUF_INIT;
-	long status = 0;
-	if (daimon_http_fetch(NULL, url, NULL, NULL, 0, 300, &status, &body) < 0)
-		status = 0; /* (nothing answers there: the usual case) */
-	char *model = NULL;
-	cJSON *j = status == 200 ? cJSON_Parse(daimon_buf_cstr(&body)) : NULL;
-	const char *name = daimon_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, list), 0), field);
-	if (name && *name)
-		model = daimon_xstrdup(name);
-	cJSON_Delete(j);
-	daimon_buf_release(&body);
-	return model;
-}
-
-/* Nothing configured at all: a local Ollama or llama.cpp server, on its
- * default port, speaks the OpenAI API. */
-static int find_local(daimon_model_settings *out)
-{
-	static const struct {
-		const char *base, *models, *list, *field;
-	} servers[] = {
-		{"http://127.0.0.1:11434", "http://127.0.0.1:11434/api/tags", "models", "name"}, /* Ollama */
-		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/v1/models", "data", "id"},      /* llama.cpp */
-	};
-	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
-		char *model = probe(servers[i].models, servers[i].list, servers[i].field);
-		if (model) {
-			out->llm.provider = DAIMON_LLM_OPENAI;
-			out->base_url = daimon_xstrdup(servers[i].base);
-			out->model = model;
-			out->llm.base_url = out->base_url;
-			out->llm.model = out->model;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 int daimon_config_load(cJSON **out, const char *home)
@@ -117,59 +77,84 @@ int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), voi
 	return rc;
 }
 
-int daimon_model_settings_load(daimon_model_settings *out, const char *home)
+/* The key of a provider: DAIMON_API_KEY, then the variable model.api_key_env
+ * names, then the provider's own (OPENAI_API_KEY...). */
+static const char *find_key(const char *key_env, const daimon_provider *p, const char **from)
+{
+	const char *key;
+	if ((key = env("DAIMON_API_KEY")))
+		*from = "DAIMON_API_KEY";
+	else if (key_env && *key_env && (key = env(key_env)))
+		*from = "model.api_key_env";
+	else if (p && p->key_env && (key = env(p->key_env)))
+		*from = p->key_env;
+	return key;
+}
+
+int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 {
 	memset(out, 0, sizeof(*out));
 	daimon_settings *file;
 	int rc = daimon_settings_load(&file, home);
 	if (rc < 0)
 		return rc;
-	const char *set_provider, *set_base, *set_model, *key_env;
+	const char *set_provider, *set_wire, *set_base, *set_model, *key_env;
 	if ((rc = daimon_settings_string(file, "model.provider", &set_provider)) < 0 ||
+	    (rc = daimon_settings_string(file, "model.wire", &set_wire)) < 0 ||
 	    (rc = daimon_settings_string(file, "model.base_url", &set_base)) < 0 ||
 	    (rc = daimon_settings_string(file, "model.model", &set_model)) < 0 ||
 	    (rc = daimon_settings_string(file, "model.api_key_env", &key_env)) < 0) {
 		daimon_settings_free(file);
 		return rc;
 	}
-	const char *provider = pick(env("DAIMON_PROVIDER"), set_provider);
-	const char *key = pick(env("DAIMON_API_KEY"), NULL);
-	if (!key && key_env && *key_env)
-		key = env(key_env);
-	if (!provider)
-		provider = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";
-	if (!strcmp(provider, "openai")) {
-		out->llm.provider = DAIMON_LLM_OPENAI;
-		key = pick(key, env("OPENAI_API_KEY"));
-		out->base_url =
-			daimon_xstrdup(pick(env("DAIMON_BASE_URL"),
-					    pick(env("OPENAI_BASE_URL"), pick(set_base, "https://api.openai.com"))));
-	} else if (!strcmp(provider, "anthropic")) {
-		out->llm.provider = DAIMON_LLM_ANTHROPIC;
-		key = pick(key, env("ANTHROPIC_API_KEY"));
-		out->base_url =
-			daimon_xstrdup(pick(env("DAIMON_BASE_URL"), pick(set_base, "https://api.anthropic.com")));
-	} else {
+	const char *name = pick(env("DAIMON_PROVIDER"), set_provider);
+	if (!name) /* nothing said: OpenAI's API, unless only an Anthropic key is there */
+		name = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";
+	const daimon_provider *p = daimon_provider_named(name);
+	if (!p) {
 		daimon_settings_free(file);
-		return daimon_error_code(
-			DAIMON_EINVAL,
-			"unknown model provider '%s' (DAIMON_PROVIDER or model.provider: openai or anthropic)",
-			provider);
-	}
-	const char *model = pick(env("DAIMON_MODEL"), set_model);
-	int nothing_set = !model && !key && !env("DAIMON_BASE_URL") && !env("OPENAI_BASE_URL") && !pick(set_base, NULL);
-	if (!model) {
-		daimon_settings_free(file);
-		daimon_model_settings_release(out);
-		if (nothing_set && find_local(out) == 0)
-			return 0;
 		return daimon_error_code(DAIMON_EINVAL,
-					 "no model configured (and no local Ollama or llama.cpp server "
-					 "answering): set DAIMON_MODEL (and DAIMON_BASE_URL, DAIMON_API_KEY "
-					 "as needed) or \"model\" in config.json");
+					 "unknown model provider '%s' (one of: %s; or model.base_url with model.wire "
+					 "for another)",
+					 name, daimon_provider_names());
 	}
-	out->model = daimon_xstrdup(model);
-	out->api_key = key ? daimon_xstrdup(key) : NULL;
+	out->provider = p->name;
+	out->llm.provider = p->wire;
+	const char *wire = pick(env("DAIMON_WIRE"), set_wire);
+	if (wire && !strcmp(wire, "anthropic"))
+		out->llm.provider = DAIMON_LLM_ANTHROPIC;
+	else if (wire && !strcmp(wire, "openai"))
+		out->llm.provider = DAIMON_LLM_OPENAI;
+	else if (wire) {
+		daimon_settings_free(file);
+		return daimon_error_code(DAIMON_EINVAL, "unknown wire format '%s' (DAIMON_WIRE: openai or anthropic)",
+					 wire);
+	}
+	const char *base;
+	if ((base = env("DAIMON_BASE_URL")))
+		out->base_url_from = "DAIMON_BASE_URL";
+	else if (p->wire == DAIMON_LLM_OPENAI && !strcmp(p->name, "openai") && (base = env("OPENAI_BASE_URL")))
+		out->base_url_from = "OPENAI_BASE_URL";
+	else if ((base = pick(set_base, NULL)))
+		out->base_url_from = "model.base_url";
+	else
+		base = p->base_url, out->base_url_from = "the provider's default";
+	if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)) {
+		daimon_settings_free(file);
+		return daimon_error_code(DAIMON_EINVAL, "the model's base URL '%s' (%s) needs http:// or https://",
+					 base, out->base_url_from);
+	}
+	out->base_url = daimon_xstrdup(base);
+	const char *key = find_key(key_env, p, &out->key_from);
+	if (key) {
+		out->api_key = daimon_xstrndup(key, strcspn(key, "\r\n")); /* (a key file's newline) */
+	}
+	const char *model;
+	if ((model = env("DAIMON_MODEL")))
+		out->model_from = "DAIMON_MODEL";
+	else if ((model = pick(set_model, NULL)))
+		out->model_from = "model.model";
+	out->model = model ? daimon_xstrdup(model) : NULL;
 	out->llm.base_url = out->base_url;
 	out->llm.model = out->model;
 	out->llm.api_key = out->api_key;
@@ -177,10 +162,89 @@ int daimon_model_settings_load(daimon_model_settings *out, const char *home)
 	return 0;
 }
 
+/* Nothing configured at all: a local Ollama or llama.cpp server on its
+ * default port speaks the OpenAI API (300 ms each to answer). */
+static int find_local(daimon_model_settings *out)
+{
+	static const char *const local[] = {"ollama", "llamacpp"};
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		const daimon_provider *p = daimon_provider_named(local[i]);
+		daimon_llm_config cfg = {.provider = p->wire, .base_url = p->base_url};
+		cJSON *ids = NULL;
+		const char *first = daimon_llm_models(&cfg, 300, &ids) == 0
+					    ? cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0))
+					    : NULL;
+		if (first) {
+			daimon_model_settings_release(out);
+			out->provider = p->name;
+			out->llm.provider = p->wire;
+			out->base_url = daimon_xstrdup(p->base_url);
+			out->model = daimon_xstrdup(first);
+			out->base_url_from = "a local server found";
+			out->model_from = "the server's first model";
+			out->llm.base_url = out->base_url;
+			out->llm.model = out->model;
+			out->note =
+				daimon_xasprintf("no model set: using '%s' from %s on this machine", first, p->name);
+		}
+		cJSON_Delete(ids);
+		if (first)
+			return 0;
+	}
+	return -1;
+}
+
+int daimon_model_settings_load(daimon_model_settings *out, const char *home)
+{
+	int rc = daimon_model_endpoint_load(out, home);
+	if (rc < 0 || out->model)
+		return rc;
+	int nothing_set = !out->key_from && strcmp(out->base_url_from, "the provider's default") == 0 &&
+			  !env("DAIMON_PROVIDER") && !strcmp(out->provider, "openai");
+	if (nothing_set && find_local(out) == 0)
+		return 0;
+	const daimon_provider *p = daimon_provider_named(out->provider);
+	if (!out->key_from && p->key_env && !strcmp(out->base_url_from, "the provider's default")) {
+		daimon_model_settings_release(out);
+		return daimon_error_code(
+			DAIMON_EINVAL,
+			"no model configured (and no local Ollama or llama.cpp server answering): set "
+			"DAIMON_MODEL (and DAIMON_PROVIDER or DAIMON_BASE_URL, DAIMON_API_KEY as needed)");
+	}
+	/* No model named: the server's first, said — a local server
+	 * (Ollama, llama.cpp...) usually has one loaded. */
+	cJSON *ids = NULL;
+	char *url = daimon_llm_url(&out->llm, DAIMON_LLM_MODELS);
+	int local = !strncmp(out->base_url, "http://127.0.0.1", 16) || !strncmp(out->base_url, "http://localhost", 16);
+	rc = daimon_llm_models(&out->llm, local ? 1000 : 10000, &ids);
+	const char *first = rc == 0 ? cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0)) : NULL;
+	if (first) {
+		out->model = daimon_xstrdup(first);
+		out->llm.model = out->model;
+		out->model_from = "the server's first model";
+		out->note = daimon_xasprintf("no model set: using '%s', the first %s offers (DAIMON_MODEL or "
+					     "model.model chooses)",
+					     first, url);
+	}
+	cJSON_Delete(ids);
+	if (!first) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s", rc < 0 ? daimon_error_last() : "it lists none");
+		daimon_model_settings_release(out);
+		rc = daimon_error_code(DAIMON_EINVAL,
+				       "no model configured, and none to pick from %s (%s): set DAIMON_MODEL (and "
+				       "DAIMON_PROVIDER or DAIMON_BASE_URL, DAIMON_API_KEY as needed)",
+				       url, why);
+	}
+	free(url);
+	return rc < 0 ? rc : 0;
+}
+
 void daimon_model_settings_release(daimon_model_settings *s)
 {
 	free(s->base_url);
 	free(s->api_key);
 	free(s->model);
+	free(s->note);
 	memset(s, 0, sizeof(*s));
 }

@@ -10,6 +10,11 @@
 typedef struct {
 	daimon_llm_config llm; /* points into the strings below */
 	char *base_url, *api_key, *model;
+	const char *provider; /* a name of core/provider.h's table */
+	/* where each came from ("DAIMON_MODEL", "model.model", "the
+	 * provider's default"...; NULL: not set), for status and doctor */
+	const char *model_from, *base_url_from, *key_from;
+	char *note; /* a line worth saying (the model was picked), or NULL */
 } daimon_model_settings;
 
 /* $DAIMON_HOME/config.json parsed (*out NULL when there is none); a file
@@ -21,10 +26,16 @@ int daimon_config_load(cJSON **out, const char *home);
  * it (its error is returned). */
 int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), void *arg);
 
-/* DAIMON_PROVIDER (openai|anthropic), DAIMON_BASE_URL, DAIMON_API_KEY,
- * DAIMON_MODEL; OPENAI_API_KEY, OPENAI_BASE_URL and ANTHROPIC_API_KEY are
- * honoured; config.json's "model" object fills what the environment does
- * not. A missing or bad setting fails with a message naming it. */
+/* Where the model is: DAIMON_PROVIDER (a name of core/provider.h's
+ * table; default openai, or anthropic when only ANTHROPIC_API_KEY is
+ * set), DAIMON_WIRE, DAIMON_BASE_URL (OPENAI_BASE_URL for openai),
+ * DAIMON_API_KEY (or the provider's own variable), DAIMON_MODEL; the
+ * "model" object of config.json fills what the environment does not.
+ * The model may be left NULL here. A bad setting fails naming it. */
+int daimon_model_endpoint_load(daimon_model_settings *out, const char *home);
+/* The same, with a model: when none is named, the server's first (asked
+ * with daimon_llm_models; `note` says so), or an error saying what to
+ * set. */
 int daimon_model_settings_load(daimon_model_settings *out, const char *home);
 void daimon_model_settings_release(daimon_model_settings *s);
 

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/jsonutil.h"
+#include "core/provider.h"
 
 /* ---- requests ---- */
 
@@ -135,31 +136,24 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 		return daimon_error_code(DAIMON_EINVAL, "no model URL configured (set DAIMON_BASE_URL)");
 	if (!cfg->model || !*cfg->model)
 		return daimon_error_code(DAIMON_EINVAL, "no model configured (set DAIMON_MODEL)");
-	size_t n = strlen(cfg->base_url);
-	while (n && cfg->base_url[n - 1] == '/')
-		n--;
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "model", cfg->model);
 	cJSON_AddBoolToObject(b, "stream", 1);
 	int h = 0;
 	out->headers[h++] = daimon_xstrdup("Content-Type: application/json");
 	if (cfg->provider == DAIMON_LLM_OPENAI) {
-		out->url = daimon_xasprintf("%.*s/v1/chat/completions", (int)n, cfg->base_url);
+		out->url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
 		cJSON_AddItemToObject(b, "messages", openai_messages(system, messages));
 		cJSON *so = cJSON_AddObjectToObject(b, "stream_options");
 		cJSON_AddBoolToObject(so, "include_usage", 1);
-		if (cfg->api_key && *cfg->api_key)
-			out->headers[h++] = daimon_xasprintf("Authorization: Bearer %s", cfg->api_key);
 	} else {
-		out->url = daimon_xasprintf("%.*s/v1/messages", (int)n, cfg->base_url);
+		out->url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
 		cJSON_AddNumberToObject(b, "max_tokens", cfg->max_tokens > 0 ? cfg->max_tokens : 4096);
 		if (system && *system)
 			cJSON_AddStringToObject(b, "system", system);
 		cJSON_AddItemToObject(b, "messages", anthropic_messages(messages));
-		out->headers[h++] = daimon_xstrdup("anthropic-version: 2023-06-01");
-		if (cfg->api_key && *cfg->api_key)
-			out->headers[h++] = daimon_xasprintf("x-api-key: %s", cfg->api_key);
 	}
+	h += daimon_llm_auth_headers(cfg, out->headers + h);
 	if (cJSON_GetArraySize(tools))
 		cJSON_AddItemToObject(b, "tools", tools_json(cfg->provider, tools));
 	daimon_json_print(&out->body, b);
@@ -417,13 +411,15 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 
 int daimon_llm_stream_end(daimon_llm_stream *s, const daimon_llm_config *cfg, const daimon_http_result *r)
 {
-	if (r->curl_code)
-		return daimon_error("cannot reach the model at '%s': %s", cfg->base_url, r->error);
-	if (r->status < 200 || r->status > 299) {
-		cJSON *j = cJSON_Parse(daimon_buf_cstr(&s->errdoc));
+	if (r->curl_code || r->status < 200 || r->status > 299) {
+		char *url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
+		cJSON *j = r->curl_code ? NULL : cJSON_Parse(daimon_buf_cstr(&s->errdoc));
 		const char *msg = daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "message");
-		int rc = daimon_error("the model answered HTTP %ld%s%s", r->status, msg ? ": " : "", msg ? msg : "");
+		int rc = r->curl_code ? daimon_error("cannot reach the model at %s: %s", url, r->error)
+				      : daimon_error("the model at %s answered HTTP %ld%s%s", url, r->status,
+						     msg ? ": " : "", msg ? msg : "");
 		cJSON_Delete(j);
+		free(url);
 		return rc;
 	}
 	return daimon_llm_stream_finish(s);

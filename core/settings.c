@@ -59,11 +59,18 @@
 		BOOL("channels." ch ".enabled", "true", "false turns the channel off")
 
 const daimon_setting daimon_settings_table[] = {
-	CHOICE("model.provider", "|openai|anthropic", "\"\"",
-	       "the model API's wire format (DAIMON_PROVIDER); empty: openai, or anthropic with only "
-	       "ANTHROPIC_API_KEY"),
-	STR("model.base_url", "\"\"", "the API's base URL (DAIMON_BASE_URL, OPENAI_BASE_URL)"),
-	STR("model.model", "\"\"", "the model's name (DAIMON_MODEL)"),
+	CHOICE("model.provider",
+	       "|openai|anthropic|openrouter|groq|gemini|deepseek|mistral|together|xai|ollama|llamacpp|vllm|lmstudio",
+	       "\"\"",
+	       "the model provider (DAIMON_PROVIDER), which knows its wire format, base URL and key variable; "
+	       "empty: openai, or anthropic with only ANTHROPIC_API_KEY"),
+	CHOICE("model.wire", "|openai|anthropic", "\"\"",
+	       "the wire format of another provider's base URL (DAIMON_WIRE): openai (chat completions) or "
+	       "anthropic (messages); empty: the provider's"),
+	STR("model.base_url", "\"\"",
+	    "the API's base URL as its SDK writes it, version path included (DAIMON_BASE_URL, OPENAI_BASE_URL); "
+	    "empty: the provider's"),
+	STR("model.model", "\"\"", "the model's name (DAIMON_MODEL); empty: the server's first"),
 	STR("model.api_key_env", "\"\"", "the environment variable holding the API key (DAIMON_API_KEY otherwise)"),
 	INT("model.context_window", 0, 100000000, "128000", "the model's context window in tokens (0: no compression)"),
 	NUM("compression.threshold", 0.05, 0.95, "0.5", "compress the history past this share of the context window"),

@@ -148,9 +148,7 @@ static cJSON *status_json(daimon_gateway *g)
 	cJSON_AddNumberToObject(s, "hibernated", (double)hib);
 	cJSON_AddNumberToObject(s, "busy", (double)busy);
 	cJSON *ch = cJSON_AddArrayToObject(m, "channels");
-	char model[128];
-	if (daimon_gateway_model(g, model, sizeof(model)))
-		cJSON_AddStringToObject(m, "model", model);
+	daimon_gateway_model_json(g, m);
 	pthread_mutex_lock(&g->mu);
 	for (int i = 0; i < g->nchannels; i++) {
 		cJSON *o = cJSON_CreateObject();

@@ -15,7 +15,9 @@
  * or {"ok":false,"error":"..."}:
  *   {"op":"status"}     pid, version, uptime_ms, ready_ms, rss_kb, home,
  *                       local (a command's own daemon, daemon/local.h),
- *                       model, actors, sessions {live, hibernated, busy},
+ *                       model, model_from, provider, base_url,
+ *                       base_url_from, key_from (or model_error),
+ *                       actors, sessions {live, hibernated, busy},
  *                       channels [{name, state, error, restarts}]
  *   {"op":"ps"}         actors [{id, parent, name, behaviour, state, op,
  *                       op_age_ms, mailbox, handled, mem, children,

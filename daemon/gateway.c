@@ -82,6 +82,8 @@ static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out
 	s->have_model = daimon_model_settings_load(&s->ms, g->store.home) == 0;
 	if (!s->have_model)
 		snprintf(s->why, sizeof(s->why), "%s", daimon_error_last());
+	else if (s->ms.note)
+		fprintf(stderr, "daimon: %s\n", s->ms.note);
 	*out = s;
 	return 0;
 }
@@ -265,13 +267,22 @@ const daimon_llm_config *daimon_gateway_llm(daimon_gateway *g, char *why, size_t
 	return cfg;
 }
 
-int daimon_gateway_model(daimon_gateway *g, char *out, size_t size)
+void daimon_gateway_model_json(daimon_gateway *g, cJSON *o)
 {
 	pthread_mutex_lock(&g->mu);
-	int have = g->settings->have_model;
-	snprintf(out, size, "%s", have ? g->settings->ms.model : "");
+	const daimon_model_settings *ms = &g->settings->ms;
+	if (g->settings->have_model) {
+		cJSON_AddStringToObject(o, "model", ms->model);
+		cJSON_AddStringToObject(o, "model_from", ms->model_from);
+		cJSON_AddStringToObject(o, "provider", ms->provider);
+		cJSON_AddStringToObject(o, "base_url", ms->base_url);
+		cJSON_AddStringToObject(o, "base_url_from", ms->base_url_from);
+		if (ms->key_from) /* (which variable: never the key) */
+			cJSON_AddStringToObject(o, "key_from", ms->key_from);
+	} else {
+		cJSON_AddStringToObject(o, "model_error", g->settings->why);
+	}
 	pthread_mutex_unlock(&g->mu);
-	return have;
 }
 
 void daimon_gateway_session_counts(daimon_gateway *g, size_t *live, size_t *hibernated, size_t *busy)

@@ -54,8 +54,10 @@ void daimon_gateway_ready(daimon_gateway *g, int64_t ms);
  * daemon is stopping). */
 const daimon_llm_config *daimon_gateway_llm(daimon_gateway *g, char *why, size_t size);
 
-/* The model new sessions start with (in out): 0 when none is configured. */
-int daimon_gateway_model(daimon_gateway *g, char *out, size_t size);
+/* The model's settings into `o`, for `status`: model, provider,
+ * base_url and where each came from (key_from names the variable, never
+ * the key), or model_error. */
+void daimon_gateway_model_json(daimon_gateway *g, cJSON *o);
 
 /* The conversations' session actors now (sub-agents not counted): awake,
  * hibernated, and in a turn. */

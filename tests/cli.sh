@@ -80,10 +80,10 @@ expect index_update_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" index
 expect show_damage 1 "copy-1.jsonl:6: not valid JSON" -- "$DAIMON" sessions show copy-1
 
 # (a base URL is set so no local Ollama is looked for: test_config may be standing in for one)
-expect ask_without_model 1 "^daimon: no model configured .*set DAIMON_MODEL" -- \
+expect ask_without_model 1 "^daimon: no model configured, and none to pick from http://127\.0\.0\.1:1/v1/models .*set DAIMON_MODEL" -- \
   env -u DAIMON_MODEL DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello
-expect ask_bad_provider 1 "unknown model provider 'gemini'" -- env DAIMON_PROVIDER=gemini DAIMON_MODEL=m "$DAIMON" ask hi
-expect ask_unreachable 1 "cannot reach the model at 'http://127.0.0.1:1'" -- \
+expect ask_bad_provider 1 "unknown model provider 'gemeni' \(one of: openai, anthropic, .*\)" -- env DAIMON_PROVIDER=gemeni DAIMON_MODEL=m "$DAIMON" ask hi
+expect ask_unreachable 1 "cannot reach the model at http://127.0.0.1:1/v1/chat/completions" -- \
   env DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" ask hello
 expect ask_nothing 2 "what should I ask" -- "$DAIMON" ask </dev/null
 # native skills: scaffold, build (compile + tests + commit), call, history, rollback
@@ -178,6 +178,16 @@ if [ -f "$AIM" ]; then
   for _ in $(seq 100); do port_open "$port" && break; sleep 0.1; done
   export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$port
   expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
+  # base URLs as the SDKs write them; errors name the URL asked; the models there
+  expect ask_base_url_with_v1 0 '^Hello from the mock\.$' -- \
+    env -u DAIMON_BASE_URL OPENAI_BASE_URL=http://127.0.0.1:$port/v1 "$DAIMON" ask --session cli:v1 hello
+  expect models_lists 0 '^  gpt-4o$' -- "$DAIMON" models
+  expect models_json 0 "^\{\"provider\":\"openai\",\"url\":\"http://127\.0\.0\.1:$port/v1/models\",\"model\":\"m\",\"models\":\[\"gpt-4\"," -- \
+    "$DAIMON" models --json
+  expect models_unreachable 1 "^daimon: cannot fetch http://127\.0\.0\.1:1/v1/models: " -- \
+    env DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" models
+  expect ask_picks_first_model 0 "no model set: using 'gpt-4', the first http://127\.0\.0\.1:$port/v1/models offers.*Hello from the mock\." -- \
+    sh -c "env -u DAIMON_MODEL '$DAIMON' ask --session cli:first hello 2>&1 | tr '\n' ' '"
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
   # Two commands on one conversation with no daemon: the second talks to
   # the first one's daemon (one writer of the log), and both are answered.

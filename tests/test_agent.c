@@ -782,7 +782,8 @@ static void test_agent__a_failed_summary_keeps_the_whole_context(void)
 	CHECK_INT(h.a[0].done.status, 0); /* the turn went on */
 	char *log = h_log(&h, "cli:agent");
 	CHECK_CONTAINS(log, "\"type\":\"compaction_failed\",\"reason\":\"the summary's model call failed: the model "
-			    "answered HTTP 400: overloaded\"");
+			    "at http://127.0.0.1:");
+	CHECK_CONTAINS(log, "/v1/chat/completions answered HTTP 400: overloaded\"");
 	CHECK(!strstr(log, "\"type\":\"compaction\""));
 	free(log);
 	char *body = last_request(&h);

@@ -16,8 +16,9 @@
 #include "core/error.h"
 #include "tests/test.h"
 
-static const char *const vars[] = {"DAIMON_PROVIDER", "DAIMON_BASE_URL", "DAIMON_API_KEY",    "DAIMON_MODEL",
-				   "OPENAI_API_KEY",  "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", NULL};
+static const char *const vars[] = {
+	"DAIMON_PROVIDER", "DAIMON_BASE_URL", "DAIMON_API_KEY",    "DAIMON_MODEL", "DAIMON_WIRE",
+	"OPENAI_API_KEY",  "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GROQ_API_KEY", NULL};
 
 static void clear_env(void)
 {
@@ -45,9 +46,33 @@ static void test_config__environment_over_file_and_named_errors(void)
 	CHECK_STR(ms.model, "from-env");
 	CHECK_STR(ms.api_key, "sk-ant");
 	daimon_model_settings_release(&ms);
-	setenv("DAIMON_PROVIDER", "gemini", 1);
+	setenv("DAIMON_PROVIDER", "gemeni", 1);
 	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
-	CHECK_CONTAINS(daimon_error_last(), "unknown model provider 'gemini' (DAIMON_PROVIDER");
+	CHECK_CONTAINS(daimon_error_last(), "unknown model provider 'gemeni' (one of: openai, anthropic, openrouter");
+	/* a named provider knows its wire, its base URL and its key's variable */
+	test_write(path, "{}");
+	setenv("DAIMON_PROVIDER", "groq", 1);
+	setenv("GROQ_API_KEY", "gsk-1\n", 1); /* (as a key file's contents come, with their newline) */
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK_INT(ms.llm.provider, DAIMON_LLM_OPENAI);
+	CHECK_STR(ms.base_url, "https://api.groq.com/openai/v1");
+	CHECK_STR(ms.base_url_from, "the provider's default");
+	CHECK_STR(ms.api_key, "gsk-1");
+	CHECK_STR(ms.key_from, "GROQ_API_KEY");
+	daimon_model_settings_release(&ms);
+	unsetenv("GROQ_API_KEY");
+	/* another provider: a base URL and a wire format */
+	test_write(path, "{\"model\":{\"base_url\":\"https://example.test/api/paas/v4\",\"wire\":\"anthropic\"}}");
+	unsetenv("DAIMON_PROVIDER");
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK_INT(ms.llm.provider, DAIMON_LLM_ANTHROPIC);
+	CHECK_STR(ms.base_url_from, "model.base_url");
+	daimon_model_settings_release(&ms);
+	setenv("DAIMON_BASE_URL", "127.0.0.1:8080/v1", 1);
+	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
+	CHECK_STR(daimon_error_last(),
+		  "the model's base URL '127.0.0.1:8080/v1' (DAIMON_BASE_URL) needs http:// or https://");
+	unsetenv("DAIMON_BASE_URL");
 	test_write(path, "{not json");
 	unsetenv("DAIMON_PROVIDER");
 	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
@@ -111,7 +136,9 @@ static void test_config__nothing_configured_finds_a_local_ollama(void)
 	close(fd);
 	CHECK_INT(rc, 0);
 	CHECK_INT(ms.llm.provider, DAIMON_LLM_OPENAI);
-	CHECK_STR(ms.base_url, "http://127.0.0.1:11434");
+	CHECK_STR(ms.base_url, "http://127.0.0.1:11434/v1");
+	CHECK_STR(ms.provider, "ollama");
+	CHECK_CONTAINS(ms.note, "using 'qwen3:8b' from ollama");
 	CHECK_STR(ms.model, "qwen3:8b");
 	daimon_model_settings_release(&ms);
 	/* Nobody there now: the error says what to set. */

@@ -21,6 +21,7 @@
 #include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/llm.h"
+#include "core/provider.h"
 #include "tests/aimock.h"
 #include "tests/test.h"
 
@@ -183,7 +184,8 @@ static void test_llm__the_end_of_a_transfer_says_what_went_wrong(void)
 	CHECK_INT(daimon_llm_stream_feed(s, b, strlen(b)), 0);
 	daimon_http_result r = {.status = 400};
 	CHECK(daimon_llm_stream_end(s, &cfg, &r) < 0);
-	CHECK_STR(daimon_error_last(), "the model answered HTTP 400: bad model name");
+	CHECK_STR(daimon_error_last(),
+		  "the model at http://127.0.0.1:1/v1/chat/completions answered HTTP 400: bad model name");
 	daimon_llm_stream_free(s);
 	/* a stream whose chunk starts with '{' mid-way is still a stream */
 	s = daimon_llm_stream_new(DAIMON_LLM_OPENAI);
@@ -199,7 +201,8 @@ static void test_llm__the_end_of_a_transfer_says_what_went_wrong(void)
 	daimon_http_result gone = {.curl_code = 7};
 	snprintf(gone.error, sizeof(gone.error), "Couldn't connect to server");
 	CHECK(daimon_llm_stream_end(s, &cfg, &gone) < 0);
-	CHECK_STR(daimon_error_last(), "cannot reach the model at 'http://127.0.0.1:1': Couldn't connect to server");
+	CHECK_STR(daimon_error_last(),
+		  "cannot reach the model at http://127.0.0.1:1/v1/chat/completions: Couldn't connect to server");
 	daimon_llm_stream_free(s);
 }
 
@@ -253,6 +256,73 @@ static void test_llm__answers_and_fragmented_tool_calls_from_aimock(void)
 	aimock_stop(&mk);
 }
 
+/* Where a request goes and who it says it is, for each way a base URL
+ * is written (the SDKs' convention: OpenAI-compatible ones carry their
+ * version path) and for every named provider. */
+static void test_llm__base_urls_follow_each_sdk(void)
+{
+	static const struct {
+		int wire;
+		const char *base, *chat, *models;
+	} cases[] = {
+		{DAIMON_LLM_OPENAI, "http://127.0.0.1:11434", "http://127.0.0.1:11434/v1/chat/completions",
+		 "http://127.0.0.1:11434/v1/models"},
+		{DAIMON_LLM_OPENAI, "http://127.0.0.1:8080/v1/", "http://127.0.0.1:8080/v1/chat/completions",
+		 "http://127.0.0.1:8080/v1/models"},
+		{DAIMON_LLM_OPENAI, "https://api.z.ai/api/paas/v4", "https://api.z.ai/api/paas/v4/chat/completions",
+		 "https://api.z.ai/api/paas/v4/models"},
+		{DAIMON_LLM_ANTHROPIC, "https://api.anthropic.com", "https://api.anthropic.com/v1/messages",
+		 "https://api.anthropic.com/v1/models"},
+		{DAIMON_LLM_ANTHROPIC, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/messages",
+		 "http://127.0.0.1:9/v1/models"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		daimon_llm_config cfg = {.provider = cases[i].wire, .base_url = cases[i].base};
+		char *chat = daimon_llm_url(&cfg, DAIMON_LLM_CHAT), *models = daimon_llm_url(&cfg, DAIMON_LLM_MODELS);
+		CHECK_STR(chat, cases[i].chat);
+		CHECK_STR(models, cases[i].models);
+		free(chat);
+		free(models);
+	}
+	static const struct {
+		const char *name, *chat;
+	} named[] = {
+		{"openai", "https://api.openai.com/v1/chat/completions"},
+		{"anthropic", "https://api.anthropic.com/v1/messages"},
+		{"openrouter", "https://openrouter.ai/api/v1/chat/completions"},
+		{"groq", "https://api.groq.com/openai/v1/chat/completions"},
+		{"gemini", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"},
+		{"deepseek", "https://api.deepseek.com/v1/chat/completions"},
+		{"mistral", "https://api.mistral.ai/v1/chat/completions"},
+		{"together", "https://api.together.xyz/v1/chat/completions"},
+		{"xai", "https://api.x.ai/v1/chat/completions"},
+		{"ollama", "http://127.0.0.1:11434/v1/chat/completions"},
+		{"llamacpp", "http://127.0.0.1:8080/v1/chat/completions"},
+		{"vllm", "http://127.0.0.1:8000/v1/chat/completions"},
+		{"lmstudio", "http://127.0.0.1:1234/v1/chat/completions"},
+	};
+	size_t n = 0;
+	for (const daimon_provider *p = daimon_providers; p->name; p++)
+		n++;
+	CHECK_INT(n, sizeof(named) / sizeof(named[0]));
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		const daimon_provider *p = daimon_provider_named(named[i].name);
+		CHECK(p != NULL);
+		daimon_llm_config cfg = {.provider = p->wire, .base_url = p->base_url, .model = "m", .api_key = "k"};
+		daimon_llm_request r;
+		CHECK_INT(daimon_llm_build(&r, &cfg, "sys", NULL, NULL), 0);
+		CHECK_STR(r.url, named[i].chat);
+		/* the key in the header its API reads */
+		const char *want = p->wire == DAIMON_LLM_ANTHROPIC ? "x-api-key: k" : "Authorization: Bearer k";
+		int found = 0;
+		for (int h = 0; r.headers[h]; h++)
+			found += !strcmp(r.headers[h], want);
+		CHECK_INT(found, 1);
+		daimon_llm_request_release(&r);
+	}
+	CHECK(daimon_provider_named("gemeni") == NULL);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -261,6 +331,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_llm__a_cut_stream_is_an_error_not_an_answer),
 		TEST_CASE(test_llm__the_end_of_a_transfer_says_what_went_wrong),
 		TEST_CASE(test_llm__answers_and_fragmented_tool_calls_from_aimock),
+		TEST_CASE(test_llm__base_urls_follow_each_sdk),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -152,12 +152,25 @@ static void test_session__a_cut_stream_and_an_http_error_are_reported_not_logged
 		turn(&st, &cfg, "limit", &a);
 		CHECK(a.done.status < 0);
 		CHECK_CONTAINS(a.done.error, "HTTP 400");
+		CHECK_CONTAINS(a.done.error, p ? "/v1/messages answered" : "/v1/chat/completions answered");
 		CHECK_CONTAINS(a.done.error, "bad model name");
 		daimon_buf_release(&a.streamed);
 		char *log = log_text(&st);
 		CHECK_CONTAINS(log, p ? "\"content\":\"snip\"" : "\"content\":\"cut\""); /* the question is kept ... */
 		CHECK(!strstr(log, "\"role\":\"assistant\""));                           /* ... no partial answer is */
+		CHECK_CONTAINS(log, "\"type\":\"failure\",\"error\":\"the model at ");   /* ... the failure is */
 		free(log);
+		/* the next request is well-formed: each question has its (missing) answer */
+		turn(&st, &cfg, "hello", &a);
+		CHECK_INT(a.done.status, 0);
+		daimon_buf_release(&a.streamed);
+		daimon_buf j = DAIMON_BUF_INIT;
+		CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=50", &j), 200);
+		CHECK_CONTAINS(
+			j.ptr,
+			"{\"role\":\"user\",\"content\":\"limit\"},{\"role\":\"assistant\",\"content\":\"[no answer: ");
+		CHECK(!strstr(j.ptr, "\"content\":\"limit\"},{\"role\":\"user\""));
+		daimon_buf_release(&j);
 		daimon_store_release(&st);
 	}
 	aimock_stop(&mk);

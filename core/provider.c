@@ -1,0 +1,124 @@
+/*
+ * provider.c — see provider.h.
+ */
+#include "core/provider.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+
+const daimon_provider daimon_providers[] = {
+	{"openai", DAIMON_LLM_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"},
+	{"anthropic", DAIMON_LLM_ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"},
+	{"openrouter", DAIMON_LLM_OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
+	{"groq", DAIMON_LLM_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
+	{"gemini", DAIMON_LLM_OPENAI, "https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY"},
+	{"deepseek", DAIMON_LLM_OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
+	{"mistral", DAIMON_LLM_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
+	{"together", DAIMON_LLM_OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY"},
+	{"xai", DAIMON_LLM_OPENAI, "https://api.x.ai/v1", "XAI_API_KEY"},
+	{"ollama", DAIMON_LLM_OPENAI, "http://127.0.0.1:11434/v1", NULL},
+	{"llamacpp", DAIMON_LLM_OPENAI, "http://127.0.0.1:8080/v1", NULL},
+	{"vllm", DAIMON_LLM_OPENAI, "http://127.0.0.1:8000/v1", NULL},
+	{"lmstudio", DAIMON_LLM_OPENAI, "http://127.0.0.1:1234/v1", NULL},
+	{0},
+};
+
+const daimon_provider *daimon_provider_named(const char *name)
+{
+	for (const daimon_provider *p = daimon_providers; name && p->name; p++)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+const char *daimon_provider_names(void)
+{
+	static char names[256];
+	if (!names[0]) {
+		size_t n = 0;
+		for (const daimon_provider *p = daimon_providers; p->name; p++)
+			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", p->name);
+	}
+	return names;
+}
+
+/* Where the path of a URL begins (its end when it has none). */
+static size_t path_start(const char *url, size_t len)
+{
+	const char *scheme = strstr(url, "://");
+	size_t host = scheme && (size_t)(scheme - url) < len ? (size_t)(scheme - url) + 3 : 0;
+	const char *slash = memchr(url + host, '/', len - host);
+	return slash ? (size_t)(slash - url) : len;
+}
+
+char *daimon_llm_url(const daimon_llm_config *cfg, int endpoint)
+{
+	const char *base = cfg->base_url ? cfg->base_url : "";
+	size_t n = strlen(base);
+	while (n && base[n - 1] == '/')
+		n--;
+	size_t path = path_start(base, n);
+	if (cfg->provider == DAIMON_LLM_ANTHROPIC) {
+		if (n - path >= 3 && !memcmp(base + n - 3, "/v1", 3))
+			n -= 3; /* the host was meant */
+		return daimon_xasprintf("%.*s/v1/%s", (int)n, base,
+					endpoint == DAIMON_LLM_CHAT ? "messages" : "models");
+	}
+	return daimon_xasprintf("%.*s%s/%s", (int)n, base, path == n ? "/v1" : "",
+				endpoint == DAIMON_LLM_CHAT ? "chat/completions" : "models");
+}
+
+int daimon_llm_auth_headers(const daimon_llm_config *cfg, char **h)
+{
+	int n = 0;
+	if (cfg->provider == DAIMON_LLM_ANTHROPIC)
+		h[n++] = daimon_xstrdup("anthropic-version: 2023-06-01");
+	if (cfg->api_key && *cfg->api_key)
+		h[n++] = cfg->provider == DAIMON_LLM_ANTHROPIC
+				 ? daimon_xasprintf("x-api-key: %s", cfg->api_key)
+				 : daimon_xasprintf("Authorization: Bearer %s", cfg->api_key);
+	return n;
+}
+
+int daimon_llm_models(const daimon_llm_config *cfg, long timeout_ms, cJSON **ids)
+{
+	*ids = NULL;
+	char *url = daimon_llm_url(cfg, DAIMON_LLM_MODELS), *h[3] = {0};
+	daimon_llm_auth_headers(cfg, h);
+	daimon_buf body = DAIMON_BUF_INIT;
+	long status = 0;
+	int rc = daimon_http_fetch(NULL, url, (const char *const *)h, NULL, 0, timeout_ms, &status, &body);
+	for (int i = 0; h[i]; i++)
+		free(h[i]);
+	cJSON *doc = rc == 0 ? cJSON_Parse(daimon_buf_cstr(&body)) : NULL;
+	if (rc < 0) {
+		/* (the fetch's error names the URL) */
+	} else if (status != 200) {
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+		const char *msg = cJSON_IsString(err) ? err->valuestring : daimon_json_str(err, "message");
+		rc = daimon_error("%s answered HTTP %ld%s%s", url, status, msg ? ": " : "", msg ? msg : "");
+	} else {
+		/* {"data":[{"id"}]} (OpenAI's, Anthropic's) or {"models":[{"name"}]} (Ollama's own) */
+		const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "data"), *m;
+		const char *field = "id";
+		if (!cJSON_IsArray(list))
+			list = cJSON_GetObjectItemCaseSensitive(doc, "models"), field = "name";
+		if (!cJSON_IsArray(list)) {
+			rc = daimon_error("what %s answered is not a list of models", url);
+		} else {
+			*ids = cJSON_CreateArray();
+			cJSON_ArrayForEach(m, list) if (daimon_json_str(m, field))
+				cJSON_AddItemToArray(*ids, cJSON_CreateString(daimon_json_str(m, field)));
+		}
+	}
+	cJSON_Delete(doc);
+	daimon_buf_release(&body);
+	free(url);
+	return rc;
+}

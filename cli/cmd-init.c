@@ -11,6 +11,7 @@
 #include "channels/web.h"
 #include "cli/cli.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
@@ -54,8 +55,18 @@ static int exec_init(const struct daimon_cmd *cmd, int argc, char **argv)
 	char token[65];
 	if (rc == 0) /* the web chat's access token (`daimon web` prints the link) */
 		rc = daimon_web_token(home, token);
-	if (rc == 0 && !quiet)
+	if (rc == 0 && !quiet) {
 		printf("daimon home is %s\n", home);
+		/* the next step: the model, unless one is set already */
+		daimon_model_settings ms;
+		if (daimon_model_endpoint_load(&ms, home) == 0 && ms.model)
+			printf("the model is %s (%s, %s); next: `daimon chat`\n", ms.model, ms.model_from, ms.provider);
+		else
+			printf("next: `daimon setup` chooses the model (or set DAIMON_PROVIDER, DAIMON_MODEL...), "
+			       "then `daimon chat`\n");
+		if (ms.base_url)
+			daimon_model_settings_release(&ms);
+	}
 	free(home);
 	return rc < 0 ? cli_fail() : 0;
 }

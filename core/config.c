@@ -77,18 +77,31 @@ int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), voi
 	return rc;
 }
 
-/* The key of a provider: DAIMON_API_KEY, then the variable model.api_key_env
- * names, then the provider's own (OPENAI_API_KEY...). */
-static const char *find_key(const char *key_env, const daimon_provider *p, const char **from)
+/* The key of a provider (caller frees): DAIMON_API_KEY, then the
+ * variable model.api_key_env names, then the provider's own
+ * (OPENAI_API_KEY...) — in the environment, then in the credentials file
+ * as it is now (a reload sees what `setup` wrote). */
+static char *find_key(const char *home, const char *key_env, const daimon_provider *p, const char **from)
 {
-	const char *key;
-	if ((key = env("DAIMON_API_KEY")))
-		*from = "DAIMON_API_KEY";
-	else if (key_env && *key_env && (key = env(key_env)))
-		*from = "model.api_key_env";
-	else if (p && p->key_env && (key = env(p->key_env)))
-		*from = p->key_env;
-	return key;
+	const char *names[] = {"DAIMON_API_KEY", key_env && *key_env ? key_env : NULL, p->key_env};
+	for (int in_file = 0; in_file < 2; in_file++)
+		for (size_t i = 0; i < 3; i++) {
+			if (!names[i])
+				continue;
+			char *key = in_file         ? daimon_credentials_get(home, names[i])
+				    : env(names[i]) ? daimon_xstrdup(env(names[i]))
+						    : NULL;
+			if (key && *key) {
+				*from = in_file  ? (i == 0   ? "DAIMON_API_KEY in credentials"
+						    : i == 1 ? "model.api_key_env in credentials"
+							     : "the provider's key in credentials")
+					: i == 1 ? "model.api_key_env"
+						 : names[i];
+				return key;
+			}
+			free(key);
+		}
+	return NULL;
 }
 
 int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
@@ -145,9 +158,10 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 					 base, out->base_url_from);
 	}
 	out->base_url = daimon_xstrdup(base);
-	const char *key = find_key(key_env, p, &out->key_from);
+	char *key = find_key(home, key_env, p, &out->key_from);
 	if (key) {
 		out->api_key = daimon_xstrndup(key, strcspn(key, "\r\n")); /* (a key file's newline) */
+		free(key);
 	}
 	const char *model;
 	if ((model = env("DAIMON_MODEL")))

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "daemon/control.h"
 #include "daemon/gateway.h"
 
@@ -20,6 +21,7 @@ struct daimon_local {
 
 int daimon_local_start(daimon_local **out, const char *home, int mcp_log)
 {
+	int64_t t0 = daimon_mono_ms();
 	int lock = daimon_control_lock(home, DAIMON_CONTROL_LOCAL);
 	if (lock < 0)
 		return lock == DAIMON_EBUSY ? 0 : -1;
@@ -36,6 +38,7 @@ int daimon_local_start(daimon_local **out, const char *home, int mcp_log)
 		free(l);
 		return -1;
 	}
+	daimon_gateway_ready(l->g, daimon_mono_ms() - t0);
 	*out = l;
 	return 1;
 }

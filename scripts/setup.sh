@@ -14,6 +14,7 @@ PACKAGES=(
   chromium                            # the web chat's end-to-end test (headless, through playwright-core)
   dovecot-imapd python3-aiosmtpd      # the mail channel's end-to-end test (IMAP and SMTP peers)
   ripgrep                             # bench/run search compares against it
+  tmux                                # cli.sh drives `daimon setup` through a terminal
   erlang-base                         # bench/run actors compares against the BEAM
 )
 

@@ -23,6 +23,7 @@ expect unknown_option 2 "^daimon: .*see 'daimon search --help'" -- "$DAIMON" sea
 expect search_before_init 0 'no conversations yet' -- "$DAIMON" search anything
 
 expect init 0 "created $DAIMON_HOME/SOUL.md" -- "$DAIMON" init
+expect init_names_next_step 0 'next: `daimon setup` chooses the model' -- env -u DAIMON_MODEL "$DAIMON" init
 [ "$(stat -c %a "$DAIMON_HOME")" = 700 ] && ok init_mode_0700 || bad init_mode_0700 "$(stat -c %a "$DAIMON_HOME")"
 echo "my own soul" > "$DAIMON_HOME/SOUL.md"
 expect init_again_keeps_files 0 "kept +$DAIMON_HOME/SOUL.md" -- "$DAIMON" init
@@ -152,6 +153,8 @@ if [ -f "$AIM" ]; then
   echo '{"fixtures":[{"match":{"userMessage":"The user searched for"},"response":{"content":"They greeted the mock, and it answered."}},
     {"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+    {"match":{"userMessage":"Reply with the word OK"},"response":{"content":"OK"}},
+    {"match":{"userMessage":"slow-ok"},"response":{"content":"Slowly OK."},"latency":700},
     {"match":{"userMessage":"take your time"},"response":{"content":"Took my time."},"chunkSize":4,"latency":150},
     {"match":{"userMessage":"what time","hasToolResult":true},"response":{"content":"Time told."}},
     {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}},
@@ -188,6 +191,53 @@ if [ -f "$AIM" ]; then
     env DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" models
   expect ask_picks_first_model 0 "no model set: using 'gpt-4', the first http://127\.0\.0\.1:$port/v1/models offers.*Hello from the mock\." -- \
     sh -c "env -u DAIMON_MODEL '$DAIMON' ask --session cli:first hello 2>&1 | tr '\n' ' '"
+  # `status` of the daemon a slow `ask` runs for itself in home $1
+  status_during_ask() {
+    env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME="$1" "$DAIMON" ask --session cli:st slow-ok >/dev/null 2>&1 &
+    local a=$!
+    for _ in $(seq 100); do DAIMON_HOME="$1" "$DAIMON" status >/dev/null 2>&1 && break; sleep 0.02; done
+    env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME="$1" "$DAIMON" status
+    wait "$a"
+  }
+  # setup: in a pipe with flags, then through a terminal (tmux); the key goes to
+  # credentials (0600), the rest to config.json, and then nothing else is needed
+  S=$(dirname "$DAIMON_HOME")/setup-home
+  printf 'sk-test-1\n' >"$S.key"
+  expect setup_flags 0 "test call: answered in [0-9]+ ms \(\"OK\"\).*daimon uses gpt-4o \(openai at http://127\.0\.0\.1:$port/v1\)" -- \
+    sh -c "env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME='$S' '$DAIMON' setup --provider openai \
+      --base-url http://127.0.0.1:$port/v1 --model gpt-4o --key-file '$S.key' 2>&1 | tr '\n' ' '"
+  expect setup_credentials_0600 0 '^600 OPENAI_API_KEY=sk-test-1$' -- sh -c "echo \$(stat -c %a '$S/credentials') \$(cat '$S/credentials')"
+  expect setup_config 0 '"provider":"openai","base_url":"http://127\.0\.0\.1:[0-9]+/v1","model":"gpt-4o"' -- \
+    sh -c "tr -d ' \n\t' <'$S/config.json'"
+  expect setup_then_ask 0 '^Hello from the mock\.$' -- env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME="$S" "$DAIMON" ask hello
+  expect setup_status_sources 0 'model +gpt-4o \(model\.model\), openai at .* \(model\.base_url\), key from OPENAI_API_KEY' -- \
+    status_during_ask "$S"
+  cp "$S/config.json" "$S.config"
+  expect setup_bad_key_file 1 "^daimon: cannot read the key file '/nonexistent'" -- \
+    env DAIMON_HOME="$S" "$DAIMON" setup --provider groq --key-file /nonexistent
+  expect setup_wrote_nothing 0 '^same$' -- sh -c "cmp -s '$S/config.json' '$S.config' && echo same"
+  expect setup_unreachable 1 "^daimon: cannot fetch http://127\.0\.0\.1:1/v1/models" -- \
+    env DAIMON_HOME="$S" "$DAIMON" setup --provider openai --base-url http://127.0.0.1:1/v1 --key-file "$S.key"
+  chmod 644 "$S/credentials"
+  expect credentials_open_to_others 0 "credentials may be read by others \(mode 644\), so it is not read: chmod 600" -- \
+    env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME="$S" "$DAIMON" ask hello
+  chmod 600 "$S/credentials"
+  printf 'DAIMON_MODEL=m\nexport DAIMON_BASE_URL="http://127.0.0.1:%s"\n' "$port" >"$S/env"
+  expect env_file_read 0 'model +m \(DAIMON_MODEL\), openai at http://127\.0\.0\.1:[0-9]+ \(DAIMON_BASE_URL\)' -- \
+    status_during_ask "$S"
+  rm -f "$S/env"
+  if command -v tmux >/dev/null; then
+    T=$(dirname "$DAIMON_HOME")/tmux.sock
+    tmux -S "$T" new-session -d -x 160 -y 20 "env -u DAIMON_MODEL -u DAIMON_BASE_URL -u OPENAI_API_KEY DAIMON_HOME='$S.tty' '$DAIMON' setup; sleep 5"
+    for reply in ollama "http://127.0.0.1:$port/v1" gpt-4; do sleep 0.5; tmux -S "$T" send-keys "$reply" Enter; done
+    for _ in $(seq 50); do [ -f "$S.tty/config.json" ] && grep -q gpt-4 "$S.tty/config.json" && break; sleep 0.1; done
+    expect setup_terminal 0 'Provider \[openai\]: ollama.*Base URL \[http://127\.0\.0\.1:11434/v1\]: http://127\.0\.0\.1:[0-9]+/v1.*Model \[gpt-4\]: gpt-4.*test call: answered.*daimon uses gpt-4 \(ollama' -- \
+      sh -c "tmux -S '$T' capture-pane -p | tr '\n' ' '"
+    expect setup_terminal_no_key_for_ollama 0 '^none$' -- sh -c "[ -e '$S.tty/credentials' ] && echo some || echo none"
+    tmux -S "$T" kill-server 2>/dev/null
+  else
+    bad setup_terminal "tmux is missing: run scripts/setup.sh"
+  fi
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
   # Two commands on one conversation with no daemon: the second talks to
   # the first one's daemon (one writer of the log), and both are answered.

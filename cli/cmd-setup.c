@@ -1,0 +1,313 @@
+/*
+ * cmd-setup.c — `daimon setup`: the first run. Pick a provider, give
+ * its key, see the models its server offers, make one real call, and
+ * only then write the settings: the provider, base URL and model to
+ * config.json, the key to $DAIMON_HOME/credentials (0600) — never to
+ * config.json, never printed.
+ *
+ * On a terminal each step is a prompt with the current value as its
+ * default (the key is read without echo); in a pipe the flags say it
+ * all, and what they leave out keeps its current value.
+ */
+#include <editline/readline.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "core/llm.h"
+#include "core/provider.h"
+#include "core/timefmt.h"
+
+struct answers {
+	const char *provider, *base_url, *model, *key_file;
+	int no_test, tty;
+};
+
+/* One line from the terminal: `prompt [def]: `; Enter keeps `def`. Echo
+ * off for a secret. NULL at the end of input. */
+static char *ask(const char *prompt, const char *def, int secret)
+{
+	char *shown = daimon_xasprintf("%s%s%s%s: ", prompt, def && *def ? " [" : "", def && *def ? def : "",
+				       def && *def ? "]" : "");
+	if (!secret) { /* line editing (libedit) */
+		char *got = readline(shown);
+		free(shown);
+		if (!got)
+			return NULL;
+		char *s = got + strspn(got, " \t");
+		s[strcspn(s, "\r\n")] = 0;
+		char *out = daimon_xstrdup(*s ? s : def ? def : "");
+		free(got);
+		return out;
+	}
+	fputs(shown, stderr);
+	free(shown);
+	struct termios old, quiet;
+	int hidden = secret && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (hidden) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	char line[4096];
+	char *got = fgets(line, sizeof(line), stdin);
+	if (hidden) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!got)
+		return NULL;
+	line[strcspn(line, "\r\n")] = 0;
+	char *s = line + strspn(line, " \t");
+	return daimon_xstrdup(*s ? s : def ? def : "");
+}
+
+/* A key file's contents, without the newline an editor leaves. */
+static char *read_key(const char *path)
+{
+	daimon_buf b = DAIMON_BUF_INIT;
+	if (daimon_read_file(&b, path) < 0) {
+		daimon_buf_release(&b);
+		daimon_error_errno("cannot read the key file '%s'", path);
+		return NULL;
+	}
+	char *key = daimon_xstrndup(daimon_buf_cstr(&b), strcspn(daimon_buf_cstr(&b), "\r\n"));
+	daimon_buf_release(&b);
+	if (!*key) {
+		free(key);
+		daimon_error("the key file '%s' is empty", path);
+		return NULL;
+	}
+	return key;
+}
+
+/* One real call: a short question, the answer read as a turn reads it. */
+static int test_call(const daimon_llm_config *cfg, char *said, size_t size, long *ms)
+{
+	daimon_llm_config c = *cfg;
+	c.max_tokens = 16;
+	cJSON *messages = cJSON_Parse("[{\"role\":\"user\",\"content\":\"Reply with the word OK.\"}]");
+	daimon_llm_request req;
+	int rc = daimon_llm_build(&req, &c, NULL, messages, NULL);
+	cJSON_Delete(messages);
+	if (rc < 0)
+		return rc;
+	daimon_buf body = DAIMON_BUF_INIT;
+	long status = 0;
+	int64_t t0 = daimon_mono_ms();
+	rc = daimon_http_fetch("POST", req.url, (const char *const *)req.headers, req.body.ptr, req.body.len, 60000,
+			       &status, &body);
+	*ms = (long)(daimon_mono_ms() - t0);
+	if (rc == 0) {
+		daimon_llm_stream *s = daimon_llm_stream_new(c.provider);
+		daimon_http_result r = {.status = status};
+		rc = daimon_llm_stream_feed(s, body.ptr ? body.ptr : "", body.len);
+		if (rc == 0 || status != 200)
+			rc = daimon_llm_stream_end(s, &c, &r);
+		if (rc == 0)
+			snprintf(said, size, "%s", daimon_llm_stream_text(s));
+		daimon_llm_stream_free(s);
+	}
+	daimon_buf_release(&body);
+	daimon_llm_request_release(&req);
+	return rc;
+}
+
+struct model_edit {
+	const daimon_provider *p;
+	const char *base_url, *model;
+	int wire;
+};
+
+static void set_or_drop(cJSON *o, const char *name, const char *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+	if (value && *value)
+		cJSON_AddStringToObject(o, name, value);
+}
+
+static int edit_model(cJSON *cfg, void *arg)
+{
+	const struct model_edit *e = arg;
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(cfg, "model");
+	if (!cJSON_IsObject(m)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "model");
+		m = cJSON_AddObjectToObject(cfg, "model");
+	}
+	set_or_drop(m, "provider", e->p->name);
+	set_or_drop(m, "base_url", strcmp(e->base_url, e->p->base_url) ? e->base_url : NULL);
+	set_or_drop(m, "wire",
+		    e->wire != (int)e->p->wire ? (e->wire == DAIMON_LLM_ANTHROPIC ? "anthropic" : "openai") : NULL);
+	set_or_drop(m, "model", e->model);
+	return 0;
+}
+
+static int setup(struct answers *a, const char *home)
+{
+	daimon_model_settings now;
+	int have = daimon_model_endpoint_load(&now, home) == 0;
+	char *provider = NULL, *base = NULL, *model = NULL, *key = NULL;
+	int rc = -1;
+	/* the provider */
+	const char *def = a->provider ? a->provider : have ? now.provider : "openai";
+	if (a->tty && !a->provider) {
+		fprintf(stderr, "Providers: %s\n", daimon_provider_names());
+		provider = ask("Provider", def, 0);
+	} else {
+		provider = daimon_xstrdup(def);
+	}
+	const daimon_provider *p = provider ? daimon_provider_named(provider) : NULL;
+	if (!p) {
+		daimon_error("unknown provider '%s' (one of: %s)", provider ? provider : "", daimon_provider_names());
+		goto out;
+	}
+	/* where it answers */
+	def = a->base_url ? a->base_url
+	      : have && !strcmp(now.provider, p->name) && strcmp(now.base_url_from, "the provider's default")
+		      ? now.base_url
+		      : p->base_url;
+	base = a->tty && !a->base_url ? ask("Base URL", def, 0) : daimon_xstrdup(def);
+	if (!base || (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))) {
+		daimon_error("the base URL '%s' needs http:// or https://", base ? base : "");
+		goto out;
+	}
+	/* the key: a file, the terminal, or what the environment has */
+	const char *key_name = p->key_env ? p->key_env : "DAIMON_API_KEY";
+	if (a->key_file) {
+		if (!(key = read_key(a->key_file)))
+			goto out;
+	} else if (a->tty && p->key_env) {
+		const char *have_key = getenv(key_name);
+		key = ask(have_key ? "API key (Enter keeps the one set)" : "API key", NULL, 1);
+		if (key && !*key) {
+			free(key);
+			key = have_key ? daimon_xstrdup(have_key) : NULL;
+		}
+	} else if (getenv(key_name)) {
+		key = daimon_xstrdup(getenv(key_name));
+	}
+	if (p->key_env && !key) {
+		daimon_error("%s needs a key: --key-file FILE, or %s set", p->name, key_name);
+		goto out;
+	}
+	daimon_llm_config cfg = {.provider = p->wire, .base_url = base, .api_key = key};
+	/* the models there */
+	cJSON *ids = NULL;
+	int listed = daimon_llm_models(&cfg, 15000, &ids) == 0;
+	int n = cJSON_GetArraySize(ids);
+	if (!listed && !a->model) {
+		cJSON_Delete(ids);
+		goto out; /* (the last error names the URL) */
+	}
+	if (listed) {
+		fprintf(stderr, "%d model%s at %s", n, n == 1 ? "" : "s", base);
+		for (int i = 0; i < n && i < 8; i++)
+			fprintf(stderr, "%s%s", i ? ", " : ": ", cJSON_GetArrayItem(ids, i)->valuestring);
+		fprintf(stderr, "%s\n", n > 8 ? ", ..." : "");
+	}
+	const char *first = n ? cJSON_GetArrayItem(ids, 0)->valuestring : NULL;
+	def = a->model ? a->model : have && now.model && !strcmp(now.provider, p->name) ? now.model : first;
+	model = a->tty && !a->model ? ask("Model", def, 0) : def ? daimon_xstrdup(def) : NULL;
+	cJSON_Delete(ids);
+	if (!model || !*model) {
+		daimon_error("no model: the server lists none; name one with --model");
+		goto out;
+	}
+	cfg.model = model;
+	/* one real call before anything is written */
+	if (!a->no_test) {
+		char said[256] = "";
+		long ms = 0;
+		if (test_call(&cfg, said, sizeof(said), &ms) < 0)
+			goto out;
+		fprintf(stderr, "test call: answered in %ld ms (\"%.60s\")\n", ms, said);
+	}
+	if (key && (!p->key_env || !getenv(key_name) || strcmp(getenv(key_name), key) || a->key_file) &&
+	    daimon_credentials_set(home, key_name, key) < 0)
+		goto out;
+	struct model_edit e = {.p = p, .base_url = base, .model = model, .wire = (int)p->wire};
+	if (daimon_config_edit(home, edit_model, &e) < 0)
+		goto out;
+	printf("daimon uses %s (%s at %s)%s%s\n", model, p->name, base, key ? "; its key is in " : "",
+	       key ? "$DAIMON_HOME/credentials" : "");
+	if (cli_daemon_tell("reload") == 1)
+		printf("the running daemon reloaded its settings\n");
+	printf("next: `daimon chat`, or `daimon serve` for the web page, Telegram and mail\n");
+	rc = 0;
+out:
+	if (have)
+		daimon_model_settings_release(&now);
+	free(provider);
+	free(base);
+	free(model);
+	free(key);
+	return rc;
+}
+
+static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"provider", required_argument, 0, 'p'},
+					     {"base-url", required_argument, 0, 'u'},
+					     {"model", required_argument, 0, 'm'},
+					     {"key-file", required_argument, 0, 'k'},
+					     {"no-test", no_argument, 0, 'n'},
+					     {0}};
+	struct answers a = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "hp:u:m:k:n", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		else if (c == 'p')
+			a.provider = optarg;
+		else if (c == 'u')
+			a.base_url = optarg;
+		else if (c == 'm')
+			a.model = optarg;
+		else if (c == 'k')
+			a.key_file = optarg;
+		else if (c == 'n')
+			a.no_test = 1;
+		else
+			return cli_usage_error(cmd, "unknown option");
+	}
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	a.tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+	char *home = daimon_home_dir();
+	int rc = daimon_home_ensure(home) < 0 ? -1 : setup(&a, home);
+	free(home);
+	return rc < 0 ? cli_fail() : 0;
+}
+
+const struct daimon_cmd daimon_cmd_setup = {
+	"setup",
+	"setup [--provider NAME] [--base-url URL] [--model NAME] [--key-file FILE] [--no-test]",
+	"Set up the model: provider, key, model, checked with one real call.",
+	"On a terminal each step asks, with the current value as its default (the\n"
+	"key is read without echo); in a pipe the flags say it, and what they leave\n"
+	"out stays as it is. The server's models are listed and one short call is\n"
+	"made; only then are the settings written: the provider, base URL and model\n"
+	"to config.json, the key to $DAIMON_HOME/credentials (mode 0600), which\n"
+	"every command and `daimon serve` read. A running daemon reloads.\n\n"
+	"  -p, --provider NAME   openai, anthropic, openrouter, groq, gemini, deepseek,\n"
+	"                        mistral, together, xai, ollama, llamacpp, vllm, lmstudio\n"
+	"  -u, --base-url URL    where it answers, as its SDK writes it (default: the\n"
+	"                        provider's)\n"
+	"  -m, --model NAME      the model (default: the server's first)\n"
+	"  -k, --key-file FILE   read the API key from FILE\n"
+	"  -n, --no-test         write without the test call\n",
+	exec_setup,
+};

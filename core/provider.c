@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/jsonutil.h"
+#include "core/timefmt.h"
 
 const daimon_provider daimon_providers[] = {
 	{"openai", DAIMON_LLM_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"},
@@ -120,5 +121,36 @@ int daimon_llm_models(const daimon_llm_config *cfg, long timeout_ms, cJSON **ids
 	cJSON_Delete(doc);
 	daimon_buf_release(&body);
 	free(url);
+	return rc;
+}
+
+int daimon_llm_ping(const daimon_llm_config *cfg, char *said, size_t size, long *ms)
+{
+	daimon_llm_config c = *cfg;
+	c.max_tokens = 16;
+	cJSON *messages = cJSON_Parse("[{\"role\":\"user\",\"content\":\"Reply with the word OK.\"}]");
+	daimon_llm_request req;
+	int rc = daimon_llm_build(&req, &c, NULL, messages, NULL);
+	cJSON_Delete(messages);
+	if (rc < 0)
+		return rc;
+	daimon_buf body = DAIMON_BUF_INIT;
+	long status = 0;
+	int64_t t0 = daimon_mono_ms();
+	rc = daimon_http_fetch("POST", req.url, (const char *const *)req.headers, req.body.ptr, req.body.len, 60000,
+			       &status, &body);
+	*ms = (long)(daimon_mono_ms() - t0);
+	if (rc == 0) {
+		daimon_llm_stream *s = daimon_llm_stream_new(c.provider);
+		daimon_http_result r = {.status = status};
+		rc = daimon_llm_stream_feed(s, body.ptr ? body.ptr : "", body.len);
+		if (rc == 0 || status != 200)
+			rc = daimon_llm_stream_end(s, &c, &r);
+		if (rc == 0)
+			snprintf(said, size, "%s", daimon_llm_stream_text(s));
+		daimon_llm_stream_free(s);
+	}
+	daimon_buf_release(&body);
+	daimon_llm_request_release(&req);
 	return rc;
 }

@@ -46,5 +46,9 @@ int daimon_llm_auth_headers(const daimon_llm_config *cfg, char **h);
  * Ollama list too): *ids gets a JSON array of their names. A failure
  * names the URL asked (never the key). Blocking: not on a scheduler. */
 int daimon_llm_models(const daimon_llm_config *cfg, long timeout_ms, cJSON **ids);
+/* One short real call (a few tokens), read as a turn reads its answer:
+ * 0 with what the model said and how long it took, or < 0 (the error
+ * names the URL). Blocking, like daimon_llm_models. */
+int daimon_llm_ping(const daimon_llm_config *cfg, char *said, size_t size, long *ms);
 
 #endif

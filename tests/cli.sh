@@ -226,6 +226,46 @@ if [ -f "$AIM" ]; then
   expect env_file_read 0 'model +m \(DAIMON_MODEL\), openai at http://127\.0\.0\.1:[0-9]+ \(DAIMON_BASE_URL\)' -- \
     status_during_ask "$S"
   rm -f "$S/env"
+  # doctor: each check made to fail on purpose, then mended
+  D=$(dirname "$DAIMON_HOME")/doctor-home
+  cp -a "$S" "$D"
+  # doctor_run [--fix] [NAME=VALUE...]: its lines joined with ~, its exit status kept
+  doctor_run() {
+    local fix=
+    [ "${1:-}" = --fix ] && { fix=--fix; shift; }
+    local out st
+    out=$(env -u DAIMON_MODEL -u DAIMON_BASE_URL XDG_CONFIG_HOME="$D.xdg" DAIMON_HOME="$D" "$@" "$DAIMON" doctor $fix 2>&1); st=$?
+    printf '%s\n' "$out" | tr '\n' '~'
+    return $st
+  }
+  expect doctor_all_well 0 "ok    model      gpt-4o \(openai\) answered in [0-9]+ ms~.*ok    index .*~warn  systemd    no user unit at $D\.xdg/systemd/user/daimon\.service" -- doctor_run
+  chmod 755 "$D"; chmod 644 "$D/credentials"
+  expect doctor_modes 1 "warn  home .*is 755: others may read it — fix: chmod 700 $D~FAIL  files .*credentials is 644" -- doctor_run
+  expect doctor_fix_modes 0 "ok    home .*was 755, now 700 \(fixed\)~ok    files .*credentials was 644, now 600 \(fixed\)" -- doctor_run --fix
+  cp "$D/config.json" "$D.config"
+  printf '{\n  "model": {"provider": "openai",\n  oops\n}\n' >"$D/config.json"
+  expect doctor_syntax 1 "FAIL  settings   '$D/config\.json' is not valid JSON at line 3, column [0-9]+.*~warn  model      not checked: the settings do not load" -- doctor_run
+  sed 's/"model":/"modle": 1, "model":/' "$D.config" >"$D/config.json"
+  expect doctor_unknown_key 0 "warn  settings   .*unknown setting 'modle' \(did you mean 'model'\?\)" -- doctor_run
+  printf '{}\n' >"$D/config.json"
+  expect doctor_no_key 1 "FAIL  key        groq needs a key \(GROQ_API_KEY, or .DAIMON_HOME/credentials\) — fix: daimon setup~warn  model      not tried without a key" -- \
+    doctor_run DAIMON_PROVIDER=groq DAIMON_MODEL=x
+  cp "$D.config" "$D/config.json"
+  expect doctor_model_down 1 "FAIL  model      gpt-4o \(openai\) at http://127\.0\.0\.1:1/v1: cannot fetch http://127\.0\.0\.1:1/v1/chat/completions" -- \
+    doctor_run DAIMON_BASE_URL=http://127.0.0.1:1/v1
+  (env -u DAIMON_BASE_URL DAIMON_HOME="$D" DAIMON_MODEL=gpt-4 "$DAIMON" ask --session cli:st slow-ok >/dev/null 2>&1 &)
+  for _ in $(seq 100); do DAIMON_HOME="$D" "$DAIMON" status >/dev/null 2>&1 && break; sleep 0.02; done
+  expect doctor_daemon_other_model 0 "warn  daemon     pid [0-9]+ uses gpt-4, this command line gpt-4o" -- doctor_run
+  for _ in $(seq 200); do DAIMON_HOME="$D" "$DAIMON" status >/dev/null 2>&1 || break; sleep 0.05; done
+  mkdir -p "$D.xdg/systemd/user" && touch "$D.xdg/systemd/user/daimon.service"
+  DAIMON_HOME="$D" "$DAIMON" mcp add nothere -- /nonexistent/server >/dev/null
+  cp "$(ls "$D"/sessions/*.jsonl | head -1)" "$D/sessions/copy-d.jsonl"
+  sed -i 's/"id":"[^"]*"/"id":"copy-d"/' "$D/sessions/copy-d.jsonl"
+  expect doctor_mcp_index_unit 1 "FAIL  mcp        nothere failed.*warn  index      1 logs not yet indexed.*ok    systemd" -- doctor_run
+  expect doctor_json 1 '^\{"ok":false,"checks":\[\{"check":"home","status":"ok",.*\{"check":"mcp","status":"fail","message":"nothere failed' -- \
+    env -u DAIMON_MODEL -u DAIMON_BASE_URL DAIMON_HOME="$D" "$DAIMON" doctor --json
+  DAIMON_HOME="$D" "$DAIMON" mcp remove nothere >/dev/null
+  expect doctor_fix_index 0 "ok    index      1 logs were behind, 0 gone: brought up to date \(fixed\)" -- doctor_run --fix
   if command -v tmux >/dev/null; then
     T=$(dirname "$DAIMON_HOME")/tmux.sock
     tmux -S "$T" new-session -d -x 160 -y 20 "env -u DAIMON_MODEL -u DAIMON_BASE_URL -u OPENAI_API_KEY DAIMON_HOME='$S.tty' '$DAIMON' setup; sleep 5"

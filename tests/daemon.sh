@@ -197,6 +197,7 @@ DAIMON_TELEGRAM_API_URL=http://127.0.0.1:1 start_daemon && ok serve_with_dead_pe
 sleep 0.5
 expect channel_failure_reported 0 '^channel   telegram   failed.*cannot reach http://127\.0\.0\.1:1' -- "$DAIMON" status
 expect others_keep_running 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
+expect doctor_channel_failed 1 '^FAIL  channel    telegram failed: cannot reach http://127\.0\.0\.1:1.* — fix: ' -- "$DAIMON" doctor
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 expect sigterm_stops 0 'Terminated: stopping.*daimon: stopped' -- sh -c "tail -2 '$TMP/serve.err' | tr '\n' ' '"

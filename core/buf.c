@@ -140,3 +140,51 @@ const char *daimon_buf_cstr(const daimon_buf *b)
 {
 	return b->ptr ? b->ptr : "";
 }
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+		     : (s[0] & 0xF0) == 0xE0        ? 3
+		     : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+						    : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if (len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0)))
+		return 0; /* overlong, or a surrogate */
+	if (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90)))
+		return 0; /* overlong, or past U+10FFFF */
+	return len;
+}
+
+int daimon_utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n)
+{
+	size_t from = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+		if (k) {
+			i += k;
+			continue;
+		}
+		daimon_buf_add(b, s + from, i - from);
+		daimon_buf_add(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
+		from = ++i;
+	}
+	daimon_buf_add(b, s + from, n - from);
+}

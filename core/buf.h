@@ -41,4 +41,12 @@ char *daimon_xstrdup(const char *s);
 char *daimon_xstrndup(const char *s, size_t n);
 char *daimon_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Appends `n` bytes of text made valid UTF-8: each byte of an invalid or
+ * cut sequence (Latin-1 from a mail, junk from a tool or a model) becomes
+ * U+FFFD, so nothing invalid reaches a log or the next request. */
+void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n);
+/* Whether `n` bytes are valid UTF-8 (no overlongs, surrogates or values
+ * past U+10FFFF). */
+int daimon_utf8_valid(const char *s, size_t n);
+
 #endif

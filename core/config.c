@@ -120,6 +120,21 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 		daimon_settings_free(file);
 		return rc;
 	}
+	/* the bounds on one call */
+	double first_s, idle_s, stream_s, answer_kb, retry_s;
+	if ((rc = daimon_settings_number(file, "model.first_token_s", &first_s)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.idle_s", &idle_s)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.max_stream_s", &stream_s)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.max_answer_kb", &answer_kb)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.max_retry_after_s", &retry_s)) < 0) {
+		daimon_settings_free(file);
+		return rc;
+	}
+	out->llm.first_token_ms = (long)(first_s * 1000);
+	out->llm.idle_ms = (long)(idle_s * 1000);
+	out->llm.max_stream_ms = (long)(stream_s * 1000);
+	out->llm.max_answer_bytes = (size_t)answer_kb * 1024;
+	out->llm.max_retry_after_ms = (long)(retry_s * 1000);
 	const char *name = pick(env("DAIMON_PROVIDER"), set_provider);
 	if (!name) /* nothing said: OpenAI's API, unless only an Anthropic key is there */
 		name = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";
@@ -189,7 +204,10 @@ static int find_local(daimon_model_settings *out)
 					    ? cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0))
 					    : NULL;
 		if (first) {
+			daimon_llm_config bounds = out->llm; /* (the settings' bounds stay) */
 			daimon_model_settings_release(out);
+			out->llm = bounds;
+			out->llm.api_key = NULL;
 			out->provider = p->name;
 			out->llm.provider = p->wire;
 			out->base_url = daimon_xstrdup(p->base_url);

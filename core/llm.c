@@ -7,6 +7,7 @@
  */
 #include "core/llm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,7 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 	out->http.headers = (const char *const *)out->headers;
 	out->http.stream = 1;
 	out->http.idle_timeout_ms = cfg->idle_ms > 0 ? cfg->idle_ms : 60000;
+	out->http.timeout_ms = cfg->max_stream_ms > 0 ? cfg->max_stream_ms : 600000; /* (an endless stream ends) */
 	return 0;
 }
 
@@ -198,7 +200,44 @@ struct daimon_llm_stream {
 	char *stop;
 	int done, failed;
 	int64_t in, out, cached;
+	size_t max_bytes, answer_bytes; /* the bound on text and tool arguments (0: none), and what they hold */
+	char bound[160];                /* why a bound stopped it */
 };
+
+/* Answer text or tool arguments, made valid UTF-8 as they enter (a model
+ * may send broken bytes, and an API refuses them in the next request). */
+static void add_text(daimon_llm_stream *s, daimon_buf *to, const char *text)
+{
+	size_t n = strlen(text), before = to->len;
+	daimon_buf_add_utf8(to, text, n);
+	s->answer_bytes += to->len - before;
+}
+
+void daimon_llm_stream_limit(daimon_llm_stream *s, size_t max_bytes)
+{
+	s->max_bytes = max_bytes;
+}
+
+size_t daimon_llm_stream_size(const daimon_llm_stream *s)
+{
+	return s->answer_bytes;
+}
+
+int daimon_llm_stream_bounded(const daimon_llm_stream *s)
+{
+	return s->bound[0] != 0;
+}
+
+/* Past the bound: the stream fails, whatever the server meant to send. */
+static int over_bound(daimon_llm_stream *s, size_t pending)
+{
+	if (!s->max_bytes || s->answer_bytes + pending <= s->max_bytes)
+		return 0;
+	s->failed = 1;
+	snprintf(s->bound, sizeof(s->bound), "the model's answer passed %zu KB (model.max_answer_kb); stopped",
+		 s->max_bytes / 1024);
+	return daimon_error("%s", s->bound);
+}
 
 daimon_llm_stream *daimon_llm_stream_new(daimon_llm_provider provider)
 {
@@ -275,7 +314,7 @@ static int openai_event(daimon_llm_stream *s, cJSON *j)
 	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
 	const char *text = daimon_json_str(delta, "content");
 	if (text)
-		daimon_buf_adds(&s->text, text);
+		add_text(s, &s->text, text);
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
 	for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next) {
 		int64_t index = 0;
@@ -286,7 +325,7 @@ static int openai_event(daimon_llm_stream *s, cJSON *j)
 		set_str(&k->name, daimon_json_str(fn, "name"));
 		const char *args = daimon_json_str(fn, "arguments");
 		if (args)
-			daimon_buf_adds(&k->args, args);
+			add_text(s, &k->args, args);
 	}
 	set_str(&s->stop, daimon_json_str(choice, "finish_reason"));
 	return 0;
@@ -318,9 +357,9 @@ static int anthropic_event(daimon_llm_stream *s, cJSON *j)
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
 		const char *dt = daimon_json_str(d, "type");
 		if (dt && !strcmp(dt, "text_delta") && daimon_json_str(d, "text"))
-			daimon_buf_adds(&s->text, daimon_json_str(d, "text"));
+			add_text(s, &s->text, daimon_json_str(d, "text"));
 		else if (dt && !strcmp(dt, "input_json_delta") && daimon_json_str(d, "partial_json"))
-			daimon_buf_adds(&call_at(s, (int)index)->args, daimon_json_str(d, "partial_json"));
+			add_text(s, &call_at(s, (int)index)->args, daimon_json_str(d, "partial_json"));
 	} else if (!strcmp(type, "message_delta")) {
 		set_str(&s->stop, daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "delta"), "stop_reason"));
 		daimon_json_int(cJSON_GetObjectItemCaseSensitive(j, "usage"), "output_tokens", &s->out);
@@ -381,16 +420,20 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 {
 	if (s->failed)
 		return -1;
-	/* A body that starts as JSON is an error document, kept for the message. */
+	/* A body that starts as JSON is an error document, kept for the message
+	 * (its first 64 KB). */
 	if (s->errdoc.len || (!s->fed && len && data[0] == '{')) {
-		daimon_buf_add(&s->errdoc, data, len);
+		if (s->errdoc.len < 65536)
+			daimon_buf_add(&s->errdoc, data, len < 65536 - s->errdoc.len ? len : 65536 - s->errdoc.len);
 		return 0;
 	}
 	s->fed += len;
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
-		if (!nl) {
+		if (!nl) { /* (an unending line is bounded like the answer) */
+			if (over_bound(s, s->line.len + n))
+				return -1;
 			daimon_buf_add(&s->line, data + i, n);
 			break;
 		}
@@ -404,6 +447,8 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 		}
 		if (rc < 0)
 			return rc;
+		if (over_bound(s, 0))
+			return -1;
 		i += n + 1;
 	}
 	return 0;
@@ -411,6 +456,8 @@ int daimon_llm_stream_feed(daimon_llm_stream *s, const char *data, size_t len)
 
 int daimon_llm_stream_end(daimon_llm_stream *s, const daimon_llm_config *cfg, const daimon_http_result *r)
 {
+	if (s->bound[0]) /* (the transfer was stopped for it) */
+		return daimon_error("%s", s->bound);
 	if (r->curl_code || r->status < 200 || r->status > 299) {
 		char *url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
 		cJSON *j = r->curl_code ? NULL : cJSON_Parse(daimon_buf_cstr(&s->errdoc));

@@ -27,9 +27,12 @@ typedef struct {
 	const char *base_url; /* e.g. "https://api.openai.com" (no trailing path) */
 	const char *api_key;  /* may be NULL (local servers) */
 	const char *model;
-	int max_tokens;      /* 0: 4096 */
-	long first_token_ms; /* no answer starts within this: retried; 0: 60 s */
-	long idle_ms;        /* the stream stalls this long: aborted; 0: 60 s */
+	int max_tokens;          /* 0: 4096 */
+	long first_token_ms;     /* no answer starts within this: retried; 0: 60 s */
+	long idle_ms;            /* no new text or tool call for this long: aborted; 0: 60 s */
+	long max_stream_ms;      /* the whole answer; 0: 10 minutes */
+	size_t max_answer_bytes; /* text and tool arguments; 0: 2 MB */
+	long max_retry_after_ms; /* a longer Retry-After is not waited for; 0: 60 s */
 } daimon_llm_config;
 
 /* A request ready for daimon_http_request; the strings it points to live
@@ -52,6 +55,14 @@ void daimon_llm_request_release(daimon_llm_request *r);
 typedef struct daimon_llm_stream daimon_llm_stream;
 
 daimon_llm_stream *daimon_llm_stream_new(daimon_llm_provider provider);
+/* Bounds the answer (text and tool arguments) and any one line of the
+ * stream to `max_bytes`: past it the stream fails with a line naming
+ * model.max_answer_kb. */
+void daimon_llm_stream_limit(daimon_llm_stream *s, size_t max_bytes);
+/* Bytes of answer (text and tool arguments) so far, and whether a bound
+ * stopped the stream (then the transfer should stop too). */
+size_t daimon_llm_stream_size(const daimon_llm_stream *s);
+int daimon_llm_stream_bounded(const daimon_llm_stream *s);
 void daimon_llm_stream_free(daimon_llm_stream *s);
 /* Feeds bytes of the response body as they arrive (any fragmentation).
  * <0 when the provider reported an error or sent something unreadable. */

@@ -18,11 +18,26 @@
 #include "memory/text.h"
 #include "sessions/compact.h"
 
+/* Text made valid UTF-8 where it enters (a user's, a tool's result),
+ * or the API refuses every later request of the session. */
+static void add_text(cJSON *o, const char *name, const char *text)
+{
+	size_t n = strlen(text ? text : "");
+	if (daimon_utf8_valid(text ? text : "", n)) {
+		cJSON_AddStringToObject(o, name, text ? text : "");
+		return;
+	}
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_add_utf8(&b, text, n);
+	cJSON_AddStringToObject(o, name, daimon_buf_cstr(&b));
+	daimon_buf_release(&b);
+}
+
 static cJSON *message(const char *role, const char *text)
 {
 	cJSON *m = cJSON_CreateObject();
 	cJSON_AddStringToObject(m, "role", role);
-	cJSON_AddStringToObject(m, "content", text);
+	add_text(m, "content", text);
 	return m;
 }
 
@@ -145,7 +160,7 @@ int session_append_tool_result(struct session *s, const cJSON *call, const char 
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "call_id", id ? id : "");
 	cJSON_AddStringToObject(f, "name", name ? name : "");
-	cJSON_AddStringToObject(f, "content", text);
+	add_text(f, "content", text);
 	cJSON_AddBoolToObject(f, "is_error", is_error);
 	uint64_t seq = 0;
 	int rc = daimon_log_append(s->log, DAIMON_REC_TOOL_RESULT, NULL, f, NULL, NULL, &seq);

@@ -114,6 +114,10 @@ struct session_model {
 	uint64_t transfer;   /* the call in flight */
 	uint64_t ttft_timer; /* no first chunk by then: the call is abandoned and retried */
 	int ttft_expired;
+	uint64_t idle_timer;       /* each tick, the answer must have grown (keep-alives do not count) */
+	size_t idle_mark;          /* what it held at the last tick */
+	int idle_expired, bounded; /* stopped for the idle bound, or the answer's size */
+	int64_t started_ms;        /* (the stream's length bound) */
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
 };
@@ -213,6 +217,7 @@ void session_on_synced(daimon_ctx *ctx, struct session *s, const daimon_job_done
 /* session-model.c */
 int session_send_request(daimon_ctx *ctx, struct session *s);
 int session_call_model(daimon_ctx *ctx, struct session *s, int retry);
+void session_on_idle_tick(daimon_ctx *ctx, struct session *s);
 void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m);
 void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m);
 

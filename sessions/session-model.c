@@ -23,9 +23,12 @@
 int session_send_request(daimon_ctx *ctx, struct session *s)
 {
 	s->model.stream = daimon_llm_stream_new(s->set.cfg->provider);
+	daimon_llm_stream_limit(s->model.stream,
+				s->set.cfg->max_answer_bytes ? s->set.cfg->max_answer_bytes : (size_t)2 << 20);
 	if (!(s->model.transfer = daimon_http_request(ctx, s->set.http, &s->model.req.http)))
 		return -1;
-	s->model.ttft_expired = 0;
+	s->model.ttft_expired = s->model.idle_expired = s->model.bounded = 0;
+	s->model.started_ms = daimon_mono_ms();
 	s->model.ttft_timer =
 		daimon_timer_start(ctx, s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000, 0);
 	daimon_set_op(ctx, "waiting for the model");
@@ -61,15 +64,37 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	const daimon_http_chunk *c = m->data;
 	if (!s->model.stream || c->id != s->model.transfer)
 		return;            /* from a call that was stopped or replaced */
-	if (s->model.ttft_timer) { /* the answer has started */
+	if (s->model.ttft_timer) { /* the answer has started: from now on it must keep growing */
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;
+		long idle = s->set.cfg->idle_ms > 0 ? s->set.cfg->idle_ms : 60000;
+		s->model.idle_mark = 0;
+		s->model.idle_timer = daimon_timer_start(ctx, idle, idle);
 	}
-	daimon_llm_stream_feed(s->model.stream, c->data, c->len);
+	if (daimon_llm_stream_feed(s->model.stream, c->data, c->len) < 0 &&
+	    daimon_llm_stream_bounded(s->model.stream) && !s->model.bounded) {
+		s->model.bounded = 1; /* past a bound: it ends here, not retried */
+		daimon_http_cancel(ctx, s->set.http, s->model.transfer);
+	}
 	daimon_buf delta = DAIMON_BUF_INIT;
 	if (daimon_llm_stream_take_delta(s->model.stream, &delta))
 		daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_DELTA, delta.ptr, delta.len);
 	daimon_buf_release(&delta);
+}
+
+/* A tick of the idle timer: an answer that brought nothing new since the
+ * last one (a server sending only keep-alives) is stopped. */
+void session_on_idle_tick(daimon_ctx *ctx, struct session *s)
+{
+	size_t now = s->model.stream ? daimon_llm_stream_size(s->model.stream) : 0;
+	if (now > s->model.idle_mark || !s->model.transfer) {
+		s->model.idle_mark = now;
+		return;
+	}
+	s->model.idle_expired = 1;
+	daimon_timer_cancel(ctx, s->model.idle_timer);
+	s->model.idle_timer = 0;
+	daimon_http_cancel(ctx, s->set.http, s->model.transfer); /* its DONE says why */
 }
 
 #define MAX_ATTEMPTS 4
@@ -80,16 +105,27 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
 {
 	int transient = s->model.ttft_expired || daimon_http_transient(r);
-	if (!transient || s->model.attempts >= MAX_ATTEMPTS ||
-	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]))
+	long max_wait = s->set.cfg->max_retry_after_ms > 0 ? s->set.cfg->max_retry_after_ms : 60000;
+	if (!transient || s->model.attempts >= MAX_ATTEMPTS || s->model.idle_expired || s->model.bounded ||
+	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) || r->retry_after_ms > max_wait)
 		return 0;                           /* text already streamed to the user is not asked for twice */
 	int64_t delay = 500LL << s->model.attempts; /* 0.5, 1, 2, 4 s */
 	delay += (int64_t)(daimon_mono_ns() % (uint64_t)(delay / 2 + 1)) - delay / 4;
 	if (r->retry_after_ms >= 0)
-		delay = r->retry_after_ms < 60000 ? r->retry_after_ms : 60000;
+		delay = r->retry_after_ms;
 	s->model.attempts++;
 	s->model.retry_timer = daimon_timer_start(ctx, delay, 0);
 	daimon_set_op(ctx, "waiting to retry the model");
+	/* whoever asked hears that it waits, and why */
+	char why[160], line[256];
+	if (s->model.ttft_expired)
+		snprintf(why, sizeof(why), "no answer began in time");
+	else if (r->curl_code)
+		snprintf(why, sizeof(why), "%.150s", r->error);
+	else
+		snprintf(why, sizeof(why), "HTTP %ld%s", r->status, r->status == 429 ? ", rate limited" : "");
+	snprintf(line, sizeof(line), "retrying in %.1f s: %s", (double)delay / 1000, why);
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
 	return 1;
 }
 
@@ -103,8 +139,36 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;
 	}
+	if (s->model.idle_timer) {
+		daimon_timer_cancel(ctx, s->model.idle_timer);
+		s->model.idle_timer = 0;
+	}
 	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
 		return;
+	const daimon_llm_config *cfg = s->set.cfg;
+	long max_wait = cfg->max_retry_after_ms > 0 ? cfg->max_retry_after_ms : 60000;
+	long max_stream = cfg->max_stream_ms > 0 ? cfg->max_stream_ms : 600000;
+	if (s->model.idle_expired) { /* the bounds say what happened, not the transfer's abort */
+		session_finish(ctx, s, -1,
+			       "the model's answer brought nothing new for too long (model.idle_s); stopped");
+		return;
+	}
+	if (r->retry_after_ms > max_wait) {
+		char why[256];
+		snprintf(why, sizeof(why),
+			 "the model's server asked to wait %ld s (Retry-After), more than model.max_retry_after_s (%ld "
+			 "s)",
+			 r->retry_after_ms / 1000, max_wait / 1000);
+		session_finish(ctx, s, -1, why);
+		return;
+	}
+	if (r->curl_code == 28 && daimon_mono_ms() - s->model.started_ms >= max_stream - 1000) {
+		char why[160];
+		snprintf(why, sizeof(why), "the model's answer took longer than model.max_stream_s (%ld s); stopped",
+			 max_stream / 1000);
+		session_finish(ctx, s, -1, why);
+		return;
+	}
 	if (daimon_llm_stream_end(s->model.stream, s->set.cfg, r) < 0) {
 		session_finish(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;

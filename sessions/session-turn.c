@@ -152,7 +152,9 @@ static void halt(daimon_ctx *ctx, struct session *s, const char *reason)
 		daimon_timer_cancel(ctx, s->model.retry_timer);
 	if (s->model.ttft_timer)
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
-	s->model.transfer = s->model.retry_timer = s->model.ttft_timer = 0;
+	if (s->model.idle_timer)
+		daimon_timer_cancel(ctx, s->model.idle_timer);
+	s->model.transfer = s->model.retry_timer = s->model.ttft_timer = s->model.idle_timer = 0;
 	session_aside_clear(ctx, s);
 	for (int i = 0; i < s->calls.n; i++) {
 		struct call *c = &s->calls.list[i];

@@ -108,6 +108,8 @@ static void on_timer(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		s->model.ttft_timer = 0;
 		s->model.ttft_expired = 1;
 		daimon_http_cancel(ctx, s->set.http, s->model.transfer); /* its DONE takes the retry path */
+	} else if (m->ref == s->model.idle_timer && s->model.idle_timer) {
+		session_on_idle_tick(ctx, s);
 	} else if (m->ref == s->model.retry_timer && s->turn.asker) {
 		s->model.retry_timer = 0;
 		if (session_call_model(ctx, s, 1) < 0)

@@ -4,9 +4,14 @@
  * (a new runtime reading the log, as after a crash), a stream cut
  * mid-answer reported and not logged as an answer, an HTTP error named.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/actor.h"
@@ -340,6 +345,165 @@ static void test_session__an_idle_session_hibernates_and_wakes_with_its_history(
 	aimock_stop(&mk);
 }
 
+/* ---- a misbehaving server (aimock cannot misbehave this way): shaped
+ * like OpenAI's streaming API, it answers by what the question asks ---- */
+
+struct rogue {
+	int fd;
+	_Atomic int stop;
+	pthread_t thread;
+	char url[64];
+};
+
+static int send_all(int c, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t k = send(c, s, n, MSG_NOSIGNAL);
+		if (k <= 0)
+			return -1;
+		s += k, n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void *rogue_conn(void *arg)
+{
+	int c = (int)(intptr_t)arg;
+	char req[65536];
+	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
+	req[n > 0 ? n : 0] = 0;
+	static const char sse[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+	static const char chunk[] = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n";
+	char line[256];
+	/* (the request carries the history: the newest question decides) */
+	static const char *const asks[] = {"wait a day",    "ping forever", "never stop",
+					   "one long line", "latin-1",      NULL};
+	const char *newest = NULL, *at = NULL;
+	for (int i = 0; asks[i]; i++)
+		for (const char *p = req; (p = strstr(p, asks[i])); p++)
+			if (p > at)
+				at = p, newest = asks[i];
+	if (!newest)
+		newest = "";
+	if (!strcmp(newest, "wait a day")) { /* a Retry-After nobody should wait for */
+		static const char r[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 100000\r\nContent-Type: "
+					"application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n"
+					"{\"error\":{\"message\":\"come back later\"}}";
+		send_all(c, r, sizeof(r) - 1);
+	} else if (!strcmp(newest, "ping forever")) { /* a word, then keep-alive comments only */
+		send_all(c, sse, sizeof(sse) - 1);
+		snprintf(line, sizeof(line), chunk, "Hi");
+		send_all(c, line, strlen(line));
+		while (send_all(c, ": ping\n\n", 8) == 0)
+			usleep(100000);
+	} else if (!strcmp(newest, "never stop")) { /* words for ever */
+		send_all(c, sse, sizeof(sse) - 1);
+		snprintf(line, sizeof(line), chunk, "word ");
+		while (send_all(c, line, strlen(line)) == 0)
+			usleep(20000);
+	} else if (!strcmp(newest, "one long line")) { /* a line with no end */
+		send_all(c, sse, sizeof(sse) - 1);
+		send_all(c, "data: {\"x\":\"", 12);
+		char xs[4096];
+		memset(xs, 'x', sizeof(xs));
+		while (send_all(c, xs, sizeof(xs)) == 0)
+			;
+	} else { /* broken bytes in the answer (Latin-1 where UTF-8 belongs) */
+		send_all(c, sse, sizeof(sse) - 1);
+		snprintf(line, sizeof(line), chunk, "caf\xe9 ok");
+		send_all(c, line, strlen(line));
+		static const char end[] =
+			"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+			"data: [DONE]\n\n";
+		send_all(c, end, sizeof(end) - 1);
+	}
+	close(c);
+	return NULL;
+}
+
+static void *rogue_serve(void *arg)
+{
+	struct rogue *r = arg;
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p = {r->fd, POLLIN, 0};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int c = accept(r->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		pthread_t t;
+		pthread_create(&t, NULL, rogue_conn, (void *)(intptr_t)c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static void rogue_start(struct rogue *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	if (bind(r->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(r->fd, 16) < 0 ||
+	    getsockname(r->fd, (struct sockaddr *)&a, &len) < 0)
+		abort();
+	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+	pthread_create(&r->thread, NULL, rogue_serve, r);
+}
+
+static void rogue_stop(struct rogue *r)
+{
+	atomic_store(&r->stop, 1);
+	pthread_join(r->thread, NULL);
+	close(r->fd);
+}
+
+/* Every bound has a setting and a clear error, and what enters the log is
+ * valid UTF-8. */
+static void test_session__a_misbehaving_server_meets_every_bound(void)
+{
+	struct rogue r;
+	rogue_start(&r);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI,
+				 .base_url = r.url,
+				 .model = "m",
+				 .idle_ms = 500,
+				 .max_stream_ms = 1500,
+				 .max_answer_bytes = 16384,
+				 .max_retry_after_ms = 5000};
+	struct asker a;
+	turn(&st, &cfg, "wait a day", &a);
+	CHECK_STR(a.done.error,
+		  "the model's server asked to wait 100000 s (Retry-After), more than model.max_retry_after_s (5 s)");
+	daimon_buf_release(&a.streamed);
+	int64_t t0 = daimon_mono_ms();
+	turn(&st, &cfg, "ping forever", &a);
+	CHECK_STR(a.done.error, "the model's answer brought nothing new for too long (model.idle_s); stopped");
+	CHECK(daimon_mono_ms() - t0 < 3000);
+	daimon_buf_release(&a.streamed);
+	cfg.max_answer_bytes = 1 << 20;
+	turn(&st, &cfg, "never stop", &a);
+	CHECK_STR(a.done.error, "the model's answer took longer than model.max_stream_s (1 s); stopped");
+	CHECK(a.streamed.len > 0);
+	daimon_buf_release(&a.streamed);
+	cfg.max_answer_bytes = 16384;
+	turn(&st, &cfg, "one long line", &a);
+	CHECK_STR(a.done.error, "the model's answer passed 16 KB (model.max_answer_kb); stopped");
+	daimon_buf_release(&a.streamed);
+	turn(&st, &cfg, "latin-1", &a);
+	CHECK_INT(a.done.status, 0);
+	CHECK_STR(daimon_buf_cstr(&a.streamed), "caf\xef\xbf\xbd ok");
+	daimon_buf_release(&a.streamed);
+	char *log = log_text(&st);
+	CHECK(daimon_utf8_valid(log, strlen(log)));
+	CHECK_CONTAINS(log, "caf\xef\xbf\xbd ok");
+	free(log);
+	daimon_store_release(&st);
+	rogue_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -350,6 +514,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__a_429_is_retried_after_retry_after),
 		TEST_CASE(test_session__no_first_token_in_time_is_abandoned_and_retried),
 		TEST_CASE(test_session__an_idle_session_hibernates_and_wakes_with_its_history),
+		TEST_CASE(test_session__a_misbehaving_server_meets_every_bound),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -187,6 +187,7 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 	out->llm.base_url = out->base_url;
 	out->llm.model = out->model;
 	out->llm.api_key = out->api_key;
+	out->llm.provider_name = out->provider;
 	daimon_settings_free(file);
 	return 0;
 }
@@ -209,6 +210,7 @@ static int find_local(daimon_model_settings *out)
 			out->llm = bounds;
 			out->llm.api_key = NULL;
 			out->provider = p->name;
+			out->llm.provider_name = p->name;
 			out->llm.provider = p->wire;
 			out->base_url = daimon_xstrdup(p->base_url);
 			out->model = daimon_xstrdup(first);

@@ -27,6 +27,7 @@ typedef struct {
 	const char *base_url; /* e.g. "https://api.openai.com" (no trailing path) */
 	const char *api_key;  /* may be NULL (local servers) */
 	const char *model;
+	const char *provider_name; /* its name, for the log (NULL: the wire format's) */
 	int max_tokens;          /* 0: 4096 */
 	long first_token_ms;     /* no answer starts within this: retried; 0: 60 s */
 	long idle_ms;            /* no new text or tool call for this long: aborted; 0: 60 s */

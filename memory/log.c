@@ -19,7 +19,9 @@
  *                    list of blocks ({"type":"text","text":...}); optional
  *                    "tool_calls" [{"id","name","arguments"}] (arguments a
  *                    JSON string, as the model produced it) and "mid" (the
- *                    channel's id of the message, so a redelivery is known)
+ *                    channel's id of the message, so a redelivery is known);
+ *                    an answer's "usage" {"model","provider","in","out",
+ *                    "cached"}: which model answered and its tokens
  *     "tool_result"  "call_id", "name", "content", "is_error"
  *     "tool_intent"  before a side-effecting tool call runs: "call_id",
  *                    "name", "key" (its idempotency key), "idempotent"

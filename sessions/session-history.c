@@ -137,13 +137,16 @@ int session_open_log(struct session *s)
 }
 
 /* Stages a message in the log and adds it to the history. */
-int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid)
+int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid,
+			   const cJSON *usage)
 {
 	cJSON *f = message(role, text);
 	if (mid && *mid)
 		cJSON_AddStringToObject(f, "mid", mid);
 	if (calls && cJSON_GetArraySize(calls))
 		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
+	if (usage)
+		cJSON_AddItemToObject(f, "usage", cJSON_Duplicate(usage, 1));
 	uint64_t seq = 0;
 	int rc = daimon_log_append(s->log, DAIMON_REC_MESSAGE, NULL, f, NULL, NULL, &seq);
 	if (rc == 0) {

@@ -176,7 +176,9 @@ char *session_system_prompt(const char *home, const char *key);
 cJSON *session_stopped_message(const cJSON *cancel);
 cJSON *session_failed_message(const char *error);
 int session_open_log(struct session *s);
-int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid);
+/* (usage: the model call's, on an answer — memory/log.c's FORMAT) */
+int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid,
+			   const cJSON *usage);
 int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error);
 
 /* session-turn.c */

@@ -177,7 +177,19 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	daimon_llm_stream_usage(s->model.stream, &in, &out, &cached);
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->model.stream);
 	int ncalls = cJSON_GetArraySize(calls);
-	int rc = session_append_message(s, "assistant", daimon_llm_stream_text(s->model.stream), calls, NULL);
+	/* which model answered, and what it cost in tokens */
+	const daimon_llm_config *c = s->set.cfg;
+	cJSON *usage = cJSON_CreateObject();
+	cJSON_AddStringToObject(usage, "model", c->model ? c->model : "");
+	cJSON_AddStringToObject(usage, "provider",
+				c->provider_name                      ? c->provider_name
+				: c->provider == DAIMON_LLM_ANTHROPIC ? "anthropic"
+								      : "openai");
+	cJSON_AddNumberToObject(usage, "in", (double)in);
+	cJSON_AddNumberToObject(usage, "out", (double)out);
+	cJSON_AddNumberToObject(usage, "cached", (double)cached);
+	int rc = session_append_message(s, "assistant", daimon_llm_stream_text(s->model.stream), calls, NULL, usage);
+	cJSON_Delete(usage);
 	if (rc < 0 || !ncalls) {
 		s->turn.tokens_in += in, s->turn.tokens_out += out;
 		daimon_llm_stream_free(s->model.stream); /* counted */

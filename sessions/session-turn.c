@@ -132,7 +132,7 @@ void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		return;
 	int rc = session_close_dangling(s);
 	if (rc == 0)
-		rc = session_append_message(s, "user", text, NULL, mid);
+		rc = session_append_message(s, "user", text, NULL, mid, NULL);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)

@@ -278,6 +278,17 @@ if [ -f "$AIM" ]; then
   else
     bad setup_terminal "tmux is missing: run scripts/setup.sh"
   fi
+  # usage: each answer's tokens logged with its model; the totals are their sum
+  expect usage_totals_match_logs 0 '^same [1-9][0-9]*$' -- sh -c "
+    a=\$(cat '$DAIMON_HOME'/sessions/*.jsonl | grep -o '\"usage\":{[^}]*}' | grep -o '\"in\":[0-9]*' | awk -F: '{s+=\$2} END {print s}')
+    b=\$('$DAIMON' usage --json | grep -o '\"total\":{[^}]*}' | grep -o '\"tokens_in\":[0-9]*' | cut -d: -f2)
+    [ \"\$a\" = \"\$b\" ] && echo same \$a"
+  expect usage_by_model 0 '"key":"m","calls":[1-9]' -- "$DAIMON" usage --by model --json
+  expect usage_logged_model 0 '"usage":\{"model":"m","provider":"openai","in":[0-9]+,"out":[0-9]+,"cached":0\}' -- \
+    sh -c "cat '$DAIMON_HOME'/sessions/*.jsonl"
+  expect usage_bad_group 2 "cannot group by 'week'" -- "$DAIMON" usage --by week
+  expect usage_damaged_log_said 0 "1 damaged log counted up to the damage \(the last: .*copy-1\.jsonl:6" -- "$DAIMON" usage
+  expect usage_since_future 0 '^total +0 ' -- "$DAIMON" usage --since 2099-01-01
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
   # Two commands on one conversation with no daemon: the second talks to
   # the first one's daemon (one writer of the log), and both are answered.

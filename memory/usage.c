@@ -1,0 +1,137 @@
+/*
+ * usage.c — see usage.h. Every log is read once, start to end; only the
+ * answers' usage is looked at.
+ */
+#include "memory/usage.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/jsonutil.h"
+#include "memory/record.h"
+
+static const char *const by_names[] = {"day", "session", "model", "channel", NULL};
+
+int daimon_usage_by_parse(const char *name)
+{
+	for (int i = 0; name && by_names[i]; i++)
+		if (!strcmp(by_names[i], name))
+			return i;
+	return -1;
+}
+
+static double num(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Adds one call to the row of `key`. */
+static void add(cJSON *totals, const char *key, const cJSON *usage)
+{
+	cJSON *row = cJSON_GetObjectItemCaseSensitive(totals, key);
+	if (!row) {
+		row = cJSON_AddObjectToObject(totals, key);
+		cJSON_AddStringToObject(row, "key", key);
+		static const char *const fields[] = {"calls", "tokens_in", "tokens_out", "tokens_cached"};
+		for (int i = 0; i < 4; i++)
+			cJSON_AddNumberToObject(row, fields[i], 0);
+	}
+	static const char *const from[] = {"in", "out", "cached"}, *const to[] = {"tokens_in", "tokens_out",
+										  "tokens_cached"};
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "calls"), num(row, "calls") + 1);
+	for (int i = 0; i < 3; i++)
+		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, to[i]),
+				     num(row, to[i]) + num(usage, from[i]));
+}
+
+static int one_log(const char *path, const char *id, int64_t since_ms, daimon_usage_by by, cJSON *totals)
+{
+	daimon_log_reader *r;
+	int rc = daimon_log_reader_open(&r, path, 0, 0, 0);
+	if (rc < 0)
+		return rc;
+	char channel[64] = "?";
+	daimon_record rec;
+	while ((rc = daimon_log_reader_next(r, &rec)) == 1) {
+		if (!strcmp(rec.type, DAIMON_REC_SESSION)) {
+			const char *c = daimon_json_str(rec.json, "channel");
+			snprintf(channel, sizeof(channel), "%s", c ? c : "?");
+		}
+		const cJSON *usage = cJSON_GetObjectItemCaseSensitive(rec.json, "usage");
+		if (!strcmp(rec.type, DAIMON_REC_MESSAGE) && cJSON_IsObject(usage) && rec.ts >= since_ms) {
+			char day[16];
+			time_t t = (time_t)(rec.ts / 1000);
+			struct tm tm;
+			localtime_r(&t, &tm);
+			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+			const char *model = daimon_json_str(usage, "model");
+			const char *key = by == DAIMON_USAGE_DAY       ? day
+					  : by == DAIMON_USAGE_SESSION ? id
+					  : by == DAIMON_USAGE_MODEL   ? (model && *model ? model : "?")
+								       : channel;
+			add(totals, key, usage);
+		}
+		daimon_record_clear(&rec);
+	}
+	daimon_log_reader_free(r);
+	return rc;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(daimon_json_str(*(const cJSON *const *)a, "key"),
+		      daimon_json_str(*(const cJSON *const *)b, "key"));
+}
+
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows,
+			size_t *damaged)
+{
+	*rows = NULL;
+	*damaged = 0;
+	DIR *d = opendir(st->sessions_dir);
+	if (!d)
+		return daimon_error_errno("cannot open '%s'", st->sessions_dir);
+	cJSON *totals = cJSON_CreateObject();
+	int rc = 0;
+	struct dirent *e;
+	while (rc >= 0 && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n <= 6 || strcmp(e->d_name + n - 6, ".jsonl"))
+			continue;
+		char *id = daimon_xstrndup(e->d_name, n - 6);
+		if (daimon_session_id_valid(id)) {
+			char *path = daimon_store_log_path(st, id);
+			rc = one_log(path, id, since_ms, by, totals);
+			if (rc == DAIMON_ECORRUPT) { /* (what came before the damage counts) */
+				++*damaged;
+				rc = 0;
+			}
+			free(path);
+		}
+		free(id);
+	}
+	closedir(d);
+	if (rc < 0) {
+		cJSON_Delete(totals);
+		return rc;
+	}
+	size_t count = (size_t)cJSON_GetArraySize(totals), i = 0;
+	cJSON **list = daimon_xcalloc(count + 1, sizeof(*list));
+	while (totals->child)
+		list[i++] = cJSON_DetachItemViaPointer(totals, totals->child);
+	qsort(list, count, sizeof(*list), by_key);
+	*rows = cJSON_CreateArray();
+	for (i = 0; i < count; i++) {
+		free(list[i]->string);
+		list[i]->string = NULL;
+		cJSON_AddItemToArray(*rows, list[i]);
+	}
+	free(list);
+	cJSON_Delete(totals);
+	return 0;
+}

@@ -1,0 +1,27 @@
+/*
+ * usage.h — what the model calls cost in tokens, totalled from the
+ * session logs (each answer's "usage": memory/log.c's FORMAT).
+ */
+#ifndef DAIMON_MEMORY_USAGE_H
+#define DAIMON_MEMORY_USAGE_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "memory/store.h"
+
+/* How to group the totals. */
+typedef enum { DAIMON_USAGE_DAY, DAIMON_USAGE_SESSION, DAIMON_USAGE_MODEL, DAIMON_USAGE_CHANNEL } daimon_usage_by;
+
+/* "day", "session", "model", "channel" -> the grouping; -1 for another. */
+int daimon_usage_by_parse(const char *name);
+
+/* The calls answered since `since_ms` (0: all), grouped: *rows gets
+ * [{"key","calls","tokens_in","tokens_out","tokens_cached"}] sorted by
+ * key (a day is the local date, YYYY-MM-DD). A damaged log counts up to
+ * its damage: *damaged says how many were, the last error names the
+ * last one. */
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows,
+			size_t *damaged);
+
+#endif

@@ -81,9 +81,10 @@ int daimon_config_edit(const char *home, int (*edit)(cJSON *cfg, void *arg), voi
  * variable model.api_key_env names, then the provider's own
  * (OPENAI_API_KEY...) — in the environment, then in the credentials file
  * as it is now (a reload sees what `setup` wrote). */
-static char *find_key(const char *home, const char *key_env, const daimon_provider *p, const char **from)
+static char *find_key(const char *home, const char *key_env, const daimon_provider *p, const char **from, int primary)
 {
-	const char *names[] = {"DAIMON_API_KEY", key_env && *key_env ? key_env : NULL, p->key_env};
+	/* (DAIMON_API_KEY is the primary model's: a fallback has its provider's own) */
+	const char *names[] = {primary ? "DAIMON_API_KEY" : NULL, key_env && *key_env ? key_env : NULL, p->key_env};
 	for (int in_file = 0; in_file < 2; in_file++)
 		for (size_t i = 0; i < 3; i++) {
 			if (!names[i])
@@ -102,6 +103,43 @@ static char *find_key(const char *home, const char *key_env, const daimon_provid
 			free(key);
 		}
 	return NULL;
+}
+
+/* model.fallbacks: "provider/model" each, a named provider at its own
+ * base URL with its own key, chained after the primary. */
+static int load_fallbacks(daimon_model_settings *out, const char *home, const cJSON *list)
+{
+	int n = cJSON_GetArraySize(list);
+	if (n <= 0)
+		return 0;
+	out->fallbacks = daimon_xcalloc((size_t)n, sizeof(*out->fallbacks));
+	const daimon_llm_config **link = &out->llm.fallback;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		const char *v = cJSON_GetStringValue(e), *slash = v ? strchr(v, '/') : NULL;
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - v) : 0, v ? v : "");
+		const daimon_provider *p = daimon_provider_named(name);
+		if (!p || !slash[1])
+			return daimon_error_code(
+				DAIMON_EINVAL, "model.fallbacks: '%s' is not \"provider/model\" with a provider of: %s",
+				v ? v : "?", daimon_provider_names());
+		struct daimon_model_fallback *f = &out->fallbacks[out->nfallbacks++];
+		const char *from;
+		f->model = daimon_xstrdup(slash + 1);
+		f->key = find_key(home, NULL, p, &from, 0);
+		f->llm = out->llm; /* (the bounds are the primary's) */
+		f->llm.provider = p->wire;
+		f->llm.provider_name = p->name;
+		f->llm.base_url = p->base_url;
+		f->llm.model = f->model;
+		f->llm.api_key = f->key;
+		f->llm.fallback = NULL;
+		*link = &f->llm;
+		link = &f->llm.fallback;
+	}
+	return 0;
 }
 
 int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
@@ -173,7 +211,7 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 					 base, out->base_url_from);
 	}
 	out->base_url = daimon_xstrdup(base);
-	char *key = find_key(home, key_env, p, &out->key_from);
+	char *key = find_key(home, key_env, p, &out->key_from, 1);
 	if (key) {
 		out->api_key = daimon_xstrndup(key, strcspn(key, "\r\n")); /* (a key file's newline) */
 		free(key);
@@ -188,8 +226,15 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 	out->llm.model = out->model;
 	out->llm.api_key = out->api_key;
 	out->llm.provider_name = out->provider;
+	double retries;
+	rc = daimon_settings_number(file, "model.retries", &retries);
+	out->llm.retries = retries > 0 ? (int)retries : -1;
+	if (rc == 0)
+		rc = load_fallbacks(out, home, daimon_settings_json(file, "model.fallbacks"));
 	daimon_settings_free(file);
-	return 0;
+	if (rc < 0)
+		daimon_model_settings_release(out);
+	return rc;
 }
 
 /* Nothing configured at all: a local Ollama or llama.cpp server on its
@@ -205,9 +250,13 @@ static int find_local(daimon_model_settings *out)
 					    ? cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0))
 					    : NULL;
 		if (first) {
-			daimon_llm_config bounds = out->llm; /* (the settings' bounds stay) */
+			daimon_llm_config bounds = out->llm; /* (the settings' bounds and fallbacks stay) */
+			struct daimon_model_fallback *fb = out->fallbacks;
+			int nfb = out->nfallbacks;
+			out->fallbacks = NULL, out->nfallbacks = 0;
 			daimon_model_settings_release(out);
 			out->llm = bounds;
+			out->fallbacks = fb, out->nfallbacks = nfb;
 			out->llm.api_key = NULL;
 			out->provider = p->name;
 			out->llm.provider_name = p->name;
@@ -280,5 +329,10 @@ void daimon_model_settings_release(daimon_model_settings *s)
 	free(s->api_key);
 	free(s->model);
 	free(s->note);
+	for (int i = 0; i < s->nfallbacks; i++) {
+		free(s->fallbacks[i].model);
+		free(s->fallbacks[i].key);
+	}
+	free(s->fallbacks);
 	memset(s, 0, sizeof(*s));
 }

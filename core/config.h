@@ -14,8 +14,15 @@ typedef struct {
 	/* where each came from ("DAIMON_MODEL", "model.model", "the
 	 * provider's default"...; NULL: not set), for status and doctor */
 	const char *model_from, *base_url_from, *key_from;
-	char *note; /* a line worth saying (the model was picked), or NULL */
+	char *note;                              /* a line worth saying (the model was picked), or NULL */
+	struct daimon_model_fallback *fallbacks; /* llm.fallback's chain (model.fallbacks) */
+	int nfallbacks;
 } daimon_model_settings;
+
+struct daimon_model_fallback {
+	daimon_llm_config llm;
+	char *model, *key;
+};
 
 /* $DAIMON_HOME/config.json parsed (*out NULL when there is none); a file
  * that is not a JSON object is an error naming it. */

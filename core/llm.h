@@ -22,12 +22,16 @@
 
 typedef enum { DAIMON_LLM_OPENAI, DAIMON_LLM_ANTHROPIC } daimon_llm_provider;
 
-typedef struct {
+typedef struct daimon_llm_config {
 	daimon_llm_provider provider;
 	const char *base_url; /* e.g. "https://api.openai.com" (no trailing path) */
 	const char *api_key;  /* may be NULL (local servers) */
 	const char *model;
 	const char *provider_name; /* its name, for the log (NULL: the wire format's) */
+	int retries;               /* of a transient failure; 0: 4, < 0: none */
+	/* the next model tried when a call fails for good before anything
+	 * streamed (model.fallbacks), or NULL */
+	const struct daimon_llm_config *fallback;
 	int max_tokens;          /* 0: 4096 */
 	long first_token_ms;     /* no answer starts within this: retried; 0: 60 s */
 	long idle_ms;            /* no new text or tool call for this long: aborted; 0: 60 s */

@@ -88,8 +88,7 @@ static int by_key(const void *a, const void *b)
 		      daimon_json_str(*(const cJSON *const *)b, "key"));
 }
 
-int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows,
-			size_t *damaged)
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows, size_t *damaged)
 {
 	*rows = NULL;
 	*damaged = 0;

@@ -21,7 +21,6 @@ int daimon_usage_by_parse(const char *name);
  * key (a day is the local date, YYYY-MM-DD). A damaged log counts up to
  * its damage: *damaged says how many were, the last error names the
  * last one. */
-int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows,
-			size_t *damaged);
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows, size_t *damaged);
 
 #endif

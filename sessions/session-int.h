@@ -118,6 +118,9 @@ struct session_model {
 	size_t idle_mark;          /* what it held at the last tick */
 	int idle_expired, bounded; /* stopped for the idle bound, or the answer's size */
 	int64_t started_ms;        /* (the stream's length bound) */
+	/* the model asked: the session's, or a fallback after it failed for
+	 * good in this turn (NULL: the session's) */
+	const daimon_llm_config *cfg;
 	daimon_llm_stream *stream;
 	daimon_llm_request req;
 };

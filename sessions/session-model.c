@@ -19,18 +19,24 @@
 
 #define MAX_ROUNDS 10
 
+/* The model this call asks: the session's, or the fallback it moved to. */
+static const daimon_llm_config *model_cfg(const struct session *s)
+{
+	return s->model.cfg ? s->model.cfg : s->set.cfg;
+}
+
 /* Sends the request built in s->model.req. */
 int session_send_request(daimon_ctx *ctx, struct session *s)
 {
-	s->model.stream = daimon_llm_stream_new(s->set.cfg->provider);
+	s->model.stream = daimon_llm_stream_new(model_cfg(s)->provider);
 	daimon_llm_stream_limit(s->model.stream,
-				s->set.cfg->max_answer_bytes ? s->set.cfg->max_answer_bytes : (size_t)2 << 20);
+				model_cfg(s)->max_answer_bytes ? model_cfg(s)->max_answer_bytes : (size_t)2 << 20);
 	if (!(s->model.transfer = daimon_http_request(ctx, s->set.http, &s->model.req.http)))
 		return -1;
 	s->model.ttft_expired = s->model.idle_expired = s->model.bounded = 0;
 	s->model.started_ms = daimon_mono_ms();
 	s->model.ttft_timer =
-		daimon_timer_start(ctx, s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000, 0);
+		daimon_timer_start(ctx, model_cfg(s)->first_token_ms > 0 ? model_cfg(s)->first_token_ms : 60000, 0);
 	daimon_set_op(ctx, "waiting for the model");
 	return 0;
 }
@@ -51,7 +57,7 @@ int session_call_model(daimon_ctx *ctx, struct session *s, int retry)
 		s->model.attempts = 0;
 	if (!retry && ++s->turn.rounds > MAX_ROUNDS)
 		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
-	if (daimon_llm_build(&s->model.req, s->set.cfg, s->system, s->history, s->tools) < 0)
+	if (daimon_llm_build(&s->model.req, model_cfg(s), s->system, s->history, s->tools) < 0)
 		return -1;
 	if (!retry && s->set.compress_at && s->model.req.body.len / 4 > s->set.compress_at &&
 	    s->model.req.body.len / 4 > s->keep.compress_floor)
@@ -67,7 +73,7 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if (s->model.ttft_timer) { /* the answer has started: from now on it must keep growing */
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;
-		long idle = s->set.cfg->idle_ms > 0 ? s->set.cfg->idle_ms : 60000;
+		long idle = model_cfg(s)->idle_ms > 0 ? model_cfg(s)->idle_ms : 60000;
 		s->model.idle_mark = 0;
 		s->model.idle_timer = daimon_timer_start(ctx, idle, idle);
 	}
@@ -97,16 +103,15 @@ void session_on_idle_tick(daimon_ctx *ctx, struct session *s)
 	daimon_http_cancel(ctx, s->set.http, s->model.transfer); /* its DONE says why */
 }
 
-#define MAX_ATTEMPTS 4
-
 /* Rate limits, server errors and connections that failed before any of
  * the answer arrived are retried with jittered exponential backoff, or
  * after Retry-After when the server says. Returns 1 if a retry is set. */
 static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
 {
 	int transient = s->model.ttft_expired || daimon_http_transient(r);
-	long max_wait = s->set.cfg->max_retry_after_ms > 0 ? s->set.cfg->max_retry_after_ms : 60000;
-	if (!transient || s->model.attempts >= MAX_ATTEMPTS || s->model.idle_expired || s->model.bounded ||
+	long max_wait = model_cfg(s)->max_retry_after_ms > 0 ? model_cfg(s)->max_retry_after_ms : 60000;
+	int retries = model_cfg(s)->retries ? model_cfg(s)->retries : 4;
+	if (!transient || s->model.attempts >= retries || s->model.idle_expired || s->model.bounded ||
 	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) || r->retry_after_ms > max_wait)
 		return 0;                           /* text already streamed to the user is not asked for twice */
 	int64_t delay = 500LL << s->model.attempts; /* 0.5, 1, 2, 4 s */
@@ -129,6 +134,33 @@ static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_res
 	return 1;
 }
 
+/* A call that failed for good — unreachable, a server error or a rate
+ * limit after the retries, no first token — before anything streamed goes
+ * to the next model of model.fallbacks, said to whoever asked. Returns 1
+ * if it did. */
+static int fall_back(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
+{
+	const daimon_llm_config *next = model_cfg(s)->fallback;
+	int worth = s->model.ttft_expired || daimon_http_transient(r) || r->status >= 500 || r->status == 429;
+	if (!next || !worth || s->model.idle_expired || s->model.bounded ||
+	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]))
+		return 0;
+	char line[300];
+	if (r->curl_code)
+		snprintf(line, sizeof(line), "falling back to %s/%s: %.150s", next->provider_name, next->model,
+			 r->error);
+	else
+		snprintf(line, sizeof(line), "falling back to %s/%s: %s answered HTTP %ld", next->provider_name,
+			 next->model, model_cfg(s)->provider_name ? model_cfg(s)->provider_name : "the model",
+			 r->status);
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
+	s->model.cfg = next;
+	s->model.attempts = 0;
+	if (session_call_model(ctx, s, 1) < 0) /* (the same round, asked of the next model) */
+		session_finish(ctx, s, -1, daimon_error_last());
+	return 1;
+}
+
 void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_result *r = m->data;
@@ -143,9 +175,9 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		daimon_timer_cancel(ctx, s->model.idle_timer);
 		s->model.idle_timer = 0;
 	}
-	if ((r->curl_code || r->status < 200 || r->status > 299) && maybe_retry(ctx, s, r))
+	if ((r->curl_code || r->status < 200 || r->status > 299) && (maybe_retry(ctx, s, r) || fall_back(ctx, s, r)))
 		return;
-	const daimon_llm_config *cfg = s->set.cfg;
+	const daimon_llm_config *cfg = model_cfg(s);
 	long max_wait = cfg->max_retry_after_ms > 0 ? cfg->max_retry_after_ms : 60000;
 	long max_stream = cfg->max_stream_ms > 0 ? cfg->max_stream_ms : 600000;
 	if (s->model.idle_expired) { /* the bounds say what happened, not the transfer's abort */
@@ -169,7 +201,7 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		session_finish(ctx, s, -1, why);
 		return;
 	}
-	if (daimon_llm_stream_end(s->model.stream, s->set.cfg, r) < 0) {
+	if (daimon_llm_stream_end(s->model.stream, model_cfg(s), r) < 0) {
 		session_finish(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
@@ -178,7 +210,7 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->model.stream);
 	int ncalls = cJSON_GetArraySize(calls);
 	/* which model answered, and what it cost in tokens */
-	const daimon_llm_config *c = s->set.cfg;
+	const daimon_llm_config *c = model_cfg(s);
 	cJSON *usage = cJSON_CreateObject();
 	cJSON_AddStringToObject(usage, "model", c->model ? c->model : "");
 	cJSON_AddStringToObject(usage, "provider",

@@ -109,6 +109,7 @@ void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 	s->turn.mid = mid && *mid;
 	s->turn.rounds = 0;
 	s->turn.tokens_in = s->turn.tokens_out = 0;
+	s->model.cfg = NULL; /* (each turn begins with the session's model) */
 	const daimon_tool *t = s->set.tools_live ? atomic_load(s->set.tools_live) : NULL;
 	if (!t || t == s->keep.toolset)
 		return;

@@ -68,6 +68,23 @@ static void test_config__environment_over_file_and_named_errors(void)
 	CHECK_INT(ms.llm.provider, DAIMON_LLM_ANTHROPIC);
 	CHECK_STR(ms.base_url_from, "model.base_url");
 	daimon_model_settings_release(&ms);
+	/* fallbacks: named providers at their own URLs with their own keys */
+	test_write(path, "{\"model\":{\"fallbacks\":[\"groq/llama-3.3\",\"ollama/qwen3:8b\"]}}");
+	setenv("GROQ_API_KEY", "gsk-2", 1);
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK(ms.llm.fallback != NULL);
+	CHECK_STR(ms.llm.fallback->base_url, "https://api.groq.com/openai/v1");
+	CHECK_STR(ms.llm.fallback->model, "llama-3.3");
+	CHECK_STR(ms.llm.fallback->api_key, "gsk-2");
+	CHECK_STR(ms.llm.fallback->fallback->provider_name, "ollama");
+	CHECK(ms.llm.fallback->fallback->api_key == NULL);
+	CHECK(ms.llm.fallback->fallback->fallback == NULL);
+	daimon_model_settings_release(&ms);
+	unsetenv("GROQ_API_KEY");
+	test_write(path, "{\"model\":{\"fallbacks\":[\"gpt-5\"]}}");
+	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
+	CHECK_CONTAINS(daimon_error_last(), "model.fallbacks: 'gpt-5' is not \"provider/model\"");
+	test_write(path, "{}");
 	setenv("DAIMON_BASE_URL", "127.0.0.1:8080/v1", 1);
 	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
 	CHECK_STR(daimon_error_last(),

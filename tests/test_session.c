@@ -376,8 +376,8 @@ static void *rogue_conn(void *arg)
 	static const char chunk[] = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n";
 	char line[256];
 	/* (the request carries the history: the newest question decides) */
-	static const char *const asks[] = {"wait a day",    "ping forever", "never stop",
-					   "one long line", "latin-1",      NULL};
+	static const char *const asks[] = {"wait a day", "ping forever", "never stop", "one long line",
+					   "latin-1",    "hello",        NULL};
 	const char *newest = NULL, *at = NULL;
 	for (int i = 0; asks[i]; i++)
 		for (const char *p = req; (p = strstr(p, asks[i])); p++)
@@ -385,9 +385,14 @@ static void *rogue_conn(void *arg)
 				at = p, newest = asks[i];
 	if (!newest)
 		newest = "";
-	if (!strcmp(newest, "wait a day")) { /* a Retry-After nobody should wait for */
+	if (!strcmp(newest, "hello")) { /* (the primary that fails: a server error) */
+		static const char r[] =
+			"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+			"Content-Length: 34\r\nConnection: close\r\n\r\n{\"error\":{\"message\":\"overloaded\"}}";
+		send_all(c, r, sizeof(r) - 1);
+	} else if (!strcmp(newest, "wait a day")) { /* a Retry-After nobody should wait for */
 		static const char r[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 100000\r\nContent-Type: "
-					"application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n"
+					"application/json\r\nContent-Length: 39\r\nConnection: close\r\n\r\n"
 					"{\"error\":{\"message\":\"come back later\"}}";
 		send_all(c, r, sizeof(r) - 1);
 	} else if (!strcmp(newest, "ping forever")) { /* a word, then keep-alive comments only */
@@ -504,6 +509,46 @@ static void test_session__a_misbehaving_server_meets_every_bound(void)
 	rogue_stop(&r);
 }
 
+/* A call that fails for good before anything streamed goes to the next
+ * model of the fallbacks; the log says which model answered. */
+static void test_session__a_failed_call_falls_back_to_the_next_model(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 4, 0), 0);
+	struct rogue r;
+	rogue_start(&r);
+	daimon_llm_config fb = {.provider = DAIMON_LLM_OPENAI,
+				.base_url = mk.url,
+				.model = "fb",
+				.provider_name = "ollama",
+				.retries = -1};
+	daimon_llm_config refused = {.provider = DAIMON_LLM_OPENAI,
+				     .base_url = "http://127.0.0.1:1",
+				     .model = "primary",
+				     .provider_name = "openai",
+				     .retries = -1,
+				     .fallback = &fb};
+	daimon_llm_config failing = refused;
+	failing.base_url = r.url; /* a 500 */
+	const daimon_llm_config *primaries[] = {&refused, &failing};
+	for (int i = 0; i < 2; i++) {
+		daimon_store st;
+		daimon_store_open(&st, test_tmpdir());
+		struct asker a;
+		turn(&st, primaries[i], "hello", &a);
+		CHECK_INT(a.done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&a.streamed), "Hello there!");
+		daimon_buf_release(&a.streamed);
+		char *log = log_text(&st);
+		CHECK_CONTAINS(log, "\"usage\":{\"model\":\"fb\",\"provider\":\"ollama\"");
+		CHECK(!strstr(log, "\"model\":\"primary\""));
+		free(log);
+		daimon_store_release(&st);
+	}
+	rogue_stop(&r);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -515,6 +560,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__no_first_token_in_time_is_abandoned_and_retried),
 		TEST_CASE(test_session__an_idle_session_hibernates_and_wakes_with_its_history),
 		TEST_CASE(test_session__a_misbehaving_server_meets_every_bound),
+		TEST_CASE(test_session__a_failed_call_falls_back_to_the_next_model),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -106,25 +106,33 @@ static char *find_key(const char *home, const char *key_env, const daimon_provid
 }
 
 /* model.fallbacks: "provider/model" each, a named provider at its own
- * base URL with its own key, chained after the primary. */
-static int load_fallbacks(daimon_model_settings *out, const char *home, const cJSON *list)
+ * base URL with its own key, chained after the primary; and
+ * model.summary_model, the same way, as the summarizer. */
+static int load_fallbacks(daimon_model_settings *out, const char *home, const cJSON *list, const char *summary)
 {
-	int n = cJSON_GetArraySize(list);
+	int n = cJSON_GetArraySize(list) + (summary && *summary);
 	if (n <= 0)
 		return 0;
 	out->fallbacks = daimon_xcalloc((size_t)n, sizeof(*out->fallbacks));
 	const daimon_llm_config **link = &out->llm.fallback;
+	cJSON *all = list ? cJSON_Duplicate(list, 1) : cJSON_CreateArray();
+	if (summary && *summary)
+		cJSON_AddItemToArray(all, cJSON_CreateString(summary));
+	int i = 0, rc = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
+	cJSON_ArrayForEach(e, all)
 	{
+		const char *setting = i++ < n - (summary && *summary) ? "model.fallbacks" : "model.summary_model";
 		const char *v = cJSON_GetStringValue(e), *slash = v ? strchr(v, '/') : NULL;
 		char name[64];
 		snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - v) : 0, v ? v : "");
 		const daimon_provider *p = daimon_provider_named(name);
-		if (!p || !slash[1])
-			return daimon_error_code(
-				DAIMON_EINVAL, "model.fallbacks: '%s' is not \"provider/model\" with a provider of: %s",
-				v ? v : "?", daimon_provider_names());
+		if (!p || !slash[1]) {
+			rc = daimon_error_code(DAIMON_EINVAL,
+					       "%s: '%s' is not \"provider/model\" with a provider of: %s", setting,
+					       v ? v : "?", daimon_provider_names());
+			break;
+		}
 		struct daimon_model_fallback *f = &out->fallbacks[out->nfallbacks++];
 		const char *from;
 		f->model = daimon_xstrdup(slash + 1);
@@ -135,11 +143,16 @@ static int load_fallbacks(daimon_model_settings *out, const char *home, const cJ
 		f->llm.base_url = p->base_url;
 		f->llm.model = f->model;
 		f->llm.api_key = f->key;
-		f->llm.fallback = NULL;
-		*link = &f->llm;
-		link = &f->llm.fallback;
+		f->llm.fallback = f->llm.summarizer = NULL;
+		if (!strcmp(setting, "model.summary_model")) {
+			out->llm.summarizer = &f->llm;
+		} else {
+			*link = &f->llm;
+			link = &f->llm.fallback;
+		}
 	}
-	return 0;
+	cJSON_Delete(all);
+	return rc;
 }
 
 int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
@@ -227,10 +240,13 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 	out->llm.api_key = out->api_key;
 	out->llm.provider_name = out->provider;
 	double retries;
+	const char *summary = NULL;
 	rc = daimon_settings_number(file, "model.retries", &retries);
 	out->llm.retries = retries > 0 ? (int)retries : -1;
 	if (rc == 0)
-		rc = load_fallbacks(out, home, daimon_settings_json(file, "model.fallbacks"));
+		rc = daimon_settings_string(file, "model.summary_model", &summary);
+	if (rc == 0)
+		rc = load_fallbacks(out, home, daimon_settings_json(file, "model.fallbacks"), summary);
 	daimon_settings_free(file);
 	if (rc < 0)
 		daimon_model_settings_release(out);

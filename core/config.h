@@ -15,7 +15,8 @@ typedef struct {
 	 * provider's default"...; NULL: not set), for status and doctor */
 	const char *model_from, *base_url_from, *key_from;
 	char *note;                              /* a line worth saying (the model was picked), or NULL */
-	struct daimon_model_fallback *fallbacks; /* llm.fallback's chain (model.fallbacks) */
+	struct daimon_model_fallback *fallbacks; /* llm.fallback's chain (model.fallbacks), then
+						  * llm.summarizer (model.summary_model) */
 	int nfallbacks;
 } daimon_model_settings;
 

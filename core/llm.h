@@ -32,6 +32,9 @@ typedef struct daimon_llm_config {
 	/* the next model tried when a call fails for good before anything
 	 * streamed (model.fallbacks), or NULL */
 	const struct daimon_llm_config *fallback;
+	/* the model summaries and compaction ask (model.summary_model), or
+	 * NULL: this one */
+	const struct daimon_llm_config *summarizer;
 	int max_tokens;          /* 0: 4096 */
 	long first_token_ms;     /* no answer starts within this: retried; 0: 60 s */
 	long idle_ms;            /* no new text or tool call for this long: aborted; 0: 60 s */

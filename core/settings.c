@@ -80,6 +80,8 @@ const daimon_setting daimon_settings_table[] = {
 	INT("model.max_answer_kb", 16, 1048576, "2048",
 	    "the largest answer (text and tool arguments) taken from the model"),
 	INT("model.retries", 0, 10, "4", "how often a rate limit, a server error or a lost connection is retried"),
+	STR("model.summary_model", "\"\"",
+	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),
 	LIST("model.fallbacks",
 	     "further models tried in order when a call fails for good before anything streamed: \"provider/model\""),
 	INT("model.max_retry_after_s", 0, 86400, "60",

@@ -31,8 +31,10 @@ void session_aside_clear(daimon_ctx *ctx, struct session *s)
 static int ask_aside(daimon_ctx *ctx, struct session *s, const char *system, const cJSON *msgs, int for_session)
 {
 	s->aside.ref = ++s->next_ref;
-	long ms = 2 * (s->set.cfg->first_token_ms > 0 ? s->set.cfg->first_token_ms : 60000);
-	if (!(s->aside.actor = daimon_llm_call_spawn(ctx, s->set.http, s->set.cfg, system, msgs, s->aside.ref, ms)))
+	/* (a cheaper model may write them: model.summary_model) */
+	const daimon_llm_config *cfg = s->set.cfg->summarizer ? s->set.cfg->summarizer : s->set.cfg;
+	long ms = 2 * (cfg->first_token_ms > 0 ? cfg->first_token_ms : 60000);
+	if (!(s->aside.actor = daimon_llm_call_spawn(ctx, s->set.http, cfg, system, msgs, s->aside.ref, ms)))
 		return -1;
 	s->aside.for_session = for_session;
 	daimon_set_op(ctx, for_session ? "summarizing the session" : "compressing the context");

@@ -81,6 +81,12 @@ static void test_config__environment_over_file_and_named_errors(void)
 	CHECK(ms.llm.fallback->fallback->fallback == NULL);
 	daimon_model_settings_release(&ms);
 	unsetenv("GROQ_API_KEY");
+	test_write(path, "{\"model\":{\"summary_model\":\"ollama/small\"}}");
+	CHECK_INT(daimon_model_settings_load(&ms, home), 0);
+	CHECK(ms.llm.fallback == NULL);
+	CHECK_STR(ms.llm.summarizer->model, "small");
+	CHECK_STR(ms.llm.summarizer->base_url, "http://127.0.0.1:11434/v1");
+	daimon_model_settings_release(&ms);
 	test_write(path, "{\"model\":{\"fallbacks\":[\"gpt-5\"]}}");
 	CHECK_INT(daimon_model_settings_load(&ms, home), DAIMON_EINVAL);
 	CHECK_CONTAINS(daimon_error_last(), "model.fallbacks: 'gpt-5' is not \"provider/model\"");

@@ -549,6 +549,40 @@ static void test_session__a_failed_call_falls_back_to_the_next_model(void)
 	aimock_stop(&mk);
 }
 
+/* Summaries are written by model.summary_model when one is named. */
+static void test_session__summaries_ask_the_summary_model(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 4, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	daimon_llm_config cheap = {.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .model = "cheap-one"};
+	daimon_llm_config cfg = {
+		.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .model = "the-big-one", .summarizer = &cheap};
+	daimon_rt *rt;
+	daimon_rt_new(&rt, NULL);
+	daimon_aid http = daimon_http_start(rt, 0);
+	daimon_session_opts so = {.summarize = 1};
+	daimon_aid s = daimon_session_start(rt, &st, "cli:test", http, &cfg, &so);
+	struct asker a = {0};
+	daimon_spawn_opts o = {.behaviour = &asker_b, .state = &a};
+	daimon_aid me = daimon_spawn(rt, &o);
+	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, "hello", 5);
+	EVENTUALLY(atomic_load(&a.finished));
+	atomic_store(&a.finished, 0);
+	daimon_send_from(rt, me, s, DAIMON_SESSION_SUMMARIZE, NULL, 0);
+	EVENTUALLY(atomic_load(&a.finished));
+	daimon_rt_free(rt);
+	daimon_buf_release(&a.streamed);
+	daimon_buf j = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_CONTAINS(j.ptr, "\"model\":\"the-big-one\""); /* the turn */
+	CHECK_CONTAINS(j.ptr, "\"model\":\"cheap-one\"");   /* the summary */
+	daimon_buf_release(&j);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -561,6 +595,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__an_idle_session_hibernates_and_wakes_with_its_history),
 		TEST_CASE(test_session__a_misbehaving_server_meets_every_bound),
 		TEST_CASE(test_session__a_failed_call_falls_back_to_the_next_model),
+		TEST_CASE(test_session__summaries_ask_the_summary_model),
 		{0},
 	};
 	return test_main(argc, argv, cases);

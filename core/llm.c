@@ -63,6 +63,15 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 	return out;
 }
 
+/* Anthropic's prompt caching: a breakpoint after the system prompt, the
+ * tools and the conversation so far (three of the four it allows), so a
+ * long chat pays for its prefix once; cache reads come back in usage. */
+static void cache_point(cJSON *block)
+{
+	if (block)
+		cJSON_AddItemToObject(block, "cache_control", cJSON_CreateRaw("{\"type\":\"ephemeral\"}"));
+}
+
 static cJSON *anthropic_messages(const cJSON *messages)
 {
 	cJSON *out = cJSON_CreateArray();
@@ -150,13 +159,28 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 	} else {
 		out->url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
 		cJSON_AddNumberToObject(b, "max_tokens", cfg->max_tokens > 0 ? cfg->max_tokens : 4096);
-		if (system && *system)
-			cJSON_AddStringToObject(b, "system", system);
-		cJSON_AddItemToObject(b, "messages", anthropic_messages(messages));
+		if (system && *system) {
+			cJSON *sys = cJSON_AddArrayToObject(b, "system"), *t = cJSON_CreateObject();
+			cJSON_AddStringToObject(t, "type", "text");
+			cJSON_AddStringToObject(t, "text", system);
+			cache_point(t);
+			cJSON_AddItemToArray(sys, t);
+		}
+		cJSON *msgs = anthropic_messages(messages);
+		/* the conversation so far is the next request's prefix: cached too */
+		cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1),
+							       "content");
+		if (cJSON_GetArraySize(last))
+			cache_point(cJSON_GetArrayItem(last, cJSON_GetArraySize(last) - 1));
+		cJSON_AddItemToObject(b, "messages", msgs);
 	}
 	h += daimon_llm_auth_headers(cfg, out->headers + h);
-	if (cJSON_GetArraySize(tools))
-		cJSON_AddItemToObject(b, "tools", tools_json(cfg->provider, tools));
+	if (cJSON_GetArraySize(tools)) {
+		cJSON *t = tools_json(cfg->provider, tools);
+		if (cfg->provider == DAIMON_LLM_ANTHROPIC)
+			cache_point(cJSON_GetArrayItem(t, cJSON_GetArraySize(t) - 1));
+		cJSON_AddItemToObject(b, "tools", t);
+	}
 	daimon_json_print(&out->body, b);
 	cJSON_Delete(b);
 	out->http.method = "POST";

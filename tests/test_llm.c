@@ -323,6 +323,40 @@ static void test_llm__base_urls_follow_each_sdk(void)
 	CHECK(daimon_provider_named("gemeni") == NULL);
 }
 
+static int count(const char *s, const char *what)
+{
+	int n = 0;
+	for (; (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+/* Anthropic's requests mark the system prompt, the tools and the
+ * conversation so far for its prompt cache; OpenAI's need nothing. */
+static void test_llm__anthropic_requests_carry_cache_breakpoints(void)
+{
+	cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":"
+				  "\"hello\"},{\"role\":\"user\",\"content\":\"again\"}]");
+	cJSON *tools = cJSON_Parse("[{\"name\":\"a\",\"description\":\"A\",\"parameters\":{}},{\"name\":\"b\","
+				   "\"description\":\"B\",\"parameters\":{}}]");
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_ANTHROPIC, .base_url = "http://x", .model = "m"};
+	daimon_llm_request r;
+	CHECK_INT(daimon_llm_build(&r, &cfg, "be brief", msgs, tools), 0);
+	const char *body = daimon_buf_cstr(&r.body);
+	CHECK_CONTAINS(body, "\"system\":[{\"type\":\"text\",\"text\":\"be brief\",\"cache_control\":{\"type\":"
+			     "\"ephemeral\"}}]");
+	CHECK_CONTAINS(body, "{\"type\":\"text\",\"text\":\"again\",\"cache_control\":{\"type\":\"ephemeral\"}}");
+	CHECK_CONTAINS(body, "\"name\":\"b\",\"description\":\"B\",\"input_schema\":{},\"cache_control\"");
+	CHECK_INT(count(body, "cache_control"), 3); /* (Anthropic allows four) */
+	daimon_llm_request_release(&r);
+	cfg.provider = DAIMON_LLM_OPENAI;
+	CHECK_INT(daimon_llm_build(&r, &cfg, "be brief", msgs, tools), 0);
+	CHECK_INT(count(daimon_buf_cstr(&r.body), "cache_control"), 0);
+	daimon_llm_request_release(&r);
+	cJSON_Delete(msgs);
+	cJSON_Delete(tools);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -332,6 +366,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_llm__the_end_of_a_transfer_says_what_went_wrong),
 		TEST_CASE(test_llm__answers_and_fragmented_tool_calls_from_aimock),
 		TEST_CASE(test_llm__base_urls_follow_each_sdk),
+		TEST_CASE(test_llm__anthropic_requests_carry_cache_breakpoints),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -134,6 +134,19 @@ static void check_model(struct doctor *d, char *model, size_t size)
 	daimon_model_settings_release(&ms);
 }
 
+/* One MCP server as `status` or daimon_mcp_snapshot has it ("tools" a
+ * count or the list). */
+static void report_server(struct doctor *d, const cJSON *sv)
+{
+	const char *state = daimon_json_str(sv, "state"), *err = daimon_json_str(sv, "error");
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(sv, "tools");
+	int bad = !state || strcmp(state, "ready");
+	report(d, bad ? FAIL : OK, "mcp", bad ? "daimon mcp list" : NULL, "%s %s, %d tools%s%s",
+	       daimon_json_str(sv, "name"), state ? state : "?",
+	       cJSON_IsNumber(tools) ? tools->valueint : cJSON_GetArraySize(tools), err && *err ? ": " : "",
+	       err ? err : "");
+}
+
 /* The daemon, if one runs: its model, its channels, its MCP servers.
  * 1 when one runs. */
 static int check_daemon(struct doctor *d, const char *model)
@@ -173,15 +186,7 @@ static int check_daemon(struct doctor *d, const char *model)
 		       daimon_json_str(ch, "name"), state ? state : "?", err && *err ? ": " : "", err ? err : "");
 	}
 	const cJSON *sv;
-	cJSON_ArrayForEach(sv, cJSON_GetObjectItemCaseSensitive(r, "mcp"))
-	{
-		const char *state = daimon_json_str(sv, "state"), *err = daimon_json_str(sv, "error");
-		int bad = !state || strcmp(state, "ready");
-		report(d, bad ? FAIL : OK, "mcp", bad ? "daimon mcp list" : NULL, "%s %s, %.0f tools%s%s",
-		       daimon_json_str(sv, "name"), state ? state : "?",
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sv, "tools")), err && *err ? ": " : "",
-		       err ? err : "");
-	}
+	cJSON_ArrayForEach(sv, cJSON_GetObjectItemCaseSensitive(r, "mcp")) report_server(d, sv);
 	cJSON_Delete(r);
 	return 1;
 }
@@ -202,14 +207,8 @@ static void check_mcp(struct doctor *d)
 		daimon_mcp_stop(m);
 	}
 	daimon_rt_free(rt);
-	for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
-		const char *state = daimon_json_str(s, "state"), *err = daimon_json_str(s, "error");
-		int bad = !state || strcmp(state, "ready");
-		report(d, bad ? FAIL : OK, "mcp", bad ? "daimon mcp list" : NULL, "%s %s, %d tools%s%s",
-		       daimon_json_str(s, "name"), state ? state : "?",
-		       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "tools")), err && *err ? ": " : "",
-		       err ? err : "");
-	}
+	for (const cJSON *s = list ? list->child : NULL; s; s = s->next)
+		report_server(d, s);
 	cJSON_Delete(list);
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/settings.h"
 #include "core/timefmt.h"
 #include "memory/usage.h"
 
@@ -55,22 +56,28 @@ static int exec_usage(const struct daimon_cmd *cmd, int argc, char **argv)
 	}
 	cJSON *rows = NULL;
 	size_t damaged = 0;
-	rc = daimon_usage_totals(&st, since, (daimon_usage_by)by, &rows, &damaged);
+	daimon_settings *set = NULL;
+	rc = daimon_settings_load(&set, st.home);
+	if (rc == 0)
+		rc = daimon_usage_totals(&st, since, (daimon_usage_by)by, daimon_settings_json(set, "usage.prices"),
+					 &rows, &damaged);
+	daimon_settings_free(set);
 	daimon_store_release(&st);
 	if (rc < 0)
 		return cli_fail();
 	if (damaged)
 		fprintf(stderr, "daimon: %zu damaged log%s counted up to the damage (the last: %s)\n", damaged,
 			damaged == 1 ? "" : "s", daimon_error_last());
-	double total[4] = {0};
-	static const char *const fields[] = {"calls", "tokens_in", "tokens_out", "tokens_cached"};
+	double total[6] = {0};
+	static const char *const fields[] = {"calls",         "tokens_in",      "tokens_out",
+					     "tokens_cached", "unpriced_calls", "cost"};
 	const cJSON *r;
-	cJSON_ArrayForEach(r, rows) for (int i = 0; i < 4; i++) total[i] += num(r, fields[i]);
+	cJSON_ArrayForEach(r, rows) for (int i = 0; i < 6; i++) total[i] += num(r, fields[i]);
 	if (json) {
 		cJSON *o = cJSON_CreateObject(), *t;
 		cJSON_AddItemToObject(o, "rows", rows);
 		t = cJSON_AddObjectToObject(o, "total");
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 6; i++)
 			cJSON_AddNumberToObject(t, fields[i], total[i]);
 		char *s = cJSON_PrintUnformatted(o);
 		printf("%s\n", s);
@@ -79,11 +86,22 @@ static int exec_usage(const struct daimon_cmd *cmd, int argc, char **argv)
 		return 0;
 	}
 	static const char *const heads[] = {"day", "session", "model", "channel"};
-	printf("%-28s %7s %12s %12s %12s\n", heads[by], "calls", "tokens in", "tokens out", "cached");
-	cJSON_ArrayForEach(r, rows) printf(
-		"%-28s %7.0f %12.0f %12.0f %12.0f\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "key")),
-		num(r, "calls"), num(r, "tokens_in"), num(r, "tokens_out"), num(r, "tokens_cached"));
-	printf("%-28s %7.0f %12.0f %12.0f %12.0f\n", "total", total[0], total[1], total[2], total[3]);
+	printf("%-28s %7s %12s %12s %12s %10s\n", heads[by], "calls", "tokens in", "tokens out", "cached", "cost");
+	cJSON_ArrayForEach(r, rows)
+	{
+		char cost[32] = "-"; /* (no price: no cost, never a guess) */
+		if (num(r, "unpriced_calls") < num(r, "calls"))
+			snprintf(cost, sizeof(cost), "%.4f%s", num(r, "cost"), num(r, "unpriced_calls") ? "+" : "");
+		printf("%-28s %7.0f %12.0f %12.0f %12.0f %10s\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "key")), num(r, "calls"),
+		       num(r, "tokens_in"), num(r, "tokens_out"), num(r, "tokens_cached"), cost);
+	}
+	char cost[32] = "-";
+	if (total[4] < total[0])
+		snprintf(cost, sizeof(cost), "%.4f%s", total[5], total[4] ? "+" : "");
+	printf("%-28s %7.0f %12.0f %12.0f %12.0f %10s\n", "total", total[0], total[1], total[2], total[3], cost);
+	if (total[4] && total[4] < total[0])
+		printf("(+: %.0f calls of models with no price in usage.prices are not in the cost)\n", total[4]);
 	cJSON_Delete(rows);
 	return 0;
 }

@@ -82,6 +82,8 @@ const daimon_setting daimon_settings_table[] = {
 	INT("model.retries", 0, 10, "4", "how often a rate limit, a server error or a lost connection is retried"),
 	STR("model.summary_model", "\"\"",
 	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),
+	LIST("usage.prices", "what models cost per million tokens, \"MODEL=INPUT/OUTPUT[/CACHED]\" "
+			     "(\"gpt-4o=2.5/10/1.25\"); a model with none has no cost, never a guessed one"),
 	LIST("model.fallbacks",
 	     "further models tried in order when a call fails for good before anything streamed: \"provider/model\""),
 	INT("model.max_retry_after_s", 0, 86400, "60",

@@ -30,17 +30,72 @@ static double num(const cJSON *o, const char *name)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* Adds one call to the row of `key`. */
-static void add(cJSON *totals, const char *key, const cJSON *usage)
+/* A model's price per million tokens. */
+struct price {
+	const char *model;
+	size_t len;
+	double in, out, cached;
+};
+
+struct prices {
+	struct price *v;
+	size_t n;
+};
+
+static int read_prices(const cJSON *list, struct prices *p)
+{
+	p->n = 0;
+	p->v = daimon_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*p->v));
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		const char *s = cJSON_GetStringValue(e), *eq = s ? strrchr(s, '=') : NULL;
+		struct price *q = &p->v[p->n];
+		int got = eq ? sscanf(eq + 1, "%lf/%lf/%lf", &q->in, &q->out, &q->cached) : 0;
+		if (!eq || eq == s || got < 2 || q->in < 0 || q->out < 0 || (got == 3 && q->cached < 0))
+			return daimon_error_code(
+				DAIMON_EINVAL,
+				"usage.prices: '%s' is not MODEL=INPUT/OUTPUT[/CACHED] (per million tokens)",
+				s ? s : "?");
+		if (got == 2)
+			q->cached = q->in;
+		q->model = s;
+		q->len = (size_t)(eq - s);
+		p->n++;
+	}
+	return 0;
+}
+
+static const struct price *price_of(const struct prices *p, const char *model)
+{
+	for (size_t i = 0; model && i < p->n; i++)
+		if (strlen(model) == p->v[i].len && !memcmp(model, p->v[i].model, p->v[i].len))
+			return &p->v[i];
+	return NULL;
+}
+
+/* Adds one call to the row of `key`: its tokens, and its cost when its
+ * model has a price (the input tokens count the cached ones). */
+static void add(cJSON *totals, const char *key, const cJSON *usage, const struct prices *prices)
 {
 	cJSON *row = cJSON_GetObjectItemCaseSensitive(totals, key);
 	if (!row) {
 		row = cJSON_AddObjectToObject(totals, key);
 		cJSON_AddStringToObject(row, "key", key);
-		static const char *const fields[] = {"calls", "tokens_in", "tokens_out", "tokens_cached"};
-		for (int i = 0; i < 4; i++)
+		static const char *const fields[] = {"calls",         "tokens_in",      "tokens_out",
+						     "tokens_cached", "unpriced_calls", "cost"};
+		for (int i = 0; i < 6; i++)
 			cJSON_AddNumberToObject(row, fields[i], 0);
 	}
+	const struct price *p = price_of(prices, daimon_json_str(usage, "model"));
+	double in = num(usage, "in"), out = num(usage, "out"), cached = num(usage, "cached");
+	if (p)
+		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "cost"),
+				     num(row, "cost") +
+					     ((in - cached) * p->in + cached * p->cached + out * p->out) / 1e6);
+	else
+		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "unpriced_calls"),
+				     num(row, "unpriced_calls") + 1);
 	static const char *const from[] = {"in", "out", "cached"}, *const to[] = {"tokens_in", "tokens_out",
 										  "tokens_cached"};
 	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "calls"), num(row, "calls") + 1);
@@ -49,7 +104,8 @@ static void add(cJSON *totals, const char *key, const cJSON *usage)
 				     num(row, to[i]) + num(usage, from[i]));
 }
 
-static int one_log(const char *path, const char *id, int64_t since_ms, daimon_usage_by by, cJSON *totals)
+static int one_log(const char *path, const char *id, int64_t since_ms, daimon_usage_by by, const struct prices *prices,
+		   cJSON *totals)
 {
 	daimon_log_reader *r;
 	int rc = daimon_log_reader_open(&r, path, 0, 0, 0);
@@ -74,7 +130,7 @@ static int one_log(const char *path, const char *id, int64_t since_ms, daimon_us
 					  : by == DAIMON_USAGE_SESSION ? id
 					  : by == DAIMON_USAGE_MODEL   ? (model && *model ? model : "?")
 								       : channel;
-			add(totals, key, usage);
+			add(totals, key, usage, prices);
 		}
 		daimon_record_clear(&rec);
 	}
@@ -88,13 +144,21 @@ static int by_key(const void *a, const void *b)
 		      daimon_json_str(*(const cJSON *const *)b, "key"));
 }
 
-int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows, size_t *damaged)
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, const cJSON *prices, cJSON **rows,
+			size_t *damaged)
 {
 	*rows = NULL;
 	*damaged = 0;
+	struct prices pr;
+	if (read_prices(prices, &pr) < 0) {
+		free(pr.v);
+		return DAIMON_EINVAL;
+	}
 	DIR *d = opendir(st->sessions_dir);
-	if (!d)
+	if (!d) {
+		free(pr.v);
 		return daimon_error_errno("cannot open '%s'", st->sessions_dir);
+	}
 	cJSON *totals = cJSON_CreateObject();
 	int rc = 0;
 	struct dirent *e;
@@ -105,7 +169,7 @@ int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_b
 		char *id = daimon_xstrndup(e->d_name, n - 6);
 		if (daimon_session_id_valid(id)) {
 			char *path = daimon_store_log_path(st, id);
-			rc = one_log(path, id, since_ms, by, totals);
+			rc = one_log(path, id, since_ms, by, &pr, totals);
 			if (rc == DAIMON_ECORRUPT) { /* (what came before the damage counts) */
 				++*damaged;
 				rc = 0;
@@ -115,6 +179,7 @@ int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_b
 		free(id);
 	}
 	closedir(d);
+	free(pr.v);
 	if (rc < 0) {
 		cJSON_Delete(totals);
 		return rc;

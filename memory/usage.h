@@ -17,10 +17,14 @@ typedef enum { DAIMON_USAGE_DAY, DAIMON_USAGE_SESSION, DAIMON_USAGE_MODEL, DAIMO
 int daimon_usage_by_parse(const char *name);
 
 /* The calls answered since `since_ms` (0: all), grouped: *rows gets
- * [{"key","calls","tokens_in","tokens_out","tokens_cached"}] sorted by
- * key (a day is the local date, YYYY-MM-DD). A damaged log counts up to
- * its damage: *damaged says how many were, the last error names the
- * last one. */
-int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, cJSON **rows, size_t *damaged);
+ * [{"key","calls","tokens_in","tokens_out","tokens_cached","cost",
+ * "unpriced_calls"}] sorted by key (a day is the local date,
+ * YYYY-MM-DD). `prices` is the usage.prices list ("MODEL=IN/OUT[/CACHED]"
+ * per million tokens; may be NULL): "cost" sums the calls of models with
+ * a price, "unpriced_calls" counts the others. A damaged log counts up
+ * to its damage: *damaged says how many were, the last error names the
+ * last one; a price that cannot be read is an error naming it. */
+int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, const cJSON *prices, cJSON **rows,
+			size_t *damaged);
 
 #endif

@@ -288,6 +288,16 @@ if [ -f "$AIM" ]; then
     sh -c "cat '$DAIMON_HOME'/sessions/*.jsonl"
   expect usage_bad_group 2 "cannot group by 'week'" -- "$DAIMON" usage --by week
   expect usage_damaged_log_said 0 "1 damaged log counted up to the damage \(the last: .*copy-1\.jsonl:6" -- "$DAIMON" usage
+  cp "$DAIMON_HOME/config.json" "$DAIMON_HOME/../config.before-prices"
+  "$DAIMON" config set usage.prices '["m=1000000/2000000"]' >/dev/null
+  expect usage_cost_from_prices 0 '^same [1-9][0-9]*$' -- sh -c "
+    a=\$(cat '$DAIMON_HOME'/sessions/*.jsonl | grep -o '\"usage\":{\"model\":\"m\"[^}]*}' | sed 's/.*\"in\":\\([0-9]*\\),\"out\":\\([0-9]*\\).*/\\1 \\2/' | awk '{s+=\$1+2*\$2} END {print s}')
+    b=\$('$DAIMON' usage --by model --json | grep -o '{\"key\":\"m\",[^}]*}' | grep -o '\"cost\":[0-9.]*' | cut -d: -f2)
+    [ \"\$a\" = \"\$b\" ] && echo same \$a"
+  expect usage_unpriced_no_guess 0 '^gpt-4 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +-$' -- "$DAIMON" usage --by model
+  "$DAIMON" config set usage.prices '["m=cheap"]' >/dev/null
+  expect usage_bad_price 1 "usage\\.prices: 'm=cheap' is not MODEL=INPUT/OUTPUT" -- "$DAIMON" usage
+  cp "$DAIMON_HOME/../config.before-prices" "$DAIMON_HOME/config.json" # (as the tests after expect it)
   expect usage_since_future 0 '^total +0 ' -- "$DAIMON" usage --since 2099-01-01
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
   # Two commands on one conversation with no daemon: the second talks to

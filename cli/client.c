@@ -3,9 +3,10 @@
  * protocol is in daemon/control.h): connect, say hello, send requests
  * and read replies and events, one JSON object per line.
  *
- * Commands that can use a running daemon (ask, chat, skill build...)
- * call cli_daemon_open first: 0 means there is none, and they work on
- * their own.
+ * Commands that tell a running daemon something (skill build, config
+ * set, status...) call cli_daemon_open: 0 means there is none. `ask` and
+ * `chat` call cli_daemon_connect, which starts the command's own daemon
+ * (daemon/local.h) when none runs, so they always talk to one.
  */
 #include <errno.h>
 #include <poll.h>

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/provider.h"
+#include "core/settings.h"
 
 /* ---- requests ---- */
 
@@ -138,6 +139,28 @@ static cJSON *tools_json(daimon_llm_provider p, const cJSON *tools)
 	return out;
 }
 
+static long ms_or_default(long ms, const char *setting)
+{
+	return ms > 0 ? ms : (long)(daimon_setting_default(setting) * 1000);
+}
+
+daimon_llm_limits daimon_llm_limits_of(const daimon_llm_config *cfg)
+{
+	daimon_llm_limits l = {
+		.first_token_ms = ms_or_default(cfg->first_token_ms, "model.first_token_s"),
+		.idle_ms = ms_or_default(cfg->idle_ms, "model.idle_s"),
+		.max_stream_ms = ms_or_default(cfg->max_stream_ms, "model.max_stream_s"),
+		.max_retry_after_ms = ms_or_default(cfg->max_retry_after_ms, "model.max_retry_after_s"),
+		.max_answer_bytes = cfg->max_answer_bytes
+					    ? cfg->max_answer_bytes
+					    : (size_t)daimon_setting_default("model.max_answer_kb") * 1024,
+		.retries = cfg->retries > 0   ? cfg->retries
+			   : cfg->retries < 0 ? 0
+					      : (int)daimon_setting_default("model.retries"),
+	};
+	return l;
+}
+
 int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, const char *system, const cJSON *messages,
 		     const cJSON *tools)
 {
@@ -189,8 +212,9 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 	out->http.body_len = out->body.len;
 	out->http.headers = (const char *const *)out->headers;
 	out->http.stream = 1;
-	out->http.idle_timeout_ms = cfg->idle_ms > 0 ? cfg->idle_ms : 60000;
-	out->http.timeout_ms = cfg->max_stream_ms > 0 ? cfg->max_stream_ms : 600000; /* (an endless stream ends) */
+	daimon_llm_limits lim = daimon_llm_limits_of(cfg);
+	out->http.idle_timeout_ms = lim.idle_ms;
+	out->http.timeout_ms = lim.max_stream_ms; /* (an endless stream ends) */
 	return 0;
 }
 

@@ -28,20 +28,31 @@ typedef struct daimon_llm_config {
 	const char *api_key;  /* may be NULL (local servers) */
 	const char *model;
 	const char *provider_name; /* its name, for the log (NULL: the wire format's) */
-	int retries;               /* of a transient failure; 0: 4, < 0: none */
+	int retries;               /* of a transient failure; 0: the default, < 0: none */
 	/* the next model tried when a call fails for good before anything
 	 * streamed (model.fallbacks), or NULL */
 	const struct daimon_llm_config *fallback;
 	/* the model summaries and compaction ask (model.summary_model), or
 	 * NULL: this one */
 	const struct daimon_llm_config *summarizer;
-	int max_tokens;          /* 0: 4096 */
-	long first_token_ms;     /* no answer starts within this: retried; 0: 60 s */
-	long idle_ms;            /* no new text or tool call for this long: aborted; 0: 60 s */
-	long max_stream_ms;      /* the whole answer; 0: 10 minutes */
-	size_t max_answer_bytes; /* text and tool arguments; 0: 2 MB */
-	long max_retry_after_ms; /* a longer Retry-After is not waited for; 0: 60 s */
+	int max_tokens; /* 0: 4096 */
+	/* the bounds; each 0 is its setting's default (daimon_llm_limits_of) */
+	long first_token_ms;     /* no answer starts within this: retried */
+	long idle_ms;            /* no new text or tool call for this long: aborted */
+	long max_stream_ms;      /* the whole answer */
+	size_t max_answer_bytes; /* text and tool arguments */
+	long max_retry_after_ms; /* a longer Retry-After is not waited for */
 } daimon_llm_config;
+
+/* A config's bounds, its zeros read as the settings' defaults
+ * (model.first_token_s, idle_s, max_stream_s, max_answer_kb,
+ * max_retry_after_s, retries): one place decides what "unset" means. */
+typedef struct {
+	long first_token_ms, idle_ms, max_stream_ms, max_retry_after_ms;
+	size_t max_answer_bytes;
+	int retries;
+} daimon_llm_limits;
+daimon_llm_limits daimon_llm_limits_of(const daimon_llm_config *cfg);
 
 /* A request ready for daimon_http_request; the strings it points to live
  * in the struct (free with daimon_llm_request_release). */

@@ -33,7 +33,7 @@ static int ask_aside(daimon_ctx *ctx, struct session *s, const char *system, con
 	s->aside.ref = ++s->next_ref;
 	/* (a cheaper model may write them: model.summary_model) */
 	const daimon_llm_config *cfg = s->set.cfg->summarizer ? s->set.cfg->summarizer : s->set.cfg;
-	long ms = 2 * (cfg->first_token_ms > 0 ? cfg->first_token_ms : 60000);
+	long ms = 2 * daimon_llm_limits_of(cfg).first_token_ms;
 	if (!(s->aside.actor = daimon_llm_call_spawn(ctx, s->set.http, cfg, system, msgs, s->aside.ref, ms)))
 		return -1;
 	s->aside.for_session = for_session;

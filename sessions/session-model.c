@@ -28,15 +28,14 @@ static const daimon_llm_config *model_cfg(const struct session *s)
 /* Sends the request built in s->model.req. */
 int session_send_request(daimon_ctx *ctx, struct session *s)
 {
+	daimon_llm_limits lim = daimon_llm_limits_of(model_cfg(s));
 	s->model.stream = daimon_llm_stream_new(model_cfg(s)->provider);
-	daimon_llm_stream_limit(s->model.stream,
-				model_cfg(s)->max_answer_bytes ? model_cfg(s)->max_answer_bytes : (size_t)2 << 20);
+	daimon_llm_stream_limit(s->model.stream, lim.max_answer_bytes);
 	if (!(s->model.transfer = daimon_http_request(ctx, s->set.http, &s->model.req.http)))
 		return -1;
 	s->model.ttft_expired = s->model.idle_expired = s->model.bounded = 0;
 	s->model.started_ms = daimon_mono_ms();
-	s->model.ttft_timer =
-		daimon_timer_start(ctx, model_cfg(s)->first_token_ms > 0 ? model_cfg(s)->first_token_ms : 60000, 0);
+	s->model.ttft_timer = daimon_timer_start(ctx, lim.first_token_ms, 0);
 	daimon_set_op(ctx, "waiting for the model");
 	return 0;
 }
@@ -73,7 +72,7 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if (s->model.ttft_timer) { /* the answer has started: from now on it must keep growing */
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;
-		long idle = model_cfg(s)->idle_ms > 0 ? model_cfg(s)->idle_ms : 60000;
+		long idle = daimon_llm_limits_of(model_cfg(s)).idle_ms;
 		s->model.idle_mark = 0;
 		s->model.idle_timer = daimon_timer_start(ctx, idle, idle);
 	}
@@ -103,17 +102,25 @@ void session_on_idle_tick(daimon_ctx *ctx, struct session *s)
 	daimon_http_cancel(ctx, s->set.http, s->model.transfer); /* its DONE says why */
 }
 
+/* Whether the call may be made again, or of another model: not when the
+ * user already saw some of its answer (it is not asked for twice), nor
+ * when a bound stopped it. */
+static int repeatable(const struct session *s)
+{
+	return !s->model.idle_expired && !s->model.bounded &&
+	       !(s->model.stream && daimon_llm_stream_text(s->model.stream)[0]);
+}
+
 /* Rate limits, server errors and connections that failed before any of
  * the answer arrived are retried with jittered exponential backoff, or
  * after Retry-After when the server says. Returns 1 if a retry is set. */
 static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_result *r)
 {
 	int transient = s->model.ttft_expired || daimon_http_transient(r);
-	long max_wait = model_cfg(s)->max_retry_after_ms > 0 ? model_cfg(s)->max_retry_after_ms : 60000;
-	int retries = model_cfg(s)->retries ? model_cfg(s)->retries : 4;
-	if (!transient || s->model.attempts >= retries || s->model.idle_expired || s->model.bounded ||
-	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]) || r->retry_after_ms > max_wait)
-		return 0;                           /* text already streamed to the user is not asked for twice */
+	daimon_llm_limits lim = daimon_llm_limits_of(model_cfg(s));
+	if (!transient || s->model.attempts >= lim.retries || !repeatable(s) ||
+	    r->retry_after_ms > lim.max_retry_after_ms)
+		return 0;
 	int64_t delay = 500LL << s->model.attempts; /* 0.5, 1, 2, 4 s */
 	delay += (int64_t)(daimon_mono_ns() % (uint64_t)(delay / 2 + 1)) - delay / 4;
 	if (r->retry_after_ms >= 0)
@@ -142,8 +149,7 @@ static int fall_back(daimon_ctx *ctx, struct session *s, const daimon_http_resul
 {
 	const daimon_llm_config *next = model_cfg(s)->fallback;
 	int worth = s->model.ttft_expired || daimon_http_transient(r) || r->status >= 500 || r->status == 429;
-	if (!next || !worth || s->model.idle_expired || s->model.bounded ||
-	    (s->model.stream && daimon_llm_stream_text(s->model.stream)[0]))
+	if (!next || !worth || !repeatable(s))
 		return 0;
 	char line[300];
 	if (r->curl_code)
@@ -178,8 +184,8 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	if ((r->curl_code || r->status < 200 || r->status > 299) && (maybe_retry(ctx, s, r) || fall_back(ctx, s, r)))
 		return;
 	const daimon_llm_config *cfg = model_cfg(s);
-	long max_wait = cfg->max_retry_after_ms > 0 ? cfg->max_retry_after_ms : 60000;
-	long max_stream = cfg->max_stream_ms > 0 ? cfg->max_stream_ms : 600000;
+	daimon_llm_limits lim = daimon_llm_limits_of(cfg);
+	long max_wait = lim.max_retry_after_ms, max_stream = lim.max_stream_ms;
 	if (s->model.idle_expired) { /* the bounds say what happened, not the transfer's abort */
 		session_finish(ctx, s, -1,
 			       "the model's answer brought nothing new for too long (model.idle_s); stopped");
@@ -201,7 +207,7 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		session_finish(ctx, s, -1, why);
 		return;
 	}
-	if (daimon_llm_stream_end(s->model.stream, model_cfg(s), r) < 0) {
+	if (daimon_llm_stream_end(s->model.stream, cfg, r) < 0) {
 		session_finish(ctx, s, -1, daimon_error_last()); /* a cut answer is not logged as an answer */
 		return;
 	}
@@ -210,13 +216,12 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	const cJSON *calls = daimon_llm_stream_tool_calls(s->model.stream);
 	int ncalls = cJSON_GetArraySize(calls);
 	/* which model answered, and what it cost in tokens */
-	const daimon_llm_config *c = model_cfg(s);
 	cJSON *usage = cJSON_CreateObject();
-	cJSON_AddStringToObject(usage, "model", c->model ? c->model : "");
+	cJSON_AddStringToObject(usage, "model", cfg->model ? cfg->model : "");
 	cJSON_AddStringToObject(usage, "provider",
-				c->provider_name                      ? c->provider_name
-				: c->provider == DAIMON_LLM_ANTHROPIC ? "anthropic"
-								      : "openai");
+				cfg->provider_name                      ? cfg->provider_name
+				: cfg->provider == DAIMON_LLM_ANTHROPIC ? "anthropic"
+									: "openai");
 	cJSON_AddNumberToObject(usage, "in", (double)in);
 	cJSON_AddNumberToObject(usage, "out", (double)out);
 	cJSON_AddNumberToObject(usage, "cached", (double)cached);

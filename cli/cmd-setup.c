@@ -10,13 +10,11 @@
  * all, and what they leave out keeps its current value.
  */
 #include <editline/readline.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -24,11 +22,9 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/home.h"
-#include "core/http.h"
 #include "core/jsonutil.h"
 #include "core/llm.h"
 #include "core/provider.h"
-#include "core/timefmt.h"
 
 struct answers {
 	const char *provider, *base_url, *model, *key_file;

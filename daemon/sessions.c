@@ -41,7 +41,6 @@ struct entry {
 	unsigned stale : 1;    /* started before a reload: stopped once idle */
 	unsigned stopping : 1; /* cancelled: requests wait for it to go */
 	struct held *held;
-	struct opening *opening;
 	char key[];
 };
 
@@ -285,7 +284,6 @@ static void start_opening(daimon_ctx *ctx, struct table *t, struct entry *e)
 	o->cfg = cfg;
 	o->key = daimon_xstrdup(e->key);
 	o->entry = e;
-	e->opening = o;
 	o->next = t->openings;
 	t->openings = o;
 	o->ref = ++t->next_ref;
@@ -329,15 +327,23 @@ static void on_post(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 
 /* ---- the sessions' lives ---- */
 
+/* Cancels the session of `e` (a running turn is logged as cancelled);
+ * requests for it wait until it is gone. */
+static void stop_entry(daimon_ctx *ctx, struct table *t, struct entry *e)
+{
+	(void)t;
+	if (e->aid && !e->stopping) {
+		e->stopping = 1;
+		daimon_cancel(daimon_ctx_rt(ctx), e->aid, 2000);
+	}
+}
+
 /* A stale session goes once it is idle and nothing is on its way to it:
  * the next request starts it with what is new. */
 static void retire_if_idle(daimon_ctx *ctx, struct table *t, struct entry *e)
 {
-	(void)t;
-	if (e->stale && e->aid && !e->busy && !e->stopping && e->posted == e->heard) {
-		e->stopping = 1;
-		daimon_cancel(daimon_ctx_rt(ctx), e->aid, 2000);
-	}
+	if (e->stale && !e->busy && e->posted == e->heard)
+		stop_entry(ctx, t, e);
 }
 
 static void on_state(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
@@ -379,7 +385,6 @@ static void on_opened(daimon_ctx *ctx, struct table *t, const daimon_job_done *d
 		return;
 	*p = o->next;
 	struct entry *e = o->entry;
-	e->opening = NULL;
 	daimon_aid aid = 0;
 	if (o->seed && !t->stopping) {
 		aid = daimon_session_spawn(daimon_ctx_rt(ctx), o->seed); /* (takes it) */
@@ -406,15 +411,6 @@ static void make_stale(daimon_ctx *ctx, struct table *t, struct entry *e)
 {
 	e->stale = 1;
 	retire_if_idle(ctx, t, e);
-}
-
-static void cancel_one(daimon_ctx *ctx, struct table *t, struct entry *e)
-{
-	(void)t;
-	if (e->aid && !e->stopping) {
-		e->stopping = 1;
-		daimon_cancel(daimon_ctx_rt(ctx), e->aid, 2000);
-	}
 }
 
 /* ---- the actor ---- */
@@ -447,7 +443,7 @@ static int sessions_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		break;
 	case DAIMON_SESSIONS_CANCEL:
 		t->stopping = 1;
-		for_each(t, cancel_one, ctx);
+		for_each(t, stop_entry, ctx);
 		break;
 	}
 	return DAIMON_CONTINUE;

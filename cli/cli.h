@@ -91,8 +91,10 @@ int cli_daemon_tell(const char *op);
 struct cli_turn {
 	struct cli_conn *conn;
 	int quiet, finished;
-	int interactive; /* a tool call that needs approval is asked on the terminal */
-	daimon_buf answer;
+	int interactive;    /* a tool call that needs approval is asked on the terminal */
+	int show_thinking;  /* the model's reasoning on stderr (dimmed) as it streams */
+	int thinking_shown; /* some of it is on stderr, its line not ended */
+	daimon_buf answer, thinking;
 	daimon_session_done done;
 };
 void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet);

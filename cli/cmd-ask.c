@@ -21,6 +21,10 @@ static void print_json(const struct cli_turn *t)
 	daimon_json_quote(&b, t->done.session);
 	daimon_buf_adds(&b, ",\"answer\":");
 	daimon_json_quote(&b, daimon_buf_cstr(&t->answer));
+	if (t->show_thinking) {
+		daimon_buf_adds(&b, ",\"thinking\":");
+		daimon_json_quote(&b, daimon_buf_cstr(&t->thinking));
+	}
 	daimon_buf_addf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld}\n", (long long)t->done.tokens_in,
 			(long long)t->done.tokens_out);
 	fwrite(b.ptr, 1, b.len, stdout);
@@ -32,8 +36,9 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
 					     {"json", no_argument, 0, 'j'},
 					     {"session", required_argument, 0, 's'},
+					     {"show-thinking", no_argument, 0, 'T'},
 					     {0}};
-	int json = 0, c;
+	int json = 0, thinking = 0, c;
 	const char *key = "cli:default";
 	while ((c = getopt_long(argc, argv, "hjs:", opts, NULL)) != -1) {
 		if (c == 'h')
@@ -42,6 +47,8 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 			json = 1;
 		else if (c == 's')
 			key = optarg;
+		else if (c == 'T')
+			thinking = 1;
 		else
 			return cli_usage_error(cmd, "unknown option");
 	}
@@ -74,6 +81,7 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 	int rc = cli_daemon_connect(&conn, &local, st.home) < 0 ? cli_fail() : 0;
 	struct cli_turn t;
 	cli_turn_init(&t, &conn, json);
+	t.show_thinking = thinking;
 	if (rc == 0) {
 		cli_turn_ask(&t, key, question.ptr, NULL);
 		if (t.done.status < 0)
@@ -94,15 +102,18 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 
 const struct daimon_cmd daimon_cmd_ask = {
 	"ask",
-	"ask [--session KEY] [--json] TEXT...",
+	"ask [--session KEY] [--show-thinking] [--json] TEXT...",
 	"Ask the assistant one thing; the answer streams to stdout.",
 	"TEXT may also come on stdin. The question and the answer are kept in the\n"
 	"session's log (KEY, default cli:default) and indexed for search. With a\n"
 	"daemon running (`daimon serve`), the daemon's session answers; without\n"
 	"one, this command runs the daemon's code for as long as it runs.\n\n"
 	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
+	"      --show-thinking the model's reasoning (DeepSeek's, Qwen's, Anthropic's\n"
+	"                      thinking: model.thinking_tokens) on stderr as it comes;\n"
+	"                      it is logged either way, never part of the answer\n"
 	"  -j, --json          print one JSON object at the end: session, answer,\n"
-	"                      tokens_in, tokens_out\n\n"
+	"                      tokens_in, tokens_out (and thinking, with the above)\n\n"
 	"The model comes from DAIMON_PROVIDER (openai, anthropic, openrouter, groq,\n"
 	"gemini, deepseek, mistral, together, xai, ollama, llamacpp, vllm, lmstudio),\n"
 	"DAIMON_BASE_URL (as the provider's SDK writes it, /v1 included), DAIMON_API_KEY\n"

@@ -36,7 +36,7 @@ struct chat {
 	daimon_session_opts opts;
 	struct cli_turn turn;
 	char key[128];
-	int tty;
+	int tty, show_thinking;
 	struct cli_conn conn; /* the running daemon's, or this command's own */
 	daimon_local *local;
 };
@@ -163,17 +163,22 @@ static int line(struct chat *c, char *text)
 
 static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, 0, 'h'}, {"session", required_argument, 0, 's'}, {0}};
+	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+					     {"session", required_argument, 0, 's'},
+					     {"show-thinking", no_argument, 0, 'T'},
+					     {0}};
 	struct chat c = {0};
 	snprintf(c.key, sizeof(c.key), "cli:default");
 	int o;
 	while ((o = getopt_long(argc, argv, "hs:", opts, NULL)) != -1) {
 		if (o == 'h')
 			return cli_help(cmd);
-		if (o != 's')
+		if (o == 'T')
+			c.show_thinking = 1;
+		else if (o == 's')
+			snprintf(c.key, sizeof(c.key), "%s", optarg);
+		else
 			return cli_usage_error(cmd, "unknown option");
-		snprintf(c.key, sizeof(c.key), "%s", optarg);
 	}
 	daimon_store st;
 	if (cli_open(&st, NULL, 0) < 0)
@@ -190,6 +195,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
 	cli_turn_init(&c.turn, &c.conn, 0);
 	c.turn.interactive = c.tty;
+	c.turn.show_thinking = c.show_thinking;
 	char model[128] = "";
 	if (c.local && c.tty)
 		chat_model(&c.conn, model, sizeof(model));
@@ -232,11 +238,12 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 
 const struct daimon_cmd daimon_cmd_chat = {
 	"chat",
-	"chat [--session KEY]",
+	"chat [--session KEY] [--show-thinking]",
 	"Talk with the assistant in the terminal.",
 	"Answers stream as they arrive. Ctrl-C stops the answer; Ctrl-D or /quit\n"
 	"leaves. In a pipe, each line is a message and the output is plain.\n\n"
-	"  -s, --session KEY   the conversation to continue (default cli:default)\n\n"
+	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
+	"      --show-thinking the model's reasoning, dimmed, before each answer\n\n"
 	"Commands:\n"
 	"  /new /sessions /search QUERY /stop /help /quit\n",
 	exec_chat,

@@ -18,9 +18,18 @@
 
 /* The answer's text as it streams (stdout), and a line on a tool call
  * or its progress (stderr, dimmed on a terminal). */
+/* The reasoning shown so far ends on a line of its own. */
+static void end_thinking(struct cli_turn *t)
+{
+	if (t->thinking_shown && t->thinking.ptr[t->thinking.len - 1] != '\n')
+		fputc('\n', stderr);
+	t->thinking_shown = 0;
+}
+
 static void heard_delta(void *arg, const char *text, size_t len)
 {
 	struct cli_turn *t = arg;
+	end_thinking(t);
 	daimon_buf_add(&t->answer, text, len);
 	if (!t->quiet) {
 		fwrite(text, 1, len, stdout);
@@ -28,11 +37,25 @@ static void heard_delta(void *arg, const char *text, size_t len)
 	}
 }
 
+/* The model's reasoning: kept, and shown (stderr, dimmed) when asked. */
+static void heard_thinking(void *arg, const char *text, size_t len)
+{
+	struct cli_turn *t = arg;
+	daimon_buf_add(&t->thinking, text, len);
+	if (t->quiet || !t->show_thinking)
+		return;
+	int tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%s%.*s%s", tty ? "\033[2m" : "", (int)len, text, tty ? "\033[0m" : "");
+	fflush(stderr);
+	t->thinking_shown = len > 0;
+}
+
 static void heard_tool(void *arg, const char *text, size_t len)
 {
 	struct cli_turn *t = arg;
 	if (t->quiet)
 		return;
+	end_thinking(t);
 	int tty = isatty(STDERR_FILENO);
 	fprintf(stderr, "%s[%.*s]%s\n", tty ? "\033[2m" : "", (int)len, text, tty ? "\033[0m" : "");
 }
@@ -69,7 +92,13 @@ static void heard_done(void *arg, const daimon_session_done *d)
 }
 
 static const daimon_session_listener turn_listener = {
-	.delta = heard_delta, .tool = heard_tool, .progress = heard_tool, .approve = heard_approve, .done = heard_done};
+	.delta = heard_delta,
+	.thinking = heard_thinking,
+	.tool = heard_tool,
+	.progress = heard_tool,
+	.approve = heard_approve,
+	.done = heard_done,
+};
 
 void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet)
 {
@@ -81,11 +110,13 @@ void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet)
 void cli_turn_release(struct cli_turn *t)
 {
 	daimon_buf_release(&t->answer);
+	daimon_buf_release(&t->thinking);
 }
 
 void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatile sig_atomic_t *interrupt)
 {
 	daimon_buf_clear(&t->answer);
+	daimon_buf_clear(&t->thinking);
 	memset(&t->done, 0, sizeof(t->done));
 	t->finished = 0;
 	cJSON *req = cJSON_CreateObject();
@@ -113,6 +144,7 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 		t->done.status = -1;
 		snprintf(t->done.error, sizeof(t->done.error), "%s", daimon_error_last());
 	}
+	end_thinking(t);
 	if (!t->quiet && t->answer.len && t->answer.ptr[t->answer.len - 1] != '\n')
 		putchar('\n');
 	fflush(stdout);

@@ -145,6 +145,7 @@ static int load_fallbacks(daimon_model_settings *out, const char *home, const cJ
 		f->llm.api_key = f->key;
 		f->llm.fallback = f->llm.summarizer = NULL;
 		if (!strcmp(setting, "model.summary_model")) {
+			f->llm.thinking_tokens = 0; /* (a summary needs no deliberation) */
 			out->llm.summarizer = &f->llm;
 		} else {
 			*link = &f->llm;
@@ -172,12 +173,13 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 		return rc;
 	}
 	/* the bounds on one call */
-	double first_s, idle_s, stream_s, answer_kb, retry_s;
+	double first_s, idle_s, stream_s, answer_kb, retry_s, thinking;
 	if ((rc = daimon_settings_number(file, "model.first_token_s", &first_s)) < 0 ||
 	    (rc = daimon_settings_number(file, "model.idle_s", &idle_s)) < 0 ||
 	    (rc = daimon_settings_number(file, "model.max_stream_s", &stream_s)) < 0 ||
 	    (rc = daimon_settings_number(file, "model.max_answer_kb", &answer_kb)) < 0 ||
-	    (rc = daimon_settings_number(file, "model.max_retry_after_s", &retry_s)) < 0) {
+	    (rc = daimon_settings_number(file, "model.max_retry_after_s", &retry_s)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.thinking_tokens", &thinking)) < 0) {
 		daimon_settings_free(file);
 		return rc;
 	}
@@ -186,6 +188,7 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 	out->llm.max_stream_ms = (long)(stream_s * 1000);
 	out->llm.max_answer_bytes = (size_t)answer_kb * 1024;
 	out->llm.max_retry_after_ms = (long)(retry_s * 1000);
+	out->llm.thinking_tokens = (int)thinking;
 	const char *name = pick(env("DAIMON_PROVIDER"), set_provider);
 	if (!name) /* nothing said: OpenAI's API, unless only an Anthropic key is there */
 		name = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";

@@ -25,6 +25,13 @@ static const char *str_or(const cJSON *j, const char *key, const char *otherwise
 	return v ? v : otherwise;
 }
 
+/* The reasoning that came with a message (llm.h): {"text", "blocks"}. */
+static const cJSON *reasoning_of(const cJSON *m)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "reasoning");
+	return cJSON_IsObject(r) ? r : NULL;
+}
+
 static cJSON *openai_messages(const char *system, const cJSON *messages)
 {
 	cJSON *out = cJSON_CreateArray();
@@ -46,6 +53,9 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 			const char *content = daimon_json_str(m, "content");
 			cJSON_AddStringToObject(o, "content", content ? content : "");
 			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+			const char *thought = daimon_json_str(reasoning_of(m), "text");
+			if (cJSON_GetArraySize(calls) && thought && *thought) /* (DeepSeek wants it back) */
+				cJSON_AddStringToObject(o, "reasoning_content", thought);
 			if (cJSON_GetArraySize(calls)) {
 				cJSON *tc = cJSON_AddArrayToObject(o, "tool_calls");
 				for (const cJSON *c = calls->child; c; c = c->next) {
@@ -73,7 +83,16 @@ static void cache_point(cJSON *block)
 		cJSON_AddItemToObject(block, "cache_control", cJSON_CreateRaw("{\"type\":\"ephemeral\"}"));
 }
 
-static cJSON *anthropic_messages(const cJSON *messages)
+/* With thinking on, an answer that called tools goes back led by its
+ * thinking blocks, signatures intact, as Anthropic requires. */
+static void add_thinking(cJSON *blocks, const cJSON *m)
+{
+	const cJSON *kept = cJSON_GetObjectItemCaseSensitive(reasoning_of(m), "blocks");
+	for (const cJSON *b = cJSON_IsArray(kept) ? kept->child : NULL; b; b = b->next)
+		cJSON_AddItemToArray(blocks, cJSON_Duplicate(b, 1));
+}
+
+static cJSON *anthropic_messages(const cJSON *messages, int thinking)
 {
 	cJSON *out = cJSON_CreateArray();
 	for (const cJSON *m = messages ? messages->child : NULL; m; m = m->next) {
@@ -90,7 +109,10 @@ static cJSON *anthropic_messages(const cJSON *messages)
 				cJSON_AddBoolToObject(b, "is_error", 1);
 			cJSON_AddItemToArray(blocks, b);
 		} else {
-			cJSON_AddStringToObject(o, "role", role && !strcmp(role, "assistant") ? "assistant" : "user");
+			int assistant = role && !strcmp(role, "assistant");
+			cJSON_AddStringToObject(o, "role", assistant ? "assistant" : "user");
+			if (assistant && thinking)
+				add_thinking(blocks, m);
 			const char *content = daimon_json_str(m, "content");
 			if (content && *content) {
 				cJSON *b = cJSON_CreateObject();
@@ -181,7 +203,15 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 		cJSON_AddBoolToObject(so, "include_usage", 1);
 	} else {
 		out->url = daimon_llm_url(cfg, DAIMON_LLM_CHAT);
-		cJSON_AddNumberToObject(b, "max_tokens", cfg->max_tokens > 0 ? cfg->max_tokens : 4096);
+		int max_tokens = cfg->max_tokens > 0 ? cfg->max_tokens : 4096;
+		if (cfg->thinking_tokens > 0) { /* (the budget is part of max_tokens) */
+			cJSON *t = cJSON_AddObjectToObject(b, "thinking");
+			cJSON_AddStringToObject(t, "type", "enabled");
+			cJSON_AddNumberToObject(t, "budget_tokens", cfg->thinking_tokens);
+			if (max_tokens <= cfg->thinking_tokens)
+				max_tokens += cfg->thinking_tokens;
+		}
+		cJSON_AddNumberToObject(b, "max_tokens", max_tokens);
 		if (system && *system) {
 			cJSON *sys = cJSON_AddArrayToObject(b, "system"), *t = cJSON_CreateObject();
 			cJSON_AddStringToObject(t, "type", "text");
@@ -189,7 +219,7 @@ int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, cons
 			cache_point(t);
 			cJSON_AddItemToArray(sys, t);
 		}
-		cJSON *msgs = anthropic_messages(messages);
+		cJSON *msgs = anthropic_messages(messages, cfg->thinking_tokens > 0);
 		/* the conversation so far is the next request's prefix: cached too */
 		cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1),
 							       "content");
@@ -235,6 +265,15 @@ struct call {
 	daimon_buf args;
 };
 
+/* An Anthropic thinking block, kept whole to be sent back (its signature
+ * proves it unaltered), or a redacted one (only its data). */
+struct think {
+	int index;
+	int redacted;
+	daimon_buf text; /* the thinking, or a redacted block's data */
+	char *signature;
+};
+
 struct daimon_llm_stream {
 	daimon_llm_provider provider;
 	daimon_buf line, event, data; /* the SSE line being read, the event being built */
@@ -242,6 +281,10 @@ struct daimon_llm_stream {
 	size_t fed;                   /* bytes fed so far */
 	daimon_buf text;
 	size_t taken;
+	daimon_buf thinking; /* the reasoning shown to nobody unless asked */
+	size_t thinking_taken;
+	struct think *thinks;
+	size_t nthinks, capthinks;
 	struct call *calls;
 	size_t ncalls, capcalls;
 	cJSON *calls_json;
@@ -303,6 +346,12 @@ void daimon_llm_stream_free(daimon_llm_stream *s)
 	daimon_buf_release(&s->event);
 	daimon_buf_release(&s->data);
 	daimon_buf_release(&s->text);
+	daimon_buf_release(&s->thinking);
+	for (size_t i = 0; i < s->nthinks; i++) {
+		daimon_buf_release(&s->thinks[i].text);
+		free(s->thinks[i].signature);
+	}
+	free(s->thinks);
 	for (size_t i = 0; i < s->ncalls; i++) {
 		free(s->calls[i].id);
 		free(s->calls[i].name);
@@ -327,6 +376,21 @@ static struct call *call_at(daimon_llm_stream *s, int index)
 	memset(c, 0, sizeof(*c));
 	c->index = index;
 	return c;
+}
+
+static struct think *think_at(daimon_llm_stream *s, int index)
+{
+	for (size_t i = 0; i < s->nthinks; i++)
+		if (s->thinks[i].index == index)
+			return &s->thinks[i];
+	if (s->nthinks == s->capthinks) {
+		s->capthinks = s->capthinks ? 2 * s->capthinks : 2;
+		s->thinks = daimon_xrealloc(s->thinks, s->capthinks * sizeof(*s->thinks));
+	}
+	struct think *t = &s->thinks[s->nthinks++];
+	memset(t, 0, sizeof(*t));
+	t->index = index;
+	return t;
 }
 
 static void set_str(char **dst, const char *v)
@@ -363,6 +427,10 @@ static int openai_event(daimon_llm_stream *s, cJSON *j)
 	const char *text = daimon_json_str(delta, "content");
 	if (text)
 		add_text(s, &s->text, text);
+	/* DeepSeek, Qwen and vLLM say "reasoning_content", OpenRouter "reasoning" */
+	const char *thought = daimon_json_str(delta, "reasoning_content");
+	if ((thought || (thought = daimon_json_str(delta, "reasoning"))))
+		add_text(s, &s->thinking, thought);
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
 	for (const cJSON *c = calls ? calls->child : NULL; c; c = c->next) {
 		int64_t index = 0;
@@ -400,6 +468,12 @@ static int anthropic_event(daimon_llm_stream *s, cJSON *j)
 			struct call *k = call_at(s, (int)index);
 			set_str(&k->id, daimon_json_str(b, "id"));
 			set_str(&k->name, daimon_json_str(b, "name"));
+		} else if (bt && !strcmp(bt, "thinking")) {
+			think_at(s, (int)index);
+		} else if (bt && !strcmp(bt, "redacted_thinking") && daimon_json_str(b, "data")) {
+			struct think *t = think_at(s, (int)index);
+			t->redacted = 1;
+			add_text(s, &t->text, daimon_json_str(b, "data"));
 		}
 	} else if (!strcmp(type, "content_block_delta")) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
@@ -408,6 +482,12 @@ static int anthropic_event(daimon_llm_stream *s, cJSON *j)
 			add_text(s, &s->text, daimon_json_str(d, "text"));
 		else if (dt && !strcmp(dt, "input_json_delta") && daimon_json_str(d, "partial_json"))
 			add_text(s, &call_at(s, (int)index)->args, daimon_json_str(d, "partial_json"));
+		else if (dt && !strcmp(dt, "thinking_delta") && daimon_json_str(d, "thinking")) {
+			const char *t = daimon_json_str(d, "thinking");
+			add_text(s, &think_at(s, (int)index)->text, t);
+			daimon_buf_add_utf8(&s->thinking, t, strlen(t)); /* (counted once) */
+		} else if (dt && !strcmp(dt, "signature_delta"))
+			set_str(&think_at(s, (int)index)->signature, daimon_json_str(d, "signature"));
 	} else if (!strcmp(type, "message_delta")) {
 		set_str(&s->stop, daimon_json_str(cJSON_GetObjectItemCaseSensitive(j, "delta"), "stop_reason"));
 		daimon_json_int(cJSON_GetObjectItemCaseSensitive(j, "usage"), "output_tokens", &s->out);
@@ -540,6 +620,35 @@ size_t daimon_llm_stream_take_delta(daimon_llm_stream *s, daimon_buf *out)
 	daimon_buf_add(out, s->text.ptr ? s->text.ptr + s->taken : "", n);
 	s->taken = s->text.len;
 	return n;
+}
+
+size_t daimon_llm_stream_take_thinking(daimon_llm_stream *s, daimon_buf *out)
+{
+	size_t n = s->thinking.len - s->thinking_taken;
+	daimon_buf_add(out, s->thinking.ptr ? s->thinking.ptr + s->thinking_taken : "", n);
+	s->thinking_taken = s->thinking.len;
+	return n;
+}
+
+cJSON *daimon_llm_stream_reasoning(const daimon_llm_stream *s)
+{
+	if (!s->thinking.len && !s->nthinks)
+		return NULL;
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "text", daimon_buf_cstr(&s->thinking));
+	if (s->nthinks) {
+		cJSON *blocks = cJSON_AddArrayToObject(r, "blocks");
+		for (size_t i = 0; i < s->nthinks; i++) {
+			const struct think *t = &s->thinks[i];
+			cJSON *b = cJSON_CreateObject();
+			cJSON_AddStringToObject(b, "type", t->redacted ? "redacted_thinking" : "thinking");
+			cJSON_AddStringToObject(b, t->redacted ? "data" : "thinking", daimon_buf_cstr(&t->text));
+			if (!t->redacted)
+				cJSON_AddStringToObject(b, "signature", t->signature ? t->signature : "");
+			cJSON_AddItemToArray(blocks, b);
+		}
+	}
+	return r;
 }
 
 const char *daimon_llm_stream_text(const daimon_llm_stream *s)

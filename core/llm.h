@@ -36,6 +36,10 @@ typedef struct daimon_llm_config {
 	 * NULL: this one */
 	const struct daimon_llm_config *summarizer;
 	int max_tokens; /* 0: 4096 */
+	/* Anthropic's extended thinking: its budget in tokens (model.
+	 * thinking_tokens), 0 off. OpenAI-compatible servers that reason
+	 * (DeepSeek, Qwen) do so unasked. */
+	int thinking_tokens;
 	/* the bounds; each 0 is its setting's default (daimon_llm_limits_of) */
 	long first_token_ms;     /* no answer starts within this: retried */
 	long idle_ms;            /* no new text or tool call for this long: aborted */
@@ -64,8 +68,11 @@ typedef struct {
 } daimon_llm_request;
 
 /* Messages are daimon's own shape: [{"role":"user"|"assistant","content":
- * "...", "tool_calls":[{"id","name","arguments"}]} | {"role":"tool",
- * "call_id","content","is_error"}]. Tools: [{"name","description",
+ * "...", "tool_calls":[{"id","name","arguments"}], "reasoning":{"text",
+ * "blocks"}} | {"role":"tool", "call_id","content","is_error"}]. An
+ * answer's reasoning goes back where the API requires it: DeepSeek's
+ * text with the tool calls it led to, Anthropic's thinking blocks (with
+ * their signatures) when thinking is on. Tools: [{"name","description",
  * "parameters":{JSON Schema}}] (may be NULL). */
 int daimon_llm_build(daimon_llm_request *out, const daimon_llm_config *cfg, const char *system, const cJSON *messages,
 		     const cJSON *tools);
@@ -98,6 +105,13 @@ int daimon_llm_stream_end(daimon_llm_stream *s, const daimon_llm_config *cfg, co
 /* Appends the text that arrived since the last call (for live output). */
 size_t daimon_llm_stream_take_delta(daimon_llm_stream *s, daimon_buf *out);
 const char *daimon_llm_stream_text(const daimon_llm_stream *s);
+/* The reasoning (reasoning_content, Anthropic's thinking) that arrived
+ * since the last call; it is never part of the text. */
+size_t daimon_llm_stream_take_thinking(daimon_llm_stream *s, daimon_buf *out);
+/* The answer's reasoning as the messages carry it, {"text": "...",
+ * "blocks": [Anthropic's thinking blocks as they came]}, or NULL if it
+ * had none (the caller frees it). */
+cJSON *daimon_llm_stream_reasoning(const daimon_llm_stream *s);
 /* The tool calls, assembled: [{"id","name","arguments"}] (owned by s). */
 const cJSON *daimon_llm_stream_tool_calls(const daimon_llm_stream *s);
 const char *daimon_llm_stream_stop_reason(const daimon_llm_stream *s);

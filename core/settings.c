@@ -79,6 +79,9 @@ const daimon_setting daimon_settings_table[] = {
 	INT("model.max_stream_s", 1, 86400, "600", "the longest one answer may stream"),
 	INT("model.max_answer_kb", 16, 1048576, "2048",
 	    "the largest answer (text and tool arguments) taken from the model"),
+	INT("model.thinking_tokens", 0, 1000000, "0",
+	    "Anthropic's extended thinking: its budget in tokens (0: off); servers that reason unasked (DeepSeek, "
+	    "Qwen) do so anyway, and the reasoning is logged, shown only with --show-thinking"),
 	INT("model.retries", 0, 10, "4", "how often a rate limit, a server error or a lost connection is retried"),
 	STR("model.summary_model", "\"\"",
 	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),

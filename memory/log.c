@@ -21,7 +21,9 @@
  *                    JSON string, as the model produced it) and "mid" (the
  *                    channel's id of the message, so a redelivery is known);
  *                    an answer's "usage" {"model","provider","in","out",
- *                    "cached"}: which model answered and its tokens
+ *                    "cached"}: which model answered and its tokens, and
+ *                    its "reasoning" {"text", "blocks"} (the model's
+ *                    thinking, and Anthropic's blocks with signatures)
  *     "tool_result"  "call_id", "name", "content", "is_error"
  *     "tool_intent"  before a side-effecting tool call runs: "call_id",
  *                    "name", "key" (its idempotency key), "idempotent"

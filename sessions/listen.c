@@ -28,6 +28,9 @@ int daimon_session_hear(daimon_ctx *ctx, const daimon_msg *m, const daimon_sessi
 	case DAIMON_SESSION_DELTA:
 		hear_line(l->delta, arg, m);
 		return 1;
+	case DAIMON_SESSION_THINKING:
+		hear_line(l->thinking, arg, m);
+		return 1;
 	case DAIMON_SESSION_TOOL:
 		hear_line(l->tool, arg, m);
 		return 1;
@@ -70,6 +73,8 @@ cJSON *daimon_session_event_json(const daimon_msg *m, int ask)
 	switch (m->type) {
 	case DAIMON_SESSION_DELTA:
 		return text_event("delta", m->data, m->len);
+	case DAIMON_SESSION_THINKING:
+		return text_event("thinking", m->data, m->len);
 	case DAIMON_SESSION_TOOL:
 		return text_event("tool", m->data, m->len);
 	case DAIMON_SESSION_PROGRESS:
@@ -123,6 +128,8 @@ int daimon_session_hear_json(const cJSON *e, const daimon_session_listener *l, v
 		ev = "done"; /* a refused request, or a summary's outcome */
 	if (!strcmp(ev, "delta")) {
 		hear_text(l->delta, arg, e);
+	} else if (!strcmp(ev, "thinking")) {
+		hear_text(l->thinking, arg, e);
 	} else if (!strcmp(ev, "tool")) {
 		hear_text(l->tool, arg, e);
 	} else if (!strcmp(ev, "progress")) {

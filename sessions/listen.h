@@ -25,6 +25,7 @@
  * approval request, which is declined (nobody to ask). */
 typedef struct {
 	void (*delta)(void *arg, const char *text, size_t len);    /* answer text as it streams */
+	void (*thinking)(void *arg, const char *text, size_t len); /* the model's reasoning as it streams */
 	void (*tool)(void *arg, const char *line, size_t len);     /* a tool call finished */
 	void (*progress)(void *arg, const char *line, size_t len); /* how far a running call is */
 	/* A call waits for the user: answer it with daimon_session_approve. */

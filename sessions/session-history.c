@@ -66,6 +66,14 @@ cJSON *session_failed_message(const char *error)
 	return m;
 }
 
+/* The history keeps an answer's reasoning only where it is sent back:
+ * with the tool calls it led to (llm.h). */
+static void keep_reasoning(cJSON *m, const cJSON *calls, const cJSON *reasoning)
+{
+	if (cJSON_GetArraySize(calls) && cJSON_IsObject(reasoning))
+		cJSON_AddItemToObject(m, "reasoning", cJSON_Duplicate(reasoning, 1));
+}
+
 int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_seq)
 {
 	daimon_log_reader *r;
@@ -83,8 +91,10 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 			m = message(is_msg ? daimon_json_str(j, "role") : "tool", daimon_buf_cstr(&text));
 			daimon_buf_release(&text);
 			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(j, "tool_calls");
-			if (is_msg && calls)
+			if (is_msg && calls) {
 				cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(calls, 1));
+				keep_reasoning(m, calls, cJSON_GetObjectItemCaseSensitive(j, "reasoning"));
+			}
 			if (!is_msg)
 				cJSON_AddStringToObject(m, "call_id", daimon_json_str(j, "call_id"));
 			const char *mid = daimon_json_str(j, "mid");
@@ -136,25 +146,42 @@ int session_open_log(struct session *s)
 	return rc;
 }
 
-/* Stages a message in the log and adds it to the history. */
-int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid,
-			   const cJSON *usage)
+/* Stages `f` in the log; the history gets `h` (both taken). */
+static int stage(struct session *s, cJSON *f, cJSON *h)
 {
-	cJSON *f = message(role, text);
-	if (mid && *mid)
-		cJSON_AddStringToObject(f, "mid", mid);
-	if (calls && cJSON_GetArraySize(calls))
-		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
-	if (usage)
-		cJSON_AddItemToObject(f, "usage", cJSON_Duplicate(usage, 1));
 	uint64_t seq = 0;
 	int rc = daimon_log_append(s->log, DAIMON_REC_MESSAGE, NULL, f, NULL, NULL, &seq);
-	if (rc == 0) {
-		cJSON_AddNumberToObject(f, "seq", (double)seq);
-		cJSON_AddItemToArray(s->history, cJSON_Duplicate(f, 1));
-	}
 	cJSON_Delete(f);
-	return rc;
+	if (rc < 0) {
+		cJSON_Delete(h);
+		return rc;
+	}
+	cJSON_AddNumberToObject(h, "seq", (double)seq);
+	cJSON_AddItemToArray(s->history, h);
+	return 0;
+}
+
+int session_append_user(struct session *s, const char *text, const char *mid)
+{
+	cJSON *f = message("user", text);
+	if (mid && *mid)
+		cJSON_AddStringToObject(f, "mid", mid);
+	return stage(s, f, cJSON_Duplicate(f, 1));
+}
+
+int session_append_answer(struct session *s, const char *text, const cJSON *calls, const cJSON *reasoning,
+			  const cJSON *usage)
+{
+	cJSON *f = message("assistant", text);
+	if (cJSON_GetArraySize(calls))
+		cJSON_AddItemToObject(f, "tool_calls", cJSON_Duplicate(calls, 1));
+	cJSON *h = cJSON_Duplicate(f, 1);
+	keep_reasoning(h, calls, reasoning);
+	if (cJSON_IsObject(reasoning))
+		cJSON_AddItemToObject(f, "reasoning", cJSON_Duplicate(reasoning, 1));
+	if (usage)
+		cJSON_AddItemToObject(f, "usage", cJSON_Duplicate(usage, 1));
+	return stage(s, f, h);
 }
 
 int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error)

@@ -179,9 +179,12 @@ char *session_system_prompt(const char *home, const char *key);
 cJSON *session_stopped_message(const cJSON *cancel);
 cJSON *session_failed_message(const char *error);
 int session_open_log(struct session *s);
-/* (usage: the model call's, on an answer — memory/log.c's FORMAT) */
-int session_append_message(struct session *s, const char *role, const char *text, const cJSON *calls, const char *mid,
-			   const cJSON *usage);
+/* Stage a message in the log and add it to the history: the user's
+ * (with the channel's message id, or NULL), or the model's answer with
+ * its tool calls, reasoning and usage (memory/log.c's FORMAT; any NULL). */
+int session_append_user(struct session *s, const char *text, const char *mid);
+int session_append_answer(struct session *s, const char *text, const cJSON *calls, const cJSON *reasoning,
+			  const cJSON *usage);
 int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error);
 
 /* session-turn.c */

@@ -82,6 +82,9 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 		daimon_http_cancel(ctx, s->set.http, s->model.transfer);
 	}
 	daimon_buf delta = DAIMON_BUF_INIT;
+	if (daimon_llm_stream_take_thinking(s->model.stream, &delta))
+		daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_THINKING, delta.ptr, delta.len);
+	daimon_buf_clear(&delta);
 	if (daimon_llm_stream_take_delta(s->model.stream, &delta))
 		daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_DELTA, delta.ptr, delta.len);
 	daimon_buf_release(&delta);
@@ -225,7 +228,9 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	cJSON_AddNumberToObject(usage, "in", (double)in);
 	cJSON_AddNumberToObject(usage, "out", (double)out);
 	cJSON_AddNumberToObject(usage, "cached", (double)cached);
-	int rc = session_append_message(s, "assistant", daimon_llm_stream_text(s->model.stream), calls, NULL, usage);
+	cJSON *reasoning = daimon_llm_stream_reasoning(s->model.stream);
+	int rc = session_append_answer(s, daimon_llm_stream_text(s->model.stream), calls, reasoning, usage);
+	cJSON_Delete(reasoning);
 	cJSON_Delete(usage);
 	if (rc < 0 || !ncalls) {
 		s->turn.tokens_in += in, s->turn.tokens_out += out;

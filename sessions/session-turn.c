@@ -133,7 +133,7 @@ void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		return;
 	int rc = session_close_dangling(s);
 	if (rc == 0)
-		rc = session_append_message(s, "user", text, NULL, mid, NULL);
+		rc = session_append_user(s, text, mid);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0)

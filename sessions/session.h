@@ -60,6 +60,9 @@ enum {
 	/* to the owner (opts.owner): the session's state changed; data =
 	 * daimon_session_status */
 	DAIMON_SESSION_STATE = 0x5345000D,
+	/* to the asker: data = the model's reasoning as it streams (never part
+	 * of the answer; shown only where the user asked for it) */
+	DAIMON_SESSION_THINKING = 0x5345000E,
 };
 
 typedef struct {

@@ -50,7 +50,7 @@ long aimock_get(const struct aimock *m, const char *path, daimon_buf *out)
 	return status;
 }
 
-int aimock_start(struct aimock *m, const char *fixtures, int chunk, int latency_ms)
+static int start(struct aimock *m, const char *fixtures, int chunk, int latency_ms, int strict)
 {
 	memset(m, 0, sizeof(*m));
 	const char *peers = getenv("DAIMON_PEERS");
@@ -76,7 +76,7 @@ int aimock_start(struct aimock *m, const char *fixtures, int chunk, int latency_
 		dup2(null, 1);
 		dup2(null, 2);
 		execlp("node", "node", cli, "-h", "127.0.0.1", "-p", port, "-f", m->dir, "-c", c, "-l", l,
-		       (char *)NULL);
+		       strict ? "--strict" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) { /* up to 10 s for node to start */
@@ -90,6 +90,16 @@ int aimock_start(struct aimock *m, const char *fixtures, int chunk, int latency_
 	fprintf(stderr, "aimock did not answer on port %d\n", m->port);
 	aimock_stop(m);
 	return -1;
+}
+
+int aimock_start(struct aimock *m, const char *fixtures, int chunk, int latency_ms)
+{
+	return start(m, fixtures, chunk, latency_ms, 0);
+}
+
+int aimock_start_strict(struct aimock *m, const char *fixtures, int chunk, int latency_ms)
+{
+	return start(m, fixtures, chunk, latency_ms, 1);
 }
 
 void aimock_stop(struct aimock *m)

@@ -20,6 +20,10 @@ struct aimock {
 /* Starts aimock with `fixtures` (the JSON of a fixture file), answering in
  * `chunk`-character chunks `latency_ms` apart. 0 ok, -1 (said why) if not. */
 int aimock_start(struct aimock *m, const char *fixtures, int chunk, int latency_ms);
+/* The same in aimock's strict mode: a request no fixture matches, or one
+ * that breaks the API's rules aimock checks (Anthropic's thinking blocks
+ * on a tool loop), is answered with an error. */
+int aimock_start_strict(struct aimock *m, const char *fixtures, int chunk, int latency_ms);
 void aimock_stop(struct aimock *m);
 /* A blocking GET of the mock (health, journal): the HTTP status. */
 long aimock_get(const struct aimock *m, const char *path, daimon_buf *out);

@@ -153,6 +153,7 @@ if [ -f "$AIM" ]; then
   echo '{"fixtures":[{"match":{"userMessage":"The user searched for"},"response":{"content":"They greeted the mock, and it answered."}},
     {"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+    {"match":{"userMessage":"ponder"},"response":{"reasoning":"Weighing it up.","content":"Pondered."}},
     {"match":{"userMessage":"Reply with the word OK"},"response":{"content":"OK"}},
     {"match":{"userMessage":"slow-ok"},"response":{"content":"Slowly OK."},"latency":700},
     {"match":{"userMessage":"take your time"},"response":{"content":"Took my time."},"chunkSize":4,"latency":150},
@@ -300,6 +301,12 @@ if [ -f "$AIM" ]; then
   cp "$DAIMON_HOME/../config.before-prices" "$DAIMON_HOME/config.json" # (as the tests after expect it)
   expect usage_since_future 0 '^total +0 ' -- "$DAIMON" usage --since 2099-01-01
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello
+  # the model's reasoning: not in the answer, shown only when asked
+  expect ask_hides_thinking 0 '^Pondered\. $' -- sh -c "'$DAIMON' ask --session cli:think ponder 2>&1 | tr '\n' ' '"
+  expect ask_shows_thinking 0 '^Weighing it up\. Pondered\. $' -- \
+    sh -c "'$DAIMON' ask --show-thinking --session cli:think ponder 2>&1 | tr '\n' ' '"
+  expect ask_json_thinking 0 '"answer":"Pondered\.","thinking":"Weighing it up\."' -- \
+    "$DAIMON" ask --json --show-thinking --session cli:think ponder
   # Two commands on one conversation with no daemon: the second talks to
   # the first one's daemon (one writer of the log), and both are answered.
   "$DAIMON" ask --session cli:twice take your time >"$DAIMON_HOME/../twice1" 2>&1 & p1=$!

@@ -72,6 +72,12 @@ static const char fixtures[] =
 	"{\"match\":{\"userMessage\":\"guarded\",\"hasToolResult\":true},\"response\":{\"content\":\"Guarded done.\"}},"
 	"{\"match\":{\"userMessage\":\"guarded\"},\"response\":{\"toolCalls\":[{\"id\":\"g1\",\"name\":\"guarded\","
 	"\"arguments\":\"{}\"}]}},"
+	"{\"match\":{\"userMessage\":\"think\",\"hasToolResult\":true},\"response\":{\"content\":\"Thought "
+	"it through.\"}},"
+	"{\"match\":{\"userMessage\":\"think\"},\"response\":{\"reasoning\":\"Let me look at the clock "
+	"first.\",\"toolCalls\":[{\"id\":\"r1\",\"name\":\"clock\",\"arguments\":\"{}\"}]}},"
+	"{\"match\":{\"userMessage\":\"ponder\"},\"response\":{\"reasoning\":\"Nothing to look up.\","
+	"\"content\":\"Pondered.\"}},"
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
 
 /* The summary's model call fails. */
@@ -81,6 +87,7 @@ static const char fixtures_no_summary[] =
 	"\"overloaded\",\"type\":\"invalid_request_error\"},\"status\":400}}," FIXTURES_COMMON
 	"{\"match\":{\"userMessage\":\"hello\"},\"response\":{\"content\":\"Hello there!\"}}]}";
 static const char *fixture_set = fixtures;
+static int strict_mock; /* aimock checks the requests as the real API would */
 
 /* ---- test tools ---- */
 
@@ -160,8 +167,8 @@ static const daimon_tool test_tools[] = {
 struct asker {
 	_Atomic int deltas, tools, finished, asked, progress;
 	char last_progress[64];
-	int allow;           /* the answer to a call that needs approval */
-	daimon_buf streamed; /* read once finished */
+	int allow;                    /* the answer to a call that needs approval */
+	daimon_buf streamed, thought; /* read once finished */
 	daimon_session_done done;
 };
 
@@ -171,6 +178,8 @@ static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	if (m->type == DAIMON_SESSION_DELTA) {
 		daimon_buf_add(&a->streamed, m->data, m->len);
 		atomic_fetch_add(&a->deltas, 1);
+	} else if (m->type == DAIMON_SESSION_THINKING) {
+		daimon_buf_add(&a->thought, m->data, m->len);
 	} else if (m->type == DAIMON_SESSION_TOOL) {
 		atomic_fetch_add(&a->tools, 1);
 	} else if (m->type == DAIMON_SESSION_PROGRESS) {
@@ -224,7 +233,7 @@ static void h_restart(struct harness *h, daimon_session_opts *o)
 static int h_start(struct harness *h, int provider, daimon_session_opts *o, int latency_ms)
 {
 	memset(h, 0, sizeof(*h));
-	if (aimock_start(&h->mk, fixture_set, 4, latency_ms) < 0)
+	if ((strict_mock ? aimock_start_strict : aimock_start)(&h->mk, fixture_set, 4, latency_ms) < 0)
 		return -1;
 	daimon_store_open(&h->st, test_tmpdir());
 	h->cfg = (daimon_llm_config){.provider = provider,
@@ -245,8 +254,10 @@ static int h_start(struct harness *h, int provider, daimon_session_opts *o, int 
 static void h_stop(struct harness *h)
 {
 	daimon_rt_free(h->rt);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		daimon_buf_release(&h->a[i].streamed);
+		daimon_buf_release(&h->a[i].thought);
+	}
 	daimon_store_release(&h->st);
 	aimock_stop(&h->mk);
 }
@@ -874,6 +885,51 @@ static void test_agent__a_tools_progress_reaches_the_asker(void)
 	h_stop(&h);
 }
 
+/* The model's reasoning is heard apart from the answer, logged as its own
+ * part, and sent back with the tool calls it led to: DeepSeek's
+ * reasoning_content, Anthropic's thinking blocks with their signatures
+ * (aimock refuses a tool-loop turn without them when thinking is on). */
+static void test_agent__reasoning_is_kept_apart_and_sent_back_with_tool_calls(void)
+{
+	for (int p = 0; p < 2; p++) {
+		struct harness h;
+		daimon_session_opts o = {.tools = test_tools};
+		strict_mock = 1;
+		CHECK_INT(h_start(&h, providers[p], &o, 0), 0);
+		strict_mock = 0;
+		h.cfg.thinking_tokens = 1024;
+		h_ask(&h, 0, "think about the time");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_STR(h.a[0].done.error, "");
+		CHECK_INT(h.a[0].done.status, 0);
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Thought it through.");
+		CHECK_STR(daimon_buf_cstr(&h.a[0].thought), "Let me look at the clock first.");
+		char *log = h_log(&h, "cli:agent");
+		CHECK_CONTAINS(log, "\"reasoning\":{\"text\":\"Let me look at the clock first.\"");
+		char *j = h_journal(&h);
+		if (providers[p] == DAIMON_LLM_OPENAI) /* (Anthropic's: strict aimock took the second request) */
+			CHECK_CONTAINS(j, "\"reasoning_content\":\"Let me look at the clock first.\"");
+		free(j);
+		/* an answer without tool calls: its reasoning is logged, not sent again */
+		h_ask(&h, 0, "ponder this");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Thought it through.Pondered.");
+		free(log);
+		log = h_log(&h, "cli:agent");
+		CHECK_CONTAINS(log, "\"text\":\"Nothing to look up.\"");
+		CHECK(!strstr(log, "\"content\":\"Nothing to look up."));
+		free(log);
+		/* read back from the log after a restart, the tool loop still
+		 * carries its thinking (strict aimock checks every earlier one) */
+		h_restart(&h, &o);
+		h_ask(&h, 0, "ponder again");
+		EVENTUALLY(atomic_load(&h.a[0].finished));
+		CHECK_STR(h.a[0].done.error, "");
+		CHECK_STR(daimon_buf_cstr(&h.a[0].streamed), "Pondered.");
+		h_stop(&h);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -894,6 +950,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_agent__an_idle_session_is_summarized_and_found_by_its_title),
 		TEST_CASE(test_agent__a_tool_that_needs_approval_asks_the_asker_first),
 		TEST_CASE(test_agent__a_tools_progress_reaches_the_asker),
+		TEST_CASE(test_agent__reasoning_is_kept_apart_and_sent_back_with_tool_calls),
 		{0},
 	};
 	return test_main(argc, argv, cases);

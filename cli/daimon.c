@@ -27,6 +27,7 @@ static const struct daimon_cmd *const commands[] = {
 	&daimon_cmd_serve,
 	&daimon_cmd_status,
 	&daimon_cmd_stop,
+	&daimon_cmd_cancel,
 	&daimon_cmd_ps,
 	&daimon_cmd_web,
 	&daimon_cmd_pairing,

@@ -71,7 +71,8 @@ struct conn {
 	uint32_t events;
 	daimon_buf in, out;
 	int hello, closing;
-	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS } waiting;
+	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS, WAIT_CANCEL } waiting;
+	char *key;          /* the conversation asked */
 	daimon_aid session; /* the one asked (0: not known yet) */
 	int cancel;         /* the client cancelled the ask */
 	daimon_job *job;
@@ -225,6 +226,8 @@ static void post(daimon_ctx *ctx, struct conn *c, const char *key, int type, con
 {
 	c->session = 0;
 	c->cancel = 0;
+	free(c->key);
+	c->key = daimon_xstrdup(key);
 	if (daimon_channel_post(&c->g->channel_host, daimon_self(ctx), 0, key, type, text, text ? strlen(text) : 0) < 0)
 		opened(ctx, c, &(daimon_channel_opened){.error = "the daemon is stopping"});
 }
@@ -245,9 +248,20 @@ static void on_ask(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 
 /* ---- the ops ---- */
 
+/* {"op":"cancel"}: this connection's ask; with "session", the turn that
+ * runs in that conversation, whoever asked it. */
 static void op_cancel(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
-	(void)req;
+	const char *key = daimon_json_str(req, "session");
+	if (c->waiting != WAIT_ASK) {
+		if (!key || !*key) {
+			conn_err(ctx, c, "a cancel outside an ask names the conversation: \"session\"");
+			return;
+		}
+		c->waiting = WAIT_CANCEL;
+		post(ctx, c, key, DAIMON_SESSION_STOP, NULL);
+		return;
+	}
 	c->cancel = 1;
 	if (c->session)
 		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, NULL, 0);
@@ -332,13 +346,15 @@ static void op_pair(daimon_ctx *ctx, struct conn *c, const cJSON *req)
  * progress and come only during one; the others only between requests. */
 static const struct op {
 	const char *name;
-	int during_ask;
+	enum { IDLE, DURING_ASK, EITHER } when;
 	void (*run)(daimon_ctx *ctx, struct conn *c, const cJSON *req);
 } ops[] = {
-	{"cancel", 1, op_cancel},   {"approval", 1, op_approval},   {"status", 0, op_status},
-	{"ps", 0, op_ps},           {"stop", 0, op_stop},           {"reload", 0, op_reload},
-	{"ask", 0, on_ask},         {"summarize", 0, op_summarize}, {"skills", 0, op_skills},
-	{"pairing", 0, op_pairing}, {"pair", 0, op_pair},
+	{"cancel", EITHER, op_cancel}, {"approval", DURING_ASK, op_approval},
+	{"status", IDLE, op_status},   {"ps", IDLE, op_ps},
+	{"stop", IDLE, op_stop},       {"reload", IDLE, op_reload},
+	{"ask", IDLE, on_ask},         {"summarize", IDLE, op_summarize},
+	{"skills", IDLE, op_skills},   {"pairing", IDLE, op_pairing},
+	{"pair", IDLE, op_pair},
 };
 
 static const struct op *op_named(const char *name)
@@ -376,11 +392,11 @@ static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 		return;
 	}
 	const struct op *o = op_named(op);
-	if (o && o->during_ask && c->waiting == WAIT_ASK) {
+	if (o && o->when != IDLE && c->waiting == WAIT_ASK) {
 		o->run(ctx, c, req);
 	} else if (c->waiting != WAIT_NONE) {
 		conn_err(ctx, c, "one request at a time: the last one is still running");
-	} else if (!o || o->during_ask) {
+	} else if (!o || o->when == DURING_ASK) {
 		char why[96];
 		snprintf(why, sizeof(why), "unknown op '%.40s'", op);
 		conn_err(ctx, c, why);
@@ -423,6 +439,15 @@ static void on_readable(daimon_ctx *ctx, struct conn *c)
 static void opened(daimon_ctx *ctx, struct conn *c, const daimon_channel_opened *o)
 {
 	c->session = o->session;
+	if (c->waiting == WAIT_CANCEL) { /* (the stop is on its way to the session) */
+		c->waiting = WAIT_NONE;
+		c->session = 0;
+		if (o->session)
+			conn_ok(ctx, c, NULL);
+		else
+			conn_err(ctx, c, o->error);
+		return;
+	}
 	if (o->session && c->cancel) /* (asked before the session was known) */
 		daimon_send(daimon_ctx_rt(ctx), o->session, DAIMON_SESSION_STOP, NULL, 0);
 	if (o->session)
@@ -476,7 +501,7 @@ static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			conn_ok(ctx, c, r);
 		}
 	} else if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened) &&
-		   (c->waiting == WAIT_ASK || c->waiting == WAIT_SUMMARY)) {
+		   (c->waiting == WAIT_ASK || c->waiting == WAIT_SUMMARY || c->waiting == WAIT_CANCEL)) {
 		opened(ctx, c, m->data);
 	} else if (m->from && m->from == c->session) {
 		on_session(ctx, c, m);
@@ -484,6 +509,17 @@ static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	if (c->closing == 2 || (c->closing && !c->out.len))
 		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
 	return DAIMON_CONTINUE;
+}
+
+/* Stops the turn this connection asked for, and only that one: at its
+ * session if known, else through the sessions actor, after the ask. */
+static void stop_my_turn(daimon_ctx *ctx, struct conn *c)
+{
+	daimon_aid me = daimon_self(ctx);
+	if (c->session)
+		daimon_send(daimon_ctx_rt(ctx), c->session, DAIMON_SESSION_STOP, &me, sizeof(me));
+	else if (c->key)
+		daimon_channel_post(&c->g->channel_host, 0, 0, c->key, DAIMON_SESSION_STOP, &me, sizeof(me));
 }
 
 static int conn_init(daimon_ctx *ctx, void *state)
@@ -499,6 +535,9 @@ static void conn_terminate(daimon_ctx *ctx, void *state, int reason)
 	(void)ctx, (void)reason;
 	struct conn *c = state;
 	atomic_fetch_sub(&c->ctl->clients, 1);
+	if (c->waiting == WAIT_ASK) /* gone mid-ask (killed, Ctrl-C): nobody hears the turn, so it stops */
+		stop_my_turn(ctx, c);
+	free(c->key);
 	if (!c->watch)
 		close(c->fd);
 	daimon_job_cancel(c->job);

@@ -28,16 +28,20 @@
  *   {"op":"summarize","session":KEY}   the session's title and summary now
  *   {"op":"pairing"}    "pending": [{code, channel, sender, name, expires}]
  *   {"op":"pair","code":C}             approves a pairing code
+ *   {"op":"cancel","session":KEY}      stops the turn running there,
+ *                       whoever asked it ("no turn is running in KEY")
  * and one that streams:
  *   {"op":"ask","session":KEY,"text":T}
- *       events {"event":"delta","text":...}, {"event":"tool","text":...},
+ *       events {"event":"delta","text":...}, {"event":"thinking","text":...}
+ *       (the model's reasoning), {"event":"tool","text":...},
  *       {"event":"progress","text":...}, {"event":"approve","ref":R,
  *       "what":...}, then {"event":"done","ok":bool,"status":N,"error":...,
  *       "session":ID,"tokens_in":N,"tokens_out":N}. While it runs the client
  *       may send {"op":"cancel"} (stop the turn) and {"op":"approval",
  *       "ref":R,"allow":bool}.
- * A client that goes away mid-turn does not stop the turn: it is logged
- * like any other.
+ * A client that goes away mid-ask (killed, Ctrl-C without a cancel) stops
+ * its turn, and only its own: nobody would hear the rest, and it is
+ * logged as stopped ("the client that asked went away").
  */
 #ifndef DAIMON_DAEMON_CONTROL_H
 #define DAIMON_DAEMON_CONTROL_H

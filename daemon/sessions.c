@@ -205,7 +205,8 @@ static void deliver(daimon_ctx *ctx, struct table *t, struct entry *e, daimon_ai
 {
 	tell_opened(ctx, from, ref, e->aid, NULL);
 	daimon_send_from(daimon_ctx_rt(ctx), from, e->aid, type, data, len);
-	e->posted++;
+	if (type != DAIMON_SESSION_STOP) /* (a stop is not a request the session counts) */
+		e->posted++;
 	if (e->asleep) { /* the request wakes it */
 		count(t, e, -1);
 		e->asleep = 0;
@@ -297,6 +298,29 @@ static int session_request(int type)
 	       type == DAIMON_SESSION_RESUME;
 }
 
+static void tell_nothing_runs(daimon_ctx *ctx, daimon_aid to, uint64_t ref, const char *key)
+{
+	char why[256];
+	snprintf(why, sizeof(why), "no turn is running in %.200s", key);
+	tell_opened(ctx, to, ref, 0, why);
+}
+
+/* A stop for the session of `key`: it reaches a running session, or
+ * waits behind the requests of one being started; it starts none. A stop
+ * of everything (no asker named) is refused where nothing runs. */
+static void on_stop(daimon_ctx *ctx, struct table *t, const daimon_msg *m, uint64_t ref, const char *key,
+		    const void *data, size_t len)
+{
+	struct entry *e = find_key(t, key);
+	if (e && e->aid && !e->stopping && (len || e->busy || e->posted > e->heard)) {
+		deliver(ctx, t, e, m->from, ref, DAIMON_SESSION_STOP, data, len);
+	} else if (e && (!e->aid || e->stopping)) {
+		hold(e, m->from, ref, DAIMON_SESSION_STOP, data, len);
+	} else {
+		tell_nothing_runs(ctx, m->from, ref, key);
+	}
+}
+
 static void on_post(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 {
 	uint64_t ref;
@@ -304,6 +328,10 @@ static void on_post(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 	const char *key;
 	const void *data;
 	size_t len;
+	if (daimon_channel_post_read(m, &ref, &type, &key, &data, &len) == 0 && type == DAIMON_SESSION_STOP) {
+		on_stop(ctx, t, m, ref, key, data, len);
+		return;
+	}
 	if (daimon_channel_post_read(m, &ref, &type, &key, &data, &len) < 0 || !session_request(type)) {
 		tell_opened(ctx, m->from, 0, 0, "not a request for a session");
 		return;
@@ -360,6 +388,16 @@ static void on_state(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 	retire_if_idle(ctx, t, e);
 }
 
+/* Stops that waited with nothing before them to stop start no session. */
+static void drop_lone_stops(daimon_ctx *ctx, struct entry *e)
+{
+	for (struct held *h; (h = e->held) && h->type == DAIMON_SESSION_STOP;) {
+		e->held = h->next;
+		tell_nothing_runs(ctx, h->from, h->ref, e->key);
+		free(h);
+	}
+}
+
 static void on_down(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 {
 	struct entry *e = find_aid(t, m->from);
@@ -370,6 +408,7 @@ static void on_down(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 	e->aid = 0;
 	e->busy = e->asleep = e->stale = e->stopping = 0;
 	e->posted = e->heard = 0;
+	drop_lone_stops(ctx, e);
 	if (e->held) /* requests came while it went: a new one takes them */
 		start_opening(ctx, t, e);
 	else

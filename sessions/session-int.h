@@ -191,7 +191,7 @@ int session_append_tool_result(struct session *s, const cJSON *call, const char 
 struct pending *session_pending_pop(struct pending **list);
 void session_pending_free(struct pending *p);
 void session_tell_done(daimon_ctx *ctx, daimon_aid to, const daimon_session_done *d);
-void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list);
+void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list, daimon_aid only);
 void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error);
 void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *mid);
 

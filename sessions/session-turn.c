@@ -54,10 +54,14 @@ void session_tell_done(daimon_ctx *ctx, daimon_aid to, const daimon_session_done
 
 /* A mid-turn message that will not be answered (the turn it waited for
  * was stopped): its sender hears so. */
-void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list)
+void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **list, daimon_aid only)
 {
-	struct pending *p;
-	while ((p = session_pending_pop(list))) {
+	for (struct pending *p; (p = *list);) {
+		if (only && p->asker != only) {
+			list = &p->next;
+			continue;
+		}
+		*list = p->next;
 		daimon_session_done d = {.status = DAIMON_SESSION_CANCELLED};
 		snprintf(d.error, sizeof(d.error), "dropped: the turn it was waiting for was stopped");
 		snprintf(d.session, sizeof(d.session), "%s", s->id);

@@ -175,11 +175,16 @@ static void handle_message(daimon_ctx *ctx, struct session *s, const daimon_msg 
 		session_on_resume(ctx, s);
 		break;
 
-	case DAIMON_SESSION_STOP:
-		session_stop_turn(ctx, s, "stopped by the user", 0);
-		session_drop_pending(ctx, s, &s->steer);
-		session_drop_pending(ctx, s, &s->queue);
+	case DAIMON_SESSION_STOP: { /* everyone's turns, or (data: an asker) that asker's */
+		daimon_aid only = 0;
+		if (m->len == sizeof(only))
+			memcpy(&only, m->data, sizeof(only));
+		if (!only || s->turn.asker == only)
+			session_stop_turn(ctx, s, only ? "the client that asked went away" : "stopped by the user", 0);
+		session_drop_pending(ctx, s, &s->steer, only);
+		session_drop_pending(ctx, s, &s->queue, only);
 		break;
+	}
 	case DAIMON_MSG_HTTP_CHUNK:
 		session_on_chunk(ctx, s, m);
 		break;
@@ -228,8 +233,8 @@ static int session_cancel(daimon_ctx *ctx, void *state)
 	if (s->asleep) /* hibernated: nothing running, nothing to log */
 		return DAIMON_EXIT_CANCELLED;
 	session_stop_turn(ctx, s, "cancelled", 1);
-	session_drop_pending(ctx, s, &s->steer);
-	session_drop_pending(ctx, s, &s->queue);
+	session_drop_pending(ctx, s, &s->steer, 0);
+	session_drop_pending(ctx, s, &s->queue, 0);
 	return DAIMON_EXIT_CANCELLED;
 }
 

@@ -33,7 +33,9 @@ enum {
 	DAIMON_SESSION_ASK = 0x53450001,   /* to the session: data = the user's text */
 	DAIMON_SESSION_DELTA = 0x53450002, /* to the asker: data = answer text as it streams */
 	DAIMON_SESSION_DONE = 0x53450003,  /* to the asker: data = daimon_session_done */
-	DAIMON_SESSION_STOP = 0x53450004,  /* to the session: cancel the turn in progress (and drop queued ones) */
+	/* to the session: cancel the turn in progress (and drop queued ones);
+	 * data = a daimon_aid: only that asker's (it went away) */
+	DAIMON_SESSION_STOP = 0x53450004,
 	DAIMON_SESSION_TOOL = 0x53450005,  /* to the asker: one line on a tool call that finished */
 	DAIMON_SESSION_NEXT = 0x53450006,  /* internal: start the next queued turn */
 	/* to the session: write the session's title and summary now (if there

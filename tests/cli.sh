@@ -13,7 +13,7 @@ pass=0 fail=0
 
 expect version 0 '^daimon [0-9]+\.[0-9]+\.[0-9]+$' -- "$DAIMON" --version
 expect help 0 'search +Search every conversation' -- "$DAIMON" --help
-for c in init search sessions index import chat ask memory skill debug; do
+for c in init search sessions index import chat ask cancel memory skill debug; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 expect help_sessions_show 0 '^usage: daimon sessions show ID' -- "$DAIMON" sessions show --help

@@ -181,6 +181,22 @@ wait "$r"; rs=$?
 expect reload_restarts_idle_session 1 'interrupted by a new message' -- sh -c "cat '$TMP/r.out'; exit $rs"
 "$DAIMON" config set channels.cli.mid_turn queue >/dev/null
 
+# a killed ask stops its own turn (nobody would hear it); `daimon cancel`
+# stops anyone's, and says so where nothing runs
+"$DAIMON" ask --session cli:gone slow >/dev/null 2>&1 & gone=$!
+sleep 0.5
+kill -9 "$gone"; wait "$gone" 2>/dev/null
+for _ in $(seq 50); do grep -qs 'went away' "$DAIMON_HOME"/sessions/*.jsonl && break; sleep 0.1; done
+expect killed_ask_stops_turn 0 '"reason":"the client that asked went away"' -- sh -c "cat '$DAIMON_HOME'/sessions/*.jsonl"
+expect killed_ask_not_busy 0 '"busy":0\}' -- "$DAIMON" status --json
+"$DAIMON" ask --session cli:other slow >"$TMP/other.out" 2>&1 & other=$!
+sleep 0.5
+expect cancel_other_turn 0 '^cancelled the turn in cli:other$' -- "$DAIMON" cancel cli:other
+wait "$other"; os=$?
+expect cancelled_ask_says_so 1 'stopped by the user' -- sh -c "cat '$TMP/other.out'; exit $os"
+expect cancel_nothing_running 1 '^daimon: no turn is running in cli:other$' -- "$DAIMON" cancel cli:other
+expect cancel_json 1 '^daimon: no turn is running in cli:nobody$' -- "$DAIMON" cancel --json cli:nobody
+
 # stop while a turn runs: the turn finishes, then the daemon is gone
 "$DAIMON" ask --session cli:slow slow >"$TMP/slow.out" 2>&1 & slow=$!
 sleep 0.5

@@ -36,8 +36,8 @@ enum {
 	/* to the session: cancel the turn in progress (and drop queued ones);
 	 * data = a daimon_aid: only that asker's (it went away) */
 	DAIMON_SESSION_STOP = 0x53450004,
-	DAIMON_SESSION_TOOL = 0x53450005,  /* to the asker: one line on a tool call that finished */
-	DAIMON_SESSION_NEXT = 0x53450006,  /* internal: start the next queued turn */
+	DAIMON_SESSION_TOOL = 0x53450005, /* to the asker: one line on a tool call that finished */
+	DAIMON_SESSION_NEXT = 0x53450006, /* internal: start the next queued turn */
 	/* to the session: write the session's title and summary now (if there
 	 * is anything new); DAIMON_SESSION_DONE when it is written, status 0,
 	 * with error "nothing new to summarize" if there was not */

@@ -87,6 +87,9 @@ const daimon_setting daimon_settings_table[] = {
 	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),
 	LIST("usage.prices", "what models cost per million tokens, \"MODEL=INPUT/OUTPUT[/CACHED]\" "
 			     "(\"gpt-4o=2.5/10/1.25\"); a model with none has no cost, never a guessed one"),
+	NUM("model.daily_budget", 0, 1e9, "0",
+	    "what the models may cost in one local day, in usage.prices' unit; past it new turns are refused, "
+	    "said (0: no limit; models without a price count nothing)"),
 	LIST("model.fallbacks",
 	     "further models tried in order when a call fails for good before anything streamed: \"provider/model\""),
 	INT("model.max_retry_after_s", 0, 86400, "60",

@@ -27,6 +27,7 @@
 #include "core/settings.h"
 #include "core/timefmt.h"
 #include "daemon/sessions.h"
+#include "memory/usage.h"
 #include "sessions/session.h"
 
 struct daimon_gateway_skills {
@@ -66,8 +67,12 @@ static int load_settings(daimon_gateway *g, struct daimon_gateway_settings **out
 	daimon_settings *set;
 	if (daimon_settings_load(&set, g->store.home) < 0)
 		return -1;
-	double stop_s;
+	double stop_s, budget = 0;
 	int rc = daimon_settings_number(set, "daemon.stop_timeout_s", &stop_s);
+	if (rc == 0)
+		rc = daimon_settings_number(set, "model.daily_budget", &budget);
+	if (rc == 0) /* (a bad price list is said by `daimon usage` and doctor) */
+		daimon_budget_set(g->budget, budget, daimon_settings_json(set, "usage.prices"));
 	/* Unknown keys and bad values, said once at start and at each reload:
 	 * a bad value fails only the part that reads it. */
 	if (rc == 0)
@@ -178,6 +183,7 @@ int daimon_gateway_new(daimon_gateway **out, const char *home, const daimon_gate
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
+	g->budget = daimon_budget_new(&g->store);
 	if (daimon_store_open(&g->store, home) < 0 || load_settings(g, &g->settings, &g->stop_timeout_ms) < 0 ||
 	    daimon_rt_new(&g->rt, NULL) < 0) {
 		daimon_gateway_free(g);
@@ -237,6 +243,7 @@ void daimon_gateway_free(daimon_gateway *g)
 	}
 	g->settings = NULL;
 	daimon_store_release(&g->store);
+	daimon_budget_free(g->budget);
 	pthread_mutex_destroy(&g->mu);
 	pthread_mutex_destroy(&g->tools_mu);
 	pthread_cond_destroy(&g->cv);

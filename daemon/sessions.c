@@ -253,6 +253,7 @@ static int open_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 		so.tools = atomic_load(&o->g->tools);
 		so.tools_live = &o->g->tools;
 		so.owner = o->owner;
+		so.budget = o->g->budget;
 		o->seed = daimon_session_prepare(&o->g->store, o->key, o->g->http, o->cfg, &so);
 	}
 	if (!o->seed)

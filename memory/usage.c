@@ -5,9 +5,11 @@
 #include "memory/usage.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/error.h"
@@ -74,6 +76,16 @@ static const struct price *price_of(const struct prices *p, const char *model)
 	return NULL;
 }
 
+/* What one call cost: 1 (and *cost) if its model has a price, else 0.
+ * The input tokens count the cached ones. */
+static int cost_of(const struct prices *prices, const cJSON *usage, double *cost)
+{
+	const struct price *p = price_of(prices, daimon_json_str(usage, "model"));
+	double in = num(usage, "in"), out = num(usage, "out"), cached = num(usage, "cached");
+	*cost = p ? ((in - cached) * p->in + cached * p->cached + out * p->out) / 1e6 : 0;
+	return p != NULL;
+}
+
 /* Adds one call to the row of `key`: its tokens, and its cost when its
  * model has a price (the input tokens count the cached ones). */
 static void add(cJSON *totals, const char *key, const cJSON *usage, const struct prices *prices)
@@ -87,12 +99,9 @@ static void add(cJSON *totals, const char *key, const cJSON *usage, const struct
 		for (int i = 0; i < 6; i++)
 			cJSON_AddNumberToObject(row, fields[i], 0);
 	}
-	const struct price *p = price_of(prices, daimon_json_str(usage, "model"));
-	double in = num(usage, "in"), out = num(usage, "out"), cached = num(usage, "cached");
-	if (p)
-		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "cost"),
-				     num(row, "cost") +
-					     ((in - cached) * p->in + cached * p->cached + out * p->out) / 1e6);
+	double cost;
+	if (cost_of(prices, usage, &cost))
+		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "cost"), num(row, "cost") + cost);
 	else
 		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "unpriced_calls"),
 				     num(row, "unpriced_calls") + 1);
@@ -169,7 +178,11 @@ int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_b
 		char *id = daimon_xstrndup(e->d_name, n - 6);
 		if (daimon_session_id_valid(id)) {
 			char *path = daimon_store_log_path(st, id);
-			rc = one_log(path, id, since_ms, by, &pr, totals);
+			struct stat sb; /* (a log not written since then holds no call since then) */
+			if (since_ms && stat(path, &sb) == 0 && (int64_t)sb.st_mtime * 1000 + 999 < since_ms)
+				rc = 0;
+			else
+				rc = one_log(path, id, since_ms, by, &pr, totals);
 			if (rc == DAIMON_ECORRUPT) { /* (what came before the damage counts) */
 				++*damaged;
 				rc = 0;
@@ -198,4 +211,98 @@ int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_b
 	free(list);
 	cJSON_Delete(totals);
 	return 0;
+}
+
+/* ---- the daily budget ---- */
+
+struct daimon_budget {
+	pthread_mutex_t mu;
+	const daimon_store *st;
+	double limit, spent;
+	int day; /* the local day `spent` is of (YYYYMMDD), 0: not totalled yet */
+	cJSON *price_list;
+	struct prices prices;
+};
+
+daimon_budget *daimon_budget_new(const daimon_store *st)
+{
+	daimon_budget *b = daimon_xcalloc(1, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	b->st = st;
+	return b;
+}
+
+void daimon_budget_free(daimon_budget *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_destroy(&b->mu);
+	cJSON_Delete(b->price_list);
+	free(b->prices.v);
+	free(b);
+}
+
+void daimon_budget_set(daimon_budget *b, double limit, const cJSON *prices)
+{
+	pthread_mutex_lock(&b->mu);
+	cJSON_Delete(b->price_list);
+	free(b->prices.v);
+	b->price_list = prices ? cJSON_Duplicate(prices, 1) : cJSON_CreateArray();
+	if (read_prices(b->price_list, &b->prices) < 0) /* (said where the settings are read) */
+		b->prices.n = 0;
+	b->limit = limit;
+	b->day = 0; /* (new prices: today is totalled again) */
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Today as YYYYMMDD, and its local midnight. */
+static int today(int64_t *midnight_ms)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	int day = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	*midnight_ms = (int64_t)mktime(&tm) * 1000;
+	return day;
+}
+
+int daimon_budget_check(daimon_budget *b)
+{
+	if (!b)
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	int64_t midnight;
+	int day = today(&midnight), rc = 0;
+	if (b->limit > 0 && day != b->day) {
+		cJSON *rows = NULL;
+		size_t damaged = 0;
+		b->spent = 0;
+		if (daimon_usage_totals(b->st, midnight, DAIMON_USAGE_DAY, b->price_list, &rows, &damaged) == 0) {
+			const cJSON *r;
+			cJSON_ArrayForEach(r, rows) b->spent += num(r, "cost");
+		}
+		cJSON_Delete(rows);
+		b->day = day;
+	}
+	if (b->limit > 0 && b->spent >= b->limit)
+		rc = daimon_error_code(DAIMON_EBUSY,
+				       "today's model budget is spent: %.2f of %.2f (model.daily_budget); it starts "
+				       "again at midnight, or raise it with `daimon config set model.daily_budget N`",
+				       b->spent, b->limit);
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+void daimon_budget_add(daimon_budget *b, const cJSON *usage)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->mu);
+	double cost;
+	int64_t midnight;
+	if (b->day == today(&midnight) && cost_of(&b->prices, usage, &cost))
+		b->spent += cost;
+	pthread_mutex_unlock(&b->mu);
 }

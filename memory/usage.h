@@ -27,4 +27,20 @@ int daimon_usage_by_parse(const char *name);
 int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_by by, const cJSON *prices, cJSON **rows,
 			size_t *damaged);
 
+/* model.daily_budget: what the models may cost in one local day, in the
+ * prices' unit. Today's spend is totalled from the logs once a day (the
+ * first check of the day), then kept up by each answer's usage; calls of
+ * models without a price count nothing. Thread-safe; one per process. */
+typedef struct daimon_budget daimon_budget;
+daimon_budget *daimon_budget_new(const daimon_store *st);
+void daimon_budget_free(daimon_budget *b);
+/* The limit (<= 0: none) and the price list (usage.prices; copied), as
+ * the settings say now (again at each reload). */
+void daimon_budget_set(daimon_budget *b, double limit, const cJSON *prices);
+/* 0 if a new turn may run (always with no limit, or b NULL); else
+ * DAIMON_EBUSY with the reason, said plainly, as the last error. */
+int daimon_budget_check(daimon_budget *b);
+/* An answer's usage {"model","in","out","cached"} counted. */
+void daimon_budget_add(daimon_budget *b, const cJSON *usage);
+
 #endif

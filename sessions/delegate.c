@@ -38,6 +38,7 @@ struct subagent {
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
+	struct daimon_budget *budget; /* (its calls cost the caller's) */
 	char *text, *key;
 	uint64_t ref;
 	daimon_aid session;
@@ -56,7 +57,7 @@ static int subagent_reply(daimon_ctx *ctx, struct subagent *a, int status, const
 static int subagent_init(daimon_ctx *ctx, void *state)
 {
 	struct subagent *a = state;
-	daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1};
+	daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1, .budget = a->budget};
 	a->session = daimon_session_start(daimon_ctx_rt(ctx), a->store, a->key, a->http, a->cfg, &o);
 	if (!a->session)
 		return subagent_reply(ctx, a, -1, daimon_error_last());
@@ -112,6 +113,7 @@ struct delegate {
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
+	struct daimon_budget *budget;
 	uint64_t ref; /* the tool call's */
 	char **texts; /* what each sub-agent is asked: the task, then any context */
 	char **keys;  /* each one's conversation key */
@@ -125,6 +127,7 @@ static daimon_aid start_task(daimon_ctx *ctx, size_t i, void *arg)
 	a->store = d->store;
 	a->http = d->http;
 	a->cfg = d->cfg;
+	a->budget = d->budget;
 	a->text = daimon_xstrdup(d->texts[i]);
 	a->key = daimon_xstrdup(d->keys[i]);
 	a->ref = i;
@@ -185,6 +188,7 @@ daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t re
 	d->store = host->store;
 	d->http = host->http;
 	d->cfg = host->cfg;
+	d->budget = host->budget;
 	d->ref = ref;
 	int64_t timeout_s = 300, parallel = 3;
 	daimon_json_int(args, "timeout_s", &timeout_s);

@@ -184,7 +184,8 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 					 .http = s->set.http,
 					 .cfg = s->set.cfg,
 					 .key = s->key,
-					 .depth = s->set.depth};
+					 .depth = s->set.depth,
+					 .budget = s->set.budget};
 		if (!(c->actor = c->tool->spawn(ctx, c->args, c->ref, &host))) {
 			daimon_buf_addf(&c->result, "%s could not start: %s", c->tool->name, daimon_error_last());
 			session_call_finished(ctx, s, c, 1);

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
+#include "memory/usage.h"
 
 #define MAX_ROUNDS 10
 
@@ -228,6 +229,7 @@ void session_on_done(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 	cJSON_AddNumberToObject(usage, "in", (double)in);
 	cJSON_AddNumberToObject(usage, "out", (double)out);
 	cJSON_AddNumberToObject(usage, "cached", (double)cached);
+	daimon_budget_add(s->set.budget, usage);
 	cJSON *reasoning = daimon_llm_stream_reasoning(s->model.stream);
 	int rc = session_append_answer(s, daimon_llm_stream_text(s->model.stream), calls, reasoning, usage);
 	cJSON_Delete(reasoning);

@@ -79,6 +79,7 @@ void session_settings_init(struct session_settings *set, daimon_store *store, da
 	set->idle_ms = o->idle_ms ? o->idle_ms : (long)(daimon_setting_default("sessions.idle_minutes") * 60000);
 	set->mid_turn = o->mid_turn;
 	set->tools_live = o->tools_live;
+	set->budget = o->budget;
 	set->tool_parallel = o->tool_parallel > 0 ? o->tool_parallel : (int)daimon_setting_default("tools.parallel");
 	set->tool_timeout_ms =
 		o->tool_timeout_ms > 0 ? o->tool_timeout_ms : (long)daimon_setting_default("tools.timeout_s") * 1000;

@@ -8,6 +8,8 @@
  */
 #include "sessions/session-int.h"
 
+#include "memory/usage.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +142,12 @@ void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		rc = session_append_user(s, text, mid);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
+	if (rc == 0 && daimon_budget_check(s->set.budget) < 0) { /* (the message is kept, its answer refused) */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", daimon_error_last());
+		session_finish(ctx, s, DAIMON_EBUSY, why);
+		return;
+	}
 	if (rc == 0)
 		rc = session_call_model(ctx, s, 0);
 	if (rc == 0)

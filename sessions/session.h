@@ -131,6 +131,9 @@ typedef struct {
 	 * takes as the session's title. */
 	int summarize;
 	daimon_aid owner; /* told of the session's state (DAIMON_SESSION_STATE); 0: nobody */
+	/* model.daily_budget (memory/usage.h): past it a turn is refused, its
+	 * message kept; each answer's cost counted. NULL: none. */
+	struct daimon_budget *budget;
 } daimon_session_opts;
 
 /* The options config.json sets for a session with `key`: the mid-turn

@@ -45,8 +45,9 @@ typedef struct {
 	daimon_store *store;
 	daimon_aid http;
 	const daimon_llm_config *cfg;
-	const char *key; /* the calling session's conversation key */
-	int depth;       /* 0: a session someone talks to; 1: a sub-agent */
+	const char *key;              /* the calling session's conversation key */
+	int depth;                    /* 0: a session someone talks to; 1: a sub-agent */
+	struct daimon_budget *budget; /* the calling session's (session.h), or NULL */
 } daimon_tool_host;
 
 typedef struct {

@@ -298,6 +298,17 @@ if [ -f "$AIM" ]; then
   expect usage_unpriced_no_guess 0 '^gpt-4 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +-$' -- "$DAIMON" usage --by model
   "$DAIMON" config set usage.prices '["m=cheap"]' >/dev/null
   expect usage_bad_price 1 "usage\\.prices: 'm=cheap' is not MODEL=INPUT/OUTPUT" -- "$DAIMON" usage
+  # model.daily_budget: today's spend (from the logs, then counted) past it refuses the turn, keeping the message
+  "$DAIMON" config set usage.prices '["m=1000000/2000000"]' >/dev/null
+  "$DAIMON" config set model.daily_budget 1 >/dev/null
+  expect budget_refuses 1 "^daimon: today's model budget is spent: [0-9.]+ of 1\.00 \(model\.daily_budget\)" -- \
+    "$DAIMON" ask --session cli:budget "hello budget"
+  expect budget_keeps_message 0 '"content":"hello budget"' -- "$DAIMON" sessions show --json cli:budget
+  "$DAIMON" config set model.daily_budget 1000000000 >/dev/null
+  expect budget_room 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:budget hello
+  "$DAIMON" config set usage.prices '[]' >/dev/null
+  "$DAIMON" config set model.daily_budget 1 >/dev/null
+  expect budget_unpriced_free 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:budget hello
   cp "$DAIMON_HOME/../config.before-prices" "$DAIMON_HOME/config.json" # (as the tests after expect it)
   expect usage_since_future 0 '^total +0 ' -- "$DAIMON" usage --since 2099-01-01
   expect ask_json 0 '"answer":"Hello from the mock\."' -- "$DAIMON" ask --json --session cli:shell hello

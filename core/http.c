@@ -18,7 +18,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 
-enum { HTTP_REQUEST = 1, HTTP_CANCEL = 2 };
+enum { HTTP_REQUEST = 1, HTTP_CANCEL = 2, HTTP_ACK = 3 };
 
 struct transfer {
 	uint64_t id;
@@ -28,6 +28,8 @@ struct transfer {
 	daimon_buf body; /* the response, unless streamed */
 	char *req_body;
 	int stream;
+	int paused;
+	uint64_t window, unacked; /* flow control of a stream (daimon_http_req.window) */
 	long retry_after_ms;
 	char error[CURL_ERROR_SIZE];
 	struct transfer *next;
@@ -102,6 +104,10 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
 	struct transfer *t = userp;
+	if (t->window && t->unacked + t->body.len >= t->window) { /* the requester is behind: wait for it */
+		t->paused = 1;
+		return CURL_WRITEFUNC_PAUSE; /* (curl keeps these bytes for later) */
+	}
 	daimon_buf_add(&t->body, data, size * n);
 	return size * n;
 }
@@ -205,6 +211,25 @@ static void check_done(struct http *h)
 	}
 }
 
+/* The requester took `len` bytes: a paused stream goes on once it is
+ * half the window behind. */
+static void on_ack(struct http *h, const daimon_msg *m)
+{
+	uint64_t ack[2];
+	if (m->len != sizeof(ack))
+		return;
+	memcpy(ack, m->data, sizeof(ack));
+	for (struct transfer *t = h->transfers; t; t = t->next)
+		if (t->id == ack[0]) {
+			t->unacked -= ack[1] < t->unacked ? ack[1] : t->unacked;
+			if (t->paused && t->unacked <= t->window / 2) {
+				t->paused = 0;
+				curl_easy_pause(t->easy, CURLPAUSE_CONT);
+			}
+			return;
+		}
+}
+
 /* Streaming: what curl has written since the last event is sent as one
  * chunk. Collected in body and flushed after each socket action. */
 static void flush_streams(struct http *h)
@@ -212,6 +237,7 @@ static void flush_streams(struct http *h)
 	for (struct transfer *t = h->transfers; t; t = t->next)
 		if (t->stream && t->body.len) {
 			send_chunk(h->ctx, t, t->body.ptr, t->body.len);
+			t->unacked += t->body.len;
 			daimon_buf_clear(&t->body);
 		}
 }
@@ -227,6 +253,7 @@ static void start_transfer(struct http *h, const daimon_msg *m)
 	long ct, to, idle;
 	uint64_t blen;
 	memcpy(&stream, p, 4), p += 4;
+	memcpy(&t->window, p, 8), p += 8;
 	memcpy(&ct, p, sizeof(long)), p += sizeof(long);
 	memcpy(&to, p, sizeof(long)), p += sizeof(long);
 	memcpy(&idle, p, sizeof(long)), p += sizeof(long);
@@ -323,6 +350,9 @@ static int http_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	switch (m->type) {
 	case HTTP_REQUEST:
 		start_transfer(h, m);
+		break;
+	case HTTP_ACK:
+		on_ack(h, m);
 		break;
 	case HTTP_CANCEL: {
 		uint64_t id;
@@ -441,9 +471,10 @@ uint64_t daimon_http_request(daimon_ctx *ctx, daimon_aid http, const daimon_http
 	uint64_t id = atomic_fetch_add(&next_transfer, 1);
 	int32_t stream = req->stream;
 	long ct = req->connect_timeout_ms, to = req->timeout_ms, idle = req->idle_timeout_ms;
-	uint64_t blen = req->body ? req->body_len : 0;
+	uint64_t blen = req->body ? req->body_len : 0, window = req->window;
 	daimon_buf_add(&b, &id, 8);
 	daimon_buf_add(&b, &stream, 4);
+	daimon_buf_add(&b, &window, 8);
 	daimon_buf_add(&b, &ct, sizeof(long));
 	daimon_buf_add(&b, &to, sizeof(long));
 	daimon_buf_add(&b, &idle, sizeof(long));
@@ -464,6 +495,12 @@ uint64_t daimon_http_request(daimon_ctx *ctx, daimon_aid http, const daimon_http
 int daimon_http_cancel(daimon_ctx *ctx, daimon_aid http, uint64_t id)
 {
 	return daimon_send(daimon_ctx_rt(ctx), http, HTTP_CANCEL, &id, sizeof(id));
+}
+
+int daimon_http_ack(daimon_ctx *ctx, daimon_aid http, uint64_t id, size_t len)
+{
+	uint64_t ack[2] = {id, len};
+	return daimon_send(daimon_ctx_rt(ctx), http, HTTP_ACK, ack, sizeof(ack));
 }
 
 int daimon_http_transient(const daimon_http_result *r)

@@ -38,6 +38,10 @@ typedef struct {
 	long timeout_ms;            /* whole transfer; 0: none */
 	long idle_timeout_ms;       /* abort when nothing arrives for this long; 0: none */
 	int stream;                 /* deliver the body in chunks as it arrives */
+	/* A stream's flow control: once this many bytes were delivered and not
+	 * yet taken (daimon_http_ack), the transfer pauses until the requester
+	 * catches up, so a fast server cannot fill its mailbox. 0: none. */
+	size_t window;
 } daimon_http_req;
 
 typedef struct {
@@ -67,6 +71,8 @@ daimon_aid daimon_http_start(daimon_rt *rt, daimon_aid parent);
 uint64_t daimon_http_request(daimon_ctx *ctx, daimon_aid http, const daimon_http_req *req);
 /* Aborts a transfer; its DONE arrives with CURLE_ABORTED_BY_CALLBACK. */
 int daimon_http_cancel(daimon_ctx *ctx, daimon_aid http, uint64_t id);
+/* The requester took `len` bytes of a windowed stream's chunks. */
+int daimon_http_ack(daimon_ctx *ctx, daimon_aid http, uint64_t id, size_t len);
 
 /* One blocking request (never on a scheduler): `method` (NULL: GET) with
  * `headers` ("Name: value", NULL-terminated; may be NULL) and `body` (may

@@ -15,6 +15,7 @@ PACKAGES=(
   dovecot-imapd python3-aiosmtpd      # the mail channel's end-to-end test (IMAP and SMTP peers)
   ripgrep                             # bench/run search compares against it
   tmux                                # cli.sh drives `daimon setup` through a terminal
+  time                                # bench/run turns measures peak memory with /usr/bin/time
   erlang-base                         # bench/run actors compares against the BEAM
 )
 

@@ -19,6 +19,10 @@
 #include "memory/usage.h"
 
 #define MAX_ROUNDS 10
+/* Stream bytes the session may be behind before the transfer waits: a
+ * server faster than the decoding (tiny deltas) costs this, not its
+ * whole stream queued in the mailbox. */
+#define STREAM_WINDOW (256 * 1024)
 
 /* The model this call asks: the session's, or the fallback it moved to. */
 static const daimon_llm_config *model_cfg(const struct session *s)
@@ -32,6 +36,7 @@ int session_send_request(daimon_ctx *ctx, struct session *s)
 	daimon_llm_limits lim = daimon_llm_limits_of(model_cfg(s));
 	s->model.stream = daimon_llm_stream_new(model_cfg(s)->provider);
 	daimon_llm_stream_limit(s->model.stream, lim.max_answer_bytes);
+	s->model.req.http.window = STREAM_WINDOW;
 	if (!(s->model.transfer = daimon_http_request(ctx, s->set.http, &s->model.req.http)))
 		return -1;
 	s->model.ttft_expired = s->model.idle_expired = s->model.bounded = 0;
@@ -69,7 +74,8 @@ void session_on_chunk(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
 	const daimon_http_chunk *c = m->data;
 	if (!s->model.stream || c->id != s->model.transfer)
-		return;            /* from a call that was stopped or replaced */
+		return; /* from a call that was stopped or replaced */
+	daimon_http_ack(ctx, s->set.http, c->id, c->len);
 	if (s->model.ttft_timer) { /* the answer has started: from now on it must keep growing */
 		daimon_timer_cancel(ctx, s->model.ttft_timer);
 		s->model.ttft_timer = 0;

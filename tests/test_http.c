@@ -42,6 +42,14 @@ static void respond(int fd, const char *path, struct server *s)
 			usleep(50000);
 		}
 		(void)!write(fd, "0\r\n\r\n", 5);
+	} else if (!strcmp(path, "/flood")) { /* 4 MB as fast as the client takes it */
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\nConnection: close\r\n\r\n";
+		(void)!write(fd, h, strlen(h));
+		static char block[65536];
+		memset(block, 'f', sizeof(block));
+		for (int i = 0; i < 64; i++)
+			if (write(fd, block, sizeof(block)) < 0)
+				break;
 	} else if (!strcmp(path, "/slow")) {
 		/* Answers in 5 s, unless the client goes away first. */
 		struct pollfd p = {fd, POLLIN, 0};
@@ -111,19 +119,37 @@ struct requester {
 	char body[256];
 	char streamed[256];
 	_Atomic int chunks;
+	size_t window;      /* flow control asked for */
+	_Atomic size_t got; /* bytes of chunks received */
+	int acking;         /* each chunk acknowledged (after message 2) */
+	size_t unacked;
+	uint64_t id;
 };
 
 static int req_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct requester *r = state;
 	if (m->type == 1) {
-		daimon_http_req q = {.url = r->url, .stream = r->stream, .connect_timeout_ms = 2000};
-		if (!daimon_http_request(ctx, r->http, &q))
+		daimon_http_req q = {
+			.url = r->url, .stream = r->stream, .connect_timeout_ms = 2000, .window = r->window};
+		if (!(r->id = daimon_http_request(ctx, r->http, &q)))
 			return DAIMON_EXIT_CRASHED;
 	} else if (m->type == DAIMON_MSG_HTTP_CHUNK) {
 		const daimon_http_chunk *c = m->data;
-		strncat(r->streamed, c->data, c->len < 64 ? c->len : 64);
+		if (!r->window)
+			strncat(r->streamed, c->data, c->len < 64 ? c->len : 64);
 		atomic_fetch_add(&r->chunks, 1);
+		atomic_fetch_add(&r->got, c->len);
+		r->unacked += c->len;
+		if (r->acking) {
+			daimon_http_ack(ctx, r->http, c->id, r->unacked);
+			r->unacked = 0;
+		}
+	} else if (m->type == 2) { /* catch up: what came is taken, and all that comes */
+		r->acking = 1;
+		if (r->unacked)
+			daimon_http_ack(ctx, r->http, r->id, r->unacked);
+		r->unacked = 0;
 	} else if (m->type == DAIMON_MSG_HTTP_DONE) {
 		const daimon_http_result *res = m->data;
 		r->code = res->curl_code;
@@ -206,6 +232,34 @@ static void test_http__a_streamed_body_arrives_in_chunks(void)
 	CHECK_STR(r.streamed, "part-0part-1part-2");
 	CHECK(atomic_load(&r.chunks) >= 2); /* as they came, 50 ms apart */
 	CHECK_STR(r.body, "");
+	down(&f);
+}
+
+/* A stream with a window: a requester that does not keep up stops the
+ * transfer at about the window (the server's writes block), and it goes
+ * on, whole, once the requester catches up. */
+static void test_http__a_windowed_stream_waits_for_its_requester(void)
+{
+	struct fixture f;
+	up(&f);
+	struct requester r;
+	memset(&r, 0, sizeof(r));
+	r.http = f.http;
+	r.stream = 1;
+	r.window = 64 * 1024;
+	snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d/flood", f.s.port);
+	daimon_spawn_opts o = {.behaviour = &req_b, .state = &r};
+	daimon_aid id = daimon_spawn(f.rt, &o);
+	daimon_send(f.rt, id, 1, NULL, 0);
+	EVENTUALLY(atomic_load(&r.got) >= r.window);
+	usleep(300000); /* (without the window all 4 MB would be here by now) */
+	size_t held = atomic_load(&r.got);
+	CHECK(held < 1024 * 1024);
+	CHECK(!atomic_load(&r.done));
+	daimon_send(f.rt, id, 2, NULL, 0);
+	EVENTUALLY(atomic_load(&r.done));
+	CHECK_INT(r.code, 0);
+	CHECK_INT((long)atomic_load(&r.got), 4194304);
 	down(&f);
 }
 
@@ -300,6 +354,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_http__a_response_arrives_as_a_message),
 		TEST_CASE(test_http__many_transfers_at_once),
 		TEST_CASE(test_http__a_streamed_body_arrives_in_chunks),
+		TEST_CASE(test_http__a_windowed_stream_waits_for_its_requester),
 		TEST_CASE(test_http__a_refused_connection_is_an_error_result),
 		TEST_CASE(test_http__a_requester_that_exits_aborts_its_transfer),
 		TEST_CASE(test_http__a_blocking_fetch_returns_status_and_body),

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/setup.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -28,7 +29,9 @@
 
 struct answers {
 	const char *provider, *base_url, *model, *key_file;
-	int no_test, tty;
+	const char *telegram_file; /* the bot token's file */
+	cJSON *owners;             /* --owner KEY... */
+	int no_test, tty, systemd;
 };
 
 /* One line from the terminal: `prompt [def]: `; Enter keeps `def`. Echo
@@ -220,6 +223,38 @@ out:
 	return rc;
 }
 
+/* What follows the model: each step asked on a terminal (Enter skips),
+ * or done when its flag says. */
+static int extras(struct answers *a, const char *home)
+{
+	char *token = NULL;
+	if (a->telegram_file) {
+		if (!(token = read_key(a->telegram_file)))
+			return -1;
+	} else if (a->tty) {
+		token = ask("Telegram bot token from @BotFather (Enter skips)", NULL, 1);
+	}
+	int rc = token && *token ? setup_telegram(home, token) : 0;
+	free(token);
+	if (rc == 0 && a->tty && !cJSON_GetArraySize(a->owners)) {
+		char *me = ask("You elsewhere, as conversation keys (telegram:YOUR_ID, mail:you@host; Enter skips)",
+			       NULL, 0);
+		for (char *k = me ? strtok(me, " ,") : NULL; k; k = strtok(NULL, " ,"))
+			cJSON_AddItemToArray(a->owners, cJSON_CreateString(k));
+		free(me);
+	}
+	if (rc == 0 && cJSON_GetArraySize(a->owners))
+		rc = setup_owners(home, a->owners);
+	if (rc == 0 && !a->systemd && a->tty) {
+		char *yes = ask("Start daimon with your session (systemd user unit)? y/N", NULL, 0);
+		a->systemd = yes && (*yes == 'y' || *yes == 'Y');
+		free(yes);
+	}
+	if (rc == 0 && a->systemd)
+		rc = setup_systemd(home);
+	return rc;
+}
+
 static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -228,13 +263,19 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 					     {"model", required_argument, 0, 'm'},
 					     {"key-file", required_argument, 0, 'k'},
 					     {"no-test", no_argument, 0, 'n'},
+					     {"telegram-token-file", required_argument, 0, 't'},
+					     {"owner", required_argument, 0, 'o'},
+					     {"systemd", no_argument, 0, 'S'},
 					     {0}};
-	struct answers a = {0};
+	struct answers a = {.owners = cJSON_CreateArray()};
 	int c;
+	int model_flags = 0;
 	while ((c = getopt_long(argc, argv, "hp:u:m:k:n", opts, NULL)) != -1) {
-		if (c == 'h')
+		model_flags |= strchr("pumk", c) != NULL;
+		if (c == 'h') {
+			cJSON_Delete(a.owners);
 			return cli_help(cmd);
-		else if (c == 'p')
+		} else if (c == 'p')
 			a.provider = optarg;
 		else if (c == 'u')
 			a.base_url = optarg;
@@ -244,21 +285,41 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 			a.key_file = optarg;
 		else if (c == 'n')
 			a.no_test = 1;
-		else
+		else if (c == 't')
+			a.telegram_file = optarg;
+		else if (c == 'o')
+			cJSON_AddItemToArray(a.owners, cJSON_CreateString(optarg));
+		else if (c == 'S')
+			a.systemd = 1;
+		else {
+			cJSON_Delete(a.owners);
 			return cli_usage_error(cmd, "unknown option");
+		}
 	}
-	if (optind < argc)
+	if (optind < argc) {
+		cJSON_Delete(a.owners);
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	}
 	a.tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+	/* in a pipe, flags for the later steps alone leave the model as it is */
+	int model = a.tty || model_flags || !(a.telegram_file || cJSON_GetArraySize(a.owners) || a.systemd);
 	char *home = daimon_home_dir();
-	int rc = daimon_home_ensure(home) < 0 ? -1 : setup(&a, home);
+	int rc = daimon_home_ensure(home);
+	if (rc == 0 && model)
+		rc = setup(&a, home);
+	if (rc == 0)
+		rc = extras(&a, home);
+	if (rc == 0 && !model && cli_daemon_tell("reload") == 1)
+		printf("the running daemon reloaded its settings\n");
 	free(home);
+	cJSON_Delete(a.owners);
 	return rc < 0 ? cli_fail() : 0;
 }
 
 const struct daimon_cmd daimon_cmd_setup = {
 	"setup",
-	"setup [--provider NAME] [--base-url URL] [--model NAME] [--key-file FILE] [--no-test]",
+	"setup [--provider NAME] [--base-url URL] [--model NAME] [--key-file FILE] [--no-test]\n"
+	"             [--telegram-token-file FILE] [--owner KEY]... [--systemd]",
 	"Set up the model: provider, key, model, checked with one real call.",
 	"On a terminal each step asks, with the current value as its default (the\n"
 	"key is read without echo); in a pipe the flags say it, and what they leave\n"
@@ -272,6 +333,15 @@ const struct daimon_cmd daimon_cmd_setup = {
 	"                        provider's)\n"
 	"  -m, --model NAME      the model (default: the server's first)\n"
 	"  -k, --key-file FILE   read the API key from FILE\n"
-	"  -n, --no-test         write without the test call\n",
+	"  -n, --no-test         write without the test call\n\n"
+	"Then, each optional (asked on a terminal; in a pipe, these flags alone\n"
+	"leave the model as it is):\n"
+	"      --telegram-token-file FILE  the Telegram bot's token, checked with\n"
+	"                        getMe, kept in credentials (TELEGRAM_BOT_TOKEN)\n"
+	"      --owner KEY       you on another channel (telegram:YOUR_ID,\n"
+	"                        mail:you@host): added to \"owners\", so those\n"
+	"                        conversations get USER.md as the terminal does\n"
+	"      --systemd         write the systemd user unit for this daimon and\n"
+	"                        home, and enable it (systemctl --user)\n",
 	exec_setup,
 };

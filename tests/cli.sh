@@ -270,10 +270,11 @@ if [ -f "$AIM" ]; then
   if command -v tmux >/dev/null; then
     T=$(dirname "$DAIMON_HOME")/tmux.sock
     tmux -S "$T" new-session -d -x 160 -y 20 "env -u DAIMON_MODEL -u DAIMON_BASE_URL -u OPENAI_API_KEY DAIMON_HOME='$S.tty' '$DAIMON' setup; sleep 5"
-    for reply in ollama "http://127.0.0.1:$port/v1" gpt-4; do sleep 0.5; tmux -S "$T" send-keys "$reply" Enter; done
-    for _ in $(seq 50); do [ -f "$S.tty/config.json" ] && grep -q gpt-4 "$S.tty/config.json" && break; sleep 0.1; done
-    expect setup_terminal 0 'Provider \[openai\]: ollama.*Base URL \[http://127\.0\.0\.1:11434/v1\]: http://127\.0\.0\.1:[0-9]+/v1.*Model \[gpt-4\]: gpt-4.*test call: answered.*daimon uses gpt-4 \(ollama' -- \
-      sh -c "tmux -S '$T' capture-pane -p | tr '\n' ' '"
+    # the model's three steps, then: no Telegram token (Enter), the owner elsewhere, no systemd unit
+    for reply in ollama "http://127.0.0.1:$port/v1" gpt-4 "" telegram:99 n; do sleep 0.5; tmux -S "$T" send-keys "$reply" Enter; done
+    for _ in $(seq 50); do [ -f "$S.tty/config.json" ] && grep -q telegram:99 "$S.tty/config.json" && break; sleep 0.1; done
+    expect setup_terminal 0 'Provider \[openai\]: ollama.*Base URL \[http://127\.0\.0\.1:11434/v1\]: http://127\.0\.0\.1:[0-9]+/v1.*Model \[gpt-4\]: gpt-4.*test call: answered.*daimon uses gpt-4 \(ollama.*Telegram bot token.*owner: telegram:99 .*systemd user unit' -- \
+      sh -c "tmux -S '$T' capture-pane -p -S -60 | tr '\n' ' '"
     expect setup_terminal_no_key_for_ollama 0 '^none$' -- sh -c "[ -e '$S.tty/credentials' ] && echo some || echo none"
     tmux -S "$T" kill-server 2>/dev/null
   else

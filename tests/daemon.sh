@@ -45,6 +45,24 @@ sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue",
   "$DAIMON_HOME/config.json"
 sed -i "s/\"web\": { \"mid_turn\": \"queue\" }/\"web\": { \"mid_turn\": \"queue\", \"port\": $wport }/" "$DAIMON_HOME/config.json"
 
+# setup's later steps on their own: the bot token checked with getMe before
+# it is kept, the owner's keys, the systemd unit for this binary and home
+SH=$TMP/setup-home
+printf '123:abc\n' >"$TMP/tg.token"
+expect setup_telegram 0 '^Telegram: the bot is @[A-Za-z0-9_]+; its token is in \$DAIMON_HOME/credentials' -- \
+  env DAIMON_HOME="$SH" "$DAIMON" setup --telegram-token-file "$TMP/tg.token"
+expect setup_telegram_kept 0 '^TELEGRAM_BOT_TOKEN=123:abc$' -- cat "$SH/credentials"
+expect setup_telegram_unreachable 1 '^daimon: cannot check the bot token at http://127\.0\.0\.1:1: ' -- \
+  env DAIMON_HOME="$SH" DAIMON_TELEGRAM_API_URL=http://127.0.0.1:1 "$DAIMON" setup --telegram-token-file "$TMP/tg.token"
+expect setup_owner 0 '^owner: telegram:77 \(they get USER\.md' -- env DAIMON_HOME="$SH" "$DAIMON" setup --owner telegram:77
+expect setup_owner_kept 0 '"owners":\["telegram:77"\]' -- sh -c "tr -d ' \n\t' <'$SH/config.json'"
+expect setup_bad_owner 1 "^daimon: the owner '77' is not a conversation key" -- env DAIMON_HOME="$SH" "$DAIMON" setup --owner 77
+expect setup_systemd 0 "^systemd: wrote $TMP/xdg/systemd/user/daimon\.service" -- \
+  env DAIMON_HOME="$SH" XDG_CONFIG_HOME="$TMP/xdg" "$DAIMON" setup --systemd
+expect setup_systemd_unit 0 "Environment=DAIMON_HOME=$SH~ExecStart=.*/daimon serve~" -- sh -c "tr '\n' '~' <'$TMP/xdg/systemd/user/daimon.service'"
+expect doctor_sees_unit 0 "systemd +$TMP/xdg/systemd/user/daimon\.service" -- \
+  sh -c "env DAIMON_HOME='$SH' XDG_CONFIG_HOME='$TMP/xdg' '$DAIMON' doctor; true"
+
 start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
 expect serve_says_ready 0 '^daimon: ready in [0-9]+ ms on .*/run/daimon\.sock \(pid [0-9]+\)$' -- cat "$TMP/serve.err"
 [ "$(stat -c %a "$DAIMON_HOME/run/daimon.sock")" = 600 ] && ok socket_mode_0600 || bad socket_mode_0600

@@ -1,0 +1,172 @@
+/*
+ * setup-extras.c — the optional steps of `daimon setup` after the model:
+ * the Telegram bot's token (checked with getMe before it is kept), the
+ * owner's conversation keys (config.json "owners"), and the systemd user
+ * unit (written for this binary and this home, then enabled).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/setup.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/home.h"
+#include "core/http.h"
+#include "core/jsonutil.h"
+#include "core/settings.h"
+
+/* ---- Telegram ---- */
+
+/* The Bot API's base as the channel reads it (DAIMON_TELEGRAM_API_URL,
+ * then channels.telegram.api_url). */
+static char *telegram_api(const char *home)
+{
+	const char *env = getenv("DAIMON_TELEGRAM_API_URL"), *set = NULL;
+	daimon_settings *file = NULL;
+	if ((!env || !*env) && daimon_settings_load(&file, home) == 0)
+		daimon_settings_string(file, "channels.telegram.api_url", &set);
+	char *api = daimon_xstrdup(env && *env ? env : set && *set ? set : "https://api.telegram.org");
+	daimon_settings_free(file);
+	size_t n = strlen(api);
+	while (n && api[n - 1] == '/')
+		api[--n] = 0;
+	return api;
+}
+
+int setup_telegram(const char *home, const char *token)
+{
+	char *api = telegram_api(home), *url = daimon_xasprintf("%s/bot%s/getMe", api, token);
+	daimon_buf body = DAIMON_BUF_INIT;
+	long status = 0;
+	int rc = daimon_http_fetch(NULL, url, NULL, NULL, 0, 15000, &status, &body);
+	free(url);
+	cJSON *j = rc == 0 ? cJSON_Parse(daimon_buf_cstr(&body)) : NULL;
+	const cJSON *me = cJSON_GetObjectItemCaseSensitive(j, "result");
+	if (rc == 0 && (status != 200 || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")) || !me))
+		rc = daimon_error_code(DAIMON_EINVAL, "Telegram refused the bot token (getMe at %s: HTTP %ld%s%s)", api,
+				       status, daimon_json_str(j, "description") ? ": " : "",
+				       daimon_json_str(j, "description") ? daimon_json_str(j, "description") : "");
+	else if (rc < 0)
+		rc = daimon_error("cannot check the bot token at %s: %s", api, daimon_error_last());
+	if (rc == 0)
+		rc = daimon_credentials_set(home, "TELEGRAM_BOT_TOKEN", token);
+	if (rc == 0) {
+		const char *user = daimon_json_str(me, "username");
+		printf("Telegram: the bot is @%s; its token is in $DAIMON_HOME/credentials\n", user ? user : "?");
+	}
+	cJSON_Delete(j);
+	daimon_buf_release(&body);
+	free(api);
+	return rc;
+}
+
+/* ---- the owner ---- */
+
+static int add_owners(cJSON *cfg, void *arg)
+{
+	const cJSON *keys = arg;
+	cJSON *owners = cJSON_GetObjectItemCaseSensitive(cfg, "owners");
+	if (!cJSON_IsArray(owners)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "owners");
+		owners = cJSON_AddArrayToObject(cfg, "owners");
+	}
+	const cJSON *k, *o;
+	cJSON_ArrayForEach(k, keys)
+	{
+		int have = 0;
+		cJSON_ArrayForEach(o, owners) have |= cJSON_IsString(o) && !strcmp(o->valuestring, k->valuestring);
+		if (!have)
+			cJSON_AddItemToArray(owners, cJSON_CreateString(k->valuestring));
+	}
+	return 0;
+}
+
+int setup_owners(const char *home, const cJSON *keys)
+{
+	const cJSON *k;
+	cJSON_ArrayForEach(k,
+			   keys) if (!strchr(k->valuestring, ':') ||
+				     k->valuestring[0] ==
+					     ':') return daimon_error_code(DAIMON_EINVAL,
+									   "the owner '%s' is not a conversation key "
+									   "like telegram:42 or mail:me@example.org",
+									   k->valuestring);
+	if (daimon_config_edit(home, add_owners, (void *)keys) < 0)
+		return -1;
+	printf("owner: ");
+	cJSON_ArrayForEach(k, keys) printf("%s%s", k->valuestring, k->next ? ", " : "");
+	printf(" (they get USER.md, as the terminal does)\n");
+	return 0;
+}
+
+/* ---- the systemd user unit ---- */
+
+static char *unit_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *user = getenv("HOME");
+	return daimon_xasprintf("%s%s/systemd/user/daimon.service",
+				xdg && *xdg ? xdg
+				: user      ? user
+					    : "",
+				xdg && *xdg ? "" : "/.config");
+}
+
+/* Runs `systemctl --user ARGS...`: its exit status, or -1 if it is not there. */
+static int systemctl(char *const argv[])
+{
+	extern char **environ;
+	pid_t pid;
+	if (posix_spawnp(&pid, "systemctl", NULL, NULL, argv, environ) != 0)
+		return -1;
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int setup_systemd(const char *home)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return daimon_error_errno("cannot tell where this daimon is");
+	exe[n] = 0;
+	char *path = unit_path(), *dir = daimon_xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	char *unit = daimon_xasprintf("# written by `daimon setup --systemd`\n"
+				      "[Unit]\nDescription=daimon, the personal assistant daemon\n"
+				      "After=network-online.target\n\n"
+				      "[Service]\nType=simple\nEnvironment=DAIMON_HOME=%s\nExecStart=%s serve\n"
+				      "ExecReload=/bin/kill -HUP $MAINPID\nTimeoutStopSec=30\nRestart=on-failure\n"
+				      "RestartSec=2\nUMask=0077\n\n[Install]\nWantedBy=default.target\n",
+				      home, exe);
+	int rc = daimon_mkdir_p(dir, 0755);
+	if (rc == 0)
+		rc = daimon_write_file_atomic(path, unit, strlen(unit), 0644);
+	if (rc == 0) {
+		printf("systemd: wrote %s\n", path);
+		char *reload[] = {"systemctl", "--user", "daemon-reload", NULL};
+		char *enable[] = {"systemctl", "--user", "enable", "--now", "daimon", NULL};
+		int st = systemctl(reload);
+		if (st == 0)
+			st = systemctl(enable);
+		if (st == 0)
+			printf("systemd: daimon is enabled and running (`journalctl --user -u daimon` for its log)\n");
+		else
+			printf("systemd: %s; run `systemctl --user daemon-reload && systemctl --user enable --now "
+			       "daimon` where a user session runs\n",
+			       st < 0 ? "systemctl is not here" : "systemctl failed");
+	}
+	free(unit);
+	free(dir);
+	free(path);
+	return rc;
+}

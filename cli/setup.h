@@ -1,0 +1,17 @@
+/*
+ * setup.h — the optional steps of `daimon setup` (setup-extras.c), each
+ * done whole or not at all, said on stdout; <0 with the last error.
+ */
+#ifndef DAIMON_CLI_SETUP_H
+#define DAIMON_CLI_SETUP_H
+
+#include <cjson/cJSON.h>
+
+/* The bot token, kept (credentials: TELEGRAM_BOT_TOKEN) once getMe takes it. */
+int setup_telegram(const char *home, const char *token);
+/* Conversation keys ("telegram:42") added to config.json "owners". */
+int setup_owners(const char *home, const cJSON *keys);
+/* The systemd user unit for this binary and home, written and enabled. */
+int setup_systemd(const char *home);
+
+#endif

@@ -31,6 +31,8 @@ struct answers {
 	const char *provider, *base_url, *model, *key_file;
 	const char *telegram_file; /* the bot token's file */
 	cJSON *owners;             /* --owner KEY... */
+	struct setup_mail mail;    /* --mail-* */
+	const char *mail_password_file;
 	int no_test, tty, systemd;
 };
 
@@ -245,6 +247,12 @@ static int extras(struct answers *a, const char *home)
 	}
 	if (rc == 0 && cJSON_GetArraySize(a->owners))
 		rc = setup_owners(home, a->owners);
+	if (rc == 0 && (a->mail.imap || a->mail.smtp || a->mail.user || a->mail.address || a->mail_password_file)) {
+		char *pass = a->mail_password_file ? read_key(a->mail_password_file) : NULL;
+		a->mail.password = pass;
+		rc = a->mail_password_file && !pass ? -1 : setup_mail(home, &a->mail);
+		free(pass);
+	}
 	if (rc == 0 && !a->systemd && a->tty) {
 		char *yes = ask("Start daimon with your session (systemd user unit)? y/N", NULL, 0);
 		a->systemd = yes && (*yes == 'y' || *yes == 'Y');
@@ -266,6 +274,11 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 					     {"telegram-token-file", required_argument, 0, 't'},
 					     {"owner", required_argument, 0, 'o'},
 					     {"systemd", no_argument, 0, 'S'},
+					     {"mail-imap", required_argument, 0, 'I'},
+					     {"mail-smtp", required_argument, 0, 'M'},
+					     {"mail-user", required_argument, 0, 'U'},
+					     {"mail-address", required_argument, 0, 'A'},
+					     {"mail-password-file", required_argument, 0, 'P'},
 					     {0}};
 	struct answers a = {.owners = cJSON_CreateArray()};
 	int c;
@@ -291,6 +304,16 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 			cJSON_AddItemToArray(a.owners, cJSON_CreateString(optarg));
 		else if (c == 'S')
 			a.systemd = 1;
+		else if (c == 'I')
+			a.mail.imap = optarg;
+		else if (c == 'M')
+			a.mail.smtp = optarg;
+		else if (c == 'U')
+			a.mail.user = optarg;
+		else if (c == 'A')
+			a.mail.address = optarg;
+		else if (c == 'P')
+			a.mail_password_file = optarg;
 		else {
 			cJSON_Delete(a.owners);
 			return cli_usage_error(cmd, "unknown option");
@@ -302,7 +325,9 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 	}
 	a.tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 	/* in a pipe, flags for the later steps alone leave the model as it is */
-	int model = a.tty || model_flags || !(a.telegram_file || cJSON_GetArraySize(a.owners) || a.systemd);
+	int later = a.telegram_file || cJSON_GetArraySize(a.owners) || a.systemd || a.mail.imap || a.mail.smtp ||
+		    a.mail.user || a.mail.address || a.mail_password_file;
+	int model = a.tty || model_flags || !later;
 	char *home = daimon_home_dir();
 	int rc = daimon_home_ensure(home);
 	if (rc == 0 && model)
@@ -319,7 +344,9 @@ static int exec_setup(const struct daimon_cmd *cmd, int argc, char **argv)
 const struct daimon_cmd daimon_cmd_setup = {
 	"setup",
 	"setup [--provider NAME] [--base-url URL] [--model NAME] [--key-file FILE] [--no-test]\n"
-	"             [--telegram-token-file FILE] [--owner KEY]... [--systemd]",
+	"             [--telegram-token-file FILE] [--owner KEY]... [--systemd]\n"
+	"             [--mail-imap URL --mail-smtp URL --mail-user NAME --mail-address ADDR\n"
+	"              --mail-password-file FILE]",
 	"Set up the model: provider, key, model, checked with one real call.",
 	"On a terminal each step asks, with the current value as its default (the\n"
 	"key is read without echo); in a pipe the flags say it, and what they leave\n"
@@ -342,6 +369,12 @@ const struct daimon_cmd daimon_cmd_setup = {
 	"                        mail:you@host): added to \"owners\", so those\n"
 	"                        conversations get USER.md as the terminal does\n"
 	"      --systemd         write the systemd user unit for this daimon and\n"
-	"                        home, and enable it (systemctl --user)\n",
+	"                        home, and enable it (systemctl --user)\n"
+	"      --mail-imap URL   the mail channel (all five flags together): the\n"
+	"                        mailbox (imap://host:143/INBOX), --mail-smtp the\n"
+	"                        server replies go through (smtp://host:587), the\n"
+	"                        login, the address replies come from, and the\n"
+	"                        password's file; the login is tried first, the\n"
+	"                        password kept in credentials (DAIMON_MAIL_PASSWORD)\n",
 	exec_setup,
 };

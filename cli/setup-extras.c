@@ -2,8 +2,10 @@
  * setup-extras.c — the optional steps of `daimon setup` after the model:
  * the Telegram bot's token (checked with getMe before it is kept), the
  * owner's conversation keys (config.json "owners"), and the systemd user
- * unit (written for this binary and this home, then enabled).
+ * unit (written for this binary and this home, then enabled), and the
+ * mail channel (the IMAP login and the SMTP server tried first).
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <spawn.h>
@@ -169,4 +171,78 @@ int setup_systemd(const char *home)
 	free(dir);
 	free(path);
 	return rc;
+}
+
+/* ---- mail ---- */
+
+static size_t drop(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p, (void)arg;
+	return size * n;
+}
+
+/* Logs in to `url` (IMAP: and says NOOP) or, for SMTP, connects: the
+ * curl code. */
+static CURLcode mail_try(const char *url, const struct setup_mail *m, int imap)
+{
+	CURL *e = curl_easy_init();
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_USERNAME, m->user);
+	curl_easy_setopt(e, CURLOPT_PASSWORD, m->password);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, drop);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (imap)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "NOOP");
+	else
+		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	CURLcode rc = curl_easy_perform(e);
+	curl_easy_cleanup(e);
+	return rc;
+}
+
+static int edit_mail(cJSON *cfg, void *arg)
+{
+	const struct setup_mail *m = arg;
+	cJSON *ch = cJSON_GetObjectItemCaseSensitive(cfg, "channels");
+	if (!cJSON_IsObject(ch)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "channels");
+		ch = cJSON_AddObjectToObject(cfg, "channels");
+	}
+	cJSON *mail = cJSON_GetObjectItemCaseSensitive(ch, "mail");
+	if (!cJSON_IsObject(mail)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ch, "mail");
+		mail = cJSON_AddObjectToObject(ch, "mail");
+	}
+	const char *names[] = {"imap_url", "smtp_url", "username", "address"};
+	const char *values[] = {m->imap, m->smtp, m->user, m->address};
+	for (int i = 0; i < 4; i++) {
+		cJSON_DeleteItemFromObjectCaseSensitive(mail, names[i]);
+		cJSON_AddStringToObject(mail, names[i], values[i]);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(mail, "password"); /* (it goes to credentials) */
+	return 0;
+}
+
+int setup_mail(const char *home, const struct setup_mail *m)
+{
+	if (!m->imap || !m->smtp || !m->user || !m->address || !m->password)
+		return daimon_error_code(DAIMON_EINVAL, "mail needs --mail-imap, --mail-smtp, --mail-user, "
+							"--mail-address and --mail-password-file together");
+	CURLcode rc = mail_try(m->imap, m, 1);
+	if (rc == CURLE_LOGIN_DENIED)
+		return daimon_error_code(DAIMON_EINVAL, "the mailbox at %s refused the login of %s", m->imap, m->user);
+	if (rc != CURLE_OK)
+		return daimon_error_code(DAIMON_EINVAL, "cannot read the mailbox at %s: %s", m->imap,
+					 curl_easy_strerror(rc));
+	if ((rc = mail_try(m->smtp, m, 0)) != CURLE_OK)
+		return daimon_error_code(DAIMON_EINVAL, "cannot reach the mail server %s: %s", m->smtp,
+					 curl_easy_strerror(rc));
+	if (daimon_credentials_set(home, "DAIMON_MAIL_PASSWORD", m->password) < 0 ||
+	    daimon_config_edit(home, edit_mail, (void *)m) < 0)
+		return -1;
+	printf("mail: %s's mailbox at %s answers; replies go out through %s as %s (password in credentials)\n", m->user,
+	       m->imap, m->smtp, m->address);
+	return 0;
 }

@@ -14,4 +14,12 @@ int setup_owners(const char *home, const cJSON *keys);
 /* The systemd user unit for this binary and home, written and enabled. */
 int setup_systemd(const char *home);
 
+/* The mail channel: checked (IMAP login, SMTP reachable), then the URLs,
+ * login and address to config.json, the password to credentials
+ * (DAIMON_MAIL_PASSWORD). */
+struct setup_mail {
+	const char *imap, *smtp, *user, *address, *password;
+};
+int setup_mail(const char *home, const struct setup_mail *m);
+
 #endif

@@ -65,6 +65,21 @@ node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do port_open "$iport" && port_open "$sport" && port_open "$aport" && break; sleep 0.1; done
 export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$aport DAIMON_MAIL_PASSWORD=secret
 
+# `daimon setup`'s mail step: the login tried on the real IMAP server first,
+# then the channel's settings written and the password kept in credentials
+SM=$TMP/setup-home
+printf 'secret\n' >"$TMP/mail.pass"; printf 'wrong\n' >"$TMP/mail.bad"
+mail_flags="--mail-imap imap://127.0.0.1:$iport/INBOX --mail-smtp smtp://127.0.0.1:$sport --mail-user ana --mail-address ana@example.org"
+expect setup_mail_bad_password 1 "^daimon: the mailbox at imap://127\.0\.0\.1:$iport/INBOX refused the login of ana" -- \
+  env DAIMON_HOME="$SM" "$DAIMON" setup $mail_flags --mail-password-file "$TMP/mail.bad"
+expect setup_mail_wrote_nothing 0 '^nothing$' -- sh -c "[ -e '$SM/credentials' ] && echo some || echo nothing"
+expect setup_mail_half 1 '^daimon: mail needs --mail-imap, --mail-smtp' -- env DAIMON_HOME="$SM" "$DAIMON" setup --mail-user ana
+expect setup_mail 0 "^mail: ana's mailbox at imap://127\.0\.0\.1:$iport/INBOX answers; replies go out through smtp://127\.0\.0\.1:$sport as ana@example\.org" -- \
+  env DAIMON_HOME="$SM" "$DAIMON" setup $mail_flags --mail-password-file "$TMP/mail.pass"
+expect setup_mail_config 0 '"mail":\{"imap_url":"imap://127\.0\.0\.1:[0-9]+/INBOX","smtp_url":"smtp://127\.0\.0\.1:[0-9]+","username":"ana","address":"ana@example\.org"\}' -- \
+  sh -c "tr -d ' \n\t' <'$SM/config.json'"
+expect setup_mail_password_kept 0 '^DAIMON_MAIL_PASSWORD=secret$' -- cat "$SM/credentials"
+
 "$DAIMON" init >/dev/null
 node -e '
   const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));

@@ -48,16 +48,7 @@ struct add {
 static int add_edit(cJSON *cfg, void *arg)
 {
 	struct add *a = arg;
-	cJSON *mcp = cJSON_GetObjectItemCaseSensitive(cfg, "mcp");
-	if (!cJSON_IsObject(mcp)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "mcp");
-		mcp = cJSON_AddObjectToObject(cfg, "mcp");
-	}
-	cJSON *servers = cJSON_GetObjectItemCaseSensitive(mcp, "servers");
-	if (!cJSON_IsObject(servers)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(mcp, "servers");
-		servers = cJSON_AddObjectToObject(mcp, "servers");
-	}
+	cJSON *servers = daimon_json_member(daimon_json_member(cfg, "mcp", 0), "servers", 0);
 	if (!a->server) { /* remove */
 		if (!cJSON_GetObjectItemCaseSensitive(servers, a->name))
 			return daimon_error_code(DAIMON_ENOTFOUND, "no MCP server '%s' (see `daimon mcp list`)",

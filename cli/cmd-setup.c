@@ -110,11 +110,7 @@ static void set_or_drop(cJSON *o, const char *name, const char *value)
 static int edit_model(cJSON *cfg, void *arg)
 {
 	const struct model_edit *e = arg;
-	cJSON *m = cJSON_GetObjectItemCaseSensitive(cfg, "model");
-	if (!cJSON_IsObject(m)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "model");
-		m = cJSON_AddObjectToObject(cfg, "model");
-	}
+	cJSON *m = daimon_json_member(cfg, "model", 0);
 	set_or_drop(m, "provider", e->p->name);
 	set_or_drop(m, "base_url", strcmp(e->base_url, e->p->base_url) ? e->base_url : NULL);
 	set_or_drop(m, "wire",

@@ -76,11 +76,7 @@ int setup_telegram(const char *home, const char *token)
 static int add_owners(cJSON *cfg, void *arg)
 {
 	const cJSON *keys = arg;
-	cJSON *owners = cJSON_GetObjectItemCaseSensitive(cfg, "owners");
-	if (!cJSON_IsArray(owners)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "owners");
-		owners = cJSON_AddArrayToObject(cfg, "owners");
-	}
+	cJSON *owners = daimon_json_member(cfg, "owners", 1);
 	const cJSON *k, *o;
 	cJSON_ArrayForEach(k, keys)
 	{
@@ -205,16 +201,7 @@ static CURLcode mail_try(const char *url, const struct setup_mail *m, int imap)
 static int edit_mail(cJSON *cfg, void *arg)
 {
 	const struct setup_mail *m = arg;
-	cJSON *ch = cJSON_GetObjectItemCaseSensitive(cfg, "channels");
-	if (!cJSON_IsObject(ch)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(cfg, "channels");
-		ch = cJSON_AddObjectToObject(cfg, "channels");
-	}
-	cJSON *mail = cJSON_GetObjectItemCaseSensitive(ch, "mail");
-	if (!cJSON_IsObject(mail)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(ch, "mail");
-		mail = cJSON_AddObjectToObject(ch, "mail");
-	}
+	cJSON *mail = daimon_json_member(daimon_json_member(cfg, "channels", 0), "mail", 0);
 	const char *names[] = {"imap_url", "smtp_url", "username", "address"};
 	const char *values[] = {m->imap, m->smtp, m->user, m->address};
 	for (int i = 0; i < 4; i++) {

@@ -120,3 +120,12 @@ long daimon_json_take_line(daimon_buf *in, cJSON **msg)
 	in->len -= len + 1;
 	return (long)len;
 }
+
+cJSON *daimon_json_member(cJSON *obj, const char *key, int array)
+{
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (array ? cJSON_IsArray(m) : cJSON_IsObject(m))
+		return m;
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	return array ? cJSON_AddArrayToObject(obj, key) : cJSON_AddObjectToObject(obj, key);
+}

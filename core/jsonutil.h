@@ -16,6 +16,10 @@ const char *daimon_json_str(const cJSON *obj, const char *key);
 int daimon_json_int(const cJSON *obj, const char *key, int64_t *out);
 /* Appends `s` as a JSON string literal (quoted, escaped) to `b`. */
 void daimon_json_quote(daimon_buf *b, const char *s);
+/* obj[key] as an object (or, with `array`, an array): the one there, or a
+ * new empty one in place of whatever else was there (for editors of
+ * config.json). */
+cJSON *daimon_json_member(cJSON *obj, const char *key, int array);
 /* Appends the unformatted JSON of `item` to `b`. */
 void daimon_json_print(daimon_buf *b, const cJSON *item);
 

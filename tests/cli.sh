@@ -190,6 +190,18 @@ if [ -f "$AIM" ]; then
     "$DAIMON" models --json
   expect models_unreachable 1 "^daimon: cannot fetch http://127\.0\.0\.1:1/v1/models: " -- \
     env DAIMON_BASE_URL=http://127.0.0.1:1 "$DAIMON" models
+  # a server whose model list is not JSON: said, naming the URL; setup writes nothing
+  mkdir -p "$DAIMON_HOME/../junk/v1"; echo 'not json' >"$DAIMON_HOME/../junk/v1/models"
+  jport=$((port + 7))
+  python3 -m http.server "$jport" --bind 127.0.0.1 --directory "$DAIMON_HOME/../junk" >/dev/null 2>&1 & junk_pid=$!
+  for _ in $(seq 100); do port_open "$jport" && break; sleep 0.1; done
+  expect models_not_json 1 "^daimon: what http://127\.0\.0\.1:$jport/v1/models answered is not a list of models$" -- \
+    env DAIMON_BASE_URL=http://127.0.0.1:$jport "$DAIMON" models
+  printf 'sk-junk\n' >"$DAIMON_HOME/../junk.key"
+  expect setup_models_not_json 1 "is not a list of models" -- env DAIMON_HOME="$DAIMON_HOME/../junk-home" "$DAIMON" setup \
+    --provider openai --base-url "http://127.0.0.1:$jport/v1" --key-file "$DAIMON_HOME/../junk.key"
+  expect setup_not_json_wrote_nothing 0 '^nothing$' -- sh -c "[ -e '$DAIMON_HOME/../junk-home/credentials' ] && echo some || echo nothing"
+  kill "$junk_pid" 2>/dev/null
   expect ask_picks_first_model 0 "no model set: using 'gpt-4', the first http://127\.0\.0\.1:$port/v1/models offers.*Hello from the mock\." -- \
     sh -c "env -u DAIMON_MODEL '$DAIMON' ask --session cli:first hello 2>&1 | tr '\n' ' '"
   # `status` of the daemon a slow `ask` runs for itself in home $1

@@ -366,12 +366,19 @@ static int send_all(int c, const char *s, size_t n)
 	return 0;
 }
 
+/* The head of the last request the rogue took (its line and headers). */
+static pthread_mutex_t rogue_mu = PTHREAD_MUTEX_INITIALIZER;
+static char rogue_head[4096];
+
 static void *rogue_conn(void *arg)
 {
 	int c = (int)(intptr_t)arg;
 	char req[65536];
 	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
 	req[n > 0 ? n : 0] = 0;
+	pthread_mutex_lock(&rogue_mu);
+	snprintf(rogue_head, sizeof(rogue_head), "%.*s", (int)strcspn(req, "{"), req);
+	pthread_mutex_unlock(&rogue_mu);
 	static const char sse[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
 	static const char chunk[] = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n";
 	char line[256];
@@ -549,6 +556,35 @@ static void test_session__a_failed_call_falls_back_to_the_next_model(void)
 	aimock_stop(&mk);
 }
 
+/* Base URLs whose version path is not /v1 (Gemini's OpenAI-compatible
+ * endpoint, Z.ai's) are asked where their SDKs ask, with the key as a
+ * bearer token: what the server received says so. */
+static void test_session__other_version_paths_are_asked_where_they_are(void)
+{
+	struct rogue r;
+	rogue_start(&r);
+	static const char *const paths[] = {"/v1beta/openai", "/api/paas/v4"};
+	for (int i = 0; i < 2; i++) {
+		char base[128], line[160];
+		snprintf(base, sizeof(base), "%.*s%s", (int)(strlen(r.url) - 3), r.url, paths[i]); /* (its host) */
+		daimon_llm_config cfg = {
+			.provider = DAIMON_LLM_OPENAI, .base_url = base, .api_key = "k-1", .model = "m", .retries = -1};
+		daimon_store st;
+		daimon_store_open(&st, test_tmpdir());
+		struct asker a;
+		turn(&st, &cfg, "latin-1 please", &a);
+		CHECK_INT(a.done.status, 0);
+		daimon_buf_release(&a.streamed);
+		pthread_mutex_lock(&rogue_mu);
+		snprintf(line, sizeof(line), "POST %s/chat/completions HTTP/1.1\r\n", paths[i]);
+		CHECK_CONTAINS(rogue_head, line);
+		CHECK_CONTAINS(rogue_head, "Authorization: Bearer k-1\r\n");
+		pthread_mutex_unlock(&rogue_mu);
+		daimon_store_release(&st);
+	}
+	rogue_stop(&r);
+}
+
 /* Summaries are written by model.summary_model when one is named. */
 static void test_session__summaries_ask_the_summary_model(void)
 {
@@ -595,6 +631,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__an_idle_session_hibernates_and_wakes_with_its_history),
 		TEST_CASE(test_session__a_misbehaving_server_meets_every_bound),
 		TEST_CASE(test_session__a_failed_call_falls_back_to_the_next_model),
+		TEST_CASE(test_session__other_version_paths_are_asked_where_they_are),
 		TEST_CASE(test_session__summaries_ask_the_summary_model),
 		{0},
 	};

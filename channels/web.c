@@ -65,8 +65,12 @@ struct web {
 	const struct web_conf *cf;
 	struct MHD_Daemon *mhd;
 	daimon_aid self;
+	long retry_ms; /* while the port cannot be had: the wait before the next try */
 	char token[65];
 };
+
+#define RETRY_FIRST_MS 2000
+#define RETRY_MAX_MS 60000
 
 /* ---- the token ---- */
 
@@ -508,6 +512,40 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 
 /* ---- the channel actor ---- */
 
+/* A port that cannot be had (another program has it) fails the web
+ * channel alone: it says so once, in status and on stderr, and tries
+ * again, less often each time, instead of crashing into its supervisor's
+ * restart limit and taking the other channels down with it. */
+static int listen_or_wait(daimon_ctx *ctx, struct web *w)
+{
+	const daimon_channel_host *host = w->cf->host;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cf->port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+				  (uint16_t)w->cf->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
+				  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+	if (!w->mhd) {
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "cannot listen on 127.0.0.1:%d (in use? set channels.web.port); trying again", w->cf->port);
+		if (!w->retry_ms) /* (said once, not at every try) */
+			fprintf(stderr, "daimon: web: %s\n", why);
+		daimon_channel_state(host, "web", "failed", why);
+		daimon_set_state_label(ctx, "waiting for its port");
+		w->retry_ms = w->retry_ms ? (w->retry_ms * 2 < RETRY_MAX_MS ? w->retry_ms * 2 : RETRY_MAX_MS)
+					  : RETRY_FIRST_MS;
+		daimon_timer_start(ctx, w->retry_ms, 0);
+		return DAIMON_CONTINUE;
+	}
+	if (w->retry_ms)
+		fprintf(stderr, "daimon: web: listening on 127.0.0.1:%d now\n", w->cf->port);
+	w->retry_ms = 0;
+	daimon_set_state_label(ctx, "listening");
+	daimon_channel_state(host, "web", "running", "");
+	return DAIMON_CONTINUE;
+}
+
 static int web_init(daimon_ctx *ctx, void *state)
 {
 	struct web *w = state;
@@ -517,28 +555,14 @@ static int web_init(daimon_ctx *ctx, void *state)
 		daimon_channel_state(host, "web", "failed", daimon_error_last());
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cf->port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-				  (uint16_t)w->cf->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
-				  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
-	if (!w->mhd) {
-		char why[160];
-		snprintf(why, sizeof(why), "cannot listen on 127.0.0.1:%d (in use? set channels.web.port)",
-			 w->cf->port);
-		daimon_channel_state(host, "web", "failed", why);
-		fprintf(stderr, "daimon: web: %s\n", why);
-		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
-	}
-	daimon_set_state_label(ctx, "listening");
-	daimon_channel_state(host, "web", "running", "");
-	return DAIMON_CONTINUE;
+	return listen_or_wait(ctx, w);
 }
 
 static int web_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
-	(void)ctx, (void)state, (void)m;
+	struct web *w = state;
+	if (m->type == DAIMON_MSG_TIMER && !w->mhd)
+		return listen_or_wait(ctx, w);
 	return DAIMON_CONTINUE;
 }
 

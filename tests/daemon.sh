@@ -226,6 +226,25 @@ expect stopped_status 3 '^not running' -- "$DAIMON" status
 [ ! -e "$DAIMON_HOME/run/daimon.sock" ] && ok socket_removed || bad socket_removed
 expect ask_without_daemon 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:d hello
 
+# the web port taken by another program: the web channel alone fails (said
+# once, in status and doctor) and waits for it; Telegram answers a stranger
+node -e "require('net').createServer().listen($wport, '127.0.0.1')" & squatter=$!
+for _ in $(seq 50); do port_open "$wport" && break; sleep 0.1; done
+: >"$TMP/serve.err"
+start_daemon && ok serve_with_port_taken || bad serve_with_port_taken "$(cat "$TMP/serve.err")"
+expect web_failed_alone 0 '^channel   web        failed \(cannot listen on 127\.0\.0\.1:[0-9]+ \(in use' -- "$DAIMON" status
+tg_send 55 "hello"
+tg_wait 55 1
+expect tg_answers_with_web_down 0 "I don.t know you yet" -- cat "$TMP/tg.55"
+sleep 2.5 # (a try or two more)
+expect web_failure_said_once 0 '^1 running$' -- sh -c "echo \$(grep -c 'cannot listen' '$TMP/serve.err') \
+  \$('$DAIMON' status --json | grep -o '\"name\":\"telegram\",\"state\":\"[a-z]*' | cut -d'\"' -f8)"
+expect doctor_web_failed 1 '^FAIL  channel    web failed: cannot listen' -- "$DAIMON" doctor
+kill "$squatter"; wait "$squatter" 2>/dev/null
+for _ in $(seq 100); do grep -q 'listening on 127.0.0.1:[0-9]* now' "$TMP/serve.err" && break; sleep 0.1; done
+expect web_back_when_port_free 0 '"name":"web","state":"running"' -- "$DAIMON" status --json
+"$DAIMON" stop >/dev/null
+
 # SIGTERM the same; a channel that cannot reach its peer is reported, the rest keeps running
 DAIMON_TELEGRAM_API_URL=http://127.0.0.1:1 start_daemon && ok serve_with_dead_peer || bad serve_with_dead_peer
 sleep 0.5

@@ -94,7 +94,7 @@ static void pair_raw(daimon_ctx *ctx, struct pair *p)
 	cJSON_AddStringToObject(q, "content", "hello");
 	cJSON_AddItemToArray(p->history, q);
 	daimon_llm_request_release(&p->req);
-	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0);
+	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0, NULL);
 	daimon_llm_build(&p->req, p->cfg, p->system, p->history, tools);
 	cJSON_Delete(tools);
 	p->started = daimon_mono_ns();
@@ -283,7 +283,7 @@ int main(int argc, char **argv)
 	/* 3. the fixed prompt */
 	daimon_llm_request req;
 	cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hello\"}]");
-	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0);
+	cJSON *tools = daimon_tools_json(daimon_builtin_tools, 0, NULL);
 	daimon_buf sys = DAIMON_BUF_INIT;
 	daimon_buf_adds(&sys, soul);
 	daimon_llm_build(&req, &cfg, sys.ptr, msgs, tools);

@@ -100,12 +100,16 @@ const daimon_setting daimon_settings_table[] = {
 	INT("memory.memory_chars", 1, 1000000, "2200", "the size limit of MEMORY.md, daimon's notes"),
 	INT("memory.user_chars", 1, 1000000, "1375", "the size limit of USER.md (and each person's file)"),
 	INT("memory.soul_chars", 1, 1000000, "3000", "the size limit of SOUL.md, the persona"),
-	LIST("owners", "conversation keys of the owner besides the terminal's (\"telegram:42\"): they get USER.md"),
+	LIST("owners", "conversation keys of the owner besides the terminal's and the web page's (\"telegram:42\"): "
+		       "they get USER.md, MEMORY.md and every tool"),
 	INT("search.default_limit", 1, 10000, "20", "hits `daimon search` shows without --limit"),
 	NUM("sessions.idle_minutes", 0, 100000, "10",
 	    "an idle session is summarized and hibernates after this (0: never)"),
 	BOOL("sessions.summarize", "true", "the model writes a title and summary of a session gone idle"),
 	INT("tools.parallel", 1, 64, "4", "tool calls of one answer running at once"),
+	LIST("tools.others",
+	     "the tools conversations other than the owner's may use (unset: current_time and "
+	     "skill_read, none that reads your history or memory, writes or runs; [] none; [\"*\"] all)"),
 	INT("tools.timeout_s", 1, 86400, "120", "a tool call's deadline unless the tool sets its own"),
 	CHOICE("skills.authoring", "approve|auto|off", "\"approve\"",
 	       "skills the model writes: you build them, they go live at once, or no skill_author tool"),

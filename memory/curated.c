@@ -26,9 +26,10 @@
 
 /* ---- files ---- */
 
-static int is_owner(const daimon_settings *set, const char *key)
+int daimon_is_owner(const daimon_settings *set, const char *key)
 {
-	if (!key || !strncmp(key, "cli:", 4) || !strcmp(key, "cli"))
+	/* the terminal's, and the web page's: only the owner's token opens it */
+	if (!key || !strncmp(key, "cli:", 4) || !strcmp(key, "cli") || !strncmp(key, "web:", 4))
 		return 1;
 	const cJSON *owners = set ? daimon_settings_json(set, "owners") : NULL;
 	for (const cJSON *o = cJSON_IsArray(owners) ? owners->child : NULL; o; o = o->next)
@@ -52,7 +53,7 @@ int daimon_mem_file_for(daimon_mem_file *f, const char *home, const char *target
 		limit_path = "memory.soul_chars";
 	} else if (!strcmp(target, "user")) {
 		limit_path = "memory.user_chars";
-		if (is_owner(set, key)) {
+		if (daimon_is_owner(set, key)) {
 			f->name = daimon_xstrdup("USER.md");
 		} else {
 			char *safe = daimon_xstrdup(key);

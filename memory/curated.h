@@ -18,7 +18,8 @@
  * People: the owner's USER.md is global; anyone else who talks to daimon
  * (another Telegram user, a group) gets people/<channel>-<id>.md, keyed by
  * the conversation key, so facts about one never reach another's prompt.
- * Owners are the cli keys and those listed in config.json "owners".
+ * Owners are the cli and web keys (the web page takes the owner's token)
+ * and those listed in config.json "owners".
  */
 #ifndef DAIMON_MEMORY_CURATED_H
 #define DAIMON_MEMORY_CURATED_H
@@ -26,6 +27,11 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+
+struct daimon_settings;
+/* Whether `key` is the owner's conversation: the terminal's (cli:...),
+ * the web page's (web:...), or one listed in "owners" (set may be NULL). */
+int daimon_is_owner(const struct daimon_settings *set, const char *key);
 
 typedef struct {
 	char *path;

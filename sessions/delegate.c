@@ -39,6 +39,7 @@ struct subagent {
 	daimon_aid http;
 	const daimon_llm_config *cfg;
 	struct daimon_budget *budget; /* (its calls cost the caller's) */
+	const char *grants;           /* (and it may do no more than the caller) */
 	char *text, *key;
 	uint64_t ref;
 	daimon_aid session;
@@ -57,7 +58,7 @@ static int subagent_reply(daimon_ctx *ctx, struct subagent *a, int status, const
 static int subagent_init(daimon_ctx *ctx, void *state)
 {
 	struct subagent *a = state;
-	daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1, .budget = a->budget};
+	daimon_session_opts o = {.idle_ms = -1, .depth = 1, .child = 1, .budget = a->budget, .grants = a->grants};
 	a->session = daimon_session_start(daimon_ctx_rt(ctx), a->store, a->key, a->http, a->cfg, &o);
 	if (!a->session)
 		return subagent_reply(ctx, a, -1, daimon_error_last());
@@ -114,6 +115,7 @@ struct delegate {
 	daimon_aid http;
 	const daimon_llm_config *cfg;
 	struct daimon_budget *budget;
+	const char *grants;
 	uint64_t ref; /* the tool call's */
 	char **texts; /* what each sub-agent is asked: the task, then any context */
 	char **keys;  /* each one's conversation key */
@@ -128,6 +130,7 @@ static daimon_aid start_task(daimon_ctx *ctx, size_t i, void *arg)
 	a->http = d->http;
 	a->cfg = d->cfg;
 	a->budget = d->budget;
+	a->grants = d->grants;
 	a->text = daimon_xstrdup(d->texts[i]);
 	a->key = daimon_xstrdup(d->keys[i]);
 	a->ref = i;
@@ -189,6 +192,7 @@ daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t re
 	d->http = host->http;
 	d->cfg = host->cfg;
 	d->budget = host->budget;
+	d->grants = host->grants;
 	d->ref = ref;
 	int64_t timeout_s = 300, parallel = 3;
 	daimon_json_int(args, "timeout_s", &timeout_s);

@@ -82,7 +82,7 @@ struct served {
 static cJSON *served_list(void *arg)
 {
 	struct served *s = arg;
-	cJSON *a = daimon_tools_json(s->tools, 0);
+	cJSON *a = daimon_tools_json(s->tools, 0, NULL);
 	for (cJSON *o = a->child; o; o = o->next) {
 		cJSON *schema = cJSON_DetachItemFromObjectCaseSensitive(o, "parameters");
 		cJSON_AddItemToObject(o, "inputSchema", schema);

@@ -185,6 +185,7 @@ void session_launch(daimon_ctx *ctx, struct session *s, struct call *c)
 					 .cfg = s->set.cfg,
 					 .key = s->key,
 					 .depth = s->set.depth,
+					 .grants = s->set.grants,
 					 .budget = s->set.budget};
 		if (!(c->actor = c->tool->spawn(ctx, c->args, c->ref, &host))) {
 			daimon_buf_addf(&c->result, "%s could not start: %s", c->tool->name, daimon_error_last());
@@ -244,7 +245,8 @@ void session_start_calls(daimon_ctx *ctx, struct session *s, const cJSON *calls)
 		struct call *c = &s->calls.list[i];
 		c->call = cJSON_Duplicate(j, 1);
 		c->ref = ++s->next_ref;
-		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, j, &c->tool, &c->args, &c->result))
+		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, s->set.grants, j, &c->tool, &c->args,
+					&c->result))
 			session_call_finished(ctx, s, c, 1); /* the validation error is its result */
 	}
 	session_pump(ctx, s);

@@ -229,7 +229,8 @@ static int resume_calls(daimon_ctx *ctx, struct session *s)
 		const cJSON *outcome = id ? cJSON_GetObjectItemCaseSensitive(outcomes, id) : NULL;
 		c->call = cJSON_Duplicate(j, 1);
 		c->ref = ++s->next_ref;
-		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, j, &c->tool, &c->args, &c->result)) {
+		if (daimon_tool_prepare(s->keep.toolset, s->set.depth, s->set.grants, j, &c->tool, &c->args,
+					&c->result)) {
 			session_call_finished(ctx, s, c, 1);
 		} else if (outcome) { /* it finished before the crash: its result stands */
 			daimon_buf_adds(&c->result,

@@ -72,6 +72,7 @@ struct session_settings { /* (widest first: it is kept per hibernated session) *
 	const daimon_llm_config *cfg;
 	daimon_tools_live *tools_live; /* the newest tool set, taken as each turn starts */
 	struct daimon_budget *budget;  /* model.daily_budget, or NULL */
+	const char *grants;            /* the tools a stranger may use (interned), NULL: all */
 	long tool_timeout_ms;
 	long idle_ms; /* hibernate after this long idle; <0: never */
 	/* context compression (compact.h) */

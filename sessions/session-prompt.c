@@ -1,6 +1,6 @@
 /*
  * session-prompt.c — the system prompt a session is started with: SOUL.md,
- * then snapshots of the user's file and MEMORY.md, then the index of
+ * then snapshots of the user's file and (for the owner) MEMORY.md, then the index of
  * instruction skills. Taken once, at start (and again when the history is
  * compacted), so a provider's prefix cache stays valid.
  */
@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
+#include "core/settings.h"
 #include "memory/curated.h"
 #include "skills/instructions.h"
 
@@ -33,7 +34,12 @@ char *session_system_prompt(const char *home, const char *key)
 	}
 	daimon_mem_file_release(&f);
 	static const char *const parts[][2] = {{"user", "About the user"}, {"memory", "Your notes"}};
-	for (size_t i = 0; i < 2; i++) {
+	/* MEMORY.md is the owner's: a stranger's prompt has only their own file */
+	daimon_settings *set = NULL;
+	daimon_settings_load(&set, home); /* (a bad file is said elsewhere: the terminal's only, then) */
+	size_t nparts = daimon_is_owner(set, key) ? 2 : 1;
+	daimon_settings_free(set);
+	for (size_t i = 0; i < nparts; i++) {
 		daimon_buf part = DAIMON_BUF_INIT;
 		if (daimon_mem_file_for(&f, home, parts[i][0], key) == 0)
 			daimon_mem_prompt(&f, parts[i][1], &part);

@@ -6,6 +6,7 @@
 #include "sessions/session-int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "core/error.h"
 #include "core/jsonutil.h"
 #include "core/settings.h"
+#include "memory/curated.h"
 
 int daimon_mid_turn_parse(const char *name)
 {
@@ -22,6 +24,46 @@ int daimon_mid_turn_parse(const char *name)
 		if (name && !strcmp(name, names[i]))
 			return i;
 	return -1;
+}
+
+/* The tools others than the owner may use, ",name,...," — interned:
+ * a few distinct lists ever (one per configuration), shared by every
+ * session that has it and kept for the process's life. */
+static const char *intern(const char *s)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct interned {
+		struct interned *next;
+		char s[];
+	} * all;
+	pthread_mutex_lock(&mu);
+	struct interned *i = all;
+	while (i && strcmp(i->s, s))
+		i = i->next;
+	if (!i) {
+		i = daimon_xmalloc(sizeof(*i) + strlen(s) + 1);
+		strcpy(i->s, s);
+		i->next = all;
+		all = i;
+	}
+	pthread_mutex_unlock(&mu);
+	return i->s;
+}
+
+/* tools.others: unset, the tools that neither read the owner's history
+ * or memory nor write or run anything. */
+static const char *grants_of(const daimon_settings *s)
+{
+	const cJSON *list = daimon_settings_has(s, "tools.others") ? daimon_settings_json(s, "tools.others") : NULL;
+	if (!list)
+		return intern(",current_time,skill_read,");
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_addc(&b, ',');
+	const cJSON *t;
+	cJSON_ArrayForEach(t, list) if (cJSON_IsString(t)) daimon_buf_addf(&b, "%s,", t->valuestring);
+	const char *g = intern(daimon_buf_cstr(&b));
+	daimon_buf_release(&b);
+	return g;
 }
 
 int daimon_session_opts_load(daimon_session_opts *o, const char *home, const char *key)
@@ -64,6 +106,8 @@ int daimon_session_opts_load(daimon_session_opts *o, const char *home, const cha
 	o->tool_timeout_ms = (long)timeout_s * 1000;
 	/* (a fraction of a minute is taken too: 0.05 is 3 s) */
 	o->idle_ms = idle_min > 0 ? (long)(idle_min * 60000) : -1;
+	if (rc == 0 && !daimon_is_owner(s, key))
+		o->grants = grants_of(s);
 	daimon_settings_free(s);
 	return rc;
 }
@@ -80,6 +124,7 @@ void session_settings_init(struct session_settings *set, daimon_store *store, da
 	set->mid_turn = o->mid_turn;
 	set->tools_live = o->tools_live;
 	set->budget = o->budget;
+	set->grants = o->grants;
 	set->tool_parallel = o->tool_parallel > 0 ? o->tool_parallel : (int)daimon_setting_default("tools.parallel");
 	set->tool_timeout_ms =
 		o->tool_timeout_ms > 0 ? o->tool_timeout_ms : (long)daimon_setting_default("tools.timeout_s") * 1000;

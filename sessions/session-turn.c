@@ -121,7 +121,7 @@ void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		return;
 	s->keep.toolset = t;
 	cJSON_Delete(s->tools);
-	s->tools = daimon_tools_json(t, s->set.depth);
+	s->tools = daimon_tools_json(t, s->set.depth, s->set.grants);
 }
 
 void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)

@@ -83,7 +83,7 @@ static void *session_wake(daimon_ctx *ctx, void *state)
 	daimon_set_state_label(ctx, NULL);
 	if (session_open_log(s) < 0) /* the next turn says why */
 		s->log = NULL;
-	s->tools = daimon_tools_json(s->keep.toolset, s->set.depth);
+	s->tools = daimon_tools_json(s->keep.toolset, s->set.depth, s->set.grants);
 	s->system = session_system_prompt(s->set.store->home, s->key); /* a fresh snapshot of the curated files */
 	daimon_set_mem(ctx, sizeof(*s));
 	return s;
@@ -283,7 +283,7 @@ daimon_session_seed *daimon_session_prepare(daimon_store *store, const char *key
 	session_settings_init(&s->set, store, http, cfg, opts);
 	s->key = daimon_xstrdup(key);
 	s->keep.toolset = opts->tools ? opts->tools : daimon_builtin_tools;
-	s->tools = daimon_tools_json(s->keep.toolset, s->set.depth);
+	s->tools = daimon_tools_json(s->keep.toolset, s->set.depth, s->set.grants);
 	daimon_session_id_for_key(s->id, key);
 	if (session_open_log(s) < 0) {
 		session_terminate(NULL, s, 0);

@@ -134,6 +134,10 @@ typedef struct {
 	/* model.daily_budget (memory/usage.h): past it a turn is refused, its
 	 * message kept; each answer's cost counted. NULL: none. */
 	struct daimon_budget *budget;
+	/* The tools a conversation other than the owner's may use (config
+	 * "tools.others"), as ",name,...,"; NULL: every tool (the owner's).
+	 * daimon_session_opts_load sets it; it lives as long as the process. */
+	const char *grants;
 } daimon_session_opts;
 
 /* The options config.json sets for a session with `key`: the mid-turn

@@ -224,6 +224,17 @@ static int offered(const daimon_tool *t, int depth)
 	return !(depth > 0 && t->top_level_only);
 }
 
+/* Whether a conversation with `grants` (NULL: the owner's, everything;
+ * else ",name,...,", where "*" is every tool) may use `t`. */
+static int granted(const daimon_tool *t, const char *grants)
+{
+	if (!grants || strstr(grants, ",*,")) /* (the owner's, or everything granted) */
+		return 1;
+	char w[130];
+	snprintf(w, sizeof(w), ",%s,", t->name);
+	return strstr(grants, w) != NULL;
+}
+
 /* The name as the model APIs take it. */
 static void wire_name(char out[128], const char *name)
 {
@@ -240,11 +251,11 @@ static int named(const daimon_tool *t, const char *name)
 	return !strcmp(t->name, name) || !strcmp(w, name);
 }
 
-cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
+cJSON *daimon_tools_json(const daimon_tool *tools, int depth, const char *grants)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (const daimon_tool *t = tools; t && t->name; t++) {
-		if (!offered(t, depth))
+		if (!offered(t, depth) || !granted(t, grants))
 			continue;
 		cJSON *o = cJSON_CreateObject();
 		char w[128];
@@ -258,8 +269,8 @@ cJSON *daimon_tools_json(const daimon_tool *tools, int depth)
 	return a;
 }
 
-int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool, cJSON **args,
-			daimon_buf *out)
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const char *grants, const cJSON *call,
+			const daimon_tool **tool, cJSON **args, daimon_buf *out)
 {
 	const char *name = daimon_json_str(call, "name");
 	const daimon_tool *t = tools;
@@ -267,6 +278,13 @@ int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, 
 		t++;
 	if (!t || !t->name) {
 		daimon_buf_addf(out, "there is no tool '%s'", name ? name : "");
+		return 1;
+	}
+	if (!granted(t, grants)) {
+		daimon_buf_addf(
+			out,
+			"the tool '%s' is not open to this conversation (its owner grants tools with tools.others)",
+			t->name);
 		return 1;
 	}
 	const char *text = daimon_json_str(call, "arguments");
@@ -294,7 +312,7 @@ int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *ou
 {
 	const daimon_tool *t;
 	cJSON *args;
-	if (daimon_tool_prepare(tools, 0, call, &t, &args, out))
+	if (daimon_tool_prepare(tools, 0, NULL, call, &t, &args, out))
 		return 1;
 	static const _Atomic int never = 0;
 	daimon_tool_env env = {.store = store, .key = key, .cancelled = &never, .payload = t->payload};

@@ -48,6 +48,7 @@ typedef struct {
 	const char *key;              /* the calling session's conversation key */
 	int depth;                    /* 0: a session someone talks to; 1: a sub-agent */
 	struct daimon_budget *budget; /* the calling session's (session.h), or NULL */
+	const char *grants;           /* its tools (NULL: all); its sub-agents get no more */
 } daimon_tool_host;
 
 typedef struct {
@@ -85,16 +86,18 @@ typedef _Atomic(const daimon_tool *) daimon_tools_live;
 /* The built-in tools (NULL-terminated by name). */
 extern const daimon_tool daimon_builtin_tools[];
 /* [{"name","description","parameters"}] for daimon_llm_build (caller
- * frees); with `depth` > 0, without the tools kept for the top level.
+ * frees); with `depth` > 0, without the tools kept for the top level;
+ * with `grants` (",name,...,": a conversation not the owner's, the
+ * tools.others it was granted), only those — NULL: all.
  * Model APIs take [A-Za-z0-9_-] in a name: an MCP tool's SERVER.TOOL is
  * offered as SERVER_TOOL (server names have no '_'), and a call of
  * either name finds it. */
-cJSON *daimon_tools_json(const daimon_tool *tools, int depth);
+cJSON *daimon_tools_json(const daimon_tool *tools, int depth, const char *grants);
 /* Finds the tool the call {"name","arguments"} names and checks its
  * arguments against the schema. 0: *tool and *args (caller frees) are
  * set; otherwise the error result for the model is in `out`. */
-int daimon_tool_prepare(const daimon_tool *tools, int depth, const cJSON *call, const daimon_tool **tool, cJSON **args,
-			daimon_buf *out);
+int daimon_tool_prepare(const daimon_tool *tools, int depth, const char *grants, const cJSON *call,
+			const daimon_tool **tool, cJSON **args, daimon_buf *out);
 /* Prepares and runs a blocking tool here and now (the command line, tests);
  * the result text goes to `out`; returns 1 if it is an error result. */
 int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *out, daimon_store *store,

@@ -31,6 +31,8 @@ long=$(printf 'word%.0s ' $(seq 1500))  # ~7,500 characters: two Telegram messag
 cat >"$TMP/aim/f.json" <<EOF
 {"fixtures":[
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+ {"match":{"userMessage":"dig up my past","hasToolResult":true},"response":{"content":"Dug."}},
+ {"match":{"userMessage":"dig up my past"},"response":{"toolCalls":[{"id":"s1","name":"session_search","arguments":"{\\"query\\":\\"tangerine\\"}"}]}},
  {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
  {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
  {"match":{"userMessage":"stream please"},"response":{"content":"Streaming words arrive one by one."},"chunkSize":4,"latency":60},
@@ -134,6 +136,27 @@ expect pairing_approve 0 '^approved telegram:42: its messages now reach the assi
 tg_send 42 "hello"
 tg_wait 42 1
 expect tg_answer 0 '^"Hello from the mock\."$' -- cat "$TMP/tg.42"
+# a paired stranger gets only the tools granted to others (tools.others): the
+# owner's history is neither offered nor searchable, MEMORY.md not in the prompt
+"$DAIMON" memory add memory "The owner's locker code is 4711." >/dev/null
+"$DAIMON" ask --session cli:secret "my secret is hello tangerine" >/dev/null
+tg_send 42 "dig up my past"
+tg_wait 42 1
+expect stranger_answered 0 '^"Dug\."$' -- cat "$TMP/tg.42"
+expect stranger_search_refused 0 "the tool 'session_search' is not open to this conversation" -- \
+  "$DAIMON" sessions show --json telegram:42
+expect stranger_secret_kept 1 '' -- sh -c "'$DAIMON' sessions show --json telegram:42 | grep -q 'my secret is'"
+tools_offered() { # tools_offered TEXT: the tool names of each request whose messages hold TEXT
+  node -e 'fetch(process.argv[1]).then(r => r.json()).then(j => console.log(j
+    .filter(x => x.body && JSON.stringify(x.body.messages).includes(process.argv[2]))
+    .map(x => (x.body.tools || []).map(t => t.function ? t.function.name : t.name).join(",")).join(" | ")))' \
+    "http://127.0.0.1:$aport/__aimock/journal" "$1"
+}
+expect stranger_offered_little 0 '^current_time,skill_read \| current_time,skill_read$' -- tools_offered "dig up my past"
+expect owner_offered_search 0 'session_search' -- tools_offered "my secret is"
+expect stranger_prompt_no_memory 0 '^none$' -- sh -c "node -e 'fetch(process.argv[1]).then(r => r.json()).then(j =>
+  console.log(j.some(x => x.body && JSON.stringify(x.body.messages).includes(\"dig up my past\") &&
+    JSON.stringify(x.body.messages).includes(\"4711\")) ? \"leaked\" : \"none\"))' http://127.0.0.1:$aport/__aimock/journal"
 # on the allowlist: answered at once; a long answer comes in parts under the limit
 tg_send 77 "tell me everything"
 tg_wait 77 2

@@ -112,6 +112,7 @@ EOF
 start_peers
 sed -i 's/"telegram":\t{/"telegram":\t{ "poll_interval_ms": 50, "allow": ["*"],/' "$DAIMON_HOME/config.json"
 sed -i "s/\"web\":\t{/\"web\":\t{ \"port\": $wport,/" "$DAIMON_HOME/config.json"
+"$DAIMON" config set tools.others '["*"]' >/dev/null # (the Telegram senders here run the owner's errands)
 
 start_daemon && ok serve_ready || bad serve_ready "$(cat "$TMP/serve.err")"
 for _ in $(seq 100); do "$DAIMON" ps | grep -q 'port:mcp-fx .*ready' && break; sleep 0.1; done

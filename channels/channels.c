@@ -248,3 +248,21 @@ daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const da
 	daimon_session_hear(ctx, m, &take_listener, &t);
 	return t.finished ? a : NULL;
 }
+
+daimon_answer *daimon_answer_waits(daimon_answer *list, const daimon_msg *m, daimon_buf *line)
+{
+	if (m->type != DAIMON_SESSION_PROGRESS)
+		return NULL;
+	daimon_answer *a = list;
+	while (a && (a->session != m->from || a->answered))
+		a = a->next;
+	static const char *const waits[] = {"retrying in ", "falling back to "};
+	for (size_t i = 0; a && i < 2; i++)
+		if (m->len > strlen(waits[i]) && !memcmp(m->data, waits[i], strlen(waits[i]))) {
+			daimon_buf_addc(line, '(');
+			daimon_buf_add(line, m->data, m->len);
+			daimon_buf_addc(line, ')');
+			return a;
+		}
+	return NULL;
+}

@@ -33,6 +33,7 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
  {"match":{"userMessage":"dig up my past","hasToolResult":true},"response":{"content":"Dug."}},
  {"match":{"userMessage":"dig up my past"},"response":{"toolCalls":[{"id":"s1","name":"session_search","arguments":"{\\"query\\":\\"tangerine\\"}"}]}},
+ {"match":{"userMessage":"rate limit me"},"response":{"error":{"message":"slow down","type":"rate_limit_error"},"status":429}},
  {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
  {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
  {"match":{"userMessage":"stream please"},"response":{"content":"Streaming words arrive one by one."},"chunkSize":4,"latency":60},
@@ -166,6 +167,13 @@ joined=$(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").
 [ "$joined" = "$long" ] && ok tg_split_parts_whole || bad tg_split_parts_whole "${joined:0:200}"
 expect tg_logged 0 '"role":"user","content":"tell me everything","mid":"telegram:[0-9]+"' -- \
   "$DAIMON" sessions show --json telegram:77
+# a model call that waits to retry says so on Telegram too, before the outcome
+"$DAIMON" config set model.retries 1 >/dev/null; kill -HUP "$daemon_pid"; sleep 0.3
+tg_send 77 "rate limit me"
+tg_wait 77 2
+expect tg_told_of_retry 0 '^"\(retrying in [0-9.]+ s: HTTP 429, rate limited\)"~"\(daimon cannot answer: .*HTTP 429' -- \
+  sh -c "tr '\n' '~' <'$TMP/tg.77'"
+"$DAIMON" config unset model.retries >/dev/null; kill -HUP "$daemon_pid"; sleep 0.3
 
 # skills built while the daemon runs: a new one is offered, a rebuilt one answers the next call
 "$DAIMON" skill new hello >/dev/null

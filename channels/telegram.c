@@ -159,6 +159,18 @@ static void on_sent(daimon_ctx *ctx, struct tg *t, struct item *it, const daimon
 
 /* ---- receiving ---- */
 
+#define GREETING                                                                                        \
+	"Hello, I am daimon, your assistant. Write to me as you would to a person: I remember what we " \
+	"talk about, and the owner decides what else I may do for you."
+
+/* "/start", "/start PAYLOAD" or "/start@BotName": a command Telegram's
+ * clients send on their own. */
+static int is_command(const char *text, const char *cmd)
+{
+	size_t n = strlen(cmd);
+	return !strncmp(text, cmd, n) && (!text[n] || text[n] == ' ' || text[n] == '@');
+}
+
 static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *chat, const char *text)
 {
 	char key[64], mid[48];
@@ -168,6 +180,12 @@ static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	snprintf(it->chat, sizeof(it->chat), "%s", chat);
 	daimon_answer_append(&t->items, &it->a);
+	if (is_command(text, "/start") || is_command(text, "/help")) { /* the client's, not for the model */
+		daimon_buf_adds(&it->a.text, GREETING);
+		it->a.answered = 1;
+		send_next(ctx, t, it);
+		return;
+	}
 	if (daimon_answer_ask(ctx, t->cf->host, &it->a, key, mid, text) < 0)
 		send_next(ctx, t, it);
 }

@@ -167,6 +167,11 @@ joined=$(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").
 [ "$joined" = "$long" ] && ok tg_split_parts_whole || bad tg_split_parts_whole "${joined:0:200}"
 expect tg_logged 0 '"role":"user","content":"tell me everything","mid":"telegram:[0-9]+"' -- \
   "$DAIMON" sessions show --json telegram:77
+# /start (sent by Telegram's clients on their own) is greeted, not put to the model
+tg_send 77 "/start"
+tg_wait 77 1
+expect tg_start_greeted 0 '^"Hello, I am daimon, your assistant\.' -- cat "$TMP/tg.77"
+expect tg_start_not_logged 1 '' -- sh -c "'$DAIMON' sessions show --json telegram:77 | grep -q '\"/start\"'"
 # a model call that waits to retry says so on Telegram too, before the outcome
 "$DAIMON" config set model.retries 1 >/dev/null; kill -HUP "$daemon_pid"; sleep 0.3
 tg_send 77 "rate limit me"

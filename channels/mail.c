@@ -38,6 +38,7 @@
 struct mail_conf {
 	const daimon_channel_host *host;
 	char *imap, *smtp, *user, *pass, *address;
+	char *authserv; /* whose Authentication-Results are trusted (NULL: the topmost; "none": no check) */
 	long poll_ms;
 };
 
@@ -111,6 +112,15 @@ static int take(const struct poll_arg *pa, const cJSON *mails, double mark, daim
 		const char *from = daimon_json_str(m, "from");
 		if (!from)
 			continue; /* unreadable: nobody to answer */
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "authenticated"))) {
+			/* From: alone proves nothing: not answered, no pairing code sent to it */
+			fprintf(stderr,
+				"daimon: mail: a mail from %s is not vouched for by the receiving server "
+				"(Authentication-Results: no dkim, spf or dmarc pass for its domain); left "
+				"unanswered\n",
+				from);
+			continue;
+		}
 		char uid[32];
 		snprintf(uid, sizeof(uid), "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "uid")));
 		cJSON *c = cJSON_Duplicate(m, 1);
@@ -200,6 +210,10 @@ static int poll_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 			cJSON_AddStringToObject(o, "message_id", m.message_id ? m.message_id : "");
 			cJSON_AddStringToObject(o, "references", m.references ? m.references : "");
 			cJSON_AddStringToObject(o, "text", m.text);
+			int none = cf->authserv && !strcmp(cf->authserv, "none");
+			cJSON_AddBoolToObject(
+				o, "authenticated",
+				none || daimon_mail_authenticated(raw.ptr, raw.len, m.from, cf->authserv));
 			daimon_mail_release(&m);
 		}
 		cJSON_AddItemToArray(mails, o);
@@ -484,7 +498,7 @@ static void mail_conf_free(void *conf)
 	struct mail_conf *cf = conf;
 	if (!cf)
 		return;
-	free(cf->imap), free(cf->smtp), free(cf->user), free(cf->pass), free(cf->address);
+	free(cf->imap), free(cf->smtp), free(cf->user), free(cf->pass), free(cf->address), free(cf->authserv);
 	free(cf);
 }
 
@@ -504,7 +518,9 @@ static int mail_configure(const daimon_channel_host *host, const daimon_settings
 		return -1;
 	if (!imap || !*imap || !smtp || !*smtp || !on)
 		return 0;
-	if (daimon_settings_string(set, "channels.mail.address", &address) < 0 ||
+	const char *authserv;
+	if (daimon_settings_string(set, "channels.mail.authserv_id", &authserv) < 0 ||
+	    daimon_settings_string(set, "channels.mail.address", &address) < 0 ||
 	    daimon_settings_string(set, "channels.mail.username", &user) < 0 ||
 	    daimon_settings_string(set, "channels.mail.password", &pass_set) < 0 ||
 	    daimon_settings_number(set, "channels.mail.poll_s", &poll_s) < 0)
@@ -519,6 +535,7 @@ static int mail_configure(const daimon_channel_host *host, const daimon_settings
 	const char *pass = getenv("DAIMON_MAIL_PASSWORD");
 	cf->pass = dup_or_null(pass && *pass ? pass : pass_set);
 	cf->address = daimon_xstrdup(address);
+	cf->authserv = authserv && *authserv ? daimon_xstrdup(authserv) : NULL;
 	cf->poll_ms = (long)(poll_s * 1000);
 	*out = cf;
 	return 1;

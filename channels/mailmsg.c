@@ -18,11 +18,12 @@
 
 #define TEXT_LIMIT (64 * 1024)
 
-/* The value of header `name` in `head` (unfolded; caller frees), or NULL. */
-static char *header(const char *head, size_t len, const char *name)
+/* The value of the next header `name` in `head` from *at on (unfolded;
+ * caller frees; *at moves past it), or NULL. */
+static char *next_header(const char *head, size_t len, const char *name, size_t *at)
 {
 	size_t n = strlen(name);
-	for (size_t i = 0; i < len;) {
+	for (size_t i = *at; i < len;) {
 		size_t eol = i;
 		while (eol < len && head[eol] != '\n')
 			eol++;
@@ -47,11 +48,19 @@ static char *header(const char *head, size_t len, const char *name)
 				}
 				break;
 			}
+			*at = eol + 1;
 			return daimon_buf_cstr(&v)[0] ? v.ptr : (daimon_buf_release(&v), daimon_xstrdup(""));
 		}
 		i = eol + 1;
 	}
+	*at = len;
 	return NULL;
+}
+
+static char *header(const char *head, size_t len, const char *name)
+{
+	size_t at = 0;
+	return next_header(head, len, name, &at);
 }
 
 /* Where the body begins (after the blank line), or len. */
@@ -249,4 +258,81 @@ char *daimon_mail_reply(const char *from, const char *to, const char *subject, c
 	}
 	daimon_buf_adds(&b, "\r\n");
 	return b.ptr;
+}
+
+/* ---- who sent it (RFC 8601 Authentication-Results) ---- */
+
+/* `domain` is `of` or a subdomain of it (relaxed alignment). */
+static int aligned(const char *domain, size_t dlen, const char *of)
+{
+	size_t n = strlen(of);
+	return n && dlen >= n && !strncasecmp(domain + dlen - n, of, n) && (dlen == n || domain[dlen - n - 1] == '.');
+}
+
+/* The value of property `prop` ("header.d=") in one result, its length in *n. */
+static const char *prop(const char *res, size_t len, const char *name, size_t *n)
+{
+	size_t k = strlen(name);
+	for (size_t i = 0; i + k <= len; i++)
+		if ((i == 0 || res[i - 1] == ' ') && !strncasecmp(res + i, name, k)) {
+			const char *v = res + i + k;
+			*n = strcspn(v, " ;");
+			if (*n > len - i - k)
+				*n = len - i - k;
+			const char *at = memchr(v, '@', *n); /* (an address: its domain) */
+			if (at) {
+				*n -= (size_t)(at + 1 - v);
+				v = at + 1;
+			}
+			return v;
+		}
+	return NULL;
+}
+
+/* One result ("dkim=pass header.d=example.org ...") vouches for `domain`. */
+static int vouches(const char *res, size_t len, const char *domain)
+{
+	while (len && *res == ' ')
+		res++, len--;
+	static const struct {
+		const char *method, *prop;
+	} ok[] = {{"dmarc=pass", "header.from="},
+		  {"dkim=pass", "header.d="},
+		  {"dkim=pass", "header.i="},
+		  {"spf=pass", "smtp.mailfrom="}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		size_t m = strlen(ok[i].method), n = 0;
+		if (len < m || strncasecmp(res, ok[i].method, m) || (len > m && res[m] != ' ' && res[m] != ';'))
+			continue;
+		const char *d = prop(res, len, ok[i].prop, &n);
+		if (!d)
+			continue;
+		char *of = daimon_xstrndup(d, n); /* (From at it, or at a subdomain of it) */
+		int yes = aligned(domain, strlen(domain), of);
+		free(of);
+		if (yes)
+			return 1;
+	}
+	return 0;
+}
+
+int daimon_mail_authenticated(const char *raw, size_t len, const char *from, const char *authserv)
+{
+	const char *at = from ? strrchr(from, '@') : NULL;
+	if (!at)
+		return 0;
+	const char *domain = at + 1;
+	size_t bs = body_start(raw, len), pos = 0;
+	int yes = 0, first = 1;
+	for (char *v; !yes && (v = next_header(raw, bs, "Authentication-Results", &pos)); first = 0) {
+		size_t idlen = strcspn(v, " ;");
+		int trusted = authserv && *authserv ? strlen(authserv) == idlen && !strncasecmp(v, authserv, idlen)
+						    : first; /* (the receiving server's is on top) */
+		for (const char *r = strchr(v, ';'); trusted && !yes && r; r = strchr(r + 1, ';'))
+			yes = vouches(r + 1, strcspn(r + 1, ";"), domain);
+		free(v);
+		if (!authserv || !*authserv)
+			break;
+	}
+	return yes;
 }

@@ -24,4 +24,12 @@ void daimon_mail_release(daimon_mail *m);
 char *daimon_mail_reply(const char *from, const char *to, const char *subject, const char *message_id,
 			const char *references, const char *text);
 
+/* Whether the receiving server vouches for `from` (an address): its
+ * Authentication-Results header — the one with authserv-id `authserv`,
+ * or with none given the topmost (the last hop's) — says dmarc=pass for
+ * the From domain, or dkim=pass (header.d/header.i) or spf=pass
+ * (smtp.mailfrom) for it or a domain it belongs to. Headers of other
+ * servers, which a sender can write, count for nothing. */
+int daimon_mail_authenticated(const char *raw, size_t len, const char *from, const char *authserv);
+
 #endif

@@ -132,6 +132,9 @@ const daimon_setting daimon_settings_table[] = {
 	STR("channels.mail.username", NULL, "the login for both"),
 	STR("channels.mail.password", NULL, "the password (DAIMON_MAIL_PASSWORD is better)"),
 	STR("channels.mail.address", NULL, "the address replies come from"),
+	STR("channels.mail.authserv_id", NULL,
+	    "the receiving server whose Authentication-Results vouch for a sender (empty: the topmost header's; "
+	    "\"none\": trust From: alone, unsafe); a mail it does not vouch for is left unanswered"),
 	NUM("channels.mail.poll_s", 0.001, 86400, "60", "seconds between looks at the mailbox"),
 	MAP("mcp.servers", "MCP servers by name (`daimon mcp add` writes them)"),
 	STR("mcp.servers.*.command", NULL, "the server's program"),

@@ -12,9 +12,12 @@
  * does not stop the turn: it is logged like any other.
  *
  * Access: a secret token, made at `daimon init` (or the first serve) in
- * $DAIMON_HOME/web-token. Opening /?token=T sets it as an HttpOnly,
- * SameSite=Strict cookie; every API call needs that cookie or an
- * "Authorization: Bearer T" header. `daimon web` prints the URL.
+ * $DAIMON_HOME/web-token. `daimon web` prints /#token=T; the page keeps
+ * T in its origin's localStorage (no other port's page can read it) and
+ * every API call carries "Authorization: Bearer T" — never a cookie,
+ * which browsers send to every port of 127.0.0.1. Every request must
+ * name this address as its Host (no DNS rebinding), come from this page
+ * if it has an Origin, and post JSON.
  *
  * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
  * GET /api/history?session=KEY, POST /api/chat {"session","text"} (SSE:
@@ -308,31 +311,46 @@ static int token_ok(const char *given, const char *token)
 	return diff == 0;
 }
 
+/* The token as a bearer header only: a cookie would go to every port of
+ * 127.0.0.1 the browser visits, and be sent with another page's posts. */
 static int authorized(struct MHD_Connection *c, const struct web *w)
 {
-	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "daimon");
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	return token_ok(cookie, w->token) || (auth && !strncmp(auth, "Bearer ", 7) && token_ok(auth + 7, w->token));
+	return auth && !strncmp(auth, "Bearer ", 7) && token_ok(auth + 7, w->token);
 }
 
+/* 127.0.0.1:PORT or localhost:PORT, as `value` (a Host) or after
+ * "http://" (an Origin). */
+static int our_address(const char *value, int port)
+{
+	char a[64], b[64];
+	snprintf(a, sizeof(a), "127.0.0.1:%d", port);
+	snprintf(b, sizeof(b), "localhost:%d", port);
+	return value && (!strcmp(value, a) || !strcmp(value, b));
+}
+
+/* Only this page, by this address: a Host of another name is DNS
+ * rebinding, an Origin of another port or site is a page posting here. */
+static const char *foreign(struct MHD_Connection *c, const struct web *w, const char *method)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	if (!our_address(host, w->cf->port))
+		return "this page answers only at 127.0.0.1 or localhost (Host)";
+	if (origin && (strncmp(origin, "http://", 7) || !our_address(origin + 7, w->cf->port)))
+		return "requests from other pages are refused (Origin)";
+	if (!strcmp(method, "POST") && (!type || strncmp(type, "application/json", 16)))
+		return "a request's body is JSON (Content-Type: application/json)";
+	return NULL;
+}
+
+/* The page itself holds no secret: it takes the token from the link's
+ * #token= (never sent to a server), keeps it in its own origin's storage
+ * and sends it as a header. */
 static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
 {
-	const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-	if (t && token_ok(t, w->token)) { /* the link `daimon web` printed: into a cookie, out of the URL */
-		struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-		char cookie[160];
-		snprintf(cookie, sizeof(cookie), "daimon=%s; HttpOnly; SameSite=Strict; Path=/", w->token);
-		MHD_add_response_header(r, "Set-Cookie", cookie);
-		MHD_add_response_header(r, "Location", "/");
-		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	if (!authorized(c, w)) {
-		static const char no[] = "<!doctype html><title>daimon</title><p>Open the link <code>daimon web</code> "
-					 "prints: it carries this daemon's access token.</p>";
-		return reply(c, MHD_HTTP_UNAUTHORIZED, "text/html; charset=utf-8", no, sizeof(no) - 1);
-	}
+	(void)w;
 	for (const struct daimon_data_file *f = daimon_web_files; f->name; f++)
 		if (!strcmp(f->name, "index.html"))
 			return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", f->text, f->len);
@@ -478,6 +496,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	const char *why = foreign(c, w, method);
+	if (why)
+		return reply_error(c, MHD_HTTP_FORBIDDEN, why);
 	if (!strcmp(url, "/") && !strcmp(method, "GET"))
 		return page(c, w);
 	if (strncmp(url, "/api/", 5))

@@ -36,11 +36,11 @@ static int exec_web(const struct daimon_cmd *cmd, int argc, char **argv)
 	if (up > 0)
 		cli_daemon_close(&c);
 	if (json) {
-		printf("{\"url\":\"http://127.0.0.1:%d/?token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", (int)port,
+		printf("{\"url\":\"http://127.0.0.1:%d/#token=%s\",\"daemon_running\":%s,\"enabled\":%s}\n", (int)port,
 		       token, up > 0 ? "true" : "false", off ? "false" : "true");
 		return 0;
 	}
-	printf("http://127.0.0.1:%d/?token=%s\n", (int)port, token);
+	printf("http://127.0.0.1:%d/#token=%s\n", (int)port, token);
 	if (off)
 		fprintf(stderr, "daimon: the web chat is off (channels.web.enabled in config.json)\n");
 	else if (up <= 0)

@@ -97,12 +97,23 @@ expect daemon_logged_chat 0 '"role":"assistant","content":"Time told\."' -- "$DA
 expect status_counts_sessions 0 '^sessions  2 live' -- "$DAIMON" status
 
 # the web chat: the token guards it; in headless Chromium a typed message is answered as it streams
-expect web_url 0 "^http://127\\.0\\.0\\.1:$wport/\\?token=[0-9a-f]{64}$" -- "$DAIMON" web
+expect web_url 0 "^http://127\\.0\\.0\\.1:$wport/#token=[0-9a-f]{64}$" -- "$DAIMON" web
 [ "$(stat -c %a "$DAIMON_HOME/web-token")" = 600 ] && ok web_token_0600 || bad web_token_0600
 expect web_needs_token 0 'open the link `daimon web` prints"\} 401$' -- curl -s -w ' %{http_code}' "http://127.0.0.1:$wport/api/sessions"
 expect web_wrong_token 0 '^401$' -- curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "http://127.0.0.1:$wport/api/sessions"
+# the token as a bearer header only, for this address and this page only
+wt=$(cat "$DAIMON_HOME/web-token")
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+expect web_bearer_ok 0 '^200$' -- code -H "Authorization: Bearer $wt" "http://127.0.0.1:$wport/api/sessions"
+expect web_cookie_refused 0 '^401$' -- code -H "Cookie: daimon=$wt" "http://127.0.0.1:$wport/api/sessions"
+expect web_rebinding_refused 0 '^403$' -- code -H "Host: evil.example:$wport" -H "Authorization: Bearer $wt" \
+  "http://127.0.0.1:$wport/api/sessions"
+expect web_other_port_refused 0 '^403$' -- code -XPOST -H "Origin: http://127.0.0.1:9999" -H "Authorization: Bearer $wt" \
+  -H 'Content-Type: application/json' -d '{"session":"web:x","text":"hi"}' "http://127.0.0.1:$wport/api/chat"
+expect web_form_post_refused 0 '^403$' -- code -XPOST -H "Authorization: Bearer $wt" -H 'Content-Type: text/plain' \
+  -d '{"session":"web:x","text":"hi"}' "http://127.0.0.1:$wport/api/chat"
 node "$(dirname "$0")/web.js" "$("$DAIMON" web)" "$PEERS" >"$TMP/web.out" 2>&1
-expect web_link_sets_cookie 0 '^landed /$' -- grep '^landed' "$TMP/web.out"
+expect web_link_token_out_of_url 0 '^landed /$' -- grep '^landed' "$TMP/web.out"
 expect web_streamed_answer 0 '^answer "Streaming words arrive one by one\."$' -- grep '^answer' "$TMP/web.out"
 expect web_answer_grew 0 '^partials [1-9][0-9]*$' -- grep '^partials' "$TMP/web.out"
 expect web_history_kept 0 '^after reload \["user: stream please","assistant: Streaming words arrive one by one\."\]$' -- \

@@ -20,7 +20,8 @@
  * if it has an Origin, and post JSON.
  *
  * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
- * GET /api/history?session=KEY, POST /api/chat {"session","text"} (SSE:
+ * GET /api/history?session=KEY, POST /api/stop {"session"} (the turn
+ * running there stops), POST /api/chat {"session","text"} (SSE:
  * "delta", "tool", "done").
  * Settings: "channels": {"web": {"enabled": true, "port": 8377}}.
  */
@@ -445,6 +446,24 @@ static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 	return reply_json(c, MHD_HTTP_OK, out);
 }
 
+/* POST /api/stop {"session"}: the page's Stop button — the turn running
+ * there stops, whoever asked it (the asker hears it ended). */
+static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+{
+	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
+	const char *key = daimon_json_str(req, "session");
+	int bad = !key || strncmp(key, "web:", 4) || strlen(key) > 100;
+	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_STOP, NULL, 0);
+	cJSON_Delete(req);
+	if (bad)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "stop needs {\"session\": \"web:...\"}");
+	if (rc < 0)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", 1);
+	return reply_json(c, MHD_HTTP_ACCEPTED, o);
+}
+
 static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
@@ -509,6 +528,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply_error(c, 413, "the message is larger than 1 MiB");
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
 		return api_chat(c, w, &rq->body);
+	if (!strcmp(url, "/api/stop") && !strcmp(method, "POST"))
+		return api_stop(c, w, &rq->body);
 	if (strcmp(method, "GET"))
 		return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 	if (!strcmp(url, "/api/sessions"))

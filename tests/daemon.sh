@@ -36,6 +36,7 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"rate limit me"},"response":{"error":{"message":"slow down","type":"rate_limit_error"},"status":429}},
  {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
  {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
+ {"match":{"userMessage":"go on at length"},"response":{"content":"This answer goes on and on, a few letters at a time, for as long as nobody stops it, and then a while more."},"chunkSize":3,"latency":150},
  {"match":{"userMessage":"stream please"},"response":{"content":"Streaming words arrive one by one."},"chunkSize":4,"latency":60},
  {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
  {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\\"name\\":\\"Ana\\"}"}]}},
@@ -120,6 +121,9 @@ expect web_history_kept 0 '^after reload \["user: stream please","assistant: Str
   grep '^after reload' "$TMP/web.out"
 expect web_search 0 '^search .*<mark>arrive</mark>.*web:default' -- grep '^search' "$TMP/web.out"
 expect web_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json web:default
+expect web_stop_button 0 '^stop button Stop, then Send: .*stopped by the user' -- grep '^stop button' "$TMP/web.out"
+expect web_stop_refused_elsewhere 0 '^403$' -- code -XPOST -H "Origin: http://127.0.0.1:9999" -H "Authorization: Bearer $wt" \
+  -H 'Content-Type: application/json' -d '{"session":"web:default"}' "http://127.0.0.1:$wport/api/stop"
 
 # Telegram: an unknown sender gets a pairing code and nothing reaches the model
 tg_wait() { # tg_wait CHAT N: until N replies came (collected in $TMP/tg.$CHAT)

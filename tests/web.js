@@ -38,6 +38,15 @@ const { chromium } = require(path.join(path.resolve(peers), 'node_modules/playwr
     await page.fill('#q', 'arrive');
     await page.waitForSelector('#list mark');
     console.log('search ' + await page.$eval('#list a', a => a.innerHTML));
+    // A long answer, stopped with the button it turns into.
+    await page.fill('#text', 'go on at length');
+    await page.press('#text', 'Enter');
+    await page.waitForFunction(() => { const a = document.querySelectorAll('.msg.assistant'); return a.length && a[a.length - 1].textContent.length > 0; });
+    const during = await page.$eval('#go', b => b.textContent);
+    await page.click('#go');
+    await page.waitForFunction(() => !busy, null, { timeout: 10000 });
+    const said = await page.$$eval('.msg.error', ms => ms.length ? ms[ms.length - 1].textContent : '');
+    console.log('stop button ' + during + ', then ' + await page.$eval('#go', b => b.textContent) + ': ' + said);
   } finally {
     await browser.close();
   }

@@ -42,9 +42,9 @@
 	{                                                 \
 		p, DAIMON_SETTING_CHOICE, 0, 0, c, d, doc \
 	}
-#define LIST(p, doc)                                          \
-	{                                                     \
-		p, DAIMON_SETTING_LIST, 0, 0, NULL, NULL, doc \
+#define LIST(p, d, doc)                                    \
+	{                                                  \
+		p, DAIMON_SETTING_LIST, 0, 0, NULL, d, doc \
 	}
 #define MAP(p, doc)                                          \
 	{                                                    \
@@ -54,7 +54,7 @@
 	CHOICE("channels." ch ".mid_turn", "queue|steer|interrupt", "\"queue\"", \
 	       "what a message that arrives during a turn does: waits its turn, joins the turn, or stops it")
 #define ACCESS(ch)                                                                                              \
-	LIST("channels." ch ".allow", "sender ids let in without pairing (\"*\": everyone)"),                   \
+	LIST("channels." ch ".allow", NULL, "sender ids let in without pairing (\"*\": everyone)"),             \
 		BOOL("channels." ch ".pairing", "true", "unknown senders get a pairing code (false: ignored)"), \
 		BOOL("channels." ch ".enabled", "true", "false turns the channel off")
 
@@ -85,12 +85,13 @@ const daimon_setting daimon_settings_table[] = {
 	INT("model.retries", 0, 10, "4", "how often a rate limit, a server error or a lost connection is retried"),
 	STR("model.summary_model", "\"\"",
 	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),
-	LIST("usage.prices", "what models cost per million tokens, \"MODEL=INPUT/OUTPUT[/CACHED]\" "
-			     "(\"gpt-4o=2.5/10/1.25\"); a model with none has no cost, never a guessed one"),
+	LIST("usage.prices", NULL,
+	     "what models cost per million tokens, \"MODEL=INPUT/OUTPUT[/CACHED]\" "
+	     "(\"gpt-4o=2.5/10/1.25\"); a model with none has no cost, never a guessed one"),
 	NUM("model.daily_budget", 0, 1e9, "0",
 	    "what the models may cost in one local day, in usage.prices' unit; past it new turns are refused, "
 	    "said (0: no limit; models without a price count nothing)"),
-	LIST("model.fallbacks",
+	LIST("model.fallbacks", NULL,
 	     "further models tried in order when a call fails for good before anything streamed: \"provider/model\""),
 	INT("model.max_retry_after_s", 0, 86400, "60",
 	    "the longest Retry-After waited for; a server asking more fails the call, said"),
@@ -100,16 +101,17 @@ const daimon_setting daimon_settings_table[] = {
 	INT("memory.memory_chars", 1, 1000000, "2200", "the size limit of MEMORY.md, daimon's notes"),
 	INT("memory.user_chars", 1, 1000000, "1375", "the size limit of USER.md (and each person's file)"),
 	INT("memory.soul_chars", 1, 1000000, "3000", "the size limit of SOUL.md, the persona"),
-	LIST("owners", "conversation keys of the owner besides the terminal's and the web page's (\"telegram:42\"): "
-		       "they get USER.md, MEMORY.md and every tool"),
+	LIST("owners", NULL,
+	     "conversation keys of the owner besides the terminal's and the web page's (\"telegram:42\"): "
+	     "they get USER.md, MEMORY.md and every tool"),
 	INT("search.default_limit", 1, 10000, "20", "hits `daimon search` shows without --limit"),
 	NUM("sessions.idle_minutes", 0, 100000, "10",
 	    "an idle session is summarized and hibernates after this (0: never)"),
 	BOOL("sessions.summarize", "true", "the model writes a title and summary of a session gone idle"),
 	INT("tools.parallel", 1, 64, "4", "tool calls of one answer running at once"),
-	LIST("tools.others",
-	     "the tools conversations other than the owner's may use (unset: current_time and "
-	     "skill_read, none that reads your history or memory, writes or runs; [] none; [\"*\"] all)"),
+	LIST("tools.others", "[\"current_time\",\"skill_read\"]",
+	     "the tools conversations other than the owner's may use (by default none that reads your history or "
+	     "memory, writes or runs; [] none; [\"*\"] all)"),
 	INT("tools.timeout_s", 1, 86400, "120", "a tool call's deadline unless the tool sets its own"),
 	CHOICE("skills.authoring", "approve|auto|off", "\"approve\"",
 	       "skills the model writes: you build them, they go live at once, or no skill_author tool"),
@@ -138,9 +140,9 @@ const daimon_setting daimon_settings_table[] = {
 	NUM("channels.mail.poll_s", 0.001, 86400, "60", "seconds between looks at the mailbox"),
 	MAP("mcp.servers", "MCP servers by name (`daimon mcp add` writes them)"),
 	STR("mcp.servers.*.command", NULL, "the server's program"),
-	LIST("mcp.servers.*.args", "its arguments"),
+	LIST("mcp.servers.*.args", NULL, "its arguments"),
 	MAP("mcp.servers.*.env", "its environment, added to daimon's"),
-	LIST("mcp.servers.*.roots", "folders the server may see, offered to it as its roots"),
+	LIST("mcp.servers.*.roots", NULL, "folders the server may see, offered to it as its roots"),
 	INT("mcp.servers.*.timeout_s", 1, 86400, "60", "a call's deadline; past it the server is restarted"),
 	BOOL("mcp.servers.*.side_effecting", NULL, "its tools change the world (journaled before they run)"),
 	BOOL("mcp.servers.*.idempotent", NULL, "its tools may be repeated with the same key after a crash"),
@@ -150,7 +152,7 @@ const daimon_setting daimon_settings_table[] = {
 struct daimon_settings {
 	char *name; /* the file, for messages */
 	cJSON *root;
-	cJSON *defaults; /* each string entry's default, parsed, by the entry's path */
+	cJSON *defaults; /* each string and list entry's default, parsed, by the entry's path */
 };
 
 /* ---- paths ---- */
@@ -250,7 +252,8 @@ int daimon_settings_parse(daimon_settings **out, const char *name, const char *t
 	s->root = root;
 	s->defaults = cJSON_CreateObject();
 	for (const daimon_setting *e = daimon_settings_table; e->path; e++) {
-		if (e->type != DAIMON_SETTING_STRING && e->type != DAIMON_SETTING_CHOICE)
+		if (e->type != DAIMON_SETTING_STRING && e->type != DAIMON_SETTING_CHOICE &&
+		    e->type != DAIMON_SETTING_LIST)
 			continue; /* (numbers and booleans are read from the text, allocating nothing) */
 		cJSON *d = e->def ? cJSON_Parse(e->def) : NULL;
 		assert((d || !e->def) && "a default is JSON");
@@ -447,7 +450,9 @@ const cJSON *daimon_settings_json(const daimon_settings *s, const char *path)
 {
 	const cJSON *v;
 	const daimon_setting *e;
-	return value(s, path, DAIMON_SETTING_LIST, &v, &e) < 0 ? NULL : v;
+	if (value(s, path, DAIMON_SETTING_LIST, &v, &e) < 0)
+		return NULL;
+	return v ? v : cJSON_GetObjectItemCaseSensitive(s->defaults, e->path); /* (unset: the table's default) */
 }
 
 /* ---- the whole file ---- */

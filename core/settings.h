@@ -76,7 +76,8 @@ int daimon_settings_bool(const daimon_settings *s, const char *path, int *out);
 int daimon_settings_string(const daimon_settings *s, const char *path, const char **out);
 /* Whether config.json sets `path` (to anything but null). */
 int daimon_settings_has(const daimon_settings *s, const char *path);
-/* LIST and MAP, as they are in the file (NULL when left out). */
+/* LIST and MAP, as they are in the file; left out, the entry's default
+ * (NULL when it has none); NULL too for a bad value. */
 const cJSON *daimon_settings_json(const daimon_settings *s, const char *path);
 
 /* A number setting's default, from the table (asserted to be one). */

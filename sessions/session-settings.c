@@ -50,19 +50,19 @@ static const char *intern(const char *s)
 	return i->s;
 }
 
-/* tools.others: unset, the tools that neither read the owner's history
- * or memory nor write or run anything. */
+/* tools.others as ",name,...,"; a bad value (said where the settings are
+ * read) grants what the default does. */
 static const char *grants_of(const daimon_settings *s)
 {
-	const cJSON *list = daimon_settings_has(s, "tools.others") ? daimon_settings_json(s, "tools.others") : NULL;
-	if (!list)
-		return intern(",current_time,skill_read,");
+	const cJSON *list = daimon_settings_json(s, "tools.others");
+	cJSON *def = list ? NULL : cJSON_Parse(daimon_setting_find("tools.others")->def);
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_buf_addc(&b, ',');
-	const cJSON *t;
-	cJSON_ArrayForEach(t, list) if (cJSON_IsString(t)) daimon_buf_addf(&b, "%s,", t->valuestring);
+	const cJSON *t, *names = list ? list : def;
+	cJSON_ArrayForEach(t, names) if (cJSON_IsString(t)) daimon_buf_addf(&b, "%s,", t->valuestring);
 	const char *g = intern(daimon_buf_cstr(&b));
 	daimon_buf_release(&b);
+	cJSON_Delete(def);
 	return g;
 }
 

@@ -212,7 +212,8 @@ static daimon_answer *opened(daimon_answer *list, const daimon_msg *m)
 /* What a session's events do to the answer they are for. */
 struct take {
 	daimon_answer *a;
-	int finished;
+	int finished, waits;
+	daimon_buf *line; /* where a line that the answer waits goes (NULL: nowhere) */
 };
 
 static void take_delta(void *arg, const char *text, size_t len)
@@ -234,35 +235,29 @@ static void take_done(void *arg, const daimon_session_done *d)
 	}
 }
 
-/* (no approve: nobody can be asked through a channel, so it is declined) */
-static const daimon_session_listener take_listener = {.delta = take_delta, .done = take_done};
+static void take_waiting(void *arg, const char *line, size_t len)
+{
+	struct take *t = arg;
+	if (!t->a || !t->line)
+		return;
+	daimon_buf_addc(t->line, '(');
+	daimon_buf_add(t->line, line, len);
+	daimon_buf_addc(t->line, ')');
+	t->waits = 1;
+}
 
-daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m)
+/* (no approve: nobody can be asked through a channel, so it is declined;
+ * no progress: a channel sends its answer whole) */
+static const daimon_session_listener take_listener = {.delta = take_delta, .waiting = take_waiting, .done = take_done};
+
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_buf *waits)
 {
 	if (m->type == DAIMON_CHANNEL_OPENED)
 		return opened(list, m);
 	daimon_answer *a = list;
 	while (a && (a->session != m->from || a->answered))
 		a = a->next;
-	struct take t = {.a = a};
+	struct take t = {.a = a, .line = waits};
 	daimon_session_hear(ctx, m, &take_listener, &t);
-	return t.finished ? a : NULL;
-}
-
-daimon_answer *daimon_answer_waits(daimon_answer *list, const daimon_msg *m, daimon_buf *line)
-{
-	if (m->type != DAIMON_SESSION_PROGRESS)
-		return NULL;
-	daimon_answer *a = list;
-	while (a && (a->session != m->from || a->answered))
-		a = a->next;
-	static const char *const waits[] = {"retrying in ", "falling back to "};
-	for (size_t i = 0; a && i < 2; i++)
-		if (m->len > strlen(waits[i]) && !memcmp(m->data, waits[i], strlen(waits[i]))) {
-			daimon_buf_addc(line, '(');
-			daimon_buf_add(line, m->data, m->len);
-			daimon_buf_addc(line, ')');
-			return a;
-		}
-	return NULL;
+	return t.finished || t.waits ? a : NULL;
 }

@@ -107,14 +107,12 @@ int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_a
  * has one (or, none could be started, finishes it with the reason);
  * a session's DELTA grows the oldest unanswered answer of that session;
  * DONE finishes it — a failure's reason becomes its text. A finished
- * answer is returned, to be sent; APPROVE is declined. NULL for
- * everything else. */
-daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m);
-/* A session's line that its answer waits (a retry after a rate limit, a
- * fallback to another model) is something the sender should hear before
- * the answer: when `m` is one for an answer of `list`, that answer (and
- * the line in `line`), to be sent as a note of its own; else NULL. */
-daimon_answer *daimon_answer_waits(daimon_answer *list, const daimon_msg *m, daimon_buf *line);
+ * answer is returned, to be sent; APPROVE is declined. A line that the
+ * answer waits (a retry after a rate limit, a fallback to another model),
+ * which the sender should hear before the answer, goes to `waits`
+ * ("(line)"; may be NULL: dropped) and its answer is returned unfinished,
+ * to send the line as a note of its own. NULL for everything else. */
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_buf *waits);
 
 /* Splits `text` for a peer that takes at most `limit` bytes a message:
  * the length of the first part — at a paragraph, line or word break when

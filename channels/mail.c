@@ -460,8 +460,8 @@ static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
 				break;
 			}
 		break;
-	default: /* the sessions' answers */
-		if ((a = daimon_answer_take(ctx, ml->replies, m)))
+	default:                                                         /* the sessions' answers */
+		if ((a = daimon_answer_take(ctx, ml->replies, m, NULL))) /* (no mail for a retry: it is slow anyway) */
 			start_send(ctx, ml, (struct reply *)a);
 	}
 	return DAIMON_CONTINUE;

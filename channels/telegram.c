@@ -425,11 +425,11 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 		break;
 	default: { /* the sessions' answers, and a word when one waits */
 		daimon_buf line = DAIMON_BUF_INIT;
-		if ((a = daimon_answer_waits(t->items, m, &line)))
+		if ((a = daimon_answer_take(ctx, t->items, m, &line)) && a->answered)
+			send_next(ctx, t, (struct item *)a);
+		else if (a)
 			send_text(ctx, t, ((struct item *)a)->chat, line.ptr, line.len, NULL);
 		daimon_buf_release(&line);
-		if ((a = daimon_answer_take(ctx, t->items, m)))
-			send_next(ctx, t, (struct item *)a);
 	}
 	}
 	if (t->items && !t->poll)

@@ -37,6 +37,9 @@ int daimon_session_hear(daimon_ctx *ctx, const daimon_msg *m, const daimon_sessi
 	case DAIMON_SESSION_PROGRESS:
 		hear_line(l->progress, arg, m);
 		return 1;
+	case DAIMON_SESSION_WAITING:
+		hear_line(l->waiting ? l->waiting : l->progress, arg, m);
+		return 1;
 	case DAIMON_SESSION_APPROVE: {
 		if (m->len < sizeof(daimon_session_approval))
 			return 1;
@@ -78,6 +81,7 @@ cJSON *daimon_session_event_json(const daimon_msg *m, int ask)
 	case DAIMON_SESSION_TOOL:
 		return text_event("tool", m->data, m->len);
 	case DAIMON_SESSION_PROGRESS:
+	case DAIMON_SESSION_WAITING: /* (a line on the terminal, like progress) */
 		return text_event("progress", m->data, m->len);
 	case DAIMON_SESSION_APPROVE: {
 		if (m->len < sizeof(daimon_session_approval))

@@ -28,6 +28,8 @@ typedef struct {
 	void (*thinking)(void *arg, const char *text, size_t len); /* the model's reasoning as it streams */
 	void (*tool)(void *arg, const char *line, size_t len);     /* a tool call finished */
 	void (*progress)(void *arg, const char *line, size_t len); /* how far a running call is */
+	/* The answer waits (a retry, a fallback): a line; NULL: heard as progress. */
+	void (*waiting)(void *arg, const char *line, size_t len);
 	/* A call waits for the user: answer it with daimon_session_approve. */
 	void (*approve)(void *arg, uint64_t ref, const char *what);
 	void (*done)(void *arg, const daimon_session_done *d); /* the turn's (or summary's) outcome */

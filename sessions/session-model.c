@@ -147,7 +147,7 @@ static int maybe_retry(daimon_ctx *ctx, struct session *s, const daimon_http_res
 	else
 		snprintf(why, sizeof(why), "HTTP %ld%s", r->status, r->status == 429 ? ", rate limited" : "");
 	snprintf(line, sizeof(line), "retrying in %.1f s: %s", (double)delay / 1000, why);
-	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_WAITING, line, strlen(line));
 	return 1;
 }
 
@@ -169,7 +169,7 @@ static int fall_back(daimon_ctx *ctx, struct session *s, const daimon_http_resul
 		snprintf(line, sizeof(line), "falling back to %s/%s: %s answered HTTP %ld", next->provider_name,
 			 next->model, model_cfg(s)->provider_name ? model_cfg(s)->provider_name : "the model",
 			 r->status);
-	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_PROGRESS, line, strlen(line));
+	daimon_send(daimon_ctx_rt(ctx), s->turn.asker, DAIMON_SESSION_WAITING, line, strlen(line));
 	s->model.cfg = next;
 	s->model.attempts = 0;
 	if (session_call_model(ctx, s, 1) < 0) /* (the same round, asked of the next model) */

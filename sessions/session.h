@@ -65,6 +65,10 @@ enum {
 	/* to the asker: data = the model's reasoning as it streams (never part
 	 * of the answer; shown only where the user asked for it) */
 	DAIMON_SESSION_THINKING = 0x5345000E,
+	/* to the asker: the answer waits — a retry after a failure, a fallback
+	 * to another model; data = one line saying so ("retrying in 2.0 s:
+	 * HTTP 429, rate limited") */
+	DAIMON_SESSION_WAITING = 0x5345000F,
 };
 
 typedef struct {

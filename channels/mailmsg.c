@@ -262,10 +262,11 @@ char *daimon_mail_reply(const char *from, const char *to, const char *subject, c
 
 /* ---- who sent it (RFC 8601 Authentication-Results) ---- */
 
-/* `domain` is `of` or a subdomain of it (relaxed alignment). */
-static int aligned(const char *domain, size_t dlen, const char *of)
+/* `domain` is the `n` bytes at `of`, or a subdomain of them (relaxed
+ * alignment). */
+static int aligned(const char *domain, const char *of, size_t n)
 {
-	size_t n = strlen(of);
+	size_t dlen = strlen(domain);
 	return n && dlen >= n && !strncasecmp(domain + dlen - n, of, n) && (dlen == n || domain[dlen - n - 1] == '.');
 }
 
@@ -305,12 +306,7 @@ static int vouches(const char *res, size_t len, const char *domain)
 		if (len < m || strncasecmp(res, ok[i].method, m) || (len > m && res[m] != ' ' && res[m] != ';'))
 			continue;
 		const char *d = prop(res, len, ok[i].prop, &n);
-		if (!d)
-			continue;
-		char *of = daimon_xstrndup(d, n); /* (From at it, or at a subdomain of it) */
-		int yes = aligned(domain, strlen(domain), of);
-		free(of);
-		if (yes)
+		if (d && aligned(domain, d, n)) /* (From at it, or at a subdomain of it) */
 			return 1;
 	}
 	return 0;
@@ -323,15 +319,14 @@ int daimon_mail_authenticated(const char *raw, size_t len, const char *from, con
 		return 0;
 	const char *domain = at + 1;
 	size_t bs = body_start(raw, len), pos = 0;
-	int yes = 0, first = 1;
-	for (char *v; !yes && (v = next_header(raw, bs, "Authentication-Results", &pos)); first = 0) {
+	int yes = 0, topmost = !authserv || !*authserv; /* (the receiving server's is on top) */
+	for (char *v; !yes && (v = next_header(raw, bs, "Authentication-Results", &pos));) {
 		size_t idlen = strcspn(v, " ;");
-		int trusted = authserv && *authserv ? strlen(authserv) == idlen && !strncasecmp(v, authserv, idlen)
-						    : first; /* (the receiving server's is on top) */
+		int trusted = topmost || (strlen(authserv) == idlen && !strncasecmp(v, authserv, idlen));
 		for (const char *r = strchr(v, ';'); trusted && !yes && r; r = strchr(r + 1, ';'))
 			yes = vouches(r + 1, strcspn(r + 1, ";"), domain);
 		free(v);
-		if (!authserv || !*authserv)
+		if (topmost)
 			break;
 	}
 	return yes;

@@ -38,7 +38,8 @@
 struct mail_conf {
 	const daimon_channel_host *host;
 	char *imap, *smtp, *user, *pass, *address;
-	char *authserv; /* whose Authentication-Results are trusted (NULL: the topmost; "none": no check) */
+	char *authserv; /* whose Authentication-Results are trusted (NULL: the topmost) */
+	int trust_from; /* authserv_id "none": From: alone is believed */
 	long poll_ms;
 };
 
@@ -210,10 +211,9 @@ static int poll_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 			cJSON_AddStringToObject(o, "message_id", m.message_id ? m.message_id : "");
 			cJSON_AddStringToObject(o, "references", m.references ? m.references : "");
 			cJSON_AddStringToObject(o, "text", m.text);
-			int none = cf->authserv && !strcmp(cf->authserv, "none");
 			cJSON_AddBoolToObject(
 				o, "authenticated",
-				none || daimon_mail_authenticated(raw.ptr, raw.len, m.from, cf->authserv));
+				cf->trust_from || daimon_mail_authenticated(raw.ptr, raw.len, m.from, cf->authserv));
 			daimon_mail_release(&m);
 		}
 		cJSON_AddItemToArray(mails, o);
@@ -460,8 +460,8 @@ static int mail_handle(daimon_ctx *ctx, void *st, const daimon_msg *m)
 				break;
 			}
 		break;
-	default:                                                         /* the sessions' answers */
-		if ((a = daimon_answer_take(ctx, ml->replies, m, NULL))) /* (no mail for a retry: it is slow anyway) */
+	default: /* the sessions' answers (no mail for a retry: mail is slow anyway) */
+		if ((a = daimon_answer_take(ctx, ml->replies, m, NULL)))
 			start_send(ctx, ml, (struct reply *)a);
 	}
 	return DAIMON_CONTINUE;
@@ -535,7 +535,8 @@ static int mail_configure(const daimon_channel_host *host, const daimon_settings
 	const char *pass = getenv("DAIMON_MAIL_PASSWORD");
 	cf->pass = dup_or_null(pass && *pass ? pass : pass_set);
 	cf->address = daimon_xstrdup(address);
-	cf->authserv = authserv && *authserv ? daimon_xstrdup(authserv) : NULL;
+	cf->trust_from = authserv && !strcmp(authserv, "none");
+	cf->authserv = authserv && *authserv && !cf->trust_from ? daimon_xstrdup(authserv) : NULL;
 	cf->poll_ms = (long)(poll_s * 1000);
 	*out = cf;
 	return 1;

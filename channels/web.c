@@ -349,9 +349,8 @@ static const char *foreign(struct MHD_Connection *c, const struct web *w, const 
 /* The page itself holds no secret: it takes the token from the link's
  * #token= (never sent to a server), keeps it in its own origin's storage
  * and sends it as a header. */
-static enum MHD_Result page(struct MHD_Connection *c, struct web *w)
+static enum MHD_Result page(struct MHD_Connection *c)
 {
-	(void)w;
 	for (const struct daimon_data_file *f = daimon_web_files; f->name; f++)
 		if (!strcmp(f->name, "index.html"))
 			return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", f->text, f->len);
@@ -446,13 +445,20 @@ static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 	return reply_json(c, MHD_HTTP_OK, out);
 }
 
+/* The request's "session" if it is a web conversation's key, else NULL. */
+static const char *web_key(const cJSON *req)
+{
+	const char *key = daimon_json_str(req, "session");
+	return key && !strncmp(key, "web:", 4) && strlen(key) <= 100 ? key : NULL;
+}
+
 /* POST /api/stop {"session"}: the page's Stop button — the turn running
  * there stops, whoever asked it (the asker hears it ended). */
 static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
-	const char *key = daimon_json_str(req, "session");
-	int bad = !key || strncmp(key, "web:", 4) || strlen(key) > 100;
+	const char *key = web_key(req);
+	int bad = !key;
 	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_STOP, NULL, 0);
 	cJSON_Delete(req);
 	if (bad)
@@ -467,8 +473,8 @@ static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const d
 static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
-	const char *key = daimon_json_str(req, "session"), *text = daimon_json_str(req, "text");
-	if (!key || strncmp(key, "web:", 4) || strlen(key) > 100 || !text || !*text) {
+	const char *key = web_key(req), *text = daimon_json_str(req, "text");
+	if (!key || !text || !*text) {
 		cJSON_Delete(req);
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": \"web:...\", \"text\": \"...\"}");
 	}
@@ -519,7 +525,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (why)
 		return reply_error(c, MHD_HTTP_FORBIDDEN, why);
 	if (!strcmp(url, "/") && !strcmp(method, "GET"))
-		return page(c, w);
+		return page(c);
 	if (strncmp(url, "/api/", 5))
 		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	if (!authorized(c, w))

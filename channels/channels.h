@@ -84,6 +84,11 @@ typedef struct {
 
 extern const daimon_channel_kind daimon_channel_telegram, daimon_channel_web, daimon_channel_mail;
 
+/* The Bot API's base URL as the Telegram channel uses it:
+ * DAIMON_TELEGRAM_API_URL, else channels.telegram.api_url (`set` may be
+ * NULL: its default), without a trailing '/'. *out is the caller's. */
+int daimon_telegram_api_url(const daimon_settings *set, char **out);
+
 /* The answer a channel awaits from a session for one message taken from
  * its peer: the first member of the channel's own record of the message,
  * kept in a list, oldest first (a session answers its messages in turn). */

@@ -473,9 +473,22 @@ static void tg_conf_free(void *conf)
 	free(cf);
 }
 
+int daimon_telegram_api_url(const daimon_settings *set, char **out)
+{
+	const char *api = getenv("DAIMON_TELEGRAM_API_URL"), *v = NULL;
+	*out = NULL;
+	if ((!api || !*api) && set && daimon_settings_string(set, "channels.telegram.api_url", &v) < 0)
+		return -1;
+	*out = daimon_xstrdup(api && *api ? api : v && *v ? v : "https://api.telegram.org");
+	size_t n = strlen(*out);
+	while (n && (*out)[n - 1] == '/')
+		(*out)[--n] = 0;
+	return 0;
+}
+
 static int tg_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
-	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *api = getenv("DAIMON_TELEGRAM_API_URL"), *v;
+	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *v;
 	int on;
 	int64_t poll_timeout_s, poll_interval_ms;
 	if (daimon_settings_bool(set, "channels.telegram.enabled", &on) < 0 ||
@@ -485,19 +498,17 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 		token = v;
 	if (!token || !*token || !on)
 		return 0;
-	if (daimon_settings_string(set, "channels.telegram.api_url", &v) < 0 ||
+	char *api;
+	if (daimon_telegram_api_url(set, &api) < 0 ||
 	    daimon_settings_int(set, "channels.telegram.poll_timeout_s", &poll_timeout_s) < 0 ||
-	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0)
+	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0) {
+		free(api);
 		return -1;
-	if (!api || !*api)
-		api = v;
+	}
 	struct tg_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->host = host;
 	cf->token = daimon_xstrdup(token);
-	cf->api = daimon_xstrdup(api && *api ? api : "https://api.telegram.org");
-	size_t n = strlen(cf->api);
-	while (n && cf->api[n - 1] == '/')
-		cf->api[--n] = 0;
+	cf->api = api;
 	cf->poll_timeout_s = (long)poll_timeout_s;
 	cf->poll_interval_ms = (long)poll_interval_ms;
 	*out = cf;

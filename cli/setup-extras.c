@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "channels/channels.h"
 #include "cli/cli.h"
 #include "cli/setup.h"
 #include "core/config.h"
@@ -28,25 +29,14 @@
 
 /* ---- Telegram ---- */
 
-/* The Bot API's base as the channel reads it (DAIMON_TELEGRAM_API_URL,
- * then channels.telegram.api_url). */
-static char *telegram_api(const char *home)
-{
-	const char *env = getenv("DAIMON_TELEGRAM_API_URL"), *set = NULL;
-	daimon_settings *file = NULL;
-	if ((!env || !*env) && daimon_settings_load(&file, home) == 0)
-		daimon_settings_string(file, "channels.telegram.api_url", &set);
-	char *api = daimon_xstrdup(env && *env ? env : set && *set ? set : "https://api.telegram.org");
-	daimon_settings_free(file);
-	size_t n = strlen(api);
-	while (n && api[n - 1] == '/')
-		api[--n] = 0;
-	return api;
-}
-
 int setup_telegram(const char *home, const char *token)
 {
-	char *api = telegram_api(home), *url = daimon_xasprintf("%s/bot%s/getMe", api, token);
+	daimon_settings *file = NULL;
+	char *api = NULL; /* (the channel's; a config.json that cannot be read: the default) */
+	if (daimon_settings_load(&file, home) < 0 || daimon_telegram_api_url(file, &api) < 0)
+		daimon_telegram_api_url(NULL, &api);
+	daimon_settings_free(file);
+	char *url = daimon_xasprintf("%s/bot%s/getMe", api, token);
 	daimon_buf body = DAIMON_BUF_INIT;
 	long status = 0;
 	int rc = daimon_http_fetch(NULL, url, NULL, NULL, 0, 15000, &status, &body);

@@ -36,7 +36,7 @@ struct chat {
 	daimon_session_opts opts;
 	struct cli_turn turn;
 	char key[128];
-	int tty, show_thinking;
+	int tty;
 	struct cli_conn conn; /* the running daemon's, or this command's own */
 	daimon_local *local;
 };
@@ -169,12 +169,12 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 					     {0}};
 	struct chat c = {0};
 	snprintf(c.key, sizeof(c.key), "cli:default");
-	int o;
+	int o, thinking = 0;
 	while ((o = getopt_long(argc, argv, "hs:", opts, NULL)) != -1) {
 		if (o == 'h')
 			return cli_help(cmd);
 		if (o == 'T')
-			c.show_thinking = 1;
+			thinking = 1;
 		else if (o == 's')
 			snprintf(c.key, sizeof(c.key), "%s", optarg);
 		else
@@ -195,7 +195,7 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	setlocale(LC_CTYPE, ""); /* libedit reads the terminal's encoding from it */
 	cli_turn_init(&c.turn, &c.conn, 0);
 	c.turn.interactive = c.tty;
-	c.turn.show_thinking = c.show_thinking;
+	c.turn.show_thinking = thinking;
 	char model[128] = "";
 	if (c.local && c.tty)
 		chat_model(&c.conn, model, sizeof(model));

@@ -53,10 +53,10 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 			const char *content = daimon_json_str(m, "content");
 			cJSON_AddStringToObject(o, "content", content ? content : "");
 			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
-			const char *thought = daimon_json_str(reasoning_of(m), "text");
-			if (cJSON_GetArraySize(calls) && thought && *thought) /* (DeepSeek wants it back) */
-				cJSON_AddStringToObject(o, "reasoning_content", thought);
 			if (cJSON_GetArraySize(calls)) {
+				const char *thought = daimon_json_str(reasoning_of(m), "text");
+				if (thought && *thought) /* (DeepSeek wants it back with the calls it led to) */
+					cJSON_AddStringToObject(o, "reasoning_content", thought);
 				cJSON *tc = cJSON_AddArrayToObject(o, "tool_calls");
 				for (const cJSON *c = calls->child; c; c = c->next) {
 					cJSON *x = cJSON_CreateObject();

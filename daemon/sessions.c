@@ -329,11 +329,12 @@ static void on_post(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 	const char *key;
 	const void *data;
 	size_t len;
-	if (daimon_channel_post_read(m, &ref, &type, &key, &data, &len) == 0 && type == DAIMON_SESSION_STOP) {
+	int read = daimon_channel_post_read(m, &ref, &type, &key, &data, &len);
+	if (read == 0 && type == DAIMON_SESSION_STOP) {
 		on_stop(ctx, t, m, ref, key, data, len);
 		return;
 	}
-	if (daimon_channel_post_read(m, &ref, &type, &key, &data, &len) < 0 || !session_request(type)) {
+	if (read < 0 || !session_request(type)) {
 		tell_opened(ctx, m->from, 0, 0, "not a request for a session");
 		return;
 	}

@@ -242,19 +242,6 @@ void daimon_budget_free(daimon_budget *b)
 	free(b);
 }
 
-void daimon_budget_set(daimon_budget *b, double limit, const cJSON *prices)
-{
-	pthread_mutex_lock(&b->mu);
-	cJSON_Delete(b->price_list);
-	free(b->prices.v);
-	b->price_list = prices ? cJSON_Duplicate(prices, 1) : cJSON_CreateArray();
-	if (read_prices(b->price_list, &b->prices) < 0) /* (said where the settings are read) */
-		b->prices.n = 0;
-	b->limit = limit;
-	b->day = 0; /* (new prices: today is totalled again) */
-	pthread_mutex_unlock(&b->mu);
-}
-
 /* Today as YYYYMMDD, and its local midnight. */
 static int today(int64_t *midnight_ms)
 {
@@ -268,24 +255,48 @@ static int today(int64_t *midnight_ms)
 	return day;
 }
 
+/* Past midnight the count starts again from nothing (b->mu held). */
+static void roll(daimon_budget *b)
+{
+	int64_t midnight;
+	int day = today(&midnight);
+	if (day != b->day) {
+		b->spent = 0;
+		b->day = day;
+	}
+}
+
+void daimon_budget_set(daimon_budget *b, double limit, const cJSON *prices)
+{
+	pthread_mutex_lock(&b->mu);
+	cJSON_Delete(b->price_list);
+	free(b->prices.v);
+	b->price_list = prices ? cJSON_Duplicate(prices, 1) : cJSON_CreateArray();
+	if (read_prices(b->price_list, &b->prices) < 0) /* (said where the settings are read) */
+		b->prices.n = 0;
+	b->limit = limit;
+	/* today so far, from the logs (with these prices), once here: never
+	 * in the turns that check it */
+	int64_t midnight;
+	b->day = today(&midnight);
+	b->spent = 0;
+	cJSON *rows = NULL;
+	size_t damaged = 0;
+	if (limit > 0 && daimon_usage_totals(b->st, midnight, DAIMON_USAGE_DAY, b->price_list, &rows, &damaged) == 0) {
+		const cJSON *r;
+		cJSON_ArrayForEach(r, rows) b->spent += num(r, "cost");
+	}
+	cJSON_Delete(rows);
+	pthread_mutex_unlock(&b->mu);
+}
+
 int daimon_budget_check(daimon_budget *b)
 {
 	if (!b)
 		return 0;
 	pthread_mutex_lock(&b->mu);
-	int64_t midnight;
-	int day = today(&midnight), rc = 0;
-	if (b->limit > 0 && day != b->day) {
-		cJSON *rows = NULL;
-		size_t damaged = 0;
-		b->spent = 0;
-		if (daimon_usage_totals(b->st, midnight, DAIMON_USAGE_DAY, b->price_list, &rows, &damaged) == 0) {
-			const cJSON *r;
-			cJSON_ArrayForEach(r, rows) b->spent += num(r, "cost");
-		}
-		cJSON_Delete(rows);
-		b->day = day;
-	}
+	roll(b);
+	int rc = 0;
 	if (b->limit > 0 && b->spent >= b->limit)
 		rc = daimon_error_code(DAIMON_EBUSY,
 				       "today's model budget is spent: %.2f of %.2f (model.daily_budget); it starts "
@@ -300,9 +311,9 @@ void daimon_budget_add(daimon_budget *b, const cJSON *usage)
 	if (!b)
 		return;
 	pthread_mutex_lock(&b->mu);
+	roll(b);
 	double cost;
-	int64_t midnight;
-	if (b->day == today(&midnight) && cost_of(&b->prices, usage, &cost))
+	if (cost_of(&b->prices, usage, &cost))
 		b->spent += cost;
 	pthread_mutex_unlock(&b->mu);
 }

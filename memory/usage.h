@@ -28,14 +28,16 @@ int daimon_usage_totals(const daimon_store *st, int64_t since_ms, daimon_usage_b
 			size_t *damaged);
 
 /* model.daily_budget: what the models may cost in one local day, in the
- * prices' unit. Today's spend is totalled from the logs once a day (the
- * first check of the day), then kept up by each answer's usage; calls of
- * models without a price count nothing. Thread-safe; one per process. */
+ * prices' unit. Today's spend is totalled from the logs when the limit
+ * and prices are set (start, reload), then kept up by each answer's
+ * usage, starting from nothing at midnight; calls of models without a
+ * price count nothing. Thread-safe; one per process. */
 typedef struct daimon_budget daimon_budget;
 daimon_budget *daimon_budget_new(const daimon_store *st);
 void daimon_budget_free(daimon_budget *b);
 /* The limit (<= 0: none) and the price list (usage.prices; copied), as
- * the settings say now (again at each reload). */
+ * the settings say now (again at each reload): with a limit, today's logs
+ * are read here, never in a turn. */
 void daimon_budget_set(daimon_budget *b, double limit, const cJSON *prices);
 /* 0 if a new turn may run (always with no limit, or b NULL); else
  * DAIMON_EBUSY with the reason, said plainly, as the last error. */

@@ -158,7 +158,7 @@ static void compaction_done(daimon_ctx *ctx, struct session *s, const char *fail
 		daimon_compact_apply(s->history, s->aside.from, s->aside.to, daimon_compact_message(summary, from));
 		/* A fresh snapshot of the curated files comes with it. */
 		free(s->system);
-		s->system = session_system_prompt(s->set.store->home, s->key);
+		s->system = session_system_prompt(s->set.store->home, s->key, !s->set.grants);
 		daimon_llm_request_release(&s->model.req);
 		rc = daimon_llm_build(&s->model.req, s->set.cfg, s->system, s->history, s->tools);
 		size_t after = s->model.req.body.len / 4;

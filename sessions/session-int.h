@@ -174,8 +174,9 @@ struct session {
 void session_settings_init(struct session_settings *set, daimon_store *store, daimon_aid http,
 			   const daimon_llm_config *cfg, const daimon_session_opts *o);
 
-/* session-prompt.c */
-char *session_system_prompt(const char *home, const char *key);
+/* session-prompt.c: SOUL.md, the user's file, MEMORY.md if `owner` (the
+ * session has no tools.others grant), the skills' index */
+char *session_system_prompt(const char *home, const char *key, int owner);
 
 /* session-history.c */
 cJSON *session_stopped_message(const cJSON *cancel);

@@ -15,14 +15,13 @@
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
-#include "core/settings.h"
 #include "memory/curated.h"
 #include "skills/instructions.h"
 
 /* SOUL.md, then snapshots of the user's file and MEMORY.md — taken once,
  * when the session starts (or compresses), so a provider's prefix cache
  * stays valid; writes reach the prompt at the next session. */
-char *session_system_prompt(const char *home, const char *key)
+char *session_system_prompt(const char *home, const char *key, int owner)
 {
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_mem_file f;
@@ -35,11 +34,7 @@ char *session_system_prompt(const char *home, const char *key)
 	daimon_mem_file_release(&f);
 	static const char *const parts[][2] = {{"user", "About the user"}, {"memory", "Your notes"}};
 	/* MEMORY.md is the owner's: a stranger's prompt has only their own file */
-	daimon_settings *set = NULL;
-	daimon_settings_load(&set, home); /* (a bad file is said elsewhere: the terminal's only, then) */
-	size_t nparts = daimon_is_owner(set, key) ? 2 : 1;
-	daimon_settings_free(set);
-	for (size_t i = 0; i < nparts; i++) {
+	for (size_t i = 0; i < (owner ? 2u : 1u); i++) {
 		daimon_buf part = DAIMON_BUF_INIT;
 		if (daimon_mem_file_for(&f, home, parts[i][0], key) == 0)
 			daimon_mem_prompt(&f, parts[i][1], &part);

@@ -84,7 +84,8 @@ static void *session_wake(daimon_ctx *ctx, void *state)
 	if (session_open_log(s) < 0) /* the next turn says why */
 		s->log = NULL;
 	s->tools = daimon_tools_json(s->keep.toolset, s->set.depth, s->set.grants);
-	s->system = session_system_prompt(s->set.store->home, s->key); /* a fresh snapshot of the curated files */
+	s->system = session_system_prompt(s->set.store->home, s->key,
+					  !s->set.grants); /* a fresh snapshot of the curated files */
 	daimon_set_mem(ctx, sizeof(*s));
 	return s;
 }
@@ -289,7 +290,7 @@ daimon_session_seed *daimon_session_prepare(daimon_store *store, const char *key
 		session_terminate(NULL, s, 0);
 		return 0;
 	}
-	s->system = session_system_prompt(store->home, key);
+	s->system = session_system_prompt(store->home, key, !s->set.grants);
 	s->child = opts->child;
 	return s;
 }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -1048,8 +1049,12 @@ int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks)
 		return 0;
 	char now[64];
 	snprintf(now, sizeof(now), "%lld.%09ld", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	/* (A log that grew in the same clock tick as the last update left the
+	 * same mtime: a folder changed in the last second is always read.) */
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
 	char *seen = meta_get(ix, "dir_mtime");
-	int same = seen && !strcmp(seen, now);
+	int same = seen && !strcmp(seen, now) && wall.tv_sec - st.st_mtim.tv_sec > 1;
 	free(seen);
 	if (same)
 		return 0;

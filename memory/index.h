@@ -82,7 +82,8 @@ int daimon_index_update_session(daimon_index *ix, const char *id, daimon_index_s
 /* Catches up every log under sessions/. */
 int daimon_index_update(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats);
 /* The cheap check for readers: catches up only if sessions/ changed (a
- * session was created or removed) since the last full update. */
+ * session was created or removed, or a log grew: the log touches its
+ * folder, memory/log.c) since the last full update. */
 int daimon_index_refresh(daimon_index *ix, const daimon_index_hooks *hooks);
 /* Empties the index and reads every log again. */
 int daimon_index_rebuild(daimon_index *ix, const daimon_index_hooks *hooks, daimon_index_stats *stats);

@@ -63,10 +63,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -406,6 +409,18 @@ static void tell_acks(daimon_log *log, int status)
 
 /* Writes the staged records (one write); they are in the file but not yet
  * durable. A failed write is undone, so the file ends on a line boundary. */
+/* A log grew: its folder's mtime says so to readers that keep an index
+ * of the folder (memory/index.c checks it before anything else). */
+static void tell_readers(const daimon_log *log)
+{
+	const char *slash = strrchr(log->path, '/');
+	if (!slash)
+		return;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.*s", slash == log->path ? 1 : (int)(slash - log->path), log->path);
+	(void)utimensat(AT_FDCWD, dir, NULL, 0);
+}
+
 static int write_staged(daimon_log *log)
 {
 	if (log->staged.len == 0)
@@ -428,6 +443,7 @@ static int write_staged(daimon_log *log)
 	log->size += (off_t)log->staged.len;
 	log->written_seq = log->last_seq;
 	daimon_buf_clear(&log->staged);
+	tell_readers(log);
 	return 0;
 }
 

@@ -161,6 +161,32 @@ static void test_index__refresh_notices_a_new_session(void)
 	world_close(&w);
 }
 
+/* A log that grows tells the folder (its mtime), so a reader's cheap
+ * refresh sees what a live session just said. */
+static void test_index__refresh_notices_a_log_that_grew(void)
+{
+	struct world w;
+	world_open(&w);
+	add_session(&w, "a", convo_a, 1000);
+	struct timespec old[2] = {{.tv_sec = time(NULL) - 60}, {.tv_sec = time(NULL) - 60}};
+	CHECK_INT(utimensat(AT_FDCWD, w.st.sessions_dir, old, 0), 0); /* (no longer "just changed") */
+	CHECK_INT(daimon_index_refresh(w.ix, NULL), 0);
+	CHECK_INT(count(&w, "SELECT n_msgs FROM logs WHERE id='a'"), 2);
+	char *path = daimon_store_log_path(&w.st, "a");
+	daimon_log *log;
+	CHECK_INT(daimon_log_open(&log, path, 0, NULL), 0);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "role", "user");
+	cJSON_AddStringToObject(f, "content", "one more thing");
+	daimon_log_append(log, "message", NULL, f, NULL, NULL, NULL);
+	cJSON_Delete(f);
+	daimon_log_close(log);
+	free(path);
+	CHECK_INT(daimon_index_refresh(w.ix, NULL), 0);
+	CHECK_INT(count(&w, "SELECT n_msgs FROM logs WHERE id='a'"), 3);
+	world_close(&w);
+}
+
 static void test_index__refresh_does_not_wait_for_another_writer(void)
 {
 	struct world w;
@@ -411,6 +437,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_index__update_indexes_new_sessions_and_appends),
 		TEST_CASE(test_index__resumes_from_recorded_offset_after_reopen),
 		TEST_CASE(test_index__refresh_notices_a_new_session),
+		TEST_CASE(test_index__refresh_notices_a_log_that_grew),
 		TEST_CASE(test_index__refresh_does_not_wait_for_another_writer),
 		TEST_CASE(test_index__rebuild_gives_the_same_index),
 		TEST_CASE(test_index__removed_or_shrunk_log_rebuilds),

@@ -11,6 +11,7 @@ PACKAGES=(
   clang-format                        # test.sh checks every C file's layout
   libsqlite3-dev libcurl4-openssl-dev libcjson-dev libgit2-dev libedit-dev
   libmicrohttpd-dev                   # the daemon's web chat
+  libcmark-gfm-dev libcmark-gfm-extensions-dev  # markdown for the web page, Telegram and the terminal
   chromium                            # the web chat's end-to-end test (headless, through playwright-core)
   dovecot-imapd python3-aiosmtpd      # the mail channel's end-to-end test (IMAP and SMTP peers)
   ripgrep                             # bench/run search compares against it

@@ -19,11 +19,22 @@
  * name this address as its Host (no DNS rebinding), come from this page
  * if it has an Origin, and post JSON.
  *
+ * The token is checked before a byte of a body is read; bodies,
+ * connections and idle time are bounded (channels.web.*).
+ *
+ * The page is the owner's: any conversation (the terminal's, Telegram's,
+ * an imported one) opens and continues from it, the answer coming back
+ * here. The model's markdown is rendered here (markdown.h), safe to put
+ * in the page: "html" events carry the answer so far, at most every
+ * RENDER_MS, and once more whole before "done".
+ *
  * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
- * GET /api/history?session=KEY, POST /api/stop {"session"} (the turn
- * running there stops), POST /api/chat {"session","text"} (SSE:
- * "delta", "tool", "done").
- * Settings: "channels": {"web": {"enabled": true, "port": 8377}}.
+ * GET /api/info {"mid_turn"}, GET /api/history?session=KEY|ID ([{"role","text","ts","html"}], tool lines
+ * as role "tool", failures as "error"), POST /api/stop {"session"} (the
+ * turn running there stops), POST /api/chat {"session","text"} (SSE:
+ * "delta", "html", "tool", "done").
+ * Settings: "channels": {"web": {"enabled", "port", "max_connections",
+ * "idle_s"}}.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +49,7 @@
 #include <unistd.h>
 
 #include "channels/channels.h"
+#include "channels/markdown.h"
 #include "channels/web.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -47,7 +59,10 @@
 #include "core/settings.h"
 #include "core/timefmt.h"
 #include "memory/index.h"
+#include "memory/log.h"
+#include "memory/record.h"
 #include "memory/search.h"
+#include "memory/text.h"
 #include "sessions/listen.h"
 #include "sessions/session.h"
 
@@ -59,16 +74,22 @@ struct daimon_data_file {
 extern const struct daimon_data_file daimon_web_files[];
 
 #define BODY_LIMIT (1u << 20)
+#define KEY_MAX 200
+#define RENDER_MS 150
 
 struct web_conf {
 	const daimon_channel_host *host;
-	int port;
+	int port, max_connections, idle_s;
+	char mid_turn[16];
 };
 
 struct web {
 	const struct web_conf *cf;
 	struct MHD_Daemon *mhd;
 	daimon_aid self;
+	/* One connection at a time brings the index up to date: two at once
+	 * would wait on each other's write lock and fail. */
+	pthread_mutex_t ix_mu;
 	long retry_ms; /* while the port cannot be had: the wait before the next try */
 	char token[65];
 };
@@ -111,9 +132,12 @@ struct stream {
 	int refs;       /* the actor's and the connection's */
 	const daimon_channel_host *host;
 	char *key, *text;
-	/* (the actor's) who asks whom */
+	/* (the actor's) who asks whom, and the answer so far */
 	daimon_rt *rt;
+	daimon_ctx *ctx; /* (while it handles a message) */
 	daimon_aid self, session;
+	daimon_buf answer;
+	uint64_t render_timer;
 	int finished;
 };
 
@@ -127,6 +151,7 @@ static void stream_unref(struct stream *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	daimon_buf_release(&st->out);
+	daimon_buf_release(&st->answer);
 	free(st->key);
 	free(st->text);
 	free(st);
@@ -176,9 +201,23 @@ static int asker_init(daimon_ctx *ctx, void *state)
 	return DAIMON_CONTINUE;
 }
 
+/* The answer so far as the page shows it: markdown made HTML. */
+static void sse_html(struct stream *st)
+{
+	char *html = daimon_md_html(st->answer.ptr ? st->answer.ptr : "", st->answer.len);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "html", html);
+	free(html);
+	sse(st, "html", o, 0);
+}
+
 static void heard_delta(void *arg, const char *text, size_t len)
 {
-	sse(arg, "delta", text_obj(text, len), 0);
+	struct stream *st = arg;
+	sse(st, "delta", text_obj(text, len), 0);
+	daimon_buf_add(&st->answer, text, len);
+	if (!st->render_timer) /* (rendered at most every RENDER_MS) */
+		st->render_timer = daimon_timer_start(st->ctx, RENDER_MS, 0);
 }
 
 static void heard_tool(void *arg, const char *line, size_t len)
@@ -199,6 +238,8 @@ static void heard_approve(void *arg, uint64_t ref, const char *what)
 static void heard_done(void *arg, const daimon_session_done *d)
 {
 	struct stream *st = arg;
+	if (st->answer.len)
+		sse_html(st);
 	sse_done(st, d->status, d->error, d->session);
 	st->finished = 1;
 }
@@ -209,7 +250,11 @@ static const daimon_session_listener asker_listener = {
 static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 {
 	struct stream *st = state;
-	if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened)) {
+	st->ctx = ctx;
+	if (m->type == DAIMON_MSG_TIMER && m->ref == st->render_timer) {
+		st->render_timer = 0;
+		sse_html(st);
+	} else if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened)) {
 		const daimon_channel_opened *o = m->data;
 		st->session = o->session;
 		if (!o->session) {
@@ -357,6 +402,26 @@ static enum MHD_Result page(struct MHD_Connection *c)
 	return reply_error(c, MHD_HTTP_NOT_FOUND, "no page");
 }
 
+/* The index brought up to date, held by this connection alone. */
+static daimon_index *index_open(struct web *w)
+{
+	daimon_index *ix;
+	pthread_mutex_lock(&w->ix_mu);
+	if (daimon_index_open(&ix, w->cf->host->store) == 0) {
+		if (daimon_index_refresh(ix, NULL) == 0)
+			return ix;
+		daimon_index_close(ix);
+	}
+	pthread_mutex_unlock(&w->ix_mu);
+	return NULL;
+}
+
+static void index_close(struct web *w, daimon_index *ix)
+{
+	daimon_index_close(ix);
+	pthread_mutex_unlock(&w->ix_mu);
+}
+
 static int add_session(const daimon_index_session *s, void *list)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -370,16 +435,16 @@ static int add_session(const daimon_index_session *s, void *list)
 
 static enum MHD_Result api_sessions(struct MHD_Connection *c, struct web *w)
 {
-	daimon_index *ix;
-	if (daimon_index_open(&ix, w->cf->host->store) < 0 || daimon_index_refresh(ix, NULL) < 0)
+	daimon_index *ix = index_open(w);
+	if (!ix)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	cJSON *list = cJSON_CreateArray();
 	if (daimon_index_sessions(ix, 100, add_session, list) < 0) {
 		cJSON_Delete(list);
-		daimon_index_close(ix);
+		index_close(w, ix);
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
-	daimon_index_close(ix);
+	index_close(w, ix);
 	return reply_json(c, MHD_HTTP_OK, list);
 }
 
@@ -388,13 +453,13 @@ static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 	const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
 	if (!q || !*q)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "search needs q");
-	daimon_index *ix;
 	daimon_search_result r;
 	daimon_search_opts o = {.query = q, .limit = 30, .mark_open = "\x01", .mark_close = "\x02"};
-	if (daimon_index_open(&ix, w->cf->host->store) < 0)
+	daimon_index *ix = index_open(w);
+	if (!ix)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
-	if (daimon_index_refresh(ix, NULL) < 0 || daimon_search(ix, &o, &r) < 0) {
-		daimon_index_close(ix);
+	if (daimon_search(ix, &o, &r) < 0) {
+		index_close(w, ix);
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
 	cJSON *list = cJSON_CreateArray();
@@ -410,46 +475,100 @@ static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 		free(key);
 	}
 	daimon_search_result_release(&r);
-	daimon_index_close(ix);
+	index_close(w, ix);
 	return reply_json(c, MHD_HTTP_OK, list);
 }
 
+/* A key as the page may name one: printable, and not too long. */
+static int key_ok(const char *key)
+{
+	if (!key || !*key || strlen(key) > KEY_MAX)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void add_line(cJSON *out, const char *role, const char *text, int64_t ts, int html)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "role", role);
+	cJSON_AddStringToObject(o, "text", text);
+	cJSON_AddNumberToObject(o, "ts", (double)ts);
+	if (html) {
+		char *h = daimon_md_html(text, strlen(text));
+		cJSON_AddStringToObject(o, "html", h);
+		free(h);
+	}
+	cJSON_AddItemToArray(out, o);
+}
+
+/* One record of the log as the page shows it, if it shows it: what was
+ * said, a line for each tool call (as the live "tool" lines), and why a
+ * turn ended early. */
+static void history_line(cJSON *out, const daimon_record *rec, daimon_buf *text)
+{
+	const cJSON *j = rec->json;
+	const char *role = daimon_json_str(j, "role");
+	text->len = 0;
+	if (!strcmp(rec->type, DAIMON_REC_MESSAGE) && role && (!strcmp(role, "user") || !strcmp(role, "assistant"))) {
+		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), text);
+		if (text->len)
+			add_line(out, role, daimon_buf_cstr(text), rec->ts, !strcmp(role, "assistant"));
+	} else if (!strcmp(rec->type, DAIMON_REC_TOOL_RESULT)) {
+		int err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error"));
+		daimon_buf_addf(text, "%s %s", daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "tool",
+				err ? "failed" : "done");
+		add_line(out, "tool", daimon_buf_cstr(text), rec->ts, 0);
+	} else if (!strcmp(rec->type, DAIMON_REC_CANCEL) || !strcmp(rec->type, DAIMON_REC_FAILURE)) {
+		const char *why = daimon_json_str(j, !strcmp(rec->type, DAIMON_REC_CANCEL) ? "reason" : "error");
+		add_line(out, "error", why ? why : "the turn ended early", rec->ts, 0);
+	}
+}
+
+/* GET /api/history?session=KEY or an id: the conversation as it was
+ * said, from its log. */
 static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 {
 	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
-	if (!key || strncmp(key, "web:", 4))
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=web:...");
+	if (!key_ok(key))
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=KEY");
 	char id[DAIMON_ID_MAX + 1];
-	daimon_session_id_for_key(id, key);
+	daimon_index *ix = index_open(w);
+	char *found = ix ? daimon_index_find_key(ix, key) : NULL;
+	if (ix)
+		index_close(w, ix);
+	if (found || daimon_session_id_valid(key))
+		snprintf(id, sizeof(id), "%s", found ? found : key);
+	else
+		daimon_session_id_for_key(id, key);
+	free(found);
 	char *path = daimon_store_log_path(w->cf->host->store, id);
-	cJSON *history = cJSON_CreateArray(), *out = cJSON_CreateArray();
-	int rc = access(path, F_OK) == 0 ? daimon_history_load(path, history, NULL) : 0;
+	cJSON *out = cJSON_CreateArray();
+	daimon_log_reader *r = NULL;
+	int rc = access(path, F_OK) == 0 ? daimon_log_reader_open(&r, path, 0, 0, 0) : 0;
 	free(path);
+	daimon_record rec;
+	daimon_buf text = DAIMON_BUF_INIT;
+	while (r && (rc = daimon_log_reader_next(r, &rec)) == 1) {
+		history_line(out, &rec, &text);
+		daimon_record_clear(&rec);
+	}
+	daimon_buf_release(&text);
+	daimon_log_reader_free(r);
 	if (rc < 0) {
-		cJSON_Delete(history);
 		cJSON_Delete(out);
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
-	const cJSON *m;
-	cJSON_ArrayForEach(m, history)
-	{
-		const char *role = daimon_json_str(m, "role"), *text = daimon_json_str(m, "content");
-		if (!role || (strcmp(role, "user") && strcmp(role, "assistant")) || !text || !*text)
-			continue;
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "role", role);
-		cJSON_AddStringToObject(o, "text", text);
-		cJSON_AddItemToArray(out, o);
-	}
-	cJSON_Delete(history);
 	return reply_json(c, MHD_HTTP_OK, out);
 }
 
-/* The request's "session" if it is a web conversation's key, else NULL. */
+/* The request's "session" if it names a conversation, else NULL. */
 static const char *web_key(const cJSON *req)
 {
 	const char *key = daimon_json_str(req, "session");
-	return key && !strncmp(key, "web:", 4) && strlen(key) <= 100 ? key : NULL;
+	return key_ok(key) ? key : NULL;
 }
 
 /* POST /api/stop {"session"}: the page's Stop button — the turn running
@@ -462,7 +581,7 @@ static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const d
 	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_STOP, NULL, 0);
 	cJSON_Delete(req);
 	if (bad)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "stop needs {\"session\": \"web:...\"}");
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "stop needs {\"session\": KEY}");
 	if (rc < 0)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	cJSON *o = cJSON_CreateObject();
@@ -476,7 +595,7 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 	const char *key = web_key(req), *text = daimon_json_str(req, "text");
 	if (!key || !text || !*text) {
 		cJSON_Delete(req);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": \"web:...\", \"text\": \"...\"}");
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": KEY, \"text\": \"...\"}");
 	}
 	struct stream *st = daimon_xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
@@ -509,7 +628,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	struct web *w = cls;
 	struct request *rq = *con_cls;
-	if (!rq) { /* the headers: the body (if any) comes in the next calls */
+	if (!rq) { /* the headers: refused before any body is read, or its body comes next */
+		const char *why = foreign(c, w, method);
+		if (why)
+			return reply_error(c, MHD_HTTP_FORBIDDEN, why);
+		if (!strcmp(url, "/") && !strcmp(method, "GET"))
+			return page(c);
+		if (strncmp(url, "/api/", 5))
+			return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+		if (!authorized(c, w))
+			return reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
 		*con_cls = daimon_xcalloc(1, sizeof(struct request));
 		return MHD_YES;
 	}
@@ -521,15 +649,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	const char *why = foreign(c, w, method);
-	if (why)
-		return reply_error(c, MHD_HTTP_FORBIDDEN, why);
-	if (!strcmp(url, "/") && !strcmp(method, "GET"))
-		return page(c);
-	if (strncmp(url, "/api/", 5))
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
-	if (!authorized(c, w))
-		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
 	if (rq->too_big)
 		return reply_error(c, 413, "the message is larger than 1 MiB");
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
@@ -544,6 +663,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return api_search(c, w);
 	if (!strcmp(url, "/api/history"))
 		return api_history(c, w);
+	if (!strcmp(url, "/api/info")) { /* what the page says of a message typed during a turn */
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "mid_turn", w->cf->mid_turn);
+		return reply_json(c, MHD_HTTP_OK, o);
+	}
 	return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
@@ -572,7 +696,8 @@ static int listen_or_wait(daimon_ctx *ctx, struct web *w)
 	w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
 				  (uint16_t)w->cf->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
 				  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)w->cf->idle_s, MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned)w->cf->max_connections, MHD_OPTION_END);
 	if (!w->mhd) {
 		char why[200];
 		snprintf(why, sizeof(why),
@@ -620,6 +745,7 @@ static void web_terminate(daimon_ctx *ctx, void *state, int reason)
 	struct web *w = state;
 	if (w->mhd)
 		MHD_stop_daemon(w->mhd); /* (waits for its connection threads) */
+	pthread_mutex_destroy(&w->ix_mu);
 	daimon_channel_state(w->cf->host, "web", "stopped", NULL);
 	free(w);
 }
@@ -631,22 +757,30 @@ static void *web_make_state(void *conf)
 {
 	struct web *w = daimon_xcalloc(1, sizeof(*w));
 	w->cf = conf;
+	pthread_mutex_init(&w->ix_mu, NULL);
 	return w;
 }
 
 static int web_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
 	int on;
-	int64_t port;
+	int64_t port, conns, idle;
 	if (daimon_settings_bool(set, "channels.web.enabled", &on) < 0)
 		return -1;
 	if (!on)
 		return 0;
-	if (daimon_settings_int(set, "channels.web.port", &port) < 0)
+	if (daimon_settings_int(set, "channels.web.port", &port) < 0 ||
+	    daimon_settings_int(set, "channels.web.max_connections", &conns) < 0 ||
+	    daimon_settings_int(set, "channels.web.idle_s", &idle) < 0)
 		return -1;
 	struct web_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->host = host;
 	cf->port = (int)port;
+	cf->max_connections = (int)conns;
+	cf->idle_s = (int)idle;
+	const char *mid = NULL;
+	(void)daimon_settings_string(set, "channels.web.mid_turn", &mid);
+	snprintf(cf->mid_turn, sizeof(cf->mid_turn), "%s", mid ? mid : "queue");
 	*out = cf;
 	return 1;
 }

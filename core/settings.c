@@ -120,6 +120,8 @@ const daimon_setting daimon_settings_table[] = {
 	MID_TURN("web"),
 	ACCESS("web"),
 	INT("channels.web.port", 1, 65535, "8377", "the web chat's port on 127.0.0.1"),
+	INT("channels.web.max_connections", 4, 4096, "64", "connections the web chat takes at once (more wait)"),
+	INT("channels.web.idle_s", 5, 3600, "30", "a web connection silent this long is closed"),
 	MID_TURN("telegram"),
 	ACCESS("telegram"),
 	STR("channels.telegram.token", NULL, "the bot's token (TELEGRAM_BOT_TOKEN is better: no secret in this file)"),

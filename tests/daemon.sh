@@ -37,6 +37,7 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"tell me everything"},"response":{"content":"$long"}},
  {"match":{"userMessage":"slow"},"response":{"content":"Slow answer."},"latency":2500},
  {"match":{"userMessage":"go on at length"},"response":{"content":"This answer goes on and on, a few letters at a time, for as long as nobody stops it, and then a while more."},"chunkSize":3,"latency":150},
+ {"match":{"userMessage":"show me markdown"},"response":{"content":"## Plan\\n\\nThis is **bold**.\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n\\n\\u0060\\u0060\\u0060c\\nint x = 1 < 2;\\n\\u0060\\u0060\\u0060\\n\\n<script>window.__pwned = 1</script>\\n\\nAn <img src=x onerror=\\"window.__pwned = 1\\"> and [a link](javascript:window.__pwned=1)."}},
  {"match":{"userMessage":"stream please"},"response":{"content":"Streaming words arrive one by one."},"chunkSize":4,"latency":60},
  {"match":{"userMessage":"use the skill","hasToolResult":true},"response":{"content":"The skill answered."}},
  {"match":{"userMessage":"use the skill"},"response":{"toolCalls":[{"id":"g1","name":"hello-greet","arguments":"{\\"name\\":\\"Ana\\"}"}]}},
@@ -113,15 +114,27 @@ expect web_other_port_refused 0 '^403$' -- code -XPOST -H "Origin: http://127.0.
   -H 'Content-Type: application/json' -d '{"session":"web:x","text":"hi"}' "http://127.0.0.1:$wport/api/chat"
 expect web_form_post_refused 0 '^403$' -- code -XPOST -H "Authorization: Bearer $wt" -H 'Content-Type: text/plain' \
   -d '{"session":"web:x","text":"hi"}' "http://127.0.0.1:$wport/api/chat"
-node "$(dirname "$0")/web.js" "$("$DAIMON" web)" "$PEERS" >"$TMP/web.out" 2>&1
+head -c 2000000 /dev/zero | tr '\0' x >"$TMP/big.body"
+expect web_refused_before_body 0 '^401 0$' -- curl -s -o /dev/null -w '%{http_code} %{size_upload}' -H 'Expect: 100-continue' \
+  -H 'Authorization: Bearer nope' -H 'Content-Type: application/json' --data-binary @"$TMP/big.body" "http://127.0.0.1:$wport/api/chat"
+SHOTS=${DAIMON_SHOTS:-$TMP} node "$(dirname "$0")/web.js" "$("$DAIMON" web)" "$PEERS" >"$TMP/web.out" 2>&1
+expect web_driven 1 '' -- grep '^web\.js:' "$TMP/web.out"
 expect web_link_token_out_of_url 0 '^landed /$' -- grep '^landed' "$TMP/web.out"
 expect web_streamed_answer 0 '^answer "Streaming words arrive one by one\."$' -- grep '^answer' "$TMP/web.out"
 expect web_answer_grew 0 '^partials [1-9][0-9]*$' -- grep '^partials' "$TMP/web.out"
 expect web_history_kept 0 '^after reload \["user: stream please","assistant: Streaming words arrive one by one\."\]$' -- \
   grep '^after reload' "$TMP/web.out"
-expect web_search 0 '^search .*<mark>arrive</mark>.*web:default' -- grep '^search' "$TMP/web.out"
+expect web_search 0 '^search .*<mark>arrive</mark>.*<small>stream please · Web</small>' -- grep '^search' "$TMP/web.out"
 expect web_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json web:default
 expect web_stop_button 0 '^stop button Stop, then Send: .*stopped by the user' -- grep '^stop button' "$TMP/web.out"
+expect web_markdown 0 '^markdown \{"table":true,"code":"int x = 1 < 2;","copy":true,"bold":"bold","heading":"Plan","script":false,"ran":false,"jslink":false,"shown":true\}$' -- \
+  grep '^markdown' "$TMP/web.out"
+expect web_opens_terminal_conversation 0 '^terminal conversation \["user: what time is it","tool: \[current_time done\]","assistant: Time told\."' -- \
+  grep '^terminal conversation' "$TMP/web.out"
+expect web_continues_it 0 '^continued Streaming words arrive one by one\.$' -- grep '^continued' "$TMP/web.out"
+expect web_continued_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json cli:dchat
+expect web_search_opens_at_hit 0 '^hit msg assistant hit: Hello from the mock\.$' -- grep '^hit' "$TMP/web.out"
+expect web_narrow 0 '^narrow \{"overflow":false,"drawer":true,"list":true,"opened":true\}$' -- grep '^narrow' "$TMP/web.out"
 expect web_stop_refused_elsewhere 0 '^403$' -- code -XPOST -H "Origin: http://127.0.0.1:9999" -H "Authorization: Bearer $wt" \
   -H 'Content-Type: application/json' -d '{"session":"web:default"}' "http://127.0.0.1:$wport/api/stop"
 

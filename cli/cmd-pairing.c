@@ -4,6 +4,7 @@
  * needs no daemon; a running one sees the change on the sender's next
  * message.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,27 @@
 
 #include "channels/access.h"
 #include "cli/cli.h"
+#include "cli/setup.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
 
 static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 {
-	int json = 0, rc = cli_options_json(cmd, argc, argv, &json);
-	if (rc >= 0)
-		return rc;
+	static const struct option opts[] = {
+		{"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {"owner", no_argument, 0, 'o'}, {0}};
+	int json = 0, owner = 0, c;
+	while ((c = getopt_long(argc, argv, "hjo", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(cmd);
+		if (c == 'j')
+			json = 1;
+		else if (c == 'o')
+			owner = 1;
+		else
+			return cli_usage_error(cmd, "unknown option");
+	}
 	const char *sub = optind < argc ? argv[optind] : "list";
 	char *home = daimon_home_dir();
 	if (!strcmp(sub, "list")) {
@@ -41,10 +54,17 @@ static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 			}
 			double left = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "expires")) / 1000 -
 				      (double)time(NULL);
-			const char *name = daimon_json_str(p, "name");
-			printf("%s  %s:%s%s%s%s  expires in %.0f min\n", daimon_json_str(p, "code"),
-			       daimon_json_str(p, "channel"), daimon_json_str(p, "sender"), name && *name ? " (" : "",
-			       name && *name ? name : "", name && *name ? ")" : "", left / 60);
+			const char *name = daimon_json_str(p, "name"), *sender = daimon_json_str(p, "sender");
+			daimon_buf who = DAIMON_BUF_INIT; /* (the sender chose the name: never printed raw) */
+			daimon_buf_add_printable(&who, sender ? sender : "", sender ? strlen(sender) : 0);
+			if (name && *name) {
+				daimon_buf_adds(&who, " (");
+				daimon_buf_add_printable(&who, name, strlen(name));
+				daimon_buf_addc(&who, ')');
+			}
+			printf("%s  %s:%s  expires in %.0f min\n", daimon_json_str(p, "code"),
+			       daimon_json_str(p, "channel"), daimon_buf_cstr(&who), left / 60);
+			daimon_buf_release(&who);
 		}
 		cJSON_Delete(list);
 	} else if (!strcmp(sub, "approve")) {
@@ -58,9 +78,17 @@ static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 			return cli_fail();
 		}
 		if (json)
-			printf("{\"approved\":\"%s\"}\n", who);
+			printf("{\"approved\":\"%s\",\"owner\":%s}\n", who, owner ? "true" : "false");
 		else
 			printf("approved %s: its messages now reach the assistant\n", who);
+		cJSON *keys = cJSON_CreateArray();
+		cJSON_AddItemToArray(keys, cJSON_CreateString(who));
+		int rc = owner ? json ? owners_add(home, keys) : setup_owners(home, keys) : 0;
+		cJSON_Delete(keys);
+		if (rc < 0) {
+			free(home);
+			return cli_fail();
+		}
 	} else {
 		free(home);
 		return cli_usage_error(cmd, "unknown subcommand '%s'", sub);
@@ -71,7 +99,7 @@ static int exec_pairing(const struct daimon_cmd *cmd, int argc, char **argv)
 
 const struct daimon_cmd daimon_cmd_pairing = {
 	"pairing",
-	"pairing [list | approve CODE] [--json]",
+	"pairing [list | approve CODE [--owner]] [--json]",
 	"Let a new sender talk to the assistant through a channel.",
 	"A sender not on a channel's allowlist (config.json \"channels\": {NAME:\n"
 	"{\"allow\": [ids]}}) gets an 8-character code, valid for an hour (at most 3\n"
@@ -79,6 +107,8 @@ const struct daimon_cmd daimon_cmd_pairing = {
 	"is approved here. Five wrong codes lock approving for an hour.\n\n"
 	"  list            the pending codes (the default)\n"
 	"  approve CODE    pair the sender that was given CODE\n"
+	"      --owner     ...and it is you (`daimon owner add`): your USER.md,\n"
+	"                  memory and tools there\n"
 	"  -j, --json      one JSON object per line\n",
 	exec_pairing,
 };

@@ -78,17 +78,30 @@ static int add_owners(cJSON *cfg, void *arg)
 	return 0;
 }
 
+/* A sender on a channel where others write: "telegram:42", "mail:a@b". */
+static int owner_key_ok(const char *k)
+{
+	const char *id = !strncmp(k, "telegram:", 9) ? k + 9 : !strncmp(k, "mail:", 5) ? k + 5 : NULL;
+	return id && *id && !strchr(id, ':') && (k[0] != 't' || id[strspn(id, "0123456789")] == 0);
+}
+
+int owners_add(const char *home, const cJSON *keys)
+{
+	const cJSON *k;
+	cJSON_ArrayForEach(k, keys)
+	{
+		if (!owner_key_ok(k->valuestring))
+			return daimon_error_code(
+				DAIMON_EINVAL, "the owner '%s' is not a sender like telegram:42 or mail:me@example.org",
+				k->valuestring);
+	}
+	return daimon_config_edit(home, add_owners, (void *)keys);
+}
+
 int setup_owners(const char *home, const cJSON *keys)
 {
 	const cJSON *k;
-	cJSON_ArrayForEach(k,
-			   keys) if (!strchr(k->valuestring, ':') ||
-				     k->valuestring[0] ==
-					     ':') return daimon_error_code(DAIMON_EINVAL,
-									   "the owner '%s' is not a conversation key "
-									   "like telegram:42 or mail:me@example.org",
-									   k->valuestring);
-	if (daimon_config_edit(home, add_owners, (void *)keys) < 0)
+	if (owners_add(home, keys) < 0)
 		return -1;
 	printf("owner: ");
 	cJSON_ArrayForEach(k, keys) printf("%s%s", k->valuestring, k->next ? ", " : "");

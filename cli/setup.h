@@ -9,7 +9,9 @@
 
 /* The bot token, kept (credentials: TELEGRAM_BOT_TOKEN) once getMe takes it. */
 int setup_telegram(const char *home, const char *token);
-/* Conversation keys ("telegram:42") added to config.json "owners". */
+/* Senders ("telegram:42", "mail:me@example.org") added to config.json
+ * "owners"; setup_owners says so on stdout. */
+int owners_add(const char *home, const cJSON *keys);
 int setup_owners(const char *home, const cJSON *keys);
 /* The systemd user unit for this binary and home, written and enabled. */
 int setup_systemd(const char *home);

@@ -188,3 +188,18 @@ void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n)
 	}
 	daimon_buf_add(b, s + from, n - from);
 }
+
+void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n)
+{
+	daimon_buf valid = DAIMON_BUF_INIT;
+	daimon_buf_add_utf8(&valid, s, n);
+	const unsigned char *p = (const unsigned char *)valid.ptr;
+	for (size_t i = 0; i < valid.len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			daimon_buf_addf(b, "\\x%02x", p[i]);
+		else if (p[i] == 0xc2 && i + 1 < valid.len && p[i + 1] < 0xa0) /* U+0080 to U+009F */
+			daimon_buf_addf(b, "\\u%04x", p[++i]);
+		else
+			daimon_buf_addc(b, (char)p[i]);
+	daimon_buf_release(&valid);
+}

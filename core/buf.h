@@ -45,6 +45,11 @@ char *daimon_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  * cut sequence (Latin-1 from a mail, junk from a tool or a model) becomes
  * U+FFFD, so nothing invalid reaches a log or the next request. */
 void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n);
+/* Appends text from outside (a sender's name, a subject) fit to print on
+ * a terminal: control characters — C0, DEL and C1, which can move the
+ * cursor, retitle the window or paste — as \xNN or \uNNNN, the rest as
+ * daimon_buf_add_utf8 does. */
+void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n);
 /* Whether `n` bytes are valid UTF-8 (no overlongs, surrogates or values
  * past U+10FFFF). */
 int daimon_utf8_valid(const char *s, size_t n);

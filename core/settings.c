@@ -102,7 +102,7 @@ const daimon_setting daimon_settings_table[] = {
 	INT("memory.user_chars", 1, 1000000, "1375", "the size limit of USER.md (and each person's file)"),
 	INT("memory.soul_chars", 1, 1000000, "3000", "the size limit of SOUL.md, the persona"),
 	LIST("owners", NULL,
-	     "conversation keys of the owner besides the terminal's and the web page's (\"telegram:42\"): "
+	     "Telegram and mail senders who are the owner (\"telegram:42\"; `daimon owner add`): "
 	     "they get USER.md, MEMORY.md and every tool"),
 	INT("search.default_limit", 1, 10000, "20", "hits `daimon search` shows without --limit"),
 	NUM("sessions.idle_minutes", 0, 100000, "10",

@@ -26,14 +26,27 @@
 
 /* ---- files ---- */
 
+size_t daimon_key_person(const char *key)
+{
+	const char *c = strchr(key, ':');
+	c = c ? strchr(c + 1, ':') : NULL;
+	return c ? (size_t)(c - key) : strlen(key);
+}
+
+/* The channels where people other than the owner write. */
+static const char *const from_outside[] = {"telegram:", "mail:", NULL};
+
 int daimon_is_owner(const daimon_settings *set, const char *key)
 {
-	/* the terminal's, and the web page's: only the owner's token opens it */
-	if (!key || !strncmp(key, "cli:", 4) || !strcmp(key, "cli") || !strncmp(key, "web:", 4))
+	int outside = 0;
+	for (size_t i = 0; key && from_outside[i]; i++)
+		outside |= !strncmp(key, from_outside[i], strlen(from_outside[i]));
+	if (!outside)
 		return 1;
+	size_t n = daimon_key_person(key);
 	const cJSON *owners = set ? daimon_settings_json(set, "owners") : NULL;
 	for (const cJSON *o = cJSON_IsArray(owners) ? owners->child : NULL; o; o = o->next)
-		if (cJSON_IsString(o) && !strcmp(o->valuestring, key))
+		if (cJSON_IsString(o) && strlen(o->valuestring) == n && !strncmp(o->valuestring, key, n))
 			return 1;
 	return 0;
 }
@@ -56,7 +69,7 @@ int daimon_mem_file_for(daimon_mem_file *f, const char *home, const char *target
 		if (daimon_is_owner(set, key)) {
 			f->name = daimon_xstrdup("USER.md");
 		} else {
-			char *safe = daimon_xstrdup(key);
+			char *safe = daimon_xstrndup(key, daimon_key_person(key));
 			for (char *p = safe; *p; p++)
 				if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 					*p = '-';

@@ -17,9 +17,12 @@
  *
  * People: the owner's USER.md is global; anyone else who talks to daimon
  * (another Telegram user, a group) gets people/<channel>-<id>.md, keyed by
- * the conversation key, so facts about one never reach another's prompt.
- * Owners are the cli and web keys (the web page takes the owner's token)
- * and those listed in config.json "owners".
+ * the person of the conversation ("telegram:42" for "telegram:42" and for
+ * a later conversation of theirs, "telegram:42:<n>"), so facts about one
+ * never reach another's prompt. Only Telegram and mail bring people from
+ * outside: every other conversation is the owner's (the terminal, the web
+ * page, which takes the owner's token, imported ones), and so are the
+ * people listed in config.json "owners" (`daimon owner add`).
  */
 #ifndef DAIMON_MEMORY_CURATED_H
 #define DAIMON_MEMORY_CURATED_H
@@ -29,9 +32,12 @@
 #include "core/buf.h"
 
 struct daimon_settings;
-/* Whether `key` is the owner's conversation: the terminal's (cli:...),
- * the web page's (web:...), or one listed in "owners" (set may be NULL). */
+/* Whether `key` is the owner's conversation: not a Telegram or mail one,
+ * or one of a person listed in "owners" (set may be NULL). */
 int daimon_is_owner(const struct daimon_settings *set, const char *key);
+/* The length of the person part of `key`: up to its second ':' (all of
+ * it when there is none). */
+size_t daimon_key_person(const char *key);
 
 typedef struct {
 	char *path;

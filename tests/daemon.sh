@@ -16,7 +16,7 @@ if [ ! -f "$AIM" ] || [ ! -d "$PEERS/node_modules/telegram-test-api" ]; then
   echo "$pass passed, $fail failed"; exit 1
 fi
 
-for c in serve status stop ps pairing; do
+for c in serve status stop ps pairing owner; do
   expect "help_$c" 0 "^usage: daimon $c" -- "$DAIMON" "$c" --help
 done
 "$DAIMON" init >/dev/null
@@ -31,6 +31,7 @@ long=$(printf 'word%.0s ' $(seq 1500))  # ~7,500 characters: two Telegram messag
 cat >"$TMP/aim/f.json" <<EOF
 {"fixtures":[
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+ {"match":{"userMessage":"owner here"},"response":{"content":"Hi, owner."}},
  {"match":{"userMessage":"dig up my past","hasToolResult":true},"response":{"content":"Dug."}},
  {"match":{"userMessage":"dig up my past"},"response":{"toolCalls":[{"id":"s1","name":"session_search","arguments":"{\\"query\\":\\"tangerine\\"}"}]}},
  {"match":{"userMessage":"rate limit me"},"response":{"error":{"message":"slow down","type":"rate_limit_error"},"status":429}},
@@ -61,7 +62,7 @@ expect setup_telegram_unreachable 1 '^daimon: cannot check the bot token at http
   env DAIMON_HOME="$SH" DAIMON_TELEGRAM_API_URL=http://127.0.0.1:1 "$DAIMON" setup --telegram-token-file "$TMP/tg.token"
 expect setup_owner 0 '^owner: telegram:77 \(they get USER\.md' -- env DAIMON_HOME="$SH" "$DAIMON" setup --owner telegram:77
 expect setup_owner_kept 0 '"owners":\["telegram:77"\]' -- sh -c "tr -d ' \n\t' <'$SH/config.json'"
-expect setup_bad_owner 1 "^daimon: the owner '77' is not a conversation key" -- env DAIMON_HOME="$SH" "$DAIMON" setup --owner 77
+expect setup_bad_owner 1 "^daimon: the owner '77' is not a sender like telegram:42" -- env DAIMON_HOME="$SH" "$DAIMON" setup --owner 77
 expect setup_systemd 0 "^systemd: wrote $TMP/xdg/systemd/user/daimon\.service" -- \
   env DAIMON_HOME="$SH" XDG_CONFIG_HOME="$TMP/xdg" "$DAIMON" setup --systemd
 expect setup_systemd_unit 0 "Environment=DAIMON_HOME=$SH~ExecStart=.*/daimon serve~" -- sh -c "tr '\n' '~' <'$TMP/xdg/systemd/user/daimon.service'"
@@ -186,6 +187,28 @@ expect owner_offered_search 0 'session_search' -- tools_offered "my secret is"
 expect stranger_prompt_no_memory 0 '^none$' -- sh -c "node -e 'fetch(process.argv[1]).then(r => r.json()).then(j =>
   console.log(j.some(x => x.body && JSON.stringify(x.body.messages).includes(\"dig up my past\") &&
     JSON.stringify(x.body.messages).includes(\"4711\")) ? \"leaked\" : \"none\"))' http://127.0.0.1:$aport/__aimock/journal"
+# the owner on their own Telegram: paired as the owner, they get USER.md; a name
+# with terminal escapes is listed escaped, never raw
+curl -s -XPOST -H 'Content-Type: application/json' -d '{"botToken":"123:abc","from":{"id":55,"first_name":"\u001b]0;pwned\u0007Me"},"chat":{"id":55},"text":"hi"}' \
+  "http://127.0.0.1:$tport/sendMessage" >/dev/null
+tg_wait 55 1
+code=$(grep -o 'approve [A-Z0-9]*' "$TMP/tg.55" | cut -d' ' -f2)
+expect pairing_list_escaped 0 "^$code  telegram:55 \\(\\\\x1b\\]0;pwned\\\\x07Me\\)  expires" -- "$DAIMON" pairing list
+expect pairing_approve_owner 0 '^approved telegram:55: .*~owner: telegram:55 \(they get USER\.md' -- \
+  sh -c "'$DAIMON' pairing approve $code --owner | tr '\n' '~'"
+expect owner_listed 0 '^telegram:55$' -- sh -c "'$DAIMON' owner list | tail -1"
+"$DAIMON" memory add user "The owner drinks tea." >/dev/null
+tg_send 55 "owner here"
+tg_wait 55 1
+expect owner_on_telegram_answered 0 '^"Hi, owner\."$' -- cat "$TMP/tg.55"
+prompt_has() { # prompt_has MESSAGE TEXT: "yes" if a request with MESSAGE also holds TEXT
+  node -e 'fetch(process.argv[1]).then(r => r.json()).then(j => console.log(j.some(x => x.body &&
+    JSON.stringify(x.body.messages).includes(process.argv[2]) && JSON.stringify(x.body.messages).includes(process.argv[3]))
+    ? "yes" : "no"))' "http://127.0.0.1:$aport/__aimock/journal" "$1" "$2"
+}
+expect owner_telegram_sees_user_md 0 '^yes$' -- prompt_has "owner here" "drinks tea"
+expect owner_remove 0 '^telegram:55 is no longer an owner' -- "$DAIMON" owner remove telegram:55
+expect owner_add_bad 1 "^daimon: the owner 'telegram:me' is not a sender like telegram:42" -- "$DAIMON" owner add telegram:me
 # on the allowlist: answered at once; a long answer comes in parts under the limit
 tg_send 77 "tell me everything"
 tg_wait 77 2
@@ -297,9 +320,9 @@ for _ in $(seq 50); do port_open "$wport" && break; sleep 0.1; done
 : >"$TMP/serve.err"
 start_daemon && ok serve_with_port_taken || bad serve_with_port_taken "$(cat "$TMP/serve.err")"
 expect web_failed_alone 0 '^channel   web        failed \(cannot listen on 127\.0\.0\.1:[0-9]+ \(in use' -- "$DAIMON" status
-tg_send 55 "hello"
-tg_wait 55 1
-expect tg_answers_with_web_down 0 "I don.t know you yet" -- cat "$TMP/tg.55"
+tg_send 56 "hello"
+tg_wait 56 1
+expect tg_answers_with_web_down 0 "I don.t know you yet" -- cat "$TMP/tg.56"
 sleep 2.5 # (a try or two more)
 expect web_failure_said_once 0 '^1 running$' -- sh -c "echo \$(grep -c 'cannot listen' '$TMP/serve.err') \
   \$('$DAIMON' status --json | grep -o '\"name\":\"telegram\",\"state\":\"[a-z]*' | cut -d'\"' -f8)"

@@ -222,6 +222,18 @@ static void test_memory__other_people_get_files_of_their_own(void)
 	CHECK_STR(a.name, "USER.md");
 	CHECK_STR(b.name, "people/telegram-42.md");
 	CHECK_STR(c.name, "USER.md"); /* a configured owner */
+	daimon_mem_file later, other, imported;
+	daimon_mem_file_for(&later, home, "user", "telegram:42:1733");
+	daimon_mem_file_for(&other, home, "user", "telegram:77:5"); /* not telegram:7's */
+	daimon_mem_file_for(&imported, home, "user", "chatgpt:abc");
+	CHECK_STR(later.name, "people/telegram-42.md"); /* the same person after /new */
+	CHECK_STR(other.name, "people/telegram-77.md");
+	CHECK_STR(imported.name, "USER.md"); /* the owner's own, brought from elsewhere */
+	CHECK(daimon_is_owner(NULL, "telegram:7:9") == 0);
+	daimon_mem_file_for(&later, home, "user", "telegram:7:9"); /* the owner's next conversation */
+	CHECK_STR(later.name, "USER.md");
+	daimon_mem_file_release(&later);
+	daimon_mem_file_release(&later), daimon_mem_file_release(&other), daimon_mem_file_release(&imported);
 	daimon_buf m = DAIMON_BUF_INIT;
 	CHECK_INT(daimon_mem_add(&b, "Plays chess.", &m), 0);
 	daimon_buf p = DAIMON_BUF_INIT;

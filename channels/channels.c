@@ -6,6 +6,7 @@
 #include "channels/channels.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,16 +212,21 @@ static daimon_answer *opened(daimon_answer *list, const daimon_msg *m)
 
 /* What a session's events do to the answer they are for. */
 struct take {
+	daimon_ctx *ctx;
+	daimon_aid from; /* the session */
 	daimon_answer *a;
-	int finished, waits;
-	daimon_buf *line; /* where a line that the answer waits goes (NULL: nowhere) */
+	int finished, news;
+	daimon_answer_news *n; /* (NULL: the caller wants only the finished answer) */
 };
 
 static void take_delta(void *arg, const char *text, size_t len)
 {
 	struct take *t = arg;
-	if (t->a)
-		daimon_buf_add(&t->a->text, text, len);
+	if (!t->a)
+		return;
+	daimon_buf_add(&t->a->text, text, len);
+	if (t->n)
+		t->n->grew = t->news = 1;
 }
 
 static void take_done(void *arg, const daimon_session_done *d)
@@ -229,6 +235,7 @@ static void take_done(void *arg, const daimon_session_done *d)
 	if (!t->a)
 		return;
 	t->finished = t->a->answered = 1;
+	t->a->stopped = d->status == DAIMON_SESSION_CANCELLED;
 	if (d->status < 0 && d->status != DAIMON_SESSION_CANCELLED) {
 		daimon_buf_clear(&t->a->text);
 		daimon_buf_addf(&t->a->text, "(daimon cannot answer: %s)", d->error);
@@ -238,26 +245,38 @@ static void take_done(void *arg, const daimon_session_done *d)
 static void take_waiting(void *arg, const char *line, size_t len)
 {
 	struct take *t = arg;
-	if (!t->a || !t->line)
+	if (!t->a || !t->n || !t->n->waits)
 		return;
-	daimon_buf_addc(t->line, '(');
-	daimon_buf_add(t->line, line, len);
-	daimon_buf_addc(t->line, ')');
-	t->waits = 1;
+	daimon_buf_addc(t->n->waits, '(');
+	daimon_buf_add(t->n->waits, line, len);
+	daimon_buf_addc(t->n->waits, ')');
+	t->news = 1;
 }
 
-/* (no approve: nobody can be asked through a channel, so it is declined;
- * no progress: a channel sends its answer whole) */
-static const daimon_session_listener take_listener = {.delta = take_delta, .waiting = take_waiting, .done = take_done};
+static void take_approve(void *arg, uint64_t ref, const char *what)
+{
+	struct take *t = arg;
+	if (!t->a || !t->n || !t->n->can_ask) { /* nobody to ask */
+		daimon_session_approve(daimon_ctx_rt(t->ctx), daimon_self(t->ctx), t->from, ref, 0);
+		return;
+	}
+	t->n->ask = ref;
+	snprintf(t->n->what, sizeof(t->n->what), "%s", what);
+	t->news = 1;
+}
 
-daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_buf *waits)
+/* (no progress: a channel shows the answer, not each step) */
+static const daimon_session_listener take_listener = {
+	.delta = take_delta, .waiting = take_waiting, .approve = take_approve, .done = take_done};
+
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_answer_news *news)
 {
 	if (m->type == DAIMON_CHANNEL_OPENED)
 		return opened(list, m);
 	daimon_answer *a = list;
 	while (a && (a->session != m->from || a->answered))
 		a = a->next;
-	struct take t = {.a = a, .line = waits};
+	struct take t = {.ctx = ctx, .from = m->from, .a = a, .n = news};
 	daimon_session_hear(ctx, m, &take_listener, &t);
-	return t.finished || t.waits ? a : NULL;
+	return t.finished || t.news ? a : NULL;
 }

@@ -98,6 +98,7 @@ typedef struct daimon_answer {
 	daimon_aid session; /* the session that has it (0: not known yet) */
 	daimon_buf text;
 	int answered; /* the session is done: what is left is sending it */
+	int stopped;  /* ...because the turn was stopped */
 } daimon_answer;
 
 void daimon_answer_append(daimon_answer **list, daimon_answer *a);
@@ -108,16 +109,27 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
  * (answered) and -1 is returned: the channel sends it as it is. */
 int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
 		      const char *mid, const char *text);
+/* What else a message told of an answer, for a channel that streams or
+ * asks (daimon_answer_take). */
+typedef struct {
+	/* in: where a line that the answer waits (a retry after a rate
+	 * limit, a fallback to another model) goes, "(line)", for the sender
+	 * to hear before the answer; NULL: dropped */
+	daimon_buf *waits;
+	int can_ask;    /* in: the channel asks its sender approvals (else declined) */
+	uint64_t ask;   /* out: a call waits for approval: its ref (daimon_session_approve) */
+	char what[512]; /* out: what the call would do */
+	int grew;       /* out: the answer's text grew */
+} daimon_answer_news;
+
 /* A message to the channel about its answers: OPENED says which session
  * has one (or, none could be started, finishes it with the reason);
  * a session's DELTA grows the oldest unanswered answer of that session;
- * DONE finishes it — a failure's reason becomes its text. A finished
- * answer is returned, to be sent; APPROVE is declined. A line that the
- * answer waits (a retry after a rate limit, a fallback to another model),
- * which the sender should hear before the answer, goes to `waits`
- * ("(line)"; may be NULL: dropped) and its answer is returned unfinished,
- * to send the line as a note of its own. NULL for everything else. */
-daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_buf *waits);
+ * DONE finishes it — a failure's reason becomes its text, a stop marks
+ * it `stopped`. A finished answer is returned, to be sent; so is one
+ * that `news` (may be NULL) has news of: unfinished then. NULL for
+ * everything else. */
+daimon_answer *daimon_answer_take(daimon_ctx *ctx, daimon_answer *list, const daimon_msg *m, daimon_answer_news *news);
 
 /* Splits `text` for a peer that takes at most `limit` bytes a message:
  * the length of the first part — at a paragraph, line or word break when

@@ -28,7 +28,8 @@ struct daimon_journal {
 	char *path;
 	pthread_mutex_t mu; /* what follows */
 	daimon_buf staged;
-	int refs; /* its channel's, and each job's that uses it */
+	int refs;    /* its channel's, and each job's that uses it */
+	cJSON *uses; /* chat -> key, as read at open */
 };
 
 static int append(daimon_journal *j, cJSON *rec)
@@ -79,6 +80,7 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 	}
 	*pending = cJSON_CreateArray();
 	*mark = 0;
+	cJSON *uses = cJSON_CreateObject();
 	char *line, *save = NULL;
 	for (line = b.len ? strtok_r(b.ptr, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
 		cJSON *r = cJSON_Parse(line);
@@ -88,8 +90,12 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 		}
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "mark");
 		const char *id;
+		const char *use = daimon_json_str(r, "use"), *chat = daimon_json_str(r, "chat");
 		if (cJSON_IsNumber(m)) {
 			*mark = m->valuedouble;
+		} else if (use && chat) {
+			cJSON_DeleteItemFromObjectCaseSensitive(uses, chat);
+			cJSON_AddStringToObject(uses, chat, use);
 		} else if ((id = daimon_json_str(r, "out"))) {
 			for (cJSON *p = (*pending)->child; p; p = p->next)
 				if (!strcmp(daimon_json_str(p, "in"), id)) {
@@ -103,8 +109,17 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 		cJSON_Delete(r);
 	}
 	daimon_buf_release(&b);
-	/* Rewrite it short: the pending messages and the mark. */
+	/* Rewrite it short: what each chat uses, the pending messages and the mark. */
 	daimon_buf w = DAIMON_BUF_INIT;
+	for (const cJSON *u = uses->child; u; u = u->next) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "chat", u->string);
+		cJSON_AddStringToObject(r, "use", u->valuestring);
+		char *s = cJSON_PrintUnformatted(r);
+		daimon_buf_addf(&w, "%s\n", s);
+		cJSON_free(s);
+		cJSON_Delete(r);
+	}
 	for (const cJSON *p = (*pending)->child; p; p = p->next) {
 		char *s = cJSON_PrintUnformatted(p);
 		daimon_buf_addf(&w, "%s\n", s);
@@ -115,6 +130,7 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 	if (daimon_write_file_atomic(path, w.ptr ? w.ptr : "", w.len, 0600) < 0) {
 		daimon_buf_release(&w);
 		cJSON_Delete(*pending);
+		cJSON_Delete(uses);
 		free(path);
 		return -1;
 	}
@@ -123,6 +139,7 @@ int daimon_journal_open(daimon_journal **out, const char *home, const char *name
 	pthread_mutex_init(&j->mu, NULL);
 	j->refs = 1;
 	j->path = path;
+	j->uses = uses;
 	j->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (j->fd < 0) {
 		daimon_error_errno("cannot open '%s'", path);
@@ -173,6 +190,7 @@ static void journal_free(daimon_journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	daimon_buf_release(&j->staged);
+	cJSON_Delete(j->uses);
 	free(j->path);
 	free(j);
 }
@@ -221,8 +239,14 @@ cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channe
 	return out;
 }
 
+cJSON *daimon_journal_uses(daimon_journal *j)
+{
+	return cJSON_Duplicate(j->uses, 1);
+}
+
 struct out_job {
 	daimon_journal *j;
+	cJSON *use; /* {"chat","use"} or NULL */
 	char id[];
 };
 
@@ -230,7 +254,13 @@ static int out_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	(void)out, (void)cancelled;
 	struct out_job *o = arg;
-	int rc = daimon_journal_out(o->j, o->id);
+	int rc = 0;
+	if (o->use) {
+		rc = append(o->j, o->use);
+		o->use = NULL;
+	}
+	if (rc == 0)
+		rc = daimon_journal_out(o->j, o->id);
 	if (rc == 0)
 		rc = daimon_journal_commit(o->j);
 	if (rc < 0)
@@ -258,14 +288,26 @@ static void out_done(void *arg)
 {
 	struct out_job *o = arg;
 	daimon_journal_unpin(o->j);
+	cJSON_Delete(o->use);
 	free(o);
 }
 
 void daimon_journal_out_later(daimon_rt *rt, daimon_journal *j, const char *id)
 {
+	daimon_journal_out_use_later(rt, j, id, NULL, NULL);
+}
+
+void daimon_journal_out_use_later(daimon_rt *rt, daimon_journal *j, const char *id, const char *chat, const char *key)
+{
 	size_t n = strlen(id) + 1;
 	struct out_job *o = daimon_xmalloc(sizeof(*o) + n);
 	o->j = j;
+	o->use = NULL;
+	if (chat && key) {
+		o->use = cJSON_CreateObject();
+		cJSON_AddStringToObject(o->use, "chat", chat);
+		cJSON_AddStringToObject(o->use, "use", key);
+	}
 	memcpy(o->id, id, n);
 	daimon_journal_pin(j);
 	/* (nobody hears back: out_done runs once it is over, run or not) */

@@ -18,6 +18,9 @@
  *   {"out":ID}                                its reply was sent
  *   {"mark":M}                                the peer's position (Telegram's
  *                                             next offset), kept across restarts
+ *   {"chat":C,"use":KEY}                      chat C talks in conversation KEY
+ *                                             now (Telegram's /new, /sessions);
+ *                                             the last of each chat is kept
  * At open the file is rewritten with just what is still pending and the
  * last mark; a torn last line (a crash mid-write) is dropped.
  *
@@ -66,5 +69,10 @@ cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channe
  * failure is said on stderr (the reply is sent again after a restart,
  * and answered from the session's log). */
 void daimon_journal_out_later(daimon_rt *rt, daimon_journal *j, const char *id);
+/* The same, and in the same commit that `chat` talks in `key` now. */
+void daimon_journal_out_use_later(daimon_rt *rt, daimon_journal *j, const char *id, const char *chat, const char *key);
+/* The conversation of each chat that is not its own first one, as the
+ * journal had it at open: {chat: key} (the caller's). */
+cJSON *daimon_journal_uses(daimon_journal *j);
 
 #endif

@@ -6,67 +6,44 @@
  * `poll_interval_ms`). Each batch of updates is written to the channel's
  * journal and synced, with the next offset, before anything else happens
  * — the next getUpdates, which confirms the offset to Telegram, comes
- * after — so a crash loses nothing Telegram considers delivered. Each
- * message then goes to the session "telegram:<chat id>" with its id
- * ("telegram:<update id>"), and the answer goes back with sendMessage,
- * split at Telegram's 4,096-character limit; "out" is journaled once
- * every part is sent. Senders pass the access check first (access.h):
- * an unknown one gets a pairing code, once.
+ * after — so a crash loses nothing Telegram considers delivered. Senders
+ * pass the access check first (access.h): an unknown one gets a pairing
+ * code, once. Each message then goes to its chat's conversation
+ * ("telegram:<chat id>", or the one /new or /sessions chose) with its id
+ * ("telegram:<update id>"); telegram-send.c shows the answer; "out" is
+ * journaled once all of it is sent.
  *
- * Settings: config.json "channels": {"telegram": {"token", "api_url",
- * "poll_timeout_s", "poll_interval_ms", "allow", "pairing"}};
- * TELEGRAM_BOT_TOKEN and DAIMON_TELEGRAM_API_URL win over the file. The
- * channel is on when there is a token (and "enabled" is not false).
+ * Commands are daimon's, not the model's (registered with setMyCommands):
+ * /start and /help greet, /new starts a conversation, /stop stops the
+ * answer running, /sessions lists conversations to go back to (the
+ * owner's: all of them, from any channel; anyone else's: their own) as
+ * buttons, /status says where the chat is. A call that needs approval is
+ * asked with Allow/Deny buttons; the press (a callback query) is
+ * journaled like a message and answered.
+ *
+ * Settings: channels.telegram.* (token, api_url, poll_timeout_s,
+ * poll_interval_ms, stream_ms, allow, pairing); TELEGRAM_BOT_TOKEN and
+ * DAIMON_TELEGRAM_API_URL win over the file. The channel is on when
+ * there is a token (and "enabled" is not false).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "channels/access.h"
-#include "channels/channels.h"
-#include "channels/journal.h"
+#include "channels/telegram-int.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/http.h"
+#include "core/home.h"
 #include "core/jsonutil.h"
 #include "core/settings.h"
 #include "core/timefmt.h"
 #include "core/work.h"
-
-#define TG_LIMIT 4096
-#define TG_SEND_TRIES 5
-
-struct tg_conf {
-	const daimon_channel_host *host;
-	char *token, *api;
-	long poll_timeout_s, poll_interval_ms;
-};
-
-/* A message at its session, and then its answer on the way out. */
-struct item {
-	daimon_answer a; /* first: the list is of answers (channels.h) */
-	char id[32];     /* the update id */
-	char chat[32];
-	size_t sent;   /* bytes of the answer sent so far */
-	uint64_t xfer; /* the sendMessage in flight */
-	uint64_t retry_timer;
-	int tries;
-};
-
-struct tg {
-	const struct tg_conf *cf;
-	daimon_journal *j;
-	double offset;
-	uint64_t poll, poll_timer;
-	int64_t poll_started;
-	int failures;
-	/* a batch being taken (journaled) on the work pool, and what it moves
-	 * the offset to */
-	daimon_job *take;
-	double taking;
-	int took;             /* how many updates it had */
-	daimon_answer *items; /* struct item, oldest first */
-};
+#include "memory/curated.h"
+#include "memory/index.h"
+#include "sessions/listen.h"
+#include "sessions/session.h"
 
 static char *method_url(const struct tg_conf *cf, const char *method)
 {
@@ -79,115 +56,426 @@ static void state(daimon_ctx *ctx, struct tg *t, const char *label, const char *
 	daimon_channel_state(t->cf->host, "telegram", label, error);
 }
 
-/* ---- sending ---- */
-
-static uint64_t post(daimon_ctx *ctx, struct tg *t, const char *method, cJSON *body)
-{
-	static const char *const headers[] = {"Content-Type: application/json", NULL};
-	char *url = method_url(t->cf, method), *s = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	daimon_http_req r = {.url = url, .body = s, .body_len = strlen(s), .headers = headers, .timeout_ms = 30000};
-	uint64_t id = daimon_http_request(ctx, t->cf->host->http, &r);
-	free(url);
-	cJSON_free(s);
-	return id;
-}
-
-static void send_text(daimon_ctx *ctx, struct tg *t, const char *chat, const char *text, size_t len, uint64_t *xfer)
-{
-	cJSON *b = cJSON_CreateObject();
-	if (chat[strspn(chat, "-0123456789")] == 0)
-		cJSON_AddRawToObject(b, "chat_id", chat);
-	else
-		cJSON_AddStringToObject(b, "chat_id", chat);
-	char *part = daimon_xstrndup(text, len);
-	cJSON_AddStringToObject(b, "text", part);
-	free(part);
-	uint64_t id = post(ctx, t, "sendMessage", b);
-	if (xfer)
-		*xfer = id;
-}
-
-static void item_free(struct item *it)
-{
-	daimon_buf_release(&it->a.text);
-	free(it);
-}
-
-static void item_drop(daimon_ctx *ctx, struct tg *t, struct item *it)
-{
-	daimon_answer_unlink(&t->items, &it->a);
-	if (it->retry_timer)
-		daimon_timer_cancel(ctx, it->retry_timer);
-	item_free(it);
-}
-
-/* Sends the next part of the answer, or, all sent, journals "out". */
-static void send_next(daimon_ctx *ctx, struct tg *t, struct item *it)
-{
-	size_t left = it->a.text.len - it->sent;
-	if (!left) {
-		daimon_journal_out_later(daimon_ctx_rt(ctx), t->j, it->id);
-		item_drop(ctx, t, it);
-		return;
-	}
-	size_t n = daimon_channel_split(it->a.text.ptr + it->sent, left, TG_LIMIT);
-	send_text(ctx, t, it->chat, it->a.text.ptr + it->sent, n, &it->xfer);
-}
-
-static void on_sent(daimon_ctx *ctx, struct tg *t, struct item *it, const daimon_http_result *r)
-{
-	it->xfer = 0;
-	cJSON *doc = r->curl_code == 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-	int ok = r->status == 200 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
-	cJSON_Delete(doc);
-	if (ok) {
-		size_t left = it->a.text.len - it->sent;
-		it->sent += daimon_channel_split(it->a.text.ptr + it->sent, left, TG_LIMIT);
-		it->tries = 0;
-		send_next(ctx, t, it);
-		return;
-	}
-	if (++it->tries >= TG_SEND_TRIES) { /* journaled "in" without "out": a restart tries again */
-		fprintf(stderr, "daimon: telegram: cannot send the answer to %s for now (HTTP %ld %s)\n", it->id,
-			r->status, r->error);
-		item_drop(ctx, t, it);
-		return;
-	}
-	it->retry_timer = daimon_timer_start(ctx, 1000L << it->tries, 0);
-}
-
 /* ---- receiving ---- */
+
+#define COMMANDS                                        \
+	"/new: a new conversation (this one is kept)\n" \
+	"/sessions: go back to another conversation\n"  \
+	"/stop: stop the answer that is running\n"      \
+	"/status: where this chat is\n"                 \
+	"/help: this"
 
 #define GREETING                                                                                        \
 	"Hello, I am daimon, your assistant. Write to me as you would to a person: I remember what we " \
-	"talk about, and the owner decides what else I may do for you."
+	"talk about, and the owner decides what else I may do for you.\n\n" COMMANDS
 
-/* "/start", "/start PAYLOAD" or "/start@BotName": a command Telegram's
- * clients send on their own. */
-static int is_command(const char *text, const char *cmd)
+/* The commands, for setMyCommands (the menu Telegram's clients show). */
+static const char *const command_menu[][2] = {
+	{"new", "A new conversation (this one is kept)"},
+	{"sessions", "Go back to another conversation"},
+	{"stop", "Stop the answer that is running"},
+	{"status", "Where this chat is"},
+	{"help", "What daimon can do here"},
+};
+
+static void set_commands(daimon_ctx *ctx, struct tg *t)
 {
-	size_t n = strlen(cmd);
-	return !strncmp(text, cmd, n) && (!text[n] || text[n] == ' ' || text[n] == '@');
+	cJSON *b = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(b, "commands");
+	for (size_t i = 0; i < sizeof(command_menu) / sizeof(command_menu[0]); i++) {
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "command", command_menu[i][0]);
+		cJSON_AddStringToObject(c, "description", command_menu[i][1]);
+		cJSON_AddItemToArray(list, c);
+	}
+	tg_post(ctx, t, "setMyCommands", b); /* (a server without it: the menu is all that is lost) */
 }
 
-static void dispatch(daimon_ctx *ctx, struct tg *t, const char *id, const char *chat, const char *text)
+/* The command of a message — "/name", "/name args" or "/name@Bot" —
+ * copied to `name` (empty: the message is not a command; "/etc/hosts" is
+ * not one). */
+static void command_of(const char *text, char name[33])
 {
-	char key[64], mid[48];
-	snprintf(key, sizeof(key), "telegram:%s", chat);
-	snprintf(mid, sizeof(mid), "telegram:%s", id);
-	struct item *it = daimon_xcalloc(1, sizeof(*it));
-	snprintf(it->id, sizeof(it->id), "%s", id);
-	snprintf(it->chat, sizeof(it->chat), "%s", chat);
-	daimon_answer_append(&t->items, &it->a);
-	if (is_command(text, "/start") || is_command(text, "/help")) { /* the client's, not for the model */
-		daimon_buf_adds(&it->a.text, GREETING);
-		it->a.answered = 1;
-		send_next(ctx, t, it);
+	name[0] = 0;
+	if (text[0] != '/')
+		return;
+	size_t n = strspn(text + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (!n || n > 32 || (text[1 + n] && text[1 + n] != ' ' && text[1 + n] != '@' && text[1 + n] != '\n'))
+		return;
+	memcpy(name, text + 1, n);
+	name[n] = 0;
+}
+
+static const char *chat_key(struct tg *t, const char *chat, char *buf, size_t size)
+{
+	const char *use = daimon_json_str(t->uses, chat);
+	if (use)
+		snprintf(buf, size, "%s", use);
+	else
+		snprintf(buf, size, "telegram:%s", chat);
+	return buf;
+}
+
+/* daimon's own reply to a command or a press: sent as an answer is. */
+static void reply(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const char *md)
+{
+	it->own = 1;
+	daimon_buf_clear(&it->a.text);
+	daimon_buf_adds(&it->a.text, md);
+	it->a.answered = 1;
+	tg_finish(ctx, t, it);
+}
+
+static struct tg_item *running_in(struct tg *t, const char *chat)
+{
+	for (daimon_answer *a = t->items; a; a = a->next) {
+		struct tg_item *it = (struct tg_item *)a;
+		if (!it->own && !a->answered && !strcmp(it->chat, chat))
+			return it;
+	}
+	return NULL;
+}
+
+/* ---- lookups: /sessions, /status and a chosen conversation, on the pool ---- */
+
+struct lookup {
+	char *home;
+	char what[16]; /* "sessions", "status", "use" */
+	char chat[32], sender[32], key[160], arg[160];
+	int running;
+};
+
+struct listing {
+	const char *person; /* NULL: the owner's, every conversation */
+	daimon_buf text;
+	cJSON *keyboard;
+	int n;
+};
+
+static int list_one(const daimon_index_session *s, void *payload)
+{
+	struct listing *l = payload;
+	if (!s->key || (l->person && (strncmp(s->key, l->person, strlen(l->person)) ||
+				      (s->key[strlen(l->person)] && s->key[strlen(l->person)] != ':'))))
+		return 0;
+	char when[32] = "";
+	time_t last = (time_t)(s->last_ts / 1000);
+	struct tm tm;
+	if (s->last_ts && localtime_r(&last, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	const char *title = s->title && *s->title ? s->title : "(no title yet)";
+	daimon_buf_addf(&l->text, "%d. **%s** — `%s`, %lld messages%s%s\n", ++l->n, title, s->key,
+			(long long)s->messages, *when ? ", " : "", when);
+	if (strlen(s->key) <= 60) { /* callback_data holds 64 bytes */
+		cJSON *row = cJSON_CreateArray(), *b = cJSON_CreateObject();
+		char label[48], data[72];
+		snprintf(label, sizeof(label), "%d. %.40s", l->n, title);
+		snprintf(data, sizeof(data), "use:%s", s->key);
+		cJSON_AddStringToObject(b, "text", label);
+		cJSON_AddStringToObject(b, "callback_data", data);
+		cJSON_AddItemToArray(row, b);
+		cJSON_AddItemToArray(l->keyboard, row);
+	}
+	return l->n >= 8;
+}
+
+static int lookup_sessions(const struct lookup *k, int owner, cJSON *out)
+{
+	daimon_store st;
+	daimon_index *ix;
+	if (daimon_store_open(&st, k->home) < 0)
+		return -1;
+	if (daimon_index_open(&ix, &st) < 0) {
+		daimon_store_release(&st);
+		return -1;
+	}
+	char person[48];
+	snprintf(person, sizeof(person), "telegram:%s", k->chat);
+	struct listing l = {.person = owner ? NULL : person, .keyboard = cJSON_CreateArray()};
+	daimon_index_refresh(ix, NULL);
+	int rc = daimon_index_sessions(ix, owner ? 8 : 500, list_one, &l);
+	daimon_index_close(ix);
+	daimon_store_release(&st);
+	if (rc < 0) {
+		daimon_buf_release(&l.text);
+		cJSON_Delete(l.keyboard);
+		return -1;
+	}
+	if (!l.n)
+		daimon_buf_adds(&l.text, "No conversations yet.");
+	else
+		daimon_buf_addf(&l.text, "\nThis chat is in `%s`. Choose one to go on with it here.", k->key);
+	cJSON_AddStringToObject(out, "text", daimon_buf_cstr(&l.text));
+	cJSON_AddItemToObject(out, "keyboard", l.keyboard);
+	daimon_buf_release(&l.text);
+	return 0;
+}
+
+/* (the pool) */
+static int lookup_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
+{
+	(void)cancelled;
+	const struct lookup *k = arg;
+	daimon_settings *set = NULL;
+	daimon_settings_load(&set, k->home); /* (a bad file: said elsewhere; nobody is the owner then) */
+	char person[48];
+	snprintf(person, sizeof(person), "telegram:%s", k->sender);
+	int owner = set && daimon_is_owner(set, person);
+	cJSON *r = cJSON_CreateObject();
+	int rc = 0;
+	if (!strcmp(k->what, "sessions")) {
+		rc = lookup_sessions(k, owner, r);
+	} else if (!strcmp(k->what, "use")) {
+		size_t n = strlen(person);
+		if (!owner && (strncmp(k->arg, person, n) || (k->arg[n] && k->arg[n] != ':'))) {
+			cJSON_AddStringToObject(r, "text", "That conversation is not yours to go on with.");
+		} else {
+			char *t = daimon_xasprintf("This chat goes on with `%s` now.", k->arg);
+			cJSON_AddStringToObject(r, "text", t);
+			cJSON_AddStringToObject(r, "use", k->arg);
+			free(t);
+		}
+	} else {
+		const char *model = getenv("DAIMON_MODEL"), *m = NULL;
+		if ((!model || !*model) && set)
+			daimon_settings_string(set, "model.model", &m);
+		char *t = daimon_xasprintf("**Conversation** `%s`\n**Model** %s\n**You** %s\n**Now** %s", k->key,
+					   model && *model ? model
+					   : m && *m       ? m
+							   : "the server's first",
+					   owner ? "the owner: your USER.md, memory and every tool"
+						 : "a guest: notes of your own, the tools the owner grants",
+					   k->running ? "an answer is running (/stop stops it)" : "nothing is running");
+		cJSON_AddStringToObject(r, "text", t);
+		free(t);
+	}
+	daimon_settings_free(set);
+	if (rc < 0) {
+		cJSON_Delete(r);
+		daimon_buf_adds(out, daimon_error_last());
+		return -1;
+	}
+	char *s = cJSON_PrintUnformatted(r);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(r);
+	return 0;
+}
+
+static void lookup_free(void *arg)
+{
+	struct lookup *k = arg;
+	free(k->home);
+	free(k);
+}
+
+static void look_up(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const char *what, const char *arg)
+{
+	struct lookup *k = daimon_xcalloc(1, sizeof(*k));
+	k->home = daimon_xstrdup(t->cf->host->store->home);
+	snprintf(k->what, sizeof(k->what), "%s", what);
+	snprintf(k->chat, sizeof(k->chat), "%s", it->chat);
+	snprintf(k->sender, sizeof(k->sender), "%s", it->sender);
+	snprintf(k->key, sizeof(k->key), "%s", it->key);
+	snprintf(k->arg, sizeof(k->arg), "%s", arg ? arg : "");
+	k->running = running_in(t, it->chat) != NULL;
+	it->own = 1;
+	it->job = ++t->jobs + 1; /* (ref 1 is the batch's) */
+	daimon_job_release(
+		daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), it->job, lookup_job, k, lookup_free));
+}
+
+static void looked_up(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
+{
+	daimon_answer *a = t->items;
+	while (a && ((struct tg_item *)a)->job != d->ref)
+		a = a->next;
+	if (!a)
+		return;
+	struct tg_item *it = (struct tg_item *)a;
+	it->job = 0;
+	cJSON *r = d->status == 0 ? cJSON_Parse(d->text) : NULL;
+	const char *use = daimon_json_str(r, "use");
+	if (use) {
+		it->use = daimon_xstrdup(use);
+		cJSON_DeleteItemFromObjectCaseSensitive(t->uses, it->chat);
+		cJSON_AddStringToObject(t->uses, it->chat, use);
+	}
+	cJSON *kb = cJSON_GetObjectItemCaseSensitive(r, "keyboard");
+	if (cJSON_GetArraySize(kb))
+		it->keyboard = cJSON_Duplicate(kb, 1);
+	char *why = r ? NULL : daimon_xasprintf("(daimon cannot look that up: %s)", d->text);
+	reply(ctx, t, it, r ? daimon_json_str(r, "text") : why);
+	free(why);
+	cJSON_Delete(r);
+}
+
+/* ---- commands and presses ---- */
+
+static void command(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const char *name)
+{
+	if (!strcmp(name, "start") || !strcmp(name, "help")) { /* the client's, not for the model */
+		reply(ctx, t, it, GREETING);
+	} else if (!strcmp(name, "new")) {
+		it->use = daimon_xasprintf("telegram:%s:%s", it->chat, it->id); /* (the same after a replay) */
+		cJSON_DeleteItemFromObjectCaseSensitive(t->uses, it->chat);
+		cJSON_AddStringToObject(t->uses, it->chat, it->use);
+		reply(ctx, t, it, "A new conversation. The last one is kept: /sessions brings it back.");
+	} else if (!strcmp(name, "stop")) {
+		struct tg_item *run = running_in(t, it->chat);
+		if (run)
+			daimon_channel_post(t->cf->host, 0, 0, run->key, DAIMON_SESSION_STOP, NULL, 0);
+		reply(ctx, t, it, run ? "Stopping the answer." : "Nothing is running here.");
+	} else if (!strcmp(name, "sessions") || !strcmp(name, "status")) {
+		look_up(ctx, t, it, name, NULL);
+	} else {
+		char *md = daimon_xasprintf("I don't know /%s. What I do know:\n\n" COMMANDS, name);
+		reply(ctx, t, it, md);
+		free(md);
+	}
+}
+
+static void answer_press(daimon_ctx *ctx, struct tg *t, const char *cq, const char *text)
+{
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "callback_query_id", cq);
+	if (text)
+		cJSON_AddStringToObject(b, "text", text);
+	tg_post(ctx, t, "answerCallbackQuery", b);
+}
+
+/* An Allow or Deny pressed ("ok:REF", "no:REF"): the call it was asked
+ * for goes on or is refused, and the question says which. */
+static void pressed_approval(daimon_ctx *ctx, struct tg *t, const cJSON *p, int allow, uint64_t ref)
+{
+	const char *chat = daimon_json_str(p, "chat"), *sender = daimon_json_str(p, "sender");
+	const char *cq = daimon_json_str(p, "cq");
+	struct tg_ask **q = &t->asks;
+	while (*q && ((*q)->ref != ref || strcmp((*q)->chat, chat)))
+		q = &(*q)->next;
+	if (!*q) {
+		answer_press(ctx, t, cq, "That question is over: its answer has finished.");
 		return;
 	}
-	if (daimon_answer_ask(ctx, t->cf->host, &it->a, key, mid, text) < 0)
-		send_next(ctx, t, it);
+	struct tg_ask *ask = *q;
+	if (strcmp(ask->sender, sender)) {
+		answer_press(ctx, t, cq, "Only the one who asked can answer this.");
+		return;
+	}
+	*q = ask->next;
+	daimon_session_approve(daimon_ctx_rt(ctx), daimon_self(ctx), ask->session, ask->ref, allow);
+	answer_press(ctx, t, cq, allow ? "Allowed" : "Denied");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "msg");
+	if (cJSON_IsNumber(msg)) { /* the buttons go, the answer stays */
+		cJSON *b = cJSON_CreateObject();
+		tg_add_chat(b, chat);
+		cJSON_AddNumberToObject(b, "message_id", msg->valuedouble);
+		char *text = daimon_xasprintf("%s: %s", allow ? "Allowed" : "Denied", ask->what);
+		cJSON_AddStringToObject(b, "text", text);
+		free(text);
+		tg_post(ctx, t, "editMessageText", b);
+	}
+	free(ask);
+}
+
+static void ask_approval(daimon_ctx *ctx, struct tg *t, struct tg_item *it, uint64_t ref, const char *what)
+{
+	struct tg_ask *ask = daimon_xcalloc(1, sizeof(*ask));
+	ask->ref = ref;
+	ask->session = it->a.session;
+	snprintf(ask->chat, sizeof(ask->chat), "%s", it->chat);
+	snprintf(ask->sender, sizeof(ask->sender), "%s", it->sender);
+	snprintf(ask->what, sizeof(ask->what), "%s", what);
+	ask->next = t->asks;
+	t->asks = ask;
+	cJSON *b = cJSON_CreateObject();
+	tg_add_chat(b, it->chat);
+	char *text = daimon_xasprintf("May I? %s", what);
+	cJSON_AddStringToObject(b, "text", text);
+	free(text);
+	cJSON *row = cJSON_CreateArray();
+	static const char *const label[] = {"Allow", "Deny"}, *const verb[] = {"ok", "no"};
+	for (int i = 0; i < 2; i++) {
+		cJSON *button = cJSON_CreateObject();
+		char data[40];
+		snprintf(data, sizeof(data), "%s:%llu", verb[i], (unsigned long long)ref);
+		cJSON_AddStringToObject(button, "text", label[i]);
+		cJSON_AddStringToObject(button, "callback_data", data);
+		cJSON_AddItemToArray(row, button);
+	}
+	cJSON *kb = cJSON_CreateArray();
+	cJSON_AddItemToArray(kb, row);
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(b, "reply_markup"), "inline_keyboard", kb);
+	tg_post(ctx, t, "sendMessage", b);
+}
+
+/* The questions of a session whose answer is over are over too. */
+static void forget_asks(struct tg *t, daimon_aid session)
+{
+	for (struct tg_ask **q = &t->asks; *q;)
+		if ((*q)->session == session) {
+			struct tg_ask *gone = *q;
+			*q = gone->next;
+			free(gone);
+		} else {
+			q = &(*q)->next;
+		}
+}
+
+static struct tg_item *item_new(struct tg *t, const cJSON *p)
+{
+	struct tg_item *it = daimon_xcalloc(1, sizeof(*it));
+	snprintf(it->id, sizeof(it->id), "%s",
+		 daimon_json_str(p, "in") ? daimon_json_str(p, "in") : daimon_json_str(p, "id"));
+	snprintf(it->chat, sizeof(it->chat), "%s", daimon_json_str(p, "chat"));
+	const char *sender = daimon_json_str(p, "sender");
+	snprintf(it->sender, sizeof(it->sender), "%s", sender ? sender : it->chat);
+	chat_key(t, it->chat, it->key, sizeof(it->key));
+	daimon_answer_append(&t->items, &it->a);
+	return it;
+}
+
+/* A press on a button (journaled like a message: `p` has "callback"). */
+static void pressed(daimon_ctx *ctx, struct tg *t, const cJSON *p)
+{
+	const char *data = daimon_json_str(p, "callback"), *id = daimon_json_str(p, "in");
+	unsigned long long ref = 0;
+	char verb[3] = "";
+	if (!id)
+		id = daimon_json_str(p, "id");
+	if (!strncmp(data, "use:", 4)) {
+		answer_press(ctx, t, daimon_json_str(p, "cq"), NULL);
+		look_up(ctx, t, item_new(t, p), "use", data + 4);
+		return;
+	}
+	if (sscanf(data, "%2[a-z]:%llu", verb, &ref) == 2 && (!strcmp(verb, "ok") || !strcmp(verb, "no")))
+		pressed_approval(ctx, t, p, !strcmp(verb, "ok"), ref);
+	else
+		answer_press(ctx, t, daimon_json_str(p, "cq"), "That button is not one of mine.");
+	daimon_journal_out_later(daimon_ctx_rt(ctx), t->j, id);
+}
+
+/* A message taken (journaled), or one taken before a restart. */
+static void dispatch(daimon_ctx *ctx, struct tg *t, const cJSON *p)
+{
+	if (daimon_json_str(p, "callback")) {
+		pressed(ctx, t, p);
+		return;
+	}
+	const char *text = daimon_json_str(p, "text");
+	struct tg_item *it = item_new(t, p);
+	char name[33], mid[48];
+	command_of(text ? text : "", name);
+	if (*name) {
+		command(ctx, t, it, name);
+		return;
+	}
+	snprintf(mid, sizeof(mid), "telegram:%s", it->id);
+	it->shown_at = daimon_mono_ms(); /* (the first preview after stream_ms: a quick answer comes whole) */
+	if (daimon_answer_ask(ctx, t->cf->host, &it->a, it->key, mid, text ? text : "") < 0) {
+		tg_finish(ctx, t, it);
+		return;
+	}
+	tg_typing(ctx, t, it);
 }
 
 static const char *num_str(const cJSON *v, char *buf, size_t size)
@@ -249,15 +537,16 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 			continue; /* seen: a server that ignores the offset sends it again */
 		if (uid->valuedouble + 1 > offset)
 			offset = uid->valuedouble + 1;
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(u, "message");
-		const cJSON *from = cJSON_GetObjectItemCaseSensitive(msg, "from");
-		const char *text = daimon_json_str(msg, "text");
+		const cJSON *cb = cJSON_GetObjectItemCaseSensitive(u, "callback_query");
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cb ? cb : u, "message");
+		const cJSON *from = cJSON_GetObjectItemCaseSensitive(cb ? cb : msg, "from");
+		const char *text = daimon_json_str(cb ? cb : msg, cb ? "data" : "text");
 		char chat[32], sender[32], id[32];
 		if (!text ||
 		    !num_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "chat"), "id"),
 			     chat, sizeof(chat)) ||
 		    !num_str(cJSON_GetObjectItemCaseSensitive(from, "id"), sender, sizeof(sender)))
-			continue; /* not a text message: nothing to answer */
+			continue; /* not a text message nor a press: nothing to answer */
 		num_str(uid, id, sizeof(id));
 		const char *name = daimon_json_str(from, "username");
 		if (!name)
@@ -268,7 +557,16 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 		cJSON_AddStringToObject(c, "sender", sender);
 		if (name)
 			cJSON_AddStringToObject(c, "name", name);
-		cJSON_AddStringToObject(c, "text", text);
+		cJSON_AddStringToObject(c, "text", cb ? "" : text);
+		if (cb) { /* a press: what it says, and what to answer and edit */
+			const cJSON *mid = cJSON_GetObjectItemCaseSensitive(msg, "message_id");
+			char cq[64];
+			cJSON_AddStringToObject(c, "callback", text);
+			cJSON_AddStringToObject(
+				c, "cq", num_str(cJSON_GetObjectItemCaseSensitive(cb, "id"), cq, sizeof(cq)) ? cq : "");
+			if (cJSON_IsNumber(mid))
+				cJSON_AddNumberToObject(c, "msg", mid->valuedouble);
+		}
 		cJSON_AddItemToArray(candidates, c);
 	}
 	struct take *k = daimon_xcalloc(1, sizeof(*k));
@@ -278,7 +576,7 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 	k->mark = offset != t->offset ? offset : 0;
 	daimon_journal_pin(t->j);
 	t->taking = offset;
-	t->take = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 0, take_job, k, take_free);
+	t->take = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 1, take_job, k, take_free);
 	daimon_set_op(ctx, "journaling");
 }
 
@@ -302,11 +600,10 @@ static void take_done(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
 		char *hello = daimon_xasprintf("I don't know you yet. To talk with me, ask my owner to run:\n"
 					       "daimon pairing approve %s\n(the code is valid for an hour)",
 					       daimon_json_str(p, "code"));
-		send_text(ctx, t, daimon_json_str(p, "chat"), hello, strlen(hello), NULL);
+		tg_send_plain(ctx, t, daimon_json_str(p, "chat"), hello);
 		free(hello);
 	}
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "taken"))
-		dispatch(ctx, t, daimon_json_str(p, "id"), daimon_json_str(p, "chat"), daimon_json_str(p, "text"));
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "taken")) dispatch(ctx, t, p);
 	cJSON_Delete(r);
 	long waited = (long)(daimon_mono_ms() - t->poll_started);
 	schedule_poll(ctx, t, t->took || waited >= t->cf->poll_interval_ms ? 0 : t->cf->poll_interval_ms - waited);
@@ -315,8 +612,9 @@ static void take_done(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
 static void start_poll(daimon_ctx *ctx, struct tg *t)
 {
 	char *base = method_url(t->cf, "getUpdates");
-	char *url = daimon_xasprintf("%s?offset=%.0f&timeout=%ld&allowed_updates=%%5B%%22message%%22%%5D", base,
-				     t->offset, t->cf->poll_timeout_s);
+	char *url = daimon_xasprintf(
+		"%s?offset=%.0f&timeout=%ld&allowed_updates=%%5B%%22message%%22,%%22callback_query%%22%%5D", base,
+		t->offset, t->cf->poll_timeout_s);
 	free(base);
 	daimon_http_req r = {.url = url, .timeout_ms = (t->cf->poll_timeout_s + 15) * 1000};
 	t->poll = daimon_http_request(ctx, t->cf->host->http, &r);
@@ -381,11 +679,32 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 	/* What was taken but not answered before the last stop goes again;
 	 * its session answers from its log what it already answered. */
 	const cJSON *p;
-	cJSON_ArrayForEach(p, pending) dispatch(ctx, t, daimon_json_str(p, "in"), daimon_json_str(p, "chat"),
-						daimon_json_str(p, "text") ? daimon_json_str(p, "text") : "");
+	t->uses = daimon_journal_uses(t->j);
+	cJSON_ArrayForEach(p, pending) dispatch(ctx, t, p);
 	cJSON_Delete(pending);
+	set_commands(ctx, t);
 	start_poll(ctx, t);
 	return DAIMON_CONTINUE;
+}
+
+/* A session's news of an answer: its text grew, it waits (a line of its
+ * own first), a call asks for approval, or it is done. */
+static void heard(daimon_ctx *ctx, struct tg *t, const daimon_msg *m)
+{
+	daimon_buf line = DAIMON_BUF_INIT;
+	daimon_answer_news news = {.waits = &line, .can_ask = 1};
+	struct tg_item *it = (struct tg_item *)daimon_answer_take(ctx, t->items, m, &news);
+	if (it && line.len)
+		tg_send_plain(ctx, t, it->chat, daimon_buf_cstr(&line));
+	if (it && news.ask)
+		ask_approval(ctx, t, it, news.ask, news.what);
+	if (it && it->a.answered) {
+		forget_asks(t, it->a.session);
+		tg_finish(ctx, t, it);
+	} else if (it && news.grew) {
+		tg_grew(ctx, t, it);
+	}
+	daimon_buf_release(&line);
 }
 
 static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
@@ -399,15 +718,14 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			on_polled(ctx, t, r);
 			break;
 		}
-		for (a = t->items; a; a = a->next)
-			if (((struct item *)a)->xfer == r->id) {
-				on_sent(ctx, t, (struct item *)a, r);
-				break;
-			}
-		break; /* (a pairing message's answer: nothing to do) */
+		for (a = t->items; a && !tg_sent(ctx, t, (struct tg_item *)a, r); a = a->next)
+			;
+		break; /* (not an item's: a pairing message, typing, a press answered — nothing to do) */
 	}
 	case DAIMON_MSG_JOB_DONE:
-		if (t->take)
+		if (((const daimon_job_done *)m->data)->ref != 1)
+			looked_up(ctx, t, m->data);
+		else if (t->take)
 			take_done(ctx, t, m->data);
 		break;
 	case DAIMON_MSG_TIMER:
@@ -416,21 +734,11 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			start_poll(ctx, t);
 			break;
 		}
-		for (a = t->items; a; a = a->next)
-			if (((struct item *)a)->retry_timer == m->ref) {
-				((struct item *)a)->retry_timer = 0;
-				send_next(ctx, t, (struct item *)a);
-				break;
-			}
+		for (a = t->items; a && !tg_timer(ctx, t, (struct tg_item *)a, m->ref); a = a->next)
+			;
 		break;
-	default: { /* the sessions' answers, and a word when one waits */
-		daimon_buf line = DAIMON_BUF_INIT;
-		if ((a = daimon_answer_take(ctx, t->items, m, &line)) && a->answered)
-			send_next(ctx, t, (struct item *)a);
-		else if (a)
-			send_text(ctx, t, ((struct item *)a)->chat, line.ptr, line.len, NULL);
-		daimon_buf_release(&line);
-	}
+	default: /* the sessions' answers */
+		heard(ctx, t, m);
 	}
 	if (t->items && !t->poll)
 		daimon_set_op(ctx, "answering");
@@ -442,10 +750,16 @@ static void tg_terminate(daimon_ctx *ctx, void *state_, int reason)
 	(void)ctx, (void)reason;
 	struct tg *t = state_;
 	while (t->items) {
-		struct item *it = (struct item *)t->items;
+		struct tg_item *it = (struct tg_item *)t->items;
 		t->items = it->a.next;
-		item_free(it);
+		tg_item_free(it);
 	}
+	while (t->asks) {
+		struct tg_ask *ask = t->asks;
+		t->asks = ask->next;
+		free(ask);
+	}
+	cJSON_Delete(t->uses);
 	daimon_job_cancel(t->take);
 	daimon_job_release(t->take);
 	daimon_journal_close(t->j); /* (a job that runs keeps it) */
@@ -490,7 +804,7 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 {
 	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *v;
 	int on;
-	int64_t poll_timeout_s, poll_interval_ms;
+	int64_t poll_timeout_s, poll_interval_ms, stream_ms;
 	if (daimon_settings_bool(set, "channels.telegram.enabled", &on) < 0 ||
 	    daimon_settings_string(set, "channels.telegram.token", &v) < 0)
 		return -1;
@@ -501,7 +815,8 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 	char *api;
 	if (daimon_telegram_api_url(set, &api) < 0 ||
 	    daimon_settings_int(set, "channels.telegram.poll_timeout_s", &poll_timeout_s) < 0 ||
-	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0) {
+	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0 ||
+	    daimon_settings_int(set, "channels.telegram.stream_ms", &stream_ms) < 0) {
 		free(api);
 		return -1;
 	}
@@ -511,6 +826,7 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 	cf->api = api;
 	cf->poll_timeout_s = (long)poll_timeout_s;
 	cf->poll_interval_ms = (long)poll_interval_ms;
+	cf->stream_ms = (long)stream_ms;
 	*out = cf;
 	return 1;
 }

@@ -129,6 +129,8 @@ const daimon_setting daimon_settings_table[] = {
 	    "the Bot API server (DAIMON_TELEGRAM_API_URL)"),
 	INT("channels.telegram.poll_timeout_s", 0, 50, "25", "how long one getUpdates long poll waits"),
 	INT("channels.telegram.poll_interval_ms", 0, 600000, "1000", "the pause between polls after a failed one"),
+	INT("channels.telegram.stream_ms", 0, 60000, "1000",
+	    "how often an answer's message is edited as it streams (0: the answer comes whole)"),
 	MID_TURN("mail"),
 	ACCESS("mail"),
 	STR("channels.mail.imap_url", NULL, "the mailbox to read (imap://host:143/INBOX)"),

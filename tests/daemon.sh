@@ -32,6 +32,8 @@ cat >"$TMP/aim/f.json" <<EOF
 {"fixtures":[
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
  {"match":{"userMessage":"owner here"},"response":{"content":"Hi, owner."}},
+ {"match":{"userMessage":"act for me","hasToolResult":true},"response":{"content":"Acted."}},
+ {"match":{"userMessage":"act for me"},"response":{"toolCalls":[{"id":"q1","name":"guard-act","arguments":"{}"}]}},
  {"match":{"userMessage":"dig up my past","hasToolResult":true},"response":{"content":"Dug."}},
  {"match":{"userMessage":"dig up my past"},"response":{"toolCalls":[{"id":"s1","name":"session_search","arguments":"{\\"query\\":\\"tangerine\\"}"}]}},
  {"match":{"userMessage":"rate limit me"},"response":{"error":{"message":"slow down","type":"rate_limit_error"},"status":429}},
@@ -46,8 +48,17 @@ cat >"$TMP/aim/f.json" <<EOF
  {"match":{"userMessage":"what time"},"response":{"toolCalls":[{"id":"t1","name":"current_time","arguments":"{}"}]}}]}
 EOF
 start_peers
+# the daemon reaches Telegram through a recording proxy ($TMP/tg.calls)
+pport=$((aport + 3))
+node "$PEERS/tg-proxy.js" "$pport" "$tport" "$TMP/tg.calls" >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do port_open "$pport" && break; sleep 0.1; done
+export DAIMON_TELEGRAM_API_URL=http://127.0.0.1:$pport
+tg_calls() { # tg_calls METHOD: the bodies of the daemon's calls of METHOD, one per line
+  node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) {
+    const c = JSON.parse(l); if (c.method === process.argv[2]) console.log(JSON.stringify(c.body)); }' "$TMP/tg.calls" "$1"
+}
 # a quick poll: the test server answers getUpdates at once
-sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "allow": ["77"] }/' \
+sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "stream_ms": 200, "allow": ["77"] }/' \
   "$DAIMON_HOME/config.json"
 sed -i "s/\"web\": { \"mid_turn\": \"queue\" }/\"web\": { \"mid_turn\": \"queue\", \"port\": $wport }/" "$DAIMON_HOME/config.json"
 
@@ -214,8 +225,8 @@ tg_send 77 "tell me everything"
 tg_wait 77 2
 expect tg_split_in_two 0 '^2$' -- sh -c "wc -l <'$TMP/tg.77'"
 joined=$(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-  if (l.some(t => t.length > 4096)) { console.log("too long"); process.exit(); } console.log(l.join(""));' "$TMP/tg.77")
-[ "$joined" = "$long" ] && ok tg_split_parts_whole || bad tg_split_parts_whole "${joined:0:200}"
+  if (l.some(t => t.length > 4096)) { console.log("too long"); process.exit(); } console.log(l.join(" ").replace(/\s+/g, " ").trim());' "$TMP/tg.77")
+[ "$joined" = "${long% }" ] && ok tg_split_parts_whole || bad tg_split_parts_whole "${joined:0:200}"
 expect tg_logged 0 '"role":"user","content":"tell me everything","mid":"telegram:[0-9]+"' -- \
   "$DAIMON" sessions show --json telegram:77
 # /start (sent by Telegram's clients on their own) is greeted, not put to the model
@@ -242,6 +253,93 @@ expect daemon_uses_new_version 0 '^The skill answered\.$' -- "$DAIMON" ask --ses
 expect skill_versions_in_log 0 'Hello, Ana!.*Howdy, Ana!' -- sh -c "'$DAIMON' sessions show --json cli:skill | tr '\n' ' '"
 expect ps_shows_skill_host 0 'skill-hosts skill-hosts +supervising[^~]*~[0-9a-f]+ +  port port:skill-hello ' -- \
   sh -c "'$DAIMON' ps | tr '\n' '~'"
+
+# Telegram as a person uses it: answers formatted (HTML parse mode, raw HTML
+# shown as text), "typing…" while the turn runs and the answer streamed into
+# one message (the test server lacks sendChatAction and setMyCommands: HTTP
+# 500, and daimon carries on), daimon's own commands
+tg_press() { # tg_press FROM CHAT MESSAGE_ID DATA: FROM presses a button under the bot's message
+  curl -s -XPOST -H 'Content-Type: application/json' -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U$1\"},
+    \"message\":{\"message_id\":$3,\"chat\":{\"id\":$2}},\"data\":\"$4\"}" "http://127.0.0.1:$tport/sendCallback" >/dev/null
+}
+tg_send 77 "show me markdown"
+tg_wait 77 1
+expect tg_formatted 0 '<b>Plan</b>.*<b>bold</b>.*<pre>int x = 1 &lt; 2;</pre>' -- cat "$TMP/tg.77"
+expect tg_raw_html_as_text 0 '&lt;script&gt;window.__pwned = 1&lt;/script&gt;' -- cat "$TMP/tg.77"
+expect tg_parse_mode_html 0 '"parse_mode":"HTML"' -- tg_calls sendMessage
+expect tg_typing 0 '^\{"chat_id":77,"action":"typing"\}$' -- tg_calls sendChatAction
+expect tg_commands_registered 0 '"command":"new".*"command":"sessions".*"command":"stop".*"command":"status"' -- \
+  tg_calls setMyCommands
+tg_send 77 "stream please"
+tg_wait 77 1
+expect tg_streamed_whole 0 '^"Streaming words arrive one by one\."$' -- cat "$TMP/tg.77"
+expect tg_streamed_by_edits 0 '"chat_id":77,"message_id":[0-9]+,"text":"Streaming words arrive one by one\.","parse_mode":"HTML"' -- \
+  tg_calls editMessageText
+expect tg_preview_shown 0 '"chat_id":77,"text":"Stream[^"]* …"' -- tg_calls sendMessage
+tg_send 77 "go on at length"
+sleep 1.2
+tg_send 77 "/stop"
+tg_wait 77 2
+expect tg_stop 0 '^"Stopping the answer\."$' -- cat "$TMP/tg.77"
+expect tg_stopped_answer_kept 0 '^"This answer goes on.*<i>\(stopped\)</i>"$' -- cat "$TMP/tg.77"
+expect tg_stop_not_to_model 1 '' -- sh -c "'$DAIMON' sessions show --json telegram:77 | grep -q '\"/stop\"'"
+tg_send 77 "/frobnicate"
+tg_wait 77 1
+expect tg_unknown_command 0 "^\"I don't know /frobnicate\. What I do know:" -- cat "$TMP/tg.77"
+tg_send 77 "/new"
+tg_wait 77 1
+expect tg_new 0 '^"A new conversation\. The last one is kept: /sessions brings it back\."$' -- cat "$TMP/tg.77"
+tg_send 77 "hello"
+tg_wait 77 1
+expect tg_new_conversation_used 0 '"key":"telegram:77:[0-9]+"' -- "$DAIMON" sessions list --json
+tg_send 77 "/status"
+tg_wait 77 1
+expect tg_status 0 '<b>Conversation</b> <code>telegram:77:[0-9]+</code>.*a guest' -- cat "$TMP/tg.77"
+tg_send 77 "/sessions"
+tg_wait 77 1
+expect tg_sessions_own 0 '<code>telegram:77</code>.*<code>telegram:77:[0-9]+</code>|<code>telegram:77:[0-9]+</code>.*<code>telegram:77</code>' -- cat "$TMP/tg.77"
+expect tg_sessions_not_owners 1 '' -- grep -q 'cli:' "$TMP/tg.77"
+expect tg_sessions_buttons 0 '"callback_data":"use:telegram:77"' -- tg_calls sendMessage
+mid=$(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")
+  .map(JSON.parse).filter(c => c.method === "sendMessage" && JSON.stringify(c.body).includes("use:telegram:77"));
+  console.log(l[l.length - 1].result.message_id)' "$TMP/tg.calls")
+tg_press 77 77 "$mid" "use:cli:secret"
+tg_wait 77 1
+expect tg_use_refused 0 '^"That conversation is not yours to go on with\."$' -- cat "$TMP/tg.77"
+tg_press 77 77 "$mid" "use:telegram:77"
+tg_wait 77 1
+expect tg_use 0 '^"This chat goes on with <code>telegram:77</code> now\."$' -- cat "$TMP/tg.77"
+tg_press 77 77 "$mid" "ok:999"
+for _ in $(seq 50); do tg_calls answerCallbackQuery | grep -q 'is over' && break; sleep 0.1; done
+expect tg_press_for_finished_turn 0 '"text":"That question is over: its answer has finished\."' -- tg_calls answerCallbackQuery
+# a call that needs approval is asked with buttons; Allow lets it run
+"$DAIMON" owner add telegram:55 >/dev/null
+"$DAIMON" skill new guard >/dev/null
+cat > "$DAIMON_HOME/skills/guard/skill.c" <<'EOF_C'
+#include <daimon/skill.h>
+static int act(daimon_skill_ctx *c, const char *a) { (void)a; return daimon_skill_host_of(c)->replyf(c, "acted"); }
+static const daimon_skill_tool tools[] = {{"act", "Acts.", "{\"type\":\"object\"}", DAIMON_SKILL_NEEDS_APPROVAL, act}};
+DAIMON_SKILL(.name = "guard", .version = "1", .description = "Asks first.", .tools = tools, .ntools = 1);
+EOF_C
+echo '[{"tool": "act", "expect": "acted"}]' > "$DAIMON_HOME/skills/guard/tests.json"
+"$DAIMON" skill build guard >/dev/null 2>&1
+tg_send 55 "act for me"
+tg_wait 55 1
+expect tg_asks_approval 0 '^"May I\? guard-act' -- cat "$TMP/tg.55"
+expect tg_approval_buttons 0 '"inline_keyboard":\[\[\{"text":"Allow","callback_data":"ok:[0-9]+"\},\{"text":"Deny","callback_data":"no:[0-9]+"\}\]\]' -- \
+  tg_calls sendMessage
+read -r amid adata < <(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")
+  .map(JSON.parse).filter(c => c.method === "sendMessage" && String(c.body.text).startsWith("May I?"));
+  const c = l[l.length - 1]; console.log(c.result.message_id, c.body.reply_markup.inline_keyboard[0][0].callback_data)' "$TMP/tg.calls")
+tg_press 77 55 "$amid" "$adata"
+sleep 0.3
+expect tg_approval_only_asker 0 '"text":"Only the one who asked can answer this\."' -- tg_calls answerCallbackQuery
+tg_press 55 55 "$amid" "$adata"
+tg_wait 55 1
+expect tg_approved_ran 0 '^"Acted\."$' -- cat "$TMP/tg.55"
+expect tg_approval_answered 0 '"text":"Allowed"' -- tg_calls answerCallbackQuery
+expect tg_approval_edited 0 '"text":"Allowed: guard-act' -- tg_calls editMessageText
+"$DAIMON" owner remove telegram:55 >/dev/null
 
 # killed (SIGKILL) mid-turn: the taken message is answered once after the restart
 tg_send 77 "slow"

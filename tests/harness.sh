@@ -57,11 +57,20 @@ tg_send() { # tg_send FROM TEXT: a user's message (their chat is their id)
     -d "{\"botToken\":\"123:abc\",\"from\":{\"id\":$1,\"first_name\":\"U$1\"},\"chat\":{\"id\":$1},\"text\":\"$2\"}" \
     "http://127.0.0.1:$tport/sendMessage" >/dev/null
 }
-tg_replies() { # the bot's messages to chat $1 not read before, one per line (JSON strings)
-  curl -s -XPOST -H 'Content-Type: application/json' -d "{\"token\":\"123:abc\",\"chatId\":$1}" \
-    "http://127.0.0.1:$tport/getUpdates" | node -e '
+tg_replies() { # the bot's messages to chat $1 not printed before, one per line (JSON strings); a
+  # message still streaming (its text ends in " …") waits until its last edit
+  curl -s -XPOST -H 'Content-Type: application/json' -d '{"token":"123:abc"}' \
+    "http://127.0.0.1:$tport/getUpdatesHistory" | node -e '
+      const fs = require("fs"), seen = process.argv[1], chat = process.argv[2];
+      const had = new Set(fs.existsSync(seen) ? fs.readFileSync(seen, "utf8").split("\n") : []);
       let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-        for (const u of JSON.parse(s).result || []) console.log(JSON.stringify(u.message.text)); });'
+        for (const u of JSON.parse(s).result || []) {
+          const m = u.message || {};
+          if (!("chat_id" in m) || String(m.chat_id) !== chat || had.has(String(u.messageId))) continue;
+          if (typeof m.text === "string" && m.text.endsWith(" …")) continue;
+          fs.appendFileSync(seen, u.messageId + "\n");
+          console.log(JSON.stringify(m.text));
+        } });' "$TMP/tg.seen.$1" "$1"
 }
 
 # start_peers: aimock (fixtures in $TMP/aim; $AIM its cli.js) and

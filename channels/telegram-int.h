@@ -1,0 +1,99 @@
+/*
+ * telegram-int.h — what the Telegram channel's two halves share:
+ * telegram.c takes updates (polling, the journal, commands, callbacks)
+ * and telegram-send.c shows the answers (a preview edited as the answer
+ * streams, then the final text in Telegram's HTML, split at its limit).
+ */
+#ifndef DAIMON_CHANNELS_TELEGRAM_INT_H
+#define DAIMON_CHANNELS_TELEGRAM_INT_H
+
+#include <cjson/cJSON.h>
+
+#include "channels/channels.h"
+#include "channels/journal.h"
+#include "core/http.h"
+#include "core/work.h"
+
+#define TG_LIMIT 4096 /* the Bot API's message size */
+
+struct tg_conf {
+	const daimon_channel_host *host;
+	char *token, *api;
+	long poll_timeout_s, poll_interval_ms, stream_ms;
+};
+
+/* A message at its session, and then its answer on the way out. */
+struct tg_item {
+	daimon_answer a; /* first: the list is of answers (channels.h) */
+	char id[32];     /* the update id */
+	char chat[32], sender[32];
+	char key[160];   /* the conversation it went to */
+	int own;         /* daimon's own reply (a command): no typing, no preview */
+	char *use;       /* once sent: the chat talks in this conversation now */
+	cJSON *keyboard; /* an inline keyboard under the reply (its last part) */
+	uint64_t job;    /* the lookup (/sessions, /status) it waits for */
+	/* the preview: one message edited as the answer streams */
+	long long preview; /* its message id (0: none yet) */
+	int no_preview;    /* one failed: the answer comes whole */
+	size_t shown;      /* bytes of the answer it shows */
+	int64_t shown_at;
+	uint64_t stream_timer, typing_timer;
+	/* the answer: Telegram HTML, one part a message */
+	char **parts;
+	size_t nparts, part;
+	int plain;     /* Telegram refused the part's formatting: it goes as text */
+	int edit;      /* the part goes into the preview (editMessageText) */
+	uint64_t xfer; /* the request in flight */
+	int kind;      /* of the request: TG_PREVIEW or TG_PART */
+	uint64_t retry_timer;
+	int tries;
+};
+
+enum { TG_PREVIEW = 1, TG_PART };
+
+/* A call that waits for the sender's approval: asked with two buttons. */
+struct tg_ask {
+	struct tg_ask *next;
+	uint64_t ref;
+	daimon_aid session;
+	char chat[32], sender[32];
+	char what[512];
+};
+
+struct tg {
+	const struct tg_conf *cf;
+	daimon_journal *j;
+	double offset;
+	uint64_t poll, poll_timer;
+	int64_t poll_started;
+	int failures;
+	/* a batch being taken (journaled) on the work pool, and what it moves
+	 * the offset to */
+	daimon_job *take;
+	double taking;
+	int took;             /* how many updates it had */
+	daimon_answer *items; /* struct tg_item, oldest first */
+	cJSON *uses;          /* chat -> the conversation it talks in, when not its first */
+	struct tg_ask *asks;
+	uint64_t jobs; /* refs of lookups */
+};
+
+/* telegram-send.c */
+uint64_t tg_post(daimon_ctx *ctx, struct tg *t, const char *method, cJSON *body);
+void tg_add_chat(cJSON *body, const char *chat);
+/* A line of daimon's own, as it is (nobody waits for it to arrive). */
+void tg_send_plain(daimon_ctx *ctx, struct tg *t, const char *chat, const char *text);
+/* The item's text grew: show it, now or at the next edit allowed. */
+void tg_grew(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
+/* The item is answered: send it (then "out" is journaled, it is dropped). */
+void tg_finish(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
+/* The "typing…" Telegram shows until the answer comes, kept up. */
+void tg_typing(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
+/* An answer to a request of the item's (1), or not the item's (0). */
+int tg_sent(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const daimon_http_result *r);
+/* A timer of the item's (1), or not (0). */
+int tg_timer(daimon_ctx *ctx, struct tg *t, struct tg_item *it, uint64_t ref);
+void tg_item_drop(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
+void tg_item_free(struct tg_item *it);
+
+#endif

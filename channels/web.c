@@ -30,9 +30,10 @@
  *
  * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
  * GET /api/info {"mid_turn"}, GET /api/history?session=KEY|ID ([{"role","text","ts","html"}], tool lines
- * as role "tool", failures as "error"), POST /api/stop {"session"} (the
+ * as role "tool", failures as "error"), POST /api/approve {"session","ref","allow"}
+ * (the answer to an SSE "approve"), POST /api/stop {"session"} (the
  * turn running there stops), POST /api/chat {"session","text"} (SSE:
- * "delta", "html", "tool", "done").
+ * "delta", "html", "tool", "approve", "done").
  * Settings: "channels": {"web": {"enabled", "port", "max_connections",
  * "idle_s"}}.
  */
@@ -225,14 +226,18 @@ static void heard_tool(void *arg, const char *line, size_t len)
 	sse(arg, "tool", text_obj(line, len), 0);
 }
 
-/* No one to ask in a browser (yet): declined, and said. */
+/* A call waits for the user: the page shows Allow and Deny, and the
+ * press comes back as POST /api/approve. */
 static void heard_approve(void *arg, uint64_t ref, const char *what)
 {
 	struct stream *st = arg;
-	char line[300];
-	snprintf(line, sizeof(line), "declined %.200s: it needs your approval; run it from `daimon chat`", what);
-	sse(st, "tool", text_obj(line, strlen(line)), 0);
-	daimon_session_approve(st->rt, st->self, st->session, ref, 0);
+	cJSON *o = cJSON_CreateObject();
+	char id[24];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)ref);
+	cJSON_AddStringToObject(o, "ref", id); /* (a string: JavaScript's numbers stop at 2^53) */
+	cJSON_AddStringToObject(o, "what", what);
+	cJSON_AddStringToObject(o, "session", st->key);
+	sse(st, "approve", o, 0);
 }
 
 static void heard_done(void *arg, const daimon_session_done *d)
@@ -573,6 +578,29 @@ static const char *web_key(const cJSON *req)
 
 /* POST /api/stop {"session"}: the page's Stop button — the turn running
  * there stops, whoever asked it (the asker hears it ended). */
+/* POST /api/approve {"session","ref","allow"}: the page's Allow or Deny
+ * for a call that waits (a session answers its own calls only; a ref it
+ * never asked, or asked and forgot, is nothing). */
+static enum MHD_Result api_approve(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+{
+	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
+	const char *key = web_key(req), *ref = daimon_json_str(req, "ref");
+	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(req, "allow");
+	char *end = NULL;
+	daimon_session_approval a = {.ref = ref ? strtoull(ref, &end, 10) : 0, .allow = cJSON_IsTrue(allow)};
+	int bad = !key || !ref || !*ref || *end || !cJSON_IsBool(allow);
+	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
+	cJSON_Delete(req);
+	if (bad)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST,
+				   "approve needs {\"session\": KEY, \"ref\": REF, \"allow\": true|false}");
+	if (rc < 0)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", 1);
+	return reply_json(c, MHD_HTTP_ACCEPTED, o);
+}
+
 static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
@@ -653,6 +681,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply_error(c, 413, "the message is larger than 1 MiB");
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
 		return api_chat(c, w, &rq->body);
+	if (!strcmp(url, "/api/approve") && !strcmp(method, "POST"))
+		return api_approve(c, w, &rq->body);
 	if (!strcmp(url, "/api/stop") && !strcmp(method, "POST"))
 		return api_stop(c, w, &rq->body);
 	if (strcmp(method, "GET"))

@@ -205,7 +205,7 @@ static void deliver(daimon_ctx *ctx, struct table *t, struct entry *e, daimon_ai
 {
 	tell_opened(ctx, from, ref, e->aid, NULL);
 	daimon_send_from(daimon_ctx_rt(ctx), from, e->aid, type, data, len);
-	if (type != DAIMON_SESSION_STOP) /* (a stop is not a request the session counts) */
+	if (type != DAIMON_SESSION_STOP && type != DAIMON_SESSION_APPROVAL) /* (not requests the session counts) */
 		e->posted++;
 	if (e->asleep) { /* the request wakes it */
 		count(t, e, -1);
@@ -332,6 +332,15 @@ static void on_post(daimon_ctx *ctx, struct table *t, const daimon_msg *m)
 	int read = daimon_channel_post_read(m, &ref, &type, &key, &data, &len);
 	if (read == 0 && type == DAIMON_SESSION_STOP) {
 		on_stop(ctx, t, m, ref, key, data, len);
+		return;
+	}
+	if (read == 0 &&
+	    type == DAIMON_SESSION_APPROVAL) { /* the user's answer, from a channel: only to a live session */
+		struct entry *e = find_key(t, key);
+		if (e && e->aid && !e->stopping)
+			deliver(ctx, t, e, m->from, ref, type, data, len);
+		else
+			tell_nothing_runs(ctx, m->from, ref, key);
 		return;
 	}
 	if (read < 0 || !session_request(type)) {

@@ -339,6 +339,17 @@ tg_wait 55 1
 expect tg_approved_ran 0 '^"Acted\."$' -- cat "$TMP/tg.55"
 expect tg_approval_answered 0 '"text":"Allowed"' -- tg_calls answerCallbackQuery
 expect tg_approval_edited 0 '"text":"Allowed: guard-act' -- tg_calls editMessageText
+# ...and on the web page: Allow and Deny buttons; the log keeps both outcomes
+SHOTS=${DAIMON_SHOTS:-$TMP} node "$(dirname "$0")/web-approve.js" "$("$DAIMON" web)" "$PEERS" >"$TMP/web-approve.out" 2>&1
+expect web_approve_allow 0 '^allow asked "May I\? guard-act \{\}" focus Allow then "Allowed: guard-act \{\}" answer "Acted\."$' -- \
+  cat "$TMP/web-approve.out"
+expect web_approve_deny 0 '^deny asked .* then "Denied: guard-act \{\}" answer "Acted\."$' -- cat "$TMP/web-approve.out"
+expect web_approve_logged 0 '"content":"acted".*the user did not allow this call of guard-act' -- \
+  sh -c "'$DAIMON' sessions show --json web:default | tr '\n' ' '"
+expect web_approve_bad 0 '^400$' -- code -XPOST -H "Authorization: Bearer $wt" -H 'Content-Type: application/json' \
+  -d '{"session":"web:default","ref":"x","allow":true}' "http://127.0.0.1:$wport/api/approve"
+expect web_approve_nothing_waits 0 '^202$' -- code -XPOST -H "Authorization: Bearer $wt" -H 'Content-Type: application/json' \
+  -d '{"session":"web:default","ref":"12345","allow":true}' "http://127.0.0.1:$wport/api/approve"
 "$DAIMON" owner remove telegram:55 >/dev/null
 
 # killed (SIGKILL) mid-turn: the taken message is answered once after the restart

@@ -95,6 +95,9 @@ struct cli_turn {
 	int interactive;    /* a tool call that needs approval is asked on the terminal */
 	int show_thinking;  /* the model's reasoning on stderr (dimmed) as it streams */
 	int thinking_shown; /* some of it is on stderr, its line not ended */
+	int render;         /* stdout is a terminal: markdown laid out, block by block */
+	size_t shown;       /* bytes of the answer shown so far (render) */
+	int blocks;         /* blocks shown */
 	daimon_buf answer, thinking;
 	daimon_session_done done;
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channels/markdown.h"
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/jsonutil.h"
@@ -26,15 +27,51 @@ static void end_thinking(struct cli_turn *t)
 	t->thinking_shown = 0;
 }
 
+/* On a terminal the answer is markdown laid out (markdown.h): each block
+ * once it is whole — up to a blank line outside a code fence — so it
+ * still comes as it streams. Elsewhere it is printed as it came. */
+static void show_blocks(struct cli_turn *t, int all)
+{
+	size_t end = t->shown, at = t->shown;
+	int fence = 0; /* (`shown` is always at a block's start, outside any fence) */
+	while (!all && at < t->answer.len) {
+		const char *nl = memchr(t->answer.ptr + at, '\n', t->answer.len - at);
+		if (!nl)
+			break;
+		const char *line = t->answer.ptr + at;
+		size_t n = (size_t)(nl - line);
+		while (n && (*line == ' ' || *line == '\t'))
+			line++, n--;
+		if (n >= 3 && (!strncmp(line, "```", 3) || !strncmp(line, "~~~", 3)))
+			fence = !fence;
+		else if (!n && !fence)
+			end = (size_t)(nl + 1 - t->answer.ptr);
+		at = (size_t)(nl + 1 - t->answer.ptr);
+	}
+	if (all)
+		end = t->answer.len;
+	if (end <= t->shown)
+		return;
+	char *out = daimon_md_terminal(t->answer.ptr + t->shown, end - t->shown, cli_color_stdout());
+	if (*out)
+		printf("%s%s%s", t->blocks ? "\n" : "", out, all ? "" : "\n");
+	t->blocks += *out != 0;
+	free(out);
+	t->shown = end;
+}
+
 static void heard_delta(void *arg, const char *text, size_t len)
 {
 	struct cli_turn *t = arg;
 	end_thinking(t);
 	daimon_buf_add(&t->answer, text, len);
-	if (!t->quiet) {
+	if (t->quiet)
+		return;
+	if (t->render)
+		show_blocks(t, 0);
+	else
 		fwrite(text, 1, len, stdout);
-		fflush(stdout);
-	}
+	fflush(stdout);
 }
 
 /* The model's reasoning: kept, and shown (stderr, dimmed) when asked. */
@@ -105,6 +142,7 @@ void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet)
 	memset(t, 0, sizeof(*t));
 	t->conn = conn;
 	t->quiet = quiet;
+	t->render = !quiet && isatty(STDOUT_FILENO);
 }
 
 void cli_turn_release(struct cli_turn *t)
@@ -119,6 +157,8 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 	daimon_buf_clear(&t->thinking);
 	memset(&t->done, 0, sizeof(t->done));
 	t->finished = 0;
+	t->shown = 0;
+	t->blocks = 0;
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "ask");
 	cJSON_AddStringToObject(req, "session", key);
@@ -145,7 +185,9 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 		snprintf(t->done.error, sizeof(t->done.error), "%s", daimon_error_last());
 	}
 	end_thinking(t);
-	if (!t->quiet && t->answer.len && t->answer.ptr[t->answer.len - 1] != '\n')
+	if (t->render)
+		show_blocks(t, 1);
+	if (!t->quiet && t->answer.len && (t->render || t->answer.ptr[t->answer.len - 1] != '\n'))
 		putchar('\n');
 	fflush(stdout);
 }

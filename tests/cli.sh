@@ -153,6 +153,7 @@ if [ -f "$AIM" ]; then
   echo '{"fixtures":[{"match":{"userMessage":"The user searched for"},"response":{"content":"They greeted the mock, and it answered."}},
     {"match":{"userMessage":"Write the title and summary"},"response":{"content":"{\"title\":\"A mock greeting\",\"summary\":\"Said hello to the mock.\"}"}},
     {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+    {"match":{"userMessage":"format this"},"response":{"content":"# Title\n\nSome **bold** text.\n\n- one\n- two\n\n```c\nint x = 1;\n\nint y = 2;\n```\n\nThe end."},"chunkSize":5,"latency":10},
     {"match":{"userMessage":"ponder"},"response":{"reasoning":"Weighing it up.","content":"Pondered."}},
     {"match":{"userMessage":"Reply with the word OK"},"response":{"content":"OK"}},
     {"match":{"userMessage":"slow-ok"},"response":{"content":"Slowly OK."},"latency":700},
@@ -289,6 +290,14 @@ if [ -f "$AIM" ]; then
       sh -c "tmux -S '$T' capture-pane -p -S -60 | tr '\n' ' '"
     expect setup_terminal_no_key_for_ollama 0 '^none$' -- sh -c "[ -e '$S.tty/credentials' ] && echo some || echo none"
     tmux -S "$T" kill-server 2>/dev/null
+    # an answer on a terminal is markdown laid out, block by block as it streams; in a pipe, as it came
+    tmux -S "$T" new-session -d -x 100 -y 20 "env -u NO_COLOR '$DAIMON' ask --session cli:md 'format this'; sleep 5"
+    for _ in $(seq 50); do tmux -S "$T" capture-pane -p | grep -q 'The end' && break; sleep 0.1; done
+    expect terminal_markdown 0 '^Title~~Some bold text\.~~• one~• two~~    int x = 1;~~    int y = 2;~~The end\.~' -- \
+      sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
+    expect terminal_markdown_bold 0 $'Some \033\\[1mbold\033\\[0m' -- tmux -S "$T" capture-pane -p -e
+    tmux -S "$T" kill-server 2>/dev/null
+    expect pipe_markdown_raw 0 '^Some \*\*bold\*\* text\.$' -- "$DAIMON" ask --session cli:md2 'format this'
   else
     bad setup_terminal "tmux is missing: run scripts/setup.sh"
   fi

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channels/apikeys.h"
 #include "channels/channels.h"
 #include "channels/markdown.h"
 #include "channels/web.h"
@@ -140,7 +141,15 @@ struct stream {
 	daimon_buf answer;
 	uint64_t render_timer;
 	int finished;
+	/* for an OpenAI client (/v1/chat/completions): chunks as they come, or
+	 * the completion whole at the end */
+	int api; /* 0: the page's events; API_STREAM, API_WHOLE */
+	char cid[48];
+	int64_t created;
+	int role_sent;
 };
+
+enum { API_STREAM = 1, API_WHOLE };
 
 static void stream_unref(struct stream *st)
 {
@@ -179,8 +188,100 @@ static cJSON *text_obj(const void *text, size_t len)
 	return o;
 }
 
+/* ---- OpenAI's shapes ---- */
+
+static void api_out(struct stream *st, const char *prefix, cJSON *data, const char *suffix, int last)
+{
+	char *s = data ? cJSON_PrintUnformatted(data) : NULL;
+	cJSON_Delete(data);
+	pthread_mutex_lock(&st->mu);
+	daimon_buf_addf(&st->out, "%s%s%s", prefix, s ? s : "", suffix);
+	st->done |= last;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	cJSON_free(s);
+}
+
+static cJSON *api_object(const struct stream *st, const char *object)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", st->cid);
+	cJSON_AddStringToObject(o, "object", object);
+	cJSON_AddNumberToObject(o, "created", (double)(st->created / 1000));
+	cJSON_AddStringToObject(o, "model", "daimon");
+	return o;
+}
+
+/* A chat.completion.chunk: some text, or (text NULL) the end. */
+static void api_chunk(struct stream *st, const char *text, size_t len, const char *finish)
+{
+	cJSON *o = api_object(st, "chat.completion.chunk"), *choices = cJSON_AddArrayToObject(o, "choices");
+	cJSON *c = cJSON_CreateObject(), *delta = cJSON_AddObjectToObject(c, "delta");
+	cJSON_AddNumberToObject(c, "index", 0);
+	if (!st->role_sent)
+		cJSON_AddStringToObject(delta, "role", "assistant");
+	st->role_sent = 1;
+	if (text) {
+		char *t = daimon_xstrndup(text, len);
+		cJSON_AddStringToObject(delta, "content", t);
+		free(t);
+	}
+	if (finish)
+		cJSON_AddStringToObject(c, "finish_reason", finish);
+	else
+		cJSON_AddNullToObject(c, "finish_reason");
+	cJSON_AddItemToArray(choices, c);
+	api_out(st, "data: ", o, "\n\n", 0);
+}
+
+static cJSON *api_error_obj(const char *message, const char *type)
+{
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddNullToObject(e, "code");
+	return o;
+}
+
+static void api_done(struct stream *st, const daimon_session_done *d)
+{
+	int failed = d->status < 0 && d->status != DAIMON_SESSION_CANCELLED;
+	if (st->api == API_STREAM) {
+		if (failed)
+			api_out(st, "data: ", api_error_obj(d->error, "server_error"), "\n\n", 0);
+		else
+			api_chunk(st, NULL, 0, "stop");
+		api_out(st, "data: [DONE]\n\n", NULL, "", 1);
+		return;
+	}
+	if (failed) {
+		api_out(st, "", api_error_obj(d->error, "server_error"), "\n", 1);
+		return;
+	}
+	cJSON *o = api_object(st, "chat.completion"), *choices = cJSON_AddArrayToObject(o, "choices");
+	cJSON *c = cJSON_CreateObject(), *msg = cJSON_AddObjectToObject(c, "message");
+	cJSON_AddNumberToObject(c, "index", 0);
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	char *t = daimon_xstrndup(st->answer.ptr ? st->answer.ptr : "", st->answer.len);
+	cJSON_AddStringToObject(msg, "content", t);
+	free(t);
+	cJSON_AddStringToObject(c, "finish_reason", "stop");
+	cJSON_AddItemToArray(choices, c);
+	cJSON *u = cJSON_AddObjectToObject(o, "usage"); /* (the session logs the model's own counts) */
+	cJSON_AddNumberToObject(u, "prompt_tokens", 0);
+	cJSON_AddNumberToObject(u, "completion_tokens", 0);
+	cJSON_AddNumberToObject(u, "total_tokens", 0);
+	api_out(st, "", o, "\n", 1);
+}
+
 static void sse_done(struct stream *st, int status, const char *error, const char *session)
 {
+	if (st->api) {
+		daimon_session_done d = {.status = status};
+		snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
+		api_done(st, &d);
+		return;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", status >= 0);
 	cJSON_AddNumberToObject(o, "status", status);
@@ -215,15 +316,21 @@ static void sse_html(struct stream *st)
 static void heard_delta(void *arg, const char *text, size_t len)
 {
 	struct stream *st = arg;
-	sse(st, "delta", text_obj(text, len), 0);
 	daimon_buf_add(&st->answer, text, len);
+	if (st->api) {
+		if (st->api == API_STREAM)
+			api_chunk(st, text, len, NULL);
+		return;
+	}
+	sse(st, "delta", text_obj(text, len), 0);
 	if (!st->render_timer) /* (rendered at most every RENDER_MS) */
 		st->render_timer = daimon_timer_start(st->ctx, RENDER_MS, 0);
 }
 
 static void heard_tool(void *arg, const char *line, size_t len)
 {
-	sse(arg, "tool", text_obj(line, len), 0);
+	if (!((struct stream *)arg)->api) /* (an OpenAI client hears the answer only) */
+		sse(arg, "tool", text_obj(line, len), 0);
 }
 
 /* A call waits for the user: the page shows Allow and Deny, and the
@@ -231,6 +338,10 @@ static void heard_tool(void *arg, const char *line, size_t len)
 static void heard_approve(void *arg, uint64_t ref, const char *what)
 {
 	struct stream *st = arg;
+	if (st->api) { /* nobody to ask through the API: declined (the model hears it) */
+		daimon_session_approve(st->rt, st->self, st->session, ref, 0);
+		return;
+	}
 	cJSON *o = cJSON_CreateObject();
 	char id[24];
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)ref);
@@ -243,6 +354,11 @@ static void heard_approve(void *arg, uint64_t ref, const char *what)
 static void heard_done(void *arg, const daimon_session_done *d)
 {
 	struct stream *st = arg;
+	if (st->api) {
+		api_done(st, d);
+		st->finished = 1;
+		return;
+	}
 	if (st->answer.len)
 		sse_html(st);
 	sse_done(st, d->status, d->error, d->session);
@@ -576,8 +692,6 @@ static const char *web_key(const cJSON *req)
 	return key_ok(key) ? key : NULL;
 }
 
-/* POST /api/stop {"session"}: the page's Stop button — the turn running
- * there stops, whoever asked it (the asker hears it ended). */
 /* POST /api/approve {"session","ref","allow"}: the page's Allow or Deny
  * for a call that waits (a session answers its own calls only; a ref it
  * never asked, or asked and forgot, is nothing). */
@@ -601,6 +715,8 @@ static enum MHD_Result api_approve(struct MHD_Connection *c, struct web *w, cons
 	return reply_json(c, MHD_HTTP_ACCEPTED, o);
 }
 
+/* POST /api/stop {"session"}: the page's Stop button — the turn running
+ * there stops, whoever asked it (the asker hears it ended). */
 static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
@@ -617,14 +733,10 @@ static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const d
 	return reply_json(c, MHD_HTTP_ACCEPTED, o);
 }
 
-static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+/* Starts the asker of `key` with `text`; its events become the response
+ * (`api`: in OpenAI's shapes). */
+static enum MHD_Result start_stream(struct MHD_Connection *c, struct web *w, const char *key, const char *text, int api)
 {
-	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
-	const char *key = web_key(req), *text = daimon_json_str(req, "text");
-	if (!key || !text || !*text) {
-		cJSON_Delete(req);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": KEY, \"text\": \"...\"}");
-	}
 	struct stream *st = daimon_xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
@@ -632,7 +744,14 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 	st->host = w->cf->host;
 	st->key = daimon_xstrdup(key);
 	st->text = daimon_xstrdup(text);
-	cJSON_Delete(req);
+	st->api = api;
+	st->created = daimon_now_ms();
+	unsigned char r[12];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0, sizeof(r));
+	snprintf(st->cid, sizeof(st->cid), "chatcmpl-");
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(st->cid + 9 + 2 * i, 3, "%02x", r[i]);
 	/* The web actor's child: when the channel stops, its streams end. */
 	daimon_spawn_opts o = {
 		.behaviour = &asker_behaviour, .state = st, .flags = DAIMON_SPAWN_CHILD, .parent = w->self};
@@ -641,13 +760,119 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 		stream_unref(st);
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	}
-	struct MHD_Response *r =
+	struct MHD_Response *r2 =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
-	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
+	MHD_add_response_header(r2, "Content-Type", api == API_WHOLE ? "application/json" : "text/event-stream");
+	MHD_add_response_header(r2, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r2);
+	MHD_destroy_response(r2);
 	return ret;
+}
+
+static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+{
+	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
+	const char *key = web_key(req), *text = daimon_json_str(req, "text");
+	enum MHD_Result ret = !key || !text || !*text ? reply_error(c, MHD_HTTP_BAD_REQUEST,
+								    "chat needs {\"session\": KEY, \"text\": \"...\"}")
+						      : start_stream(c, w, key, text, 0);
+	cJSON_Delete(req);
+	return ret;
+}
+
+/* ---- the OpenAI-compatible door: /v1/, for clients with an API key ---- */
+
+static enum MHD_Result api_fail(struct MHD_Connection *c, unsigned code, const char *message, const char *type)
+{
+	cJSON *o = api_error_obj(message, type);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	enum MHD_Result ret = reply(c, code, "application/json", s, strlen(s));
+	cJSON_free(s);
+	return ret;
+}
+
+static int api_key_ok(struct MHD_Connection *c, const struct web *w)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	char name[80];
+	return auth && !strncmp(auth, "Bearer ", 7) &&
+	       daimon_api_key_check(w->cf->host->store->home, auth + 7, name, sizeof(name)) == 1;
+}
+
+/* The text of the last user message: a string, or its text parts. */
+static int last_user_text(const cJSON *messages, daimon_buf *out, const char **why)
+{
+	const cJSON *last = NULL, *m;
+	cJSON_ArrayForEach(m, messages) if (daimon_json_str(m, "role") && !strcmp(daimon_json_str(m, "role"), "user"))
+		last = m;
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content"), *part;
+	*why = "the messages hold no user message with text";
+	if (cJSON_IsString(content)) {
+		daimon_buf_adds(out, content->valuestring);
+		return out->len ? 0 : -1;
+	}
+	for (part = cJSON_IsArray(content) ? content->child : NULL; part; part = part->next) {
+		const char *type = daimon_json_str(part, "type"), *t = daimon_json_str(part, "text");
+		if (type && strcmp(type, "text")) {
+			*why = "daimon takes text parts only here (no images or audio yet)";
+			return -1;
+		}
+		if (t)
+			daimon_buf_addf(out, "%s%s", out->len ? "\n" : "", t);
+	}
+	return out->len ? 0 : -1;
+}
+
+/* POST /v1/chat/completions: daimon keeps the conversation (its log, its
+ * memory, its tools), so of the client's messages only the last user
+ * message is new; the `user` field or X-Daimon-Session says whose. */
+static enum MHD_Result v1_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
+{
+	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
+	const char *session = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Daimon-Session");
+	const char *user = daimon_json_str(req, "user"), *why = NULL;
+	char key[KEY_MAX + 8];
+	if (session && *session)
+		snprintf(key, sizeof(key), "%s", session);
+	else
+		snprintf(key, sizeof(key), "api:%s", user && *user ? user : "default");
+	daimon_buf text = DAIMON_BUF_INIT;
+	enum MHD_Result ret;
+	if (!cJSON_IsObject(req))
+		ret = api_fail(c, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object", "invalid_request_error");
+	else if (!key_ok(key))
+		ret = api_fail(c, MHD_HTTP_BAD_REQUEST,
+			       "the conversation (user or X-Daimon-Session) is not a key daimon takes",
+			       "invalid_request_error");
+	else if (last_user_text(cJSON_GetObjectItemCaseSensitive(req, "messages"), &text, &why) < 0)
+		ret = api_fail(c, MHD_HTTP_BAD_REQUEST, why, "invalid_request_error");
+	else
+		ret = start_stream(c, w, key, text.ptr,
+				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "stream")) ? API_STREAM
+												 : API_WHOLE);
+	daimon_buf_release(&text);
+	cJSON_Delete(req);
+	return ret;
+}
+
+static enum MHD_Result v1(struct MHD_Connection *c, struct web *w, const char *url, const char *method,
+			  const daimon_buf *body)
+{
+	if (!strcmp(url, "/v1/chat/completions") && !strcmp(method, "POST"))
+		return v1_chat(c, w, body);
+	if (!strcmp(url, "/v1/models") && !strcmp(method, "GET")) {
+		cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data"), *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "object", "list");
+		cJSON_AddStringToObject(m, "id", "daimon");
+		cJSON_AddStringToObject(m, "object", "model");
+		cJSON_AddNumberToObject(m, "created", 0);
+		cJSON_AddStringToObject(m, "owned_by", "daimon");
+		cJSON_AddItemToArray(data, m);
+		return reply_json(c, MHD_HTTP_OK, o);
+	}
+	return api_fail(c, MHD_HTTP_NOT_FOUND, "daimon answers /v1/chat/completions and /v1/models",
+			"invalid_request_error");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -662,9 +887,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return reply_error(c, MHD_HTTP_FORBIDDEN, why);
 		if (!strcmp(url, "/") && !strcmp(method, "GET"))
 			return page(c);
-		if (strncmp(url, "/api/", 5))
+		int door = !strncmp(url, "/v1/", 4);
+		if (!door && strncmp(url, "/api/", 5))
 			return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
-		if (!authorized(c, w))
+		if (door && !api_key_ok(c, w))
+			return api_fail(c, MHD_HTTP_UNAUTHORIZED,
+					"no such API key: make one with `daimon api-key create NAME`",
+					"invalid_request_error");
+		if (!door && !authorized(c, w))
 			return reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
 		*con_cls = daimon_xcalloc(1, sizeof(struct request));
 		return MHD_YES;
@@ -679,6 +909,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rq->too_big)
 		return reply_error(c, 413, "the message is larger than 1 MiB");
+	if (!strncmp(url, "/v1/", 4))
+		return v1(c, w, url, method, &rq->body);
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
 		return api_chat(c, w, &rq->body);
 	if (!strcmp(url, "/api/approve") && !strcmp(method, "POST"))

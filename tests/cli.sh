@@ -291,12 +291,12 @@ if [ -f "$AIM" ]; then
     expect setup_terminal_no_key_for_ollama 0 '^none$' -- sh -c "[ -e '$S.tty/credentials' ] && echo some || echo none"
     tmux -S "$T" kill-server 2>/dev/null
     # an answer on a terminal is markdown laid out, block by block as it streams; in a pipe, as it came
-    tmux -S "$T" new-session -d -x 100 -y 20 "env -u NO_COLOR '$DAIMON' ask --session cli:md 'format this'; sleep 5"
-    for _ in $(seq 50); do tmux -S "$T" capture-pane -p | grep -q 'The end' && break; sleep 0.1; done
+    tmux -S "$T.md" new-session -d -x 100 -y 20 "env -u NO_COLOR '$DAIMON' ask --session cli:md 'format this'; sleep 10"
+    for _ in $(seq 100); do tmux -S "$T.md" capture-pane -p | grep -q 'The end' && break; sleep 0.1; done
     expect terminal_markdown 0 '^Title~~Some bold text\.~~• one~• two~~    int x = 1;~~    int y = 2;~~The end\.~' -- \
-      sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
-    expect terminal_markdown_bold 0 $'Some \033\\[1mbold\033\\[0m' -- tmux -S "$T" capture-pane -p -e
-    tmux -S "$T" kill-server 2>/dev/null
+      sh -c "tmux -S '$T.md' capture-pane -p | tr '\n' '~'"
+    expect terminal_markdown_bold 0 $'Some \033\\[1mbold\033\\[0m' -- tmux -S "$T.md" capture-pane -p -e
+    tmux -S "$T.md" kill-server 2>/dev/null
     expect pipe_markdown_raw 0 '^Some \*\*bold\*\* text\.$' -- "$DAIMON" ask --session cli:md2 'format this'
   else
     bad setup_terminal "tmux is missing: run scripts/setup.sh"

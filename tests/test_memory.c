@@ -230,10 +230,10 @@ static void test_memory__other_people_get_files_of_their_own(void)
 	CHECK_STR(other.name, "people/telegram-77.md");
 	CHECK_STR(imported.name, "USER.md"); /* the owner's own, brought from elsewhere */
 	CHECK(daimon_is_owner(NULL, "telegram:7:9") == 0);
+	daimon_mem_file_release(&later), daimon_mem_file_release(&other), daimon_mem_file_release(&imported);
 	daimon_mem_file_for(&later, home, "user", "telegram:7:9"); /* the owner's next conversation */
 	CHECK_STR(later.name, "USER.md");
 	daimon_mem_file_release(&later);
-	daimon_mem_file_release(&later), daimon_mem_file_release(&other), daimon_mem_file_release(&imported);
 	daimon_buf m = DAIMON_BUF_INIT;
 	CHECK_INT(daimon_mem_add(&b, "Plays chess.", &m), 0);
 	daimon_buf p = DAIMON_BUF_INIT;

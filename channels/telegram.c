@@ -210,6 +210,21 @@ static int lookup_sessions(const struct lookup *k, int owner, cJSON *out)
 	return 0;
 }
 
+/* What a job on the pool answers: `r` as JSON (taken), or, NULL, the
+ * last error. */
+static int job_answer(daimon_buf *out, cJSON *r)
+{
+	if (!r) {
+		daimon_buf_adds(out, daimon_error_last());
+		return -1;
+	}
+	char *s = cJSON_PrintUnformatted(r);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(r);
+	return 0;
+}
+
 /* (the pool) */
 static int lookup_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
@@ -251,14 +266,9 @@ static int lookup_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 	daimon_settings_free(set);
 	if (rc < 0) {
 		cJSON_Delete(r);
-		daimon_buf_adds(out, daimon_error_last());
-		return -1;
+		r = NULL;
 	}
-	char *s = cJSON_PrintUnformatted(r);
-	daimon_buf_adds(out, s);
-	cJSON_free(s);
-	cJSON_Delete(r);
-	return 0;
+	return job_answer(out, r);
 }
 
 static void lookup_free(void *arg)
@@ -503,16 +513,7 @@ static int take_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 {
 	(void)cancelled;
 	struct take *k = arg;
-	cJSON *r = daimon_inbox_take(k->j, k->home, "telegram", k->candidates, k->mark);
-	if (!r) {
-		daimon_buf_adds(out, daimon_error_last());
-		return -1;
-	}
-	char *s = cJSON_PrintUnformatted(r);
-	daimon_buf_adds(out, s);
-	cJSON_free(s);
-	cJSON_Delete(r);
-	return 0;
+	return job_answer(out, daimon_inbox_take(k->j, k->home, "telegram", k->candidates, k->mark));
 }
 
 static void take_free(void *arg)

@@ -174,13 +174,15 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a)
 }
 
 int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
-		      const char *mid, const char *text)
+		      const char *mid, const char *text, const char *images)
 {
 	static _Atomic uint64_t refs;
 	a->ref = atomic_fetch_add(&refs, 1) + 1;
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_buf_add(&b, mid, strlen(mid) + 1);
 	daimon_buf_adds(&b, text);
+	if (images) /* "mid\0text\0images\0" (session.h) */
+		daimon_buf_add(&b, "", 1), daimon_buf_add(&b, images, strlen(images) + 1);
 	int rc = daimon_channel_post(host, daimon_self(ctx), a->ref, key, DAIMON_SESSION_ASK_ONCE, b.ptr, b.len);
 	daimon_buf_release(&b);
 	if (rc < 0) { /* told to the sender, as the answer */

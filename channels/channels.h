@@ -106,9 +106,11 @@ void daimon_answer_unlink(daimon_answer **list, daimon_answer *a);
 /* Hands the message to the session of `key` with its id (`mid`, so the
  * session answers a repeat from its log); the answer comes to the running
  * actor. When it cannot be posted, the reason becomes the answer
- * (answered) and -1 is returned: the channel sends it as it is. */
+ * (answered) and -1 is returned: the channel sends it as it is.
+ * `images`: its pictures, saved in the inbox, as a JSON array of
+ * {"path","mime"} (session.h), or NULL. */
 int daimon_answer_ask(daimon_ctx *ctx, const daimon_channel_host *host, daimon_answer *a, const char *key,
-		      const char *mid, const char *text);
+		      const char *mid, const char *text, const char *images);
 /* What else a message told of an answer, for a channel that streams or
  * asks (daimon_answer_take). */
 typedef struct {

@@ -208,7 +208,10 @@ cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channe
 			continue;
 		char code[DAIMON_PAIRING_CODE_LEN + 1];
 		int fresh = 0;
-		int access = daimon_access_check(home, channel, sender, daimon_json_str(c, "name"), code, &fresh);
+		/* who is let in: the sender, or the group it writes in ("access") */
+		const char *who = daimon_json_str(c, "access") ? daimon_json_str(c, "access") : sender;
+		const char *name = daimon_json_str(c, daimon_json_str(c, "access") ? "access_name" : "name");
+		int access = daimon_access_check(home, channel, who, name, code, &fresh);
 		if (access < 0)
 			fprintf(stderr, "daimon: %s: %s\n", channel, daimon_error_last());
 		if (access == DAIMON_ACCESS_PAIRING && fresh) {
@@ -222,7 +225,7 @@ cJSON *daimon_inbox_take(daimon_journal *j, const char *home, const char *channe
 		if (access != DAIMON_ACCESS_ALLOW)
 			continue; /* nothing of theirs reaches the model */
 		cJSON *extra = cJSON_Duplicate(c, 1);
-		static const char *const own[] = {"id", "chat", "sender", "name", "text"};
+		static const char *const own[] = {"id", "chat", "sender", "text"};
 		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 			cJSON_DeleteItemFromObjectCaseSensitive(extra, own[i]);
 		daimon_journal_in(j, id, chat, sender, text ? text : "", extra);

@@ -324,7 +324,7 @@ static void dispatch(daimon_ctx *ctx, struct mail *ml, const char *uid, const cJ
 	snprintf(key, sizeof(key), "mail:%s", r->to);
 	snprintf(mid, sizeof(mid), "mail:%s", uid);
 	const char *text = daimon_json_str(m, "text");
-	if (daimon_answer_ask(ctx, ml->cf->host, &r->a, key, mid, text && *text ? text : r->subject) < 0)
+	if (daimon_answer_ask(ctx, ml->cf->host, &r->a, key, mid, text && *text ? text : r->subject, NULL) < 0)
 		start_send(ctx, ml, r);
 }
 

@@ -2,7 +2,9 @@
  * telegram-int.h — what the Telegram channel's two halves share:
  * telegram.c takes updates (polling, the journal, commands, callbacks)
  * and telegram-send.c shows the answers (a preview edited as the answer
- * streams, then the final text in Telegram's HTML, split at its limit).
+ * streams, then the final text in Telegram's HTML, split at its limit);
+ * telegram-file.c fetches what comes besides text (photos, voice,
+ * documents) into the inbox.
  */
 #ifndef DAIMON_CHANNELS_TELEGRAM_INT_H
 #define DAIMON_CHANNELS_TELEGRAM_INT_H
@@ -20,6 +22,9 @@ struct tg_conf {
 	const daimon_channel_host *host;
 	char *token, *api;
 	long poll_timeout_s, poll_interval_ms, stream_ms;
+	long long max_file_bytes; /* channels.telegram.max_file_mb */
+	int no_images;            /* model.images is false */
+	enum { TG_GROUPS_MENTION, TG_GROUPS_ALL, TG_GROUPS_OFF } groups;
 };
 
 /* A message at its session, and then its answer on the way out. */
@@ -31,7 +36,11 @@ struct tg_item {
 	int own;         /* daimon's own reply (a command): no typing, no preview */
 	char *use;       /* once sent: the chat talks in this conversation now */
 	cJSON *keyboard; /* an inline keyboard under the reply (its last part) */
-	uint64_t job;    /* the lookup (/sessions, /status) it waits for */
+	uint64_t job;    /* the lookup (/sessions, /status) or the file's fetch it waits for */
+	int fetching;    /* ...the fetch of its file (telegram-file.c) */
+	char file[16];   /* what the file is: "photo", "voice", "document" */
+	char *text;      /* the message's text (a caption) while its file is fetched */
+	char *who;       /* in a group: who wrote it (the model is told), else NULL */
 	/* the preview: one message edited as the answer streams */
 	long long preview; /* its message id (0: none yet) */
 	int no_preview;    /* one failed: the answer comes whole */
@@ -76,6 +85,10 @@ struct tg {
 	cJSON *uses;          /* chat -> the conversation it talks in, when not its first */
 	struct tg_ask *asks;
 	uint64_t jobs; /* refs of lookups */
+	/* the bot (getMe), to see it mentioned or replied to in a group */
+	uint64_t me;
+	char username[64];
+	char bot_id[32];
 };
 
 /* telegram-send.c */
@@ -93,6 +106,17 @@ void tg_typing(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
 int tg_sent(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const daimon_http_result *r);
 /* A timer of the item's (1), or not (0). */
 int tg_timer(daimon_ctx *ctx, struct tg *t, struct tg_item *it, uint64_t ref);
+/* telegram-file.c: the file a message carries, added to its journal
+ * record `c` (1), or none (0). */
+int tg_file_of(const cJSON *msg, cJSON *c);
+/* Fetches the item's file into the inbox on the pool; -1 (last error)
+ * when it is too big to ask for. */
+int tg_fetch(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const cJSON *file);
+/* The fetch is done: what goes to the model is added to `text`, with
+ * `*images` (malloc'd, or NULL) for a photo; a line for the sender to
+ * `note`. -1: it failed, `note` says why. */
+int tg_fetched(const struct tg *t, struct tg_item *it, const daimon_job_done *d, daimon_buf *text, daimon_buf *note,
+	       char **images);
 void tg_item_drop(daimon_ctx *ctx, struct tg *t, struct tg_item *it);
 void tg_item_free(struct tg_item *it);
 

@@ -63,6 +63,8 @@ void tg_item_free(struct tg_item *it)
 		free(it->parts[i]);
 	free(it->parts);
 	free(it->use);
+	free(it->text);
+	free(it->who);
 	cJSON_Delete(it->keyboard);
 	free(it);
 }

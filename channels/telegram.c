@@ -26,9 +26,11 @@
  * DAIMON_TELEGRAM_API_URL win over the file. The channel is on when
  * there is a token (and "enabled" is not false).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "channels/access.h"
@@ -294,6 +296,8 @@ static void look_up(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const cha
 		daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), it->job, lookup_job, k, lookup_free));
 }
 
+static void fetched(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const daimon_job_done *d);
+
 static void looked_up(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
 {
 	daimon_answer *a = t->items;
@@ -303,6 +307,10 @@ static void looked_up(daimon_ctx *ctx, struct tg *t, const daimon_job_done *d)
 		return;
 	struct tg_item *it = (struct tg_item *)a;
 	it->job = 0;
+	if (it->fetching) {
+		fetched(ctx, t, it, d);
+		return;
+	}
 	cJSON *r = d->status == 0 ? cJSON_Parse(d->text) : NULL;
 	const char *use = daimon_json_str(r, "use");
 	if (use) {
@@ -440,6 +448,8 @@ static struct tg_item *item_new(struct tg *t, const cJSON *p)
 	const char *sender = daimon_json_str(p, "sender");
 	snprintf(it->sender, sizeof(it->sender), "%s", sender ? sender : it->chat);
 	chat_key(t, it->chat, it->key, sizeof(it->key));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "group"))) /* (several people talk there) */
+		it->who = daimon_xstrdup(daimon_json_str(p, "name") ? daimon_json_str(p, "name") : it->sender);
 	daimon_answer_append(&t->items, &it->a);
 	return it;
 }
@@ -464,6 +474,41 @@ static void pressed(daimon_ctx *ctx, struct tg *t, const cJSON *p)
 	daimon_journal_out_later(daimon_ctx_rt(ctx), t->j, id);
 }
 
+/* The message goes to its conversation (in a group, with who said it). */
+static void ask(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const char *text, const char *images)
+{
+	char mid[48];
+	snprintf(mid, sizeof(mid), "telegram:%s", it->id);
+	char *said = it->who ? daimon_xasprintf("[%s] %s", it->who, text) : NULL;
+	it->shown_at = daimon_mono_ms(); /* (the first preview after stream_ms: a quick answer comes whole) */
+	int rc = daimon_answer_ask(ctx, t->cf->host, &it->a, it->key, mid, said ? said : text, images);
+	free(said);
+	if (rc < 0) {
+		tg_finish(ctx, t, it);
+		return;
+	}
+	if (!it->typing_timer)
+		tg_typing(ctx, t, it);
+}
+
+/* A message's file is in the inbox (or could not be had): it goes on. */
+static void fetched(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const daimon_job_done *d)
+{
+	daimon_buf text = DAIMON_BUF_INIT, note = DAIMON_BUF_INIT;
+	char *images = NULL;
+	daimon_buf_adds(&text, it->text ? it->text : "");
+	if (tg_fetched(t, it, d, &text, &note, &images) < 0) {
+		reply(ctx, t, it, daimon_buf_cstr(&note));
+	} else {
+		if (note.len)
+			tg_send_plain(ctx, t, it->chat, daimon_buf_cstr(&note));
+		ask(ctx, t, it, daimon_buf_cstr(&text), images);
+	}
+	free(images);
+	daimon_buf_release(&text);
+	daimon_buf_release(&note);
+}
+
 /* A message taken (journaled), or one taken before a restart. */
 static void dispatch(daimon_ctx *ctx, struct tg *t, const cJSON *p)
 {
@@ -473,19 +518,24 @@ static void dispatch(daimon_ctx *ctx, struct tg *t, const cJSON *p)
 	}
 	const char *text = daimon_json_str(p, "text");
 	struct tg_item *it = item_new(t, p);
-	char name[33], mid[48];
+	char name[33];
 	command_of(text ? text : "", name);
 	if (*name) {
 		command(ctx, t, it, name);
 		return;
 	}
-	snprintf(mid, sizeof(mid), "telegram:%s", it->id);
-	it->shown_at = daimon_mono_ms(); /* (the first preview after stream_ms: a quick answer comes whole) */
-	if (daimon_answer_ask(ctx, t->cf->host, &it->a, it->key, mid, text ? text : "") < 0) {
-		tg_finish(ctx, t, it);
-		return;
+	const cJSON *file = cJSON_GetObjectItemCaseSensitive(p, "file");
+	if (!file) {
+		ask(ctx, t, it, text ? text : "", NULL);
+	} else if (tg_fetch(ctx, t, it, file) < 0) {
+		char *why = daimon_xasprintf("(%s)", daimon_error_last());
+		why[1] = (char)toupper((unsigned char)why[1]);
+		reply(ctx, t, it, why);
+		free(why);
+	} else {
+		it->text = daimon_xstrdup(text ? text : "");
+		tg_typing(ctx, t, it);
 	}
-	tg_typing(ctx, t, it);
 }
 
 static const char *num_str(const cJSON *v, char *buf, size_t size)
@@ -500,6 +550,36 @@ static const char *num_str(const cJSON *v, char *buf, size_t size)
 }
 
 static void schedule_poll(daimon_ctx *ctx, struct tg *t, long ms);
+
+static int is_group(const cJSON *chat)
+{
+	const char *type = daimon_json_str(chat, "type");
+	return type && (!strcmp(type, "group") || !strcmp(type, "supergroup"));
+}
+
+/* Whether a group's message is for daimon (channels.telegram.groups):
+ * every one, or those that mention the bot (@name, a command) or reply
+ * to it. */
+static int for_me(const struct tg *t, const cJSON *msg, const char *text)
+{
+	if (t->cf->groups != TG_GROUPS_MENTION)
+		return t->cf->groups == TG_GROUPS_ALL;
+	const cJSON *to =
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "reply_to_message"), "from");
+	char id[32];
+	if (t->bot_id[0] && num_str(cJSON_GetObjectItemCaseSensitive(to, "id"), id, sizeof(id)) &&
+	    !strcmp(id, t->bot_id))
+		return 1;
+	if (!text)
+		return 0;
+	if (text[0] == '/')
+		return 1;
+	size_t n = strlen(t->username);
+	for (const char *at = strchr(text, '@'); n && at; at = strchr(at + 1, '@'))
+		if (!strncasecmp(at + 1, t->username, n) && !isalnum((unsigned char)at[1 + n]) && at[1 + n] != '_')
+			return 1;
+	return 0;
+}
 
 struct take {
 	daimon_journal *j;
@@ -541,24 +621,36 @@ static void on_updates(daimon_ctx *ctx, struct tg *t, const cJSON *result)
 		const cJSON *cb = cJSON_GetObjectItemCaseSensitive(u, "callback_query");
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cb ? cb : u, "message");
 		const cJSON *from = cJSON_GetObjectItemCaseSensitive(cb ? cb : msg, "from");
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(msg, "chat");
 		const char *text = daimon_json_str(cb ? cb : msg, cb ? "data" : "text");
+		if (!text && !cb)
+			text = daimon_json_str(msg, "caption");
+		cJSON *c = cJSON_CreateObject();
 		char chat[32], sender[32], id[32];
-		if (!text ||
-		    !num_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "chat"), "id"),
-			     chat, sizeof(chat)) ||
-		    !num_str(cJSON_GetObjectItemCaseSensitive(from, "id"), sender, sizeof(sender)))
-			continue; /* not a text message nor a press: nothing to answer */
+		int group = is_group(in), file = !cb && tg_file_of(msg, c);
+		if ((!text && !file) || !num_str(cJSON_GetObjectItemCaseSensitive(in, "id"), chat, sizeof(chat)) ||
+		    !num_str(cJSON_GetObjectItemCaseSensitive(from, "id"), sender, sizeof(sender)) ||
+		    (group && !cb && !for_me(t, msg, text))) {
+			cJSON_Delete(c);
+			continue; /* nothing to answer: not a message, a file nor a press; or not for daimon */
+		}
 		num_str(uid, id, sizeof(id));
 		const char *name = daimon_json_str(from, "username");
 		if (!name)
 			name = daimon_json_str(from, "first_name");
-		cJSON *c = cJSON_CreateObject();
+		if (group) { /* the group is let in (or paired), as a person is; the model hears who speaks */
+			const char *title = daimon_json_str(in, "title");
+			cJSON_AddBoolToObject(c, "group", 1);
+			cJSON_AddStringToObject(c, "access", chat);
+			if (title)
+				cJSON_AddStringToObject(c, "access_name", title);
+		}
 		cJSON_AddStringToObject(c, "id", id);
 		cJSON_AddStringToObject(c, "chat", chat);
 		cJSON_AddStringToObject(c, "sender", sender);
 		if (name)
 			cJSON_AddStringToObject(c, "name", name);
-		cJSON_AddStringToObject(c, "text", cb ? "" : text);
+		cJSON_AddStringToObject(c, "text", cb || !text ? "" : text);
 		if (cb) { /* a press: what it says, and what to answer and edit */
 			const cJSON *mid = cJSON_GetObjectItemCaseSensitive(msg, "message_id");
 			char cq[64];
@@ -666,6 +758,21 @@ static void on_polled(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r
 	cJSON_Delete(doc);
 }
 
+/* Who the bot is: its name and id, to see it mentioned in a group. A
+ * server that cannot say (or is down) costs only that: polling starts. */
+static void on_me(daimon_ctx *ctx, struct tg *t, const daimon_http_result *r)
+{
+	t->me = 0;
+	cJSON *doc = r->curl_code == 0 && r->status == 200 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	const cJSON *me = cJSON_GetObjectItemCaseSensitive(doc, "result");
+	const char *name = daimon_json_str(me, "username");
+	snprintf(t->username, sizeof(t->username), "%s", name ? name : "");
+	if (!num_str(cJSON_GetObjectItemCaseSensitive(me, "id"), t->bot_id, sizeof(t->bot_id)))
+		t->bot_id[0] = 0;
+	cJSON_Delete(doc);
+	start_poll(ctx, t);
+}
+
 /* ---- the actor ---- */
 
 static int tg_init(daimon_ctx *ctx, void *state_)
@@ -684,7 +791,11 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 	cJSON_ArrayForEach(p, pending) dispatch(ctx, t, p);
 	cJSON_Delete(pending);
 	set_commands(ctx, t);
-	start_poll(ctx, t);
+	char *url = method_url(t->cf, "getMe"); /* (polling starts once the bot knows its name) */
+	daimon_http_req r = {.url = url, .timeout_ms = 15000};
+	if (!(t->me = daimon_http_request(ctx, t->cf->host->http, &r)))
+		start_poll(ctx, t);
+	free(url);
 	return DAIMON_CONTINUE;
 }
 
@@ -717,6 +828,10 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 		const daimon_http_result *r = m->data;
 		if (r->id == t->poll) {
 			on_polled(ctx, t, r);
+			break;
+		}
+		if (r->id == t->me) {
+			on_me(ctx, t, r);
 			break;
 		}
 		for (a = t->items; a && !tg_sent(ctx, t, (struct tg_item *)a, r); a = a->next)
@@ -805,7 +920,9 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 {
 	const char *token = getenv("TELEGRAM_BOT_TOKEN"), *v;
 	int on;
-	int64_t poll_timeout_s, poll_interval_ms, stream_ms;
+	int64_t poll_timeout_s, poll_interval_ms, stream_ms, max_file_mb;
+	int images = 1;
+	const char *groups = "mention";
 	if (daimon_settings_bool(set, "channels.telegram.enabled", &on) < 0 ||
 	    daimon_settings_string(set, "channels.telegram.token", &v) < 0)
 		return -1;
@@ -817,7 +934,10 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 	if (daimon_telegram_api_url(set, &api) < 0 ||
 	    daimon_settings_int(set, "channels.telegram.poll_timeout_s", &poll_timeout_s) < 0 ||
 	    daimon_settings_int(set, "channels.telegram.poll_interval_ms", &poll_interval_ms) < 0 ||
-	    daimon_settings_int(set, "channels.telegram.stream_ms", &stream_ms) < 0) {
+	    daimon_settings_int(set, "channels.telegram.stream_ms", &stream_ms) < 0 ||
+	    daimon_settings_int(set, "channels.telegram.max_file_mb", &max_file_mb) < 0 ||
+	    daimon_settings_string(set, "channels.telegram.groups", &groups) < 0 ||
+	    daimon_settings_bool(set, "model.images", &images) < 0) {
 		free(api);
 		return -1;
 	}
@@ -828,6 +948,11 @@ static int tg_configure(const daimon_channel_host *host, const daimon_settings *
 	cf->poll_timeout_s = (long)poll_timeout_s;
 	cf->poll_interval_ms = (long)poll_interval_ms;
 	cf->stream_ms = (long)stream_ms;
+	cf->max_file_bytes = (long long)max_file_mb * 1024 * 1024;
+	cf->no_images = !images;
+	cf->groups = !strcmp(groups, "all")   ? TG_GROUPS_ALL
+		     : !strcmp(groups, "off") ? TG_GROUPS_OFF
+					      : TG_GROUPS_MENTION;
 	*out = cf;
 	return 1;
 }

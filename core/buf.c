@@ -189,6 +189,22 @@ void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n)
 	daimon_buf_add(b, s + from, n - from);
 }
 
+void daimon_buf_add_base64(daimon_buf *b, const void *data, size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	char four[4];
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v =
+			(unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+		four[0] = abc[v >> 18 & 63];
+		four[1] = abc[v >> 12 & 63];
+		four[2] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		four[3] = i + 2 < n ? abc[v & 63] : '=';
+		daimon_buf_add(b, four, 4);
+	}
+}
+
 void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n)
 {
 	daimon_buf valid = DAIMON_BUF_INIT;

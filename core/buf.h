@@ -50,6 +50,8 @@ void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n);
  * cursor, retitle the window or paste — as \xNN or \uNNNN, the rest as
  * daimon_buf_add_utf8 does. */
 void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n);
+/* Appends `n` bytes as base64 (RFC 4648, padded, no line breaks). */
+void daimon_buf_add_base64(daimon_buf *b, const void *data, size_t n);
 /* Whether `n` bytes are valid UTF-8 (no overlongs, surrogates or values
  * past U+10FFFF). */
 int daimon_utf8_valid(const char *s, size_t n);

@@ -189,6 +189,15 @@ int daimon_model_endpoint_load(daimon_model_settings *out, const char *home)
 	out->llm.max_answer_bytes = (size_t)answer_kb * 1024;
 	out->llm.max_retry_after_ms = (long)(retry_s * 1000);
 	out->llm.thinking_tokens = (int)thinking;
+	int images = 1;
+	double max_images = 4;
+	if ((rc = daimon_settings_bool(file, "model.images", &images)) < 0 ||
+	    (rc = daimon_settings_number(file, "model.max_images", &max_images)) < 0) {
+		daimon_settings_free(file);
+		return rc;
+	}
+	out->llm.no_images = !images;
+	out->llm.max_images = max_images > 0 ? (int)max_images : -1;
 	const char *name = pick(env("DAIMON_PROVIDER"), set_provider);
 	if (!name) /* nothing said: OpenAI's API, unless only an Anthropic key is there */
 		name = !env("OPENAI_API_KEY") && env("ANTHROPIC_API_KEY") ? "anthropic" : "openai";

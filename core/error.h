@@ -22,6 +22,7 @@ enum {
 	DAIMON_EINVAL = -7,     /* bad input from the caller or the user */
 	DAIMON_ECANCELLED = -8, /* stopped before it finished */
 	DAIMON_ETIMEDOUT = -9,  /* out of time */
+	DAIMON_ETOOBIG = -10,   /* past a bound on its size */
 };
 
 /* Sets the thread's last error and returns `code` (so: return daimon_error(...)). */

@@ -532,14 +532,25 @@ int daimon_http_transient(const daimon_http_result *r)
 
 /* ---- one blocking request ---- */
 
+struct fetched {
+	daimon_buf *out;
+	size_t max; /* 0: no bound */
+	int over;
+};
+
 static size_t fetch_body(char *data, size_t size, size_t n, void *userp)
 {
-	daimon_buf_add(userp, data, size * n);
+	struct fetched *f = userp;
+	if (f->max && f->out->len + size * n > f->max) {
+		f->over = 1;
+		return 0; /* (curl stops: a write error) */
+	}
+	daimon_buf_add(f->out, data, size * n);
 	return size * n;
 }
 
-int daimon_http_fetch(const char *method, const char *url, const char *const *headers, const void *body,
-		      size_t body_len, long timeout_ms, long *status, daimon_buf *out)
+static int fetch(const char *method, const char *url, const char *const *headers, const void *body, size_t body_len,
+		 long timeout_ms, size_t max, long *status, daimon_buf *out)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -547,6 +558,7 @@ int daimon_http_fetch(const char *method, const char *url, const char *const *he
 	struct curl_slist *hl = NULL;
 	for (size_t i = 0; headers && headers[i]; i++)
 		hl = curl_slist_append(hl, headers[i]);
+	struct fetched f = {.out = out, .max = max};
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method ? method : "GET");
 	if (body) {
@@ -555,7 +567,7 @@ int daimon_http_fetch(const char *method, const char *url, const char *const *he
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	CURLcode rc = curl_easy_perform(c);
@@ -564,7 +576,20 @@ int daimon_http_fetch(const char *method, const char *url, const char *const *he
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
+	if (f.over)
+		return daimon_error_code(DAIMON_ETOOBIG, "cannot fetch %s: it is larger than %zu bytes", url, max);
 	if (rc != CURLE_OK)
 		return daimon_error("cannot fetch %s: %s", url, curl_easy_strerror(rc));
 	return 0;
+}
+
+int daimon_http_fetch(const char *method, const char *url, const char *const *headers, const void *body,
+		      size_t body_len, long timeout_ms, long *status, daimon_buf *out)
+{
+	return fetch(method, url, headers, body, body_len, timeout_ms, 0, status, out);
+}
+
+int daimon_http_download(const char *url, long timeout_ms, size_t max_bytes, long *status, daimon_buf *out)
+{
+	return fetch(NULL, url, NULL, NULL, 0, timeout_ms, max_bytes, status, out);
 }

@@ -80,5 +80,8 @@ int daimon_http_ack(daimon_ctx *ctx, daimon_aid http, uint64_t id, size_t len);
  * appended to `out`, or < 0 with the reason as the last error. */
 int daimon_http_fetch(const char *method, const char *url, const char *const *headers, const void *body,
 		      size_t body_len, long timeout_ms, long *status, daimon_buf *out);
+/* A GET of at most `max_bytes` of body: past them the transfer stops and
+ * the error (DAIMON_ETOOBIG) says so. */
+int daimon_http_download(const char *url, long timeout_ms, size_t max_bytes, long *status, daimon_buf *out);
 
 #endif

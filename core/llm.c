@@ -32,6 +32,30 @@ static const cJSON *reasoning_of(const cJSON *m)
 	return cJSON_IsObject(r) ? r : NULL;
 }
 
+/* A message with pictures: its text, then each as a data URL. */
+static cJSON *openai_parts(const char *text, const cJSON *images)
+{
+	cJSON *parts = cJSON_CreateArray();
+	if (text && *text) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "type", "text");
+		cJSON_AddStringToObject(t, "text", text);
+		cJSON_AddItemToArray(parts, t);
+	}
+	for (const cJSON *i = images->child; i; i = i->next) {
+		if (!daimon_json_str(i, "data"))
+			continue; /* (named, not inlined) */
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "type", "image_url");
+		char *url =
+			daimon_xasprintf("data:%s;base64,%s", str_or(i, "mime", "image/jpeg"), str_or(i, "data", ""));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "image_url"), "url", url);
+		free(url);
+		cJSON_AddItemToArray(parts, p);
+	}
+	return parts;
+}
+
 static cJSON *openai_messages(const char *system, const cJSON *messages)
 {
 	cJSON *out = cJSON_CreateArray();
@@ -51,7 +75,11 @@ static cJSON *openai_messages(const char *system, const cJSON *messages)
 		} else {
 			cJSON_AddStringToObject(o, "role", role ? role : "user");
 			const char *content = daimon_json_str(m, "content");
-			cJSON_AddStringToObject(o, "content", content ? content : "");
+			const cJSON *images = cJSON_GetObjectItemCaseSensitive(m, "images");
+			if (cJSON_GetArraySize(images))
+				cJSON_AddItemToObject(o, "content", openai_parts(content, images));
+			else
+				cJSON_AddStringToObject(o, "content", content ? content : "");
 			const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
 			if (cJSON_GetArraySize(calls)) {
 				const char *thought = daimon_json_str(reasoning_of(m), "text");
@@ -113,6 +141,18 @@ static cJSON *anthropic_messages(const cJSON *messages, int thinking)
 			cJSON_AddStringToObject(o, "role", assistant ? "assistant" : "user");
 			if (assistant && thinking)
 				add_thinking(blocks, m);
+			const cJSON *images = cJSON_GetObjectItemCaseSensitive(m, "images");
+			for (const cJSON *i = images ? images->child : NULL; i; i = i->next) {
+				if (!daimon_json_str(i, "data"))
+					continue;
+				cJSON *b = cJSON_CreateObject(), *src;
+				cJSON_AddStringToObject(b, "type", "image");
+				src = cJSON_AddObjectToObject(b, "source");
+				cJSON_AddStringToObject(src, "type", "base64");
+				cJSON_AddStringToObject(src, "media_type", str_or(i, "mime", "image/jpeg"));
+				cJSON_AddStringToObject(src, "data", str_or(i, "data", ""));
+				cJSON_AddItemToArray(blocks, b);
+			}
 			const char *content = daimon_json_str(m, "content");
 			if (content && *content) {
 				cJSON *b = cJSON_CreateObject();

@@ -36,6 +36,10 @@ typedef struct daimon_llm_config {
 	 * NULL: this one */
 	const struct daimon_llm_config *summarizer;
 	int max_tokens; /* 0: 4096 */
+	/* model.images false: the model takes no images (they are named to
+	 * it instead); model.max_images: the newest this many go with each
+	 * request (0: 4) */
+	int no_images, max_images;
 	/* Anthropic's extended thinking: its budget in tokens (model.
 	 * thinking_tokens), 0 off. OpenAI-compatible servers that reason
 	 * (DeepSeek, Qwen) do so unasked. */
@@ -69,7 +73,9 @@ typedef struct {
 
 /* Messages are daimon's own shape: [{"role":"user"|"assistant","content":
  * "...", "tool_calls":[{"id","name","arguments"}], "reasoning":{"text",
- * "blocks"}} | {"role":"tool", "call_id","content","is_error"}]. An
+ * "blocks"}, "images":[{"mime","data" (base64)}]} | {"role":"tool",
+ * "call_id","content","is_error"}]. Images go as OpenAI's image_url
+ * parts (data URLs) or Anthropic's base64 image blocks. An
  * answer's reasoning goes back where the API requires it: DeepSeek's
  * text with the tool calls it led to, Anthropic's thinking blocks (with
  * their signatures) when thinking is on. Tools: [{"name","description",

@@ -71,8 +71,8 @@ char *daimon_llm_url(const daimon_llm_config *cfg, int endpoint)
 		return daimon_xasprintf("%.*s/v1/%s", (int)n, base,
 					endpoint == DAIMON_LLM_CHAT ? "messages" : "models");
 	}
-	return daimon_xasprintf("%.*s%s/%s", (int)n, base, path == n ? "/v1" : "",
-				endpoint == DAIMON_LLM_CHAT ? "chat/completions" : "models");
+	static const char *const paths[] = {"chat/completions", "models", "audio/transcriptions"};
+	return daimon_xasprintf("%.*s%s/%s", (int)n, base, path == n ? "/v1" : "", paths[endpoint]);
 }
 
 int daimon_llm_auth_headers(const daimon_llm_config *cfg, char **h)
@@ -152,5 +152,58 @@ int daimon_llm_ping(const daimon_llm_config *cfg, char *said, size_t size, long 
 	}
 	daimon_buf_release(&body);
 	daimon_llm_request_release(&req);
+	return rc;
+}
+
+/* One form field of a multipart/form-data body. */
+static void form_part(daimon_buf *b, const char *boundary, const char *name, const char *file, const char *mime,
+		      const void *data, size_t len)
+{
+	daimon_buf_addf(b, "--%s\r\nContent-Disposition: form-data; name=\"%s\"", boundary, name);
+	if (file)
+		daimon_buf_addf(b, "; filename=\"%s\"\r\nContent-Type: %s", file, mime);
+	daimon_buf_adds(b, "\r\n\r\n");
+	daimon_buf_add(b, data, len);
+	daimon_buf_adds(b, "\r\n");
+}
+
+int daimon_llm_transcribe(const daimon_llm_config *cfg, const char *model, const void *audio, size_t len,
+			  const char *name, const char *mime, long timeout_ms, daimon_buf *text)
+{
+	if (cfg->provider == DAIMON_LLM_ANTHROPIC)
+		return daimon_error("voice messages need speech to text, which Anthropic's API does not offer "
+				    "(use an OpenAI-compatible provider)");
+	static const char boundary[] = "daimon-9f3c1b7e5a";
+	char safe[128];
+	size_t n = 0;
+	for (const char *p = name && *name ? name : "voice.ogg"; *p && n + 1 < sizeof(safe); p++)
+		safe[n++] = *p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '_' : *p;
+	safe[n] = 0;
+	daimon_buf body = DAIMON_BUF_INIT, got = DAIMON_BUF_INIT;
+	form_part(&body, boundary, "model", NULL, NULL, model, strlen(model));
+	form_part(&body, boundary, "response_format", NULL, NULL, "json", 4);
+	form_part(&body, boundary, "file", safe, mime && *mime ? mime : "audio/ogg", audio, len);
+	daimon_buf_addf(&body, "--%s--\r\n", boundary);
+	char *url = daimon_llm_url(cfg, DAIMON_LLM_TRANSCRIBE), *h[4] = {0};
+	int nh = daimon_llm_auth_headers(cfg, h);
+	h[nh] = daimon_xasprintf("Content-Type: multipart/form-data; boundary=%s", boundary);
+	long status = 0;
+	int rc = daimon_http_fetch("POST", url, (const char *const *)h, body.ptr, body.len, timeout_ms, &status, &got);
+	cJSON *doc = rc == 0 ? cJSON_Parse(daimon_buf_cstr(&got)) : NULL;
+	const char *said = daimon_json_str(doc, "text");
+	if (rc == 0 && (status != 200 || !said)) {
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+		const char *msg = cJSON_IsString(err) ? err->valuestring : daimon_json_str(err, "message");
+		rc = daimon_error("%s answered HTTP %ld%s%s", url, status, msg ? ": " : " without a transcript",
+				  msg ? msg : "");
+	}
+	if (rc == 0)
+		daimon_buf_adds(text, said);
+	cJSON_Delete(doc);
+	for (int i = 0; h[i]; i++)
+		free(h[i]);
+	free(url);
+	daimon_buf_release(&body);
+	daimon_buf_release(&got);
 	return rc;
 }

@@ -34,9 +34,9 @@ const daimon_provider *daimon_provider_named(const char *name);
 /* "openai, anthropic, ..." (static). */
 const char *daimon_provider_names(void);
 
-enum { DAIMON_LLM_CHAT, DAIMON_LLM_MODELS };
-/* The URL of the chat or the model-list endpoint of `cfg` (caller
- * frees). */
+enum { DAIMON_LLM_CHAT, DAIMON_LLM_MODELS, DAIMON_LLM_TRANSCRIBE };
+/* The URL of the chat, the model-list or the speech-to-text endpoint of
+ * `cfg` (caller frees). */
 char *daimon_llm_url(const daimon_llm_config *cfg, int endpoint);
 /* The headers that say who asks: Authorization (OpenAI's) or x-api-key
  * and anthropic-version (Anthropic's). Appends up to two malloc'd
@@ -50,5 +50,12 @@ int daimon_llm_models(const daimon_llm_config *cfg, long timeout_ms, cJSON **ids
  * 0 with what the model said and how long it took, or < 0 (the error
  * names the URL). Blocking, like daimon_llm_models. */
 int daimon_llm_ping(const daimon_llm_config *cfg, char *said, size_t size, long *ms);
+
+/* Speech to text: `len` bytes of audio (its file `name` and `mime` as
+ * they came) sent to the server's /audio/transcriptions as OpenAI's API
+ * takes it (multipart, `model`), what was said appended to `text`. An
+ * Anthropic server has no such endpoint: an error saying so. Blocking. */
+int daimon_llm_transcribe(const daimon_llm_config *cfg, const char *model, const void *audio, size_t len,
+			  const char *name, const char *mime, long timeout_ms, daimon_buf *text);
 
 #endif

@@ -82,6 +82,12 @@ const daimon_setting daimon_settings_table[] = {
 	INT("model.thinking_tokens", 0, 1000000, "0",
 	    "Anthropic's extended thinking: its budget in tokens (0: off); servers that reason unasked (DeepSeek, "
 	    "Qwen) do so anyway, and the reasoning is logged, shown only with --show-thinking"),
+	BOOL("model.images", "true",
+	     "the model takes images (photos from Telegram, pictures pasted on the web page); false: they are "
+	     "kept in the inbox and the model is told it cannot see them"),
+	INT("model.max_images", 0, 100, "4", "how many of a conversation's newest images go with each request"),
+	STR("model.transcribe_model", "\"whisper-1\"",
+	    "the speech-to-text model voice messages go to (the provider's /audio/transcriptions)"),
 	INT("model.retries", 0, 10, "4", "how often a rate limit, a server error or a lost connection is retried"),
 	STR("model.summary_model", "\"\"",
 	    "the model summaries and context compression ask, \"provider/model\" (a cheaper one); empty: the model"),
@@ -129,6 +135,10 @@ const daimon_setting daimon_settings_table[] = {
 	    "the Bot API server (DAIMON_TELEGRAM_API_URL)"),
 	INT("channels.telegram.poll_timeout_s", 0, 50, "25", "how long one getUpdates long poll waits"),
 	INT("channels.telegram.poll_interval_ms", 0, 600000, "1000", "the pause between polls after a failed one"),
+	INT("channels.telegram.max_file_mb", 1, 2000, "20",
+	    "the largest photo, voice message or document taken (the Bot API hands bots files up to 20 MB)"),
+	CHOICE("channels.telegram.groups", "mention|all|off", "\"mention\"",
+	       "in a group: answer when mentioned or replied to, every message, or not at all"),
 	INT("channels.telegram.stream_ms", 0, 60000, "1000",
 	    "how often an answer's message is edited as it streams (0: the answer comes whole)"),
 	MID_TURN("mail"),

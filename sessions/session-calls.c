@@ -220,7 +220,7 @@ void session_pump(daimon_ctx *ctx, struct session *s)
 	session_free_calls(s);
 	struct pending *p;
 	while (rc == 0 && (p = session_pending_pop(&s->steer))) {
-		rc = session_append_user(s, p->text, p->mid);
+		rc = session_append_user(s, p->text, p->mid, p->images);
 		if (s->turn.nalso < MAX_ALSO)
 			s->turn.also[s->turn.nalso++] = p->asker;
 		session_pending_free(p);

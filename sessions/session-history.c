@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/jsonutil.h"
 #include "memory/text.h"
 #include "sessions/compact.h"
@@ -100,6 +101,9 @@ int daimon_history_load(const char *path, cJSON *history, uint64_t *summarized_s
 			const char *mid = daimon_json_str(j, "mid");
 			if (mid)
 				cJSON_AddStringToObject(m, "mid", mid);
+			const cJSON *images = cJSON_GetObjectItemCaseSensitive(j, "images");
+			if (is_msg && cJSON_IsArray(images))
+				cJSON_AddItemToObject(m, "images", cJSON_Duplicate(images, 1));
 		} else if (!strcmp(rec.type, DAIMON_REC_CANCEL)) {
 			m = session_stopped_message(j);
 		} else if (!strcmp(rec.type, DAIMON_REC_FAILURE)) {
@@ -161,12 +165,96 @@ static int stage(struct session *s, cJSON *f, cJSON *h)
 	return 0;
 }
 
-int session_append_user(struct session *s, const char *text, const char *mid)
+/* A picture's path as the log keeps it: relative, in the inbox. */
+static int inbox_path(const char *path)
+{
+	return path && !strncmp(path, "inbox/", 6) && !strstr(path, "..") && !strchr(path, '\\');
+}
+
+int session_append_user(struct session *s, const char *text, const char *mid, const char *images)
 {
 	cJSON *f = message("user", text);
 	if (mid && *mid)
 		cJSON_AddStringToObject(f, "mid", mid);
+	cJSON *all = images ? cJSON_Parse(images) : NULL, *kept = NULL;
+	for (const cJSON *i = cJSON_IsArray(all) ? all->child : NULL; i; i = i->next) {
+		const char *path = daimon_json_str(i, "path"), *mime = daimon_json_str(i, "mime");
+		if (!inbox_path(path) || !mime || strncmp(mime, "image/", 6))
+			continue; /* (only the channels' own, from the inbox) */
+		if (!kept)
+			kept = cJSON_AddArrayToObject(f, "images");
+		cJSON *k = cJSON_CreateObject();
+		cJSON_AddStringToObject(k, "path", path);
+		cJSON_AddStringToObject(k, "mime", mime);
+		cJSON_AddItemToArray(kept, k);
+	}
+	cJSON_Delete(all);
 	return stage(s, f, cJSON_Duplicate(f, 1));
+}
+
+static int images_in(const cJSON *history)
+{
+	int n = 0;
+	for (const cJSON *m = history ? history->child : NULL; m; m = m->next)
+		n += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "images"));
+	return n;
+}
+
+/* A message's images inlined (those from the `first`th of all on) or
+ * named in its text; `n` counts them across the history. */
+static cJSON *inline_images(const struct session *s, const cJSON *m, int *n, int first, int none)
+{
+	cJSON *c = cJSON_Duplicate(m, 1), *sent = cJSON_CreateArray();
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "images");
+	daimon_buf text = DAIMON_BUF_INIT, bytes = DAIMON_BUF_INIT;
+	daimon_buf_adds(&text, daimon_json_str(m, "content") ? daimon_json_str(m, "content") : "");
+	const cJSON *i;
+	cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(m, "images"))
+	{
+		const char *path = daimon_json_str(i, "path"), *why = NULL;
+		char *file = daimon_xasprintf("%s/%s", s->set.store->home, path ? path : "");
+		daimon_buf_clear(&bytes);
+		if (none)
+			why = "the model does not take images (model.images is false)";
+		else if ((*n)++ < first)
+			why = "not sent again: only the newest go with a request (model.max_images)";
+		else if (!inbox_path(path) || daimon_read_file(&bytes, file) < 0)
+			why = "it is no longer in the inbox";
+		if (why) {
+			daimon_buf_addf(&text, "%s[image %s: %s]", text.len ? "\n" : "", path ? path : "?", why);
+		} else {
+			daimon_buf b64 = DAIMON_BUF_INIT;
+			daimon_buf_add_base64(&b64, bytes.ptr, bytes.len);
+			cJSON *x = cJSON_CreateObject();
+			cJSON_AddStringToObject(x, "mime", daimon_json_str(i, "mime"));
+			cJSON_AddStringToObject(x, "data", daimon_buf_cstr(&b64));
+			cJSON_AddItemToArray(sent, x);
+			daimon_buf_release(&b64);
+		}
+		free(file);
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "content", cJSON_CreateString(daimon_buf_cstr(&text)));
+	if (cJSON_GetArraySize(sent))
+		cJSON_AddItemToObject(c, "images", sent);
+	else
+		cJSON_Delete(sent);
+	daimon_buf_release(&text);
+	daimon_buf_release(&bytes);
+	return c;
+}
+
+cJSON *session_history_with_images(const struct session *s, const daimon_llm_config *cfg)
+{
+	int total = images_in(s->history), n = 0;
+	if (!total)
+		return NULL;
+	int keep = cfg->max_images < 0 ? 0 : cfg->max_images ? cfg->max_images : 4;
+	cJSON *out = cJSON_CreateArray();
+	for (const cJSON *m = s->history->child; m; m = m->next)
+		cJSON_AddItemToArray(out, cJSON_GetObjectItemCaseSensitive(m, "images")
+						  ? inline_images(s, m, &n, total - keep, cfg->no_images)
+						  : cJSON_CreateObjectReference(m->child));
+	return out;
 }
 
 int session_append_answer(struct session *s, const char *text, const cJSON *calls, const cJSON *reasoning,

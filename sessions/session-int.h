@@ -54,7 +54,8 @@ struct call {
 struct pending {
 	daimon_aid asker;
 	char *text;
-	char *mid; /* the channel's id of the message, or NULL */
+	char *mid;    /* the channel's id of the message, or NULL */
+	char *images; /* its pictures, a JSON array ([{"path","mime"}]), or NULL */
 	struct pending *next;
 };
 
@@ -185,7 +186,12 @@ int session_open_log(struct session *s);
 /* Stage a message in the log and add it to the history: the user's
  * (with the channel's message id, or NULL), or the model's answer with
  * its tool calls, reasoning and usage (memory/log.c's FORMAT; any NULL). */
-int session_append_user(struct session *s, const char *text, const char *mid);
+int session_append_user(struct session *s, const char *text, const char *mid, const char *images);
+/* The history as the model is sent it, when it has images: the newest
+ * (the model's max_images) read from the inbox and inlined, the others
+ * named in their message's text — as is every one when the model takes
+ * none. NULL when there are none: the history goes as it is. */
+cJSON *session_history_with_images(const struct session *s, const daimon_llm_config *cfg);
 int session_append_answer(struct session *s, const char *text, const cJSON *calls, const cJSON *reasoning,
 			  const cJSON *usage);
 int session_append_tool_result(struct session *s, const cJSON *call, const char *text, int is_error);
@@ -198,7 +204,8 @@ void session_drop_pending(daimon_ctx *ctx, struct session *s, struct pending **l
 void session_reply_done(daimon_ctx *ctx, struct session *s, int status, const char *error);
 void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *mid);
 
-void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid);
+void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid,
+			const char *images);
 void session_abort_turn(daimon_ctx *ctx, struct session *s, int rc);
 void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, int now);
 void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m);

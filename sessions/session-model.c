@@ -62,7 +62,10 @@ int session_call_model(daimon_ctx *ctx, struct session *s, int retry)
 		s->model.attempts = 0;
 	if (!retry && ++s->turn.rounds > MAX_ROUNDS)
 		return daimon_error("the model asked for tools %d times in one turn; stopped", MAX_ROUNDS);
-	if (daimon_llm_build(&s->model.req, model_cfg(s), s->system, s->history, s->tools) < 0)
+	cJSON *inlined = session_history_with_images(s, model_cfg(s));
+	int rc = daimon_llm_build(&s->model.req, model_cfg(s), s->system, inlined ? inlined : s->history, s->tools);
+	cJSON_Delete(inlined);
+	if (rc < 0)
 		return -1;
 	if (!retry && s->set.compress_at && s->model.req.body.len / 4 > s->set.compress_at &&
 	    s->model.req.body.len / 4 > s->keep.compress_floor)

@@ -20,10 +20,12 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 
-static void push(struct pending **list, daimon_aid asker, const void *text, size_t len, const char *mid)
+static void push(struct pending **list, daimon_aid asker, const void *text, size_t len, const char *mid,
+		 const char *images)
 {
 	struct pending *p = daimon_xcalloc(1, sizeof(*p));
 	p->mid = mid ? daimon_xstrdup(mid) : NULL;
+	p->images = images ? daimon_xstrdup(images) : NULL;
 	p->asker = asker;
 	p->text = daimon_xstrndup(text, len);
 	while (*list)
@@ -44,6 +46,7 @@ void session_pending_free(struct pending *p)
 	if (p) {
 		free(p->text);
 		free(p->mid);
+		free(p->images);
 	}
 	free(p);
 }
@@ -124,7 +127,8 @@ void session_begin_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 	s->tools = daimon_tools_json(t, s->set.depth, s->set.grants);
 }
 
-void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid)
+void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, const char *text, const char *mid,
+			const char *images)
 {
 	session_begin_turn(ctx, s, asker, mid);
 	if (!s->log && session_open_log(s) < 0) {
@@ -139,7 +143,7 @@ void session_start_turn(daimon_ctx *ctx, struct session *s, daimon_aid asker, co
 		return;
 	int rc = session_close_dangling(s);
 	if (rc == 0)
-		rc = session_append_user(s, text, mid);
+		rc = session_append_user(s, text, mid, images);
 	if (rc == 0)
 		rc = daimon_log_flush(s->log);
 	if (rc == 0 && daimon_budget_check(s->set.budget) < 0) { /* (the message is kept, its answer refused) */
@@ -240,15 +244,18 @@ void session_stop_turn(daimon_ctx *ctx, struct session *s, const char *reason, i
 
 void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 {
-	const char *text = m->data, *mid = NULL;
+	const char *text = m->data, *mid = NULL, *images = NULL, *nul;
 	size_t len = m->len;
 	if (m->type == DAIMON_SESSION_ASK_ONCE) { /* "mid\0text" */
-		const char *nul = memchr(m->data, 0, m->len);
-		if (!nul)
+		if (!(nul = memchr(m->data, 0, m->len)))
 			return;
 		mid = m->data;
 		text = nul + 1;
 		len = m->len - (size_t)(text - mid);
+	}
+	if (len && text[len - 1] == 0 && (nul = memchr(text, 0, len)) && nul < text + len - 1) { /* "…\0images\0" */
+		images = nul + 1;
+		len = (size_t)(nul - text);
 	}
 	if (!s->turn.asker) {
 		if (s->aside.for_session) { /* not idle after all */
@@ -256,22 +263,22 @@ void session_on_ask(daimon_ctx *ctx, struct session *s, const daimon_msg *m)
 			session_summary_told(ctx, s, DAIMON_SESSION_CANCELLED, "a new message came");
 		}
 		char *t = daimon_xstrndup(text, len);
-		session_start_turn(ctx, s, m->from, t, mid);
+		session_start_turn(ctx, s, m->from, t, mid, images);
 		free(t);
 		return;
 	}
 	switch (s->turn.done_pending ? DAIMON_MID_TURN_QUEUE : s->set.mid_turn) {
 	case DAIMON_MID_TURN_STEER:
-		push(&s->steer, m->from, text, len, mid);
+		push(&s->steer, m->from, text, len, mid, images);
 		break;
 	case DAIMON_MID_TURN_INTERRUPT:
-		push(&s->queue, m->from, text, len, mid);
+		push(&s->queue, m->from, text, len, mid, images);
 		while (s->queue->next) /* only the newest message interrupts; the others are dropped */
 			session_pending_free(session_pending_pop(&s->queue));
 		session_stop_turn(ctx, s, "interrupted by a new message", 0);
 		break;
 	default:
-		push(&s->queue, m->from, text, len, mid);
+		push(&s->queue, m->from, text, len, mid, images);
 		break;
 	}
 }

@@ -152,7 +152,7 @@ static void handle_message(daimon_ctx *ctx, struct session *s, const daimon_msg 
 	case DAIMON_SESSION_NEXT:
 		if (!s->turn.asker && s->queue) {
 			struct pending *p = session_pending_pop(&s->queue);
-			session_start_turn(ctx, s, p->asker, p->text, p->mid);
+			session_start_turn(ctx, s, p->asker, p->text, p->mid, p->images);
 			session_pending_free(p);
 		}
 		break;

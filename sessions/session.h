@@ -30,7 +30,10 @@
 #include "sessions/tools.h"
 
 enum {
-	DAIMON_SESSION_ASK = 0x53450001,   /* to the session: data = the user's text */
+	/* to the session: data = the user's text; with pictures, "text\0
+	 * images\0", images a JSON array [{"path": under $DAIMON_HOME/inbox/,
+	 * "mime"}] (so for ASK_ONCE too) */
+	DAIMON_SESSION_ASK = 0x53450001,
 	DAIMON_SESSION_DELTA = 0x53450002, /* to the asker: data = answer text as it streams */
 	DAIMON_SESSION_DONE = 0x53450003,  /* to the asker: data = daimon_session_done */
 	/* to the session: cancel the turn in progress (and drop queued ones);

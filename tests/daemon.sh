@@ -165,15 +165,6 @@ expect openai_user_is_conversation 0 '"content":"stream please"' -- "$DAIMON" se
 expect api_key_revoke 0 '^revoked tests: it opens nothing now$' -- "$DAIMON" api-key revoke tests
 expect api_key_revoked_refused 0 '^401$' -- code -H "Authorization: Bearer $akey" "http://127.0.0.1:$wport/v1/models"
 # Telegram: an unknown sender gets a pairing code and nothing reaches the model
-tg_wait() { # tg_wait CHAT N: until N replies came (collected in $TMP/tg.$CHAT)
-  : >"$TMP/tg.$1"
-  for _ in $(seq 100); do
-    tg_replies "$1" >>"$TMP/tg.$1"
-    [ "$(wc -l <"$TMP/tg.$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 tg_send 42 "hello"
 tg_wait 42 1
 expect tg_pairing_code 0 '^"I don.t know you yet\. .*daimon pairing approve [A-HJ-KM-NP-Z2-9]{8}\\n\(the code is valid for an hour\)"$' -- \

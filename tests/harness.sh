@@ -1,4 +1,4 @@
-# harness.sh — what the shell suites (cli.sh, daemon.sh, mail.sh) share:
+# harness.sh — what the shell suites (cli.sh, daemon.sh, mail.sh, telegram.sh) share:
 # counting checks and running one. Sourced; the caller sets pass=0 fail=0.
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -71,6 +71,15 @@ tg_replies() { # the bot's messages to chat $1 not printed before, one per line 
           fs.appendFileSync(seen, u.messageId + "\n");
           console.log(JSON.stringify(m.text));
         } });' "$TMP/tg.seen.$1" "$1"
+}
+tg_wait() { # tg_wait CHAT N: until N replies came (collected in $TMP/tg.$CHAT)
+  : >"$TMP/tg.$1"
+  for _ in $(seq 100); do
+    tg_replies "$1" >>"$TMP/tg.$1"
+    [ "$(wc -l <"$TMP/tg.$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 # start_peers: aimock (fixtures in $TMP/aim; $AIM its cli.js) and

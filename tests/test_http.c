@@ -323,6 +323,15 @@ static void test_http__a_blocking_fetch_returns_status_and_body(void)
 	CHECK(daimon_http_fetch(NULL, url, NULL, NULL, 0, 200, &status, &out) < 0);
 	CHECK_CONTAINS(daimon_error_last(), "cannot fetch http://127.0.0.1:");
 	CHECK_INT(status, 0);
+	/* a download past its bound stops there and says so */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hello", s.port);
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_http_download(url, 5000, 3, &status, &out), DAIMON_ETOOBIG);
+	CHECK_CONTAINS(daimon_error_last(), "larger than 3 bytes");
+	CHECK(out.len <= 3);
+	daimon_buf_clear(&out);
+	CHECK_INT(daimon_http_download(url, 5000, 5, &status, &out), 0);
+	CHECK_STR(daimon_buf_cstr(&out), "hello");
 	server_stop(&s);
 	daimon_buf_release(&out);
 }

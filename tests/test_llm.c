@@ -357,6 +357,38 @@ static void test_llm__anthropic_requests_carry_cache_breakpoints(void)
 	cJSON_Delete(tools);
 }
 
+/* A message's images go as each API takes them: OpenAI's data-URL
+ * parts after the text, Anthropic's base64 blocks before it; one that
+ * is only named (no data) is not sent. */
+static void test_llm__images_go_as_each_api_takes_them(void)
+{
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_buf_add_base64(&b, "a", 1);
+	daimon_buf_add_base64(&b, "hi", 2);
+	daimon_buf_add_base64(&b, "abc\xff", 4);
+	CHECK_STR(daimon_buf_cstr(&b), "YQ==aGk=YWJj/w==");
+	daimon_buf_release(&b);
+	cJSON *msgs = cJSON_Parse(
+		"[{\"role\":\"user\",\"content\":\"what is this?\",\"images\":[{\"mime\":"
+		"\"image/png\",\"data\":\"iVBORw0K\"},{\"mime\":\"image/jpeg\",\"path\":\"inbox/x.jpg\"}]}]");
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI, .base_url = "http://x", .model = "m"};
+	daimon_llm_request r;
+	CHECK_INT(daimon_llm_build(&r, &cfg, NULL, msgs, NULL), 0);
+	CHECK_CONTAINS(daimon_buf_cstr(&r.body),
+		       "\"content\":[{\"type\":\"text\",\"text\":\"what is this?\"},{\"type\":\"image_url\","
+		       "\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0K\"}}]");
+	CHECK_INT(count(daimon_buf_cstr(&r.body), "image_url\":{"), 1);
+	daimon_llm_request_release(&r);
+	cfg.provider = DAIMON_LLM_ANTHROPIC;
+	CHECK_INT(daimon_llm_build(&r, &cfg, NULL, msgs, NULL), 0);
+	CHECK_CONTAINS(daimon_buf_cstr(&r.body),
+		       "\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"
+		       "\"image/png\",\"data\":\"iVBORw0K\"}},{\"type\":\"text\",\"text\":\"what is this?\"");
+	CHECK_INT(count(daimon_buf_cstr(&r.body), "\"type\":\"image\""), 1);
+	daimon_llm_request_release(&r);
+	cJSON_Delete(msgs);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -367,6 +399,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_llm__answers_and_fragmented_tool_calls_from_aimock),
 		TEST_CASE(test_llm__base_urls_follow_each_sdk),
 		TEST_CASE(test_llm__anthropic_requests_carry_cache_breakpoints),
+		TEST_CASE(test_llm__images_go_as_each_api_takes_them),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -16,6 +16,7 @@
 
 #include "core/actor.h"
 #include "core/buf.h"
+#include "core/fsutil.h"
 #include "core/http.h"
 #include "core/llm.h"
 #include "core/timefmt.h"
@@ -71,7 +72,7 @@ static int asker_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 static const daimon_behaviour asker_b = {.name = "asker", .handle = asker_handle};
 
 /* One turn in a fresh runtime (as one `daimon ask` process would). */
-static void turn(daimon_store *st, const daimon_llm_config *cfg, const char *text, struct asker *a)
+static void turn_with(daimon_store *st, const daimon_llm_config *cfg, const char *data, size_t len, struct asker *a)
 {
 	memset(a, 0, sizeof(*a));
 	daimon_rt *rt;
@@ -80,10 +81,15 @@ static void turn(daimon_store *st, const daimon_llm_config *cfg, const char *tex
 	daimon_aid s = daimon_session_start(rt, st, "cli:test", http, cfg, NULL);
 	daimon_spawn_opts o = {.behaviour = &asker_b, .state = a};
 	daimon_aid me = daimon_spawn(rt, &o);
-	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, text, strlen(text));
+	daimon_send_from(rt, me, s, DAIMON_SESSION_ASK, data, len);
 	for (int i = 0; i < 5000 && !atomic_load(&a->finished); i++)
 		usleep(1000);
 	daimon_rt_free(rt);
+}
+
+static void turn(daimon_store *st, const daimon_llm_config *cfg, const char *text, struct asker *a)
+{
+	turn_with(st, cfg, text, strlen(text), a);
 }
 
 static char *log_text(daimon_store *st)
@@ -619,6 +625,71 @@ static void test_session__summaries_ask_the_summary_model(void)
 	aimock_stop(&mk);
 }
 
+static int count(const char *s, const char *what)
+{
+	int n = 0;
+	for (; s && (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+/* A turn's pictures ("text\0images\0"): kept in the log by their inbox
+ * path (a path outside the inbox is dropped), the newest max_images read
+ * and sent, the older named in their message; a model that takes none
+ * is told of each instead. */
+static void test_session__images_go_newest_first_and_only_from_the_inbox(void)
+{
+	struct aimock mk;
+	CHECK_INT(aimock_start(&mk, fixtures, 4, 0), 0);
+	daimon_store st;
+	daimon_store_open(&st, test_tmpdir());
+	char *dir = daimon_xasprintf("%s/inbox/d", st.home);
+	CHECK_INT(daimon_mkdir_p(dir, 0700), 0);
+	static const char *const names[] = {"a", "b"};
+	for (int i = 0; i < 2; i++) {
+		char *path = daimon_xasprintf("%s/%s.png", dir, names[i]),
+		     *bytes = daimon_xasprintf("\x89PNG-%s", names[i]);
+		CHECK_INT(daimon_write_file_atomic(path, bytes, strlen(bytes), 0600), 0);
+		free(path);
+		free(bytes);
+	}
+	free(dir);
+	daimon_llm_config cfg = {.provider = DAIMON_LLM_OPENAI, .base_url = mk.url, .model = "m", .max_images = 1};
+	static const char ask_a[] = "hello\0[{\"path\":\"inbox/d/a.png\",\"mime\":\"image/png\"},"
+				    "{\"path\":\"inbox/../config.json\",\"mime\":\"image/png\"}]";
+	static const char ask_b[] = "hello\0[{\"path\":\"inbox/d/b.png\",\"mime\":\"image/png\"}]";
+	struct asker a;
+	turn_with(&st, &cfg, ask_a, sizeof(ask_a), &a);
+	CHECK_INT(a.done.status, 0);
+	daimon_buf_release(&a.streamed);
+	turn_with(&st, &cfg, ask_b, sizeof(ask_b), &a);
+	CHECK_INT(a.done.status, 0);
+	daimon_buf_release(&a.streamed);
+	char *log = log_text(&st);
+	CHECK_CONTAINS(log, "\"content\":\"hello\",\"images\":[{\"path\":\"inbox/d/a.png\",\"mime\":\"image/png\"}]}");
+	CHECK(!strstr(log, "config.json"));
+	free(log);
+	daimon_buf j = DAIMON_BUF_INIT, b64 = DAIMON_BUF_INIT;
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	daimon_buf_add_base64(&b64, "\x89PNG-b", 6);
+	CHECK_CONTAINS(j.ptr, daimon_buf_cstr(&b64)); /* the newest, sent */
+	CHECK_CONTAINS(j.ptr, "hello\\n[image inbox/d/a.png: not sent again: only the newest go with a request "
+			      "(model.max_images)]");
+	CHECK_INT(count(j.ptr, "\"image_url\":{"), 2); /* a's in the first request, b's in the second */
+	daimon_buf_release(&j);
+	cfg.no_images = 1;
+	turn(&st, &cfg, "again", &a);
+	CHECK_INT(a.done.status, 0);
+	daimon_buf_release(&a.streamed);
+	CHECK_INT(aimock_get(&mk, "/__aimock/journal?limit=10", &j), 200);
+	CHECK_INT(count(j.ptr, "\"image_url\":{"), 2); /* none more */
+	CHECK_CONTAINS(j.ptr, "[image inbox/d/b.png: the model does not take images (model.images is false)]");
+	daimon_buf_release(&j);
+	daimon_buf_release(&b64);
+	daimon_store_release(&st);
+	aimock_stop(&mk);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -633,6 +704,7 @@ int main(int argc, char **argv)
 		TEST_CASE(test_session__a_failed_call_falls_back_to_the_next_model),
 		TEST_CASE(test_session__other_version_paths_are_asked_where_they_are),
 		TEST_CASE(test_session__summaries_ask_the_summary_model),
+		TEST_CASE(test_session__images_go_newest_first_and_only_from_the_inbox),
 		{0},
 	};
 	return test_main(argc, argv, cases);

@@ -33,7 +33,8 @@
  * as role "tool", failures as "error"), POST /api/approve {"session","ref","allow"}
  * (the answer to an SSE "approve"), POST /api/stop {"session"} (the
  * turn running there stops), POST /api/chat {"session","text"} (SSE:
- * "delta", "html", "tool", "approve", "done").
+ * "delta", "html", "tool", "approve", "done"); /v1/ is the OpenAI-compatible
+ * door (web-openai.c).
  * Settings: "channels": {"web": {"enabled", "port", "max_connections",
  * "idle_s"}}.
  */
@@ -49,9 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "channels/apikeys.h"
 #include "channels/channels.h"
 #include "channels/markdown.h"
+#include "channels/web-int.h"
 #include "channels/web.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -76,26 +77,7 @@ struct daimon_data_file {
 extern const struct daimon_data_file daimon_web_files[];
 
 #define BODY_LIMIT (1u << 20)
-#define KEY_MAX 200
 #define RENDER_MS 150
-
-struct web_conf {
-	const daimon_channel_host *host;
-	int port, max_connections, idle_s;
-	char mid_turn[16];
-};
-
-struct web {
-	const struct web_conf *cf;
-	struct MHD_Daemon *mhd;
-	daimon_aid self;
-	/* One connection at a time brings the index up to date: two at once
-	 * would wait on each other's write lock and fail. */
-	pthread_mutex_t ix_mu;
-	long retry_ms; /* while the port cannot be had: the wait before the next try */
-	char token[65];
-};
-
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS 60000
 
@@ -125,31 +107,6 @@ int daimon_web_token(const char *home, char out[65])
 }
 
 /* ---- a chat request: the actor and the stream between it and MHD ---- */
-
-struct stream {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	daimon_buf out; /* SSE bytes not yet sent */
-	int done;       /* the last event is in `out` */
-	int refs;       /* the actor's and the connection's */
-	const daimon_channel_host *host;
-	char *key, *text;
-	/* (the actor's) who asks whom, and the answer so far */
-	daimon_rt *rt;
-	daimon_ctx *ctx; /* (while it handles a message) */
-	daimon_aid self, session;
-	daimon_buf answer;
-	uint64_t render_timer;
-	int finished;
-	/* for an OpenAI client (/v1/chat/completions): chunks as they come, or
-	 * the completion whole at the end */
-	int api; /* 0: the page's events; API_STREAM, API_WHOLE */
-	char cid[48];
-	int64_t created;
-	int role_sent;
-};
-
-enum { API_STREAM = 1, API_WHOLE };
 
 static void stream_unref(struct stream *st)
 {
@@ -188,98 +145,12 @@ static cJSON *text_obj(const void *text, size_t len)
 	return o;
 }
 
-/* ---- OpenAI's shapes ---- */
-
-static void api_out(struct stream *st, const char *prefix, cJSON *data, const char *suffix, int last)
-{
-	char *s = data ? cJSON_PrintUnformatted(data) : NULL;
-	cJSON_Delete(data);
-	pthread_mutex_lock(&st->mu);
-	daimon_buf_addf(&st->out, "%s%s%s", prefix, s ? s : "", suffix);
-	st->done |= last;
-	pthread_cond_signal(&st->cv);
-	pthread_mutex_unlock(&st->mu);
-	cJSON_free(s);
-}
-
-static cJSON *api_object(const struct stream *st, const char *object)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", st->cid);
-	cJSON_AddStringToObject(o, "object", object);
-	cJSON_AddNumberToObject(o, "created", (double)(st->created / 1000));
-	cJSON_AddStringToObject(o, "model", "daimon");
-	return o;
-}
-
-/* A chat.completion.chunk: some text, or (text NULL) the end. */
-static void api_chunk(struct stream *st, const char *text, size_t len, const char *finish)
-{
-	cJSON *o = api_object(st, "chat.completion.chunk"), *choices = cJSON_AddArrayToObject(o, "choices");
-	cJSON *c = cJSON_CreateObject(), *delta = cJSON_AddObjectToObject(c, "delta");
-	cJSON_AddNumberToObject(c, "index", 0);
-	if (!st->role_sent)
-		cJSON_AddStringToObject(delta, "role", "assistant");
-	st->role_sent = 1;
-	if (text) {
-		char *t = daimon_xstrndup(text, len);
-		cJSON_AddStringToObject(delta, "content", t);
-		free(t);
-	}
-	if (finish)
-		cJSON_AddStringToObject(c, "finish_reason", finish);
-	else
-		cJSON_AddNullToObject(c, "finish_reason");
-	cJSON_AddItemToArray(choices, c);
-	api_out(st, "data: ", o, "\n\n", 0);
-}
-
-static cJSON *api_error_obj(const char *message, const char *type)
-{
-	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
-	cJSON_AddStringToObject(e, "message", message);
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddNullToObject(e, "code");
-	return o;
-}
-
-static void api_done(struct stream *st, const daimon_session_done *d)
-{
-	int failed = d->status < 0 && d->status != DAIMON_SESSION_CANCELLED;
-	if (st->api == API_STREAM) {
-		if (failed)
-			api_out(st, "data: ", api_error_obj(d->error, "server_error"), "\n\n", 0);
-		else
-			api_chunk(st, NULL, 0, "stop");
-		api_out(st, "data: [DONE]\n\n", NULL, "", 1);
-		return;
-	}
-	if (failed) {
-		api_out(st, "", api_error_obj(d->error, "server_error"), "\n", 1);
-		return;
-	}
-	cJSON *o = api_object(st, "chat.completion"), *choices = cJSON_AddArrayToObject(o, "choices");
-	cJSON *c = cJSON_CreateObject(), *msg = cJSON_AddObjectToObject(c, "message");
-	cJSON_AddNumberToObject(c, "index", 0);
-	cJSON_AddStringToObject(msg, "role", "assistant");
-	char *t = daimon_xstrndup(st->answer.ptr ? st->answer.ptr : "", st->answer.len);
-	cJSON_AddStringToObject(msg, "content", t);
-	free(t);
-	cJSON_AddStringToObject(c, "finish_reason", "stop");
-	cJSON_AddItemToArray(choices, c);
-	cJSON *u = cJSON_AddObjectToObject(o, "usage"); /* (the session logs the model's own counts) */
-	cJSON_AddNumberToObject(u, "prompt_tokens", 0);
-	cJSON_AddNumberToObject(u, "completion_tokens", 0);
-	cJSON_AddNumberToObject(u, "total_tokens", 0);
-	api_out(st, "", o, "\n", 1);
-}
-
 static void sse_done(struct stream *st, int status, const char *error, const char *session)
 {
 	if (st->api) {
 		daimon_session_done d = {.status = status};
 		snprintf(d.error, sizeof(d.error), "%s", error ? error : "");
-		api_done(st, &d);
+		web_api_done(st, &d);
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -319,7 +190,7 @@ static void heard_delta(void *arg, const char *text, size_t len)
 	daimon_buf_add(&st->answer, text, len);
 	if (st->api) {
 		if (st->api == API_STREAM)
-			api_chunk(st, text, len, NULL);
+			web_api_chunk(st, text, len, NULL);
 		return;
 	}
 	sse(st, "delta", text_obj(text, len), 0);
@@ -355,7 +226,7 @@ static void heard_done(void *arg, const daimon_session_done *d)
 {
 	struct stream *st = arg;
 	if (st->api) {
-		api_done(st, d);
+		web_api_done(st, d);
 		st->finished = 1;
 		return;
 	}
@@ -440,7 +311,7 @@ struct request {
 	int too_big;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+enum MHD_Result web_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	MHD_add_response_header(r, "Content-Type", type);
@@ -451,20 +322,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return ret;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned code, cJSON *doc)
+enum MHD_Result web_reply_json(struct MHD_Connection *c, unsigned code, cJSON *doc)
 {
 	char *s = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
-	enum MHD_Result ret = reply(c, code, "application/json", s, strlen(s));
+	enum MHD_Result ret = web_reply(c, code, "application/json", s, strlen(s));
 	cJSON_free(s);
 	return ret;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, const char *error)
+enum MHD_Result web_reply_error(struct MHD_Connection *c, unsigned code, const char *error)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "error", error);
-	return reply_json(c, code, o);
+	return web_reply_json(c, code, o);
 }
 
 /* Constant time: the token is a password. */
@@ -519,8 +390,8 @@ static enum MHD_Result page(struct MHD_Connection *c)
 {
 	for (const struct daimon_data_file *f = daimon_web_files; f->name; f++)
 		if (!strcmp(f->name, "index.html"))
-			return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", f->text, f->len);
-	return reply_error(c, MHD_HTTP_NOT_FOUND, "no page");
+			return web_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", f->text, f->len);
+	return web_reply_error(c, MHD_HTTP_NOT_FOUND, "no page");
 }
 
 /* The index brought up to date, held by this connection alone. */
@@ -558,30 +429,30 @@ static enum MHD_Result api_sessions(struct MHD_Connection *c, struct web *w)
 {
 	daimon_index *ix = index_open(w);
 	if (!ix)
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	cJSON *list = cJSON_CreateArray();
 	if (daimon_index_sessions(ix, 100, add_session, list) < 0) {
 		cJSON_Delete(list);
 		index_close(w, ix);
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
 	index_close(w, ix);
-	return reply_json(c, MHD_HTTP_OK, list);
+	return web_reply_json(c, MHD_HTTP_OK, list);
 }
 
 static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 {
 	const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
 	if (!q || !*q)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "search needs q");
+		return web_reply_error(c, MHD_HTTP_BAD_REQUEST, "search needs q");
 	daimon_search_result r;
 	daimon_search_opts o = {.query = q, .limit = 30, .mark_open = "\x01", .mark_close = "\x02"};
 	daimon_index *ix = index_open(w);
 	if (!ix)
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	if (daimon_search(ix, &o, &r) < 0) {
 		index_close(w, ix);
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; i < r.n; i++) {
@@ -597,11 +468,11 @@ static enum MHD_Result api_search(struct MHD_Connection *c, struct web *w)
 	}
 	daimon_search_result_release(&r);
 	index_close(w, ix);
-	return reply_json(c, MHD_HTTP_OK, list);
+	return web_reply_json(c, MHD_HTTP_OK, list);
 }
 
 /* A key as the page may name one: printable, and not too long. */
-static int key_ok(const char *key)
+int web_key_ok(const char *key)
 {
 	if (!key || !*key || strlen(key) > KEY_MAX)
 		return 0;
@@ -653,8 +524,8 @@ static void history_line(cJSON *out, const daimon_record *rec, daimon_buf *text)
 static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 {
 	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
-	if (!key_ok(key))
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=KEY");
+	if (!web_key_ok(key))
+		return web_reply_error(c, MHD_HTTP_BAD_REQUEST, "history needs session=KEY");
 	char id[DAIMON_ID_MAX + 1];
 	daimon_index *ix = index_open(w);
 	char *found = ix ? daimon_index_find_key(ix, key) : NULL;
@@ -680,16 +551,16 @@ static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 	daimon_log_reader_free(r);
 	if (rc < 0) {
 		cJSON_Delete(out);
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
-	return reply_json(c, MHD_HTTP_OK, out);
+	return web_reply_json(c, MHD_HTTP_OK, out);
 }
 
 /* The request's "session" if it names a conversation, else NULL. */
 static const char *web_key(const cJSON *req)
 {
 	const char *key = daimon_json_str(req, "session");
-	return key_ok(key) ? key : NULL;
+	return web_key_ok(key) ? key : NULL;
 }
 
 /* POST /api/approve {"session","ref","allow"}: the page's Allow or Deny
@@ -706,13 +577,13 @@ static enum MHD_Result api_approve(struct MHD_Connection *c, struct web *w, cons
 	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_APPROVAL, &a, sizeof(a));
 	cJSON_Delete(req);
 	if (bad)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST,
-				   "approve needs {\"session\": KEY, \"ref\": REF, \"allow\": true|false}");
+		return web_reply_error(c, MHD_HTTP_BAD_REQUEST,
+				       "approve needs {\"session\": KEY, \"ref\": REF, \"allow\": true|false}");
 	if (rc < 0)
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", 1);
-	return reply_json(c, MHD_HTTP_ACCEPTED, o);
+	return web_reply_json(c, MHD_HTTP_ACCEPTED, o);
 }
 
 /* POST /api/stop {"session"}: the page's Stop button — the turn running
@@ -725,17 +596,16 @@ static enum MHD_Result api_stop(struct MHD_Connection *c, struct web *w, const d
 	int rc = bad ? 0 : daimon_channel_post(w->cf->host, 0, 0, key, DAIMON_SESSION_STOP, NULL, 0);
 	cJSON_Delete(req);
 	if (bad)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "stop needs {\"session\": KEY}");
+		return web_reply_error(c, MHD_HTTP_BAD_REQUEST, "stop needs {\"session\": KEY}");
 	if (rc < 0)
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", 1);
-	return reply_json(c, MHD_HTTP_ACCEPTED, o);
+	return web_reply_json(c, MHD_HTTP_ACCEPTED, o);
 }
 
-/* Starts the asker of `key` with `text`; its events become the response
- * (`api`: in OpenAI's shapes). */
-static enum MHD_Result start_stream(struct MHD_Connection *c, struct web *w, const char *key, const char *text, int api)
+enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const char *key, const char *text,
+				 const char *images, int api)
 {
 	struct stream *st = daimon_xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
@@ -758,7 +628,7 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct web *w, con
 	if (!daimon_spawn(w->cf->host->rt, &o)) {
 		st->refs = 1;
 		stream_unref(st);
-		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
+		return web_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	}
 	struct MHD_Response *r2 =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
@@ -773,106 +643,12 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
 	const char *key = web_key(req), *text = daimon_json_str(req, "text");
-	enum MHD_Result ret = !key || !text || !*text ? reply_error(c, MHD_HTTP_BAD_REQUEST,
-								    "chat needs {\"session\": KEY, \"text\": \"...\"}")
-						      : start_stream(c, w, key, text, 0);
+	enum MHD_Result ret =
+		!key || !text || !*text
+			? web_reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": KEY, \"text\": \"...\"}")
+			: web_start_stream(c, w, key, text, NULL, 0);
 	cJSON_Delete(req);
 	return ret;
-}
-
-/* ---- the OpenAI-compatible door: /v1/, for clients with an API key ---- */
-
-static enum MHD_Result api_fail(struct MHD_Connection *c, unsigned code, const char *message, const char *type)
-{
-	cJSON *o = api_error_obj(message, type);
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	enum MHD_Result ret = reply(c, code, "application/json", s, strlen(s));
-	cJSON_free(s);
-	return ret;
-}
-
-static int api_key_ok(struct MHD_Connection *c, const struct web *w)
-{
-	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	char name[80];
-	return auth && !strncmp(auth, "Bearer ", 7) &&
-	       daimon_api_key_check(w->cf->host->store->home, auth + 7, name, sizeof(name)) == 1;
-}
-
-/* The text of the last user message: a string, or its text parts. */
-static int last_user_text(const cJSON *messages, daimon_buf *out, const char **why)
-{
-	const cJSON *last = NULL, *m;
-	cJSON_ArrayForEach(m, messages) if (daimon_json_str(m, "role") && !strcmp(daimon_json_str(m, "role"), "user"))
-		last = m;
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content"), *part;
-	*why = "the messages hold no user message with text";
-	if (cJSON_IsString(content)) {
-		daimon_buf_adds(out, content->valuestring);
-		return out->len ? 0 : -1;
-	}
-	for (part = cJSON_IsArray(content) ? content->child : NULL; part; part = part->next) {
-		const char *type = daimon_json_str(part, "type"), *t = daimon_json_str(part, "text");
-		if (type && strcmp(type, "text")) {
-			*why = "daimon takes text parts only here (no images or audio yet)";
-			return -1;
-		}
-		if (t)
-			daimon_buf_addf(out, "%s%s", out->len ? "\n" : "", t);
-	}
-	return out->len ? 0 : -1;
-}
-
-/* POST /v1/chat/completions: daimon keeps the conversation (its log, its
- * memory, its tools), so of the client's messages only the last user
- * message is new; the `user` field or X-Daimon-Session says whose. */
-static enum MHD_Result v1_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
-{
-	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
-	const char *session = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Daimon-Session");
-	const char *user = daimon_json_str(req, "user"), *why = NULL;
-	char key[KEY_MAX + 8];
-	if (session && *session)
-		snprintf(key, sizeof(key), "%s", session);
-	else
-		snprintf(key, sizeof(key), "api:%s", user && *user ? user : "default");
-	daimon_buf text = DAIMON_BUF_INIT;
-	enum MHD_Result ret;
-	if (!cJSON_IsObject(req))
-		ret = api_fail(c, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object", "invalid_request_error");
-	else if (!key_ok(key))
-		ret = api_fail(c, MHD_HTTP_BAD_REQUEST,
-			       "the conversation (user or X-Daimon-Session) is not a key daimon takes",
-			       "invalid_request_error");
-	else if (last_user_text(cJSON_GetObjectItemCaseSensitive(req, "messages"), &text, &why) < 0)
-		ret = api_fail(c, MHD_HTTP_BAD_REQUEST, why, "invalid_request_error");
-	else
-		ret = start_stream(c, w, key, text.ptr,
-				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "stream")) ? API_STREAM
-												 : API_WHOLE);
-	daimon_buf_release(&text);
-	cJSON_Delete(req);
-	return ret;
-}
-
-static enum MHD_Result v1(struct MHD_Connection *c, struct web *w, const char *url, const char *method,
-			  const daimon_buf *body)
-{
-	if (!strcmp(url, "/v1/chat/completions") && !strcmp(method, "POST"))
-		return v1_chat(c, w, body);
-	if (!strcmp(url, "/v1/models") && !strcmp(method, "GET")) {
-		cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data"), *m = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "object", "list");
-		cJSON_AddStringToObject(m, "id", "daimon");
-		cJSON_AddStringToObject(m, "object", "model");
-		cJSON_AddNumberToObject(m, "created", 0);
-		cJSON_AddStringToObject(m, "owned_by", "daimon");
-		cJSON_AddItemToArray(data, m);
-		return reply_json(c, MHD_HTTP_OK, o);
-	}
-	return api_fail(c, MHD_HTTP_NOT_FOUND, "daimon answers /v1/chat/completions and /v1/models",
-			"invalid_request_error");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -884,18 +660,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!rq) { /* the headers: refused before any body is read, or its body comes next */
 		const char *why = foreign(c, w, method);
 		if (why)
-			return reply_error(c, MHD_HTTP_FORBIDDEN, why);
+			return web_reply_error(c, MHD_HTTP_FORBIDDEN, why);
 		if (!strcmp(url, "/") && !strcmp(method, "GET"))
 			return page(c);
 		int door = !strncmp(url, "/v1/", 4);
 		if (!door && strncmp(url, "/api/", 5))
-			return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
-		if (door && !api_key_ok(c, w))
-			return api_fail(c, MHD_HTTP_UNAUTHORIZED,
-					"no such API key: make one with `daimon api-key create NAME`",
-					"invalid_request_error");
+			return web_reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+		if (door && !web_api_key_ok(c, w))
+			return web_api_fail(c, MHD_HTTP_UNAUTHORIZED,
+					    "no such API key: make one with `daimon api-key create NAME`",
+					    "invalid_request_error");
 		if (!door && !authorized(c, w))
-			return reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
+			return web_reply_error(c, MHD_HTTP_UNAUTHORIZED, "open the link `daimon web` prints");
 		*con_cls = daimon_xcalloc(1, sizeof(struct request));
 		return MHD_YES;
 	}
@@ -908,9 +684,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (rq->too_big)
-		return reply_error(c, 413, "the message is larger than 1 MiB");
+		return web_reply_error(c, 413, "the message is larger than 1 MiB");
 	if (!strncmp(url, "/v1/", 4))
-		return v1(c, w, url, method, &rq->body);
+		return web_v1(c, w, url, method, &rq->body);
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
 		return api_chat(c, w, &rq->body);
 	if (!strcmp(url, "/api/approve") && !strcmp(method, "POST"))
@@ -918,7 +694,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!strcmp(url, "/api/stop") && !strcmp(method, "POST"))
 		return api_stop(c, w, &rq->body);
 	if (strcmp(method, "GET"))
-		return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		return web_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 	if (!strcmp(url, "/api/sessions"))
 		return api_sessions(c, w);
 	if (!strcmp(url, "/api/search"))
@@ -928,9 +704,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!strcmp(url, "/api/info")) { /* what the page says of a message typed during a turn */
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "mid_turn", w->cf->mid_turn);
-		return reply_json(c, MHD_HTTP_OK, o);
+		return web_reply_json(c, MHD_HTTP_OK, o);
 	}
-	return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	return web_reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why)

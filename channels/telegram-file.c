@@ -4,21 +4,19 @@
  * was said, documents (and videos) are kept for the tools to read.
  *
  * Every file is fetched on the work pool (getFile, then the download,
- * bounded by channels.telegram.max_file_mb) and saved under
- * $DAIMON_HOME/inbox/YYYY-MM-DD/ as "<update id>-<name>", so a message
- * taken again after a crash lands on the same file. Only then does the
- * message go to its session, its text saying what came with it.
+ * bounded by channels.telegram.max_file_mb) and kept in the inbox as
+ * "<update id>-<name>" (files.h). Only then does the message go to its
+ * session, its text saying what came with it.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "channels/files.h"
 #include "channels/telegram-int.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/fsutil.h"
 #include "core/jsonutil.h"
 #include "core/provider.h"
 #include "core/settings.h"
@@ -95,36 +93,6 @@ static int too_big(const struct fetch *f, double size)
 	return rc;
 }
 
-/* A name safe to keep: letters, digits, '.', '-', '_' (others '_'), not
- * starting with a dot, 80 bytes at most. */
-static void safe_name(char *out, size_t size, const char *name)
-{
-	size_t n = 0;
-	for (const char *p = name; *p && n + 1 < size && n < 80; p++) {
-		char c = *p;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-			 c == '_' || (c == '.' && n);
-		out[n++] = ok ? c : '_';
-	}
-	out[n] = 0;
-	if (!n)
-		snprintf(out, size, "file");
-}
-
-/* What the bytes are, when they are a picture a model takes. */
-static const char *image_type(const unsigned char *p, size_t n)
-{
-	if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
-		return "image/jpeg";
-	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
-		return "image/png";
-	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
-		return "image/gif";
-	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
-		return "image/webp";
-	return NULL;
-}
-
 /* getFile, then the bytes (bounded). */
 static int download(const struct fetch *f, daimon_buf *bytes, char *ext, size_t ext_size)
 {
@@ -167,26 +135,6 @@ static int download(const struct fetch *f, daimon_buf *bytes, char *ext, size_t 
 	return rc;
 }
 
-/* Saved as inbox/DAY/ID-NAME; `rel` gets that path. */
-static int keep(const struct fetch *f, const daimon_buf *bytes, const char *ext, char *rel, size_t size)
-{
-	char day[16], name[96];
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	safe_name(name, sizeof(name), f->name);
-	int has_ext = strchr(name, '.') != NULL;
-	snprintf(rel, size, "inbox/%s/%s-%s%s", day, f->id, name, has_ext ? "" : ext);
-	char *dir = daimon_xasprintf("%s/inbox/%s", f->home, day), *path = daimon_xasprintf("%s/%s", f->home, rel);
-	int rc = daimon_mkdir_p(dir, 0700);
-	if (rc == 0)
-		rc = daimon_write_file_atomic(path, bytes->ptr ? bytes->ptr : "", bytes->len, 0600);
-	free(dir);
-	free(path);
-	return rc;
-}
-
 static int transcribe(const struct fetch *f, const daimon_buf *bytes, const char *name, cJSON *out)
 {
 	daimon_settings *set = NULL;
@@ -222,12 +170,12 @@ static int fetch_job(void *arg, daimon_buf *out, const _Atomic int *cancelled)
 	cJSON *r = NULL;
 	int rc = download(f, &bytes, ext, sizeof(ext));
 	if (rc == 0)
-		rc = keep(f, &bytes, ext, rel, sizeof(rel));
+		rc = daimon_file_keep(f->home, f->id, f->name, ext, bytes.ptr, bytes.len, rel, sizeof(rel));
 	if (rc == 0) {
 		r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "path", rel);
 		cJSON_AddNumberToObject(r, "bytes", (double)bytes.len);
-		const char *mime = image_type((const unsigned char *)bytes.ptr, bytes.len);
+		const char *mime = daimon_image_type(bytes.ptr, bytes.len);
 		if (!strcmp(f->kind, "photo") && !mime)
 			rc = daimon_error("that photo is not a picture I can read (neither JPEG, PNG, GIF nor WebP); "
 					  "it is kept as %s",

@@ -21,6 +21,8 @@
 struct web_conf {
 	const daimon_channel_host *host;
 	int port, max_connections, idle_s;
+	size_t max_body; /* channels.web.max_body_mb */
+	int no_images;   /* model.images is false */
 	char mid_turn[16];
 };
 
@@ -43,7 +45,7 @@ struct stream {
 	int done;       /* the last event is in `out` */
 	int refs;       /* the actor's and the connection's */
 	const daimon_channel_host *host;
-	char *key, *text;
+	char *key, *text, *images; /* (images: session.h's JSON, or NULL) */
 	/* (the actor's) who asks whom, and the answer so far */
 	daimon_rt *rt;
 	daimon_ctx *ctx; /* (while it handles a message) */

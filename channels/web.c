@@ -29,10 +29,11 @@
  * RENDER_MS, and once more whole before "done".
  *
  * Routes: GET / (the page), GET /api/sessions, GET /api/search?q=,
- * GET /api/info {"mid_turn"}, GET /api/history?session=KEY|ID ([{"role","text","ts","html"}], tool lines
- * as role "tool", failures as "error"), POST /api/approve {"session","ref","allow"}
+ * GET /api/info {"mid_turn","images"}, GET /api/history?session=KEY|ID ([{"role","text","ts","html",
+ * "images"}], tool lines as role "tool", failures as "error"), GET /api/file?path=inbox/... (a
+ * picture sent), POST /api/approve {"session","ref","allow"}
  * (the answer to an SSE "approve"), POST /api/stop {"session"} (the
- * turn running there stops), POST /api/chat {"session","text"} (SSE:
+ * turn running there stops), POST /api/chat {"session","text","images":[{"data": a data URL}]} (SSE:
  * "delta", "html", "tool", "approve", "done"); /v1/ is the OpenAI-compatible
  * door (web-openai.c).
  * Settings: "channels": {"web": {"enabled", "port", "max_connections",
@@ -51,6 +52,7 @@
 #include <unistd.h>
 
 #include "channels/channels.h"
+#include "channels/files.h"
 #include "channels/markdown.h"
 #include "channels/web-int.h"
 #include "channels/web.h"
@@ -76,7 +78,7 @@ struct daimon_data_file {
 };
 extern const struct daimon_data_file daimon_web_files[];
 
-#define BODY_LIMIT (1u << 20)
+#define MAX_IMAGES 8 /* a message's pictures */
 #define RENDER_MS 150
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS 60000
@@ -121,6 +123,7 @@ static void stream_unref(struct stream *st)
 	daimon_buf_release(&st->answer);
 	free(st->key);
 	free(st->text);
+	free(st->images);
 	free(st);
 }
 
@@ -166,7 +169,13 @@ static int asker_init(daimon_ctx *ctx, void *state)
 	struct stream *st = state;
 	st->rt = daimon_ctx_rt(ctx);
 	st->self = daimon_self(ctx);
-	if (daimon_channel_post(st->host, st->self, 0, st->key, DAIMON_SESSION_ASK, st->text, strlen(st->text)) < 0) {
+	daimon_buf ask = DAIMON_BUF_INIT;
+	daimon_buf_adds(&ask, st->text);
+	if (st->images) /* "text\0images\0" (session.h) */
+		daimon_buf_add(&ask, "", 1), daimon_buf_add(&ask, st->images, strlen(st->images) + 1);
+	int rc = daimon_channel_post(st->host, st->self, 0, st->key, DAIMON_SESSION_ASK, ask.ptr, ask.len);
+	daimon_buf_release(&ask);
+	if (rc < 0) {
 		sse_done(st, -1, daimon_error_last(), NULL);
 		return DAIMON_STOP(DAIMON_EXIT_NORMAL);
 	}
@@ -482,7 +491,7 @@ int web_key_ok(const char *key)
 	return 1;
 }
 
-static void add_line(cJSON *out, const char *role, const char *text, int64_t ts, int html)
+static cJSON *add_line(cJSON *out, const char *role, const char *text, int64_t ts, int html)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "role", role);
@@ -494,6 +503,7 @@ static void add_line(cJSON *out, const char *role, const char *text, int64_t ts,
 		free(h);
 	}
 	cJSON_AddItemToArray(out, o);
+	return o;
 }
 
 /* One record of the log as the page shows it, if it shows it: what was
@@ -506,8 +516,13 @@ static void history_line(cJSON *out, const daimon_record *rec, daimon_buf *text)
 	text->len = 0;
 	if (!strcmp(rec->type, DAIMON_REC_MESSAGE) && role && (!strcmp(role, "user") || !strcmp(role, "assistant"))) {
 		daimon_content_text(cJSON_GetObjectItemCaseSensitive(j, "content"), text);
-		if (text->len)
-			add_line(out, role, daimon_buf_cstr(text), rec->ts, !strcmp(role, "assistant"));
+		const cJSON *images = cJSON_GetObjectItemCaseSensitive(j, "images"), *im;
+		if (!text->len && !cJSON_GetArraySize(images))
+			return;
+		cJSON *o = add_line(out, role, daimon_buf_cstr(text), rec->ts, !strcmp(role, "assistant"));
+		cJSON *paths = cJSON_GetArraySize(images) ? cJSON_AddArrayToObject(o, "images") : NULL;
+		cJSON_ArrayForEach(im, images) if (daimon_json_str(im, "path"))
+			cJSON_AddItemToArray(paths, cJSON_CreateString(daimon_json_str(im, "path")));
 	} else if (!strcmp(rec->type, DAIMON_REC_TOOL_RESULT)) {
 		int err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error"));
 		daimon_buf_addf(text, "%s %s", daimon_json_str(j, "name") ? daimon_json_str(j, "name") : "tool",
@@ -554,6 +569,29 @@ static enum MHD_Result api_history(struct MHD_Connection *c, struct web *w)
 		return web_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, daimon_error_last());
 	}
 	return web_reply_json(c, MHD_HTTP_OK, out);
+}
+
+/* GET /api/file?path=inbox/...: a picture or file someone sent, as it
+ * was kept (files.h) — nothing outside the inbox. */
+static enum MHD_Result api_file(struct MHD_Connection *c, struct web *w)
+{
+	const char *rel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
+	if (!rel || strncmp(rel, "inbox/", 6) || strstr(rel, "..") || strlen(rel) > 300)
+		return web_reply_error(c, MHD_HTTP_BAD_REQUEST, "file needs path=inbox/...");
+	char *path = daimon_xasprintf("%s/%s", w->cf->host->store->home, rel);
+	daimon_buf b = DAIMON_BUF_INIT;
+	int rc = daimon_read_file(&b, path);
+	free(path);
+	enum MHD_Result ret;
+	if (rc < 0) {
+		ret = web_reply_error(c, rc == DAIMON_ENOTFOUND ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      daimon_error_last());
+	} else {
+		const char *mime = daimon_image_type(b.ptr, b.len);
+		ret = web_reply(c, MHD_HTTP_OK, mime ? mime : "application/octet-stream", b.ptr ? b.ptr : "", b.len);
+	}
+	daimon_buf_release(&b);
+	return ret;
 }
 
 /* The request's "session" if it names a conversation, else NULL. */
@@ -614,6 +652,7 @@ enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const 
 	st->host = w->cf->host;
 	st->key = daimon_xstrdup(key);
 	st->text = daimon_xstrdup(text);
+	st->images = images ? daimon_xstrdup(images) : NULL;
 	st->api = api;
 	st->created = daimon_now_ms();
 	unsigned char r[12];
@@ -639,14 +678,71 @@ enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const 
 	return ret;
 }
 
+/* The pictures of a message ("images": [{"data": a data URL or base64}]),
+ * checked and kept in the inbox: session.h's JSON in `out`, or why not. */
+static int keep_images(struct web *w, const cJSON *images, daimon_buf *out, char *why, size_t size)
+{
+	int n = cJSON_GetArraySize(images), rc = 0, i = 0;
+	if (n > MAX_IMAGES) {
+		snprintf(why, size, "a message takes at most %d pictures", MAX_IMAGES);
+		return -1;
+	}
+	cJSON *list = cJSON_CreateArray();
+	daimon_buf bytes = DAIMON_BUF_INIT;
+	int64_t now = daimon_now_ms();
+	for (const cJSON *im = n ? images->child : NULL; im; im = im->next, i++) {
+		const char *data = daimon_json_str(im, "data"), *comma = data ? strstr(data, ";base64,") : NULL;
+		const char *b64 = comma ? comma + 8 : data, *mime = NULL;
+		char id[48], rel[256];
+		daimon_buf_clear(&bytes);
+		if (!b64 || daimon_buf_add_unbase64(&bytes, b64, strlen(b64)) < 0) {
+			snprintf(why, size, "picture %d is not base64 (a data: URL or its base64)", i + 1);
+			rc = -1;
+			break;
+		}
+		if (!(mime = daimon_image_type(bytes.ptr, bytes.len))) {
+			snprintf(why, size, "picture %d is not an image daimon can send (JPEG, PNG, GIF or WebP)",
+				 i + 1);
+			rc = -1;
+			break;
+		}
+		snprintf(id, sizeof(id), "web-%lld-%d", (long long)now, i + 1);
+		if (daimon_file_keep(w->cf->host->store->home, id, "image", daimon_image_ext(mime), bytes.ptr,
+				     bytes.len, rel, sizeof(rel)) < 0) {
+			snprintf(why, size, "%s", daimon_error_last());
+			rc = -1;
+			break;
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", rel);
+		cJSON_AddStringToObject(o, "mime", mime);
+		cJSON_AddItemToArray(list, o);
+	}
+	char *s = cJSON_PrintUnformatted(list);
+	daimon_buf_adds(out, s);
+	cJSON_free(s);
+	cJSON_Delete(list);
+	daimon_buf_release(&bytes);
+	return rc;
+}
+
+/* POST /api/chat {"session","text","images"}: the answer as SSE. */
 static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const daimon_buf *body)
 {
 	cJSON *req = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->len);
 	const char *key = web_key(req), *text = daimon_json_str(req, "text");
-	enum MHD_Result ret =
-		!key || !text || !*text
-			? web_reply_error(c, MHD_HTTP_BAD_REQUEST, "chat needs {\"session\": KEY, \"text\": \"...\"}")
-			: web_start_stream(c, w, key, text, NULL, 0);
+	const cJSON *images = cJSON_GetObjectItemCaseSensitive(req, "images");
+	daimon_buf kept = DAIMON_BUF_INIT;
+	char why[300];
+	enum MHD_Result ret;
+	if (!key || !text || (!*text && !cJSON_GetArraySize(images)))
+		ret = web_reply_error(c, MHD_HTTP_BAD_REQUEST,
+				      "chat needs {\"session\": KEY, \"text\": \"...\"} (and \"images\", if any)");
+	else if (cJSON_GetArraySize(images) && keep_images(w, images, &kept, why, sizeof(why)) < 0)
+		ret = web_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
+	else
+		ret = web_start_stream(c, w, key, text, kept.len ? daimon_buf_cstr(&kept) : NULL, 0);
+	daimon_buf_release(&kept);
 	cJSON_Delete(req);
 	return ret;
 }
@@ -676,15 +772,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (rq->body.len + *upload_size > BODY_LIMIT)
+		if (rq->body.len + *upload_size > w->cf->max_body)
 			rq->too_big = 1;
 		else
 			daimon_buf_add(&rq->body, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (rq->too_big)
-		return web_reply_error(c, 413, "the message is larger than 1 MiB");
+	if (rq->too_big) {
+		char why[128];
+		snprintf(why, sizeof(why), "the message is larger than %zu MB (channels.web.max_body_mb)",
+			 w->cf->max_body >> 20);
+		return web_reply_error(c, 413, why);
+	}
 	if (!strncmp(url, "/v1/", 4))
 		return web_v1(c, w, url, method, &rq->body);
 	if (!strcmp(url, "/api/chat") && !strcmp(method, "POST"))
@@ -701,9 +801,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return api_search(c, w);
 	if (!strcmp(url, "/api/history"))
 		return api_history(c, w);
+	if (!strcmp(url, "/api/file"))
+		return api_file(c, w);
 	if (!strcmp(url, "/api/info")) { /* what the page says of a message typed during a turn */
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "mid_turn", w->cf->mid_turn);
+		cJSON_AddBoolToObject(o, "images", !w->cf->no_images);
 		return web_reply_json(c, MHD_HTTP_OK, o);
 	}
 	return web_reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -802,20 +905,25 @@ static void *web_make_state(void *conf)
 static int web_configure(const daimon_channel_host *host, const daimon_settings *set, void **out)
 {
 	int on;
-	int64_t port, conns, idle;
+	int64_t port, conns, idle, body_mb;
 	if (daimon_settings_bool(set, "channels.web.enabled", &on) < 0)
 		return -1;
 	if (!on)
 		return 0;
+	int images = 1;
 	if (daimon_settings_int(set, "channels.web.port", &port) < 0 ||
 	    daimon_settings_int(set, "channels.web.max_connections", &conns) < 0 ||
-	    daimon_settings_int(set, "channels.web.idle_s", &idle) < 0)
+	    daimon_settings_int(set, "channels.web.idle_s", &idle) < 0 ||
+	    daimon_settings_int(set, "channels.web.max_body_mb", &body_mb) < 0 ||
+	    daimon_settings_bool(set, "model.images", &images) < 0)
 		return -1;
 	struct web_conf *cf = daimon_xcalloc(1, sizeof(*cf));
 	cf->host = host;
 	cf->port = (int)port;
 	cf->max_connections = (int)conns;
 	cf->idle_s = (int)idle;
+	cf->max_body = (size_t)body_mb << 20;
+	cf->no_images = !images;
 	const char *mid = NULL;
 	(void)daimon_settings_string(set, "channels.web.mid_turn", &mid);
 	snprintf(cf->mid_turn, sizeof(cf->mid_turn), "%s", mid ? mid : "queue");

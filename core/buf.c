@@ -205,6 +205,38 @@ void daimon_buf_add_base64(daimon_buf *b, const void *data, size_t n)
 	}
 }
 
+int daimon_buf_add_unbase64(daimon_buf *b, const char *s, size_t n)
+{
+	size_t start = b->len;
+	unsigned v = 0;
+	int bits = 0, pad = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= 'A' && c <= 'Z'   ? c - 'A'
+			: c >= 'a' && c <= 'z' ? c - 'a' + 26
+			: c >= '0' && c <= '9' ? c - '0' + 52
+			: c == '+'             ? 62
+			: c == '/'             ? 63
+					       : -1;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (d < 0 && (c == ' ' || c == '\n' || c == '\r' || c == '\t'))
+			continue;
+		if (d < 0 || pad) { /* (nothing after the padding) */
+			b->len = start;
+			return -1;
+		}
+		v = v << 6 | (unsigned)d;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			daimon_buf_addc(b, (char)(v >> bits & 0xFF));
+		}
+	}
+	return 0;
+}
+
 void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n)
 {
 	daimon_buf valid = DAIMON_BUF_INIT;

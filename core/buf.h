@@ -52,6 +52,9 @@ void daimon_buf_add_utf8(daimon_buf *b, const char *s, size_t n);
 void daimon_buf_add_printable(daimon_buf *b, const char *s, size_t n);
 /* Appends `n` bytes as base64 (RFC 4648, padded, no line breaks). */
 void daimon_buf_add_base64(daimon_buf *b, const void *data, size_t n);
+/* Appends the bytes `n` characters of base64 stand for (padding and
+ * white space allowed); -1 at anything else, with `b` as it was. */
+int daimon_buf_add_unbase64(daimon_buf *b, const char *s, size_t n);
 /* Whether `n` bytes are valid UTF-8 (no overlongs, surrogates or values
  * past U+10FFFF). */
 int daimon_utf8_valid(const char *s, size_t n);

@@ -128,6 +128,8 @@ const daimon_setting daimon_settings_table[] = {
 	INT("channels.web.port", 1, 65535, "8377", "the web chat's port on 127.0.0.1"),
 	INT("channels.web.max_connections", 4, 4096, "64", "connections the web chat takes at once (more wait)"),
 	INT("channels.web.idle_s", 5, 3600, "30", "a web connection silent this long is closed"),
+	INT("channels.web.max_body_mb", 1, 1024, "16",
+	    "the largest request the web chat reads (a message with its pictures), checked after the token"),
 	MID_TURN("telegram"),
 	ACCESS("telegram"),
 	STR("channels.telegram.token", NULL, "the bot's token (TELEGRAM_BOT_TOKEN is better: no secret in this file)"),

@@ -31,6 +31,7 @@ long=$(printf 'word%.0s ' $(seq 1500))  # ~7,500 characters: two Telegram messag
 cat >"$TMP/aim/f.json" <<EOF
 {"fixtures":[
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
+ {"match":{"userMessage":"what is in this picture?"},"response":{"content":"Two small red squares."}},
  {"match":{"userMessage":"owner here"},"response":{"content":"Hi, owner."}},
  {"match":{"userMessage":"act for me","hasToolResult":true},"response":{"content":"Acted."}},
  {"match":{"userMessage":"act for me"},"response":{"toolCalls":[{"id":"q1","name":"guard-act","arguments":"{}"}]}},
@@ -147,6 +148,17 @@ expect web_continues_it 0 '^continued Streaming words arrive one by one\.$' -- g
 expect web_continued_logged 0 '"role":"assistant","content":"Streaming words arrive one by one\."' -- "$DAIMON" sessions show --json cli:dchat
 expect web_search_opens_at_hit 0 '^hit msg assistant hit: Hello from the mock\.$' -- grep '^hit' "$TMP/web.out"
 expect web_narrow 0 '^narrow \{"overflow":false,"drawer":true,"list":true,"opened":true\}$' -- grep '^narrow' "$TMP/web.out"
+# pictures: dropped and pasted, sent with the message, kept in the inbox, shown again after a reload
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x04\0\0\0\x04\x08\x02\0\0\0&\x93\t)\0\0\0\x13IDATx\x9cc\xfc\xcf\x80\x0f0\xe1\x95\x1d\xb1\0\xa9\xbe\x02\x0e\x0b\x9a\xdb\xd5\0\0\0\0IEND\xaeB`\x82' >"$TMP/red.png"
+SHOTS=${DAIMON_SHOTS:-$TMP} node "$(dirname "$0")/web-image.js" "$("$DAIMON" web)" "$PEERS" "$TMP/red.png" >"$TMP/web-image.out" 2>&1
+expect web_image_driven 1 '' -- grep '^web-image\.js:' "$TMP/web-image.out"
+expect web_image_waiting 0 '^waiting 2 thumbnails, button Send$' -- cat "$TMP/web-image.out"
+expect web_image_sent 0 '^sent 2 pictures, strip 0, answer "Two small red squares\."$' -- cat "$TMP/web-image.out"
+expect web_image_after_reload 0 '^after reload 4x4 blob, 4x4 blob$' -- cat "$TMP/web-image.out"
+expect web_image_fake 0 '^fake picture 1 is not an image daimon can send \(JPEG, PNG, GIF or WebP\)$' -- cat "$TMP/web-image.out"
+expect web_image_to_model 0 "\"image_url\":\\{\"url\":\"data:image/png;base64,$(base64 -w0 "$TMP/red.png" | sed 's/+/\\+/g')\"" -- \
+  curl -s "http://127.0.0.1:$aport/__aimock/journal?limit=1000"
+expect web_image_kept 0 '^2$' -- sh -c "ls '$DAIMON_HOME'/inbox/*/web-*-image.png | wc -l"
 expect web_stop_refused_elsewhere 0 '^403$' -- code -XPOST -H "Origin: http://127.0.0.1:9999" -H "Authorization: Bearer $wt" \
   -H 'Content-Type: application/json' -d '{"session":"web:default"}' "http://127.0.0.1:$wport/api/stop"
 

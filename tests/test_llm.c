@@ -367,6 +367,13 @@ static void test_llm__images_go_as_each_api_takes_them(void)
 	daimon_buf_add_base64(&b, "hi", 2);
 	daimon_buf_add_base64(&b, "abc\xff", 4);
 	CHECK_STR(daimon_buf_cstr(&b), "YQ==aGk=YWJj/w==");
+	daimon_buf_clear(&b);
+	CHECK_INT(daimon_buf_add_unbase64(&b, "YWJj\n/w==", 9), 0);
+	CHECK_INT((int)b.len, 4);
+	CHECK(!memcmp(b.ptr, "abc\xff", 4));
+	CHECK_INT(daimon_buf_add_unbase64(&b, "YQ==YQ", 6), -1); /* (data after the padding) */
+	CHECK_INT(daimon_buf_add_unbase64(&b, "Y*Q=", 4), -1);
+	CHECK_INT((int)b.len, 4);
 	daimon_buf_release(&b);
 	cJSON *msgs = cJSON_Parse(
 		"[{\"role\":\"user\",\"content\":\"what is this?\",\"images\":[{\"mime\":"

@@ -100,14 +100,21 @@ struct cli_turn {
 	int blocks;         /* blocks shown */
 	daimon_buf answer, thinking;
 	daimon_session_done done;
+	/* interactive: what was typed while the answer streamed (not
+	 * echoed): "/stop" stops it; other lines wait here, for the chat to
+	 * take in turn; `partial` is a line not ended yet */
+	daimon_buf typed, partial;
 };
 void cli_turn_init(struct cli_turn *t, struct cli_conn *conn, int quiet);
 void cli_turn_release(struct cli_turn *t);
 /* Asks the session `key` and waits for the outcome (in t->done); once
  * *interrupt is set (Ctrl-C), the turn is cancelled. */
 void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatile sig_atomic_t *interrupt);
-/* The session's title and summary now (if there is anything new). */
-int cli_turn_summarize(struct cli_conn *c, const char *key);
+/* The session's title and summary now (if there is anything new);
+ * `wait` 0: asked for, not waited on (the daemon writes it). */
+int cli_turn_summarize(struct cli_conn *c, const char *key, int wait);
+/* The first line typed during the last answer, taken (malloc'd), or NULL. */
+char *cli_turn_typed(struct cli_turn *t);
 
 /* The file MCP servers started by a command write their stderr to
  * ($DAIMON_HOME/logs/mcp.log; 0 when it cannot be opened: stderr). */

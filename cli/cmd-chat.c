@@ -1,8 +1,11 @@
 /*
  * cmd-chat.c — `daimon chat`: a conversation in the terminal. Line
  * editing and history (libedit) on a terminal, plain lines in a pipe.
- * Answers stream as they arrive; Ctrl-C stops the turn (the transfer is
- * aborted and the log says so); Ctrl-D or /quit leaves.
+ * Answers stream as they arrive; Ctrl-C or /stop typed meanwhile stops
+ * the turn (the transfer is aborted and the log says so), other lines
+ * typed meanwhile are the next messages; Ctrl-D or /quit leaves, and
+ * Ctrl-C at the prompt asks first. Leaving does not wait for the
+ * conversation's summary when a daemon runs (it writes it).
  * Slash commands: /new /sessions /search /stop /help /quit.
  */
 #include <editline/readline.h>
@@ -116,17 +119,31 @@ static const char chat_help[] = "/new             start a new conversation\n"
 				"/help            this\n"
 				"/quit            leave (or Ctrl-D)\n";
 
-/* Leaving a conversation: it gets its title and summary (Ctrl-C skips). */
+/* Leaving a conversation: it gets its title and summary — written by the
+ * daemon, when one runs; this command's own waits for it (Ctrl-C skips). */
 static void summarize(struct chat *c)
 {
 	if (!c->opts.summarize)
 		return;
 	interrupted = 0;
-	if (c->tty)
+	if (c->tty && c->local)
 		fprintf(stderr, "[summarizing the conversation; Ctrl-C skips]\n");
-	if (cli_turn_summarize(&c->conn, c->key) < 0 && strcmp(daimon_error_last(), "nothing new to summarize"))
+	if (cli_turn_summarize(&c->conn, c->key, c->local != NULL) < 0 &&
+	    strcmp(daimon_error_last(), "nothing new to summarize"))
 		fprintf(stderr, "daimon: %s\n", daimon_error_last());
 	interrupted = 0;
+}
+
+/* Ctrl-C at the prompt: leave only if the user says so. */
+static int want_to_leave(void)
+{
+	interrupted = 0;
+	fprintf(stderr, "\nLeave the chat? [y/N] ");
+	char answer[16];
+	if (!fgets(answer, sizeof(answer), stdin))
+		return 1; /* (Ctrl-D: yes) */
+	interrupted = 0;
+	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
 /* Handles a line; returns 0 to go on, 1 to quit. */
@@ -207,8 +224,16 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 		       c.local ? "model " : "through the daemon", model);
 	for (;;) {
 		char *text = NULL;
-		if (c.tty) {
+		if (c.tty && (text = cli_turn_typed(&c.turn))) { /* typed during the last answer */
+			printf("> %s\n", text);
+		} else if (c.tty) {
+			interrupted = 0;
 			text = readline("> ");
+			if (!text && interrupted) {
+				if (want_to_leave())
+					break;
+				continue;
+			}
 			if (text && *text)
 				add_history(text);
 		} else {
@@ -240,8 +265,9 @@ const struct daimon_cmd daimon_cmd_chat = {
 	"chat",
 	"chat [--session KEY] [--show-thinking]",
 	"Talk with the assistant in the terminal.",
-	"Answers stream as they arrive. Ctrl-C stops the answer; Ctrl-D or /quit\n"
-	"leaves. In a pipe, each line is a message and the output is plain.\n\n"
+	"Answers stream as they arrive. Ctrl-C or /stop stops the answer; lines typed\n"
+	"while it streams are the next messages. Ctrl-D or /quit leaves (Ctrl-C at the\n"
+	"prompt asks first). In a pipe, each line is a message and the output is plain.\n\n"
 	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
 	"      --show-thinking the model's reasoning, dimmed, before each answer\n\n"
 	"Commands:\n"

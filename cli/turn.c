@@ -3,12 +3,14 @@
  * request to the daemon (the running one, or the command's own), the
  * session's events heard from its lines (sessions/listen.h) — the answer
  * printed as it streams and kept, a line on each tool call, the user
- * asked about a call that needs approval — and Ctrl-C turned into a
- * cancel.
+ * asked about a call that needs approval — and Ctrl-C or a typed /stop
+ * turned into a cancel.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "channels/markdown.h"
@@ -149,6 +151,48 @@ void cli_turn_release(struct cli_turn *t)
 {
 	daimon_buf_release(&t->answer);
 	daimon_buf_release(&t->thinking);
+	daimon_buf_release(&t->typed);
+	daimon_buf_release(&t->partial);
+}
+
+char *cli_turn_typed(struct cli_turn *t)
+{
+	const char *nl = t->typed.len ? memchr(t->typed.ptr, '\n', t->typed.len) : NULL;
+	if (!nl)
+		return NULL;
+	size_t n = (size_t)(nl - t->typed.ptr);
+	char *line = daimon_xstrndup(t->typed.ptr, n);
+	memmove(t->typed.ptr, nl + 1, t->typed.len - n - 1);
+	t->typed.len -= n + 1;
+	return line;
+}
+
+/* What the user typed while the answer streams: 1 when it was /stop. */
+static int typed_stop(struct cli_turn *t)
+{
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+	char buf[4096];
+	ssize_t n;
+	int stop = 0;
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && (n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+		daimon_buf_add(&t->partial, buf, (size_t)n);
+		char *nl;
+		while (t->partial.len && (nl = memchr(t->partial.ptr, '\n', t->partial.len))) {
+			size_t len = (size_t)(nl - t->partial.ptr);
+			const char *line = t->partial.ptr;
+			while (len && (*line == ' ' || *line == '\t'))
+				line++, len--;
+			if (len == 5 && !memcmp(line, "/stop", 5))
+				stop = 1;
+			else if (len) /* (the next message, once this answer is done) */
+				daimon_buf_add(&t->typed, line, len), daimon_buf_addc(&t->typed, '\n');
+			size_t used = (size_t)(nl + 1 - t->partial.ptr);
+			memmove(t->partial.ptr, nl + 1, t->partial.len - used);
+			t->partial.len -= used;
+		}
+		p.revents = 0;
+	}
+	return stop;
 }
 
 void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatile sig_atomic_t *interrupt)
@@ -165,10 +209,21 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 	cJSON_AddStringToObject(req, "text", text);
 	int rc = cli_daemon_send(t->conn, req);
 	cJSON_Delete(req);
+	/* On a terminal, what is typed meanwhile is read, not echoed into
+	 * the answer: a /stop stops it, the rest waits its turn. */
+	struct termios tio, quiet;
+	int watch = t->interactive && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0;
+	if (watch) {
+		quiet = tio;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	}
 	int stopped = 0;
 	while (rc >= 0 && !t->finished) {
 		cJSON *e = NULL;
 		rc = cli_daemon_recv(t->conn, &e, 100);
+		if (watch && !stopped && typed_stop(t) && interrupt)
+			*interrupt = 1;
 		if (interrupt && *interrupt && !stopped) {
 			stopped = 1;
 			cJSON *r = cJSON_CreateObject();
@@ -179,6 +234,10 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 		if (rc > 0)
 			daimon_session_hear_json(e, &turn_listener, t);
 		cJSON_Delete(e);
+	}
+	if (watch) {
+		typed_stop(t); /* (a /stop that came too late stops nothing) */
+		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
 	}
 	if (rc < 0) {
 		t->done.status = -1;
@@ -192,12 +251,12 @@ void cli_turn_ask(struct cli_turn *t, const char *key, const char *text, volatil
 	fflush(stdout);
 }
 
-int cli_turn_summarize(struct cli_conn *c, const char *key)
+int cli_turn_summarize(struct cli_conn *c, const char *key, int wait)
 {
 	cJSON *req = cJSON_CreateObject(), *reply = NULL;
 	cJSON_AddStringToObject(req, "op", "summarize");
 	cJSON_AddStringToObject(req, "session", key);
-	int rc = cli_daemon_request(c, req, &reply);
+	int rc = wait ? cli_daemon_request(c, req, &reply) : cli_daemon_send(c, req);
 	cJSON_Delete(req);
 	cJSON_Delete(reply);
 	return rc;

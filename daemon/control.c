@@ -408,15 +408,16 @@ static void on_request(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 static void on_readable(daimon_ctx *ctx, struct conn *c)
 {
 	char buf[65536];
+	int gone = 0;
 	for (;;) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n <= 0) {
-			c->closing = 2;
-			return;
+		if (n <= 0) { /* (what it sent before it went is still done: a summary asked on leaving) */
+			gone = 1;
+			break;
 		}
 		daimon_buf_add(&c->in, buf, (size_t)n);
 	}
@@ -432,6 +433,8 @@ static void on_readable(daimon_ctx *ctx, struct conn *c)
 		conn_err(ctx, c, "request line too long");
 		c->closing = 1;
 	}
+	if (gone)
+		c->closing = 2;
 }
 
 /* No session could take the request: it ends here, as the session's

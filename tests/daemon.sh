@@ -30,6 +30,8 @@ mkdir -p "$TMP/aim"
 long=$(printf 'word%.0s ' $(seq 1500))  # ~7,500 characters: two Telegram messages
 cat >"$TMP/aim/f.json" <<EOF
 {"fixtures":[
+ {"match":{"userMessage":"tty-marker","systemMessage":"You name and summarize"},"streamingProfile":{"ttft":1500},
+  "response":{"content":"{\\"title\\":\\"A long answer, stopped\\",\\"summary\\":\\"It went on until stopped.\\"}"}},
  {"match":{"userMessage":"hello"},"response":{"content":"Hello from the mock."}},
  {"match":{"userMessage":"what is in this picture?"},"response":{"content":"Two small red squares."}},
  {"match":{"userMessage":"owner here"},"response":{"content":"Hi, owner."}},
@@ -292,7 +294,7 @@ tg_wait 77 1
 expect tg_streamed_whole 0 '^"Streaming words arrive one by one\."$' -- cat "$TMP/tg.77"
 expect tg_streamed_by_edits 0 '"chat_id":77,"message_id":[0-9]+,"text":"Streaming words arrive one by one\.","parse_mode":"HTML"' -- \
   tg_calls editMessageText
-expect tg_preview_shown 0 '"chat_id":77,"text":"Stream[^"]* …"' -- tg_calls sendMessage
+expect tg_preview_shown 0 '"chat_id":77,"text":"Stre[^"]* …"' -- tg_calls sendMessage
 tg_send 77 "go on at length"
 sleep 1.2
 tg_send 77 "/stop"
@@ -368,6 +370,38 @@ expect web_approve_bad 0 '^400$' -- code -XPOST -H "Authorization: Bearer $wt" -
 expect web_approve_nothing_waits 0 '^202$' -- code -XPOST -H "Authorization: Bearer $wt" -H 'Content-Type: application/json' \
   -d '{"session":"web:default","ref":"12345","allow":true}' "http://127.0.0.1:$wport/api/approve"
 "$DAIMON" owner remove telegram:55 >/dev/null
+
+# the terminal, through the daemon: Ctrl-C at the prompt asks before leaving; /stop typed while
+# an answer streams stops it; a line typed meanwhile is the next message; leaving does not wait
+# for the summary (the daemon writes it)
+T=$TMP/tmux.sock
+tmux -S "$T" new-session -d -x 120 -y 30 "'$DAIMON' chat --session cli:tty; echo EXITED; sleep 20"
+tty_wait() { for _ in $(seq 100); do tmux -S "$T" capture-pane -p | grep -q -- "$1" && return 0; sleep 0.1; done; return 1; }
+tty_wait 'daimon chat (cli:tty, through the daemon)'
+tmux -S "$T" send-keys C-c
+tty_wait 'Leave the chat'
+tmux -S "$T" send-keys n Enter
+tmux -S "$T" send-keys 'tty-marker: go on at length' Enter
+sleep 1
+tmux -S "$T" send-keys /stop Enter
+tty_wait '\[stopped\]'
+tmux -S "$T" send-keys 'go on at length' Enter
+sleep 0.8
+tmux -S "$T" send-keys hello Enter
+tty_wait 'Hello from the mock'
+expect chat_ctrl_c_asks 0 'Leave the chat\? \[y/N\] n~> tty-marker: go on at length~' -- sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
+expect chat_stop_typed 0 '> tty-marker: go on at length~(This answer[^~]*~)?\[stopped\]~> go on at length~This answer goes on' -- \
+  sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
+expect chat_typed_is_next 0 'a while more\.~> hello~Hello from the mock\.~' -- sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
+expect chat_stop_not_logged 1 '' -- sh -c "'$DAIMON' sessions show --json cli:tty | grep -q '\"/stop\"'"
+t0=$(date +%s%N)
+tmux -S "$T" send-keys /quit Enter
+tty_wait EXITED
+left_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$left_ms" -lt 1200 ] && ok chat_leaves_without_waiting || bad chat_leaves_without_waiting "took $left_ms ms"
+for _ in $(seq 60); do "$DAIMON" sessions show --json cli:tty | grep -q '"title":"A long answer, stopped"' && break; sleep 0.1; done
+expect chat_summary_written_later 0 '"title":"A long answer, stopped"' -- "$DAIMON" sessions show --json cli:tty
+tmux -S "$T" kill-server 2>/dev/null
 
 # killed (SIGKILL) mid-turn: the taken message is answered once after the restart
 tg_send 77 "slow"

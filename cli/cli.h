@@ -54,6 +54,10 @@ int cli_usage_error(const struct daimon_cmd *cmd, const char *fmt, ...) __attrib
  * `must_exist`, a missing home is reported as "no conversations yet" by
  * returning 1 without opening anything; errors return -1. */
 int cli_open(daimon_store *st, daimon_index **ix, int must_exist);
+/* --session: a conversation key ("cli:work") as it is — a new one starts
+ * there — or a session's id (or a unique prefix of one), made the key
+ * of its conversation, in place. */
+int cli_conversation_key(daimon_store *st, char *key, size_t size);
 /* Whether stdout / stderr is a terminal that takes colour. */
 int cli_color_stdout(void);
 int cli_tty_stderr(void);

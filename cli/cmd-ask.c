@@ -39,14 +39,14 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 					     {"show-thinking", no_argument, 0, 'T'},
 					     {0}};
 	int json = 0, thinking = 0, c;
-	const char *key = "cli:default";
+	char key[256] = "cli:default";
 	while ((c = getopt_long(argc, argv, "hjs:", opts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help(cmd);
 		else if (c == 'j')
 			json = 1;
 		else if (c == 's')
-			key = optarg;
+			snprintf(key, sizeof(key), "%s", optarg);
 		else if (c == 'T')
 			thinking = 1;
 		else
@@ -74,6 +74,12 @@ static int exec_ask(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_index *ix;
 	if (cli_open(&st, &ix, 0) < 0) {
 		daimon_buf_release(&question);
+		return cli_fail();
+	}
+	if (cli_conversation_key(&st, key, sizeof(key)) < 0) {
+		daimon_buf_release(&question);
+		daimon_index_close(ix);
+		daimon_store_release(&st);
 		return cli_fail();
 	}
 	struct cli_conn conn;
@@ -108,7 +114,8 @@ const struct daimon_cmd daimon_cmd_ask = {
 	"session's log (KEY, default cli:default) and indexed for search. With a\n"
 	"daemon running (`daimon serve`), the daemon's session answers; without\n"
 	"one, this command runs the daemon's code for as long as it runs.\n\n"
-	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
+	"  -s, --session KEY   the conversation to continue (default cli:default): a key,\n"
+	"                      or a session's id (or a unique prefix of it)\n"
 	"      --show-thinking the model's reasoning (DeepSeek's, Qwen's, Anthropic's\n"
 	"                      thinking: model.thinking_tokens) on stderr as it comes;\n"
 	"                      it is logged either way, never part of the answer\n"

@@ -200,6 +200,10 @@ static int exec_chat(const struct daimon_cmd *cmd, int argc, char **argv)
 	daimon_store st;
 	if (cli_open(&st, NULL, 0) < 0)
 		return cli_fail();
+	if (cli_conversation_key(&st, c.key, sizeof(c.key)) < 0) {
+		daimon_store_release(&st);
+		return cli_fail();
+	}
 	int rc = daimon_session_opts_load(&c.opts, st.home, c.key);
 	if (rc == 0 && cli_daemon_connect(&c.conn, &c.local, st.home) < 0)
 		rc = -1;
@@ -268,7 +272,8 @@ const struct daimon_cmd daimon_cmd_chat = {
 	"Answers stream as they arrive. Ctrl-C or /stop stops the answer; lines typed\n"
 	"while it streams are the next messages. Ctrl-D or /quit leaves (Ctrl-C at the\n"
 	"prompt asks first). In a pipe, each line is a message and the output is plain.\n\n"
-	"  -s, --session KEY   the conversation to continue (default cli:default)\n"
+	"  -s, --session KEY   the conversation to continue (default cli:default): a key,\n"
+	"                      or a session's id (or a unique prefix of it)\n"
 	"      --show-thinking the model's reasoning, dimmed, before each answer\n\n"
 	"Commands:\n"
 	"  /new /sessions /search QUERY /stop /help /quit\n",

@@ -264,9 +264,14 @@ static int exec_search(const struct daimon_cmd *cmd, int argc, char **argv)
 	}
 	daimon_index_hooks hooks = {NULL, warn_damage, NULL};
 	daimon_search_result res;
+	char *only = NULL;
 	rc = daimon_index_refresh(ix, &hooks);
+	if (rc == 0 && o.session && !(only = daimon_index_resolve(ix, o.session))) /* (an id, a prefix or a key) */
+		rc = -1;
+	o.session = only;
 	if (rc == 0)
 		rc = daimon_search(ix, &o, &res);
+	free(only);
 	if (rc < 0) {
 		rc = cli_fail();
 	} else {
@@ -299,7 +304,7 @@ const struct daimon_cmd daimon_cmd_search = {
 	"QUERY is FTS5 syntax: words (all must match), \"a phrase\", prefix*, OR, NOT,\n"
 	"NEAR(a b, 5). Anything that is not valid FTS5 is searched as plain words.\n\n"
 	"  -n, --limit N      show at most N hits (default 20)\n"
-	"  -s, --session ID   only this session\n"
+	"  -s, --session ID   only this session: an id, a unique prefix of one, or a key\n"
 	"  -r, --role R       only user, assistant, system, tool (results) or summary\n"
 	"      --since T      only messages at or after T: 2026-11-24, an RFC 3339 time,\n"
 	"                     or an age such as 30m, 12h, 7d, 2w\n"

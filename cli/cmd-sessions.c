@@ -119,35 +119,6 @@ out:
 	return rc;
 }
 
-/* The id of the session named by `arg`: an id, a unique id prefix, or a
- * conversation key (its most recent session). Caller frees. */
-static char *resolve(daimon_index *ix, const char *arg)
-{
-	const daimon_store *st = daimon_index_store(ix);
-	if (daimon_session_id_valid(arg)) {
-		char *path = daimon_store_log_path(st, arg);
-		int there = access(path, F_OK) == 0;
-		free(path);
-		if (there)
-			return daimon_xstrdup(arg);
-	}
-	daimon_index_refresh(ix, NULL);
-	char *found = NULL;
-	int n = daimon_index_find_prefix(ix, arg, &found);
-	if (n < 0)
-		return NULL;
-	if (n > 1) {
-		free(found);
-		daimon_error_code(DAIMON_EINVAL, "'%s' matches more than one session; give more of the id", arg);
-		return NULL;
-	}
-	if (!found)
-		found = daimon_index_find_key(ix, arg);
-	if (!found)
-		daimon_error_code(DAIMON_ENOTFOUND, "no session '%s' (see `daimon sessions list`)", arg);
-	return found;
-}
-
 static void indent(const char *text, const char *prefix)
 {
 	const char *p = text;
@@ -218,7 +189,7 @@ static int sessions_show(const struct daimon_cmd *cmd, int argc, char **argv)
 		return cli_error("no session '%s' (no conversations yet)", argv[optind]);
 	if (rc < 0)
 		return cli_fail();
-	char *id = resolve(ix, argv[optind]);
+	char *id = daimon_index_resolve(ix, argv[optind]);
 	daimon_log_reader *r = NULL;
 	if (!id) {
 		rc = cli_fail();

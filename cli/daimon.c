@@ -81,6 +81,25 @@ int cli_options_json(const struct daimon_cmd *cmd, int argc, char **argv, int *j
 	return -1;
 }
 
+int cli_conversation_key(daimon_store *st, char *key, size_t size)
+{
+	if (strchr(key, ':'))
+		return 0;
+	daimon_index *ix;
+	if (daimon_index_open(&ix, st) < 0)
+		return -1;
+	char *id = daimon_index_resolve(ix, key), *k = id ? daimon_index_key_of(ix, id) : NULL;
+	daimon_index_close(ix);
+	int rc = k ? 0 : -1;
+	if (id && !k)
+		daimon_error_code(DAIMON_ENOTFOUND, "session '%s' has no conversation key to go on with", id);
+	if (k)
+		snprintf(key, size, "%s", k);
+	free(id);
+	free(k);
+	return rc;
+}
+
 int cli_open(daimon_store *st, daimon_index **ix, int must_exist)
 {
 	char *home = daimon_home_dir();

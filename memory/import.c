@@ -173,7 +173,18 @@ static int sink_begin(void *payload, const daimon_import_conv *c)
 	return 0;
 }
 
-/* Opens the conversation's session, creating it on its first record. */
+/* An imported conversation's key: its own, never shared with another
+ * session nor taken for a channel's sender — "FORMAT:ID", or the
+ * source's grouping under its format ("claude-code:garden") with the
+ * id's first 8 characters after it. */
+static char *import_key(const char *format, const char *grouping, const char *orig_id)
+{
+	size_t n = strlen(format);
+	if (grouping && !strncmp(grouping, format, n) && grouping[n] == ':')
+		return daimon_xasprintf("%s:%.8s", grouping, orig_id);
+	return daimon_xasprintf("%s:%s", format, orig_id);
+}
+
 /* Opens the conversation's session, creating it on its first record. A
  * new session is tried first: on a first import that is every one. */
 static int sink_open_session(struct store_sink *s, int64_t first_ts)
@@ -182,11 +193,13 @@ static int sink_open_session(struct store_sink *s, int64_t first_ts)
 	daimon_session_id_derived(s->id, s->format, original);
 	free(original);
 	s->start_off = s->start_line = s->start_seq = 0;
-	char *key = s->key ? daimon_xstrdup(s->key) : daimon_xasprintf("%s:%s", s->format, s->orig_id);
+	char *key = import_key(s->format, s->key, s->orig_id);
 	cJSON *source = cJSON_CreateObject();
 	cJSON_AddStringToObject(source, "format", s->format);
 	cJSON_AddStringToObject(source, "path", s->path);
 	cJSON_AddStringToObject(source, "id", s->orig_id);
+	if (s->key && strcmp(s->key, key)) /* (the name it had there: a Hermes or OpenClaw session key) */
+		cJSON_AddStringToObject(source, "key", s->key);
 	daimon_session_meta meta = {
 		.id = s->id,
 		.key = key,

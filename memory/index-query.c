@@ -9,9 +9,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "memory/store.h"
 
 static const char *text(sqlite3_stmt *s, int i)
 {
@@ -83,4 +85,35 @@ char *daimon_index_key_of(daimon_index *ix, const char *id)
 	char *key;
 	first_id(ix, "SELECT key FROM logs WHERE id = ?1", id, &key);
 	return key;
+}
+
+char *daimon_index_resolve(daimon_index *ix, const char *arg)
+{
+	const daimon_store *st = daimon_index_store(ix);
+	if (!arg || !*arg) {
+		daimon_error_code(DAIMON_EINVAL, "which session? (an id, a prefix of one, or a key)");
+		return NULL;
+	}
+	if (daimon_session_id_valid(arg)) {
+		char *path = daimon_store_log_path(st, arg);
+		int there = access(path, F_OK) == 0;
+		free(path);
+		if (there)
+			return daimon_xstrdup(arg);
+	}
+	daimon_index_refresh(ix, NULL);
+	char *found = NULL;
+	int n = daimon_index_find_prefix(ix, arg, &found);
+	if (n < 0)
+		return NULL;
+	if (n > 1) {
+		free(found);
+		daimon_error_code(DAIMON_EINVAL, "'%s' matches more than one session; give more of the id", arg);
+		return NULL;
+	}
+	if (!found)
+		found = daimon_index_find_key(ix, arg);
+	if (!found)
+		daimon_error_code(DAIMON_ENOTFOUND, "no session '%s' (see `daimon sessions list`)", arg);
+	return found;
 }

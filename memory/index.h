@@ -74,6 +74,11 @@ int daimon_index_find_prefix(daimon_index *ix, const char *prefix, char **id);
 /* The most recently active session of a conversation key, or NULL
  * (caller frees). */
 char *daimon_index_find_key(daimon_index *ix, const char *key);
+/* The id of the session `arg` names — an id, a unique prefix of one, or
+ * a conversation key (its most recent session) — or NULL with an error
+ * saying which was not found or not unique (caller frees). Every
+ * command that takes a session takes any of these. */
+char *daimon_index_resolve(daimon_index *ix, const char *arg);
 /* A session's conversation key, or NULL (caller frees). */
 char *daimon_index_key_of(daimon_index *ix, const char *id);
 

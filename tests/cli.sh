@@ -61,7 +61,13 @@ expect sessions_list 0 'Fix flaky sprinkler scheduler test' -- "$DAIMON" session
 id=$("$DAIMON" sessions list --json | grep sprinkler | sed 's/^{"id":"\([^"]*\)".*/\1/')
 expect sessions_show 0 'inject a fake clock' -- "$DAIMON" sessions show "$id"
 expect sessions_show_prefix 0 'tool result' -- "$DAIMON" sessions show claude-code
-expect sessions_show_key 0 'sprinkler' -- "$DAIMON" sessions show claude-code:garden
+expect sessions_show_key 0 'sprinkler' -- "$DAIMON" sessions show claude-code:garden:5f0c9a7e
+# one name everywhere: an id, a prefix of one or a key, for search and chat too
+expect search_session_key 0 'fake.*clock' -- "$DAIMON" search --session claude-code:garden:5f0c9a7e clock
+expect search_session_prefix 0 'fake.*clock' -- "$DAIMON" search --session "${id:0:16}" clock
+oid=$("$DAIMON" sessions list --json | grep -o '"id":"openclaw-[^"]*' | cut -d'"' -f4)
+expect search_session_elsewhere 0 "^no matches for 'clock'" -- "$DAIMON" search --session "$oid" clock
+expect search_session_missing 1 "^daimon: no session 'nope'" -- "$DAIMON" search --session nope clock
 [ "$("$DAIMON" sessions show --json "$id" | wc -l)" = 5 ] && ok sessions_show_json || bad sessions_show_json
 expect sessions_show_missing 1 "^daimon: no session 'nope'" -- "$DAIMON" sessions show nope
 
@@ -183,6 +189,12 @@ if [ -f "$AIM" ]; then
   for _ in $(seq 100); do port_open "$port" && break; sleep 0.1; done
   export DAIMON_MODEL=m DAIMON_BASE_URL=http://127.0.0.1:$port
   expect ask_streams 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session cli:shell hello
+  sid=$("$DAIMON" sessions list --json | grep '"key":"cli:shell"' | sed 's/^{"id":"\([^"]*\)".*/\1/')
+  printf 'hello\n/quit\n' | "$DAIMON" chat --session "${sid:0:12}" >/dev/null 2>&1
+  expect chat_session_by_id 0 '^2$' -- sh -c "'$DAIMON' sessions show --json cli:shell | grep -c '\"content\":\"hello\"'"
+  expect ask_session_by_id 0 '^Hello from the mock\.$' -- "$DAIMON" ask --session "${sid:0:12}" hello
+  expect ask_session_by_id_logged 0 '^3$' -- sh -c "'$DAIMON' sessions show --json cli:shell | grep -c '\"content\":\"hello\"'"
+  expect chat_session_unknown_id 1 "^daimon: no session 'cli-ffff'" -- sh -c "printf 'hello\n' | '$DAIMON' chat --session cli-ffff"
   # base URLs as the SDKs write them; errors name the URL asked; the models there
   expect ask_base_url_with_v1 0 '^Hello from the mock\.$' -- \
     env -u DAIMON_BASE_URL OPENAI_BASE_URL=http://127.0.0.1:$port/v1 "$DAIMON" ask --session cli:v1 hello

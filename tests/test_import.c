@@ -150,8 +150,8 @@ static void test_import__openclaw_sqlite_transcript_events(void)
 	CHECK_INT(w.stats.records_new, 3);
 	CHECK_INT(w.stats.warnings, 1);
 	CHECK_CONTAINS(w.warnings.ptr, "session tg-77 seq 4: event is zstd-compressed");
-	char *t = query_text(&w, "SELECT key || '|' || channel || '|' || title FROM logs WHERE key LIKE 'agent:%'");
-	CHECK_STR(t, "agent:main:telegram:dm:77|telegram|Bike repair");
+	char *t = query_text(&w, "SELECT key || '|' || channel || '|' || title FROM logs WHERE channel = 'telegram'");
+	CHECK_STR(t, "openclaw:tg-77|telegram|Bike repair"); /* (OpenClaw's own key kept in the source) */
 	free(t);
 	/* created_at is used when an event carries no timestamp of its own. */
 	char *log = log_of(&w, "SELECT id FROM logs WHERE channel='telegram'");
@@ -172,7 +172,7 @@ static void test_import__claude_code(void)
 	CHECK_INT(w.stats.sessions_new, 1);
 	CHECK_INT(w.stats.records_new, 4);
 	char *t = query_text(&w, "SELECT title || '|' || key FROM logs");
-	CHECK_STR(t, "Fix flaky sprinkler scheduler test|claude-code:garden");
+	CHECK_STR(t, "Fix flaky sprinkler scheduler test|claude-code:garden:5f0c9a7e"); /* (a project has many) */
 	free(t);
 	char *log = log_of(&w, "SELECT id FROM logs");
 	CHECK_CONTAINS(log, "\"tool_calls\":[{\"id\":\"toolu_1\",\"name\":\"Read\"");
@@ -220,8 +220,12 @@ static void test_import__hermes_state_db(void)
 	CHECK_CONTAINS(w.warnings.ptr, "session 20260411_080000_cd34: tool_calls is not a JSON list");
 	char *t = query_text(&w, "SELECT group_concat(key || '/' || channel || '/' || coalesce(title,''), ' ') FROM "
 				 "(SELECT * FROM logs ORDER BY key)");
-	CHECK_STR(t, "agent:main:telegram:dm:42/telegram/buy oat milk cli:20260410_101500_ab12/cli/Kayak trip");
+	/* keys of their own (not Hermes' "cli:..." or a Telegram sender's), the old one kept */
+	CHECK_STR(t, "hermes:20260410_101500_ab12/cli/Kayak trip hermes:20260411_080000_cd34/telegram/buy oat milk");
 	free(t);
+	char *tg = log_of(&w, "SELECT id FROM logs WHERE channel='telegram'");
+	CHECK_CONTAINS(tg, "\"key\":\"agent:main:telegram:dm:42\"");
+	free(tg);
 	char *log = log_of(&w, "SELECT id FROM logs WHERE channel='cli'");
 	CHECK_CONTAINS(log, "\"tool_calls\":[{\"id\":\"call_9\",\"name\":\"web_search\",\"arguments\":\"{\\\"q\\\":"
 			    "\\\"Porthcurno tide\\\"}\"}]");

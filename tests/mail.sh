@@ -59,7 +59,8 @@ mkdir -p "$TMP/aim"
 cat >"$TMP/aim/f.json" <<'EOF'
 {"fixtures":[
  {"match":{"userMessage":"lunch on friday"},"response":{"content":"Friday at noon works.\nSee you then."}},
- {"match":{"userMessage":"are you there"},"response":{"content":"Yes, here."}}]}
+ {"match":{"userMessage":"are you there"},"response":{"content":"Yes, here."}},
+ {"match":{"userMessage":"Un café demain"},"response":{"content":"Oui, à dix heures."}}]}
 EOF
 node "$AIM" -h 127.0.0.1 -p "$aport" -f "$TMP/aim" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do port_open "$iport" && port_open "$sport" && port_open "$aport" && break; sleep 0.1; done
@@ -112,6 +113,13 @@ expect mail_qp_decoded 0 '"content":"Hi, lunch on friday ☕\?","mid":"mail:[0-9
   "$DAIMON" sessions show --json mail:bob@example.org
 expect mail_seen_left_alone 1 '' -- grep -q 'old news' "$TMP/smtp.out"
 expect mail_status 0 '^channel   mail       running' -- "$DAIMON" status
+# Latin-1: the body in its charset, the subject an encoded word; both read as UTF-8, the
+# reply's subject encoded again
+printf 'Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\nFrom: Bob <bob@example.org>\r\nTo: ana@example.org\r\nSubject: =?ISO-8859-1?Q?Caf=E9?=\r\nMessage-ID: <m4@example.org>\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nUn caf\xe9 demain ?\r\n' \
+  >"$TMP/mail/ana/Maildir/tmp/m4"
+chown dovecot:dovecot "$TMP/mail/ana/Maildir/tmp/m4"; mv "$TMP/mail/ana/Maildir/tmp/m4" "$TMP/mail/ana/Maildir/new/m4"
+smtp_has 'Subject: =?UTF-8?B?UmU6IENhZsOp?=' && ok mail_latin1_reply_subject || bad mail_latin1_reply_subject "$(tail -20 "$TMP/smtp.out")"
+expect mail_latin1_read 0 '"content":"Un café demain \?"' -- "$DAIMON" sessions show --json mail:bob@example.org
 
 # an unknown sender gets a pairing code by mail, and nothing reaches the model
 seed m2 'Eve <eve@example.org>' 'hello' 'are you there'

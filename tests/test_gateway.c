@@ -212,6 +212,24 @@ static void test_mail__the_text_of_a_multipart_mail_and_the_reply(void)
 	CHECK_STR(m.text, "softbreak = ok");
 	daimon_mail_release(&m);
 	CHECK_INT(daimon_mail_parse(&m, "Subject: no sender\r\n\r\nx", 26), -1);
+	/* other character sets: the part's charset, encoded words, none said */
+	const char *latin = "From: =?utf-8?q?J=C3=BCrgen_M.?= <j@example.de>\r\n"
+			    "Subject: =?ISO-8859-1?Q?Caf=E9_cr=E8me?= =?UTF-8?B?4piV?= and\r\n =?x-bogus?Q?more?=\r\n"
+			    "Content-Type: text/plain; charset=\"iso-8859-1\"\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n\r\nUn caf=E9, s'il vous pla=EEt.\r\n";
+	CHECK_INT(daimon_mail_parse(&m, latin, strlen(latin)), 0);
+	CHECK_STR(m.name, "J\xc3\xbcrgen M.");
+	CHECK_STR(m.subject, "Caf\xc3\xa9 cr\xc3\xa8me\xe2\x98\x95 and more");
+	CHECK_STR(m.text, "Un caf\xc3\xa9, s'il vous pla\xc3\xaet.");
+	r = daimon_mail_reply("me@example.org", m.from, "Caf\xc3\xa9", NULL, NULL, "oui");
+	CHECK_CONTAINS(r, "Subject: =?UTF-8?B?UmU6IENhZsOp?=\r\n"); /* "Re: Café", ASCII on the wire */
+	free(r);
+	daimon_mail_release(&m);
+	const char *bare = "From: a@b.c\r\nSubject: na\xefve\r\n\r\nna\xefve \x80 text\r\n"; /* (no charset: 1252) */
+	CHECK_INT(daimon_mail_parse(&m, bare, strlen(bare)), 0);
+	CHECK_STR(m.subject, "na\xc3\xafve");
+	CHECK_STR(m.text, "na\xc3\xafve \xe2\x82\xac text");
+	daimon_mail_release(&m);
 }
 
 int main(int argc, char **argv)

@@ -59,6 +59,7 @@ struct stream {
 	char cid[48];
 	int64_t created;
 	int role_sent;
+	unsigned status; /* a whole answer's HTTP status (0: 200) */
 };
 
 enum { API_STREAM = 1, API_WHOLE };
@@ -73,6 +74,10 @@ int web_key_ok(const char *key);
  * or NULL); its events become the response (`api`: in OpenAI's shapes). */
 enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const char *key, const char *text,
 				 const char *images, int api);
+
+/* A message's pictures ([{"data": a data URL or base64}]) checked and
+ * kept in the inbox: session.h's JSON in `out`, or why not in `why`. */
+int web_keep_images(struct web *w, const cJSON *images, daimon_buf *out, char *why, size_t size);
 
 /* web-openai.c: an answer in OpenAI's shapes — a chunk of text (NULL:
  * the end, with `finish`), and the end (the completion whole, or the

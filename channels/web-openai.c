@@ -81,7 +81,8 @@ void web_api_done(struct stream *st, const daimon_session_done *d)
 		api_out(st, "data: [DONE]\n\n", NULL, "", 1);
 		return;
 	}
-	if (failed) {
+	if (failed) { /* (the client hears it as HTTP 500, web_start_stream) */
+		st->status = 500;
 		api_out(st, "", api_error_obj(d->error, "server_error"), "\n", 1);
 		return;
 	}
@@ -121,8 +122,10 @@ int web_api_key_ok(struct MHD_Connection *c, const struct web *w)
 	       daimon_api_key_check(w->cf->host->store->home, auth + 7, name, sizeof(name)) == 1;
 }
 
-/* The text of the last user message: a string, or its text parts. */
-static int last_user_text(const cJSON *messages, daimon_buf *out, const char **why)
+/* The last user message: a string, or its text parts (and its pictures,
+ * image_url parts with data: URLs, added to `images` as the page's
+ * [{"data"}]). */
+static int last_user_text(const cJSON *messages, daimon_buf *out, cJSON *images, const char **why)
 {
 	const cJSON *last = NULL, *m;
 	cJSON_ArrayForEach(m, messages) if (daimon_json_str(m, "role") && !strcmp(daimon_json_str(m, "role"), "user"))
@@ -135,14 +138,26 @@ static int last_user_text(const cJSON *messages, daimon_buf *out, const char **w
 	}
 	for (part = cJSON_IsArray(content) ? content->child : NULL; part; part = part->next) {
 		const char *type = daimon_json_str(part, "type"), *t = daimon_json_str(part, "text");
+		if (type && !strcmp(type, "image_url")) {
+			const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+			const char *url = cJSON_IsString(iu) ? iu->valuestring : daimon_json_str(iu, "url");
+			if (!url || strncmp(url, "data:", 5)) {
+				*why = "daimon takes pictures as data: URLs (it fetches no links)";
+				return -1;
+			}
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "data", url);
+			cJSON_AddItemToArray(images, o);
+			continue;
+		}
 		if (type && strcmp(type, "text")) {
-			*why = "daimon takes text parts only here (no images or audio yet)";
+			*why = "daimon takes text and image_url parts only (no audio or files here)";
 			return -1;
 		}
 		if (t)
 			daimon_buf_addf(out, "%s%s", out->len ? "\n" : "", t);
 	}
-	return out->len ? 0 : -1;
+	return out->len || cJSON_GetArraySize(images) ? 0 : -1;
 }
 
 /* POST /v1/chat/completions: daimon keeps the conversation (its log, its
@@ -158,7 +173,9 @@ static enum MHD_Result v1_chat(struct MHD_Connection *c, struct web *w, const da
 		snprintf(key, sizeof(key), "%s", session);
 	else
 		snprintf(key, sizeof(key), "api:%s", user && *user ? user : "default");
-	daimon_buf text = DAIMON_BUF_INIT;
+	daimon_buf text = DAIMON_BUF_INIT, kept = DAIMON_BUF_INIT;
+	cJSON *images = cJSON_CreateArray();
+	char bad[300];
 	enum MHD_Result ret;
 	if (!cJSON_IsObject(req))
 		ret = web_api_fail(c, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object", "invalid_request_error");
@@ -166,13 +183,17 @@ static enum MHD_Result v1_chat(struct MHD_Connection *c, struct web *w, const da
 		ret = web_api_fail(c, MHD_HTTP_BAD_REQUEST,
 				   "the conversation (user or X-Daimon-Session) is not a key daimon takes",
 				   "invalid_request_error");
-	else if (last_user_text(cJSON_GetObjectItemCaseSensitive(req, "messages"), &text, &why) < 0)
+	else if (last_user_text(cJSON_GetObjectItemCaseSensitive(req, "messages"), &text, images, &why) < 0)
 		ret = web_api_fail(c, MHD_HTTP_BAD_REQUEST, why, "invalid_request_error");
+	else if (cJSON_GetArraySize(images) && web_keep_images(w, images, &kept, bad, sizeof(bad)) < 0)
+		ret = web_api_fail(c, MHD_HTTP_BAD_REQUEST, bad, "invalid_request_error");
 	else
-		ret = web_start_stream(c, w, key, text.ptr, NULL,
+		ret = web_start_stream(c, w, key, daimon_buf_cstr(&text), kept.len ? daimon_buf_cstr(&kept) : NULL,
 				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "stream")) ? API_STREAM
 												     : API_WHOLE);
 	daimon_buf_release(&text);
+	daimon_buf_release(&kept);
+	cJSON_Delete(images);
 	cJSON_Delete(req);
 	return ret;
 }

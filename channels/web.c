@@ -669,6 +669,18 @@ enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const 
 		stream_unref(st);
 		return web_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, daimon_error_last());
 	}
+	if (api == API_WHOLE) { /* the whole answer, or its failure, before the status is said */
+		pthread_mutex_lock(&st->mu);
+		while (!st->done)
+			pthread_cond_wait(&st->cv, &st->mu);
+		unsigned status = st->status ? st->status : MHD_HTTP_OK;
+		char *body = daimon_xstrndup(st->out.ptr ? st->out.ptr : "", st->out.len);
+		pthread_mutex_unlock(&st->mu);
+		stream_unref(st);
+		enum MHD_Result ret = web_reply(c, status, "application/json", body, strlen(body));
+		free(body);
+		return ret;
+	}
 	struct MHD_Response *r2 =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
 	MHD_add_response_header(r2, "Content-Type", api == API_WHOLE ? "application/json" : "text/event-stream");
@@ -678,9 +690,7 @@ enum MHD_Result web_start_stream(struct MHD_Connection *c, struct web *w, const 
 	return ret;
 }
 
-/* The pictures of a message ("images": [{"data": a data URL or base64}]),
- * checked and kept in the inbox: session.h's JSON in `out`, or why not. */
-static int keep_images(struct web *w, const cJSON *images, daimon_buf *out, char *why, size_t size)
+int web_keep_images(struct web *w, const cJSON *images, daimon_buf *out, char *why, size_t size)
 {
 	int n = cJSON_GetArraySize(images), rc = 0, i = 0;
 	if (n > MAX_IMAGES) {
@@ -738,7 +748,7 @@ static enum MHD_Result api_chat(struct MHD_Connection *c, struct web *w, const d
 	if (!key || !text || (!*text && !cJSON_GetArraySize(images)))
 		ret = web_reply_error(c, MHD_HTTP_BAD_REQUEST,
 				      "chat needs {\"session\": KEY, \"text\": \"...\"} (and \"images\", if any)");
-	else if (cJSON_GetArraySize(images) && keep_images(w, images, &kept, why, sizeof(why)) < 0)
+	else if (cJSON_GetArraySize(images) && web_keep_images(w, images, &kept, why, sizeof(why)) < 0)
 		ret = web_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
 	else
 		ret = web_start_stream(c, w, key, text, kept.len ? daimon_buf_cstr(&kept) : NULL, 0);

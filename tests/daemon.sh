@@ -64,6 +64,7 @@ tg_calls() { # tg_calls METHOD: the bodies of the daemon's calls of METHOD, one 
 sed -i 's/"telegram": { "mid_turn": "queue" }/"telegram": { "mid_turn": "queue", "poll_interval_ms": 50, "stream_ms": 200, "allow": ["77"] }/' \
   "$DAIMON_HOME/config.json"
 sed -i "s/\"web\": { \"mid_turn\": \"queue\" }/\"web\": { \"mid_turn\": \"queue\", \"port\": $wport }/" "$DAIMON_HOME/config.json"
+"$DAIMON" config set model.retries 1 >/dev/null # (a turn that fails fails after one retry)
 
 # setup's later steps on their own: the bot token checked with getMe before
 # it is kept, the owner's keys, the systemd unit for this binary and home
@@ -169,12 +170,15 @@ expect api_key_create 0 '^dk-[0-9a-f]{64}$' -- sh -c "'$DAIMON' api-key create e
 akey=$("$DAIMON" api-key create tests | head -1)
 expect api_key_list 0 '^editor +dk-[0-9a-f]{4}… +made ' -- "$DAIMON" api-key list
 expect api_key_web_token_refused 0 '^401$' -- code -H "Authorization: Bearer $wt" "http://127.0.0.1:$wport/v1/models"
-node "$PEERS/openai-client.mjs" "http://127.0.0.1:$wport/v1" "$akey" >"$TMP/openai.out" 2>&1
+node "$PEERS/openai-client.mjs" "http://127.0.0.1:$wport/v1" "$akey" "$TMP/red.png" >"$TMP/openai.out" 2>&1
 expect openai_models 0 '^models daimon$' -- cat "$TMP/openai.out"
 expect openai_whole 0 '^whole chat\.completion \{"role":"assistant","content":"Hello from the mock\."\} stop$' -- cat "$TMP/openai.out"
 expect openai_stream 0 '^stream ([3-9]|[1-9][0-9]+) chunks "Streaming words arrive one by one\." stop$' -- cat "$TMP/openai.out"
 expect openai_bad_key 0 '^bad key 401 .*no such API key' -- cat "$TMP/openai.out"
-expect openai_image_refused 0 '^image 400 .*text parts only' -- cat "$TMP/openai.out"
+expect openai_broken_image_refused 0 '^broken image 400 .*picture 1 is not base64' -- cat "$TMP/openai.out"
+expect openai_image 0 '^image "Two small red squares\."$' -- cat "$TMP/openai.out"
+expect openai_image_logged 0 '"images":\[\{"path":"inbox/' -- "$DAIMON" sessions show --json api:pictures
+expect openai_failure_status 0 '^failure 500 .*HTTP 429' -- cat "$TMP/openai.out"
 expect openai_user_is_conversation 0 '"content":"stream please"' -- "$DAIMON" sessions show --json api:editor
 expect api_key_revoke 0 '^revoked tests: it opens nothing now$' -- "$DAIMON" api-key revoke tests
 expect api_key_revoked_refused 0 '^401$' -- code -H "Authorization: Bearer $akey" "http://127.0.0.1:$wport/v1/models"
@@ -385,14 +389,14 @@ tmux -S "$T" send-keys 'tty-marker: go on at length' Enter
 sleep 1
 tmux -S "$T" send-keys /stop Enter
 tty_wait '\[stopped\]'
-tmux -S "$T" send-keys 'go on at length' Enter
+tmux -S "$T" send-keys slow Enter
 sleep 0.8
 tmux -S "$T" send-keys hello Enter
 tty_wait 'Hello from the mock'
 expect chat_ctrl_c_asks 0 'Leave the chat\? \[y/N\] n~> tty-marker: go on at length~' -- sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
-expect chat_stop_typed 0 '> tty-marker: go on at length~(This answer[^~]*~)?\[stopped\]~> go on at length~This answer goes on' -- \
+expect chat_stop_typed 0 '> tty-marker: go on at length~(This answer[^~]*~)?\[stopped\]~> slow~Slow answer\.~' -- \
   sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
-expect chat_typed_is_next 0 'a while more\.~> hello~Hello from the mock\.~' -- sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
+expect chat_typed_is_next 0 'Slow answer\.~> hello~Hello from the mock\.~' -- sh -c "tmux -S '$T' capture-pane -p | tr '\n' '~'"
 expect chat_stop_not_logged 1 '' -- sh -c "'$DAIMON' sessions show --json cli:tty | grep -q '\"/stop\"'"
 t0=$(date +%s%N)
 tmux -S "$T" send-keys /quit Enter

@@ -1,10 +1,12 @@
-// openai-client.mjs BASE_URL KEY — OpenAI's official client (npm `openai`)
-// talking to daimon's /v1 door as any client would: the model list, a
-// whole completion, a streamed one, a conversation by `user`, and a bad
-// key. Prints one line per finding for daemon.sh.
+// openai-client.mjs BASE_URL KEY [PNG] — OpenAI's official client (npm
+// `openai`) talking to daimon's /v1 door as any client would: the model
+// list, a whole completion, a streamed one, a conversation by `user`, a
+// picture as a data URL, a broken one, a turn that fails, and a bad key.
+// Prints one line per finding for daemon.sh.
 import OpenAI from 'openai';
+import fs from 'fs';
 
-const [baseURL, apiKey] = process.argv.slice(2);
+const [baseURL, apiKey, png] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20000 });
 const models = await client.models.list();
 console.log('models ' + models.data.map(m => m.id).join(','));
@@ -21,5 +23,15 @@ try {
 } catch (e) { console.log('bad key ' + e.status + ' ' + e.message); }
 try {
   await client.chat.completions.create({ model: 'daimon', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] });
-  console.log('image accepted');
-} catch (e) { console.log('image ' + e.status + ' ' + e.message); }
+  console.log('broken image accepted');
+} catch (e) { console.log('broken image ' + e.status + ' ' + e.message); }
+if (png) {
+  const pic = await client.chat.completions.create({ model: 'daimon', user: 'pictures', messages: [{ role: 'user', content: [
+    { type: 'text', text: 'what is in this picture?' },
+    { type: 'image_url', image_url: { url: 'data:image/png;base64,' + fs.readFileSync(png).toString('base64') } }] }] });
+  console.log('image ' + JSON.stringify(pic.choices[0].message.content));
+}
+try {
+  await client.chat.completions.create({ model: 'daimon', user: 'failing', messages: [{ role: 'user', content: 'rate limit me' }] });
+  console.log('failure answered 200');
+} catch (e) { console.log('failure ' + e.status + ' ' + e.message); }

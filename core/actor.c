@@ -1020,7 +1020,10 @@ static void spin_for_work(daimon_rt *rt)
 			continue;
 		int n = epoll_wait(rt->epfd, evs, 16, 0);
 		dispatch_events(rt, evs, n);
+		int buried = rt->graveyard != NULL;
 		pthread_mutex_unlock(&rt->ev_mu);
+		if (buried) /* a child reaped here: only the event thread frees its watch */
+			poke_event_thread(rt);
 		if (n > 0)
 			break;
 	}

@@ -1,0 +1,110 @@
+/*
+ * schedule.h — the scheduled jobs, as their append-only record says.
+ *
+ * $DAIMON_HOME/schedule.jsonl holds one JSON object per line, each with
+ * "ts" (RFC 3339 UTC) and "type":
+ *   job       a job made: "id", "kind" (message|prompt), "text", "key"
+ *             (the conversation it belongs to), "to" (where it is
+ *             delivered; "" the conversation's own channel), "name",
+ *             "urgent", and when: "at" (ms), or "every" (ms) from "at",
+ *             or "cron" (5 fields); "spec" as it was asked for
+ *   update    "id" and the fields that changed (as in job)
+ *   pause, resume, remove      "id"
+ *   run       "id", "slot" (the due time it runs for, ms), "state":
+ *             started | finished ("text": what is to be delivered) |
+ *             failed ("error") | missed (not run: due before the grace)
+ *   delivery  "id", "slot", "state": attempt | ok | failed ("error") |
+ *             gave_up
+ * Appends take an exclusive flock, write one line and fdatasync before
+ * anyone is told; a torn last line (a crash mid-write) is ignored and
+ * overwritten by the next append. Everyone may append (the scheduler, the
+ * command line); everyone reads by folding the records in order, and
+ * daimon_sched_catch_up reads what others appended since.
+ *
+ * A run and its delivery are separate: a run that finished but was not
+ * delivered stays "pending" (and is retried by the scheduler) until a
+ * delivery ok or gave_up says otherwise — it is never shown delivered.
+ */
+#ifndef DAIMON_MEMORY_SCHEDULE_H
+#define DAIMON_MEMORY_SCHEDULE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cron.h"
+
+typedef struct {
+	char id[12];
+	char *name, *text, *key, *to, *spec;
+	int prompt; /* run as a turn whose answer is delivered (else: delivered as it is) */
+	int urgent; /* delivered in quiet hours too */
+	int paused, removed;
+	daimon_when when;
+	int64_t created_ms;
+	int64_t last_slot; /* the newest slot a run started for (0: none) */
+	int64_t next_ms;   /* when it is due next (-1: never again) */
+	/* a run started and not finished */
+	int64_t run_slot;
+	/* what waits to be delivered (NULL: nothing) */
+	char *pending;
+	int64_t pending_slot;
+	int attempts;
+	int64_t last_attempt_ms;
+	int runs, delivered;
+	char *last_error; /* of the newest failed run or delivery */
+	int64_t seen_ms;  /* for the scheduler: when it last looked (run-now) */
+} daimon_sched_job;
+
+typedef struct daimon_sched daimon_sched;
+
+/* Reads the record of `home` (none yet is an empty table). */
+int daimon_sched_open(daimon_sched **out, const char *home);
+void daimon_sched_free(daimon_sched *s);
+/* Folds in what was appended since the last read; 1 if anything was. */
+int daimon_sched_catch_up(daimon_sched *s);
+/* Appends `rec` (its "ts" added; taken) and folds it in, with anything
+ * others appended before it. */
+int daimon_sched_append(daimon_sched *s, cJSON *rec);
+/* A record of `type` for job `id` with `state` (NULL: none) and `slot`
+ * (0: none), for daimon_sched_append. */
+cJSON *daimon_sched_record(const char *type, const char *id, const char *state, int64_t slot);
+
+/* Every job the record has made, removed ones too (j->removed). */
+size_t daimon_sched_count(const daimon_sched *s);
+daimon_sched_job *daimon_sched_job_at(daimon_sched *s, size_t i);
+/* By id or a unique prefix of one; NULL (last error says why) if none. */
+daimon_sched_job *daimon_sched_find(daimon_sched *s, const char *id);
+/* The file's path, and its size when last read. */
+const char *daimon_sched_path(const daimon_sched *s);
+
+/* A job's next due time after it ran for `slot` (or, slot 0, after
+ * `now`): one-shots are never due again, recurring ones at most once for
+ * every slot missed. */
+int64_t daimon_sched_next(const daimon_sched_job *j, int64_t slot, int64_t now);
+
+/* What a request to make or change jobs is checked against. */
+typedef struct {
+	int64_t now_ms;
+	int64_t min_interval_ms; /* schedule.min_interval_s */
+	long max_jobs;           /* schedule.max_jobs */
+	/* Whether jobs may be delivered to `key` (a channel that is on): 0,
+	 * or -1 with the reason in `why` (NULL: every key is). */
+	int (*target_ok)(void *payload, const char *key, char *why, size_t n);
+	void *payload;
+} daimon_sched_limits;
+
+/* Carries out one request, as the schedule tool and `daimon cron` make
+ * them: {"action": "create"|"list"|"show"|"update"|"pause"|"resume"|
+ * "cancel"|"history", ...}. A create takes "text" (required), "kind"
+ * (message|prompt; message), one of "at" (ISO 8601), "in" (a duration),
+ * "every" (a duration, first run "at"/"in" or one interval from now) or
+ * "cron"; "to", "name", "urgent"; "key" is the conversation asking. On
+ * success *reply (caller frees) is the answer ({"job": ...} or {"jobs":
+ * [...]}, {"history": [...]}); otherwise <0 with the reason. run-now is
+ * the scheduler's: it needs no record. */
+int daimon_sched_request(daimon_sched *s, const cJSON *req, const daimon_sched_limits *lim, cJSON **reply);
+/* A job as the requests show it. */
+cJSON *daimon_sched_job_json(const daimon_sched_job *j);
+
+#endif

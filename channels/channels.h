@@ -44,6 +44,14 @@ typedef struct {
 enum {
 	DAIMON_CHANNEL_POST = 0x43480001,   /* data: made by daimon_channel_post */
 	DAIMON_CHANNEL_OPENED = 0x43480002, /* data: daimon_channel_opened */
+	/* To a channel, registered by its name ("telegram"): send a message
+	 * unasked (a reminder). data: a daimon_job_done (work.h, as
+	 * daimon_job_send makes it) whose text is the conversation key, a
+	 * NUL, then the message (markdown). The channel answers with a
+	 * DAIMON_CHANNEL_DELIVERED of the same shape and ref: status 0 once
+	 * its peer took the whole message, <0 and why when it will not. */
+	DAIMON_CHANNEL_DELIVER = 0x43480003,
+	DAIMON_CHANNEL_DELIVERED = 0x43480004,
 };
 
 typedef struct {

@@ -32,8 +32,10 @@ struct tg_item {
 	daimon_answer a; /* first: the list is of answers (channels.h) */
 	char id[32];     /* the update id */
 	char chat[32], sender[32];
-	char key[160];   /* the conversation it went to */
-	int own;         /* daimon's own reply (a command): no typing, no preview */
+	char key[160];      /* the conversation it went to */
+	int own;            /* daimon's own reply (a command): no typing, no preview */
+	daimon_aid deliver; /* sent unasked (DAIMON_CHANNEL_DELIVER): who hears DELIVERED */
+	uint64_t deliver_ref;
 	char *use;       /* once sent: the chat talks in this conversation now */
 	cJSON *keyboard; /* an inline keyboard under the reply (its last part) */
 	uint64_t job;    /* the lookup (/sessions, /status) or the file's fetch it waits for */

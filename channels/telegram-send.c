@@ -158,7 +158,11 @@ static char *plain_of(const char *html)
 static void send_part(daimon_ctx *ctx, struct tg *t, struct tg_item *it)
 {
 	if (it->part >= it->nparts) { /* all sent */
-		daimon_journal_out_use_later(daimon_ctx_rt(ctx), t->j, it->id, it->chat, it->use);
+		if (it->deliver)
+			daimon_job_send(daimon_ctx_rt(ctx), 0, it->deliver, DAIMON_CHANNEL_DELIVERED, it->deliver_ref,
+					0, "", 0);
+		else
+			daimon_journal_out_use_later(daimon_ctx_rt(ctx), t->j, it->id, it->chat, it->use);
 		tg_item_drop(ctx, t, it);
 		return;
 	}
@@ -223,8 +227,16 @@ static void part_sent(daimon_ctx *ctx, struct tg *t, struct tg_item *it, const d
 		send_part(ctx, t, it);
 	} else if (++it->tries >= TG_SEND_TRIES) { /* journaled "in" without "out": a restart tries again */
 		const char *d = daimon_json_str(doc, "description");
-		fprintf(stderr, "daimon: telegram: cannot send the answer to %s for now (HTTP %ld %s)\n", it->id,
-			r->status, d ? d : r->error);
+		if (it->deliver) {
+			char why[512];
+			snprintf(why, sizeof(why), "Telegram did not take it: HTTP %ld %s", r->status,
+				 d ? d : r->error);
+			daimon_job_send(daimon_ctx_rt(ctx), 0, it->deliver, DAIMON_CHANNEL_DELIVERED, it->deliver_ref,
+					-1, why, strlen(why));
+		} else {
+			fprintf(stderr, "daimon: telegram: cannot send the answer to %s for now (HTTP %ld %s)\n",
+				it->id, r->status, d ? d : r->error);
+		}
 		tg_item_drop(ctx, t, it);
 	} else {
 		it->retry_timer = daimon_timer_start(ctx, 1000L << it->tries, 0);

@@ -784,6 +784,7 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 		return DAIMON_STOP(DAIMON_EXIT_CRASHED);
 	}
 	state(ctx, t, "starting", "");
+	daimon_register(daimon_ctx_rt(ctx), "telegram", daimon_self(ctx)); /* (deliveries find it) */
 	/* What was taken but not answered before the last stop goes again;
 	 * its session answers from its log what it already answered. */
 	const cJSON *p;
@@ -797,6 +798,28 @@ static int tg_init(daimon_ctx *ctx, void *state_)
 		start_poll(ctx, t);
 	free(url);
 	return DAIMON_CONTINUE;
+}
+
+/* A message sent unasked (a reminder) to the chat of a telegram: key. */
+static void deliver(daimon_ctx *ctx, struct tg *t, const daimon_msg *m)
+{
+	const daimon_job_done *d = m->data;
+	const char *key = d->text, *text = key + strlen(key) + 1;
+	if (m->len < sizeof(*d) + d->len || strlen(key) >= d->len || strncmp(key, "telegram:", 9) || !key[9]) {
+		daimon_job_send(daimon_ctx_rt(ctx), 0, m->from, DAIMON_CHANNEL_DELIVERED, d->ref, -1,
+				"not a Telegram chat", 19);
+		return;
+	}
+	struct tg_item *it = daimon_xcalloc(1, sizeof(*it));
+	snprintf(it->chat, sizeof(it->chat), "%s", key + 9);
+	snprintf(it->key, sizeof(it->key), "%s", key);
+	it->own = 1;
+	it->deliver = m->from;
+	it->deliver_ref = d->ref;
+	it->a.answered = 1;
+	daimon_buf_adds(&it->a.text, text);
+	daimon_answer_append(&t->items, &it->a);
+	tg_finish(ctx, t, it);
 }
 
 /* A session's news of an answer: its text grew, it waits (a line of its
@@ -843,6 +866,9 @@ static int tg_handle(daimon_ctx *ctx, void *state_, const daimon_msg *m)
 			looked_up(ctx, t, m->data);
 		else if (t->take)
 			take_done(ctx, t, m->data);
+		break;
+	case DAIMON_CHANNEL_DELIVER:
+		deliver(ctx, t, m);
 		break;
 	case DAIMON_MSG_TIMER:
 		if (m->ref == t->poll_timer) {

@@ -17,19 +17,15 @@
 #include "core/home.h"
 
 static const struct daimon_cmd *const commands[] = {
-	&daimon_cmd_init,     &daimon_cmd_search,
-	&daimon_cmd_sessions, &daimon_cmd_index,
-	&daimon_cmd_import,   &daimon_cmd_chat,
-	&daimon_cmd_ask,      &daimon_cmd_serve,
-	&daimon_cmd_status,   &daimon_cmd_stop,
-	&daimon_cmd_cancel,   &daimon_cmd_ps,
-	&daimon_cmd_web,      &daimon_cmd_pairing,
-	&daimon_cmd_owner,    &daimon_cmd_api_key,
-	&daimon_cmd_memory,   &daimon_cmd_skill,
-	&daimon_cmd_mcp,      &daimon_cmd_config,
-	&daimon_cmd_setup,    &daimon_cmd_doctor,
-	&daimon_cmd_usage,    &daimon_cmd_models,
-	&daimon_cmd_debug,    NULL,
+	&daimon_cmd_init,   &daimon_cmd_search,  &daimon_cmd_sessions,
+	&daimon_cmd_index,  &daimon_cmd_import,  &daimon_cmd_chat,
+	&daimon_cmd_ask,    &daimon_cmd_serve,   &daimon_cmd_status,
+	&daimon_cmd_stop,   &daimon_cmd_cancel,  &daimon_cmd_cron,
+	&daimon_cmd_ps,     &daimon_cmd_web,     &daimon_cmd_pairing,
+	&daimon_cmd_owner,  &daimon_cmd_api_key, &daimon_cmd_memory,
+	&daimon_cmd_skill,  &daimon_cmd_mcp,     &daimon_cmd_config,
+	&daimon_cmd_setup,  &daimon_cmd_doctor,  &daimon_cmd_usage,
+	&daimon_cmd_models, &daimon_cmd_debug,   NULL,
 };
 
 int cli_error(const char *fmt, ...)

@@ -310,26 +310,31 @@ int daimon_duration_parse(const char *s, int64_t *ms, char *why, size_t n)
 		while (*p == ' ')
 			p++;
 		int64_t unit;
-		switch (tolower((unsigned char)*p)) {
-		case 's':
-			unit = 1000;
-			break;
-		case 'm':
-			unit = iso && !time_part ? 0 : 60000;
-			break; /* (ISO P1M: a month, which has no length) */
-		case 'h':
-			unit = 3600000;
-			break;
-		case 'd':
-			unit = 86400000;
-			break;
-		case 'w':
-			unit = 7 * 86400000LL;
-			break;
-		default:
-			unit = -1;
-			break;
-		}
+		if (!iso && tolower((unsigned char)p[0]) == 'm' && tolower((unsigned char)p[1]) == 's' &&
+		    !isalpha((unsigned char)p[2])) { /* "100ms" */
+			p++;
+			unit = 1;
+		} else
+			switch (tolower((unsigned char)*p)) {
+			case 's':
+				unit = 1000;
+				break;
+			case 'm':
+				unit = iso && !time_part ? 0 : 60000;
+				break; /* (ISO P1M: a month, which has no length) */
+			case 'h':
+				unit = 3600000;
+				break;
+			case 'd':
+				unit = 86400000;
+				break;
+			case 'w':
+				unit = 7 * 86400000LL;
+				break;
+			default:
+				unit = -1;
+				break;
+			}
 		if (unit <= 0)
 			goto bad;
 		p++;

@@ -154,6 +154,20 @@ const daimon_setting daimon_settings_table[] = {
 	    "the receiving server whose Authentication-Results vouch for a sender (empty: the topmost header's; "
 	    "\"none\": trust From: alone, unsafe); a mail it does not vouch for is left unanswered"),
 	NUM("channels.mail.poll_s", 0.001, 86400, "60", "seconds between looks at the mailbox"),
+	STR("time.zone", "\"\"",
+	    "the owner's time zone for schedules, an IANA name such as Europe/Berlin (empty: the system's); read at "
+	    "start"),
+	INT("schedule.grace_h", 0, 8760, "12",
+	    "a one-shot job missed while the daemon was down still runs this many hours late; later, it is marked "
+	    "missed "
+	    "and the owner told"),
+	INT("schedule.min_interval_s", 1, 86400, "60", "the shortest interval a recurring job may have"),
+	INT("schedule.max_jobs", 1, 1000000, "10000", "how many jobs may wait at once"),
+	INT("schedule.retry_s", 1, 86400, "30", "the first wait before a failed delivery is tried again (it doubles)"),
+	INT("schedule.max_attempts", 1, 1000, "12", "deliveries tried before a job's message is given up (and said)"),
+	STR("schedule.deliver_to", "\"\"",
+	    "where jobs made in a conversation no channel pushes to (the terminal, the web page) are also delivered, "
+	    "such as telegram:12345 (empty: only written into their conversation)"),
 	MAP("mcp.servers", "MCP servers by name (`daimon mcp add` writes them)"),
 	STR("mcp.servers.*.command", NULL, "the server's program"),
 	LIST("mcp.servers.*.args", NULL, "its arguments"),

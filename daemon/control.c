@@ -37,6 +37,7 @@
 #include "core/timefmt.h"
 #include "core/work.h"
 #include "daemon/gateway-int.h"
+#include "daemon/schedule.h"
 #include "sessions/listen.h"
 #include "sessions/session.h"
 
@@ -71,7 +72,7 @@ struct conn {
 	uint32_t events;
 	daimon_buf in, out;
 	int hello, closing;
-	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS, WAIT_CANCEL } waiting;
+	enum { WAIT_NONE, WAIT_ASK, WAIT_SUMMARY, WAIT_SKILLS, WAIT_CANCEL, WAIT_CRON } waiting;
 	char *key;          /* the conversation asked */
 	daimon_aid session; /* the one asked (0: not known yet) */
 	int cancel;         /* the client cancelled the ask */
@@ -317,6 +318,36 @@ static void op_skills(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 	c->job = daimon_job_submit(daimon_ctx_rt(ctx), daimon_self(ctx), 1, skills_job, c->g, NULL);
 }
 
+/* {"op":"cron","request":{...}}: to the scheduler (daemon/schedule.h);
+ * its reply's members come back with "ok". */
+static void op_cron(daimon_ctx *ctx, struct conn *c, const cJSON *req)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(req, "request");
+	daimon_aid to = daimon_whereis(daimon_ctx_rt(ctx), "scheduler");
+	if (!cJSON_IsObject(r)) {
+		conn_err(ctx, c, "a cron op carries its \"request\" object");
+		return;
+	}
+	char *text = cJSON_PrintUnformatted(r);
+	int rc =
+		to ? daimon_job_send(daimon_ctx_rt(ctx), 0, to, DAIMON_SCHEDULE_REQUEST, 1, 0, text, strlen(text)) : -1;
+	cJSON_free(text);
+	if (rc < 0)
+		conn_err(ctx, c, "the scheduler is not running (daimon status says why)");
+	else
+		c->waiting = WAIT_CRON;
+}
+
+static void cron_replied(daimon_ctx *ctx, struct conn *c, const daimon_job_done *d)
+{
+	c->waiting = WAIT_NONE;
+	cJSON *r = d->status < 0 ? NULL : cJSON_Parse(d->text);
+	if (!r)
+		conn_err(ctx, c, d->text);
+	else
+		conn_ok(ctx, c, r);
+}
+
 static void op_pairing(daimon_ctx *ctx, struct conn *c, const cJSON *req)
 {
 	(void)req;
@@ -354,7 +385,7 @@ static const struct op {
 	{"stop", IDLE, op_stop},       {"reload", IDLE, op_reload},
 	{"ask", IDLE, on_ask},         {"summarize", IDLE, op_summarize},
 	{"skills", IDLE, op_skills},   {"pairing", IDLE, op_pairing},
-	{"pair", IDLE, op_pair},
+	{"pair", IDLE, op_pair},       {"cron", IDLE, op_cron},
 };
 
 static const struct op *op_named(const char *name)
@@ -503,6 +534,8 @@ static int conn_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 			cJSON_AddNumberToObject(r, "swapped", atoi(d->text));
 			conn_ok(ctx, c, r);
 		}
+	} else if (m->type == DAIMON_MSG_JOB_DONE && c->waiting == WAIT_CRON) {
+		cron_replied(ctx, c, m->data);
 	} else if (m->type == DAIMON_CHANNEL_OPENED && m->len >= sizeof(daimon_channel_opened) &&
 		   (c->waiting == WAIT_ASK || c->waiting == WAIT_SUMMARY || c->waiting == WAIT_CANCEL)) {
 		opened(ctx, c, m->data);

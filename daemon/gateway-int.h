@@ -29,6 +29,7 @@ struct daimon_gateway {
 	daimon_store store;
 	daimon_aid http;
 	daimon_aid sessions;          /* the conversations' actor (daemon/sessions.h) */
+	daimon_aid scheduler;         /* the jobs' actor (daemon/schedule.h) */
 	struct daimon_budget *budget; /* model.daily_budget, for every session */
 	/* what it counts (sub-agents not counted): live, hibernated of them, in a turn */
 	_Atomic long sessions_live, sessions_asleep, sessions_busy;

@@ -26,6 +26,7 @@
 #include "core/jsonutil.h"
 #include "core/settings.h"
 #include "core/timefmt.h"
+#include "daemon/schedule.h"
 #include "daemon/sessions.h"
 #include "memory/usage.h"
 #include "sessions/session.h"
@@ -184,6 +185,7 @@ int daimon_gateway_new(daimon_gateway **out, const char *home, const daimon_gate
 	pthread_mutex_init(&g->tools_mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	g->budget = daimon_budget_new(&g->store);
+	daimon_schedule_zone(home); /* (before any thread: TZ is read unlocked) */
 	if (daimon_store_open(&g->store, home) < 0 || load_settings(g, &g->settings, &g->stop_timeout_ms) < 0 ||
 	    daimon_rt_new(&g->rt, NULL) < 0) {
 		daimon_gateway_free(g);
@@ -197,6 +199,7 @@ int daimon_gateway_new(daimon_gateway **out, const char *home, const daimon_gate
 						.sessions = g->sessions,
 						.state = host_state,
 						.payload = g};
+	g->scheduler = daimon_schedule_start(g);
 	daimon_spawn_opts ko = {.behaviour = &keeper_behaviour};
 	daimon_spawn(g->rt, &ko);
 	start_mcp(g);

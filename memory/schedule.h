@@ -56,6 +56,12 @@ typedef struct {
 	int64_t seen_ms;  /* for the scheduler: when it last looked (run-now) */
 } daimon_sched_job;
 
+/* The message that carries a request to the daemon's scheduler actor
+ * (registered as "scheduler", daemon/schedule.h): a daimon_job_done
+ * (core/work.h) whose text is the request of daimon_sched_request
+ * below; it answers with a DAIMON_MSG_JOB_DONE of the same ref. */
+enum { DAIMON_SCHEDULE_REQUEST = 0x53430001 };
+
 typedef struct daimon_sched daimon_sched;
 
 /* Reads the record of `home` (none yet is an empty table). */

@@ -27,4 +27,4 @@ ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
 # itself (daemon.sh drives a TSan-built `daimon serve`) — also runs under TSan.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDAIMON_WERROR=ON -DDAIMON_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$(nproc)" --target daimon test_actor test_fanout test_skills test_http test_llm test_session test_agent test_config test_settings test_index test_import test_gateway test_sessions >/dev/null
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|skills|http|llm|session|agent|config|settings|index|import|gateway|sessions|daemon|telegram)$'
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R '^(actor|fanout|skills|http|llm|session|agent|config|settings|index|import|gateway|sessions|daemon|telegram|cron)$'

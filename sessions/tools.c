@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cron.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
@@ -112,8 +113,13 @@ static int tool_time(const cJSON *args, daimon_buf *out, const daimon_tool_env *
 {
 	(void)args, (void)env;
 	char ts[DAIMON_TS_LEN];
-	daimon_ts_format(ts, daimon_now_ms());
-	daimon_buf_addf(out, "%s (UTC)", ts);
+	int64_t now = daimon_now_ms();
+	char local[64];
+	daimon_ts_format(ts, now);
+	daimon_time_local(local, sizeof(local), now);
+	const char *tz = getenv("TZ");
+	daimon_buf_addf(out, "%s (UTC); the user's local time: %s%s%s%s", ts, local, tz ? " (" : "", tz ? tz : "",
+			tz ? ")" : "");
 	return 0;
 }
 
@@ -210,6 +216,12 @@ const daimon_tool daimon_builtin_tools[] = {
 	 .parameters = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"file\":{\"type\":"
 		       "\"string\"}},\"required\":[\"name\"]}",
 	 .run = tool_skill_read},
+	{.name = "schedule",
+	 .description = daimon_schedule_tool_description,
+	 .parameters = daimon_schedule_tool_schema,
+	 .spawn = daimon_schedule_tool_spawn,
+	 .timeout_ms = 30000,
+	 .top_level_only = 1},
 	{.name = "delegate",
 	 .description = "Hand tasks to sub-agents that work side by side; each returns its answer or why it failed.",
 	 .parameters = daimon_delegate_schema,

@@ -107,6 +107,11 @@ int daimon_tool_call(const daimon_tool *tools, const cJSON *call, daimon_buf *ou
  * reason. */
 int daimon_schema_check(const cJSON *schema, const cJSON *value, const char *where, daimon_buf *why);
 
+/* schedule-tool.c: jobs (reminders, recurring prompts) through the
+ * daemon's scheduler */
+daimon_aid daimon_schedule_tool_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
+extern const char daimon_schedule_tool_schema[], daimon_schedule_tool_description[];
+
 /* delegate.c */
 daimon_aid daimon_delegate_spawn(daimon_ctx *ctx, const cJSON *args, uint64_t ref, const daimon_tool_host *host);
 extern const char daimon_delegate_schema[];

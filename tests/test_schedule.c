@@ -107,6 +107,10 @@ static void test_cron__durations_need_a_unit(void)
 	CHECK_INT(ms, 93600000);
 	CHECK_INT(daimon_duration_parse("2 days", &ms, why, sizeof(why)), 0);
 	CHECK_INT(ms, 172800000);
+	CHECK_INT(daimon_duration_parse("250ms", &ms, why, sizeof(why)), 0);
+	CHECK_INT(ms, 250);
+	CHECK_INT(daimon_duration_parse("5 minutes", &ms, why, sizeof(why)), 0);
+	CHECK_INT(ms, 300000);
 	CHECK_INT(daimon_duration_parse("10", &ms, why, sizeof(why)), -1);
 	CHECK_CONTAINS(why, "needs its unit");
 	CHECK_INT(daimon_duration_parse("P1M", &ms, why, sizeof(why)), -1); /* a month has no one length */

@@ -272,6 +272,7 @@ struct daimon_rt {
 	pthread_mutex_t svc_mu;
 	void *svc[DAIMON_RT_SERVICES];
 	void (*svc_destroy[DAIMON_RT_SERVICES])(void *);
+	int svc_closed; /* (under svc_mu) the runtime is going: no service is made */
 };
 
 static _Thread_local struct sched *this_sched;
@@ -1131,7 +1132,7 @@ void *daimon_rt_service(daimon_rt *rt, int slot, void *(*create)(daimon_rt *rt),
 	if (slot < 0 || slot >= DAIMON_RT_SERVICES)
 		return NULL;
 	pthread_mutex_lock(&rt->svc_mu);
-	if (!rt->svc[slot] && create) {
+	if (!rt->svc[slot] && create && !rt->svc_closed) {
 		rt->svc[slot] = create(rt);
 		rt->svc_destroy[slot] = destroy;
 	}
@@ -1144,11 +1145,20 @@ void daimon_rt_free(daimon_rt *rt)
 {
 	if (!rt)
 		return;
-	/* Services first: their threads may still send to actors. */
+	/* Services first: their threads may still send to actors. An actor
+	 * that asks for one from now on (a handler still running, an exit)
+	 * gets none, not a freed one. */
+	pthread_mutex_lock(&rt->svc_mu);
+	rt->svc_closed = 1;
+	void *svc[DAIMON_RT_SERVICES];
+	for (int i = 0; i < DAIMON_RT_SERVICES; i++) {
+		svc[i] = rt->svc[i];
+		rt->svc[i] = NULL;
+	}
+	pthread_mutex_unlock(&rt->svc_mu);
 	for (int i = 0; i < DAIMON_RT_SERVICES; i++)
-		if (rt->svc[i] && rt->svc_destroy[i])
-			rt->svc_destroy[i](rt->svc[i]);
-	pthread_mutex_destroy(&rt->svc_mu);
+		if (svc[i] && rt->svc_destroy[i])
+			rt->svc_destroy[i](svc[i]);
 	/* Kill what is left and let the schedulers run the exits. */
 	for (uint32_t c = 0; rt->scheds && c < MAX_CHUNKS; c++) {
 		daimon_actor *chunk = atomic_load(&rt->chunks[c]);
@@ -1211,6 +1221,7 @@ void daimon_rt_free(daimon_rt *rt)
 		close(rt->epfd);
 	if (rt->evfd >= 0)
 		close(rt->evfd);
+	pthread_mutex_destroy(&rt->svc_mu);
 	free(rt->scheds);
 	free(rt->free_slots);
 	daimon_cold_free_all(rt->cold);

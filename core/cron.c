@@ -132,10 +132,10 @@ int daimon_cron_parse(const char *expr, daimon_when *w, char *why, size_t n)
 	w->minutes = m[0];
 	w->hours = (uint32_t)m[1];
 	w->mdays = (uint32_t)m[2];
-	w->months = (uint32_t)m[3];
+	w->months = (uint16_t)m[3];
 	w->wdays = (uint8_t)m[4];
-	w->mday_any = (uint8_t)any[2];
-	w->wday_any = (uint8_t)any[4];
+	w->mday_any = any[2] != 0;
+	w->wday_any = any[4] != 0;
 	return 0;
 }
 

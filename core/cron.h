@@ -16,15 +16,16 @@
 #include <stdint.h>
 
 typedef struct {
-	enum { DAIMON_WHEN_AT, DAIMON_WHEN_EVERY, DAIMON_WHEN_CRON } kind;
 	int64_t at_ms;    /* AT: the time; EVERY: the first run */
 	int64_t every_ms; /* EVERY */
 	/* CRON: the minutes, hours, days of the month, months and weekdays
 	 * (bit N: N matches; Sunday 0) */
 	uint64_t minutes;
-	uint32_t hours, mdays, months;
+	uint32_t hours, mdays;
+	uint16_t months;
 	uint8_t wdays;
-	uint8_t mday_any, wday_any; /* the field was "*": the other one decides */
+	uint8_t mday_any : 1, wday_any : 1; /* the field was "*": the other one decides */
+	enum { DAIMON_WHEN_AT, DAIMON_WHEN_EVERY, DAIMON_WHEN_CRON } kind : 8;
 } daimon_when;
 
 /* A 5-field expression ("30 9 * * 1-5", names such as "mon" and "jan",

@@ -145,6 +145,11 @@ daimon_job *daimon_job_submit(daimon_rt *rt, daimon_aid reply_to, uint64_t ref, 
 	j->fn = fn;
 	j->arg = arg;
 	j->free_arg = free_arg;
+	if (!p) { /* the runtime is going away, its pool gone already */
+		atomic_store(&j->cancelled, 1);
+		job_unref(j);
+		return j;
+	}
 	pthread_mutex_lock(&p->mu);
 	if (p->stop) { /* the runtime is going away */
 		pthread_mutex_unlock(&p->mu);

@@ -389,6 +389,10 @@ void daimon_gateway_drain(daimon_gateway *g)
 {
 	int64_t until = daimon_mono_ms() + g->stop_timeout_ms;
 	struct timespec ts = {0, 20 * 1000000L};
+	/* no job starts a turn from now on (one in flight runs again after the
+	 * restart: its record says it started) */
+	if (g->scheduler)
+		daimon_cancel(g->rt, g->scheduler, 1000);
 	while (atomic_load(&g->sessions_busy) > 0 && daimon_mono_ms() < until)
 		nanosleep(&ts, NULL);
 	/* a running turn is logged as cancelled; then each has its deadline

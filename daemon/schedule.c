@@ -60,6 +60,7 @@ struct sched {
 	struct sending *sending;
 	uint64_t next_ref;
 	uint64_t start_timer;
+	cJSON *batch; /* records not written yet (record, flush) */
 	/* settings (schedule.*) */
 	int64_t grace_ms, min_interval_ms, retry_ms;
 	long max_jobs, max_attempts;
@@ -73,9 +74,22 @@ static void say(const char *fmt, const char *a, const char *b)
 	fputc('\n', stderr);
 }
 
+/* Steps are recorded in batches: every record() before a flush() is
+ * written with one fdatasync (a thousand jobs due in one second cost a
+ * few syncs, not thousands), and nothing outside hears of a step before
+ * its batch is on disk. */
 static void record(struct sched *c, cJSON *rec)
 {
-	if (daimon_sched_append(c->s, rec) < 0) /* (a full disk: said, and the step is taken again later) */
+	if (!c->batch)
+		c->batch = cJSON_CreateArray();
+	cJSON_AddItemToArray(c->batch, rec);
+}
+
+static void flush(struct sched *c)
+{
+	cJSON *b = c->batch;
+	c->batch = NULL;
+	if (b && daimon_sched_append(c->s, b) < 0) /* (a full disk: said; the step is taken again later) */
 		say("%s%s", daimon_error_last(), "");
 }
 
@@ -148,10 +162,10 @@ static int target_ok(void *payload, const char *key, char *why, size_t n)
 
 static int64_t retry_at(const struct sched *c, const daimon_sched_job *j)
 {
-	if (!j->attempts)
+	if (!j->out || !j->out->attempts)
 		return 0;
-	int shift = j->attempts - 1 > 16 ? 16 : j->attempts - 1;
-	return j->last_attempt_ms + (c->retry_ms << shift);
+	int shift = j->out->attempts - 1 > 16 ? 16 : j->out->attempts - 1;
+	return j->out->last_attempt_ms + (c->retry_ms << shift);
 }
 
 static struct sending *sending_of(struct sched *c, const char *id)
@@ -167,24 +181,22 @@ static void failed_delivery(struct sched *c, daimon_sched_job *j, int64_t slot, 
 	cJSON *rec = daimon_sched_record("delivery", j->id, "failed", slot);
 	cJSON_AddStringToObject(rec, "error", why);
 	record(c, rec);
-	if (j->attempts >= c->max_attempts && j->pending && j->pending_slot == slot) {
+	if (j->out && j->out->slot == slot && j->out->attempts >= c->max_attempts) {
 		rec = daimon_sched_record("delivery", j->id, "gave_up", slot);
 		char line[512];
-		snprintf(line, sizeof(line), "gave up after %d attempts: %s", j->attempts, why);
+		snprintf(line, sizeof(line), "gave up after %d attempts: %s", j->out->attempts, why);
 		cJSON_AddStringToObject(rec, "error", line);
 		record(c, rec);
 		say("job %s: %s", j->id, line);
 	}
 }
 
-static void deliver(daimon_ctx *ctx, struct sched *c, daimon_sched_job *j)
+/* Hands what job `j` waits to deliver to its channel (its attempt is
+ * recorded already). */
+static void send(daimon_ctx *ctx, struct sched *c, daimon_sched_job *j)
 {
-	if (sending_of(c, j->id))
-		return;
-	daimon_fault_point("cron-deliver"); /* (...and between a run's end and its delivery) */
-	int64_t slot = j->pending_slot;
+	int64_t slot = j->out->slot;
 	const char *to = target_of(c, j);
-	record(c, daimon_sched_record("delivery", j->id, "attempt", slot));
 	if (!to) {
 		failed_delivery(c, j, slot, "nowhere to deliver: set \"to\" or schedule.deliver_to");
 		return;
@@ -197,7 +209,7 @@ static void deliver(daimon_ctx *ctx, struct sched *c, daimon_sched_job *j)
 	daimon_buf b = DAIMON_BUF_INIT;
 	daimon_buf_adds(&b, to);
 	daimon_buf_addc(&b, 0);
-	daimon_buf_adds(&b, j->pending);
+	daimon_buf_adds(&b, j->out->text);
 	struct sending *d = daimon_xcalloc(1, sizeof(*d));
 	d->ref = ++c->next_ref;
 	snprintf(d->id, sizeof(d->id), "%s", j->id);
@@ -283,17 +295,6 @@ static void heard(daimon_ctx *ctx, struct sched *c, const daimon_msg *m)
 	free(r);
 }
 
-static void start_run(daimon_ctx *ctx, struct sched *c, daimon_sched_job *j, int64_t slot)
-{
-	if (j->run_slot != slot)
-		record(c, daimon_sched_record("run", j->id, "started", slot));
-	daimon_fault_point("cron-run"); /* (the crash tests: between a run's start and its end) */
-	if (j->prompt)
-		ask_turn(ctx, c, j, slot);
-	else
-		finished(c, j->id, slot, j->text, NULL);
-}
-
 /* A one-shot job due longer ago than the grace is not run: marked missed,
  * and the owner told what it was. */
 static void miss(struct sched *c, daimon_sched_job *j, int64_t slot)
@@ -308,26 +309,58 @@ static void miss(struct sched *c, daimon_sched_job *j, int64_t slot)
 	daimon_buf_release(&b);
 }
 
-/* Everything due at `now`: runs to start, deliveries to try. */
+/* Everything due at `now`, in three steps, each recorded as one batch
+ * before anything outside hears of it: the runs due are started (or
+ * missed); the runs started — now, or before a crash — go on (a
+ * message's run is its text, a prompt's a turn); what waits to be
+ * delivered is tried. */
 static void work(daimon_ctx *ctx, struct sched *c, int64_t now)
 {
-	for (size_t i = 0; i < daimon_sched_count(c->s); i++) {
+	size_t n = daimon_sched_count(c->s), k = 0, started = 0;
+	flush(c);
+	for (size_t i = 0; i < n; i++) {
 		daimon_sched_job *j = daimon_sched_job_at(c->s, i);
-		if (j->removed)
+		if (j->removed || j->run_slot || j->out || j->paused || j->next_ms < 0 || j->next_ms > now)
 			continue;
-		if (j->run_slot) /* started before a crash (or a turn on its way) */
-			start_run(ctx, c, j, j->run_slot);
-		else if (j->pending)
-			; /* (the next run waits for this delivery) */
-		else if (j->paused || j->next_ms < 0 || j->next_ms > now)
-			continue;
-		else if (j->when.kind == DAIMON_WHEN_AT && now - j->next_ms > c->grace_ms)
+		if (j->when.kind == DAIMON_WHEN_AT && now - j->next_ms > c->grace_ms) {
 			miss(c, j, j->next_ms);
-		else
-			start_run(ctx, c, j, j->next_ms);
-		if (j->pending && !j->run_slot && retry_at(c, j) <= now)
-			deliver(ctx, c, j);
+		} else {
+			record(c, daimon_sched_record("run", j->id, "started", j->next_ms));
+			started++;
+		}
 	}
+	flush(c);
+	if (started)
+		daimon_fault_point("cron-run"); /* (the crash tests: between a run's start and its end) */
+	for (size_t i = 0; i < n; i++) {
+		daimon_sched_job *j = daimon_sched_job_at(c->s, i);
+		if (!j->removed && j->run_slot && !j->prompt)
+			finished(c, j->id, j->run_slot, j->text, NULL);
+	}
+	flush(c);
+	for (size_t i = 0; i < n; i++) {
+		daimon_sched_job *j = daimon_sched_job_at(c->s, i);
+		if (!j->removed && j->run_slot && j->prompt)
+			ask_turn(ctx, c, j, j->run_slot);
+	}
+	flush(c);
+	daimon_sched_job **due = NULL;
+	for (size_t i = 0; i < n; i++) {
+		daimon_sched_job *j = daimon_sched_job_at(c->s, i);
+		if (j->removed || !j->out || j->run_slot || sending_of(c, j->id) || retry_at(c, j) > now)
+			continue;
+		record(c, daimon_sched_record("delivery", j->id, "attempt", j->out->slot));
+		if (!(k & (k + 1)))
+			due = daimon_xrealloc(due, (k ? 2 * k + 1 : 1) * sizeof(*due));
+		due[k++] = j;
+	}
+	flush(c);
+	if (k)
+		daimon_fault_point("cron-deliver"); /* (...and between a run's end and its delivery) */
+	for (size_t i = 0; i < k; i++)
+		send(ctx, c, due[i]);
+	free(due);
+	flush(c);
 }
 
 /* Sets the timerfd to the earliest time anything is due. */
@@ -339,7 +372,7 @@ static void arm(struct sched *c)
 		int64_t t = -1;
 		if (j->removed || j->run_slot)
 			continue;
-		if (j->pending)
+		if (j->out)
 			t = sending_of(c, j->id) ? -1 : retry_at(c, j);
 		else if (!j->paused)
 			t = j->next_ms;
@@ -380,11 +413,10 @@ static void request(daimon_ctx *ctx, struct sched *c, const daimon_msg *m)
 		rc = j ? 0 : -1;
 		if (j && c->local)
 			rc = daimon_error_code(DAIMON_EINVAL, "jobs run in the daemon: start it (daimon serve)");
-		if (rc == 0 && !j->run_slot && !j->pending) {
-			start_run(ctx, c, j, daimon_now_ms());
-			if (j->pending)
-				deliver(ctx, c, j);
-		}
+		if (rc == 0 && j->paused)
+			rc = daimon_error_code(DAIMON_EINVAL, "job %s is paused: resume it first", j->id);
+		if (rc == 0 && !j->run_slot && !j->out)
+			j->next_ms = daimon_now_ms(); /* (work() below starts it) */
 		if (rc == 0) {
 			reply = cJSON_CreateObject();
 			cJSON_AddItemToObject(reply, "job", daimon_sched_job_json(j));
@@ -469,6 +501,7 @@ static int sched_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		work(ctx, c, daimon_now_ms());
 		break;
 	}
+	flush(c);
 	if (!c->local && !c->start_timer)
 		arm(c);
 	daimon_set_state_label(ctx, c->runs || c->sending ? "running jobs" : c->local ? "requests only" : "waiting");
@@ -491,6 +524,7 @@ static void sched_terminate(daimon_ctx *ctx, void *state, int reason)
 		c->sending = d->next;
 		free(d);
 	}
+	flush(c);
 	daimon_sched_free(c->s);
 	free(c); /* (the timerfd is the runtime's: closed with the watch) */
 }

@@ -27,11 +27,38 @@ static const char *job_state(const daimon_sched_job *j)
 		return "removed";
 	if (j->run_slot)
 		return "running";
-	if (j->pending)
+	if (j->out)
 		return "delivering";
 	if (j->next_ms < 0)
 		return "done";
 	return j->paused ? "paused" : "scheduled";
+}
+
+/* "when", as a person reads it: "at 2026-12-05 09:00:00 CET", "every 1h
+ * from ...", "cron 30 9 * * 1-5". */
+static void spec(cJSON *o, const daimon_sched_job *j)
+{
+	char t[64];
+	daimon_buf b = DAIMON_BUF_INIT;
+	daimon_time_local(t, sizeof(t), j->when.at_ms);
+	if (j->when.kind == DAIMON_WHEN_CRON) {
+		daimon_buf_addf(&b, "cron %s", j->cron ? j->cron : "?");
+	} else if (j->when.kind == DAIMON_WHEN_EVERY) {
+		int64_t s = j->when.every_ms / 1000;
+		if (s % 86400 == 0)
+			daimon_buf_addf(&b, "every %lldd", (long long)(s / 86400));
+		else if (s % 3600 == 0)
+			daimon_buf_addf(&b, "every %lldh", (long long)(s / 3600));
+		else if (s % 60 == 0)
+			daimon_buf_addf(&b, "every %lldm", (long long)(s / 60));
+		else
+			daimon_buf_addf(&b, "every %.3gs", (double)j->when.every_ms / 1000);
+		daimon_buf_addf(&b, " from %s", t);
+	} else {
+		daimon_buf_addf(&b, "at %s", t);
+	}
+	cJSON_AddStringToObject(o, "when", daimon_buf_cstr(&b));
+	daimon_buf_release(&b);
 }
 
 cJSON *daimon_sched_job_json(const daimon_sched_job *j)
@@ -44,7 +71,7 @@ cJSON *daimon_sched_job_json(const daimon_sched_job *j)
 	cJSON_AddStringToObject(o, "text", j->text);
 	cJSON_AddStringToObject(o, "key", j->key);
 	cJSON_AddStringToObject(o, "to", j->to ? j->to : "");
-	cJSON_AddStringToObject(o, "when", j->spec ? j->spec : "");
+	spec(o, j);
 	cJSON_AddStringToObject(o, "state", job_state(j));
 	if (j->next_ms >= 0 && !j->paused) {
 		daimon_time_local(when, sizeof(when), j->next_ms);
@@ -53,8 +80,8 @@ cJSON *daimon_sched_job_json(const daimon_sched_job *j)
 	}
 	cJSON_AddNumberToObject(o, "runs", j->runs);
 	cJSON_AddNumberToObject(o, "delivered", j->delivered);
-	if (j->pending)
-		cJSON_AddNumberToObject(o, "delivery_attempts", j->attempts);
+	if (j->out)
+		cJSON_AddNumberToObject(o, "delivery_attempts", j->out->attempts);
 	if (j->urgent)
 		cJSON_AddBoolToObject(o, "urgent", 1);
 	if (j->last_error)
@@ -175,7 +202,7 @@ static size_t live_jobs(daimon_sched *s)
 	size_t n = 0;
 	for (size_t i = 0; i < daimon_sched_count(s); i++) {
 		daimon_sched_job *j = daimon_sched_job_at(s, i);
-		n += !j->removed && (j->next_ms >= 0 || j->pending || j->run_slot);
+		n += !j->removed && (j->next_ms >= 0 || j->out || j->run_slot);
 	}
 	return n;
 }

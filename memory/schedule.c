@@ -26,40 +26,107 @@
 #include "core/jsonutil.h"
 #include "core/timefmt.h"
 
+/* A conversation key, shared by every job of the table that has it. */
+struct interned {
+	struct interned *next;
+	char s[];
+};
+
 struct daimon_sched {
 	char *path;
 	off_t read_to; /* the end of the last whole line folded in */
 	daimon_sched_job **jobs;
 	size_t n, cap;
+	daimon_sched_job **byid; /* open addressing by id, hcap a power of two */
+	size_t hcap;
+	struct interned *keys[64];
 };
 
-static void job_free(daimon_sched_job *j)
+static size_t id_hash(const char *id)
 {
-	free(j->name);
-	free(j->text);
-	free(j->key);
-	free(j->to);
-	free(j->spec);
-	free(j->pending);
-	free(j->last_error);
-	free(j);
+	size_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+static void index_put(daimon_sched *s, daimon_sched_job *j)
+{
+	size_t i = id_hash(j->id) & (s->hcap - 1);
+	while (s->byid[i])
+		i = (i + 1) & (s->hcap - 1);
+	s->byid[i] = j;
 }
 
 static daimon_sched_job *find_exact(daimon_sched *s, const char *id)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->jobs[i]->id, id))
-			return s->jobs[i];
+	if (!s->hcap)
+		return NULL;
+	for (size_t i = id_hash(id) & (s->hcap - 1); s->byid[i]; i = (i + 1) & (s->hcap - 1))
+		if (!strcmp(s->byid[i]->id, id))
+			return s->byid[i];
 	return NULL;
 }
 
+static void add_job(daimon_sched *s, daimon_sched_job *j)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->jobs = daimon_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
+	}
+	s->jobs[s->n++] = j;
+	if (4 * s->n > 3 * s->hcap) { /* (at most three quarters full) */
+		free(s->byid);
+		s->hcap = s->hcap ? 2 * s->hcap : 64;
+		s->byid = daimon_xcalloc(s->hcap, sizeof(*s->byid));
+		for (size_t i = 0; i < s->n; i++)
+			index_put(s, s->jobs[i]);
+	} else {
+		index_put(s, j);
+	}
+}
+
+static const char *intern(daimon_sched *s, const char *key)
+{
+	struct interned **b = &s->keys[id_hash(key) & 63];
+	for (struct interned *k = *b; k; k = k->next)
+		if (!strcmp(k->s, key))
+			return k->s;
+	struct interned *k = daimon_xmalloc(sizeof(*k) + strlen(key) + 1);
+	strcpy(k->s, key);
+	k->next = *b;
+	*b = k;
+	return k->s;
+}
+
+static void out_free(daimon_sched_job *j)
+{
+	if (j->out)
+		free(j->out->text);
+	free(j->out);
+	j->out = NULL;
+}
+
+static void job_free(daimon_sched_job *j)
+{
+	free(j->name);
+	if (j->own_text)
+		free(j->text);
+	free(j->to);
+	free(j->cron);
+	free(j->last_error);
+	out_free(j);
+	free(j);
+}
+
+/* A string member of `rec` into *dst: absent leaves it, "" clears it. */
 static void set_str(char **dst, const cJSON *rec, const char *member)
 {
 	const char *v = daimon_json_str(rec, member);
 	if (!v)
 		return;
 	free(*dst);
-	*dst = daimon_xstrdup(v);
+	*dst = *v ? daimon_xstrdup(v) : NULL;
 }
 
 /* The "at"/"every"/"cron" of a job or update record; 0 if none is there. */
@@ -84,8 +151,8 @@ int64_t daimon_sched_next(const daimon_sched_job *j, int64_t slot, int64_t now)
 	if (j->when.kind == DAIMON_WHEN_AT)
 		return slot ? -1 : j->when.at_ms;
 	int64_t after = slot;
-	if (!after) /* never run: its first slot, however late */
-		return daimon_when_next(&j->when, j->created_ms - 1 > 0 ? j->created_ms - 1 : 0);
+	if (!after)
+		return daimon_when_next(&j->when, now - 1);
 	if (now > after) { /* every slot missed since runs once: the newest of them */
 		int64_t last = after, t;
 		while ((t = daimon_when_next(&j->when, last)) >= 0 && t <= now)
@@ -97,48 +164,48 @@ int64_t daimon_sched_next(const daimon_sched_job *j, int64_t slot, int64_t now)
 
 static void apply_job(daimon_sched *s, const cJSON *rec, int64_t ts)
 {
-	const char *id = daimon_json_str(rec, "id");
-	if (!id || strlen(id) >= sizeof(((daimon_sched_job *)0)->id) || find_exact(s, id))
+	const char *id = daimon_json_str(rec, "id"), *text = daimon_json_str(rec, "text");
+	const char *key = daimon_json_str(rec, "key");
+	daimon_when w;
+	if (!id || !text || !key || strlen(id) >= sizeof(((daimon_sched_job *)0)->id) || find_exact(s, id) ||
+	    !when_of(rec, &w))
 		return;
-	daimon_sched_job *j = daimon_xcalloc(1, sizeof(*j));
+	daimon_sched_job *j = daimon_xcalloc(1, sizeof(*j) + strlen(text) + 1);
 	snprintf(j->id, sizeof(j->id), "%s", id);
-	if (!when_of(rec, &j->when)) {
-		free(j);
-		return;
-	}
+	j->when = w;
+	strcpy(j->tail, text);
+	j->text = j->tail;
+	j->key = intern(s, key);
 	set_str(&j->name, rec, "name");
-	set_str(&j->text, rec, "text");
-	set_str(&j->key, rec, "key");
 	set_str(&j->to, rec, "to");
-	set_str(&j->spec, rec, "spec");
-	if (!j->text || !j->key) {
-		job_free(j);
-		return;
-	}
+	set_str(&j->cron, rec, "cron");
 	const char *kind = daimon_json_str(rec, "kind");
 	j->prompt = kind && !strcmp(kind, "prompt");
 	j->urgent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "urgent"));
-	j->created_ms = ts;
-	j->next_ms = daimon_sched_next(j, 0, ts);
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 16;
-		s->jobs = daimon_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
-	}
-	s->jobs[s->n++] = j;
+	j->next_ms = daimon_sched_next(j, 0, ts); /* (its first slot: however late it is read) */
+	add_job(s, j);
 }
 
 static void apply_update(daimon_sched_job *j, const cJSON *rec)
 {
 	daimon_when w;
+	const char *text = daimon_json_str(rec, "text");
+	if (text && *text) {
+		if (j->own_text)
+			free(j->text);
+		j->text = daimon_xstrdup(text);
+		j->own_text = 1;
+	}
 	set_str(&j->name, rec, "name");
-	set_str(&j->text, rec, "text");
 	set_str(&j->to, rec, "to");
-	set_str(&j->spec, rec, "spec");
 	const cJSON *u = cJSON_GetObjectItemCaseSensitive(rec, "urgent");
 	if (cJSON_IsBool(u))
 		j->urgent = cJSON_IsTrue(u);
 	if (when_of(rec, &w)) {
 		j->when = w;
+		free(j->cron);
+		j->cron = NULL;
+		set_str(&j->cron, rec, "cron");
 		/* a new time: due by it, as if it had never run */
 		j->next_ms = w.kind == DAIMON_WHEN_AT ? w.at_ms : daimon_when_next(&w, j->last_slot);
 		if (w.kind == DAIMON_WHEN_EVERY && w.at_ms > j->last_slot)
@@ -164,10 +231,10 @@ static void apply_run(daimon_sched_job *j, const cJSON *rec, const char *state, 
 		}
 		const char *text = daimon_json_str(rec, "text");
 		if (text) { /* (a missed one is told too) */
-			free(j->pending);
-			j->pending = daimon_xstrdup(text);
-			j->pending_slot = slot;
-			j->attempts = 0;
+			out_free(j);
+			j->out = daimon_xcalloc(1, sizeof(*j->out));
+			j->out->text = daimon_xstrdup(text);
+			j->out->slot = slot;
 		}
 		if (!strcmp(state, "failed"))
 			set_str(&j->last_error, rec, "error");
@@ -176,21 +243,18 @@ static void apply_run(daimon_sched_job *j, const cJSON *rec, const char *state, 
 
 static void apply_delivery(daimon_sched_job *j, const cJSON *rec, const char *state, int64_t slot, int64_t ts)
 {
-	if (!j->pending || j->pending_slot != slot)
+	if (!j->out || j->out->slot != slot)
 		return;
 	if (!strcmp(state, "attempt")) {
-		j->attempts++;
-		j->last_attempt_ms = ts;
+		j->out->attempts++;
+		j->out->last_attempt_ms = ts;
 	} else if (!strcmp(state, "failed")) {
 		set_str(&j->last_error, rec, "error");
 	} else if (!strcmp(state, "ok") || !strcmp(state, "gave_up")) {
 		j->delivered += !strcmp(state, "ok");
 		if (!strcmp(state, "gave_up"))
 			set_str(&j->last_error, rec, "error");
-		free(j->pending);
-		j->pending = NULL;
-		j->pending_slot = 0;
-		j->attempts = 0;
+		out_free(j);
 	}
 }
 
@@ -287,6 +351,12 @@ void daimon_sched_free(daimon_sched *s)
 	for (size_t i = 0; i < s->n; i++)
 		job_free(s->jobs[i]);
 	free(s->jobs);
+	free(s->byid);
+	for (size_t i = 0; i < 64; i++)
+		for (struct interned *k = s->keys[i], *next; k; k = next) {
+			next = k->next;
+			free(k);
+		}
 	free(s->path);
 	free(s);
 }
@@ -295,22 +365,24 @@ int daimon_sched_append(daimon_sched *s, cJSON *rec)
 {
 	char ts[DAIMON_TS_LEN];
 	daimon_ts_format(ts, daimon_now_ms());
-	cJSON_DeleteItemFromObjectCaseSensitive(rec, "ts");
-	cJSON_AddStringToObject(rec, "ts", ts);
+	daimon_buf b = DAIMON_BUF_INIT;
+	for (cJSON *r = cJSON_IsArray(rec) ? rec->child : rec; r; r = cJSON_IsArray(rec) ? r->next : NULL) {
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "ts");
+		cJSON_AddStringToObject(r, "ts", ts);
+		char *line = cJSON_PrintUnformatted(r);
+		daimon_buf_adds(&b, line);
+		daimon_buf_addc(&b, '\n');
+		cJSON_free(line);
+	}
+	cJSON_Delete(rec);
 	int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		cJSON_Delete(rec);
+		daimon_buf_release(&b);
 		return daimon_error_errno("cannot open '%s'", s->path);
 	}
 	int rc = flock(fd, LOCK_EX);
 	if (rc == 0)
 		rc = fold_from(s, fd) < 0 ? -1 : 0;
-	char *line = cJSON_PrintUnformatted(rec);
-	cJSON_Delete(rec);
-	daimon_buf b = DAIMON_BUF_INIT;
-	daimon_buf_adds(&b, line);
-	daimon_buf_addc(&b, '\n');
-	cJSON_free(line);
 	/* After the last whole line: a torn one left by a crash is written over. */
 	if (rc == 0 && (ftruncate(fd, s->read_to) < 0 || lseek(fd, s->read_to, SEEK_SET) < 0 ||
 			daimon_write_all(fd, b.ptr, b.len) < 0 || fdatasync(fd) < 0))

@@ -34,26 +34,33 @@
 
 #include "core/cron.h"
 
+/* What a run finished with, while it waits to be delivered. */
+typedef struct {
+	char *text;
+	int64_t slot; /* the run's */
+	int64_t last_attempt_ms;
+	int attempts;
+} daimon_sched_out;
+
+/* One job (kept small: ten thousand of them cost under 2 MB). */
 typedef struct {
 	char id[12];
-	char *name, *text, *key, *to, *spec;
-	int prompt; /* run as a turn whose answer is delivered (else: delivered as it is) */
-	int urgent; /* delivered in quiet hours too */
-	int paused, removed;
+	unsigned prompt : 1; /* run as a turn whose answer is delivered (else: delivered as it is) */
+	unsigned urgent : 1; /* delivered in quiet hours too */
+	unsigned paused : 1, removed : 1;
+	unsigned own_text : 1; /* text is its own allocation (else it is the job's tail) */
+	int runs, delivered;
+	char *text;
+	const char *key;       /* the conversation's (interned: shared by the table's jobs) */
+	char *name, *to;       /* NULL: none */
+	char *cron;            /* the expression of a cron job, as given */
+	char *last_error;      /* of the newest failed run or delivery */
+	daimon_sched_out *out; /* what waits to be delivered (NULL: nothing) */
 	daimon_when when;
-	int64_t created_ms;
 	int64_t last_slot; /* the newest slot a run started for (0: none) */
 	int64_t next_ms;   /* when it is due next (-1: never again) */
-	/* a run started and not finished */
-	int64_t run_slot;
-	/* what waits to be delivered (NULL: nothing) */
-	char *pending;
-	int64_t pending_slot;
-	int attempts;
-	int64_t last_attempt_ms;
-	int runs, delivered;
-	char *last_error; /* of the newest failed run or delivery */
-	int64_t seen_ms;  /* for the scheduler: when it last looked (run-now) */
+	int64_t run_slot;  /* a run started and not finished (0: none) */
+	char tail[];       /* (the text, as made) */
 } daimon_sched_job;
 
 /* The message that carries a request to the daemon's scheduler actor
@@ -70,7 +77,8 @@ void daimon_sched_free(daimon_sched *s);
 /* Folds in what was appended since the last read; 1 if anything was. */
 int daimon_sched_catch_up(daimon_sched *s);
 /* Appends `rec` (its "ts" added; taken) and folds it in, with anything
- * others appended before it. */
+ * others appended before it. An array of records is appended whole, with
+ * one fdatasync. */
 int daimon_sched_append(daimon_sched *s, cJSON *rec);
 /* A record of `type` for job `id` with `state` (NULL: none) and `slot`
  * (0: none), for daimon_sched_append. */
@@ -84,9 +92,9 @@ daimon_sched_job *daimon_sched_find(daimon_sched *s, const char *id);
 /* The file's path, and its size when last read. */
 const char *daimon_sched_path(const daimon_sched *s);
 
-/* A job's next due time after it ran for `slot` (or, slot 0, after
- * `now`): one-shots are never due again, recurring ones at most once for
- * every slot missed. */
+/* A job's next due time after it ran for `slot` (slot 0: the first at or
+ * after `now`): one-shots are never due again, recurring ones at most
+ * once for every slot missed. */
 int64_t daimon_sched_next(const daimon_sched_job *j, int64_t slot, int64_t now);
 
 /* What a request to make or change jobs is checked against. */

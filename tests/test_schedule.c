@@ -158,11 +158,11 @@ static void test_schedule__a_job_is_kept_run_and_delivered(void)
 	daimon_sched *again; /* another reader: the record alone says all of it */
 	CHECK_INT(daimon_sched_open(&again, home), 0);
 	daimon_sched_job *k = daimon_sched_find(again, idc);
-	CHECK(k && k->pending && !strcmp(k->pending, "call the dentist") && k->attempts == 1 && k->next_ms == -1);
+	CHECK(k && k->out && !strcmp(k->out->text, "call the dentist") && k->out->attempts == 1 && k->next_ms == -1);
 	CHECK(k && !strcmp(k->key, "telegram:7"));
 	CHECK_INT(daimon_sched_append(s, daimon_sched_record("delivery", idc, "ok", slot)), 0);
 	CHECK_INT(daimon_sched_catch_up(again), 1);
-	CHECK(k && !k->pending && k->delivered == 1);
+	CHECK(k && !k->out && k->delivered == 1);
 	daimon_sched_free(again);
 	daimon_sched_free(s);
 }

@@ -29,7 +29,6 @@
 
 struct daimon_gateway;
 
-
 /* Starts the actor (registered as "scheduler"). A command's own daemon
  * (local) takes requests but runs no job: the daemon proper does. */
 daimon_aid daimon_schedule_start(struct daimon_gateway *g);

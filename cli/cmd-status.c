@@ -87,6 +87,18 @@ static int exec_status(const struct daimon_cmd *cmd, int argc, char **argv)
 			printf(" (%s)", err);
 		putchar('\n');
 	}
+	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r, "schedule"), *nx;
+	double jobs = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "jobs"));
+	double failing = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "failing"));
+	if (sc && jobs > 0) {
+		printf("schedule  %.0f jobs", jobs);
+		if (failing > 0)
+			printf(", %.0f not delivered yet (daimon cron history)", failing);
+		putchar('\n');
+	}
+	cJSON_ArrayForEach(nx, cJSON_GetObjectItemCaseSensitive(sc, "next"))
+		printf("next      %s  %s  %s\n", daimon_json_str(nx, "at"), daimon_json_str(nx, "id"),
+		       daimon_json_str(nx, "what"));
 	cJSON_Delete(r);
 	return 0;
 }

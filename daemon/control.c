@@ -31,6 +31,7 @@
 
 #include "channels/access.h"
 #include "core/buf.h"
+#include "core/cron.h"
 #include "core/error.h"
 #include "core/home.h"
 #include "core/jsonutil.h"
@@ -171,6 +172,22 @@ static cJSON *status_json(daimon_gateway *g)
 		cJSON_AddNumberToObject(sv, "tools", n);
 	}
 	cJSON_AddItemToObject(m, "mcp", servers);
+	cJSON *sc = cJSON_AddObjectToObject(m, "schedule");
+	pthread_mutex_lock(&g->mu);
+	cJSON_AddNumberToObject(sc, "jobs", g->schedule.jobs);
+	cJSON_AddNumberToObject(sc, "delivering", g->schedule.delivering);
+	cJSON_AddNumberToObject(sc, "failing", g->schedule.failing);
+	cJSON *next = cJSON_AddArrayToObject(sc, "next");
+	for (int i = 0; i < g->schedule.nnext; i++) {
+		cJSON *o = cJSON_CreateObject();
+		char when[64];
+		daimon_time_local(when, sizeof(when), g->schedule.next[i].at);
+		cJSON_AddStringToObject(o, "id", g->schedule.next[i].id);
+		cJSON_AddStringToObject(o, "at", when);
+		cJSON_AddStringToObject(o, "what", g->schedule.next[i].text);
+		cJSON_AddItemToArray(next, o);
+	}
+	pthread_mutex_unlock(&g->mu);
 	return m;
 }
 

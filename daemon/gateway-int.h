@@ -28,8 +28,18 @@ struct daimon_gateway {
 	daimon_rt *rt;
 	daimon_store store;
 	daimon_aid http;
-	daimon_aid sessions;          /* the conversations' actor (daemon/sessions.h) */
-	daimon_aid scheduler;         /* the jobs' actor (daemon/schedule.h) */
+	daimon_aid sessions;  /* the conversations' actor (daemon/sessions.h) */
+	daimon_aid scheduler; /* the jobs' actor (daemon/schedule.h) */
+	/* What it last said of them, for `daimon status` (under mu). */
+	struct {
+		int jobs, delivering, failing;
+		int nnext;
+		struct {
+			char id[12];
+			int64_t at;
+			char text[80];
+		} next[3];
+	} schedule;
 	struct daimon_budget *budget; /* model.daily_budget, for every session */
 	/* what it counts (sub-agents not counted): live, hibernated of them, in a turn */
 	_Atomic long sessions_live, sessions_asleep, sessions_busy;

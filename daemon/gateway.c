@@ -366,6 +366,8 @@ int daimon_gateway_reload(daimon_gateway *g)
 	/* Idle sessions go: their next message starts them with what is new.
 	 * A session in a turn keeps what it has until it idles. */
 	daimon_send(g->rt, g->sessions, DAIMON_SESSIONS_RELOAD, NULL, 0);
+	if (g->scheduler)
+		daimon_send(g->rt, g->scheduler, DAIMON_SCHEDULE_RELOAD, NULL, 0);
 	return 0;
 }
 

@@ -393,6 +393,44 @@ static void arm(struct sched *c)
 	c->armed = first == INT64_MAX ? 0 : first;
 }
 
+/* What `daimon status` shows: how many jobs, and the next three. */
+static void publish(struct sched *c)
+{
+	daimon_gateway *g = c->g;
+	int jobs = 0, delivering = 0, failing = 0, n = 0;
+	daimon_sched_job *next[3];
+	for (size_t i = 0; i < daimon_sched_count(c->s); i++) {
+		daimon_sched_job *j = daimon_sched_job_at(c->s, i);
+		if (j->removed || (j->next_ms < 0 && !j->out && !j->run_slot))
+			continue;
+		jobs++;
+		delivering += j->out != NULL;
+		failing += j->out && j->out->attempts > 0;
+		if (j->paused || j->next_ms < 0)
+			continue;
+		int at = n < 3 ? n++ : 3; /* (kept sorted, the soonest three) */
+		while (at > 0 && next[at - 1]->next_ms > j->next_ms) {
+			if (at < 3)
+				next[at] = next[at - 1];
+			at--;
+		}
+		if (at < 3)
+			next[at] = j;
+	}
+	pthread_mutex_lock(&g->mu);
+	g->schedule.jobs = jobs;
+	g->schedule.delivering = delivering;
+	g->schedule.failing = failing;
+	g->schedule.nnext = n;
+	for (int i = 0; i < n; i++) {
+		snprintf(g->schedule.next[i].id, sizeof(g->schedule.next[i].id), "%s", next[i]->id);
+		g->schedule.next[i].at = next[i]->next_ms;
+		snprintf(g->schedule.next[i].text, sizeof(g->schedule.next[i].text), "%s",
+			 next[i]->name ? next[i]->name : next[i]->text);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
 /* ---- requests ---- */
 
 static void request(daimon_ctx *ctx, struct sched *c, const daimon_msg *m)
@@ -486,6 +524,10 @@ static int sched_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 		work(ctx, c, daimon_now_ms());
 		break;
 	}
+	case DAIMON_SCHEDULE_RELOAD:
+		load_settings(c);
+		work(ctx, c, daimon_now_ms());
+		break;
 	case DAIMON_MSG_TIMER:
 		if (m->ref == c->start_timer) {
 			c->start_timer = 0;
@@ -504,6 +546,7 @@ static int sched_handle(daimon_ctx *ctx, void *state, const daimon_msg *m)
 	flush(c);
 	if (!c->local && !c->start_timer)
 		arm(c);
+	publish(c);
 	daimon_set_state_label(ctx, c->runs || c->sending ? "running jobs" : c->local ? "requests only" : "waiting");
 	daimon_set_mem(ctx, daimon_sched_count(c->s) * sizeof(daimon_sched_job));
 	return DAIMON_CONTINUE;

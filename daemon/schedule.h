@@ -33,6 +33,10 @@ struct daimon_gateway;
  * (local) takes requests but runs no job: the daemon proper does. */
 daimon_aid daimon_schedule_start(struct daimon_gateway *g);
 
+/* To "scheduler": the settings changed (schedule.*; time.zone needs a
+ * restart). */
+enum { DAIMON_SCHEDULE_RELOAD = 0x53430002 };
+
 /* Sets TZ from time.zone before any thread is started. */
 void daimon_schedule_zone(const char *home);
 

@@ -85,11 +85,18 @@ expect tool_refusal_to_model 0 'is in the past' -- journal
 
 # ---- recurring: delivered again and again, until cancelled ----
 "$DAIMON" cron add --every 1s --to telegram:77 "Drink water." >/dev/null
+expect status_next_runs 0 'next +.*Drink water\.' -- "$DAIMON" status
+expect status_json_schedule 0 '"schedule":\{"jobs":[1-9]' -- "$DAIMON" status --json
 if wait_count "Drink water." 3 60; then ok recurring_delivered; else bad recurring_delivered "$(tg_count "Drink water.")"; fi
 water=$("$DAIMON" cron list --json | node -e 'for (const l of require("fs").readFileSync(0, "utf8").trim().split("\n")) { const j = JSON.parse(l); if (j.text === "Drink water.") console.log(j.id) }')
 "$DAIMON" cron remove "$water" >/dev/null
 n=$(tg_count "Drink water."); sleep 2.5
 expect recurring_cancelled 0 "^$n\$" -- tg_count "Drink water."
+
+# ---- a reload brings the scheduler the new settings ----
+"$DAIMON" config set schedule.min_interval_s 3600 >/dev/null
+expect reload_reaches_scheduler 1 'more often than every 3600 s' -- "$DAIMON" cron add --every 10m --to telegram:77 x
+"$DAIMON" config set schedule.min_interval_s 1 >/dev/null
 
 # ---- a prompt job: its turn's answer arrives ----
 "$DAIMON" cron add --in 1s --prompt --name briefing --session telegram:77 "Say what is on today." >/dev/null
